@@ -1,0 +1,9 @@
+#include "common/clock.h"
+
+#include "absl/time/clock.h"
+
+namespace slipway {
+
+absl::Time RealClock::Now() const { return absl::Now(); }
+
+}  // namespace slipway

@@ -1,0 +1,379 @@
+#include "common/proto_yaml.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+
+namespace slipway {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::EnumDescriptor;
+using google::protobuf::EnumValueDescriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// CONCURRENCY_POLICY_ for ConcurrencyPolicy; RESULT_ for a nested enum Result.
+std::string EnumPrefix(const EnumDescriptor* e) {
+  std::string out;
+  const std::string& name = e->name();
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (i > 0 && absl::ascii_isupper(c)) out.push_back('_');
+    out.push_back(absl::ascii_toupper(c));
+  }
+  out.push_back('_');
+  return out;
+}
+
+// The field of a message written as a plain list, or nullptr.
+const FieldDescriptor* ListWrapperField(const Descriptor* d) {
+  if (d->field_count() == 1 && d->field(0)->is_repeated() && !d->field(0)->is_map()) {
+    return d->field(0);
+  }
+  return nullptr;
+}
+
+class YamlReader {
+ public:
+  absl::Status ReadMessage(const YAML::Node& node, Message* msg, const std::string& path) {
+    const Descriptor* d = msg->GetDescriptor();
+    if (node.IsNull()) return absl::OkStatus();
+    if (const FieldDescriptor* f = ListWrapperField(d); f != nullptr && node.IsSequence()) {
+      return ReadRepeated(node, msg, f, path);
+    }
+    if (!node.IsMap()) {
+      return Error(node, path, absl::StrCat("expected a mapping (", d->name(), ")"));
+    }
+    for (const auto& kv : node) {
+      std::string key = kv.first.as<std::string>();
+      const FieldDescriptor* f = d->FindFieldByName(key);
+      if (f == nullptr) f = d->FindFieldByCamelcaseName(key);
+      std::string field_path = path.empty() ? key : absl::StrCat(path, ".", key);
+      if (f == nullptr) {
+        std::vector<std::string> known;
+        for (int i = 0; i < d->field_count(); ++i) known.push_back(d->field(i)->name());
+        return Error(kv.first, field_path,
+                     absl::StrCat("unknown field \"", key, "\" (known fields: ",
+                                  absl::StrJoin(known, ", "), ")"));
+      }
+      if (const auto* oneof = f->containing_oneof(); oneof != nullptr && !oneof->is_synthetic()) {
+        const FieldDescriptor* set = msg->GetReflection()->GetOneofFieldDescriptor(*msg, oneof);
+        if (set != nullptr && set != f) {
+          return Error(kv.first, field_path,
+                       absl::StrCat("\"", set->name(), "\" and \"", f->name(),
+                                    "\" cannot both be set (only one of ", OneofNames(oneof),
+                                    ")"));
+        }
+      }
+      if (f->is_map()) {
+        RETURN_IF_ERROR(ReadMap(kv.second, msg, f, field_path));
+      } else if (f->is_repeated()) {
+        RETURN_IF_ERROR(ReadRepeated(kv.second, msg, f, field_path));
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        Message* sub = msg->GetReflection()->MutableMessage(msg, f);
+        RETURN_IF_ERROR(ReadMessage(kv.second, sub, field_path));
+      } else {
+        RETURN_IF_ERROR(ReadScalar(kv.second, msg, f, field_path, /*repeated=*/false));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static std::string OneofNames(const google::protobuf::OneofDescriptor* oneof) {
+    std::vector<std::string> names;
+    for (int i = 0; i < oneof->field_count(); ++i) names.push_back(oneof->field(i)->name());
+    return absl::StrJoin(names, ", ");
+  }
+
+  static absl::Status Error(const YAML::Node& node, const std::string& path,
+                            const std::string& what) {
+    std::string where = path.empty() ? "document" : path;
+    if (node.Mark().line >= 0) absl::StrAppend(&where, " (line ", node.Mark().line + 1, ")");
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
+  }
+
+  absl::Status ReadRepeated(const YAML::Node& node, Message* msg, const FieldDescriptor* f,
+                            const std::string& path) {
+    if (node.IsNull()) return absl::OkStatus();
+    if (!node.IsSequence()) return Error(node, path, "expected a list");
+    for (size_t i = 0; i < node.size(); ++i) {
+      std::string item_path = absl::StrCat(path, "[", i, "]");
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        Message* sub = msg->GetReflection()->AddMessage(msg, f);
+        RETURN_IF_ERROR(ReadMessage(node[i], sub, item_path));
+      } else {
+        RETURN_IF_ERROR(ReadScalar(node[i], msg, f, item_path, /*repeated=*/true));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadMap(const YAML::Node& node, Message* msg, const FieldDescriptor* f,
+                       const std::string& path) {
+    if (node.IsNull()) return absl::OkStatus();
+    if (!node.IsMap()) return Error(node, path, "expected a mapping");
+    const Descriptor* entry = f->message_type();
+    for (const auto& kv : node) {
+      std::string key = kv.first.as<std::string>();
+      std::string item_path = absl::StrCat(path, ".", key);
+      Message* e = msg->GetReflection()->AddMessage(msg, f);
+      const FieldDescriptor* value_field = entry->FindFieldByName("value");
+      e->GetReflection()->SetString(e, entry->FindFieldByName("key"), key);
+      if (value_field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        RETURN_IF_ERROR(ReadMessage(kv.second, e->GetReflection()->MutableMessage(e, value_field),
+                                    item_path));
+      } else {
+        RETURN_IF_ERROR(ReadScalar(kv.second, e, value_field, item_path, false));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadScalar(const YAML::Node& node, Message* msg, const FieldDescriptor* f,
+                          const std::string& path, bool repeated) {
+    const Reflection* r = msg->GetReflection();
+    std::string text;
+    if (node.IsNull()) {
+      text = "";
+    } else if (node.IsScalar()) {
+      text = node.Scalar();
+    } else {
+      return Error(node, path, "expected a single value, not a list or mapping");
+    }
+    auto bad = [&](const char* type) {
+      return Error(node, path, absl::StrCat("\"", text, "\" is not ", type));
+    };
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_STRING:
+        repeated ? r->AddString(msg, f, text) : r->SetString(msg, f, text);
+        return absl::OkStatus();
+      case FieldDescriptor::CPPTYPE_INT32: {
+        int32_t v;
+        if (!absl::SimpleAtoi(text, &v)) return bad("an integer");
+        repeated ? r->AddInt32(msg, f, v) : r->SetInt32(msg, f, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_INT64: {
+        int64_t v;
+        if (!absl::SimpleAtoi(text, &v)) return bad("an integer");
+        repeated ? r->AddInt64(msg, f, v) : r->SetInt64(msg, f, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_UINT32: {
+        uint32_t v;
+        if (!absl::SimpleAtoi(text, &v)) return bad("a non-negative integer");
+        repeated ? r->AddUInt32(msg, f, v) : r->SetUInt32(msg, f, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_UINT64: {
+        uint64_t v;
+        if (!absl::SimpleAtoi(text, &v)) return bad("a non-negative integer");
+        repeated ? r->AddUInt64(msg, f, v) : r->SetUInt64(msg, f, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+      case FieldDescriptor::CPPTYPE_FLOAT: {
+        double v;
+        if (!absl::SimpleAtod(text, &v)) return bad("a number");
+        if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+          repeated ? r->AddDouble(msg, f, v) : r->SetDouble(msg, f, v);
+        } else {
+          repeated ? r->AddFloat(msg, f, static_cast<float>(v))
+                   : r->SetFloat(msg, f, static_cast<float>(v));
+        }
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_BOOL: {
+        std::string lower = absl::AsciiStrToLower(text);
+        bool v;
+        if (lower == "true") {
+          v = true;
+        } else if (lower == "false") {
+          v = false;
+        } else {
+          return bad("true or false");
+        }
+        repeated ? r->AddBool(msg, f, v) : r->SetBool(msg, f, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_ENUM: {
+        const EnumDescriptor* e = f->enum_type();
+        std::string upper = absl::AsciiStrToUpper(text);
+        const EnumValueDescriptor* v = e->FindValueByName(EnumPrefix(e) + upper);
+        if (v == nullptr) v = e->FindValueByName(upper);
+        if (v == nullptr || v->number() == 0) {
+          std::vector<std::string> allowed;
+          for (int i = 1; i < e->value_count(); ++i) {
+            allowed.push_back(EnumShortName(e->value(i)));
+          }
+          return Error(node, path,
+                       absl::StrCat("\"", text, "\" is not one of ", absl::StrJoin(allowed, ", ")));
+        }
+        repeated ? r->AddEnum(msg, f, v) : r->SetEnum(msg, f, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        break;
+    }
+    return Error(node, path, "unsupported field type");
+  }
+};
+
+// Writes messages through a visitor shared by the YAML and JSON writers.
+nlohmann::ordered_json ScalarToJson(const Message& msg, const FieldDescriptor* f, int index) {
+  const Reflection* r = msg.GetReflection();
+  bool rep = index >= 0;
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      return rep ? r->GetRepeatedString(msg, f, index) : r->GetString(msg, f);
+    case FieldDescriptor::CPPTYPE_INT32:
+      return rep ? r->GetRepeatedInt32(msg, f, index) : r->GetInt32(msg, f);
+    case FieldDescriptor::CPPTYPE_INT64:
+      return rep ? r->GetRepeatedInt64(msg, f, index) : r->GetInt64(msg, f);
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return rep ? r->GetRepeatedUInt32(msg, f, index) : r->GetUInt32(msg, f);
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return rep ? r->GetRepeatedUInt64(msg, f, index) : r->GetUInt64(msg, f);
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return rep ? r->GetRepeatedDouble(msg, f, index) : r->GetDouble(msg, f);
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return rep ? r->GetRepeatedFloat(msg, f, index) : r->GetFloat(msg, f);
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return rep ? r->GetRepeatedBool(msg, f, index) : r->GetBool(msg, f);
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return EnumShortName(rep ? r->GetRepeatedEnum(msg, f, index) : r->GetEnum(msg, f));
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      break;
+  }
+  return nullptr;
+}
+
+nlohmann::ordered_json MessageToJsonValue(const Message& msg) {
+  const Reflection* r = msg.GetReflection();
+  if (const FieldDescriptor* f = ListWrapperField(msg.GetDescriptor()); f != nullptr) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (int i = 0; i < r->FieldSize(msg, f); ++i) {
+      list.push_back(MessageToJsonValue(r->GetRepeatedMessage(msg, f, i)));
+    }
+    return list;
+  }
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(msg, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->is_map()) {
+      // Sorted by key so that output is stable.
+      std::map<std::string, nlohmann::ordered_json> entries;
+      for (int i = 0; i < r->FieldSize(msg, f); ++i) {
+        const Message& e = r->GetRepeatedMessage(msg, f, i);
+        const FieldDescriptor* kf = e.GetDescriptor()->FindFieldByName("key");
+        const FieldDescriptor* vf = e.GetDescriptor()->FindFieldByName("value");
+        entries[e.GetReflection()->GetString(e, kf)] =
+            vf->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
+                ? MessageToJsonValue(e.GetReflection()->GetMessage(e, vf))
+                : ScalarToJson(e, vf, -1);
+      }
+      nlohmann::ordered_json m = nlohmann::ordered_json::object();
+      for (auto& [k, v] : entries) m[k] = std::move(v);
+      out[f->name()] = std::move(m);
+    } else if (f->is_repeated()) {
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      for (int i = 0; i < r->FieldSize(msg, f); ++i) {
+        list.push_back(f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
+                           ? MessageToJsonValue(r->GetRepeatedMessage(msg, f, i))
+                           : ScalarToJson(msg, f, i));
+      }
+      out[f->name()] = std::move(list);
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      out[f->name()] = MessageToJsonValue(r->GetMessage(msg, f));
+    } else {
+      out[f->name()] = ScalarToJson(msg, f, -1);
+    }
+  }
+  return out;
+}
+
+void EmitJsonAsYaml(const nlohmann::ordered_json& v, YAML::Emitter& out) {
+  if (v.is_object()) {
+    if (v.empty()) {
+      out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
+      return;
+    }
+    out << YAML::BeginMap;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      out << YAML::Key << it.key() << YAML::Value;
+      EmitJsonAsYaml(it.value(), out);
+    }
+    out << YAML::EndMap;
+  } else if (v.is_array()) {
+    if (v.empty()) {
+      out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
+      return;
+    }
+    out << YAML::BeginSeq;
+    for (const auto& item : v) EmitJsonAsYaml(item, out);
+    out << YAML::EndSeq;
+  } else if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    // Quote strings that a YAML reader would take for another type or that are empty.
+    std::string lower = absl::AsciiStrToLower(s);
+    double d;
+    bool ambiguous = s.empty() || lower == "true" || lower == "false" || lower == "null" ||
+                     lower == "~" || lower == "yes" || lower == "no" || absl::SimpleAtod(s, &d);
+    if (ambiguous) {
+      out << YAML::DoubleQuoted << s;
+    } else {
+      out << s;
+    }
+  } else if (v.is_boolean()) {
+    out << (v.get<bool>() ? "true" : "false");
+  } else {
+    out << v.dump();
+  }
+}
+
+}  // namespace
+
+std::string EnumShortName(const EnumValueDescriptor* value) {
+  std::string prefix = EnumPrefix(value->type());
+  std::string name = value->name();
+  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
+  return absl::AsciiStrToLower(name);
+}
+
+absl::Status ParseYaml(std::string_view text, Message* message) {
+  message->Clear();
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("not valid YAML: ", e.what()));
+  }
+  try {
+    return YamlReader().ReadMessage(root, message, "");
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("not valid YAML: ", e.what()));
+  }
+}
+
+std::string ToJson(const Message& message) { return MessageToJsonValue(message).dump(2); }
+
+std::string ToYaml(const Message& message) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  EmitJsonAsYaml(MessageToJsonValue(message), out);
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace slipway

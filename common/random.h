@@ -1,0 +1,36 @@
+// Randomness and ids come in through IdGenerator so tests can make them deterministic.
+// Also: SHA-256, hex, and constant-time comparison used for tokens and signatures.
+#ifndef SLIPWAY_COMMON_RANDOM_H_
+#define SLIPWAY_COMMON_RANDOM_H_
+
+#include <string>
+#include <string_view>
+
+namespace slipway {
+
+// Thread-safe in every implementation.
+class IdGenerator {
+ public:
+  virtual ~IdGenerator() = default;
+  // Returns `bytes` random bytes encoded as lower-case hex (2 * bytes characters).
+  virtual std::string RandomHex(int bytes) = 0;
+  // A new unique id for a stored resource (128 random bits, hex).
+  std::string NewUid() { return RandomHex(16); }
+};
+
+// Cryptographically secure randomness from OpenSSL.
+class SecureIdGenerator final : public IdGenerator {
+ public:
+  std::string RandomHex(int bytes) override;
+};
+
+std::string HexEncode(std::string_view bytes);
+// Raw 32-byte SHA-256 digest.
+std::string Sha256(std::string_view data);
+std::string Sha256Hex(std::string_view data);
+// Compares without leaking where the inputs differ.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace slipway
+
+#endif  // SLIPWAY_COMMON_RANDOM_H_
