@@ -1,0 +1,303 @@
+#include "storage/database.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace slipway::storage {
+namespace {
+
+// Forward-only migrations. Entry i takes the schema from version i to i + 1. Never edit an
+// entry that has shipped; append a new one.
+constexpr const char* kMigrations[] = {
+    // 1: pipelines, API tokens and the idempotency log of mutating requests.
+    R"sql(
+    CREATE TABLE pipelines (
+      name TEXT PRIMARY KEY,
+      uid TEXT NOT NULL UNIQUE,
+      etag TEXT NOT NULL,
+      revision INTEGER NOT NULL,
+      spec BLOB NOT NULL
+    );
+    CREATE TABLE tokens (
+      id TEXT PRIMARY KEY,
+      hash BLOB NOT NULL UNIQUE,
+      scope INTEGER NOT NULL,
+      description TEXT NOT NULL,
+      created_by TEXT NOT NULL,
+      create_time TEXT NOT NULL,
+      revoke_time TEXT
+    );
+    CREATE TABLE requests (
+      method TEXT NOT NULL,
+      request_id TEXT NOT NULL,
+      fingerprint BLOB NOT NULL,
+      response BLOB NOT NULL,
+      create_time_ms INTEGER NOT NULL,
+      PRIMARY KEY (method, request_id)
+    );
+    CREATE INDEX requests_by_time ON requests (create_time_ms);
+    )sql",
+};
+
+constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+}  // namespace
+
+int LatestSchemaVersion() { return kLatestVersion; }
+
+absl::Status SqliteStatus(int rc, sqlite3* db, std::string_view what) {
+  std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  std::string msg = absl::StrCat("storage: ", std::string(what), ": ", detail);
+  switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+      return absl::OkStatus();
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+      return absl::UnavailableError(msg);
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(msg);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(msg);
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      return absl::FailedPreconditionError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+// One SQLite connection and its statement cache. Used by one thread at a time.
+class Connection {
+ public:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  ~Connection() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  sqlite3* db() { return db_; }
+
+  absl::Status Exec(const char* sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      absl::Status s = SqliteStatus(rc, db_, sql);
+      sqlite3_free(err);
+      return s;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<sqlite3_stmt*> Prepare(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it != cache_.end()) return it->second;
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return SqliteStatus(rc, db_, "prepare");
+    cache_.emplace(sql, stmt);
+    return stmt;
+  }
+
+ private:
+  sqlite3* db_;
+  absl::flat_hash_map<const char*, sqlite3_stmt*> cache_;
+};
+
+Statement::~Statement() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+Statement& Statement::Bind(int index, std::string_view text) {
+  int rc = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                             SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK && bind_status_.ok()) bind_status_ = SqliteStatus(rc, conn_->db(), "bind");
+  return *this;
+}
+
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+  int rc = sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
+                             SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK && bind_status_.ok()) bind_status_ = SqliteStatus(rc, conn_->db(), "bind");
+  return *this;
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+  int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK && bind_status_.ok()) bind_status_ = SqliteStatus(rc, conn_->db(), "bind");
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK && bind_status_.ok()) bind_status_ = SqliteStatus(rc, conn_->db(), "bind");
+  return *this;
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  RETURN_IF_ERROR(bind_status_);
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqliteStatus(rc, conn_->db(), sqlite3_sql(stmt_));
+}
+
+absl::Status Statement::Run() {
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return absl::OkStatus();
+  }
+}
+
+std::string Statement::ColumnText(int index) const {
+  const unsigned char* p = sqlite3_column_text(stmt_, index);
+  int n = sqlite3_column_bytes(stmt_, index);
+  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), n);
+}
+
+std::string Statement::ColumnBlob(int index) const {
+  const void* p = sqlite3_column_blob(stmt_, index);
+  int n = sqlite3_column_bytes(stmt_, index);
+  return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
+}
+
+int64_t Statement::ColumnInt(int index) const { return sqlite3_column_int64(stmt_, index); }
+
+bool Statement::ColumnIsNull(int index) const {
+  return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
+}
+
+absl::StatusOr<std::unique_ptr<Statement>> Transaction::Prepare(const char* sql) {
+  ASSIGN_OR_RETURN(sqlite3_stmt * stmt, conn_->Prepare(sql));
+  return std::make_unique<Statement>(conn_, stmt);
+}
+
+int64_t Transaction::Changes() const { return sqlite3_changes64(conn_->db()); }
+
+absl::StatusOr<std::unique_ptr<Connection>> Database::NewConnection() {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(options_.path.c_str(), &db, flags,
+                           options_.vfs.empty() ? nullptr : options_.vfs.c_str());
+  auto conn = std::make_unique<Connection>(db);
+  if (rc != SQLITE_OK) {
+    return SqliteStatus(rc, db, absl::StrCat("open ", options_.path));
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
+  if (options_.path != ":memory:") {
+    RETURN_IF_ERROR(conn->Exec("PRAGMA journal_mode=WAL"));
+  }
+  RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
+  RETURN_IF_ERROR(conn->Exec("PRAGMA foreign_keys=ON"));
+  return conn;
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
+  std::unique_ptr<Database> db(new Database(options));
+  ASSIGN_OR_RETURN(auto writer, db->NewConnection());
+  {
+    absl::MutexLock lock(&db->write_mu_);
+    db->writer_ = std::move(writer);
+  }
+  RETURN_IF_ERROR(db->Migrate());
+  return db;
+}
+
+Database::Database(DatabaseOptions options) : options_(std::move(options)) {}
+Database::~Database() = default;
+
+absl::Status Database::Migrate() {
+  absl::MutexLock lock(&write_mu_);
+  sqlite3* h = writer_->db();
+  RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+  auto rollback = [&](absl::Status s) {
+    writer_->Exec("ROLLBACK").IgnoreError();
+    return s;
+  };
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &stmt, nullptr);
+  if (rc != SQLITE_OK) return rollback(SqliteStatus(rc, h, "read schema version"));
+  int version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
+  sqlite3_finalize(stmt);
+  if (version > kLatestVersion) {
+    return rollback(absl::FailedPreconditionError(absl::StrCat(
+        "storage: database ", options_.path, " has schema version ", version,
+        ", written by a newer Slipway; this slipwayd knows versions up to ", kLatestVersion,
+        ". Upgrade slipwayd, or restore a backup made by this version")));
+  }
+  for (int v = version; v < kLatestVersion; ++v) {
+    absl::Status s = writer_->Exec(kMigrations[v]);
+    if (!s.ok()) return rollback(s);
+    std::string set = absl::StrCat("PRAGMA user_version = ", v + 1);
+    s = writer_->Exec(set.c_str());
+    if (!s.ok()) return rollback(s);
+  }
+  RETURN_IF_ERROR(writer_->Exec("COMMIT"));
+  schema_version_ = kLatestVersion;
+  return absl::OkStatus();
+}
+
+absl::Status Database::Write(absl::FunctionRef<absl::Status(Transaction&)> fn) {
+  absl::MutexLock lock(&write_mu_);
+  RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+  Transaction tx(writer_.get(), /*writable=*/true);
+  absl::Status s = fn(tx);
+  if (s.ok()) s = writer_->Exec("COMMIT");
+  if (!s.ok()) {
+    // A failed COMMIT may already have rolled back; ROLLBACK then reports an error we ignore.
+    if (!sqlite3_get_autocommit(writer_->db())) writer_->Exec("ROLLBACK").IgnoreError();
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<Connection> Database::TakeReader() {
+  absl::MutexLock lock(&readers_mu_);
+  if (idle_readers_.empty()) return nullptr;
+  auto conn = std::move(idle_readers_.back());
+  idle_readers_.pop_back();
+  return conn;
+}
+
+void Database::ReturnReader(std::unique_ptr<Connection> conn) {
+  absl::MutexLock lock(&readers_mu_);
+  idle_readers_.push_back(std::move(conn));
+}
+
+absl::Status Database::Read(absl::FunctionRef<absl::Status(Transaction&)> fn) {
+  if (options_.path == ":memory:") {
+    absl::MutexLock lock(&write_mu_);
+    RETURN_IF_ERROR(writer_->Exec("BEGIN"));
+    Transaction tx(writer_.get(), /*writable=*/false);
+    absl::Status s = fn(tx);
+    writer_->Exec("COMMIT").IgnoreError();
+    return s;
+  }
+  std::unique_ptr<Connection> conn = TakeReader();
+  if (conn == nullptr) {
+    ASSIGN_OR_RETURN(conn, NewConnection());
+  }
+  absl::Status s = conn->Exec("BEGIN");
+  if (s.ok()) {
+    Transaction tx(conn.get(), /*writable=*/false);
+    s = fn(tx);
+    absl::Status end = conn->Exec("COMMIT");
+    if (s.ok()) s = end;
+  }
+  ReturnReader(std::move(conn));
+  return s;
+}
+
+}  // namespace slipway::storage

@@ -1,0 +1,130 @@
+// The SQLite database under everything Slipway stores: connections, transactions, prepared
+// statements and schema migrations. Only storage/ sees SQL; the layers above use the
+// repositories (pipeline_repository.h, token_repository.h, request_log.h) inside
+// Database::Write / Database::Read.
+//
+// Durability: WAL with synchronous=FULL, so when Write returns OK the transaction is on disk.
+#ifndef SLIPWAY_STORAGE_DATABASE_H_
+#define SLIPWAY_STORAGE_DATABASE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace slipway::storage {
+
+// The schema version this binary writes. A database with a higher version is refused.
+int LatestSchemaVersion();
+
+struct DatabaseOptions {
+  // Path of the database file (created if missing), or ":memory:" for a private in-memory
+  // database (reads then share the write connection).
+  std::string path;
+  // Name of a registered SQLite VFS to use instead of the default (tests inject faults).
+  std::string vfs;
+  absl::Duration busy_timeout = absl::Seconds(5);
+};
+
+class Connection;
+
+// A prepared statement bound to one connection, reset when destroyed. Column and parameter
+// indexes follow SQLite: parameters from 1, columns from 0.
+class Statement {
+ public:
+  Statement(Connection* conn, sqlite3_stmt* stmt) : conn_(conn), stmt_(stmt) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();
+
+  Statement& Bind(int index, std::string_view text);
+  Statement& BindBlob(int index, std::string_view bytes);
+  Statement& Bind(int index, int64_t value);
+  Statement& BindNull(int index);
+
+  // Returns true if a row is available, false when done; errors as absl::Status.
+  absl::StatusOr<bool> Step();
+  // Runs the statement to completion; for INSERT/UPDATE/DELETE.
+  absl::Status Run();
+
+  std::string ColumnText(int index) const;
+  std::string ColumnBlob(int index) const;
+  int64_t ColumnInt(int index) const;
+  bool ColumnIsNull(int index) const;
+
+ private:
+  Connection* conn_;
+  sqlite3_stmt* stmt_;
+  absl::Status bind_status_;
+};
+
+// A transaction in progress on one connection. Obtained only through Database::Write/Read.
+class Transaction {
+ public:
+  // Prepares (or reuses a cached) statement. `sql` must be a string with static storage
+  // duration: it is the cache key.
+  absl::StatusOr<std::unique_ptr<Statement>> Prepare(const char* sql);
+  // Number of rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t Changes() const;
+  bool writable() const { return writable_; }
+
+ private:
+  friend class Database;
+  Transaction(Connection* conn, bool writable) : conn_(conn), writable_(writable) {}
+  Connection* conn_;
+  bool writable_;
+};
+
+// Thread-safe. Writes are serialized through one connection; reads use a pool of connections
+// and run concurrently with writes (WAL).
+class Database {
+ public:
+  // Opens or creates the database and applies pending migrations. FAILED_PRECONDITION if the
+  // file was written by a newer Slipway (schema version above LatestSchemaVersion()).
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
+  ~Database();
+
+  // Runs `fn` in a write transaction (BEGIN IMMEDIATE). Commits if `fn` returns OK, in which
+  // case the change is durable when Write returns; otherwise rolls back and returns fn's error.
+  absl::Status Write(absl::FunctionRef<absl::Status(Transaction&)> fn);
+  // Runs `fn` in a read transaction that sees one consistent snapshot.
+  absl::Status Read(absl::FunctionRef<absl::Status(Transaction&)> fn);
+
+  int schema_version() const { return schema_version_; }
+  const std::string& path() const { return options_.path; }
+
+ private:
+  explicit Database(DatabaseOptions options);
+  absl::StatusOr<std::unique_ptr<Connection>> NewConnection();
+  absl::Status Migrate();
+  std::unique_ptr<Connection> TakeReader();
+  void ReturnReader(std::unique_ptr<Connection> conn);
+
+  const DatabaseOptions options_;
+  int schema_version_ = 0;
+  absl::Mutex write_mu_;
+  std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+};
+
+// Turns a SQLite result code into a status: constraint violations are ALREADY_EXISTS, busy and
+// locked are UNAVAILABLE, corruption is DATA_LOSS, full disk is RESOURCE_EXHAUSTED, I/O errors
+// are UNAVAILABLE, everything else INTERNAL. `what` says which operation failed.
+absl::Status SqliteStatus(int rc, sqlite3* db, std::string_view what);
+
+}  // namespace slipway::storage
+
+#endif  // SLIPWAY_STORAGE_DATABASE_H_

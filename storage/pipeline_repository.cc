@@ -1,0 +1,92 @@
+#include "storage/pipeline_repository.h"
+
+#include "common/status_macros.h"
+#include "storage/errors.h"
+
+namespace slipway::storage {
+namespace {
+
+absl::StatusOr<v1::Pipeline> Decode(const std::string& blob, std::string_view name) {
+  v1::Pipeline p;
+  if (!p.ParseFromString(blob)) {
+    return absl::DataLossError(
+        absl::StrCat("storage: pipeline \"", std::string(name), "\" cannot be decoded"));
+  }
+  return p;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Pipeline> PipelineRepository::Get(Transaction& tx,
+                                                      std::string_view name) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM pipelines WHERE name = ?"));
+  stmt->Bind(1, name);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return NotFound("pipeline", name);
+  return Decode(stmt->ColumnBlob(0), name);
+}
+
+absl::Status PipelineRepository::Insert(Transaction& tx, const v1::Pipeline& pipeline) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("INSERT INTO pipelines (name, uid, etag, revision, spec) "
+                              "VALUES (?, ?, ?, ?, ?)"));
+  stmt->Bind(1, pipeline.name())
+      .Bind(2, pipeline.uid())
+      .Bind(3, pipeline.etag())
+      .Bind(4, pipeline.revision())
+      .BindBlob(5, pipeline.SerializeAsString());
+  absl::Status s = stmt->Run();
+  if (absl::IsAlreadyExists(s)) return AlreadyExists("pipeline", pipeline.name());
+  return s;
+}
+
+absl::Status PipelineRepository::Update(Transaction& tx, const v1::Pipeline& pipeline,
+                                        std::string_view expected_etag) const {
+  {
+    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("UPDATE pipelines SET etag = ?, revision = ?, "
+                                           "spec = ? WHERE name = ? AND etag = ?"));
+    stmt->Bind(1, pipeline.etag())
+        .Bind(2, pipeline.revision())
+        .BindBlob(3, pipeline.SerializeAsString())
+        .Bind(4, pipeline.name())
+        .Bind(5, expected_etag);
+    RETURN_IF_ERROR(stmt->Run());
+  }
+  if (tx.Changes() == 1) return absl::OkStatus();
+  RETURN_IF_ERROR(Get(tx, pipeline.name()).status());
+  return EtagMismatch("pipeline", pipeline.name(), expected_etag);
+}
+
+absl::Status PipelineRepository::Delete(Transaction& tx, std::string_view name,
+                                        std::string_view expected_etag) const {
+  {
+    ASSIGN_OR_RETURN(auto stmt,
+                     tx.Prepare("DELETE FROM pipelines WHERE name = ? AND (? = '' OR etag = ?)"));
+    stmt->Bind(1, name).Bind(2, expected_etag).Bind(3, expected_etag);
+    RETURN_IF_ERROR(stmt->Run());
+  }
+  if (tx.Changes() == 1) return absl::OkStatus();
+  RETURN_IF_ERROR(Get(tx, name).status());
+  return EtagMismatch("pipeline", name, expected_etag);
+}
+
+absl::StatusOr<std::vector<v1::Pipeline>> PipelineRepository::List(Transaction& tx,
+                                                                    std::string_view prefix,
+                                                                    std::string_view after,
+                                                                    int limit) const {
+  // Prefix match by range so that the primary key index is used; names are ASCII.
+  std::string upper = std::string(prefix) + "\x7f";
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT name, spec FROM pipelines WHERE name >= ? AND "
+                                         "name < ? AND name > ? ORDER BY name LIMIT ?"));
+  stmt->Bind(1, prefix).Bind(2, upper).Bind(3, after).Bind(4, static_cast<int64_t>(limit));
+  std::vector<v1::Pipeline> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::Pipeline p, Decode(stmt->ColumnBlob(1), stmt->ColumnText(0)));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace slipway::storage
