@@ -1,6 +1,9 @@
 #include "storage/request_log.h"
 
+#include "common/random.h"
 #include "common/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace slipway::storage {
 
@@ -32,6 +35,18 @@ absl::StatusOr<int64_t> RequestLog::PruneBefore(Transaction& tx, int64_t before_
   stmt->Bind(1, before_ms);
   RETURN_IF_ERROR(stmt->Run());
   return tx.Changes();
+}
+
+
+std::string Fingerprint(const google::protobuf::Message& request) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    request.SerializeToCodedStream(&coded);
+  }
+  return Sha256(bytes);
 }
 
 }  // namespace slipway::storage

@@ -1,0 +1,298 @@
+#include "pipeline/pipeline_manager.h"
+
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/names.h"
+#include "common/status_macros.h"
+#include "common/time_format.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "pipeline/secrets.h"
+#include "pipeline/validation.h"
+#include "storage/request_log.h"
+
+namespace slipway::pipeline {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::util::MessageDifferencer;
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 100;
+
+v1::Pipeline Redacted(v1::Pipeline p) {
+  RedactSecrets(&p);
+  return p;
+}
+
+absl::Status CheckRequestId(std::string_view id) {
+  if (id.size() > 128) {
+    return absl::InvalidArgumentError("request_id: at most 128 characters");
+  }
+  return absl::OkStatus();
+}
+
+std::string ElementName(const Message& m) {
+  const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName("name");
+  return f != nullptr ? m.GetReflection()->GetString(m, f) : "";
+}
+
+}  // namespace
+
+v1::Pipeline SpecOf(const v1::Pipeline& p) {
+  v1::Pipeline spec = p;
+  spec.clear_uid();
+  spec.clear_etag();
+  spec.clear_revision();
+  spec.clear_create_time();
+  spec.clear_update_time();
+  for (auto& stage : *spec.mutable_stages()) stage.mutable_protection()->clear_hold();
+  return spec;
+}
+
+std::vector<std::string> ChangedPaths(const v1::Pipeline& before, const v1::Pipeline& after) {
+  std::vector<std::string> out;
+  const auto* d = v1::Pipeline::descriptor();
+  const auto* r = v1::Pipeline::GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->number() >= 100) continue;  // output-only metadata
+    if (!f->is_repeated()) {
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING &&
+          r->GetString(before, f) != r->GetString(after, f)) {
+        out.push_back(f->name());
+      }
+      continue;
+    }
+    std::map<std::string, const Message*> old_items, new_items;
+    for (int k = 0; k < r->FieldSize(before, f); ++k) {
+      const Message& m = r->GetRepeatedMessage(before, f, k);
+      old_items[ElementName(m)] = &m;
+    }
+    for (int k = 0; k < r->FieldSize(after, f); ++k) {
+      const Message& m = r->GetRepeatedMessage(after, f, k);
+      new_items[ElementName(m)] = &m;
+    }
+    bool order_changed = false;
+    for (int k = 0; k < r->FieldSize(before, f) && k < r->FieldSize(after, f); ++k) {
+      if (ElementName(r->GetRepeatedMessage(before, f, k)) !=
+          ElementName(r->GetRepeatedMessage(after, f, k))) {
+        order_changed = true;
+      }
+    }
+    for (const auto& [name, m] : new_items) {
+      auto it = old_items.find(name);
+      if (it == old_items.end()) {
+        out.push_back(absl::StrCat("+", f->name(), "[", name, "]"));
+      } else if (!MessageDifferencer::Equals(*it->second, *m)) {
+        out.push_back(absl::StrCat(f->name(), "[", name, "]"));
+      }
+    }
+    for (const auto& [name, m] : old_items) {
+      if (!new_items.contains(name)) out.push_back(absl::StrCat("-", f->name(), "[", name, "]"));
+    }
+    if (order_changed && old_items.size() == new_items.size()) {
+      out.push_back(absl::StrCat(f->name(), " (order)"));
+    }
+  }
+  return out;
+}
+
+int64_t PipelineManager::NowMs() const { return absl::ToUnixMillis(clock_->Now()); }
+
+void PipelineManager::StampNew(v1::Pipeline& p) {
+  std::string now = FormatRfc3339(clock_->Now());
+  p.set_uid(ids_->NewUid());
+  p.set_etag(ids_->RandomHex(8));
+  p.set_revision(1);
+  p.set_create_time(now);
+  p.set_update_time(now);
+}
+
+void PipelineManager::StampUpdate(const v1::Pipeline& current, v1::Pipeline& next) {
+  next.set_uid(current.uid());
+  next.set_create_time(current.create_time());
+  next.set_revision(current.revision() + 1);
+  next.set_etag(ids_->RandomHex(8));
+  next.set_update_time(FormatRfc3339(clock_->Now()));
+  // Holds are state of the stage, not spec: keep them across spec updates.
+  for (auto& stage : *next.mutable_stages()) {
+    for (const auto& old : current.stages()) {
+      if (old.name() == stage.name() && old.protection().has_hold()) {
+        *stage.mutable_protection()->mutable_hold() = old.protection().hold();
+      }
+    }
+  }
+}
+
+absl::StatusOr<v1::Pipeline> PipelineManager::Create(const v1::CreatePipelineRequest& request) {
+  RETURN_IF_ERROR(CheckRequestId(request.request_id()));
+  v1::Pipeline p = SpecOf(request.pipeline());
+  RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(p)));
+  ASSIGN_OR_RETURN(
+      v1::Pipeline created,
+      storage::WriteOnce<v1::Pipeline>(
+          *db_, "CreatePipeline", request.request_id(), request, NowMs(),
+          [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
+            StampNew(p);
+            RETURN_IF_ERROR(repo_.Insert(tx, p));
+            return Redacted(p);
+          }));
+  return created;
+}
+
+absl::StatusOr<v1::Pipeline> PipelineManager::Get(std::string_view name) {
+  if (absl::Status s = CheckDnsLabel(name); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
+  }
+  v1::Pipeline p;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(p, repo_.Get(tx, name));
+    return absl::OkStatus();
+  }));
+  return Redacted(std::move(p));
+}
+
+absl::StatusOr<v1::ListPipelinesResponse> PipelineManager::List(
+    const v1::ListPipelinesRequest& request) {
+  int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  if (page_size < 0 || page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", request.page_size(), " is outside 1-", kMaxPageSize));
+  }
+  for (char c : request.name_prefix()) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return absl::InvalidArgumentError(
+          "name_prefix: only a-z, 0-9 and '-' can appear in pipeline names");
+    }
+  }
+  std::string after;
+  if (!request.page_token().empty()) {
+    // The token is the last name of the previous page, hex-encoded.
+    const std::string& t = request.page_token();
+    bool ok = t.size() % 2 == 0 && t.size() <= 126;
+    for (size_t i = 0; ok && i < t.size(); i += 2) {
+      int v = 0;
+      for (int k = 0; k < 2; ++k) {
+        char c = t[i + k];
+        int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+        if (d < 0) ok = false;
+        v = v * 16 + d;
+      }
+      after.push_back(static_cast<char>(v));
+    }
+    if (!ok || !CheckDnsLabel(after).ok()) {
+      return absl::InvalidArgumentError(
+          "page_token: not a token returned by ListPipelines; start again without it");
+    }
+  }
+  v1::ListPipelinesResponse out;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto items, repo_.List(tx, request.name_prefix(), after, page_size + 1));
+    for (size_t i = 0; i < items.size() && i < static_cast<size_t>(page_size); ++i) {
+      *out.add_pipelines() = Redacted(std::move(items[i]));
+    }
+    if (items.size() > static_cast<size_t>(page_size)) {
+      out.set_next_page_token(HexEncode(out.pipelines(page_size - 1).name()));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineRequest& request) {
+  RETURN_IF_ERROR(CheckRequestId(request.request_id()));
+  const std::string& etag = request.pipeline().etag();
+  if (etag.empty()) {
+    return absl::InvalidArgumentError(
+        "pipeline.etag: required; send the etag from GetPipeline (or use ApplyPipeline)");
+  }
+  if (absl::Status s = CheckDnsLabel(request.pipeline().name()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("pipeline.name: ", s.message()));
+  }
+  return storage::WriteOnce<v1::Pipeline>(
+      *db_, "UpdatePipeline", request.request_id(), request, NowMs(),
+      [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
+        ASSIGN_OR_RETURN(v1::Pipeline current, repo_.Get(tx, request.pipeline().name()));
+        if (current.etag() != etag) {
+          return absl::AbortedError(absl::StrCat(
+              "pipeline \"", current.name(), "\" was changed since it was read (etag \"", etag,
+              "\" is stale, current revision ", current.revision(), "); get it again and retry"));
+        }
+        v1::Pipeline next = SpecOf(request.pipeline());
+        RestoreRedactedSecrets(&next, current);
+        RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
+        if (MessageDifferencer::Equals(SpecOf(current), next)) return Redacted(current);
+        StampUpdate(current, next);
+        RETURN_IF_ERROR(repo_.Update(tx, next, etag));
+        return Redacted(next);
+      });
+}
+
+absl::Status PipelineManager::Delete(const v1::DeletePipelineRequest& request) {
+  RETURN_IF_ERROR(CheckRequestId(request.request_id()));
+  if (absl::Status s = CheckDnsLabel(request.name()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
+  }
+  return storage::WriteOnce<v1::DeletePipelineResponse>(
+             *db_, "DeletePipeline", request.request_id(), request, NowMs(),
+             [&](storage::Transaction& tx) -> absl::StatusOr<v1::DeletePipelineResponse> {
+               RETURN_IF_ERROR(repo_.Delete(tx, request.name(), request.etag()));
+               return v1::DeletePipelineResponse();
+             })
+      .status();
+}
+
+absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
+    const v1::ApplyPipelineRequest& request) {
+  RETURN_IF_ERROR(CheckRequestId(request.request_id()));
+  if (absl::Status s = CheckDnsLabel(request.pipeline().name()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
+  }
+  return storage::WriteOnce<v1::ApplyPipelineResponse>(
+      *db_, "ApplyPipeline", request.request_id(), request, NowMs(),
+      [&](storage::Transaction& tx) -> absl::StatusOr<v1::ApplyPipelineResponse> {
+        v1::ApplyPipelineResponse out;
+        v1::Pipeline next = SpecOf(request.pipeline());
+        auto current = repo_.Get(tx, next.name());
+        if (absl::IsNotFound(current.status())) {
+          RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
+          StampNew(next);
+          RETURN_IF_ERROR(repo_.Insert(tx, next));
+          out.set_result(v1::ApplyPipelineResponse::RESULT_CREATED);
+          *out.mutable_pipeline() = Redacted(std::move(next));
+          return out;
+        }
+        if (!current.ok()) return current.status();
+        RestoreRedactedSecrets(&next, *current);
+        RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
+        v1::Pipeline before = SpecOf(*current);
+        if (MessageDifferencer::Equals(before, next)) {
+          out.set_result(v1::ApplyPipelineResponse::RESULT_UNCHANGED);
+          *out.mutable_pipeline() = Redacted(*std::move(current));
+          return out;
+        }
+        for (std::string& path : ChangedPaths(before, next)) out.add_changed(std::move(path));
+        StampUpdate(*current, next);
+        RETURN_IF_ERROR(repo_.Update(tx, next, current->etag()));
+        out.set_result(v1::ApplyPipelineResponse::RESULT_UPDATED);
+        *out.mutable_pipeline() = Redacted(std::move(next));
+        return out;
+      });
+}
+
+v1::ValidatePipelineResponse PipelineManager::Validate(
+    const v1::ValidatePipelineRequest& request) {
+  v1::ValidatePipelineResponse out;
+  for (const Problem& p : pipeline::Validate(SpecOf(request.pipeline()))) {
+    auto* problem = out.add_problems();
+    problem->set_field(p.field);
+    problem->set_message(p.message);
+  }
+  out.set_valid(out.problems_size() == 0);
+  return out;
+}
+
+}  // namespace slipway::pipeline

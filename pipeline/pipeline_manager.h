@@ -1,0 +1,62 @@
+// The pipeline operations behind PipelineService: create, get, list, update, delete, apply and
+// validate, with validation, optimistic concurrency (etags), idempotent retries (request_id)
+// and write-only secrets.
+#ifndef SLIPWAY_PIPELINE_PIPELINE_MANAGER_H_
+#define SLIPWAY_PIPELINE_PIPELINE_MANAGER_H_
+
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/random.h"
+#include "slipway/v1/pipeline.pb.h"
+#include "slipway/v1/pipeline_service.pb.h"
+#include "storage/database.h"
+#include "storage/pipeline_repository.h"
+
+namespace slipway::pipeline {
+
+// Thread-safe. Does not own its collaborators, which must outlive it.
+class PipelineManager {
+ public:
+  PipelineManager(storage::Database* db, const Clock* clock, IdGenerator* ids)
+      : db_(db), clock_(clock), ids_(ids) {}
+
+  // INVALID_ARGUMENT naming the first invalid field; ALREADY_EXISTS if the name is taken.
+  absl::StatusOr<v1::Pipeline> Create(const v1::CreatePipelineRequest& request);
+  // NOT_FOUND. Secrets redacted.
+  absl::StatusOr<v1::Pipeline> Get(std::string_view name);
+  // INVALID_ARGUMENT for a bad page_size, page_token or name_prefix.
+  absl::StatusOr<v1::ListPipelinesResponse> List(const v1::ListPipelinesRequest& request);
+  // INVALID_ARGUMENT if the etag is missing or the spec invalid; NOT_FOUND; ABORTED if stale.
+  absl::StatusOr<v1::Pipeline> Update(const v1::UpdatePipelineRequest& request);
+  // NOT_FOUND; ABORTED if an etag is given and stale.
+  absl::Status Delete(const v1::DeletePipelineRequest& request);
+  // Creates or updates to match the given spec; UNCHANGED when it already does.
+  absl::StatusOr<v1::ApplyPipelineResponse> Apply(const v1::ApplyPipelineRequest& request);
+  // Writes nothing. Lists every problem.
+  v1::ValidatePipelineResponse Validate(const v1::ValidatePipelineRequest& request);
+
+ private:
+  // Fills uid/etag/revision/times for a pipeline about to be inserted.
+  void StampNew(v1::Pipeline& p);
+  // Stamps `next` as the successor of `current`.
+  void StampUpdate(const v1::Pipeline& current, v1::Pipeline& next);
+  int64_t NowMs() const;
+
+  storage::Database* db_;
+  const Clock* clock_;
+  IdGenerator* ids_;
+  storage::PipelineRepository repo_;
+};
+
+// The spec part of a pipeline: output-only fields cleared.
+v1::Pipeline SpecOf(const v1::Pipeline& p);
+
+// Paths of what differs between two specs: "description", "stages[prod]", "+stages[qa]" (added),
+// "-stages[old]" (removed).
+std::vector<std::string> ChangedPaths(const v1::Pipeline& before, const v1::Pipeline& after);
+
+}  // namespace slipway::pipeline
+
+#endif  // SLIPWAY_PIPELINE_PIPELINE_MANAGER_H_

@@ -1,0 +1,84 @@
+#include "pipeline/secrets.h"
+
+#include <string>
+#include <vector>
+
+#include "slipway/v1/pipeline.pb.h"
+
+namespace slipway::pipeline {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+std::string NameOf(const Message& m) {
+  const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName("name");
+  if (f == nullptr || f->type() != FieldDescriptor::TYPE_STRING || f->is_repeated()) return "";
+  return m.GetReflection()->GetString(m, f);
+}
+
+}  // namespace
+
+void RedactSecrets(Message* message) {
+  if (auto* ref = dynamic_cast<v1::SecretRef*>(message); ref != nullptr) {
+    if (ref->has_value()) {
+      ref->clear_value();
+      ref->set_redacted(true);
+    }
+    return;
+  }
+  const auto* r = message->GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(*message, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_map()) continue;
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(*message, f); ++i) {
+        RedactSecrets(r->MutableRepeatedMessage(message, f, i));
+      }
+    } else {
+      RedactSecrets(r->MutableMessage(message, f));
+    }
+  }
+}
+
+void RestoreRedactedSecrets(Message* incoming, const Message& stored) {
+  if (auto* ref = dynamic_cast<v1::SecretRef*>(incoming); ref != nullptr) {
+    if (ref->redacted() && ref->source_case() == v1::SecretRef::SOURCE_NOT_SET) {
+      ref->CopyFrom(stored);
+      ref->set_redacted(false);
+    }
+    return;
+  }
+  const auto* r = incoming->GetReflection();
+  const auto* sr = stored.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(*incoming, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_map()) continue;
+    if (!f->is_repeated()) {
+      if (sr->HasField(stored, f)) {
+        RestoreRedactedSecrets(r->MutableMessage(incoming, f), sr->GetMessage(stored, f));
+      }
+      continue;
+    }
+    int stored_size = sr->FieldSize(stored, f);
+    for (int i = 0; i < r->FieldSize(*incoming, f); ++i) {
+      Message* item = r->MutableRepeatedMessage(incoming, f, i);
+      std::string name = NameOf(*item);
+      const Message* match = nullptr;
+      if (!name.empty()) {
+        for (int j = 0; j < stored_size && match == nullptr; ++j) {
+          if (NameOf(sr->GetRepeatedMessage(stored, f, j)) == name) {
+            match = &sr->GetRepeatedMessage(stored, f, j);
+          }
+        }
+      } else if (i < stored_size) {
+        match = &sr->GetRepeatedMessage(stored, f, i);
+      }
+      if (match != nullptr) RestoreRedactedSecrets(item, *match);
+    }
+  }
+}
+
+}  // namespace slipway::pipeline

@@ -1,0 +1,575 @@
+#include "pipeline/validation.h"
+
+#include <map>
+#include <set>
+#include <string_view>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/cron.h"
+#include "common/duration.h"
+#include "common/glob.h"
+#include "common/names.h"
+
+namespace slipway::pipeline {
+namespace {
+
+// Roots an expression may start with, and the functions it may call.
+const std::set<std::string, std::less<>>& ExpressionRoots() {
+  static const auto* roots = new std::set<std::string, std::less<>>{
+      "args", "trigger", "refs", "stage", "preview", "artifact", "pipeline"};
+  return *roots;
+}
+const std::set<std::string, std::less<>>& ExpressionFunctions() {
+  static const auto* fns = new std::set<std::string, std::less<>>{
+      "slug", "lower", "upper", "replace", "truncate", "concat", "if", "eq", "ne", "default",
+      "not", "and", "or", "trim", "sha256", "short_sha"};
+  return *fns;
+}
+
+bool IsIdentChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '_' || c == '-';
+}
+
+class Validator {
+ public:
+  std::vector<Problem> Run(const v1::Pipeline& p) {
+    size_t bytes = p.ByteSizeLong();
+    if (bytes > kMaxSpecBytes) {
+      Add("", absl::StrCat("spec is ", bytes, " bytes; at most ", kMaxSpecBytes,
+                           " (1 MiB) are allowed"));
+      return std::move(problems_);
+    }
+    Name("name", p.name());
+    if (p.description().size() > 4096) Add("description", "at most 4096 characters");
+
+    std::set<std::string> names;
+    for (int i = 0; i < p.sources_size(); ++i) {
+      const auto& s = p.sources(i);
+      std::string f = absl::StrCat("sources[", i, "]");
+      Name(f + ".name", s.name());
+      Unique(names, f + ".name", s.name(), "source");
+      if (s.provider() == v1::PROVIDER_UNSPECIFIED) {
+        Add(f + ".provider", "required (github, gitlab, gitea or bitbucket)");
+      }
+      if (s.repository().empty()) {
+        Add(f + ".repository", "required: the repository's full name, e.g. \"acme/shop\"");
+      } else if (s.repository().find('/') == std::string::npos ||
+                 absl::StartsWith(s.repository(), "/") || absl::EndsWith(s.repository(), "/")) {
+        Add(f + ".repository",
+            absl::StrCat("\"", s.repository(), "\" is not a full name like \"owner/name\""));
+      }
+      if (s.has_webhook_secret()) Secret(f + ".webhook_secret", s.webhook_secret());
+      sources_.insert(s.name());
+    }
+
+    if (p.stages_size() == 0) Add("stages", "a pipeline needs at least one stage");
+    if (p.stages_size() > kMaxStages) {
+      Add("stages", absl::StrCat(p.stages_size(), " stages; at most ", kMaxStages));
+    }
+    names.clear();
+    for (int i = 0; i < p.stages_size(); ++i) {
+      stage_index_[p.stages(i).name()] = i;
+    }
+    for (int i = 0; i < p.stages_size(); ++i) Stage(p, i, names);
+
+    names.clear();
+    for (int i = 0; i < p.preview_blueprints_size(); ++i) {
+      Blueprint(absl::StrCat("preview_blueprints[", i, "]"), p.preview_blueprints(i), names);
+    }
+
+    names.clear();
+    for (int i = 0; i < p.webhook_triggers_size(); ++i) {
+      const auto& w = p.webhook_triggers(i);
+      std::string f = absl::StrCat("webhook_triggers[", i, "]");
+      Name(f + ".name", w.name());
+      Unique(names, f + ".name", w.name(), "webhook trigger");
+      if (w.stage().empty()) {
+        Add(f + ".stage", "required");
+      } else if (!stage_index_.contains(w.stage())) {
+        Add(f + ".stage", absl::StrCat("unknown stage \"", w.stage(), "\""));
+      }
+      if (w.has_hmac_secret()) Secret(f + ".hmac_secret", w.hmac_secret());
+    }
+    if (nodes_ > kMaxNodes) {
+      Add("", absl::StrCat("the pipeline has ", nodes_, " flow nodes; at most ", kMaxNodes));
+    }
+    return std::move(problems_);
+  }
+
+ private:
+  void Add(std::string field, std::string message) {
+    problems_.push_back({std::move(field), std::move(message)});
+  }
+
+  void Name(const std::string& field, const std::string& name) {
+    absl::Status s = CheckDnsLabel(name);
+    if (!s.ok()) Add(field, std::string(s.message()));
+  }
+
+  void Unique(std::set<std::string>& seen, const std::string& field, const std::string& name,
+              std::string_view what) {
+    if (name.empty()) return;
+    if (!seen.insert(name).second) {
+      Add(field, absl::StrCat("duplicate ", std::string(what), " name \"", name, "\""));
+    }
+  }
+
+  void Duration(const std::string& field, const std::string& text, absl::Duration max) {
+    if (text.empty()) return;
+    auto d = ParseDuration(text);
+    if (!d.ok()) {
+      Add(field, std::string(d.status().message()));
+    } else if (*d > max) {
+      Add(field, absl::StrCat("\"", text, "\" is longer than the maximum ",
+                              absl::FormatDuration(max)));
+    }
+  }
+
+  void Glob(const std::string& field, const std::string& pattern) {
+    absl::Status s = CheckGlob(pattern);
+    if (!s.ok()) Add(field, std::string(s.message()));
+  }
+
+  void Globs(const std::string& field, const google::protobuf::RepeatedPtrField<std::string>& g) {
+    for (int i = 0; i < g.size(); ++i) Glob(absl::StrCat(field, "[", i, "]"), g[i]);
+  }
+
+  void Cron(const std::string& field, const std::string& expr) {
+    if (expr.empty()) {
+      Add(field, "required");
+      return;
+    }
+    auto c = CronSchedule::Parse(expr);
+    if (!c.ok()) Add(field, std::string(c.status().message()));
+  }
+
+  void Secret(const std::string& field, const v1::SecretRef& s) {
+    switch (s.source_case()) {
+      case v1::SecretRef::kEnv:
+        if (s.env().empty()) Add(field + ".env", "must not be empty");
+        for (char c : s.env()) {
+          if (!IsIdentChar(c) || c == '-') {
+            Add(field + ".env", absl::StrCat("\"", s.env(), "\" is not an environment variable name"));
+            break;
+          }
+        }
+        break;
+      case v1::SecretRef::kFile:
+        if (!absl::StartsWith(s.file(), "/")) {
+          Add(field + ".file", absl::StrCat("\"", s.file(), "\" must be an absolute path"));
+        }
+        break;
+      case v1::SecretRef::kValue:
+        if (s.value().empty()) Add(field + ".value", "must not be empty");
+        break;
+      case v1::SecretRef::SOURCE_NOT_SET:
+        if (s.redacted()) {
+          Add(field, "the stored value is redacted and there is no stored secret to keep; "
+                     "give env, file or value");
+        } else {
+          Add(field, "set one of env, file or value");
+        }
+        break;
+    }
+  }
+
+  // Checks `${...}` expressions in `text`: balanced, a known root or function, and refs that
+  // name a node of the same flow.
+  void Expressions(const std::string& field, const std::string& text) {
+    size_t pos = 0;
+    while ((pos = text.find("${", pos)) != std::string::npos) {
+      size_t end = text.find('}', pos);
+      if (end == std::string::npos) {
+        Add(field, absl::StrCat("unterminated expression starting at \"",
+                                text.substr(pos, 20), "\""));
+        return;
+      }
+      std::string expr = text.substr(pos + 2, end - pos - 2);
+      size_t i = 0;
+      while (i < expr.size() && expr[i] == ' ') ++i;
+      size_t start = i;
+      while (i < expr.size() && IsIdentChar(expr[i])) ++i;
+      std::string root = expr.substr(start, i - start);
+      if (root.empty()) {
+        Add(field, absl::StrCat("empty or malformed expression \"${", expr, "}\""));
+      } else if (i < expr.size() && expr[i] == '(') {
+        if (!ExpressionFunctions().contains(root)) {
+          Add(field, absl::StrCat("unknown function \"", root, "\" in \"${", expr, "}\""));
+        }
+      } else if (!ExpressionRoots().contains(root)) {
+        Add(field, absl::StrCat("unknown name \"", root, "\" in \"${", expr,
+                                "}\" (known: ", absl::StrJoin(ExpressionRoots(), ", "), ")"));
+      } else if (root == "refs") {
+        size_t ref_start = i + 1;
+        size_t j = ref_start;
+        while (j < expr.size() && IsIdentChar(expr[j])) ++j;
+        std::string ref = expr.substr(ref_start, j - ref_start);
+        if (i >= expr.size() || expr[i] != '.' || ref.empty()) {
+          Add(field, absl::StrCat("\"${", expr, "}\": refs needs a node, as refs.<ref>.<field>"));
+        } else if (!flow_refs_.contains(ref)) {
+          Add(field, absl::StrCat("\"${", expr, "}\" refers to node \"", ref,
+                                  "\", which is not in this flow"));
+        }
+      }
+      pos = end + 1;
+    }
+  }
+
+  void Resources(const std::string& base, const google::protobuf::RepeatedPtrField<v1::Resource>& rs,
+                 std::map<std::string, v1::ResourceKind>& out) {
+    std::set<std::string> names;
+    for (int i = 0; i < rs.size(); ++i) {
+      const auto& r = rs[i];
+      std::string f = absl::StrCat(base, "[", i, "]");
+      Name(f + ".name", r.name());
+      Unique(names, f + ".name", r.name(), "resource");
+      v1::ResourceKind kind =
+          r.kind() == v1::RESOURCE_KIND_UNSPECIFIED ? v1::RESOURCE_KIND_SERVICE : r.kind();
+      out[r.name()] = kind;
+      const auto& drivers = KnownDrivers();
+      if (r.driver().empty()) {
+        Add(f + ".driver", absl::StrCat("required (known drivers: ", absl::StrJoin(drivers, ", "), ")"));
+      } else if (std::find(drivers.begin(), drivers.end(), r.driver()) == drivers.end()) {
+        Add(f + ".driver", absl::StrCat("unknown driver \"", r.driver(), "\" (known drivers: ",
+                                        absl::StrJoin(drivers, ", "), ")"));
+      }
+      if (r.driver() == "process") {
+        if (r.process().command_size() == 0) Add(f + ".process.command", "required for driver \"process\"");
+        if (r.has_command()) Add(f + ".command", "set, but the driver is \"process\"");
+        for (int k = 0; k < r.process().command_size(); ++k) {
+          Expressions(absl::StrCat(f, ".process.command[", k, "]"), r.process().command(k));
+        }
+        for (const auto& [k, v] : r.process().env()) Expressions(f + ".process.env." + k, v);
+        Duration(f + ".process.health.interval", r.process().health().interval(), absl::Hours(1));
+        Duration(f + ".process.health.timeout", r.process().health().timeout(), absl::Hours(1));
+        if (!r.process().health().http_path().empty() &&
+            !absl::StartsWith(r.process().health().http_path(), "/")) {
+          Add(f + ".process.health.http_path", "must start with '/'");
+        }
+      } else if (r.driver() == "command") {
+        if (r.command().apply_size() == 0) Add(f + ".command.apply", "required for driver \"command\"");
+        if (r.has_process()) Add(f + ".process", "set, but the driver is \"command\"");
+        Duration(f + ".command.timeout", r.command().timeout(), absl::Hours(24));
+        for (const auto& [k, v] : r.command().env()) Expressions(f + ".command.env." + k, v);
+      }
+      const auto& a = r.artifact();
+      Expressions(f + ".artifact.image", a.image());
+      Expressions(f + ".artifact.sha", a.sha());
+      Expressions(f + ".artifact.version", a.version());
+      for (const auto& [k, v] : a.config()) Expressions(f + ".artifact.config." + k, v);
+    }
+  }
+
+  void CollectRefs(const v1::Step& step, int depth) {
+    if (depth > kMaxNesting) return;
+    if (!step.ref().empty()) flow_refs_.insert(step.ref());
+    const v1::Steps* group = step.has_sequential() ? &step.sequential()
+                             : step.has_parallel() ? &step.parallel()
+                                                   : nullptr;
+    if (group != nullptr) {
+      for (const auto& s : group->steps()) CollectRefs(s, depth + 1);
+    }
+  }
+
+  struct FlowContext {
+    int stage_index = -1;  // -1 for preview blueprints
+    const std::map<std::string, v1::ResourceKind>* resources;
+    std::set<std::string> seen_refs;
+  };
+
+  void Flow(const std::string& f, const v1::Flow& flow, FlowContext& ctx, bool allow_empty) {
+    flow_refs_.clear();
+    const v1::Steps* root = flow.has_sequential() ? &flow.sequential()
+                            : flow.has_parallel() ? &flow.parallel()
+                                                  : nullptr;
+    if (root == nullptr) {
+      if (!allow_empty) Add(f, "required: a sequential or parallel list of steps");
+      return;
+    }
+    for (const auto& s : root->steps()) CollectRefs(s, 1);
+    std::string list = f + (flow.has_sequential() ? ".sequential" : ".parallel");
+    if (root->steps_size() == 0 && !allow_empty) Add(list, "a workflow needs at least one step");
+    for (int i = 0; i < root->steps_size(); ++i) {
+      Step(absl::StrCat(list, "[", i, "]"), root->steps(i), ctx, 1);
+    }
+  }
+
+  void ResourceRef(const std::string& field, const std::string& name, const FlowContext& ctx) {
+    if (name.empty()) {
+      Add(field, "required");
+    } else if (!ctx.resources->contains(name)) {
+      Add(field, absl::StrCat("unknown resource \"", name, "\""));
+    }
+  }
+
+  void Step(const std::string& f, const v1::Step& s, FlowContext& ctx, int depth) {
+    if (depth > kMaxNesting) {
+      Add(f, absl::StrCat("workflows are nested more than ", kMaxNesting, " deep"));
+      return;
+    }
+    bool group = s.has_sequential() || s.has_parallel();
+    if (!group) ++nodes_;
+    if (s.kind_case() == v1::Step::KIND_NOT_SET) {
+      Add(f, "a step needs one node kind (deploy, promote, run_job, await_condition, approval, "
+             "http_request, message, sleep) or a nested sequential/parallel list");
+      return;
+    }
+    if (!s.ref().empty()) {
+      Name(f + ".ref", s.ref());
+      if (!ctx.seen_refs.insert(s.ref()).second) {
+        Add(f + ".ref", absl::StrCat("duplicate ref \"", s.ref(), "\""));
+      }
+    } else if (!group) {
+      Add(f + ".ref", "required: every node needs a ref");
+    }
+    Duration(f + ".timeout", s.timeout(), absl::Hours(24));
+    if (s.has_retry()) {
+      if (s.retry().max_attempts() < 0 || s.retry().max_attempts() > kMaxRetryAttempts) {
+        Add(f + ".retry.max_attempts",
+            absl::StrCat(s.retry().max_attempts(), " is outside 1-", kMaxRetryAttempts));
+      }
+      Duration(f + ".retry.backoff", s.retry().backoff(), absl::Hours(1));
+    }
+    Expressions(f + ".skip_if", s.skip_if());
+    switch (s.kind_case()) {
+      case v1::Step::kDeploy:
+        ResourceRef(f + ".deploy.resource", s.deploy().resource(), ctx);
+        Expressions(f + ".deploy.artifact.image", s.deploy().artifact().image());
+        Expressions(f + ".deploy.artifact.sha", s.deploy().artifact().sha());
+        Expressions(f + ".deploy.artifact.version", s.deploy().artifact().version());
+        for (const auto& [k, v] : s.deploy().artifact().config()) {
+          Expressions(f + ".deploy.artifact.config." + k, v);
+        }
+        break;
+      case v1::Step::kPromote: {
+        ResourceRef(f + ".promote.resource", s.promote().resource(), ctx);
+        const std::string& from = s.promote().from_stage();
+        if (ctx.stage_index < 0) {
+          Add(f + ".promote", "promote is only available in stage flows");
+        } else if (from.empty()) {
+          Add(f + ".promote.from_stage", "required");
+        } else if (!stage_index_.contains(from)) {
+          Add(f + ".promote.from_stage", absl::StrCat("unknown stage \"", from, "\""));
+        } else if (stage_index_[from] >= ctx.stage_index) {
+          Add(f + ".promote.from_stage",
+              absl::StrCat("\"", from, "\" is not an earlier stage; promote copies from a stage "
+                                       "that comes before this one"));
+        } else {
+          std::string res = s.promote().from_resource().empty() ? s.promote().resource()
+                                                                : s.promote().from_resource();
+          if (!stage_resources_[from].contains(res)) {
+            Add(f + (s.promote().from_resource().empty() ? ".promote.resource"
+                                                         : ".promote.from_resource"),
+                absl::StrCat("stage \"", from, "\" has no resource \"", res, "\""));
+          }
+        }
+        break;
+      }
+      case v1::Step::kRunJob: {
+        ResourceRef(f + ".run_job.resource", s.run_job().resource(), ctx);
+        auto it = ctx.resources->find(s.run_job().resource());
+        if (it != ctx.resources->end() && it->second != v1::RESOURCE_KIND_JOB) {
+          Add(f + ".run_job.resource",
+              absl::StrCat("\"", s.run_job().resource(), "\" is a service, not a job"));
+        }
+        for (int k = 0; k < s.run_job().args_size(); ++k) {
+          Expressions(absl::StrCat(f, ".run_job.args[", k, "]"), s.run_job().args(k));
+        }
+        break;
+      }
+      case v1::Step::kAwaitCondition: {
+        const auto& a = s.await_condition();
+        Duration(f + ".await_condition.interval", a.interval(), absl::Hours(1));
+        if (a.has_http()) {
+          const auto& h = a.http();
+          if (h.url().empty() == h.resource().empty()) {
+            Add(f + ".await_condition.http", "set either resource (with path) or url");
+          }
+          if (!h.resource().empty()) ResourceRef(f + ".await_condition.http.resource", h.resource(), ctx);
+          Expressions(f + ".await_condition.http.url", h.url());
+          for (int k = 0; k < h.expect_status_size(); ++k) {
+            if (h.expect_status(k) < 100 || h.expect_status(k) > 599) {
+              Add(absl::StrCat(f, ".await_condition.http.expect_status[", k, "]"), "not an HTTP status");
+            }
+          }
+        } else if (a.condition_case() == v1::AwaitConditionNode::kResourceHealthy) {
+          ResourceRef(f + ".await_condition.resource_healthy", a.resource_healthy(), ctx);
+        } else {
+          Add(f + ".await_condition", "set http or resource_healthy");
+        }
+        break;
+      }
+      case v1::Step::kApproval:
+        if (s.approval().approvals() < 0 || s.approval().approvals() > kMaxApprovals) {
+          Add(f + ".approval.approvals",
+              absl::StrCat(s.approval().approvals(), " is outside 1-", kMaxApprovals));
+        }
+        break;
+      case v1::Step::kHttpRequest: {
+        const auto& h = s.http_request();
+        static const std::set<std::string> kMethods = {"", "GET", "POST", "PUT", "PATCH", "DELETE"};
+        if (!kMethods.contains(h.method())) {
+          Add(f + ".http_request.method", absl::StrCat("\"", h.method(), "\" is not GET, POST, PUT, PATCH or DELETE"));
+        }
+        if (h.url().empty()) Add(f + ".http_request.url", "required");
+        Expressions(f + ".http_request.url", h.url());
+        Expressions(f + ".http_request.body", h.body());
+        for (const auto& [k, v] : h.headers()) Expressions(f + ".http_request.headers." + k, v);
+        if (h.has_signing_secret()) Secret(f + ".http_request.signing_secret", h.signing_secret());
+        if (h.has_bearer_token()) Secret(f + ".http_request.bearer_token", h.bearer_token());
+        break;
+      }
+      case v1::Step::kMessage:
+        if (s.message().url().empty()) Add(f + ".message.url", "required");
+        Expressions(f + ".message.url", s.message().url());
+        Expressions(f + ".message.text", s.message().text());
+        break;
+      case v1::Step::kSleep:
+        if (s.sleep().duration().empty()) Add(f + ".sleep.duration", "required");
+        Duration(f + ".sleep.duration", s.sleep().duration(), absl::Hours(24));
+        break;
+      case v1::Step::kSequential:
+      case v1::Step::kParallel: {
+        const v1::Steps& g = s.has_sequential() ? s.sequential() : s.parallel();
+        std::string list = f + (s.has_sequential() ? ".sequential" : ".parallel");
+        if (g.steps_size() == 0) Add(list, "a workflow needs at least one step");
+        for (int i = 0; i < g.steps_size(); ++i) {
+          Step(absl::StrCat(list, "[", i, "]"), g.steps(i), ctx, depth + 1);
+        }
+        break;
+      }
+      case v1::Step::KIND_NOT_SET:
+        break;
+    }
+  }
+
+  void Stage(const v1::Pipeline& p, int i, std::set<std::string>& names) {
+    const auto& st = p.stages(i);
+    std::string f = absl::StrCat("stages[", i, "]");
+    flow_refs_.clear();
+    Name(f + ".name", st.name());
+    Unique(names, f + ".name", st.name(), "stage");
+    std::map<std::string, v1::ResourceKind>& resources = stage_resources_[st.name()];
+    Resources(f + ".resources", st.resources(), resources);
+    for (int t = 0; t < st.triggers_size(); ++t) {
+      const auto& tr = st.triggers(t);
+      std::string tf = absl::StrCat(f, ".triggers[", t, "]");
+      if (tr.has_git()) {
+        const auto& g = tr.git();
+        if (g.source().empty()) {
+          Add(tf + ".git.source", "required");
+        } else if (!sources_.contains(g.source())) {
+          Add(tf + ".git.source", absl::StrCat("unknown source \"", g.source(), "\""));
+        }
+        Globs(tf + ".git.branches", g.branches());
+        Globs(tf + ".git.tags", g.tags());
+        Globs(tf + ".git.paths.include", g.paths().include());
+        Globs(tf + ".git.paths.ignore", g.paths().ignore());
+        if (g.paths().include_size() > 0 && g.paths().ignore_size() > 0) {
+          Add(tf + ".git.paths", "use include or ignore, not both");
+        }
+      } else if (tr.has_schedule()) {
+        Cron(tf + ".schedule.cron", tr.schedule().cron());
+      } else {
+        Add(tf, "set git or schedule");
+      }
+    }
+    const auto& prot = st.protection();
+    if (prot.required_approvals() < 0 || prot.required_approvals() > kMaxApprovals) {
+      Add(f + ".protection.required_approvals",
+          absl::StrCat(prot.required_approvals(), " is outside 0-", kMaxApprovals));
+    }
+    for (int w = 0; w < prot.freeze_windows_size(); ++w) {
+      std::string wf = absl::StrCat(f, ".protection.freeze_windows[", w, "]");
+      Cron(wf + ".cron", prot.freeze_windows(w).cron());
+      if (prot.freeze_windows(w).duration().empty()) Add(wf + ".duration", "required");
+      Duration(wf + ".duration", prot.freeze_windows(w).duration(), absl::Hours(24 * 31));
+    }
+    FlowContext ctx{i, &resources, {}};
+    Flow(f + ".flow", st.flow(), ctx, /*allow_empty=*/false);
+  }
+
+  void Blueprint(const std::string& f, const v1::PreviewBlueprint& b, std::set<std::string>& names) {
+    flow_refs_.clear();
+    Name(f + ".name", b.name());
+    Unique(names, f + ".name", b.name(), "preview blueprint");
+    if (b.triggers_size() == 0) Add(f + ".triggers", "a blueprint needs at least one trigger");
+    for (int t = 0; t < b.triggers_size(); ++t) {
+      const auto& tr = b.triggers(t);
+      std::string tf = absl::StrCat(f, ".triggers[", t, "]");
+      const std::string* source = nullptr;
+      if (tr.has_pull_request()) {
+        source = &tr.pull_request().source();
+        Globs(tf + ".pull_request.branches", tr.pull_request().branches());
+        tf += ".pull_request";
+      } else if (tr.has_push()) {
+        source = &tr.push().source();
+        Globs(tf + ".push.branches", tr.push().branches());
+        tf += ".push";
+      } else {
+        Add(tf, "set pull_request or push");
+        continue;
+      }
+      if (source->empty()) {
+        Add(tf + ".source", "required");
+      } else if (!sources_.contains(*source)) {
+        Add(tf + ".source", absl::StrCat("unknown source \"", *source, "\""));
+      }
+    }
+    const auto& n = b.naming();
+    if (n.rule_case() == v1::PreviewNaming::kFormat) {
+      if (n.format().empty()) Add(f + ".naming.format", "must not be empty");
+      Expressions(f + ".naming.format", n.format());
+    }
+    for (const std::string* prefix : {&n.pr_number().prefix(), &n.branch().prefix()}) {
+      for (char c : *prefix) {
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+          Add(f + ".naming", absl::StrCat("prefix \"", *prefix, "\" may only use a-z, 0-9 and '-'"));
+          break;
+        }
+      }
+      if (prefix->size() > 20) Add(f + ".naming", "prefix is longer than 20 characters");
+    }
+    Duration(f + ".lifetime.ttl", b.lifetime().ttl(), absl::Hours(24 * 365));
+    if (b.budget().max_active() < 0) Add(f + ".budget.max_active", "must not be negative");
+    std::map<std::string, v1::ResourceKind> resources;
+    Resources(f + ".resources", b.resources(), resources);
+    if (b.resources_size() == 0) Add(f + ".resources", "a blueprint needs at least one resource");
+    FlowContext ctx{-1, &resources, {}};
+    Flow(f + ".flow", b.flow(), ctx, /*allow_empty=*/true);
+    FlowContext teardown_ctx{-1, &resources, {}};
+    Flow(f + ".teardown.flow", b.teardown().flow(), teardown_ctx, /*allow_empty=*/true);
+  }
+
+  std::vector<Problem> problems_;
+  std::set<std::string> sources_;
+  std::map<std::string, int> stage_index_;
+  std::map<std::string, std::map<std::string, v1::ResourceKind>> stage_resources_;
+  std::set<std::string> flow_refs_;
+  int nodes_ = 0;
+};
+
+}  // namespace
+
+const std::vector<std::string>& KnownDrivers() {
+  static const auto* drivers = new std::vector<std::string>{"process", "command"};
+  return *drivers;
+}
+
+std::vector<Problem> Validate(const v1::Pipeline& pipeline) { return Validator().Run(pipeline); }
+
+absl::Status ProblemsToStatus(const std::vector<Problem>& problems) {
+  if (problems.empty()) return absl::OkStatus();
+  const Problem& p = problems.front();
+  std::string msg = p.field.empty() ? p.message : absl::StrCat(p.field, ": ", p.message);
+  if (problems.size() > 1) {
+    absl::StrAppend(&msg, " (and ", problems.size() - 1, " more problem",
+                    problems.size() > 2 ? "s" : "", "; ValidatePipeline lists them all)");
+  }
+  return absl::InvalidArgumentError(msg);
+}
+
+}  // namespace slipway::pipeline

@@ -1,0 +1,41 @@
+// Validation of a pipeline spec: every rule a spec must meet before it is stored, with each
+// problem reported against the path of the field that breaks it
+// (`stages[1].resources[0].driver: unknown driver "dokcer"`).
+#ifndef SLIPWAY_PIPELINE_VALIDATION_H_
+#define SLIPWAY_PIPELINE_VALIDATION_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "slipway/v1/pipeline.pb.h"
+
+namespace slipway::pipeline {
+
+// Limits a spec must stay within.
+inline constexpr size_t kMaxSpecBytes = 1 << 20;
+inline constexpr int kMaxStages = 64;
+inline constexpr int kMaxNodes = 1000;
+inline constexpr int kMaxNesting = 16;
+inline constexpr int kMaxRetryAttempts = 10;
+inline constexpr int kMaxApprovals = 10;
+
+struct Problem {
+  std::string field;
+  std::string message;
+};
+
+// Returns every problem found in `pipeline`, in field order; empty if it is valid. Output-only
+// fields are ignored.
+std::vector<Problem> Validate(const v1::Pipeline& pipeline);
+
+// OK if `problems` is empty; otherwise INVALID_ARGUMENT with the first problem as
+// "field: message", followed by how many more there are.
+absl::Status ProblemsToStatus(const std::vector<Problem>& problems);
+
+// The names of the drivers this build knows.
+const std::vector<std::string>& KnownDrivers();
+
+}  // namespace slipway::pipeline
+
+#endif  // SLIPWAY_PIPELINE_VALIDATION_H_
