@@ -1,0 +1,150 @@
+#include "server/auth.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/time_format.h"
+
+namespace slipway::server {
+namespace {
+
+constexpr std::string_view kTokenPrefix = "slw_";
+constexpr size_t kTokenHexLength = 64;
+
+bool WellFormed(std::string_view token) {
+  if (token.size() != kTokenPrefix.size() + kTokenHexLength) return false;
+  if (token.substr(0, kTokenPrefix.size()) != kTokenPrefix) return false;
+  for (char c : token.substr(kTokenPrefix.size())) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Scope> ParseScope(std::string_view text) {
+  if (text == "read") return v1::SCOPE_READ;
+  if (text == "deploy") return v1::SCOPE_DEPLOY;
+  if (text == "admin") return v1::SCOPE_ADMIN;
+  return absl::InvalidArgumentError(
+      absl::StrCat("scope: \"", std::string(text), "\" is not read, deploy or admin"));
+}
+
+std::string ScopeName(v1::Scope scope) {
+  switch (scope) {
+    case v1::SCOPE_READ:
+      return "read";
+    case v1::SCOPE_DEPLOY:
+      return "deploy";
+    case v1::SCOPE_ADMIN:
+      return "admin";
+    default:
+      return "none";
+  }
+}
+
+absl::StatusOr<IssuedToken> TokenManager::Create(v1::Scope scope, std::string_view description,
+                                                 std::string_view created_by) {
+  if (scope != v1::SCOPE_READ && scope != v1::SCOPE_DEPLOY && scope != v1::SCOPE_ADMIN) {
+    return absl::InvalidArgumentError("scope: required (read, deploy or admin)");
+  }
+  if (description.size() > 256) {
+    return absl::InvalidArgumentError("description: at most 256 characters");
+  }
+  IssuedToken out;
+  out.secret = std::string(kTokenPrefix) + ids_->RandomHex(32);
+  out.token.set_id(ids_->RandomHex(6));
+  out.token.set_scope(scope);
+  out.token.set_description(std::string(description));
+  out.token.set_created_by(std::string(created_by));
+  out.token.set_create_time(FormatRfc3339(clock_->Now()));
+  RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
+    return repo_.Insert(tx, out.token, Sha256(out.secret));
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Token>> TokenManager::List(bool include_revoked) {
+  std::vector<v1::Token> out;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(out, repo_.List(tx, include_revoked));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Token> TokenManager::Revoke(std::string_view id) {
+  if (id.empty()) return absl::InvalidArgumentError("id: required");
+  v1::Token out;
+  RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(out, repo_.Revoke(tx, id, FormatRfc3339(clock_->Now())));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<Principal> TokenManager::Authenticate(std::string_view authorization,
+                                                     v1::Scope needed) {
+  if (authorization.empty()) {
+    return absl::UnauthenticatedError(
+        "missing credentials: send \"authorization: Bearer <token>\"");
+  }
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size() ||
+      !absl::EqualsIgnoreCase(absl::string_view(authorization.data(), kBearer.size()),
+                              absl::string_view(kBearer.data(), kBearer.size()))) {
+    return absl::UnauthenticatedError("authorization: expected \"Bearer <token>\"");
+  }
+  std::string_view token = authorization.substr(kBearer.size());
+  if (!WellFormed(token)) return absl::UnauthenticatedError("invalid token");
+  v1::Token found;
+  absl::Status s = db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(found, repo_.FindByHash(tx, Sha256(token)));
+    return absl::OkStatus();
+  });
+  if (absl::IsNotFound(s)) return absl::UnauthenticatedError("invalid token");
+  RETURN_IF_ERROR(s);
+  if (!found.revoke_time().empty()) {
+    return absl::UnauthenticatedError(absl::StrCat("token ", found.id(), " was revoked"));
+  }
+  if (found.scope() < needed) {
+    return absl::PermissionDeniedError(absl::StrCat("token ", found.id(), " has scope ",
+                                                    ScopeName(found.scope()), "; this call needs ",
+                                                    ScopeName(needed)));
+  }
+  return Principal{found.id(), found.scope()};
+}
+
+absl::StatusOr<bool> TokenManager::BootstrapAdminToken(const std::string& path) {
+  int64_t active = 0;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(active, repo_.CountActive(tx));
+    return absl::OkStatus();
+  }));
+  if (active > 0) return false;
+  ASSIGN_OR_RETURN(IssuedToken issued,
+                   Create(v1::SCOPE_ADMIN, "bootstrap admin token", "slipwayd"));
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
+  }
+  std::string line = issued.secret + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return true;
+}
+
+}  // namespace slipway::server

@@ -1,0 +1,70 @@
+// API tokens: issuing, listing, revoking, and checking a bearer token's scope. Tokens are
+// "slw_" followed by 64 hex digits (256 random bits); only their SHA-256 is stored. Scopes are
+// ordered: admin includes deploy, deploy includes read.
+//
+// This file holds no gRPC code: the services call Authenticate with the header value, and
+// `slipwayd token …` uses the same class offline on a data dir.
+#ifndef SLIPWAY_SERVER_AUTH_H_
+#define SLIPWAY_SERVER_AUTH_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/random.h"
+#include "slipway/v1/admin_service.pb.h"
+#include "storage/database.h"
+#include "storage/token_repository.h"
+
+namespace slipway::server {
+
+// Who is calling: the token's id and scope.
+struct Principal {
+  std::string token_id;
+  v1::Scope scope = v1::SCOPE_UNSPECIFIED;
+};
+
+struct IssuedToken {
+  v1::Token token;
+  std::string secret;
+};
+
+// Parses "read", "deploy" or "admin". INVALID_ARGUMENT otherwise.
+absl::StatusOr<v1::Scope> ParseScope(std::string_view text);
+std::string ScopeName(v1::Scope scope);
+
+// Thread-safe; does not own its collaborators.
+class TokenManager {
+ public:
+  TokenManager(storage::Database* db, const Clock* clock, IdGenerator* ids)
+      : db_(db), clock_(clock), ids_(ids) {}
+
+  // Issues a token; the secret is in the result and nowhere else. INVALID_ARGUMENT for a
+  // missing scope or an overlong description.
+  absl::StatusOr<IssuedToken> Create(v1::Scope scope, std::string_view description,
+                                     std::string_view created_by);
+  absl::StatusOr<std::vector<v1::Token>> List(bool include_revoked);
+  // NOT_FOUND for an unknown id; revoking a revoked token returns it unchanged.
+  absl::StatusOr<v1::Token> Revoke(std::string_view id);
+
+  // Checks `authorization` (the header value, "Bearer <token>") against the stored tokens and
+  // `needed` scope. UNAUTHENTICATED if missing, malformed, unknown or revoked;
+  // PERMISSION_DENIED if the token's scope is below `needed`.
+  absl::StatusOr<Principal> Authenticate(std::string_view authorization, v1::Scope needed);
+
+  // On a data dir with no active token: issues an admin token and writes it to `path` with
+  // mode 0600. Returns true if it did so. Does nothing when an active token exists.
+  absl::StatusOr<bool> BootstrapAdminToken(const std::string& path);
+
+ private:
+  storage::Database* db_;
+  const Clock* clock_;
+  IdGenerator* ids_;
+  storage::TokenRepository repo_;
+};
+
+}  // namespace slipway::server
+
+#endif  // SLIPWAY_SERVER_AUTH_H_

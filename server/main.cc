@@ -1,0 +1,152 @@
+// slipwayd: the composition root. Parses flags and the config file, picks the real clock,
+// randomness and store, runs the server until SIGTERM/SIGINT, then drains and exits 0.
+// `slipwayd token create|list|revoke` manages API tokens offline on a data dir.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/paths.h"
+#include "common/random.h"
+#include "common/duration.h"
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/server.h"
+#include "storage/database.h"
+
+namespace {
+
+using slipway::server::DaemonConfig;
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "slipwayd: %s\n", std::string(s.message()).c_str());
+  return 1;
+}
+
+int RunTokenCommand(const std::string& action, const std::string& data_dir,
+                    const std::string& scope_text, const std::string& description,
+                    const std::string& id, bool all) {
+  slipway::RealClock clock;
+  slipway::SecureIdGenerator ids;
+  auto db = slipway::storage::Database::Open({.path = slipway::server::DatabasePath(data_dir)});
+  if (!db.ok()) return Fail(db.status());
+  slipway::server::TokenManager tokens(db->get(), &clock, &ids);
+  if (action == "create") {
+    auto scope = slipway::server::ParseScope(scope_text);
+    if (!scope.ok()) return Fail(scope.status());
+    auto issued = tokens.Create(*scope, description, "slipwayd token create");
+    if (!issued.ok()) return Fail(issued.status());
+    std::fprintf(stderr, "token %s (%s) created; it is shown once:\n", issued->token.id().c_str(),
+                 scope_text.c_str());
+    std::printf("%s\n", issued->secret.c_str());
+    return 0;
+  }
+  if (action == "list") {
+    auto list = tokens.List(all);
+    if (!list.ok()) return Fail(list.status());
+    std::printf("%-14s %-7s %-25s %-25s %s\n", "ID", "SCOPE", "CREATED", "REVOKED", "DESCRIPTION");
+    for (const auto& t : *list) {
+      std::printf("%-14s %-7s %-25s %-25s %s\n", t.id().c_str(),
+                  slipway::server::ScopeName(t.scope()).c_str(), t.create_time().c_str(),
+                  t.revoke_time().empty() ? "-" : t.revoke_time().c_str(),
+                  t.description().c_str());
+    }
+    return 0;
+  }
+  auto revoked = tokens.Revoke(id);
+  if (!revoked.ok()) return Fail(revoked.status());
+  std::printf("token %s revoked\n", revoked->id().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"slipwayd: the Slipway release controller"};
+  app.set_version_flag("--version", "slipwayd 0.1.0");
+  std::string config_path, data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key,
+      grace;
+  app.add_option("--config", config_path, "YAML config file (flags win over it)");
+  app.add_option("--data-dir", data_dir, "Data directory (default: $SLIPWAY_DATA_DIR or "
+                                         "~/.local/share/slipway)");
+  app.add_option("--grpc-listen", grpc_listen, "gRPC host:port (default 127.0.0.1:7420; port 0 "
+                                               "picks a free port)");
+  app.add_option("--http-listen", http_listen, "HTTP host:port for /healthz, /readyz, /metrics "
+                                               "(default 127.0.0.1:7421)");
+  app.add_option("--log-format", log_format, "text or json (default text)");
+  app.add_option("--tls-cert", tls_cert, "PEM certificate: serve gRPC and HTTP over TLS");
+  app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
+  app.add_option("--shutdown-grace", grace, "How long SIGTERM waits for in-flight calls "
+                                            "(default 10s)");
+
+  auto* token = app.add_subcommand("token", "Manage API tokens offline on a data dir");
+  token->require_subcommand(1);
+  std::string scope = "read", description, token_id;
+  bool all = false;
+  auto* create = token->add_subcommand("create", "Create a token and print it once");
+  create->add_option("--scope", scope, "read, deploy or admin")->required();
+  create->add_option("--description", description, "What the token is for");
+  auto* list = token->add_subcommand("list", "List tokens");
+  list->add_flag("--all", all, "Include revoked tokens");
+  auto* revoke = token->add_subcommand("revoke", "Revoke a token by id");
+  revoke->add_option("id", token_id, "Token id")->required();
+  for (auto* sub : {create, list, revoke}) {
+    sub->add_option("--data-dir", data_dir, "Data directory");
+  }
+  CLI11_PARSE(app, argc, argv);
+
+  DaemonConfig config;
+  config.server.data_dir = slipway::DefaultDataDir();
+  if (!config_path.empty()) {
+    absl::Status s = slipway::server::LoadConfigFile(config_path, &config);
+    if (!s.ok()) return Fail(s);
+  }
+  if (!data_dir.empty()) config.server.data_dir = data_dir;
+  if (!grpc_listen.empty()) config.server.grpc_listen = grpc_listen;
+  if (!http_listen.empty()) config.server.http_listen = http_listen;
+  if (!log_format.empty()) config.log_format = log_format;
+  if (!tls_cert.empty()) config.server.tls_cert = tls_cert;
+  if (!tls_key.empty()) config.server.tls_key = tls_key;
+  if (!grace.empty()) {
+    auto d = slipway::ParseDuration(grace);
+    if (!d.ok()) return Fail(absl::InvalidArgumentError(
+        std::string("--shutdown-grace: ") + std::string(d.status().message())));
+    config.shutdown_grace = *d;
+  }
+
+  if (token->parsed()) {
+    std::string action = create->parsed() ? "create" : list->parsed() ? "list" : "revoke";
+    return RunTokenCommand(action, config.server.data_dir, scope, description, token_id, all);
+  }
+
+  if (absl::Status s = slipway::SetUpLogging(config.log_format); !s.ok()) return Fail(s);
+
+  // Signals are taken synchronously by this thread; every thread started later inherits the
+  // mask, so no handler runs inside gRPC or SQLite code.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  slipway::RealClock clock;
+  slipway::SecureIdGenerator ids;
+  auto server = slipway::server::Server::Start(config.server, &clock, &ids);
+  if (!server.ok()) {
+    spdlog::error("cannot start: {}", std::string(server.status().message()));
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, draining for up to {}", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+               absl::FormatDuration(config.shutdown_grace));
+  (*server)->Shutdown(config.shutdown_grace);
+  server->reset();
+  spdlog::info("stopped cleanly");
+  return 0;
+}

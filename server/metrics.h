@@ -1,0 +1,36 @@
+// Prometheus metrics of slipwayd: per-RPC request counters and latency histograms, HTTP
+// request counters, and build info, rendered in the text exposition format for /metrics.
+#ifndef SLIPWAY_SERVER_METRICS_H_
+#define SLIPWAY_SERVER_METRICS_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+}
+
+namespace slipway::server {
+
+// Thread-safe.
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+
+  // Records one finished RPC: `method` is the full method name ("/slipway.v1.PipelineService/
+  // GetPipeline"), `code` the gRPC status code name ("OK", "NOT_FOUND").
+  void ObserveRpc(std::string_view method, std::string_view code, double seconds);
+  void ObserveHttp(std::string_view path, int status);
+  // The text exposition format.
+  std::string Render() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace slipway::server
+
+#endif  // SLIPWAY_SERVER_METRICS_H_

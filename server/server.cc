@@ -1,0 +1,221 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "pipeline/pipeline_manager.h"
+#include "server/auth.h"
+#include "server/metrics.h"
+#include "server/services.h"
+#include "storage/database.h"
+
+namespace slipway::server {
+namespace {
+
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+
+absl::StatusOr<HostPort> ParseListen(const std::string& flag, const std::string& value) {
+  size_t colon = value.rfind(':');
+  HostPort hp;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(value.substr(colon + 1), &hp.port) || hp.port < 0 || hp.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": \"", value, "\" is not host:port (e.g. 127.0.0.1:7420)"));
+  }
+  hp.host = value.substr(0, colon);
+  if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') {
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  }
+  return hp;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+std::string DatabasePath(const std::string& data_dir) { return data_dir + "/slipway.db"; }
+std::string AdminTokenPath(const std::string& data_dir) { return data_dir + "/admin.token"; }
+std::string EndpointsPath(const std::string& data_dir) { return data_dir + "/endpoints.json"; }
+
+struct Server::Impl {
+  ServerOptions options;
+  std::unique_ptr<storage::Database> db;
+  std::unique_ptr<Metrics> metrics;
+  std::unique_ptr<TokenManager> tokens;
+  std::unique_ptr<pipeline::PipelineManager> pipelines;
+  std::unique_ptr<PipelineServiceImpl> pipeline_service;
+  std::unique_ptr<AdminServiceImpl> admin_service;
+  std::unique_ptr<HealthServiceImpl> health_service;
+  std::unique_ptr<grpc::Server> grpc_server;
+  std::unique_ptr<httplib::Server> http_server;
+  std::thread http_thread;
+  int grpc_port = 0;
+  int http_port = 0;
+  std::atomic<bool> ready{false};
+  absl::Mutex shutdown_mu;
+  bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
+
+  absl::Status StartHttp(const HostPort& hp) {
+    if (!options.tls_cert.empty()) {
+      http_server = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(),
+                                                         options.tls_key.c_str());
+      if (!http_server->is_valid()) {
+        return absl::InvalidArgumentError("--tls-cert/--tls-key: not a usable PEM pair");
+      }
+    } else {
+      http_server = std::make_unique<httplib::Server>();
+    }
+    http_server->set_tcp_nodelay(true);
+    http_server->set_payload_max_length(1 << 20);
+    http_server->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      res.status = 200;
+      res.set_content("ok\n", "text/plain");
+      metrics->ObserveHttp("/healthz", 200);
+    });
+    http_server->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      absl::Status s = ready ? db->Read([](storage::Transaction&) { return absl::OkStatus(); })
+                             : absl::UnavailableError("shutting down");
+      if (s.ok()) {
+        res.status = 200;
+        res.set_content("ready\n", "text/plain");
+      } else {
+        res.status = 503;
+        res.set_content(absl::StrCat("not ready: ", s.message(), "\n"), "text/plain");
+      }
+      metrics->ObserveHttp("/readyz", res.status);
+    });
+    http_server->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      metrics->ObserveHttp("/metrics", 200);
+      res.set_content(metrics->Render(), "text/plain; version=0.0.4");
+    });
+    if (hp.port == 0) {
+      http_port = http_server->bind_to_any_port(hp.host.c_str());
+    } else {
+      http_port = http_server->bind_to_port(hp.host.c_str(), hp.port) ? hp.port : -1;
+    }
+    if (http_port <= 0) {
+      return absl::UnavailableError(
+          absl::StrCat("--http-listen: cannot listen on ", options.http_listen));
+    }
+    http_thread = std::thread([this] { http_server->listen_after_bind(); });
+    return absl::OkStatus();
+  }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+int Server::grpc_port() const { return impl_->grpc_port; }
+int Server::http_port() const { return impl_->http_port; }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
+                                                      const Clock* clock, IdGenerator* ids) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("--data-dir: required");
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key: give both or neither");
+  }
+  ASSIGN_OR_RETURN(HostPort grpc_hp, ParseListen("--grpc-listen", options.grpc_listen));
+  ASSIGN_OR_RETURN(HostPort http_hp, ParseListen("--http-listen", options.http_listen));
+  if (::mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--data-dir: cannot create ", options.data_dir, ": ", strerror(errno)));
+  }
+  ASSIGN_OR_RETURN(impl->db, storage::Database::Open({.path = DatabasePath(options.data_dir),
+                                                      .vfs = options.sqlite_vfs}));
+  impl->metrics = std::make_unique<Metrics>();
+  impl->tokens = std::make_unique<TokenManager>(impl->db.get(), clock, ids);
+  ASSIGN_OR_RETURN(bool bootstrapped,
+                   impl->tokens->BootstrapAdminToken(AdminTokenPath(options.data_dir)));
+  if (bootstrapped) {
+    spdlog::info("new data dir: admin token written to {}", AdminTokenPath(options.data_dir));
+  }
+  impl->pipelines = std::make_unique<pipeline::PipelineManager>(impl->db.get(), clock, ids);
+  CallDeps deps{impl->tokens.get(), impl->metrics.get()};
+  impl->pipeline_service = std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get());
+  impl->admin_service = std::make_unique<AdminServiceImpl>(deps);
+  impl->health_service = std::make_unique<HealthServiceImpl>();
+
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (!options.tls_cert.empty()) {
+    grpc::SslServerCredentialsOptions ssl;
+    ASSIGN_OR_RETURN(std::string cert, ReadFile("--tls-cert", options.tls_cert));
+    ASSIGN_OR_RETURN(std::string key, ReadFile("--tls-key", options.tls_key));
+    ssl.pem_key_cert_pairs.push_back({key, cert});
+    creds = grpc::SslServerCredentials(ssl);
+  } else {
+    creds = grpc::InsecureServerCredentials();
+  }
+  std::string grpc_addr = grpc_hp.host.find(':') != std::string::npos
+                              ? absl::StrCat("[", grpc_hp.host, "]:", grpc_hp.port)
+                              : absl::StrCat(grpc_hp.host, ":", grpc_hp.port);
+  builder.AddListeningPort(grpc_addr, creds, &impl->grpc_port);
+  // A second daemon on the same port must fail, not silently share it.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  builder.RegisterService(impl->pipeline_service.get());
+  builder.RegisterService(impl->admin_service.get());
+  builder.RegisterService(impl->health_service.get());
+  impl->grpc_server = builder.BuildAndStart();
+  if (impl->grpc_server == nullptr || impl->grpc_port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("--grpc-listen: cannot listen on ", options.grpc_listen));
+  }
+  absl::Status http = impl->StartHttp(http_hp);
+  if (!http.ok()) {
+    impl->grpc_server->Shutdown();
+    return http;
+  }
+  impl->ready = true;
+  bool tls = !options.tls_cert.empty();
+  {
+    std::ofstream out(EndpointsPath(options.data_dir), std::ios::trunc);
+    out << "{\"grpc\": \"" << grpc_hp.host << ":" << impl->grpc_port << "\", \"http\": \""
+        << http_hp.host << ":" << impl->http_port << "\", \"tls\": " << (tls ? "true" : "false")
+        << "}\n";
+  }
+  spdlog::info("slipwayd serving gRPC on {}:{} and HTTP on {}:{}{} (data dir {})", grpc_hp.host,
+               impl->grpc_port, http_hp.host, impl->http_port, tls ? " with TLS" : "",
+               options.data_dir);
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&impl_->shutdown_mu);
+    if (impl_->shut_down) return;
+    impl_->shut_down = true;
+  }
+  impl_->ready = false;
+  impl_->health_service->Shutdown();
+  impl_->grpc_server->Shutdown(std::chrono::system_clock::now() +
+                               absl::ToChronoMilliseconds(grace));
+  impl_->grpc_server->Wait();
+  impl_->http_server->stop();
+  if (impl_->http_thread.joinable()) impl_->http_thread.join();
+}
+
+}  // namespace slipway::server

@@ -1,0 +1,62 @@
+// slipwayd as an object: opens the store under the data dir, issues the bootstrap admin token,
+// and serves gRPC (PipelineService, AdminService, Health, reflection) and HTTP (/healthz,
+// /readyz, /metrics) until Shutdown. main.cc runs one; service tests run one in-process on
+// 127.0.0.1:0.
+#ifndef SLIPWAY_SERVER_SERVER_H_
+#define SLIPWAY_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/random.h"
+
+namespace slipway::server {
+
+struct ServerOptions {
+  // Directory for the database and the admin token file; created (mode 0700) if missing.
+  std::string data_dir;
+  // host:port; port 0 picks a free port.
+  std::string grpc_listen = "127.0.0.1:7420";
+  std::string http_listen = "127.0.0.1:7421";
+  // PEM files. When both are set, gRPC and HTTP are served over TLS only.
+  std::string tls_cert;
+  std::string tls_key;
+  // Name of a registered SQLite VFS (tests inject faults); empty for the default.
+  std::string sqlite_vfs;
+};
+
+// The database file and admin token file inside a data dir.
+std::string DatabasePath(const std::string& data_dir);
+std::string AdminTokenPath(const std::string& data_dir);
+// Written at start: {"grpc": "127.0.0.1:7420", "http": "127.0.0.1:7421", "tls": false}, so
+// the CLI and scripts find a running daemon's real ports.
+std::string EndpointsPath(const std::string& data_dir);
+
+class Server {
+ public:
+  // Starts serving. Errors: INVALID_ARGUMENT for bad listen addresses or TLS files,
+  // UNAVAILABLE if a port cannot be bound, FAILED_PRECONDITION for an unusable data dir or a
+  // database written by a newer Slipway.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
+                                                       const Clock* clock, IdGenerator* ids);
+  ~Server();
+
+  int grpc_port() const;
+  int http_port() const;
+  // Stops accepting calls, lets in-flight calls finish for up to `grace`, then cancels the
+  // rest and stops the HTTP listener. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace slipway::server
+
+#endif  // SLIPWAY_SERVER_SERVER_H_

@@ -1,0 +1,232 @@
+#include "server/services.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "server/grpc_status.h"
+
+namespace slipway::server {
+namespace {
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+std::string AuthorizationHeader(const grpc::ServerContext* context) {
+  const auto& md = context->client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+grpc::Status Serve(const CallDeps& deps, grpc::ServerContext* context, const char* method,
+                   v1::Scope scope, const std::function<absl::Status(const Principal&)>& fn) {
+  // Latency of the server's own work, for metrics only; not domain time.
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<Principal> principal =
+      deps.tokens->Authenticate(AuthorizationHeader(context), scope);
+  absl::Status status = principal.ok() ? fn(*principal) : principal.status();
+  grpc::Status result = ToGrpcStatus(status);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  deps.metrics->ObserveRpc(method, CodeName(result.error_code()), seconds);
+  if (status.code() == absl::StatusCode::kInternal ||
+      status.code() == absl::StatusCode::kDataLoss ||
+      status.code() == absl::StatusCode::kUnavailable) {
+    spdlog::error("{} failed: {}", method, std::string(status.message()));
+  } else {
+    spdlog::debug("{} {} in {:.3f} ms", method, CodeName(result.error_code()), seconds * 1e3);
+  }
+  return result;
+}
+
+#define SLIPWAY_METHOD(service, name) "/slipway.v1." #service "/" #name
+
+grpc::Status PipelineServiceImpl::CreatePipeline(grpc::ServerContext* context,
+                                                 const v1::CreatePipelineRequest* request,
+                                                 v1::Pipeline* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, CreatePipeline), v1::SCOPE_ADMIN,
+               [&](const Principal&) -> absl::Status {
+                 auto r = pipelines_->Create(*request);
+                 if (!r.ok()) return r.status();
+                 *response = *std::move(r);
+                 return absl::OkStatus();
+               });
+}
+
+grpc::Status PipelineServiceImpl::GetPipeline(grpc::ServerContext* context,
+                                              const v1::GetPipelineRequest* request,
+                                              v1::Pipeline* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, GetPipeline), v1::SCOPE_READ,
+               [&](const Principal&) -> absl::Status {
+                 auto r = pipelines_->Get(request->name());
+                 if (!r.ok()) return r.status();
+                 *response = *std::move(r);
+                 return absl::OkStatus();
+               });
+}
+
+grpc::Status PipelineServiceImpl::ListPipelines(grpc::ServerContext* context,
+                                                const v1::ListPipelinesRequest* request,
+                                                v1::ListPipelinesResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ListPipelines), v1::SCOPE_READ,
+               [&](const Principal&) -> absl::Status {
+                 auto r = pipelines_->List(*request);
+                 if (!r.ok()) return r.status();
+                 *response = *std::move(r);
+                 return absl::OkStatus();
+               });
+}
+
+grpc::Status PipelineServiceImpl::UpdatePipeline(grpc::ServerContext* context,
+                                                 const v1::UpdatePipelineRequest* request,
+                                                 v1::Pipeline* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, UpdatePipeline), v1::SCOPE_ADMIN,
+               [&](const Principal&) -> absl::Status {
+                 auto r = pipelines_->Update(*request);
+                 if (!r.ok()) return r.status();
+                 *response = *std::move(r);
+                 return absl::OkStatus();
+               });
+}
+
+grpc::Status PipelineServiceImpl::DeletePipeline(grpc::ServerContext* context,
+                                                 const v1::DeletePipelineRequest* request,
+                                                 v1::DeletePipelineResponse*) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, DeletePipeline), v1::SCOPE_ADMIN,
+               [&](const Principal&) { return pipelines_->Delete(*request); });
+}
+
+grpc::Status PipelineServiceImpl::ApplyPipeline(grpc::ServerContext* context,
+                                                const v1::ApplyPipelineRequest* request,
+                                                v1::ApplyPipelineResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ApplyPipeline), v1::SCOPE_ADMIN,
+               [&](const Principal&) -> absl::Status {
+                 auto r = pipelines_->Apply(*request);
+                 if (!r.ok()) return r.status();
+                 *response = *std::move(r);
+                 return absl::OkStatus();
+               });
+}
+
+grpc::Status PipelineServiceImpl::ValidatePipeline(grpc::ServerContext* context,
+                                                   const v1::ValidatePipelineRequest* request,
+                                                   v1::ValidatePipelineResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ValidatePipeline),
+               v1::SCOPE_READ, [&](const Principal&) -> absl::Status {
+                 *response = pipelines_->Validate(*request);
+                 return absl::OkStatus();
+               });
+}
+
+grpc::Status AdminServiceImpl::CreateToken(grpc::ServerContext* context,
+                                           const v1::CreateTokenRequest* request,
+                                           v1::CreateTokenResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(AdminService, CreateToken), v1::SCOPE_ADMIN,
+               [&](const Principal& caller) -> absl::Status {
+                 auto r = deps_.tokens->Create(request->scope(), request->description(),
+                                               "token:" + caller.token_id);
+                 if (!r.ok()) return r.status();
+                 *response->mutable_token() = r->token;
+                 response->set_secret(r->secret);
+                 spdlog::info("token {} ({}) created by token {}", r->token.id(),
+                              ScopeName(r->token.scope()), caller.token_id);
+                 return absl::OkStatus();
+               });
+}
+
+grpc::Status AdminServiceImpl::ListTokens(grpc::ServerContext* context,
+                                          const v1::ListTokensRequest* request,
+                                          v1::ListTokensResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(AdminService, ListTokens), v1::SCOPE_ADMIN,
+               [&](const Principal&) -> absl::Status {
+                 auto r = deps_.tokens->List(request->include_revoked());
+                 if (!r.ok()) return r.status();
+                 for (auto& t : *r) *response->add_tokens() = std::move(t);
+                 return absl::OkStatus();
+               });
+}
+
+grpc::Status AdminServiceImpl::RevokeToken(grpc::ServerContext* context,
+                                           const v1::RevokeTokenRequest* request,
+                                           v1::Token* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(AdminService, RevokeToken), v1::SCOPE_ADMIN,
+               [&](const Principal& caller) -> absl::Status {
+                 auto r = deps_.tokens->Revoke(request->id());
+                 if (!r.ok()) return r.status();
+                 *response = *std::move(r);
+                 spdlog::info("token {} revoked by token {}", response->id(), caller.token_id);
+                 return absl::OkStatus();
+               });
+}
+
+#undef SLIPWAY_METHOD
+
+namespace {
+bool KnownService(const std::string& name) {
+  return name.empty() || name == "slipway.v1.PipelineService" ||
+         name == "slipway.v1.AdminService" || name == "grpc.health.v1.Health";
+}
+}  // namespace
+
+grpc::Status HealthServiceImpl::Check(grpc::ServerContext*,
+                                      const grpc::health::v1::HealthCheckRequest* request,
+                                      grpc::health::v1::HealthCheckResponse* response) {
+  if (!KnownService(request->service())) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service " + request->service());
+  }
+  absl::MutexLock lock(&mu_);
+  response->set_status(shutting_down_ ? grpc::health::v1::HealthCheckResponse::NOT_SERVING
+                                      : grpc::health::v1::HealthCheckResponse::SERVING);
+  return grpc::Status::OK;
+}
+
+grpc::Status HealthServiceImpl::Watch(
+    grpc::ServerContext* context, const grpc::health::v1::HealthCheckRequest* request,
+    grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) {
+  grpc::health::v1::HealthCheckResponse response;
+  if (!KnownService(request->service())) {
+    response.set_status(grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN);
+    writer->Write(response);
+  }
+  response.set_status(grpc::health::v1::HealthCheckResponse::SERVING);
+  if (!writer->Write(response)) return grpc::Status::OK;
+  absl::MutexLock lock(&mu_);
+  while (!shutting_down_ && !context->IsCancelled()) {
+    mu_.AwaitWithTimeout(absl::Condition(&shutting_down_), absl::Milliseconds(500));
+  }
+  if (shutting_down_) {
+    response.set_status(grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    writer->Write(response);
+  }
+  return grpc::Status::OK;
+}
+
+void HealthServiceImpl::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  shutting_down_ = true;
+}
+
+}  // namespace slipway::server

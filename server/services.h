@@ -1,0 +1,99 @@
+// The gRPC services of slipwayd and the one path every call takes through them:
+// authenticate, run the domain operation, convert the status, record metrics. Included only by
+// the server's own .cc files (it pulls in grpcpp).
+#ifndef SLIPWAY_SERVER_SERVICES_H_
+#define SLIPWAY_SERVER_SERVICES_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "pipeline/pipeline_manager.h"
+#include "server/auth.h"
+#include "server/metrics.h"
+#include "slipway/v1/admin_service.grpc.pb.h"
+#include "slipway/v1/pipeline_service.grpc.pb.h"
+
+namespace slipway::server {
+
+// What every service needs to handle a call. Not owned.
+struct CallDeps {
+  TokenManager* tokens;
+  Metrics* metrics;
+};
+
+// Authenticates the call for `scope`, runs `fn(principal)` (returning absl::Status), and
+// returns the converted status; records the call in the metrics.
+grpc::Status Serve(const CallDeps& deps, grpc::ServerContext* context, const char* method,
+                   v1::Scope scope, const std::function<absl::Status(const Principal&)>& fn);
+
+class PipelineServiceImpl final : public v1::PipelineService::Service {
+ public:
+  PipelineServiceImpl(CallDeps deps, pipeline::PipelineManager* pipelines)
+      : deps_(deps), pipelines_(pipelines) {}
+
+  grpc::Status CreatePipeline(grpc::ServerContext* context,
+                              const v1::CreatePipelineRequest* request,
+                              v1::Pipeline* response) override;
+  grpc::Status GetPipeline(grpc::ServerContext* context, const v1::GetPipelineRequest* request,
+                           v1::Pipeline* response) override;
+  grpc::Status ListPipelines(grpc::ServerContext* context,
+                             const v1::ListPipelinesRequest* request,
+                             v1::ListPipelinesResponse* response) override;
+  grpc::Status UpdatePipeline(grpc::ServerContext* context,
+                              const v1::UpdatePipelineRequest* request,
+                              v1::Pipeline* response) override;
+  grpc::Status DeletePipeline(grpc::ServerContext* context,
+                              const v1::DeletePipelineRequest* request,
+                              v1::DeletePipelineResponse* response) override;
+  grpc::Status ApplyPipeline(grpc::ServerContext* context,
+                             const v1::ApplyPipelineRequest* request,
+                             v1::ApplyPipelineResponse* response) override;
+  grpc::Status ValidatePipeline(grpc::ServerContext* context,
+                                const v1::ValidatePipelineRequest* request,
+                                v1::ValidatePipelineResponse* response) override;
+
+ private:
+  CallDeps deps_;
+  pipeline::PipelineManager* pipelines_;
+};
+
+class AdminServiceImpl final : public v1::AdminService::Service {
+ public:
+  explicit AdminServiceImpl(CallDeps deps) : deps_(deps) {}
+
+  grpc::Status CreateToken(grpc::ServerContext* context, const v1::CreateTokenRequest* request,
+                           v1::CreateTokenResponse* response) override;
+  grpc::Status ListTokens(grpc::ServerContext* context, const v1::ListTokensRequest* request,
+                          v1::ListTokensResponse* response) override;
+  grpc::Status RevokeToken(grpc::ServerContext* context, const v1::RevokeTokenRequest* request,
+                           v1::Token* response) override;
+
+ private:
+  CallDeps deps_;
+};
+
+// grpc.health.v1.Health without authentication, so probes and load balancers can use it.
+// "" and every Slipway service name report SERVING until Shutdown().
+class HealthServiceImpl final : public grpc::health::v1::Health::Service {
+ public:
+  grpc::Status Check(grpc::ServerContext* context,
+                     const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override;
+  grpc::Status Watch(grpc::ServerContext* context,
+                     const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override;
+  // Reports NOT_SERVING from now on and ends every Watch.
+  void Shutdown();
+
+ private:
+  absl::Mutex mu_;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace slipway::server
+
+#endif  // SLIPWAY_SERVER_SERVICES_H_
