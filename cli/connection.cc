@@ -1,0 +1,114 @@
+#include "cli/connection.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/paths.h"
+
+namespace slipway::cli {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return "";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<grpc::ClientContext> Connection::NewContext() const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", "Bearer " + token);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_seconds));
+  return ctx;
+}
+
+absl::StatusOr<Connection> Connect(const ConnectionFlags& flags) {
+  Connection c;
+  c.timeout_seconds = flags.timeout_seconds;
+  std::string data_dir = flags.data_dir.empty() ? DefaultDataDir() : flags.data_dir;
+  bool endpoints_tls = false;
+  c.address = !flags.server.empty() ? flags.server : Env("SLIPWAY_SERVER");
+  if (c.address.empty()) {
+    std::string endpoints = ReadFileOrEmpty(data_dir + "/endpoints.json");
+    if (!endpoints.empty()) {
+      auto j = nlohmann::json::parse(endpoints, nullptr, /*allow_exceptions=*/false);
+      if (j.is_object() && j.contains("grpc") && j["grpc"].is_string()) {
+        c.address = j["grpc"].get<std::string>();
+        endpoints_tls = j.value("tls", false);
+      }
+    }
+  }
+  if (c.address.empty()) c.address = "127.0.0.1:7420";
+
+  c.token = !flags.token.empty() ? flags.token : Env("SLIPWAY_TOKEN");
+  if (c.token.empty()) {
+    c.token = std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(data_dir + "/admin.token")));
+  }
+  if (c.token.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no token: pass --token, set SLIPWAY_TOKEN, or run where ", data_dir,
+        "/admin.token is readable (the local daemon writes it on first start)"));
+  }
+  std::string ca = !flags.ca_cert.empty() ? flags.ca_cert : Env("SLIPWAY_CA_CERT");
+  c.tls = flags.tls || !ca.empty() || endpoints_tls;
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (c.tls) {
+    grpc::SslCredentialsOptions ssl;
+    if (!ca.empty()) {
+      ssl.pem_root_certs = ReadFileOrEmpty(ca);
+      if (ssl.pem_root_certs.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("--ca-cert: cannot read ", ca));
+      }
+    }
+    creds = grpc::SslCredentials(ssl);
+  } else {
+    creds = grpc::InsecureChannelCredentials();
+  }
+  c.channel = grpc::CreateChannel(c.address, creds);
+  return c;
+}
+
+std::string DescribeError(const grpc::Status& status, const std::string& address) {
+  std::string msg = absl::StrCat(CodeName(status.error_code()), ": ", status.error_message());
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    absl::StrAppend(&msg, "\n(is slipwayd running at ", address,
+                    "? pass --server host:port or set SLIPWAY_SERVER)");
+  }
+  return msg;
+}
+
+}  // namespace slipway::cli
