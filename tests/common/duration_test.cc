@@ -1,0 +1,24 @@
+#include "common/duration.h"
+
+#include <gtest/gtest.h>
+
+namespace slipway {
+namespace {
+
+TEST(DurationTest, ParsesUnitsAndSums) {
+  EXPECT_EQ(*ParseDuration("90s"), absl::Seconds(90));
+  EXPECT_EQ(*ParseDuration("5m"), absl::Minutes(5));
+  EXPECT_EQ(*ParseDuration("1h30m"), absl::Minutes(90));
+  EXPECT_EQ(*ParseDuration("72h"), absl::Hours(72));
+  EXPECT_EQ(*ParseDuration("250ms"), absl::Milliseconds(250));
+  EXPECT_EQ(*ParseDuration("2d"), absl::Hours(48));
+}
+
+TEST(DurationTest, RejectsMalformedText) {
+  for (const char* bad : {"", "5", "s", "5x", "-5s", "1.5h", "5 s", "99999999999999s"}) {
+    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace slipway

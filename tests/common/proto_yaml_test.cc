@@ -1,0 +1,109 @@
+#include "common/proto_yaml.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "google/protobuf/util/message_differencer.h"
+#include "slipway/v1/pipeline.pb.h"
+#include "tests/testing/pipelines.h"
+#include "tests/testing/status_matchers.h"
+
+namespace slipway {
+namespace {
+
+using ::slipway::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+TEST(ProtoYamlTest, ReadsTheExamplePipeline) {
+  v1::Pipeline p;
+  ASSERT_OK(ParseYaml(testing::ReadRepoFile("examples/shop/pipeline.yaml"), &p));
+  EXPECT_EQ(p.name(), "shop");
+  ASSERT_EQ(p.stages_size(), 3);
+  EXPECT_EQ(p.stages(0).concurrency(), v1::CONCURRENCY_POLICY_REPLACE);
+  EXPECT_EQ(p.stages(0).flow().sequential().steps(0).deploy().artifact().version(),
+            "${trigger.sha}");
+  EXPECT_EQ(p.stages(2).flow().sequential().steps(2).parallel().steps_size(), 2);
+  EXPECT_EQ(p.sources(0).webhook_secret().env(), "SHOP_HOOK_SECRET");
+  EXPECT_EQ(p.preview_blueprints(0).budget().when_full(), v1::WHEN_FULL_EVICT_OLDEST);
+}
+
+TEST(ProtoYamlTest, YamlAndJsonOutputReadBackToTheSameMessage) {
+  v1::Pipeline p;
+  ASSERT_OK(ParseYaml(testing::ReadRepoFile("examples/shop/pipeline.yaml"), &p));
+  p.set_revision(7);
+  v1::Pipeline from_yaml, from_json;
+  ASSERT_OK(ParseYaml(ToYaml(p), &from_yaml));
+  ASSERT_OK(ParseYaml(ToJson(p), &from_json));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(p, from_yaml)) << ToYaml(p);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(p, from_json)) << ToJson(p);
+}
+
+TEST(ProtoYamlTest, NumbersAndBooleansStayStringsInStringFields) {
+  v1::Pipeline p;
+  ASSERT_OK(ParseYaml("name: x\ndescription: 1.10\n", &p));
+  EXPECT_EQ(p.description(), "1.10");
+  ASSERT_OK(ParseYaml("name: x\ndescription: \"true\"\n", &p));
+  EXPECT_THAT(ToYaml(p), HasSubstr("description: \"true\""));
+}
+
+TEST(ProtoYamlTest, UnknownFieldIsAnErrorWithPathAndLine) {
+  v1::Pipeline p;
+  absl::Status s = ParseYaml(R"(name: shop
+stages:
+  - name: dev
+    resources:
+      - name: web
+        dirver: process
+)",
+                             &p);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          AllOf(HasSubstr("stages[0].resources[0].dirver"), HasSubstr("line 6"),
+                                HasSubstr("unknown field \"dirver\""))));
+}
+
+TEST(ProtoYamlTest, WrongTypesAreErrors) {
+  v1::Pipeline p;
+  EXPECT_THAT(ParseYaml("name: [a, b]\n", &p),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
+  EXPECT_THAT(ParseYaml("stages: {name: dev}\n", &p),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stages (line 1): expected a list")));
+  EXPECT_THAT(ParseYaml("stages: [{name: dev, concurrency: sometimes}]\n", &p),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("stages[0].concurrency"),
+                             HasSubstr("allow, queue, forbid, replace, latest"))));
+  EXPECT_THAT(
+      ParseYaml("stages: [{name: dev, protection: {required_approvals: many}}]\n", &p),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not an integer")));
+}
+
+TEST(ProtoYamlTest, TwoMembersOfAOneofAreAnError) {
+  v1::Pipeline p;
+  EXPECT_THAT(ParseYaml(R"(stages:
+  - name: dev
+    flow:
+      sequential:
+        - {ref: a, deploy: {resource: web}, sleep: {duration: 1s}}
+)",
+                        &p),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("stages[0].flow.sequential[0].sleep"),
+                             HasSubstr("cannot both be set"))));
+}
+
+TEST(ProtoYamlTest, MalformedYamlIsAnError) {
+  v1::Pipeline p;
+  EXPECT_THAT(ParseYaml("name: [unclosed\n", &p),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not valid YAML")));
+}
+
+TEST(ProtoYamlTest, EnumShortNamesDropTheTypePrefix) {
+  EXPECT_EQ(EnumShortName(v1::ConcurrencyPolicy_descriptor()->FindValueByNumber(
+                v1::CONCURRENCY_POLICY_REPLACE)),
+            "replace");
+  EXPECT_EQ(EnumShortName(v1::WhenFull_descriptor()->FindValueByNumber(v1::WHEN_FULL_EVICT_OLDEST)),
+            "evict_oldest");
+}
+
+}  // namespace
+}  // namespace slipway

@@ -1,0 +1,240 @@
+#include "pipeline/validation.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_yaml.h"
+#include "tests/testing/pipelines.h"
+#include "tests/testing/status_matchers.h"
+
+namespace slipway::pipeline {
+namespace {
+
+using ::testing::Contains;
+using ::testing::Field;
+using ::testing::HasSubstr;
+
+v1::Pipeline Parse(const std::string& yaml) {
+  v1::Pipeline p;
+  absl::Status s = ParseYaml(yaml, &p);
+  EXPECT_TRUE(s.ok()) << s;
+  return p;
+}
+
+// Matches a Problem with this field and a message containing `text`.
+::testing::Matcher<Problem> ProblemAt(const std::string& field, const std::string& text) {
+  return ::testing::AllOf(Field(&Problem::field, field), Field(&Problem::message, HasSubstr(text)));
+}
+
+TEST(ValidationTest, TheExampleAndTheTestPipelineAreValid) {
+  EXPECT_THAT(Validate(Parse(testing::ReadRepoFile("examples/shop/pipeline.yaml"))),
+              ::testing::IsEmpty());
+  EXPECT_THAT(Validate(testing::MinimalPipeline()), ::testing::IsEmpty());
+}
+
+TEST(ValidationTest, UnknownDriverIsReportedAtItsPath) {
+  v1::Pipeline p = testing::MinimalPipeline();
+  p.mutable_stages(1)->mutable_resources(0)->set_driver("dokcer");
+  EXPECT_THAT(Validate(p), Contains(ProblemAt("stages[1].resources[0].driver",
+                                               "unknown driver \"dokcer\"")));
+  EXPECT_THAT(ProblemsToStatus(Validate(p)),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("stages[1].resources[0].driver: unknown driver \"dokcer\"")));
+}
+
+TEST(ValidationTest, NamesMustBeDnsLabels) {
+  v1::Pipeline p = testing::MinimalPipeline();
+  p.set_name("Shop_1");
+  p.mutable_stages(0)->set_name("-dev");
+  auto problems = Validate(p);
+  EXPECT_THAT(problems, Contains(ProblemAt("name", "not a DNS label")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].name", "must not start or end")));
+}
+
+TEST(ValidationTest, DuplicatesAreReported) {
+  v1::Pipeline p = testing::MinimalPipeline();
+  p.mutable_stages(1)->set_name("dev");
+  *p.mutable_stages(0)->add_resources() = p.stages(0).resources(0);
+  auto* steps = p.mutable_stages(0)->mutable_flow()->mutable_sequential();
+  *steps->add_steps() = steps->steps(0);
+  auto problems = Validate(p);
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[1].name", "duplicate stage name \"dev\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].resources[1].name", "duplicate resource")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[1].ref", "duplicate ref \"deploy\"")));
+}
+
+TEST(ValidationTest, ReferencesMustResolve) {
+  v1::Pipeline p = Parse(R"(
+name: shop
+sources: [{name: app, provider: github, repository: acme/shop}]
+stages:
+  - name: dev
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+    triggers: [{git: {source: nope, branches: [main]}}]
+    flow:
+      sequential:
+        - {ref: a, deploy: {resource: api}}
+        - {ref: b, promote: {resource: web, from_stage: prod}}
+        - {ref: c, run_job: {resource: web}}
+        - {ref: d, message: {url: "http://x", text: "${refs.zzz.version}"}}
+  - name: prod
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+    flow:
+      sequential:
+        - {ref: p, promote: {resource: web, from_stage: dev, from_resource: db}}
+webhook_triggers: [{name: hook, stage: qa}]
+)");
+  auto problems = Validate(p);
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].triggers[0].git.source", "unknown source \"nope\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].deploy.resource", "unknown resource \"api\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[1].promote.from_stage", "not an earlier stage")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[2].run_job.resource", "is a service, not a job")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[3].message.text", "node \"zzz\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[1].flow.sequential[0].promote.from_resource", "no resource \"db\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("webhook_triggers[0].stage", "unknown stage \"qa\"")));
+}
+
+TEST(ValidationTest, WorkflowsMustNotBeEmpty) {
+  v1::Pipeline p = Parse(R"(
+name: shop
+stages:
+  - name: dev
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+    flow: {sequential: [{parallel: []}]}
+  - name: qa
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+  - name: prod
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+    flow: {sequential: [{ref: x}]}
+)");
+  auto problems = Validate(p);
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].parallel", "at least one step")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[1].flow", "required")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[2].flow.sequential[0]", "needs one node kind")));
+}
+
+TEST(ValidationTest, BoundsOnRetriesTimeoutsAndApprovals) {
+  v1::Pipeline p = Parse(R"(
+name: shop
+stages:
+  - name: dev
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+    protection: {required_approvals: 11}
+    flow:
+      sequential:
+        - {ref: a, timeout: 48h, retry: {max_attempts: 11, backoff: 2h}, deploy: {resource: web}}
+        - {ref: b, timeout: soon, approval: {approvals: 99}}
+        - {ref: c, sleep: {duration: 25h}}
+)");
+  auto problems = Validate(p);
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].timeout", "longer than the maximum")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].retry.max_attempts", "outside 1-10")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].retry.backoff", "longer than")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[1].timeout", "not a duration")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[1].approval.approvals", "outside 1-10")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[2].sleep.duration", "longer than")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].protection.required_approvals", "outside 0-10")));
+}
+
+TEST(ValidationTest, GlobAndCronSyntax) {
+  v1::Pipeline p = Parse(R"(
+name: shop
+sources: [{name: app, provider: github, repository: acme/shop}]
+stages:
+  - name: dev
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+    triggers:
+      - git: {source: app, branches: ["release/[0-9"]}
+      - schedule: {cron: "61 * * * *"}
+      - {}
+    protection: {freeze_windows: [{cron: "0 18 * * fri"}]}
+    flow: {sequential: [{ref: a, deploy: {resource: web}}]}
+)");
+  auto problems = Validate(p);
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].triggers[0].git.branches[0]", "unterminated '['")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].triggers[1].schedule.cron", "minute: 61")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].triggers[2]", "set git or schedule")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].protection.freeze_windows[0].duration", "required")));
+}
+
+TEST(ValidationTest, UnknownExpressionsAreRejected) {
+  v1::Pipeline p = testing::MinimalPipeline();
+  auto* deploy = p.mutable_stages(0)->mutable_flow()->mutable_sequential()->mutable_steps(0)->mutable_deploy();
+  deploy->mutable_artifact()->set_version("${secrets.x}");
+  deploy->mutable_artifact()->set_image("${frobnicate(trigger.sha)}");
+  deploy->mutable_artifact()->set_sha("${trigger.sha");
+  auto problems = Validate(p);
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].deploy.artifact.version", "unknown name \"secrets\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].deploy.artifact.image", "unknown function \"frobnicate\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].deploy.artifact.sha", "unterminated expression")));
+}
+
+TEST(ValidationTest, SizeLimits) {
+  v1::Pipeline p = testing::MinimalPipeline();
+  p.set_description(std::string(2 << 20, 'x'));
+  EXPECT_THAT(Validate(p), Contains(ProblemAt("", "at most 1048576 (1 MiB)")));
+
+  v1::Pipeline many = testing::MinimalPipeline();
+  many.mutable_stages()->DeleteSubrange(1, 1);
+  for (int i = 1; i < 65; ++i) {
+    v1::Stage s = many.stages(0);
+    s.set_name(absl::StrCat("s", i));
+    s.clear_triggers();
+    *many.add_stages() = s;
+  }
+  EXPECT_THAT(Validate(many), Contains(ProblemAt("stages", "65 stages; at most 64")));
+
+  v1::Pipeline nodes = testing::MinimalPipeline();
+  auto* steps = nodes.mutable_stages(0)->mutable_flow()->mutable_sequential();
+  for (int i = 0; i < 1000; ++i) {
+    v1::Step s = steps->steps(0);
+    s.set_ref(absl::StrCat("n", i));
+    *steps->add_steps() = s;
+  }
+  EXPECT_THAT(Validate(nodes), Contains(ProblemAt("", "at most 1000")));
+}
+
+TEST(ValidationTest, SecretsNeedASource) {
+  v1::Pipeline p = testing::MinimalPipeline();
+  p.mutable_sources(0)->mutable_webhook_secret()->Clear();
+  p.mutable_sources(0)->mutable_webhook_secret()->set_file("relative/path");
+  EXPECT_THAT(Validate(p), Contains(ProblemAt("sources[0].webhook_secret.file", "absolute path")));
+  p.mutable_sources(0)->mutable_webhook_secret()->Clear();
+  p.mutable_sources(0)->mutable_webhook_secret()->set_redacted(true);
+  EXPECT_THAT(Validate(p), Contains(ProblemAt("sources[0].webhook_secret", "redacted")));
+}
+
+TEST(ValidationTest, PreviewBlueprintRules) {
+  v1::Pipeline p = Parse(R"(
+name: shop
+sources: [{name: app, provider: github, repository: acme/shop}]
+stages:
+  - name: dev
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+    flow: {sequential: [{ref: a, deploy: {resource: web}}]}
+preview_blueprints:
+  - name: pr
+    triggers: [{pull_request: {source: other}}]
+    naming: {pr_number: {prefix: "PR_"}}
+    lifetime: {ttl: forever}
+    budget: {max_active: -1}
+    resources: [{name: web, driver: command, command: {apply: []}}]
+)");
+  auto problems = Validate(p);
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[0].triggers[0].pull_request.source", "unknown source \"other\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[0].naming", "prefix \"PR_\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[0].lifetime.ttl", "not a duration")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[0].budget.max_active", "negative")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[0].resources[0].command.apply", "required")));
+}
+
+TEST(ValidationTest, ProblemsToStatusCountsTheRest) {
+  std::vector<Problem> problems = {{"a", "bad"}, {"b", "worse"}, {"c", "worst"}};
+  EXPECT_THAT(ProblemsToStatus(problems),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a: bad (and 2 more problems")));
+  EXPECT_OK(ProblemsToStatus({}));
+}
+
+}  // namespace
+}  // namespace slipway::pipeline

@@ -1,0 +1,167 @@
+#include "storage/database.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "storage/fault_injection.h"
+#include "storage/pipeline_repository.h"
+#include "tests/testing/pipelines.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace slipway::storage {
+namespace {
+
+using ::slipway::testing::StatusIs;
+using ::testing::HasSubstr;
+
+absl::StatusOr<int> CountPipelines(Database& db) {
+  int n = -1;
+  absl::Status s = db.Read([&](Transaction& tx) -> absl::Status {
+    auto stmt = tx.Prepare("SELECT COUNT(*) FROM pipelines");
+    if (!stmt.ok()) return stmt.status();
+    auto row = (*stmt)->Step();
+    if (!row.ok()) return row.status();
+    n = static_cast<int>((*stmt)->ColumnInt(0));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
+TEST(DatabaseTest, CreatesSchemaAndKeepsDataAcrossReopen) {
+  testing::TempDir dir;
+  PipelineRepository repo;
+  {
+    auto db = Database::Open({.path = dir.File("db")});
+    ASSERT_OK(db);
+    EXPECT_EQ((*db)->schema_version(), LatestSchemaVersion());
+    v1::Pipeline p = testing::MinimalPipeline("shop");
+    p.set_uid("u1");
+    p.set_etag("e1");
+    ASSERT_OK((*db)->Write([&](Transaction& tx) { return repo.Insert(tx, p); }));
+  }
+  auto db = Database::Open({.path = dir.File("db")});
+  ASSERT_OK(db);
+  absl::StatusOr<v1::Pipeline> got;
+  ASSERT_OK((*db)->Read([&](Transaction& tx) {
+    got = repo.Get(tx, "shop");
+    return got.status();
+  }));
+  EXPECT_EQ(got->uid(), "u1");
+  EXPECT_EQ(got->stages_size(), 2);
+}
+
+TEST(DatabaseTest, RefusesADatabaseFromANewerVersion) {
+  testing::TempDir dir;
+  {
+    auto db = Database::Open({.path = dir.File("db")});
+    ASSERT_OK(db);
+    ASSERT_OK((*db)->Write([](Transaction& tx) -> absl::Status {
+      auto stmt = tx.Prepare("PRAGMA user_version = 99");
+      if (!stmt.ok()) return stmt.status();
+      return (*stmt)->Run();
+    }));
+  }
+  EXPECT_THAT(Database::Open({.path = dir.File("db")}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("schema version 99, written by a newer Slipway")));
+}
+
+TEST(DatabaseTest, AFailingTransactionWritesNothing) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.File("db")});
+  ASSERT_OK(db);
+  PipelineRepository repo;
+  v1::Pipeline p = testing::MinimalPipeline("shop");
+  p.set_uid("u1");
+  absl::Status s = (*db)->Write([&](Transaction& tx) -> absl::Status {
+    absl::Status inserted = repo.Insert(tx, p);
+    if (!inserted.ok()) return inserted;
+    return absl::InternalError("fails after the insert");
+  });
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInternal, HasSubstr("after the insert")));
+  EXPECT_EQ(*CountPipelines(**db), 0);
+}
+
+class FaultInjectionTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(FaultInjectionTest, FailedDiskWriteReturnsAnErrorAndLeavesTheDatabaseUnchanged) {
+  const bool fail_sync = GetParam();
+  testing::TempDir dir;
+  FaultInjectingVfs vfs("faulty-" + std::to_string(fail_sync));
+  PipelineRepository repo;
+  {
+    auto db = Database::Open({.path = dir.File("db"), .vfs = vfs.name()});
+    ASSERT_OK(db);
+    v1::Pipeline first = testing::MinimalPipeline("first");
+    first.set_uid("u1");
+    ASSERT_OK((*db)->Write([&](Transaction& tx) { return repo.Insert(tx, first); }));
+
+    if (fail_sync) {
+      vfs.FailSyncs(true);
+    } else {
+      vfs.FailWrites(true);
+    }
+    v1::Pipeline second = testing::MinimalPipeline("second");
+    second.set_uid("u2");
+    absl::Status s = (*db)->Write([&](Transaction& tx) { return repo.Insert(tx, second); });
+    EXPECT_FALSE(s.ok());
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("storage")));
+    EXPECT_GT(vfs.injected(), 0);
+    vfs.FailWrites(false);
+    vfs.FailSyncs(false);
+  }
+  // Reopened without faults: the first pipeline is there, the failed one is not.
+  auto db = Database::Open({.path = dir.File("db")});
+  ASSERT_OK(db);
+  EXPECT_EQ(*CountPipelines(**db), 1);
+  ASSERT_OK((*db)->Read([&](Transaction& tx) {
+    EXPECT_OK(repo.Get(tx, "first"));
+    EXPECT_THAT(repo.Get(tx, "second"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("second")));
+    return absl::OkStatus();
+  }));
+}
+
+INSTANTIATE_TEST_SUITE_P(WritesAndSyncs, FaultInjectionTest, ::testing::Values(false, true));
+
+TEST(DatabaseTest, ReadsRunConcurrentlyWithWrites) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.File("db")});
+  ASSERT_OK(db);
+  PipelineRepository repo;
+  std::atomic<bool> failed{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 50; ++i) {
+      v1::Pipeline p = testing::MinimalPipeline("p" + std::to_string(i));
+      p.set_uid("u" + std::to_string(i));
+      if (!(*db)->Write([&](Transaction& tx) { return repo.Insert(tx, p); }).ok()) failed = true;
+    }
+  });
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&] {
+      int last = 0;
+      for (int i = 0; i < 200; ++i) {
+        auto n = CountPipelines(**db);
+        if (!n.ok() || *n < last) failed = true;
+        if (n.ok()) last = *n;
+      }
+    });
+  }
+  writer.join();
+  for (auto& t : readers) t.join();
+  EXPECT_FALSE(failed);
+  EXPECT_EQ(*CountPipelines(**db), 50);
+}
+
+TEST(DatabaseTest, OpeningAnUnwritablePathFails) {
+  EXPECT_THAT(Database::Open({.path = "/nonexistent-dir/x/db"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("open")));
+}
+
+}  // namespace
+}  // namespace slipway::storage

@@ -1,0 +1,92 @@
+#include "storage/pipeline_repository.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/testing/pipelines.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace slipway::storage {
+namespace {
+
+using ::slipway::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class PipelineRepositoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = Database::Open({.path = dir_.File("db")});
+    ASSERT_OK(db);
+    db_ = *std::move(db);
+  }
+  v1::Pipeline Make(const std::string& name, const std::string& etag = "e1") {
+    v1::Pipeline p = testing::MinimalPipeline(name);
+    p.set_uid("uid-" + name);
+    p.set_etag(etag);
+    p.set_revision(1);
+    return p;
+  }
+  absl::Status Write(std::function<absl::Status(Transaction&)> fn) { return db_->Write(fn); }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Database> db_;
+  PipelineRepository repo_;
+};
+
+TEST_F(PipelineRepositoryTest, InsertRejectsADuplicateName) {
+  ASSERT_OK(Write([&](Transaction& tx) { return repo_.Insert(tx, Make("shop")); }));
+  v1::Pipeline again = Make("shop");
+  again.set_uid("other");
+  EXPECT_THAT(Write([&](Transaction& tx) { return repo_.Insert(tx, again); }),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("pipeline \"shop\" already exists")));
+}
+
+TEST_F(PipelineRepositoryTest, UpdateChecksTheEtag) {
+  ASSERT_OK(Write([&](Transaction& tx) { return repo_.Insert(tx, Make("shop", "e1")); }));
+  v1::Pipeline next = Make("shop", "e2");
+  next.set_description("changed");
+  EXPECT_THAT(Write([&](Transaction& tx) { return repo_.Update(tx, next, "stale"); }),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("stale")));
+  ASSERT_OK(Write([&](Transaction& tx) { return repo_.Update(tx, next, "e1"); }));
+  ASSERT_OK(db_->Read([&](Transaction& tx) -> absl::Status {
+    auto got = repo_.Get(tx, "shop");
+    EXPECT_EQ(got->description(), "changed");
+    EXPECT_EQ(got->etag(), "e2");
+    return absl::OkStatus();
+  }));
+  EXPECT_THAT(Write([&](Transaction& tx) { return repo_.Update(tx, Make("nope"), "e1"); }),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+}
+
+TEST_F(PipelineRepositoryTest, DeleteWithAndWithoutEtag) {
+  ASSERT_OK(Write([&](Transaction& tx) { return repo_.Insert(tx, Make("a", "ea")); }));
+  ASSERT_OK(Write([&](Transaction& tx) { return repo_.Insert(tx, Make("b", "eb")); }));
+  EXPECT_THAT(Write([&](Transaction& tx) { return repo_.Delete(tx, "a", "wrong"); }),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("\"a\"")));
+  EXPECT_OK(Write([&](Transaction& tx) { return repo_.Delete(tx, "a", "ea"); }));
+  EXPECT_OK(Write([&](Transaction& tx) { return repo_.Delete(tx, "b", ""); }));
+  EXPECT_THAT(Write([&](Transaction& tx) { return repo_.Delete(tx, "b", ""); }),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"b\"")));
+}
+
+TEST_F(PipelineRepositoryTest, ListPagesInNameOrderWithPrefix) {
+  for (const char* n : {"web-b", "api", "web-a", "web-c", "worker"}) {
+    ASSERT_OK(Write([&](Transaction& tx) { return repo_.Insert(tx, Make(n)); }));
+  }
+  ASSERT_OK(db_->Read([&](Transaction& tx) -> absl::Status {
+    auto page = repo_.List(tx, "web-", "", 2);
+    EXPECT_EQ(page->size(), 2u);
+    EXPECT_EQ((*page)[0].name(), "web-a");
+    EXPECT_EQ((*page)[1].name(), "web-b");
+    auto rest = repo_.List(tx, "web-", "web-b", 2);
+    EXPECT_EQ(rest->size(), 1u);
+    EXPECT_EQ((*rest)[0].name(), "web-c");
+    auto all = repo_.List(tx, "", "", 100);
+    EXPECT_EQ(all->size(), 5u);
+    return absl::OkStatus();
+  }));
+}
+
+}  // namespace
+}  // namespace slipway::storage
