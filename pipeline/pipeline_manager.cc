@@ -286,7 +286,14 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
 v1::ValidatePipelineResponse PipelineManager::Validate(
     const v1::ValidatePipelineRequest& request) {
   v1::ValidatePipelineResponse out;
-  for (const Problem& p : pipeline::Validate(SpecOf(request.pipeline()))) {
+  v1::Pipeline spec = SpecOf(request.pipeline());
+  // A spec read back with `get -o yaml` carries redacted secrets; judge it as Apply would.
+  db_->Read([&](storage::Transaction& tx) -> absl::Status {
+       auto current = repo_.Get(tx, spec.name());
+       if (current.ok()) RestoreRedactedSecrets(&spec, *current);
+       return absl::OkStatus();
+     }).IgnoreError();
+  for (const Problem& p : pipeline::Validate(spec)) {
     auto* problem = out.add_problems();
     problem->set_field(p.field);
     problem->set_message(p.message);

@@ -34,7 +34,8 @@ class PipelineManager {
   absl::Status Delete(const v1::DeletePipelineRequest& request);
   // Creates or updates to match the given spec; UNCHANGED when it already does.
   absl::StatusOr<v1::ApplyPipelineResponse> Apply(const v1::ApplyPipelineRequest& request);
-  // Writes nothing. Lists every problem.
+  // Writes nothing. Lists every problem. Redacted secrets count as set when the stored
+  // pipeline of the same name has them.
   v1::ValidatePipelineResponse Validate(const v1::ValidatePipelineRequest& request);
 
  private:

@@ -1,1 +1,459 @@
+// Service tests: a real server on 127.0.0.1:0 called through the generated stubs.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <functional>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "slipway/v1/admin_service.grpc.pb.h"
+#include "slipway/v1/pipeline_service.grpc.pb.h"
+#include "tests/testing/pipelines.h"
+#include "tests/testing/test_server.h"
+
+namespace slipway {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TestServer;
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pipelines_ = v1::PipelineService::NewStub(server_.Channel());
+    admin_ = v1::AdminService::NewStub(server_.Channel());
+  }
+  grpc::Status Apply(const v1::Pipeline& p, v1::ApplyPipelineResponse* out = nullptr) {
+    v1::ApplyPipelineRequest req;
+    *req.mutable_pipeline() = p;
+    v1::ApplyPipelineResponse resp;
+    grpc::Status s = pipelines_->ApplyPipeline(Ctx().get(), req, out ? out : &resp);
+    return s;
+  }
+  std::unique_ptr<grpc::ClientContext> Ctx() { return TestServer::Context(server_.admin_token()); }
+
+  TestServer server_;
+  std::unique_ptr<v1::PipelineService::Stub> pipelines_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+TEST_F(ServiceTest, PipelineLifecycleThroughEveryRpc) {
+  v1::CreatePipelineRequest create;
+  *create.mutable_pipeline() = testing::MinimalPipeline("shop");
+  v1::Pipeline created;
+  ASSERT_TRUE(pipelines_->CreatePipeline(Ctx().get(), create, &created).ok());
+  EXPECT_EQ(created.revision(), 1);
+  EXPECT_TRUE(created.sources(0).webhook_secret().redacted());
+
+  v1::GetPipelineRequest get;
+  get.set_name("shop");
+  v1::Pipeline got;
+  ASSERT_TRUE(pipelines_->GetPipeline(Ctx().get(), get, &got).ok());
+  EXPECT_EQ(got.etag(), created.etag());
+  EXPECT_EQ(got.SerializeAsString().find("s3cret"), std::string::npos);
+
+  v1::ListPipelinesRequest list;
+  v1::ListPipelinesResponse listed;
+  ASSERT_TRUE(pipelines_->ListPipelines(Ctx().get(), list, &listed).ok());
+  ASSERT_EQ(listed.pipelines_size(), 1);
+  EXPECT_EQ(listed.pipelines(0).SerializeAsString().find("s3cret"), std::string::npos);
+
+  v1::UpdatePipelineRequest update;
+  *update.mutable_pipeline() = got;
+  update.mutable_pipeline()->set_description("updated");
+  v1::Pipeline updated;
+  ASSERT_TRUE(pipelines_->UpdatePipeline(Ctx().get(), update, &updated).ok());
+  EXPECT_EQ(updated.revision(), 2);
+
+  grpc::Status stale = pipelines_->UpdatePipeline(Ctx().get(), update, &updated);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(stale.error_message(), HasSubstr("stale"));
+
+  v1::ValidatePipelineRequest validate;
+  *validate.mutable_pipeline() = got;
+  validate.mutable_pipeline()->mutable_stages(0)->mutable_resources(0)->set_driver("dokcer");
+  v1::ValidatePipelineResponse validated;
+  ASSERT_TRUE(pipelines_->ValidatePipeline(Ctx().get(), validate, &validated).ok());
+  EXPECT_FALSE(validated.valid());
+  EXPECT_EQ(validated.problems(0).field(), "stages[0].resources[0].driver");
+
+  v1::ApplyPipelineResponse applied;
+  ASSERT_TRUE(Apply(testing::MinimalPipeline("shop"), &applied).ok());
+  EXPECT_EQ(applied.result(), v1::ApplyPipelineResponse::RESULT_UPDATED);
+  EXPECT_THAT(applied.changed(), ::testing::ElementsAre("description"));
+
+  v1::DeletePipelineRequest del;
+  del.set_name("shop");
+  v1::DeletePipelineResponse deleted;
+  ASSERT_TRUE(pipelines_->DeletePipeline(Ctx().get(), del, &deleted).ok());
+  EXPECT_EQ(pipelines_->GetPipeline(Ctx().get(), get, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, ErrorCodesReachTheClientWithTheFieldInTheMessage) {
+  v1::CreatePipelineRequest create;
+  *create.mutable_pipeline() = testing::MinimalPipeline("shop");
+  create.mutable_pipeline()->mutable_stages(1)->mutable_resources(0)->set_driver("dokcer");
+  v1::Pipeline out;
+  grpc::Status s = pipelines_->CreatePipeline(Ctx().get(), create, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("stages[1].resources[0].driver: unknown driver \"dokcer\""));
+
+  ASSERT_TRUE(Apply(testing::MinimalPipeline("shop")).ok());
+  *create.mutable_pipeline() = testing::MinimalPipeline("shop");
+  EXPECT_EQ(pipelines_->CreatePipeline(Ctx().get(), create, &out).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+
+  v1::GetPipelineRequest get;
+  get.set_name("nope");
+  s = pipelines_->GetPipeline(Ctx().get(), get, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("pipeline \"nope\" not found"));
+
+  get.set_name("Not A Name");
+  EXPECT_EQ(pipelines_->GetPipeline(Ctx().get(), get, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::UpdatePipelineRequest update;
+  *update.mutable_pipeline() = testing::MinimalPipeline("shop");
+  s = pipelines_->UpdatePipeline(Ctx().get(), update, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("pipeline.etag"));
+
+  v1::DeletePipelineRequest del;
+  del.set_name("shop");
+  del.set_etag("stale");
+  v1::DeletePipelineResponse deleted;
+  EXPECT_EQ(pipelines_->DeletePipeline(Ctx().get(), del, &deleted).error_code(),
+            grpc::StatusCode::ABORTED);
+
+  v1::ListPipelinesRequest list;
+  list.set_page_size(1000);
+  v1::ListPipelinesResponse listed;
+  EXPECT_EQ(pipelines_->ListPipelines(Ctx().get(), list, &listed).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::RevokeTokenRequest revoke;
+  revoke.set_id("nope");
+  v1::Token token;
+  EXPECT_EQ(admin_->RevokeToken(Ctx().get(), revoke, &token).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::CreateTokenRequest no_scope;
+  v1::CreateTokenResponse created;
+  EXPECT_EQ(admin_->CreateToken(Ctx().get(), no_scope, &created).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServiceTest, OversizeRequestIsRejectedAndWritesNothing) {
+  v1::CreatePipelineRequest create;
+  *create.mutable_pipeline() = testing::MinimalPipeline("big");
+  create.mutable_pipeline()->set_description(std::string(2 << 20, 'x'));
+  v1::Pipeline out;
+  grpc::Status s = pipelines_->CreatePipeline(Ctx().get(), create, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("1 MiB"));
+  create.mutable_pipeline()->set_description(std::string(5 << 20, 'x'));
+  EXPECT_EQ(pipelines_->CreatePipeline(Ctx().get(), create, &out).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  v1::GetPipelineRequest get;
+  get.set_name("big");
+  EXPECT_EQ(pipelines_->GetPipeline(Ctx().get(), get, &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, RetriedRequestIdReturnsTheFirstResult) {
+  v1::ApplyPipelineRequest req;
+  *req.mutable_pipeline() = testing::MinimalPipeline("shop");
+  req.set_request_id("ci-job-77");
+  v1::ApplyPipelineResponse first, second;
+  ASSERT_TRUE(pipelines_->ApplyPipeline(Ctx().get(), req, &first).ok());
+  ASSERT_TRUE(pipelines_->ApplyPipeline(Ctx().get(), req, &second).ok());
+  EXPECT_EQ(first.result(), v1::ApplyPipelineResponse::RESULT_CREATED);
+  // A retry is told what the first call did, not "unchanged".
+  EXPECT_EQ(second.result(), v1::ApplyPipelineResponse::RESULT_CREATED);
+  EXPECT_EQ(second.pipeline().etag(), first.pipeline().etag());
+}
+
+// One entry per RPC: its name, the scope it needs, and a call with a given context.
+struct RpcCase {
+  std::string name;
+  v1::Scope needed;
+  std::function<grpc::Status(grpc::ClientContext*)> call;
+};
+
+class AuthMatrixTest : public ServiceTest {
+ protected:
+  std::vector<RpcCase> Cases() {
+    auto* p = pipelines_.get();
+    auto* a = admin_.get();
+    return {
+        {"CreatePipeline", v1::SCOPE_ADMIN,
+         [p](grpc::ClientContext* c) {
+           v1::CreatePipelineRequest r;
+           *r.mutable_pipeline() = testing::MinimalPipeline("authz");
+           v1::Pipeline o;
+           return p->CreatePipeline(c, r, &o);
+         }},
+        {"GetPipeline", v1::SCOPE_READ,
+         [p](grpc::ClientContext* c) {
+           v1::GetPipelineRequest r;
+           r.set_name("shop");
+           v1::Pipeline o;
+           return p->GetPipeline(c, r, &o);
+         }},
+        {"ListPipelines", v1::SCOPE_READ,
+         [p](grpc::ClientContext* c) {
+           v1::ListPipelinesResponse o;
+           return p->ListPipelines(c, {}, &o);
+         }},
+        {"UpdatePipeline", v1::SCOPE_ADMIN,
+         [p](grpc::ClientContext* c) {
+           v1::UpdatePipelineRequest r;
+           *r.mutable_pipeline() = testing::MinimalPipeline("shop");
+           r.mutable_pipeline()->set_etag("x");
+           v1::Pipeline o;
+           return p->UpdatePipeline(c, r, &o);
+         }},
+        {"DeletePipeline", v1::SCOPE_ADMIN,
+         [p](grpc::ClientContext* c) {
+           v1::DeletePipelineRequest r;
+           r.set_name("nothing-here");
+           v1::DeletePipelineResponse o;
+           return p->DeletePipeline(c, r, &o);
+         }},
+        {"ApplyPipeline", v1::SCOPE_ADMIN,
+         [p](grpc::ClientContext* c) {
+           v1::ApplyPipelineRequest r;
+           *r.mutable_pipeline() = testing::MinimalPipeline("shop");
+           v1::ApplyPipelineResponse o;
+           return p->ApplyPipeline(c, r, &o);
+         }},
+        {"ValidatePipeline", v1::SCOPE_READ,
+         [p](grpc::ClientContext* c) {
+           v1::ValidatePipelineRequest r;
+           *r.mutable_pipeline() = testing::MinimalPipeline("shop");
+           v1::ValidatePipelineResponse o;
+           return p->ValidatePipeline(c, r, &o);
+         }},
+        {"CreateToken", v1::SCOPE_ADMIN,
+         [a](grpc::ClientContext* c) {
+           v1::CreateTokenRequest r;
+           r.set_scope(v1::SCOPE_READ);
+           v1::CreateTokenResponse o;
+           return a->CreateToken(c, r, &o);
+         }},
+        {"ListTokens", v1::SCOPE_ADMIN,
+         [a](grpc::ClientContext* c) {
+           v1::ListTokensResponse o;
+           return a->ListTokens(c, {}, &o);
+         }},
+        {"RevokeToken", v1::SCOPE_ADMIN,
+         [a](grpc::ClientContext* c) {
+           v1::RevokeTokenRequest r;
+           r.set_id("nothing-here");
+           v1::Token o;
+           return a->RevokeToken(c, r, &o);
+         }},
+    };
+  }
+};
+
+TEST_F(AuthMatrixTest, EveryRpcChecksTokenAndScope) {
+  ASSERT_TRUE(Apply(testing::MinimalPipeline("shop")).ok());
+  std::map<v1::Scope, std::string> tokens = {
+      {v1::SCOPE_READ, server_.IssueToken(v1::SCOPE_READ)},
+      {v1::SCOPE_DEPLOY, server_.IssueToken(v1::SCOPE_DEPLOY)},
+      {v1::SCOPE_ADMIN, server_.admin_token()},
+  };
+  // A revoked admin token.
+  std::string revoked = server_.IssueToken(v1::SCOPE_ADMIN);
+  {
+    v1::ListTokensResponse list;
+    ASSERT_TRUE(admin_->ListTokens(Ctx().get(), {}, &list).ok());
+    v1::RevokeTokenRequest r;
+    r.set_id(list.tokens(list.tokens_size() - 1).id());
+    v1::Token t;
+    ASSERT_TRUE(admin_->RevokeToken(Ctx().get(), r, &t).ok());
+  }
+  const std::string unknown = "slw_" + std::string(64, 'a');
+
+  for (const RpcCase& rpc : Cases()) {
+    SCOPED_TRACE(rpc.name);
+    for (const std::string& bad : {std::string(), std::string("garbage"), unknown, revoked}) {
+      auto ctx = TestServer::Context(bad);
+      grpc::Status s = rpc.call(ctx.get());
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << "token: " << bad;
+    }
+    {
+      // Not a Bearer credential at all.
+      grpc::ClientContext ctx;
+      ctx.AddMetadata("authorization", "Basic " + server_.admin_token());
+      EXPECT_EQ(rpc.call(&ctx).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    }
+    for (const auto& [scope, token] : tokens) {
+      auto ctx = TestServer::Context(token);
+      grpc::Status s = rpc.call(ctx.get());
+      if (scope < rpc.needed) {
+        EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << "scope " << scope;
+        EXPECT_THAT(s.error_message(), HasSubstr("needs"));
+      } else {
+        EXPECT_NE(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << "scope " << scope;
+        EXPECT_NE(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << "scope " << scope;
+      }
+    }
+  }
+}
+
+TEST_F(ServiceTest, AReadTokenCannotChangeAnything) {
+  std::string read = server_.IssueToken(v1::SCOPE_READ);
+  v1::ApplyPipelineRequest req;
+  *req.mutable_pipeline() = testing::MinimalPipeline("shop");
+  v1::ApplyPipelineResponse out;
+  EXPECT_EQ(pipelines_->ApplyPipeline(TestServer::Context(read).get(), req, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::ListPipelinesResponse listed;
+  ASSERT_TRUE(pipelines_->ListPipelines(TestServer::Context(read).get(), {}, &listed).ok());
+  EXPECT_EQ(listed.pipelines_size(), 0);
+}
+
+TEST_F(ServiceTest, HealthReportsServingWithoutAToken) {
+  auto health = grpc::health::v1::Health::NewStub(server_.Channel());
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  auto ctx = TestServer::Context("");
+  ASSERT_TRUE(health->Check(ctx.get(), req, &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  req.set_service("slipway.v1.PipelineService");
+  ASSERT_TRUE(health->Check(TestServer::Context("").get(), req, &resp).ok());
+  req.set_service("no.such.Service");
+  EXPECT_EQ(health->Check(TestServer::Context("").get(), req, &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+// Sends one ServerReflectionRequest (encoded by hand: the reflection protos are not shipped
+// with Debian's gRPC) and returns the raw response bytes.
+std::string ReflectionCall(std::shared_ptr<grpc::Channel> channel, const std::string& request) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto call = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag;
+  bool ok;
+  call->StartCall(reinterpret_cast<void*>(1));
+  cq.Next(&tag, &ok);
+  grpc::Slice slice(request);
+  grpc::ByteBuffer out(&slice, 1);
+  call->Write(out, reinterpret_cast<void*>(2));
+  cq.Next(&tag, &ok);
+  grpc::ByteBuffer in;
+  call->Read(&in, reinterpret_cast<void*>(3));
+  cq.Next(&tag, &ok);
+  std::string bytes;
+  if (ok) {
+    std::vector<grpc::Slice> slices;
+    (void)in.Dump(&slices);
+    for (auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  call->WritesDone(reinterpret_cast<void*>(4));
+  cq.Next(&tag, &ok);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  cq.Next(&tag, &ok);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return bytes;
+}
+
+TEST_F(ServiceTest, ReflectionListsAndDescribesServicesIncludingHealth) {
+  // list_services (field 7) = "*"
+  std::string listed = ReflectionCall(server_.Channel(), std::string("\x3a\x01*", 3));
+  EXPECT_THAT(listed, HasSubstr("slipway.v1.PipelineService"));
+  EXPECT_THAT(listed, HasSubstr("slipway.v1.AdminService"));
+  EXPECT_THAT(listed, HasSubstr("grpc.health.v1.Health"));
+  // file_containing_symbol (field 4) = "grpc.health.v1.Health"
+  std::string symbol = "grpc.health.v1.Health";
+  std::string req = std::string("\x22", 1) + static_cast<char>(symbol.size()) + symbol;
+  std::string described = ReflectionCall(server_.Channel(), req);
+  EXPECT_THAT(described, HasSubstr("grpc/health/v1/health.proto"));
+  EXPECT_THAT(described, HasSubstr("HealthCheckResponse"));
+}
+
+TEST_F(ServiceTest, HttpEndpointsAndMetrics) {
+  httplib::Client http("127.0.0.1", server_.http_port());
+  auto healthz = http.Get("/healthz");
+  ASSERT_TRUE(healthz);
+  EXPECT_EQ(healthz->status, 200);
+  auto readyz = http.Get("/readyz");
+  ASSERT_TRUE(readyz);
+  EXPECT_EQ(readyz->status, 200);
+
+  v1::GetPipelineRequest get;
+  get.set_name("nope");
+  v1::Pipeline out;
+  pipelines_->GetPipeline(Ctx().get(), get, &out);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->body, HasSubstr("slipway_grpc_requests_total{code=\"NOT_FOUND\",method=\"/slipway.v1.PipelineService/GetPipeline\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("slipway_grpc_request_duration_seconds_bucket"));
+  EXPECT_EQ(metrics->body.find(server_.admin_token()), std::string::npos);
+
+  // promtool, when installed, must accept the output.
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    testing::TempDir dir;
+    std::string path = dir.File("metrics.txt");
+    {
+      std::ofstream f(path);
+      f << metrics->body;
+    }
+    std::string cmd = "promtool check metrics < " + path + " > " + dir.File("out") + " 2>&1";
+    int rc = std::system(cmd.c_str());
+    std::ifstream result(dir.File("out"));
+    std::stringstream ss;
+    ss << result.rdbuf();
+    EXPECT_EQ(rc, 0) << ss.str();
+  }
+}
+
+TEST_F(ServiceTest, ShutdownLetsAnInFlightCallFinishAndReportsNotReady) {
+  ASSERT_TRUE(Apply(testing::MinimalPipeline("shop")).ok());
+  server_.server().Shutdown(absl::Seconds(5));
+  httplib::Client http("127.0.0.1", server_.http_port());
+  EXPECT_FALSE(http.Get("/healthz"));
+  v1::GetPipelineRequest get;
+  get.set_name("shop");
+  v1::Pipeline out;
+  auto ctx = TestServer::Context(server_.admin_token());
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  EXPECT_NE(pipelines_->GetPipeline(ctx.get(), get, &out).error_code(), grpc::StatusCode::OK);
+}
+
+TEST(ServerRestartTest, DataSurvivesARestartOnTheSameDataDir) {
+  TestServer server;
+  {
+    auto stub = v1::PipelineService::NewStub(server.Channel());
+    v1::ApplyPipelineRequest req;
+    *req.mutable_pipeline() = testing::MinimalPipeline("shop");
+    v1::ApplyPipelineResponse resp;
+    ASSERT_TRUE(stub->ApplyPipeline(TestServer::Context(server.admin_token()).get(), req, &resp).ok());
+  }
+  std::string token = server.admin_token();
+  server.Stop();
+  server.Start();
+  // No new bootstrap token on a data dir that has one.
+  EXPECT_EQ(server.admin_token(), token);
+  auto stub = v1::PipelineService::NewStub(server.Channel());
+  v1::GetPipelineRequest get;
+  get.set_name("shop");
+  v1::Pipeline got;
+  ASSERT_TRUE(stub->GetPipeline(TestServer::Context(token).get(), get, &got).ok());
+  EXPECT_EQ(got.stages_size(), 2);
+}
+
+}  // namespace
+}  // namespace slipway
