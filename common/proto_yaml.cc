@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,8 +55,13 @@ class YamlReader {
     if (!node.IsMap()) {
       return Error(node, path, absl::StrCat("expected a mapping (", d->name(), ")"));
     }
+    std::set<std::string> seen;
     for (const auto& kv : node) {
       std::string key = kv.first.as<std::string>();
+      if (!seen.insert(key).second) {
+        return Error(kv.first, path.empty() ? key : absl::StrCat(path, ".", key),
+                     "is given twice");
+      }
       const FieldDescriptor* f = d->FindFieldByName(key);
       if (f == nullptr) f = d->FindFieldByCamelcaseName(key);
       std::string field_path = path.empty() ? key : absl::StrCat(path, ".", key);

@@ -140,6 +140,7 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Create(const v1::CreatePipelineReq
             RETURN_IF_ERROR(repo_.Insert(tx, p));
             return Redacted(p);
           }));
+  Invalidate(created.name());
   return created;
 }
 
@@ -147,12 +148,29 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Get(std::string_view name) {
   if (absl::Status s = CheckDnsLabel(name); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
   }
+  const std::string key(name);
+  uint64_t generation;
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return *it->second;
+    generation = generation_;
+  }
   v1::Pipeline p;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(p, repo_.Get(tx, name));
     return absl::OkStatus();
   }));
-  return Redacted(std::move(p));
+  auto redacted = std::make_shared<const v1::Pipeline>(Redacted(std::move(p)));
+  absl::MutexLock lock(&cache_mu_);
+  if (generation_ == generation) cache_[key] = redacted;
+  return *redacted;
+}
+
+void PipelineManager::Invalidate(const std::string& name) {
+  absl::MutexLock lock(&cache_mu_);
+  cache_.erase(name);
+  ++generation_;
 }
 
 absl::StatusOr<v1::ListPipelinesResponse> PipelineManager::List(
@@ -212,7 +230,7 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineReq
   if (absl::Status s = CheckDnsLabel(request.pipeline().name()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("pipeline.name: ", s.message()));
   }
-  return storage::WriteOnce<v1::Pipeline>(
+  absl::StatusOr<v1::Pipeline> updated = storage::WriteOnce<v1::Pipeline>(
       *db_, "UpdatePipeline", request.request_id(), request, NowMs(),
       [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
         ASSIGN_OR_RETURN(v1::Pipeline current, repo_.Get(tx, request.pipeline().name()));
@@ -229,6 +247,8 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineReq
         RETURN_IF_ERROR(repo_.Update(tx, next, etag));
         return Redacted(next);
       });
+  Invalidate(request.pipeline().name());
+  return updated;
 }
 
 absl::Status PipelineManager::Delete(const v1::DeletePipelineRequest& request) {
@@ -236,13 +256,16 @@ absl::Status PipelineManager::Delete(const v1::DeletePipelineRequest& request) {
   if (absl::Status s = CheckDnsLabel(request.name()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
   }
-  return storage::WriteOnce<v1::DeletePipelineResponse>(
-             *db_, "DeletePipeline", request.request_id(), request, NowMs(),
-             [&](storage::Transaction& tx) -> absl::StatusOr<v1::DeletePipelineResponse> {
-               RETURN_IF_ERROR(repo_.Delete(tx, request.name(), request.etag()));
-               return v1::DeletePipelineResponse();
-             })
-      .status();
+  absl::Status deleted =
+      storage::WriteOnce<v1::DeletePipelineResponse>(
+          *db_, "DeletePipeline", request.request_id(), request, NowMs(),
+          [&](storage::Transaction& tx) -> absl::StatusOr<v1::DeletePipelineResponse> {
+            RETURN_IF_ERROR(repo_.Delete(tx, request.name(), request.etag()));
+            return v1::DeletePipelineResponse();
+          })
+          .status();
+  Invalidate(request.name());
+  return deleted;
 }
 
 absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
@@ -251,7 +274,7 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
   if (absl::Status s = CheckDnsLabel(request.pipeline().name()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
   }
-  return storage::WriteOnce<v1::ApplyPipelineResponse>(
+  absl::StatusOr<v1::ApplyPipelineResponse> applied = storage::WriteOnce<v1::ApplyPipelineResponse>(
       *db_, "ApplyPipeline", request.request_id(), request, NowMs(),
       [&](storage::Transaction& tx) -> absl::StatusOr<v1::ApplyPipelineResponse> {
         v1::ApplyPipelineResponse out;
@@ -281,6 +304,8 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
         *out.mutable_pipeline() = Redacted(std::move(next));
         return out;
       });
+  Invalidate(request.pipeline().name());
+  return applied;
 }
 
 v1::ValidatePipelineResponse PipelineManager::Validate(

@@ -4,9 +4,12 @@
 #ifndef SLIPWAY_PIPELINE_PIPELINE_MANAGER_H_
 #define SLIPWAY_PIPELINE_PIPELINE_MANAGER_H_
 
+#include <memory>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "slipway/v1/pipeline.pb.h"
@@ -16,7 +19,9 @@
 
 namespace slipway::pipeline {
 
-// Thread-safe. Does not own its collaborators, which must outlive it.
+// Thread-safe. Does not own its collaborators, which must outlive it. Get serves pipelines
+// from an in-memory cache filled on read and invalidated by every write made through this
+// object, which is the only writer of pipelines in a slipwayd process.
 class PipelineManager {
  public:
   PipelineManager(storage::Database* db, const Clock* clock, IdGenerator* ids)
@@ -44,11 +49,20 @@ class PipelineManager {
   // Stamps `next` as the successor of `current`.
   void StampUpdate(const v1::Pipeline& current, v1::Pipeline& next);
   int64_t NowMs() const;
+  // Drops `name` from the cache; called after every committed write.
+  void Invalidate(const std::string& name);
 
   storage::Database* db_;
   const Clock* clock_;
   IdGenerator* ids_;
   storage::PipelineRepository repo_;
+
+  absl::Mutex cache_mu_;
+  // Redacted pipelines by name.
+  absl::flat_hash_map<std::string, std::shared_ptr<const v1::Pipeline>> cache_
+      ABSL_GUARDED_BY(cache_mu_);
+  // Bumped by every Invalidate, so a read that raced with a write is not cached.
+  uint64_t generation_ ABSL_GUARDED_BY(cache_mu_) = 0;
 };
 
 // The spec part of a pipeline: output-only fields cleared.

@@ -86,6 +86,7 @@ absl::StatusOr<v1::Token> TokenManager::Revoke(std::string_view id) {
     ASSIGN_OR_RETURN(out, repo_.Revoke(tx, id, FormatRfc3339(clock_->Now())));
     return absl::OkStatus();
   }));
+  ClearCache();
   return out;
 }
 
@@ -103,13 +104,30 @@ absl::StatusOr<Principal> TokenManager::Authenticate(std::string_view authorizat
   }
   std::string_view token = authorization.substr(kBearer.size());
   if (!WellFormed(token)) return absl::UnauthenticatedError("invalid token");
+  const std::string hash = Sha256(token);
+  const absl::Time now = clock_->Now();
   v1::Token found;
-  absl::Status s = db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(found, repo_.FindByHash(tx, Sha256(token)));
-    return absl::OkStatus();
-  });
-  if (absl::IsNotFound(s)) return absl::UnauthenticatedError("invalid token");
-  RETURN_IF_ERROR(s);
+  bool cached = false;
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = cache_.find(hash);
+    if (it != cache_.end() && now - it->second.fetched < kAuthCacheTtl) {
+      found = it->second.token;
+      cached = true;
+    }
+  }
+  if (!cached) {
+    absl::Status s = db_->Read([&](storage::Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(found, repo_.FindByHash(tx, hash));
+      return absl::OkStatus();
+    });
+    if (absl::IsNotFound(s)) return absl::UnauthenticatedError("invalid token");
+    RETURN_IF_ERROR(s);
+    absl::MutexLock lock(&cache_mu_);
+    // Only tokens that exist are kept, so the cache cannot be grown by guessing.
+    if (cache_.size() >= 10'000) cache_.clear();
+    cache_[hash] = CachedToken{found, now};
+  }
   if (!found.revoke_time().empty()) {
     return absl::UnauthenticatedError(absl::StrCat("token ", found.id(), " was revoked"));
   }
@@ -119,6 +137,11 @@ absl::StatusOr<Principal> TokenManager::Authenticate(std::string_view authorizat
                                                     ScopeName(needed)));
   }
   return Principal{found.id(), found.scope()};
+}
+
+void TokenManager::ClearCache() {
+  absl::MutexLock lock(&cache_mu_);
+  cache_.clear();
 }
 
 absl::StatusOr<bool> TokenManager::BootstrapAdminToken(const std::string& path) {

@@ -11,7 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "slipway/v1/admin_service.pb.h"
@@ -35,7 +38,10 @@ struct IssuedToken {
 absl::StatusOr<v1::Scope> ParseScope(std::string_view text);
 std::string ScopeName(v1::Scope scope);
 
-// Thread-safe; does not own its collaborators.
+// Thread-safe; does not own its collaborators. Tokens that authenticated are remembered for
+// kAuthCacheTtl so that a call does not read the database; a revocation through this object
+// takes effect at once, one made by another process (`slipwayd token revoke`) within
+// kAuthCacheTtl.
 class TokenManager {
  public:
   TokenManager(storage::Database* db, const Clock* clock, IdGenerator* ids)
@@ -48,6 +54,8 @@ class TokenManager {
   absl::StatusOr<std::vector<v1::Token>> List(bool include_revoked);
   // NOT_FOUND for an unknown id; revoking a revoked token returns it unchanged.
   absl::StatusOr<v1::Token> Revoke(std::string_view id);
+
+  static constexpr absl::Duration kAuthCacheTtl = absl::Seconds(1);
 
   // Checks `authorization` (the header value, "Bearer <token>") against the stored tokens and
   // `needed` scope. UNAUTHENTICATED if missing, malformed, unknown or revoked;
@@ -62,7 +70,16 @@ class TokenManager {
   storage::Database* db_;
   const Clock* clock_;
   IdGenerator* ids_;
+  struct CachedToken {
+    v1::Token token;
+    absl::Time fetched;
+  };
+  void ClearCache();
+
   storage::TokenRepository repo_;
+  absl::Mutex cache_mu_;
+  // Keyed by the raw SHA-256 of the bearer token.
+  absl::flat_hash_map<std::string, CachedToken> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace slipway::server

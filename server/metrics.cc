@@ -6,9 +6,12 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
-#include <map>
+#include <array>
+#include <memory>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
 namespace slipway::server {
@@ -35,11 +38,14 @@ struct Metrics::Impl {
                                                     .Help("Always 1; labels describe the build.")
                                                     .Register(*registry);
 
-  // Looked up once per label set; Family::Add takes a lock and hashes labels, so cache.
+  // Family::Add takes a lock and hashes the labels, so each method's series are looked up
+  // once and kept here.
+  struct MethodSeries {
+    prometheus::Histogram* latency = nullptr;
+    std::array<prometheus::Counter*, 17> by_code{};
+  };
   absl::Mutex mu;
-  std::map<std::pair<std::string, std::string>, prometheus::Counter*> rpc_counters
-      ABSL_GUARDED_BY(mu);
-  std::map<std::string, prometheus::Histogram*> histograms ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, std::unique_ptr<MethodSeries>> methods ABSL_GUARDED_BY(mu);
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
@@ -48,29 +54,36 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
 
 Metrics::~Metrics() = default;
 
-void Metrics::ObserveRpc(std::string_view method, std::string_view code, double seconds) {
-  prometheus::Counter* counter;
-  prometheus::Histogram* histogram;
+void Metrics::ObserveRpc(std::string_view method, int code, double seconds) {
+  if (code < 0 || code > 16) code = 2;  // UNKNOWN
+  absl::string_view key(method.data(), method.size());
+  prometheus::Counter* counter = nullptr;
+  prometheus::Histogram* histogram = nullptr;
   {
-    absl::MutexLock lock(&impl_->mu);
-    auto key = std::make_pair(std::string(method), std::string(code));
-    auto it = impl_->rpc_counters.find(key);
-    if (it == impl_->rpc_counters.end()) {
-      it = impl_->rpc_counters
-               .emplace(key, &impl_->rpcs.Add({{"method", key.first}, {"code", key.second}}))
-               .first;
+    absl::ReaderMutexLock lock(&impl_->mu);
+    auto it = impl_->methods.find(key);
+    if (it != impl_->methods.end()) {
+      histogram = it->second->latency;
+      counter = it->second->by_code[code];
     }
-    counter = it->second;
-    auto hit = impl_->histograms.find(key.first);
-    if (hit == impl_->histograms.end()) {
+  }
+  if (counter == nullptr) {
+    absl::MutexLock lock(&impl_->mu);
+    auto& series = impl_->methods[key];
+    if (series == nullptr) {
       static const prometheus::Histogram::BucketBoundaries kBuckets = {
           0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
           2.5,    5,       10};
-      hit = impl_->histograms
-                .emplace(key.first, &impl_->latency.Add({{"method", key.first}}, kBuckets))
-                .first;
+      series = std::make_unique<Impl::MethodSeries>();
+      series->latency = &impl_->latency.Add({{"method", std::string(method)}}, kBuckets);
     }
-    histogram = hit->second;
+    if (series->by_code[code] == nullptr) {
+      series->by_code[code] = &impl_->rpcs.Add(
+          {{"method", std::string(method)},
+           {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))}});
+    }
+    histogram = series->latency;
+    counter = series->by_code[code];
   }
   counter->Increment();
   histogram->Observe(seconds);

@@ -20,8 +20,9 @@ class Metrics {
   ~Metrics();
 
   // Records one finished RPC: `method` is the full method name ("/slipway.v1.PipelineService/
-  // GetPipeline"), `code` the gRPC status code name ("OK", "NOT_FOUND").
-  void ObserveRpc(std::string_view method, std::string_view code, double seconds);
+  // GetPipeline"), `code` the numeric gRPC status code (labelled by name, "NOT_FOUND").
+  // Called on every RPC: after the first call per method and code it takes only a reader lock.
+  void ObserveRpc(std::string_view method, int code, double seconds);
   void ObserveHttp(std::string_view path, int status);
   // The text exposition format.
   std::string Render() const;

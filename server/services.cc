@@ -4,39 +4,25 @@
 
 #include <chrono>
 
+#include "absl/status/status.h"
 #include "server/grpc_status.h"
 
 namespace slipway::server {
 namespace {
-
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "UNKNOWN";
-  }
-}
 
 std::string AuthorizationHeader(const grpc::ServerContext* context) {
   const auto& md = context->client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) return "";
   return std::string(it->second.data(), it->second.size());
+}
+
+// Moves the value of `result` into `*response`, or returns its error.
+template <typename T>
+absl::Status Respond(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return result.status();
+  *response = *std::move(result);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -51,13 +37,11 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContext* context, const cha
   grpc::Status result = ToGrpcStatus(status);
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  deps.metrics->ObserveRpc(method, CodeName(result.error_code()), seconds);
+  deps.metrics->ObserveRpc(method, static_cast<int>(result.error_code()), seconds);
   if (status.code() == absl::StatusCode::kInternal ||
       status.code() == absl::StatusCode::kDataLoss ||
       status.code() == absl::StatusCode::kUnavailable) {
     spdlog::error("{} failed: {}", method, std::string(status.message()));
-  } else {
-    spdlog::debug("{} {} in {:.3f} ms", method, CodeName(result.error_code()), seconds * 1e3);
   }
   return result;
 }
@@ -68,48 +52,28 @@ grpc::Status PipelineServiceImpl::CreatePipeline(grpc::ServerContext* context,
                                                  const v1::CreatePipelineRequest* request,
                                                  v1::Pipeline* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, CreatePipeline), v1::SCOPE_ADMIN,
-               [&](const Principal&) -> absl::Status {
-                 auto r = pipelines_->Create(*request);
-                 if (!r.ok()) return r.status();
-                 *response = *std::move(r);
-                 return absl::OkStatus();
-               });
+               [&](const Principal&) { return Respond(pipelines_->Create(*request), response); });
 }
 
 grpc::Status PipelineServiceImpl::GetPipeline(grpc::ServerContext* context,
                                               const v1::GetPipelineRequest* request,
                                               v1::Pipeline* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, GetPipeline), v1::SCOPE_READ,
-               [&](const Principal&) -> absl::Status {
-                 auto r = pipelines_->Get(request->name());
-                 if (!r.ok()) return r.status();
-                 *response = *std::move(r);
-                 return absl::OkStatus();
-               });
+               [&](const Principal&) { return Respond(pipelines_->Get(request->name()), response); });
 }
 
 grpc::Status PipelineServiceImpl::ListPipelines(grpc::ServerContext* context,
                                                 const v1::ListPipelinesRequest* request,
                                                 v1::ListPipelinesResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ListPipelines), v1::SCOPE_READ,
-               [&](const Principal&) -> absl::Status {
-                 auto r = pipelines_->List(*request);
-                 if (!r.ok()) return r.status();
-                 *response = *std::move(r);
-                 return absl::OkStatus();
-               });
+               [&](const Principal&) { return Respond(pipelines_->List(*request), response); });
 }
 
 grpc::Status PipelineServiceImpl::UpdatePipeline(grpc::ServerContext* context,
                                                  const v1::UpdatePipelineRequest* request,
                                                  v1::Pipeline* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, UpdatePipeline), v1::SCOPE_ADMIN,
-               [&](const Principal&) -> absl::Status {
-                 auto r = pipelines_->Update(*request);
-                 if (!r.ok()) return r.status();
-                 *response = *std::move(r);
-                 return absl::OkStatus();
-               });
+               [&](const Principal&) { return Respond(pipelines_->Update(*request), response); });
 }
 
 grpc::Status PipelineServiceImpl::DeletePipeline(grpc::ServerContext* context,
@@ -123,12 +87,7 @@ grpc::Status PipelineServiceImpl::ApplyPipeline(grpc::ServerContext* context,
                                                 const v1::ApplyPipelineRequest* request,
                                                 v1::ApplyPipelineResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ApplyPipeline), v1::SCOPE_ADMIN,
-               [&](const Principal&) -> absl::Status {
-                 auto r = pipelines_->Apply(*request);
-                 if (!r.ok()) return r.status();
-                 *response = *std::move(r);
-                 return absl::OkStatus();
-               });
+               [&](const Principal&) { return Respond(pipelines_->Apply(*request), response); });
 }
 
 grpc::Status PipelineServiceImpl::ValidatePipeline(grpc::ServerContext* context,

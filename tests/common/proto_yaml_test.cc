@@ -91,6 +91,13 @@ TEST(ProtoYamlTest, TwoMembersOfAOneofAreAnError) {
                              HasSubstr("cannot both be set"))));
 }
 
+TEST(ProtoYamlTest, ADuplicateKeyIsAnError) {
+  v1::Pipeline p;
+  EXPECT_THAT(ParseYaml("name: a\nstages:\n  - name: dev\n    name: prod\n", &p),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("stages[0].name (line 4)"), HasSubstr("given twice"))));
+}
+
 TEST(ProtoYamlTest, MalformedYamlIsAnError) {
   v1::Pipeline p;
   EXPECT_THAT(ParseYaml("name: [unclosed\n", &p),

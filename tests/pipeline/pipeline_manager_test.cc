@@ -201,6 +201,25 @@ TEST_F(PipelineManagerTest, ListPagesThroughEverything) {
   EXPECT_THAT(manager_->List(req), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name_prefix")));
 }
 
+TEST_F(PipelineManagerTest, GetNeverReturnsAStaleCopyAfterAWrite) {
+  ASSERT_OK(manager_->Create(CreateRequest("shop")));
+  ASSERT_EQ(manager_->Get("shop")->description(), "test pipeline");  // now cached
+  v1::ApplyPipelineRequest apply;
+  *apply.mutable_pipeline() = testing::MinimalPipeline("shop");
+  apply.mutable_pipeline()->set_description("changed");
+  ASSERT_OK(manager_->Apply(apply));
+  EXPECT_EQ(manager_->Get("shop")->description(), "changed");
+  v1::UpdatePipelineRequest update;
+  *update.mutable_pipeline() = *manager_->Get("shop");
+  update.mutable_pipeline()->set_description("updated");
+  ASSERT_OK(manager_->Update(update));
+  EXPECT_EQ(manager_->Get("shop")->description(), "updated");
+  v1::DeletePipelineRequest del;
+  del.set_name("shop");
+  ASSERT_OK(manager_->Delete(del));
+  EXPECT_THAT(manager_->Get("shop"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("shop")));
+}
+
 TEST_F(PipelineManagerTest, ValidateListsEveryProblemAndWritesNothing) {
   v1::ValidatePipelineRequest req;
   *req.mutable_pipeline() = testing::MinimalPipeline("shop");

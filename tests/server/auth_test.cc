@@ -70,6 +70,32 @@ TEST_F(AuthTest, AuthenticateChecksTokenAndScope) {
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("revoked")));
 }
 
+TEST_F(AuthTest, ARevocationByAnotherProcessTakesEffectWithinTheCacheTtl) {
+  auto token = tokens_->Create(v1::SCOPE_ADMIN, "ci", "test");
+  ASSERT_OK(token);
+  const std::string header = "Bearer " + token->secret;
+  ASSERT_OK(tokens_->Authenticate(header, v1::SCOPE_READ));  // cached now
+  // `slipwayd token revoke` on the same data dir: another TokenManager, another connection.
+  auto other_db = storage::Database::Open({.path = dir_.File("db")});
+  ASSERT_OK(other_db);
+  TokenManager offline(other_db->get(), &clock_, &ids_);
+  ASSERT_OK(offline.Revoke(token->token.id()));
+  EXPECT_OK(tokens_->Authenticate(header, v1::SCOPE_READ));
+  clock_.Advance(TokenManager::kAuthCacheTtl);
+  EXPECT_THAT(tokens_->Authenticate(header, v1::SCOPE_READ),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("revoked")));
+}
+
+TEST_F(AuthTest, ARevocationThroughTheServerTakesEffectAtOnce) {
+  auto token = tokens_->Create(v1::SCOPE_ADMIN, "ci", "test");
+  ASSERT_OK(token);
+  const std::string header = "Bearer " + token->secret;
+  ASSERT_OK(tokens_->Authenticate(header, v1::SCOPE_READ));
+  ASSERT_OK(tokens_->Revoke(token->token.id()));
+  EXPECT_THAT(tokens_->Authenticate(header, v1::SCOPE_READ),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("revoked")));
+}
+
 TEST_F(AuthTest, BootstrapWritesAnAdminTokenOnceWithMode0600) {
   std::string path = dir_.File("admin.token");
   auto first = tokens_->BootstrapAdminToken(path);
