@@ -144,7 +144,8 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Create(const v1::CreatePipelineReq
   return created;
 }
 
-absl::StatusOr<v1::Pipeline> PipelineManager::Get(std::string_view name) {
+absl::StatusOr<std::shared_ptr<const PipelineManager::CachedPipeline>> PipelineManager::Lookup(
+    std::string_view name) {
   if (absl::Status s = CheckDnsLabel(name); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
   }
@@ -153,7 +154,7 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Get(std::string_view name) {
   {
     absl::MutexLock lock(&cache_mu_);
     auto it = cache_.find(key);
-    if (it != cache_.end()) return *it->second;
+    if (it != cache_.end()) return it->second;
     generation = generation_;
   }
   v1::Pipeline p;
@@ -161,10 +162,23 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Get(std::string_view name) {
     ASSIGN_OR_RETURN(p, repo_.Get(tx, name));
     return absl::OkStatus();
   }));
-  auto redacted = std::make_shared<const v1::Pipeline>(Redacted(std::move(p)));
+  auto entry = std::make_shared<CachedPipeline>();
+  entry->redacted = Redacted(std::move(p));
+  entry->serialized = entry->redacted.SerializeAsString();
   absl::MutexLock lock(&cache_mu_);
-  if (generation_ == generation) cache_[key] = redacted;
-  return *redacted;
+  if (generation_ == generation) cache_[key] = entry;
+  return entry;
+}
+
+absl::StatusOr<v1::Pipeline> PipelineManager::Get(std::string_view name) {
+  ASSIGN_OR_RETURN(auto entry, Lookup(name));
+  return entry->redacted;
+}
+
+absl::StatusOr<std::shared_ptr<const std::string>> PipelineManager::GetSerialized(
+    std::string_view name) {
+  ASSIGN_OR_RETURN(auto entry, Lookup(name));
+  return std::shared_ptr<const std::string>(entry, &entry->serialized);
 }
 
 void PipelineManager::Invalidate(const std::string& name) {

@@ -31,6 +31,9 @@ class PipelineManager {
   absl::StatusOr<v1::Pipeline> Create(const v1::CreatePipelineRequest& request);
   // NOT_FOUND. Secrets redacted.
   absl::StatusOr<v1::Pipeline> Get(std::string_view name);
+  // The same pipeline as Get, already serialized: what the GetPipeline RPC sends without
+  // copying or re-encoding the message on every call.
+  absl::StatusOr<std::shared_ptr<const std::string>> GetSerialized(std::string_view name);
   // INVALID_ARGUMENT for a bad page_size, page_token or name_prefix.
   absl::StatusOr<v1::ListPipelinesResponse> List(const v1::ListPipelinesRequest& request);
   // INVALID_ARGUMENT if the etag is missing or the spec invalid; NOT_FOUND; ABORTED if stale.
@@ -49,6 +52,11 @@ class PipelineManager {
   // Stamps `next` as the successor of `current`.
   void StampUpdate(const v1::Pipeline& current, v1::Pipeline& next);
   int64_t NowMs() const;
+  struct CachedPipeline {
+    v1::Pipeline redacted;
+    std::string serialized;
+  };
+  absl::StatusOr<std::shared_ptr<const CachedPipeline>> Lookup(std::string_view name);
   // Drops `name` from the cache; called after every committed write.
   void Invalidate(const std::string& name);
 
@@ -58,8 +66,7 @@ class PipelineManager {
   storage::PipelineRepository repo_;
 
   absl::Mutex cache_mu_;
-  // Redacted pipelines by name.
-  absl::flat_hash_map<std::string, std::shared_ptr<const v1::Pipeline>> cache_
+  absl::flat_hash_map<std::string, std::shared_ptr<const CachedPipeline>> cache_
       ABSL_GUARDED_BY(cache_mu_);
   // Bumped by every Invalidate, so a read that raced with a write is not cached.
   uint64_t generation_ ABSL_GUARDED_BY(cache_mu_) = 0;

@@ -10,7 +10,7 @@
 namespace slipway::server {
 namespace {
 
-std::string AuthorizationHeader(const grpc::ServerContext* context) {
+std::string AuthorizationHeader(const grpc::ServerContextBase* context) {
   const auto& md = context->client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) return "";
@@ -27,7 +27,7 @@ absl::Status Respond(absl::StatusOr<T> result, T* response) {
 
 }  // namespace
 
-grpc::Status Serve(const CallDeps& deps, grpc::ServerContext* context, const char* method,
+grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const char* method,
                    v1::Scope scope, const std::function<absl::Status(const Principal&)>& fn) {
   // Latency of the server's own work, for metrics only; not domain time.
   auto start = std::chrono::steady_clock::now();
@@ -55,11 +55,32 @@ grpc::Status PipelineServiceImpl::CreatePipeline(grpc::ServerContext* context,
                [&](const Principal&) { return Respond(pipelines_->Create(*request), response); });
 }
 
-grpc::Status PipelineServiceImpl::GetPipeline(grpc::ServerContext* context,
-                                              const v1::GetPipelineRequest* request,
-                                              v1::Pipeline* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, GetPipeline), v1::SCOPE_READ,
-               [&](const Principal&) { return Respond(pipelines_->Get(request->name()), response); });
+grpc::ServerUnaryReactor* PipelineServiceImpl::GetPipeline(grpc::CallbackServerContext* context,
+                                                           const grpc::ByteBuffer* request,
+                                                           grpc::ByteBuffer* response) {
+  grpc::Status status = Serve(
+      deps_, context, SLIPWAY_METHOD(PipelineService, GetPipeline), v1::SCOPE_READ,
+      [&](const Principal&) -> absl::Status {
+        std::vector<grpc::Slice> slices;
+        std::string bytes;
+        if (request->Dump(&slices).ok()) {
+          for (const auto& slice : slices) {
+            bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+          }
+        }
+        v1::GetPipelineRequest parsed;
+        if (!parsed.ParseFromString(bytes)) {
+          return absl::InvalidArgumentError("request: not a slipway.v1.GetPipelineRequest");
+        }
+        auto serialized = pipelines_->GetSerialized(parsed.name());
+        if (!serialized.ok()) return serialized.status();
+        grpc::Slice slice((*serialized)->data(), (*serialized)->size());
+        *response = grpc::ByteBuffer(&slice, 1);
+        return absl::OkStatus();
+      });
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
 }
 
 grpc::Status PipelineServiceImpl::ListPipelines(grpc::ServerContext* context,

@@ -27,10 +27,13 @@ struct CallDeps {
 
 // Authenticates the call for `scope`, runs `fn(principal)` (returning absl::Status), and
 // returns the converted status; records the call in the metrics.
-grpc::Status Serve(const CallDeps& deps, grpc::ServerContext* context, const char* method,
+grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const char* method,
                    v1::Scope scope, const std::function<absl::Status(const Principal&)>& fn);
 
-class PipelineServiceImpl final : public v1::PipelineService::Service {
+// GetPipeline, the hot read path, is a raw callback method: it answers with the pipeline's
+// cached serialized bytes instead of copying and re-encoding the message per call.
+class PipelineServiceImpl final
+    : public v1::PipelineService::WithRawCallbackMethod_GetPipeline<v1::PipelineService::Service> {
  public:
   PipelineServiceImpl(CallDeps deps, pipeline::PipelineManager* pipelines)
       : deps_(deps), pipelines_(pipelines) {}
@@ -38,8 +41,9 @@ class PipelineServiceImpl final : public v1::PipelineService::Service {
   grpc::Status CreatePipeline(grpc::ServerContext* context,
                               const v1::CreatePipelineRequest* request,
                               v1::Pipeline* response) override;
-  grpc::Status GetPipeline(grpc::ServerContext* context, const v1::GetPipelineRequest* request,
-                           v1::Pipeline* response) override;
+  grpc::ServerUnaryReactor* GetPipeline(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::Status ListPipelines(grpc::ServerContext* context,
                              const v1::ListPipelinesRequest* request,
                              v1::ListPipelinesResponse* response) override;
