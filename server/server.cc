@@ -18,6 +18,7 @@
 #include "server/metrics.h"
 #include "server/services.h"
 #include "storage/database.h"
+#include "storage/request_log.h"
 
 namespace slipway::server {
 namespace {
@@ -73,6 +74,25 @@ struct Server::Impl {
   std::atomic<bool> ready{false};
   absl::Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
+  std::thread maintenance_thread;
+
+  // Drives the periodic maintenance steps until shutdown. The steps themselves take the
+  // injected clock; only this loop waits in real time.
+  void MaintenanceLoop(const Clock* clock) {
+    absl::MutexLock lock(&shutdown_mu);
+    while (!shut_down) {
+      shutdown_mu.Unlock();
+      auto pruned = storage::PruneRequestLog(*db, *clock);
+      if (!pruned.ok()) {
+        spdlog::warn("pruning the request log failed: {}", std::string(pruned.status().message()));
+      } else if (*pruned > 0) {
+        spdlog::info("pruned {} request ids older than {}", *pruned,
+                     absl::FormatDuration(storage::kRequestIdRetention));
+      }
+      shutdown_mu.Lock();
+      shutdown_mu.AwaitWithTimeout(absl::Condition(&shut_down), absl::Minutes(10));
+    }
+  }
 
   absl::Status StartHttp(const HostPort& hp) {
     if (!options.tls_cert.empty()) {
@@ -190,6 +210,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return http;
   }
   impl->ready = true;
+  Impl* raw = impl.get();
+  impl->maintenance_thread = std::thread([raw, clock] { raw->MaintenanceLoop(clock); });
   bool tls = !options.tls_cert.empty();
   {
     std::ofstream out(EndpointsPath(options.data_dir), std::ios::trunc);
@@ -216,6 +238,7 @@ void Server::Shutdown(absl::Duration grace) {
   impl_->grpc_server->Wait();
   impl_->http_server->stop();
   if (impl_->http_thread.joinable()) impl_->http_thread.join();
+  if (impl_->maintenance_thread.joinable()) impl_->maintenance_thread.join();
 }
 
 }  // namespace slipway::server

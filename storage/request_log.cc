@@ -38,6 +38,16 @@ absl::StatusOr<int64_t> RequestLog::PruneBefore(Transaction& tx, int64_t before_
 }
 
 
+absl::StatusOr<int64_t> PruneRequestLog(Database& db, const Clock& clock) {
+  const int64_t before_ms = absl::ToUnixMillis(clock.Now() - kRequestIdRetention);
+  int64_t pruned = 0;
+  RETURN_IF_ERROR(db.Write([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(pruned, RequestLog().PruneBefore(tx, before_ms));
+    return absl::OkStatus();
+  }));
+  return pruned;
+}
+
 std::string Fingerprint(const google::protobuf::Message& request) {
   std::string bytes;
   {

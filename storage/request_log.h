@@ -12,6 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
 #include "google/protobuf/message.h"
 #include "storage/database.h"
 
@@ -38,6 +40,13 @@ class RequestLog {
 }  // namespace slipway::storage
 
 namespace slipway::storage {
+
+// How long a request id is remembered: a retry after this long acts again.
+inline constexpr absl::Duration kRequestIdRetention = absl::Hours(24);
+
+// The maintenance step: deletes idempotency records older than kRequestIdRetention as of
+// `clock.Now()`. Returns how many were deleted.
+absl::StatusOr<int64_t> PruneRequestLog(Database& db, const Clock& clock);
 
 // SHA-256 of the deterministic serialization of `request`.
 std::string Fingerprint(const google::protobuf::Message& request);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "slipway/v1/pipeline_service.pb.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -72,6 +73,35 @@ TEST(RequestLogTest, AFailedCallIsNotLogged) {
   ASSERT_OK((*db)->Write([&](Transaction& tx) -> absl::Status {
     EXPECT_EQ(*log.PruneBefore(tx, 2000), 1);
     EXPECT_FALSE(log.Find(tx, "Test", "r1")->has_value());
+    return absl::OkStatus();
+  }));
+}
+
+TEST(RequestLogTest, PruneForgetsIdsOlderThanTheRetention) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.File("db")});
+  ASSERT_OK(db);
+  testing::FakeClock clock;
+  v1::DeletePipelineRequest req;
+  req.set_request_id("old");
+  auto put = [&](const std::string& id) {
+    req.set_request_id(id);
+    return WriteOnce<v1::DeletePipelineResponse>(
+        **db, "Test", id, req, absl::ToUnixMillis(clock.Now()),
+        [](Transaction&) -> absl::StatusOr<v1::DeletePipelineResponse> {
+          return v1::DeletePipelineResponse();
+        });
+  };
+  ASSERT_OK(put("old"));
+  clock.Advance(kRequestIdRetention - absl::Minutes(1));
+  ASSERT_OK(put("recent"));
+  EXPECT_EQ(*PruneRequestLog(**db, clock), 0);
+  clock.Advance(absl::Minutes(2));
+  EXPECT_EQ(*PruneRequestLog(**db, clock), 1);
+  RequestLog log;
+  ASSERT_OK((*db)->Read([&](Transaction& tx) -> absl::Status {
+    EXPECT_FALSE(log.Find(tx, "Test", "old")->has_value());
+    EXPECT_TRUE(log.Find(tx, "Test", "recent")->has_value());
     return absl::OkStatus();
   }));
 }
