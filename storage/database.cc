@@ -42,6 +42,41 @@ constexpr const char* kMigrations[] = {
     );
     CREATE INDEX requests_by_time ON requests (create_time_ms);
     )sql",
+    // 2: runs with their event log, releases, and what each stage's resources run now.
+    R"sql(
+    CREATE TABLE runs (
+      id TEXT PRIMARY KEY,
+      seq INTEGER NOT NULL UNIQUE,
+      pipeline TEXT NOT NULL,
+      stage TEXT NOT NULL,
+      state INTEGER NOT NULL,
+      active INTEGER NOT NULL,
+      spec BLOB NOT NULL
+    );
+    CREATE INDEX runs_by_stage ON runs (pipeline, stage, seq);
+    CREATE INDEX runs_active ON runs (pipeline, stage, seq) WHERE active = 1;
+    CREATE TABLE run_events (
+      run_id TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      event BLOB NOT NULL,
+      PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE releases (
+      pipeline TEXT NOT NULL,
+      stage TEXT NOT NULL,
+      number INTEGER NOT NULL,
+      run_id TEXT NOT NULL,
+      spec BLOB NOT NULL,
+      PRIMARY KEY (pipeline, stage, number)
+    ) WITHOUT ROWID;
+    CREATE TABLE stage_resources (
+      pipeline TEXT NOT NULL,
+      stage TEXT NOT NULL,
+      resource TEXT NOT NULL,
+      state BLOB NOT NULL,
+      PRIMARY KEY (pipeline, stage, resource)
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -1,0 +1,258 @@
+#include "storage/run_repository.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "storage/errors.h"
+
+namespace slipway::storage {
+namespace {
+
+template <typename T>
+absl::StatusOr<T> Decode(const std::string& blob, std::string_view what) {
+  T message;
+  if (!message.ParseFromString(blob)) {
+    return absl::DataLossError(absl::StrCat("storage: ", std::string(what), " cannot be decoded"));
+  }
+  return message;
+}
+
+}  // namespace
+
+bool IsActive(v1::RunState state) {
+  switch (state) {
+    case v1::RUN_STATE_QUEUED:
+    case v1::RUN_STATE_PENDING:
+    case v1::RUN_STATE_RUNNING:
+    case v1::RUN_STATE_AWAITING_APPROVAL:
+    case v1::RUN_STATE_CANCELLING:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::StatusOr<int64_t> RunRepository::Insert(Transaction& tx, const v1::Run& run) const {
+  int64_t seq = 1;
+  {
+    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs"));
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (row) seq = stmt->ColumnInt(0);
+  }
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO runs (id, seq, pipeline, stage, state, "
+                                         "active, spec) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  stmt->Bind(1, run.id())
+      .Bind(2, seq)
+      .Bind(3, run.pipeline())
+      .Bind(4, run.stage())
+      .Bind(5, static_cast<int64_t>(run.state()))
+      .Bind(6, static_cast<int64_t>(IsActive(run.state()) ? 1 : 0))
+      .BindBlob(7, run.SerializeAsString());
+  absl::Status s = stmt->Run();
+  if (absl::IsAlreadyExists(s)) return AlreadyExists("run", run.id());
+  RETURN_IF_ERROR(s);
+  return seq;
+}
+
+absl::Status RunRepository::Update(Transaction& tx, const v1::Run& run) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("UPDATE runs SET state = ?, active = ?, spec = ? WHERE id = ?"));
+  stmt->Bind(1, static_cast<int64_t>(run.state()))
+      .Bind(2, static_cast<int64_t>(IsActive(run.state()) ? 1 : 0))
+      .BindBlob(3, run.SerializeAsString())
+      .Bind(4, run.id());
+  RETURN_IF_ERROR(stmt->Run());
+  if (tx.Changes() != 1) return NotFound("run", run.id());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Run> RunRepository::Get(Transaction& tx, std::string_view id) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM runs WHERE id = ?"));
+  stmt->Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return NotFound("run", id);
+  return Decode<v1::Run>(stmt->ColumnBlob(0), "run");
+}
+
+absl::StatusOr<int64_t> RunRepository::SequenceOf(Transaction& tx, std::string_view id) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT seq FROM runs WHERE id = ?"));
+  stmt->Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return NotFound("run", id);
+  return stmt->ColumnInt(0);
+}
+
+absl::StatusOr<std::vector<v1::Run>> RunRepository::List(Transaction& tx,
+                                                         const RunFilter& filter) const {
+  // States are filtered after decoding; the index serves pipeline, stage and order.
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("SELECT spec, state FROM runs WHERE (? = '' OR pipeline = ?) AND "
+                              "(? = '' OR stage = ?) AND (? = 0 OR seq < ?) ORDER BY seq DESC"));
+  stmt->Bind(1, filter.pipeline)
+      .Bind(2, filter.pipeline)
+      .Bind(3, filter.stage)
+      .Bind(4, filter.stage)
+      .Bind(5, filter.before_seq)
+      .Bind(6, filter.before_seq);
+  std::vector<v1::Run> out;
+  while (static_cast<int>(out.size()) < filter.limit) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    if (!filter.states.empty()) {
+      auto state = static_cast<v1::RunState>(stmt->ColumnInt(1));
+      if (std::find(filter.states.begin(), filter.states.end(), state) == filter.states.end()) {
+        continue;
+      }
+    }
+    ASSIGN_OR_RETURN(v1::Run run, Decode<v1::Run>(stmt->ColumnBlob(0), "run"));
+    out.push_back(std::move(run));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Run>> RunRepository::ListActive(Transaction& tx,
+                                                               std::string_view pipeline,
+                                                               std::string_view stage) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("SELECT spec FROM runs WHERE active = 1 AND (? = '' OR "
+                              "(pipeline = ? AND stage = ?)) ORDER BY seq"));
+  stmt->Bind(1, pipeline).Bind(2, pipeline).Bind(3, stage);
+  std::vector<v1::Run> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::Run run, Decode<v1::Run>(stmt->ColumnBlob(0), "run"));
+    out.push_back(std::move(run));
+  }
+  return out;
+}
+
+absl::Status RunRepository::AppendEvent(Transaction& tx, const v1::RunEvent& event) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("INSERT INTO run_events (run_id, seq, event) VALUES (?, ?, ?)"));
+  stmt->Bind(1, event.run_id()).Bind(2, event.sequence()).BindBlob(3, event.SerializeAsString());
+  return stmt->Run();
+}
+
+absl::StatusOr<std::vector<v1::RunEvent>> RunRepository::EventsAfter(Transaction& tx,
+                                                                     std::string_view run_id,
+                                                                     int64_t after,
+                                                                     int limit) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT event FROM run_events WHERE run_id = ? AND "
+                                         "seq > ? ORDER BY seq LIMIT ?"));
+  stmt->Bind(1, run_id).Bind(2, after).Bind(3, static_cast<int64_t>(limit));
+  std::vector<v1::RunEvent> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::RunEvent e, Decode<v1::RunEvent>(stmt->ColumnBlob(0), "run event"));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> ReleaseRepository::Insert(Transaction& tx, v1::Release release) const {
+  {
+    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT COALESCE(MAX(number), 0) + 1 FROM releases "
+                                           "WHERE pipeline = ? AND stage = ?"));
+    stmt->Bind(1, release.pipeline()).Bind(2, release.stage());
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    release.set_number(row ? stmt->ColumnInt(0) : 1);
+  }
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO releases (pipeline, stage, number, run_id, "
+                                         "spec) VALUES (?, ?, ?, ?, ?)"));
+  stmt->Bind(1, release.pipeline())
+      .Bind(2, release.stage())
+      .Bind(3, release.number())
+      .Bind(4, release.run_id())
+      .BindBlob(5, release.SerializeAsString());
+  RETURN_IF_ERROR(stmt->Run());
+  return release.number();
+}
+
+absl::StatusOr<v1::Release> ReleaseRepository::Get(Transaction& tx, std::string_view pipeline,
+                                                   std::string_view stage,
+                                                   int64_t number) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM releases WHERE pipeline = ? AND "
+                                         "stage = ? AND number = ?"));
+  stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, number);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) {
+    return NotFound("release", absl::StrCat(std::string(pipeline), "/", std::string(stage), " ",
+                                            number));
+  }
+  return Decode<v1::Release>(stmt->ColumnBlob(0), "release");
+}
+
+absl::StatusOr<std::optional<v1::Release>> ReleaseRepository::Latest(
+    Transaction& tx, std::string_view pipeline, std::string_view stage) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM releases WHERE pipeline = ? AND "
+                                         "stage = ? ORDER BY number DESC LIMIT 1"));
+  stmt->Bind(1, pipeline).Bind(2, stage);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return std::nullopt;
+  ASSIGN_OR_RETURN(v1::Release r, Decode<v1::Release>(stmt->ColumnBlob(0), "release"));
+  return r;
+}
+
+absl::StatusOr<std::vector<v1::Release>> ReleaseRepository::List(Transaction& tx,
+                                                                 std::string_view pipeline,
+                                                                 std::string_view stage,
+                                                                 int64_t before,
+                                                                 int limit) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("SELECT spec FROM releases WHERE pipeline = ? AND stage = ? AND "
+                              "(? = 0 OR number < ?) ORDER BY number DESC LIMIT ?"));
+  stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, before).Bind(4, before).Bind(
+      5, static_cast<int64_t>(limit));
+  std::vector<v1::Release> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::Release r, Decode<v1::Release>(stmt->ColumnBlob(0), "release"));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::Status StageResourceRepository::Put(Transaction& tx, std::string_view pipeline,
+                                          std::string_view stage,
+                                          const v1::ResourceState& state) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO stage_resources (pipeline, stage, "
+                                         "resource, state) VALUES (?, ?, ?, ?) ON CONFLICT "
+                                         "(pipeline, stage, resource) DO UPDATE SET state = "
+                                         "excluded.state"));
+  stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, state.name()).BindBlob(4,
+                                                                        state.SerializeAsString());
+  return stmt->Run();
+}
+
+absl::StatusOr<std::optional<v1::ResourceState>> StageResourceRepository::Get(
+    Transaction& tx, std::string_view pipeline, std::string_view stage,
+    std::string_view resource) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT state FROM stage_resources WHERE pipeline = ? "
+                                         "AND stage = ? AND resource = ?"));
+  stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, resource);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return std::nullopt;
+  ASSIGN_OR_RETURN(v1::ResourceState s,
+                   Decode<v1::ResourceState>(stmt->ColumnBlob(0), "resource state"));
+  return s;
+}
+
+absl::StatusOr<std::vector<v1::ResourceState>> StageResourceRepository::List(
+    Transaction& tx, std::string_view pipeline, std::string_view stage) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT state FROM stage_resources WHERE pipeline = ? "
+                                         "AND stage = ? ORDER BY resource"));
+  stmt->Bind(1, pipeline).Bind(2, stage);
+  std::vector<v1::ResourceState> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::ResourceState s,
+                     Decode<v1::ResourceState>(stmt->ColumnBlob(0), "resource state"));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace slipway::storage
