@@ -28,6 +28,8 @@ std::string HexEncode(std::string_view bytes);
 // Raw 32-byte SHA-256 digest.
 std::string Sha256(std::string_view data);
 std::string Sha256Hex(std::string_view data);
+// HMAC-SHA256 of `data` with `key`, lower-case hex.
+std::string HmacSha256Hex(std::string_view key, std::string_view data);
 // Compares without leaking where the inputs differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

@@ -22,6 +22,11 @@ TEST(RandomTest, SecureIdsHaveTheRequestedLengthAndDoNotRepeat) {
   }
 }
 
+TEST(RandomTest, HmacSha256MatchesRfc4231TestCase2) {
+  EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 TEST(RandomTest, ConstantTimeEqualsComparesWholeStrings) {
   EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));

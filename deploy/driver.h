@@ -1,0 +1,90 @@
+// The deploy drivers' interface: what the run executor asks of a driver, and the effects it
+// needs besides drivers (HTTP calls, background tasks). Every implementation is an effect at the
+// edge of the system; tests use scripted fakes (tests/testing/fake_driver.h).
+#ifndef SLIPWAY_DEPLOY_DRIVER_H_
+#define SLIPWAY_DEPLOY_DRIVER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "slipway/v1/pipeline.pb.h"
+
+namespace slipway::deploy {
+
+// One resource instance to make real. Every template in `spec` is already resolved.
+struct DeployRequest {
+  // Unique and stable per resource instance: "<pipeline>/<stage>/<resource>".
+  std::string key;
+  v1::Resource spec;
+  v1::Artifact artifact;
+  // Values passed to the workload as environment variables (SLIPWAY_*), never through a shell.
+  std::map<std::string, std::string> env;
+};
+
+struct DeployResult {
+  // What the driver reports about the running instance: "pid", "port", "url", …
+  std::map<std::string, std::string> status;
+};
+
+struct JobResult {
+  int exit_code = 0;
+  // Tail of the job's combined output.
+  std::string output;
+};
+
+// Thread-safe. Calls may block (they run on the executor's task threads) and must be
+// idempotent: applying the same desired state twice changes nothing the second time.
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  // Makes the resource run `request.artifact`. UNAVAILABLE or INTERNAL when it could not.
+  virtual absl::StatusOr<DeployResult> Apply(const DeployRequest& request) = 0;
+  // Whether the instance is up and passing its health check.
+  virtual absl::StatusOr<bool> Healthy(const DeployRequest& request) = 0;
+  // Runs a job resource to completion, with `extra_args` appended to its command.
+  virtual absl::StatusOr<JobResult> RunJob(const DeployRequest& request,
+                                           const std::vector<std::string>& extra_args,
+                                           absl::Duration timeout) = 0;
+  // Stops and removes the instance; OK if it does not exist.
+  virtual absl::Status Teardown(const std::string& key) = 0;
+};
+
+// Drivers by name ("process", "command"). Not owned.
+using DriverRegistry = std::map<std::string, Driver*>;
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::map<std::string, std::string> headers;
+  std::string body;
+  absl::Duration timeout = absl::Seconds(10);
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+
+// Outgoing HTTP for await_condition, http_request and message nodes. Thread-safe.
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  // UNAVAILABLE when no response was received (refused, timed out).
+  virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request) = 0;
+};
+
+// Runs blocking work off the executor's thread. Thread-safe.
+class TaskRunner {
+ public:
+  virtual ~TaskRunner() = default;
+  virtual void Post(std::function<void()> task) = 0;
+};
+
+}  // namespace slipway::deploy
+
+#endif  // SLIPWAY_DEPLOY_DRIVER_H_

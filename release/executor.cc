@@ -1,0 +1,1240 @@
+#include "release/executor.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/duration.h"
+#include "common/status_macros.h"
+#include "common/time_format.h"
+#include "release/expression.h"
+#include "release/flow_check.h"
+#include "storage/request_log.h"
+
+namespace slipway::release {
+namespace {
+
+constexpr absl::Duration kDefaultTimeout = absl::Minutes(10);
+constexpr absl::Duration kDefaultBackoff = absl::Seconds(1);
+constexpr absl::Duration kDefaultInterval = absl::Seconds(2);
+constexpr int kMaxLogLines = 50;
+constexpr size_t kMaxOutputBytes = 4096;
+
+bool IsIdempotent(v1::Step::KindCase kind) {
+  switch (kind) {
+    case v1::Step::kDeploy:
+    case v1::Step::kPromote:
+    case v1::Step::kAwaitCondition:
+    case v1::Step::kSleep:
+    case v1::Step::kApproval:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Duration DurationOr(const std::string& text, absl::Duration fallback) {
+  if (text.empty()) return fallback;
+  auto d = ParseDuration(text);
+  return d.ok() ? *d : fallback;
+}
+
+std::string Truncate(std::string s, size_t max) {
+  if (s.size() > max) s = s.substr(s.size() - max);
+  return s;
+}
+
+absl::StatusOr<std::string> Resolve(const std::string& text,
+                                    const std::map<std::string, std::string>& values) {
+  if (text.find('$') == std::string::npos) return text;
+  ASSIGN_OR_RETURN(Template t, Template::Parse(text));
+  absl::flat_hash_map<std::string, std::string> flat(values.begin(), values.end());
+  return t.Evaluate(flat);
+}
+
+absl::StatusOr<std::string> ReadSecret(const v1::SecretRef& ref) {
+  switch (ref.source_case()) {
+    case v1::SecretRef::kValue:
+      return ref.value();
+    case v1::SecretRef::kEnv: {
+      const char* v = std::getenv(ref.env().c_str());
+      if (v == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("secret: environment variable ", ref.env(), " is not set"));
+      }
+      return std::string(v);
+    }
+    case v1::SecretRef::kFile: {
+      std::ifstream in(ref.file());
+      if (!in) return absl::FailedPreconditionError(absl::StrCat("secret: cannot read ", ref.file()));
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::string s = ss.str();
+      while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+      return s;
+    }
+    default:
+      return absl::FailedPreconditionError("secret: not set");
+  }
+}
+
+bool StatusExpected(int status, const google::protobuf::RepeatedField<int32_t>& expect,
+                    int lo, int hi) {
+  if (expect.empty()) return status >= lo && status <= hi;
+  return std::find(expect.begin(), expect.end(), status) != expect.end();
+}
+
+void CollectNodes(const v1::Steps& steps, const std::string& path, v1::Run& run) {
+  for (int i = 0; i < steps.steps_size(); ++i) {
+    const v1::Step& s = steps.steps(i);
+    std::string p = absl::StrCat(path, "[", i, "]");
+    if (s.has_sequential()) {
+      CollectNodes(s.sequential(), p + ".sequential", run);
+    } else if (s.has_parallel()) {
+      CollectNodes(s.parallel(), p + ".parallel", run);
+    } else {
+      auto* n = run.add_nodes();
+      n->set_ref(s.ref());
+      n->set_path(p);
+      n->set_state(v1::NODE_STATE_PENDING);
+    }
+  }
+}
+
+}  // namespace
+
+struct Executor::Completion {
+  std::string run_id;
+  std::string path;
+  int attempt = 0;
+  absl::Status status;
+  std::map<std::string, std::string> outputs;
+  std::vector<std::string> log;
+  std::optional<v1::ResourceState> resource;
+  // For await_condition: false means "checked, not yet true".
+  bool condition_met = true;
+};
+
+struct Executor::ActiveRun {
+  v1::Run run;
+  std::map<std::string, int> node_index;
+  std::map<std::string, const v1::Step*> steps;
+  int in_flight = 0;
+  bool ended = false;
+
+  void Index() {
+    node_index.clear();
+    steps.clear();
+    for (int i = 0; i < run.nodes_size(); ++i) node_index[run.nodes(i).path()] = i;
+    const v1::Flow& flow = run.stage_spec().flow();
+    if (flow.has_sequential()) IndexSteps(flow.sequential(), "sequential");
+    if (flow.has_parallel()) IndexSteps(flow.parallel(), "parallel");
+  }
+  void IndexSteps(const v1::Steps& s, const std::string& path) {
+    for (int i = 0; i < s.steps_size(); ++i) {
+      std::string p = absl::StrCat(path, "[", i, "]");
+      steps[p] = &s.steps(i);
+      if (s.steps(i).has_sequential()) IndexSteps(s.steps(i).sequential(), p + ".sequential");
+      if (s.steps(i).has_parallel()) IndexSteps(s.steps(i).parallel(), p + ".parallel");
+    }
+  }
+  v1::NodeStatus* Node(const std::string& path) {
+    auto it = node_index.find(path);
+    return it == node_index.end() ? nullptr : run.mutable_nodes(it->second);
+  }
+  const v1::Resource* Resource(const std::string& name) const {
+    for (const auto& r : run.stage_spec().resources()) {
+      if (r.name() == name) return &r;
+    }
+    return nullptr;
+  }
+};
+
+Executor::Executor(ExecutorDeps deps) : deps_(std::move(deps)) {}
+Executor::~Executor() = default;
+
+std::string Executor::Now() const { return FormatRfc3339(deps_.clock->Now()); }
+
+std::map<std::string, std::string> Executor::Values(const ActiveRun& ar) const {
+  std::map<std::string, std::string> v;
+  const v1::Run& run = ar.run;
+  for (const auto& [k, val] : run.args()) v["args." + k] = val;
+  const v1::TriggerInfo& t = run.trigger();
+  v["trigger.branch"] = t.branch();
+  v["trigger.sha"] = t.sha();
+  v["trigger.tag"] = t.tag();
+  v["trigger.pull_request"] = t.pull_request();
+  v["trigger.event"] = t.event();
+  v["trigger.source"] = t.source();
+  v["trigger.actor"] = t.actor();
+  v["trigger.delivery"] = t.delivery();
+  v["trigger.reason"] = t.reason();
+  v["stage.name"] = run.stage();
+  v["pipeline.name"] = run.pipeline();
+  for (const auto& n : run.nodes()) {
+    if (n.state() != v1::NODE_STATE_SUCCEEDED) continue;
+    for (const auto& [k, val] : n.outputs()) v["refs." + n.ref() + "." + k] = val;
+  }
+  return v;
+}
+
+void Executor::Emit(ActiveRun& ar, const v1::NodeStatus* node, const std::string& log) {
+  v1::RunEvent e;
+  e.set_sequence(ar.run.last_event() + 1);
+  ar.run.set_last_event(e.sequence());
+  e.set_time(Now());
+  e.set_run_id(ar.run.id());
+  e.set_state(ar.run.state());
+  if (node != nullptr) *e.mutable_node() = *node;
+  e.set_log(log);
+  pending_events_.push_back(std::move(e));
+  if (std::find(dirty_runs_.begin(), dirty_runs_.end(), ar.run.id()) == dirty_runs_.end()) {
+    dirty_runs_.push_back(ar.run.id());
+  }
+}
+
+absl::Status Executor::Recover() {
+  std::vector<v1::Run> runs;
+  RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(runs, runs_repo_.ListActive(tx));
+    return absl::OkStatus();
+  }));
+  absl::MutexLock lock(&mu_);
+  for (v1::Run& run : runs) {
+    auto ar = std::make_unique<ActiveRun>();
+    ar->run = std::move(run);
+    ar->Index();
+    ActiveRun& a = *ar;
+    std::string id = a.run.id();
+    committed_events_[id] = a.run.last_event();
+    active_[id] = std::move(ar);
+    for (auto& node : *a.run.mutable_nodes()) {
+      if (node.state() != v1::NODE_STATE_RUNNING) continue;
+      const v1::Step* step = a.steps[node.path()];
+      if (IsIdempotent(step->kind_case())) {
+        // Start the same attempt again: re-applying an idempotent node is safe.
+        node.set_state(v1::NODE_STATE_WAITING);
+        node.set_wake_time(Now());
+        node.set_attempts(std::max(0, node.attempts() - 1));
+        Emit(a, &node, "the controller restarted while this node ran; starting it again");
+      } else {
+        FailAttempt(a, node, *step,
+                    "outcome unknown: the controller restarted while this node ran");
+      }
+    }
+  }
+  return Commit();
+}
+
+absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request,
+                                        const std::string& request_id) {
+  const v1::Stage* stage = nullptr;
+  for (const auto& s : request.pipeline.stages()) {
+    if (s.name() == request.stage) stage = &s;
+  }
+  if (stage == nullptr) {
+    return absl::NotFoundError(absl::StrCat("stage \"", request.stage, "\" not found in pipeline \"",
+                                            request.pipeline.name(), "\""));
+  }
+  if (!request_id.empty()) {
+    std::optional<std::string> existing;
+    RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(auto logged, storage::RequestLog().Find(tx, "StartRun", request_id));
+      if (logged.has_value()) existing = logged->response;
+      return absl::OkStatus();
+    }));
+    if (existing.has_value()) {
+      v1::Run first;
+      first.ParseFromString(*existing);
+      absl::MutexLock lock(&mu_);
+      auto it = active_.find(first.id());
+      if (it != active_.end()) return it->second->run;
+      v1::Run stored;
+      RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(stored, runs_repo_.Get(tx, first.id()));
+        return absl::OkStatus();
+      }));
+      return stored;
+    }
+  }
+  FlowCheckInput check{&stage->flow(), &stage->resources(),
+                       absl::StrCat("stages[", stage->name(), "].flow"), request.args, false};
+  RETURN_IF_ERROR(CheckFlowStatus(check));
+
+  auto ar = std::make_unique<ActiveRun>();
+  v1::Run& run = ar->run;
+  run.set_id("run-" + deps_.ids->RandomHex(8));
+  run.set_pipeline(request.pipeline.name());
+  run.set_stage(request.stage);
+  run.set_kind(request.kind);
+  for (const auto& [k, v] : request.args) (*run.mutable_args())[k] = v;
+  *run.mutable_trigger() = request.trigger;
+  run.set_pipeline_revision(request.pipeline.revision());
+  run.set_request_id(request_id);
+  run.set_create_time(Now());
+  *run.mutable_stage_spec() = *stage;
+  const v1::Flow& flow = stage->flow();
+  if (flow.has_sequential()) CollectNodes(flow.sequential(), "sequential", run);
+  if (flow.has_parallel()) CollectNodes(flow.parallel(), "parallel", run);
+  ar->Index();
+
+  absl::MutexLock lock(&mu_);
+  std::vector<ActiveRun*> running, queued;
+  for (auto& [id, other] : active_) {
+    if (other->run.pipeline() != run.pipeline() || other->run.stage() != run.stage() ||
+        other->ended) {
+      continue;
+    }
+    (other->run.state() == v1::RUN_STATE_QUEUED ? queued : running).push_back(other.get());
+  }
+  v1::ConcurrencyPolicy policy = stage->concurrency() == v1::CONCURRENCY_POLICY_UNSPECIFIED
+                                     ? v1::CONCURRENCY_POLICY_QUEUE
+                                     : stage->concurrency();
+  run.set_state(v1::RUN_STATE_PENDING);
+  auto first_active = [&]() -> std::string {
+    if (!running.empty()) return running.front()->run.id();
+    return queued.empty() ? "" : queued.front()->run.id();
+  };
+  switch (policy) {
+    case v1::CONCURRENCY_POLICY_ALLOW:
+      break;
+    case v1::CONCURRENCY_POLICY_FORBID:
+      if (!running.empty() || !queued.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "stage ", run.pipeline(), "/", run.stage(), " already has run ", first_active(),
+            " in progress and its concurrency policy is forbid; cancel it or wait"));
+      }
+      break;
+    case v1::CONCURRENCY_POLICY_REPLACE:
+      for (ActiveRun* q : queued) {
+        q->run.set_state(v1::RUN_STATE_SKIPPED);
+        FinishRun(*q, v1::RUN_STATE_SKIPPED, absl::StrCat("replaced by run ", run.id()));
+      }
+      for (ActiveRun* r : running) {
+        if (r->run.state() != v1::RUN_STATE_CANCELLING) {
+          r->run.set_state(v1::RUN_STATE_CANCELLING);
+          r->run.set_error(absl::StrCat("replaced by run ", run.id()));
+          Emit(*r, nullptr, absl::StrCat("cancelling: replaced by run ", run.id()));
+        }
+      }
+      if (!running.empty()) {
+        run.set_state(v1::RUN_STATE_QUEUED);
+        run.set_waiting_reason(absl::StrCat("waiting for run ", running.front()->run.id(),
+                                            " to be cancelled (policy replace)"));
+      }
+      break;
+    case v1::CONCURRENCY_POLICY_LATEST:
+      for (ActiveRun* q : queued) {
+        FinishRun(*q, v1::RUN_STATE_SKIPPED, absl::StrCat("superseded by run ", run.id()));
+      }
+      if (!running.empty()) {
+        run.set_state(v1::RUN_STATE_QUEUED);
+        run.set_waiting_reason(absl::StrCat("waiting for run ", running.front()->run.id(),
+                                            " to finish (policy latest)"));
+      }
+      break;
+    case v1::CONCURRENCY_POLICY_QUEUE:
+    default:
+      if (!running.empty() || !queued.empty()) {
+        run.set_state(v1::RUN_STATE_QUEUED);
+        std::string ahead = queued.empty() ? running.front()->run.id() : queued.back()->run.id();
+        run.set_waiting_reason(absl::StrCat("queued behind run ", ahead, " (policy queue)"));
+      }
+      break;
+  }
+  std::string id = run.id();
+  ActiveRun& a = *ar;
+  active_[id] = std::move(ar);
+  committed_events_[id] = 0;
+  Emit(a, nullptr, run.state() == v1::RUN_STATE_QUEUED ? a.run.waiting_reason() : "created");
+  // The request id is recorded in the same transaction as the run.
+  v1::Run logged;
+  logged.set_id(id);
+  absl::Status committed = Commit([&](storage::Transaction& tx) -> absl::Status {
+    if (request_id.empty()) return absl::OkStatus();
+    return storage::RequestLog().Put(tx, "StartRun", request_id, {"", logged.SerializeAsString()},
+                                     absl::ToUnixMillis(deps_.clock->Now()));
+  });
+  if (!committed.ok()) {
+    active_.erase(id);
+    dirty_runs_.erase(std::remove(dirty_runs_.begin(), dirty_runs_.end(), id), dirty_runs_.end());
+    pending_events_.erase(std::remove_if(pending_events_.begin(), pending_events_.end(),
+                                         [&](const v1::RunEvent& e) { return e.run_id() == id; }),
+                          pending_events_.end());
+    return committed;
+  }
+  {
+    absl::MutexLock wl(&completions_mu_);
+    work_ = true;
+  }
+  return active_[id]->run;
+}
+
+absl::StatusOr<v1::Run> Executor::Cancel(const std::string& run_id, const std::string& by,
+                                         const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  auto it = active_.find(run_id);
+  if (it == active_.end() || it->second->ended) {
+    v1::Run stored;
+    RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(stored, runs_repo_.Get(tx, run_id));
+      return absl::OkStatus();
+    }));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "run ", run_id, " has already ended (", v1::RunState_Name(stored.state()), ")"));
+  }
+  ActiveRun& ar = *it->second;
+  if (ar.run.state() == v1::RUN_STATE_QUEUED) {
+    ar.run.set_cancelled_by(by);
+    FinishRun(ar, v1::RUN_STATE_CANCELLED,
+              reason.empty() ? "cancelled while queued" : absl::StrCat("cancelled: ", reason));
+  } else if (ar.run.state() != v1::RUN_STATE_CANCELLING) {
+    ar.run.set_state(v1::RUN_STATE_CANCELLING);
+    ar.run.set_cancelled_by(by);
+    ar.run.set_error(reason.empty() ? "cancelled" : absl::StrCat("cancelled: ", reason));
+    Emit(ar, nullptr, "cancelling");
+    AdvanceRun(ar);
+  }
+  v1::Run out = ar.run;
+  RETURN_IF_ERROR(Commit());
+  absl::MutexLock wl(&completions_mu_);
+  work_ = true;
+  return out;
+}
+
+absl::StatusOr<v1::Run> Executor::Approve(const std::string& run_id, const std::string& ref,
+                                          const std::string& by, const std::string& comment,
+                                          bool reject) {
+  absl::MutexLock lock(&mu_);
+  auto it = active_.find(run_id);
+  if (it == active_.end() || it->second->ended) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run ", run_id, " is not in progress; nothing to approve"));
+  }
+  ActiveRun& ar = *it->second;
+  v1::NodeStatus* node = nullptr;
+  const v1::Step* step = nullptr;
+  for (auto& n : *ar.run.mutable_nodes()) {
+    if (n.ref() == ref) {
+      node = &n;
+      step = ar.steps[n.path()];
+    }
+  }
+  if (node == nullptr || !step->has_approval()) {
+    return absl::NotFoundError(absl::StrCat("run ", run_id, " has no approval node \"", ref, "\""));
+  }
+  if (node->state() != v1::NODE_STATE_AWAITING_APPROVAL) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "node \"", ref, "\" is not waiting for approval (", v1::NodeState_Name(node->state()), ")"));
+  }
+  if (!ar.run.trigger().actor().empty() && by == ar.run.trigger().actor()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the run's initiator (", by, ") cannot approve it"));
+  }
+  for (const auto& a : node->approvals()) {
+    if (a.by() == by) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(by, " has already ", a.rejected() ? "rejected" : "approved", " \"", ref,
+                       "\""));
+    }
+  }
+  auto* approval = node->add_approvals();
+  approval->set_by(by);
+  approval->set_time(Now());
+  approval->set_rejected(reject);
+  approval->set_comment(comment);
+  int needed = std::max(1, step->approval().approvals());
+  int approvals = 0;
+  std::vector<std::string> approvers;
+  for (const auto& a : node->approvals()) {
+    if (!a.rejected()) {
+      ++approvals;
+      approvers.push_back(a.by());
+    }
+  }
+  if (reject) {
+    node->set_state(v1::NODE_STATE_FAILED);
+    node->set_error(absl::StrCat("rejected by ", by, comment.empty() ? "" : ": " + comment));
+    node->set_end_time(Now());
+  } else if (approvals >= needed) {
+    node->set_state(v1::NODE_STATE_SUCCEEDED);
+    node->set_end_time(Now());
+    (*node->mutable_outputs())["approved_by"] = absl::StrJoin(approvers, ",");
+  }
+  Emit(ar, node, absl::StrCat(reject ? "rejected" : "approved", " by ", by, " (", approvals, "/",
+                              needed, ")"));
+  AdvanceRun(ar);
+  v1::Run out = ar.run;
+  RETURN_IF_ERROR(Commit());
+  absl::MutexLock wl(&completions_mu_);
+  work_ = true;
+  return out;
+}
+
+absl::Status Executor::StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& step) {
+  const absl::Time now = deps_.clock->Now();
+  node.set_attempts(node.attempts() + 1);
+  if (node.start_time().empty()) node.set_start_time(Now());
+  node.clear_wake_time();
+  node.clear_error();
+  std::map<std::string, std::string> values = Values(ar);
+  if (!step.skip_if().empty()) {
+    auto skip = Resolve(step.skip_if(), values);
+    if (!skip.ok()) {
+      node.set_state(v1::NODE_STATE_FAILED);
+      node.set_error(absl::StrCat("skip_if: ", skip.status().message()));
+      node.set_end_time(Now());
+      Emit(ar, &node);
+      return absl::OkStatus();
+    }
+    if (*skip == "true") {
+      node.set_state(v1::NODE_STATE_SKIPPED);
+      node.set_end_time(Now());
+      Emit(ar, &node, "skipped: skip_if is true");
+      return absl::OkStatus();
+    }
+  }
+  absl::Duration timeout = DurationOr(step.timeout(), kDefaultTimeout);
+  node.set_deadline(FormatRfc3339(now + timeout));
+  node.set_state(v1::NODE_STATE_RUNNING);
+
+  // The task for this attempt; posted after the RUNNING state is committed.
+  std::function<Completion()> work;
+  const std::string run_id = ar.run.id();
+  const std::string pipeline = ar.run.pipeline();
+  const std::string stage = ar.run.stage();
+  const std::string path = node.path();
+  const int attempt = node.attempts();
+  auto fail_now = [&](const std::string& error) {
+    node.set_state(v1::NODE_STATE_FAILED);
+    node.set_error(error);
+    node.set_end_time(Now());
+    Emit(ar, &node);
+    return absl::OkStatus();
+  };
+  auto resolve_all = [&](const std::string& text, std::string* out) -> bool {
+    auto r = Resolve(text, values);
+    if (!r.ok()) {
+      fail_now(std::string(r.status().message())).IgnoreError();
+      return false;
+    }
+    *out = *r;
+    return true;
+  };
+  // Builds the request for a resource with `artifact`; templates in the resource's settings see
+  // the run's values plus the artifact.
+  auto make_request = [&, values](const v1::Resource& spec, const v1::Artifact& artifact)
+      -> absl::StatusOr<deploy::DeployRequest> {
+    std::map<std::string, std::string> v = values;
+    v["artifact.image"] = artifact.image();
+    v["artifact.sha"] = artifact.sha();
+    v["artifact.version"] = artifact.version();
+    for (const auto& [k, val] : artifact.config()) v["artifact.config." + k] = val;
+    deploy::DeployRequest req;
+    req.key = absl::StrCat(pipeline, "/", stage, "/", spec.name());
+    req.spec = spec;
+    req.artifact = artifact;
+    auto* cmd = req.spec.mutable_process()->mutable_command();
+    for (auto& arg : *cmd) {
+      ASSIGN_OR_RETURN(arg, Resolve(arg, v));
+    }
+    for (auto& [k, val] : *req.spec.mutable_process()->mutable_env()) {
+      ASSIGN_OR_RETURN(val, Resolve(val, v));
+    }
+    for (auto& [k, val] : *req.spec.mutable_command()->mutable_env()) {
+      ASSIGN_OR_RETURN(val, Resolve(val, v));
+    }
+    req.env = {{"SLIPWAY_PIPELINE", pipeline},
+               {"SLIPWAY_STAGE", stage},
+               {"SLIPWAY_RESOURCE", spec.name()},
+               {"SLIPWAY_RUN_ID", run_id},
+               {"SLIPWAY_ARTIFACT_IMAGE", artifact.image()},
+               {"SLIPWAY_ARTIFACT_SHA", artifact.sha()},
+               {"SLIPWAY_ARTIFACT_VERSION", artifact.version()},
+               {"SLIPWAY_TRIGGER_BRANCH", v["trigger.branch"]},
+               {"SLIPWAY_TRIGGER_SHA", v["trigger.sha"]}};
+    for (const auto& [k, val] : artifact.config()) req.env["SLIPWAY_CONFIG_" + k] = val;
+    return req;
+  };
+  auto driver_for = [this](const v1::Resource& spec) -> deploy::Driver* {
+    auto it = deps_.drivers.find(spec.driver());
+    return it == deps_.drivers.end() ? nullptr : it->second;
+  };
+  storage::Database* db = deps_.db;
+  const Clock* clock = deps_.clock;
+
+  switch (step.kind_case()) {
+    case v1::Step::kSleep: {
+      node.set_state(v1::NODE_STATE_WAITING);
+      node.set_wake_time(FormatRfc3339(now + DurationOr(step.sleep().duration(), absl::ZeroDuration())));
+      Emit(ar, &node, absl::StrCat("sleeping ", step.sleep().duration()));
+      return absl::OkStatus();
+    }
+    case v1::Step::kApproval: {
+      node.set_state(v1::NODE_STATE_AWAITING_APPROVAL);
+      Emit(ar, &node, absl::StrCat("waiting for ", std::max(1, step.approval().approvals()),
+                                   " approval(s)"));
+      return absl::OkStatus();
+    }
+    case v1::Step::kDeploy:
+    case v1::Step::kPromote: {
+      const std::string& name =
+          step.has_deploy() ? step.deploy().resource() : step.promote().resource();
+      const v1::Resource* spec = ar.Resource(name);
+      if (spec == nullptr) return fail_now(absl::StrCat("unknown resource \"", name, "\""));
+      deploy::Driver* driver = driver_for(*spec);
+      if (driver == nullptr) {
+        return fail_now(absl::StrCat("driver \"", spec->driver(), "\" is not available"));
+      }
+      v1::Artifact artifact;
+      std::string from_stage, from_resource;
+      if (step.has_deploy()) {
+        const v1::Artifact& a = step.deploy().has_artifact() ? step.deploy().artifact() : spec->artifact();
+        if (!resolve_all(a.image(), artifact.mutable_image()) ||
+            !resolve_all(a.sha(), artifact.mutable_sha()) ||
+            !resolve_all(a.version(), artifact.mutable_version())) {
+          return absl::OkStatus();
+        }
+        for (const auto& [k, val] : a.config()) {
+          if (!resolve_all(val, &(*artifact.mutable_config())[k])) return absl::OkStatus();
+        }
+      } else {
+        from_stage = step.promote().from_stage();
+        from_resource = step.promote().from_resource().empty() ? name : step.promote().from_resource();
+      }
+      v1::Resource spec_copy = *spec;
+      work = [=]() {
+        Completion c;
+        v1::Artifact art = artifact;
+        if (!from_stage.empty()) {
+          std::optional<v1::ResourceState> source;
+          absl::Status s = db->Read([&](storage::Transaction& tx) -> absl::Status {
+            ASSIGN_OR_RETURN(source, storage::StageResourceRepository().Get(tx, pipeline, from_stage,
+                                                                           from_resource));
+            return absl::OkStatus();
+          });
+          if (!s.ok()) {
+            c.status = s;
+            return c;
+          }
+          if (!source.has_value()) {
+            c.status = absl::FailedPreconditionError(absl::StrCat(
+                "stage \"", from_stage, "\" has never deployed \"", from_resource, "\"; nothing to promote"));
+            return c;
+          }
+          art = source->artifact();
+          c.log.push_back(absl::StrCat("promoting ", from_stage, "/", from_resource, " (version \"",
+                                       art.version(), "\")"));
+        }
+        auto req = make_request(spec_copy, art);
+        if (!req.ok()) {
+          c.status = req.status();
+          return c;
+        }
+        auto result = driver->Apply(*req);
+        if (!result.ok()) {
+          c.status = result.status();
+          return c;
+        }
+        v1::ResourceState state;
+        state.set_name(spec_copy.name());
+        *state.mutable_spec() = spec_copy;
+        *state.mutable_artifact() = art;
+        state.set_update_time(FormatRfc3339(clock->Now()));
+        state.set_run_id(run_id);
+        for (const auto& [k, val] : result->status) (*state.mutable_status())[k] = val;
+        c.resource = state;
+        c.outputs = {{"image", art.image()}, {"sha", art.sha()}, {"version", art.version()},
+                     {"resource", spec_copy.name()}};
+        if (result->status.contains("url")) c.outputs["url"] = result->status.at("url");
+        c.log.push_back(absl::StrCat("deployed ", spec_copy.name(), " version \"", art.version(), "\""));
+        return c;
+      };
+      break;
+    }
+    case v1::Step::kRunJob: {
+      const v1::Resource* spec = ar.Resource(step.run_job().resource());
+      if (spec == nullptr) return fail_now("unknown resource");
+      deploy::Driver* driver = driver_for(*spec);
+      if (driver == nullptr) {
+        return fail_now(absl::StrCat("driver \"", spec->driver(), "\" is not available"));
+      }
+      std::vector<std::string> args;
+      for (const auto& a : step.run_job().args()) {
+        std::string r;
+        if (!resolve_all(a, &r)) return absl::OkStatus();
+        args.push_back(r);
+      }
+      std::map<std::string, std::string> env;
+      for (const auto& [k, val] : step.run_job().env()) {
+        if (!resolve_all(val, &env[k])) return absl::OkStatus();
+      }
+      v1::Resource spec_copy = *spec;
+      work = [=]() {
+        Completion c;
+        auto req = make_request(spec_copy, spec_copy.artifact());
+        if (!req.ok()) {
+          c.status = req.status();
+          return c;
+        }
+        for (const auto& [k, val] : env) req->env[k] = val;
+        auto result = driver->RunJob(*req, args, timeout);
+        if (!result.ok()) {
+          c.status = result.status();
+          return c;
+        }
+        c.outputs = {{"exit_code", absl::StrCat(result->exit_code)},
+                     {"output", Truncate(result->output, kMaxOutputBytes)}};
+        if (result->exit_code != 0) {
+          c.status = absl::InternalError(absl::StrCat("job exited with status ", result->exit_code));
+        }
+        return c;
+      };
+      break;
+    }
+    case v1::Step::kAwaitCondition: {
+      const auto& a = step.await_condition();
+      if (a.has_http()) {
+        std::string url, path_part;
+        if (!resolve_all(a.http().url(), &url) || !resolve_all(a.http().path(), &path_part)) {
+          return absl::OkStatus();
+        }
+        std::string resource = a.http().resource();
+        auto expect = a.http().expect_status();
+        deploy::HttpClient* http = deps_.http;
+        work = [=]() {
+          Completion c;
+          std::string target = url;
+          if (!resource.empty()) {
+            std::optional<v1::ResourceState> state;
+            absl::Status s = db->Read([&](storage::Transaction& tx) -> absl::Status {
+              ASSIGN_OR_RETURN(state, storage::StageResourceRepository().Get(tx, pipeline, stage, resource));
+              return absl::OkStatus();
+            });
+            if (!s.ok()) {
+              c.status = s;
+              return c;
+            }
+            if (!state.has_value() || !state->status().contains("url")) {
+              c.condition_met = false;
+              c.log.push_back(absl::StrCat("resource ", resource, " has no URL yet"));
+              return c;
+            }
+            target = state->status().at("url") + path_part;
+          }
+          deploy::HttpRequest req;
+          req.url = target;
+          req.timeout = absl::Seconds(5);
+          auto resp = http->Send(req);
+          if (!resp.ok()) {
+            c.condition_met = false;
+            c.log.push_back(absl::StrCat("GET ", target, ": ", resp.status().message()));
+          } else if (!StatusExpected(resp->status, expect, 200, 399)) {
+            c.condition_met = false;
+            c.log.push_back(absl::StrCat("GET ", target, ": ", resp->status));
+          } else {
+            c.log.push_back(absl::StrCat("GET ", target, ": ", resp->status));
+          }
+          return c;
+        };
+      } else {
+        const v1::Resource* spec = ar.Resource(a.resource_healthy());
+        if (spec == nullptr) return fail_now("unknown resource");
+        deploy::Driver* driver = driver_for(*spec);
+        if (driver == nullptr) return fail_now("driver not available");
+        v1::Resource spec_copy = *spec;
+        work = [=]() {
+          Completion c;
+          auto req = make_request(spec_copy, spec_copy.artifact());
+          if (!req.ok()) {
+            c.status = req.status();
+            return c;
+          }
+          auto healthy = driver->Healthy(*req);
+          c.condition_met = healthy.ok() && *healthy;
+          if (!c.condition_met) c.log.push_back(absl::StrCat(spec_copy.name(), " is not healthy yet"));
+          return c;
+        };
+      }
+      break;
+    }
+    case v1::Step::kHttpRequest:
+    case v1::Step::kMessage: {
+      deploy::HttpRequest req;
+      google::protobuf::RepeatedField<int32_t> expect;
+      if (step.has_http_request()) {
+        const auto& h = step.http_request();
+        req.method = h.method().empty() ? "POST" : h.method();
+        if (!resolve_all(h.url(), &req.url) || !resolve_all(h.body(), &req.body)) {
+          return absl::OkStatus();
+        }
+        for (const auto& [k, val] : h.headers()) {
+          if (!resolve_all(val, &req.headers[k])) return absl::OkStatus();
+        }
+        if (h.has_signing_secret()) {
+          auto secret = ReadSecret(h.signing_secret());
+          if (!secret.ok()) return fail_now(std::string(secret.status().message()));
+          req.headers["X-Slipway-Signature-256"] = "sha256=" + HmacSha256Hex(*secret, req.body);
+        }
+        if (h.has_bearer_token()) {
+          auto token = ReadSecret(h.bearer_token());
+          if (!token.ok()) return fail_now(std::string(token.status().message()));
+          req.headers["Authorization"] = "Bearer " + *token;
+        }
+        expect = h.expect_status();
+      } else {
+        std::string text;
+        if (!resolve_all(step.message().url(), &req.url) || !resolve_all(step.message().text(), &text)) {
+          return absl::OkStatus();
+        }
+        req.method = "POST";
+        req.headers["Content-Type"] = "application/json";
+        req.body = nlohmann::json{{"text", text}}.dump();
+      }
+      req.timeout = std::min(timeout, absl::Seconds(60));
+      deploy::HttpClient* http = deps_.http;
+      work = [=]() {
+        Completion c;
+        auto resp = http->Send(req);
+        if (!resp.ok()) {
+          c.status = resp.status();
+          return c;
+        }
+        c.outputs = {{"status", absl::StrCat(resp->status)},
+                     {"body", Truncate(resp->body, kMaxOutputBytes)}};
+        c.log.push_back(absl::StrCat(req.method, " ", req.url, ": ", resp->status));
+        if (!StatusExpected(resp->status, expect, 200, 299)) {
+          c.status = absl::InternalError(absl::StrCat(req.method, " ", req.url, " answered ", resp->status));
+        }
+        return c;
+      };
+      break;
+    }
+    default:
+      return fail_now("unsupported node kind");
+  }
+
+  Emit(ar, &node, absl::StrCat("attempt ", attempt, " started"));
+  ++ar.in_flight;
+  if (step.has_wait_for_completion() && !step.wait_for_completion()) {
+    node.set_state(v1::NODE_STATE_SUCCEEDED);
+    node.set_end_time(Now());
+    Emit(ar, &node, "not waiting for completion");
+  }
+  pending_tasks_.push_back([this, work, run_id, path, attempt]() {
+    Completion c = work();
+    c.run_id = run_id;
+    c.path = path;
+    c.attempt = attempt;
+    absl::MutexLock lock(&completions_mu_);
+    completions_.push_back(std::move(c));
+    work_ = true;
+  });
+  return absl::OkStatus();
+}
+
+void Executor::FailAttempt(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& step,
+                           const std::string& error) {
+  int max_attempts = std::max(1, step.retry().max_attempts());
+  node.set_error(error);
+  if (node.attempts() < max_attempts && ar.run.state() != v1::RUN_STATE_CANCELLING) {
+    absl::Duration backoff = DurationOr(step.retry().backoff(), kDefaultBackoff);
+    for (int i = 1; i < node.attempts(); ++i) backoff *= 2;
+    backoff = std::min(backoff, absl::Hours(1));
+    node.set_state(v1::NODE_STATE_WAITING);
+    node.set_wake_time(FormatRfc3339(deps_.clock->Now() + backoff));
+    Emit(ar, &node, absl::StrCat("attempt ", node.attempts(), " failed: ", error, "; retrying in ",
+                                 absl::FormatDuration(backoff)));
+  } else {
+    node.set_state(v1::NODE_STATE_FAILED);
+    node.set_end_time(Now());
+    Emit(ar, &node, absl::StrCat("attempt ", node.attempts(), " failed: ", error));
+  }
+}
+
+v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const std::string& path) {
+  if (step.has_sequential()) return AdvanceGroup(ar, step.sequential(), path + ".sequential", false);
+  if (step.has_parallel()) return AdvanceGroup(ar, step.parallel(), path + ".parallel", true);
+  v1::NodeStatus* node = ar.Node(path);
+  if (node == nullptr) return v1::NODE_STATE_FAILED;
+  const absl::Time now = deps_.clock->Now();
+  const bool cancelling = ar.run.state() == v1::RUN_STATE_CANCELLING;
+  auto parse = [](const std::string& t) {
+    absl::Time out = absl::InfinitePast();
+    std::string err;
+    absl::ParseTime(absl::RFC3339_full, t, &out, &err);
+    return out;
+  };
+  switch (node->state()) {
+    case v1::NODE_STATE_PENDING:
+      if (cancelling) {
+        node->set_state(v1::NODE_STATE_CANCELLED);
+        Emit(ar, node);
+        return v1::NODE_STATE_FAILED;
+      }
+      StartNode(ar, *node, step).IgnoreError();
+      break;
+    case v1::NODE_STATE_RUNNING:
+      if (!node->deadline().empty() && now >= parse(node->deadline())) {
+        FailAttempt(ar, *node, step,
+                    absl::StrCat("timed out after ", step.timeout().empty() ? "10m" : step.timeout()));
+      }
+      break;
+    case v1::NODE_STATE_WAITING:
+      if (cancelling) {
+        node->set_state(v1::NODE_STATE_CANCELLED);
+        node->set_end_time(Now());
+        Emit(ar, node);
+        return v1::NODE_STATE_FAILED;
+      }
+      if (now >= parse(node->wake_time())) {
+        if (step.has_sleep()) {
+          node->set_state(v1::NODE_STATE_SUCCEEDED);
+          node->set_end_time(Now());
+          node->clear_wake_time();
+          Emit(ar, node, "slept");
+        } else if (step.has_await_condition() && !node->deadline().empty() &&
+                   node->attempts() > 0 && node->error().empty() &&
+                   now < parse(node->deadline())) {
+          // The next check of a condition: same attempt, same deadline.
+          std::string deadline = node->deadline();
+          node->set_attempts(node->attempts() - 1);
+          StartNode(ar, *node, step).IgnoreError();
+          if (node->state() == v1::NODE_STATE_RUNNING) node->set_deadline(deadline);
+        } else {
+          StartNode(ar, *node, step).IgnoreError();
+        }
+      }
+      break;
+    case v1::NODE_STATE_AWAITING_APPROVAL:
+      if (cancelling) {
+        node->set_state(v1::NODE_STATE_CANCELLED);
+        node->set_end_time(Now());
+        Emit(ar, node);
+        return v1::NODE_STATE_FAILED;
+      }
+      break;
+    default:
+      break;
+  }
+  switch (node->state()) {
+    case v1::NODE_STATE_SUCCEEDED:
+    case v1::NODE_STATE_SKIPPED:
+      return v1::NODE_STATE_SUCCEEDED;
+    case v1::NODE_STATE_FAILED:
+    case v1::NODE_STATE_CANCELLED:
+      return v1::NODE_STATE_FAILED;
+    default:
+      return v1::NODE_STATE_RUNNING;
+  }
+}
+
+v1::NodeState Executor::AdvanceGroup(ActiveRun& ar, const v1::Steps& steps,
+                                     const std::string& path, bool parallel) {
+  bool running = false, failed = false;
+  for (int i = 0; i < steps.steps_size(); ++i) {
+    v1::NodeState s = AdvanceStep(ar, steps.steps(i), absl::StrCat(path, "[", i, "]"));
+    if (s == v1::NODE_STATE_RUNNING) {
+      if (!parallel) return s;
+      running = true;
+    } else if (s == v1::NODE_STATE_FAILED) {
+      if (!parallel) return s;
+      failed = true;
+    }
+  }
+  if (running) return v1::NODE_STATE_RUNNING;
+  return failed ? v1::NODE_STATE_FAILED : v1::NODE_STATE_SUCCEEDED;
+}
+
+void Executor::AdvanceRun(ActiveRun& ar) {
+  if (ar.ended || ar.run.state() == v1::RUN_STATE_QUEUED) return;
+  if (ar.run.state() == v1::RUN_STATE_PENDING) {
+    ar.run.set_state(v1::RUN_STATE_RUNNING);
+    ar.run.set_start_time(Now());
+    ar.run.clear_waiting_reason();
+    Emit(ar, nullptr, "running");
+  }
+  const v1::Flow& flow = ar.run.stage_spec().flow();
+  v1::NodeState st = flow.has_sequential() ? AdvanceGroup(ar, flow.sequential(), "sequential", false)
+                     : flow.has_parallel() ? AdvanceGroup(ar, flow.parallel(), "parallel", true)
+                                           : v1::NODE_STATE_SUCCEEDED;
+  if (ar.run.state() == v1::RUN_STATE_CANCELLING) {
+    if (st != v1::NODE_STATE_RUNNING || ar.in_flight == 0) {
+      bool still_running = false;
+      for (const auto& n : ar.run.nodes()) {
+        if (n.state() == v1::NODE_STATE_RUNNING) still_running = ar.in_flight > 0;
+      }
+      if (!still_running) FinishRun(ar, v1::RUN_STATE_CANCELLED, ar.run.error());
+    }
+    return;
+  }
+  if (st == v1::NODE_STATE_SUCCEEDED) {
+    FinishRun(ar, v1::RUN_STATE_SUCCEEDED, "");
+    return;
+  }
+  if (st == v1::NODE_STATE_FAILED) {
+    std::string error;
+    for (const auto& n : ar.run.nodes()) {
+      if (n.state() == v1::NODE_STATE_FAILED && error.empty()) {
+        error = absl::StrCat("node \"", n.ref(), "\" failed: ", n.error());
+      }
+    }
+    // Parallel siblings may still be running; the run ends when they are done.
+    bool running = false;
+    for (const auto& n : ar.run.nodes()) {
+      if (n.state() == v1::NODE_STATE_RUNNING || n.state() == v1::NODE_STATE_WAITING) running = true;
+    }
+    if (!running) FinishRun(ar, v1::RUN_STATE_FAILED, error);
+    return;
+  }
+  bool awaiting = false, busy = false;
+  for (const auto& n : ar.run.nodes()) {
+    if (n.state() == v1::NODE_STATE_AWAITING_APPROVAL) awaiting = true;
+    if (n.state() == v1::NODE_STATE_RUNNING || n.state() == v1::NODE_STATE_WAITING) busy = true;
+  }
+  v1::RunState want = awaiting && !busy ? v1::RUN_STATE_AWAITING_APPROVAL : v1::RUN_STATE_RUNNING;
+  if (want != ar.run.state()) {
+    ar.run.set_state(want);
+    Emit(ar, nullptr, want == v1::RUN_STATE_AWAITING_APPROVAL ? "waiting for approval" : "running");
+  }
+}
+
+void Executor::FinishRun(ActiveRun& ar, v1::RunState state, const std::string& error) {
+  ar.run.set_state(state);
+  ar.run.set_end_time(Now());
+  if (!error.empty()) ar.run.set_error(error);
+  ar.run.clear_waiting_reason();
+  for (auto& n : *ar.run.mutable_nodes()) {
+    if (n.state() == v1::NODE_STATE_PENDING || n.state() == v1::NODE_STATE_WAITING ||
+        n.state() == v1::NODE_STATE_AWAITING_APPROVAL) {
+      n.set_state(state == v1::RUN_STATE_CANCELLED ? v1::NODE_STATE_CANCELLED
+                                                   : v1::NODE_STATE_SKIPPED);
+    }
+  }
+  ar.ended = true;
+  bool changed = false;
+  for (const auto& n : ar.run.nodes()) {
+    const v1::Step* step = ar.steps[n.path()];
+    if (n.state() == v1::NODE_STATE_SUCCEEDED && (step->has_deploy() || step->has_promote())) {
+      changed = true;
+    }
+  }
+  if (state == v1::RUN_STATE_SUCCEEDED && changed) {
+    v1::Release release;
+    release.set_pipeline(ar.run.pipeline());
+    release.set_stage(ar.run.stage());
+    release.set_run_id(ar.run.id());
+    *release.mutable_trigger() = ar.run.trigger();
+    release.set_pipeline_revision(ar.run.pipeline_revision());
+    release.set_create_time(Now());
+    release.set_rollback_of(ar.run.rollback_to());
+    pending_releases_.push_back(std::move(release));
+  }
+  Emit(ar, nullptr, absl::StrCat("run ", v1::RunState_Name(state), error.empty() ? "" : ": " + error));
+}
+
+void Executor::PromoteQueued() {
+  std::map<std::pair<std::string, std::string>, bool> busy;
+  for (auto& [id, ar] : active_) {
+    if (ar->ended || ar->run.state() == v1::RUN_STATE_QUEUED) continue;
+    busy[{ar->run.pipeline(), ar->run.stage()}] = true;
+  }
+  // active_ is keyed by id, not creation order; pick the oldest queued run by create time.
+  std::map<std::pair<std::string, std::string>, ActiveRun*> next;
+  for (auto& [id, ar] : active_) {
+    if (ar->ended || ar->run.state() != v1::RUN_STATE_QUEUED) continue;
+    auto key = std::make_pair(ar->run.pipeline(), ar->run.stage());
+    if (busy[key]) continue;
+    ActiveRun*& n = next[key];
+    if (n == nullptr || ar->run.create_time() < n->run.create_time() ||
+        (ar->run.create_time() == n->run.create_time() && ar->run.last_event() == 0)) {
+      n = ar.get();
+    }
+  }
+  for (auto& [key, ar] : next) {
+    ar->run.set_state(v1::RUN_STATE_PENDING);
+    ar->run.clear_waiting_reason();
+    Emit(*ar, nullptr, "dequeued");
+  }
+}
+
+void Executor::ApplyCompletion(Completion& c) {
+  auto it = active_.find(c.run_id);
+  if (it == active_.end()) return;
+  ActiveRun& ar = *it->second;
+  ar.in_flight = std::max(0, ar.in_flight - 1);
+  if (c.resource.has_value() && c.status.ok()) {
+    // The workload changed whatever happens to the node now: record it truthfully.
+    pending_resources_.push_back({ar.run.pipeline() + "\n" + ar.run.stage(), *c.resource});
+  }
+  v1::NodeStatus* node = ar.Node(c.path);
+  if (node == nullptr || ar.ended) return;
+  for (const auto& line : c.log) {
+    node->add_log(line);
+    if (node->log_size() > kMaxLogLines) node->mutable_log()->DeleteSubrange(0, 1);
+  }
+  if (node->attempts() != c.attempt || node->state() != v1::NODE_STATE_RUNNING) {
+    if (!c.log.empty()) Emit(ar, node, c.log.back());
+    return;  // a late result of an attempt that timed out or was cancelled
+  }
+  const v1::Step& step = *ar.steps[c.path];
+  if (!c.status.ok()) {
+    for (const auto& [k, v] : c.outputs) (*node->mutable_outputs())[k] = v;
+    FailAttempt(ar, *node, step, std::string(c.status.message()));
+    return;
+  }
+  if (!c.condition_met) {
+    absl::Time deadline = absl::InfinitePast();
+    std::string err;
+    absl::ParseTime(absl::RFC3339_full, node->deadline(), &deadline, &err);
+    if (deps_.clock->Now() >= deadline) {
+      FailAttempt(ar, *node, step,
+                  absl::StrCat("condition not met within ",
+                               step.timeout().empty() ? "10m" : step.timeout()));
+      return;
+    }
+    node->set_state(v1::NODE_STATE_WAITING);
+    node->set_wake_time(FormatRfc3339(
+        deps_.clock->Now() + DurationOr(step.await_condition().interval(), kDefaultInterval)));
+    Emit(ar, node, c.log.empty() ? "condition not met yet" : c.log.back());
+    return;
+  }
+  node->set_state(v1::NODE_STATE_SUCCEEDED);
+  node->set_end_time(Now());
+  node->clear_error();
+  node->clear_wake_time();
+  for (const auto& [k, v] : c.outputs) (*node->mutable_outputs())[k] = v;
+  Emit(ar, node, c.log.empty() ? "succeeded" : c.log.back());
+}
+
+absl::Status Executor::Tick() {
+  std::vector<Completion> done;
+  {
+    absl::MutexLock lock(&completions_mu_);
+    done.swap(completions_);
+    work_ = false;
+  }
+  absl::MutexLock lock(&mu_);
+  for (Completion& c : done) ApplyCompletion(c);
+  // Advancing one run can end it and let a queued one start: repeat until nothing changes.
+  for (int round = 0; round < 3; ++round) {
+    PromoteQueued();
+    size_t before = pending_events_.size();
+    for (auto& [id, ar] : active_) AdvanceRun(*ar);
+    if (pending_events_.size() == before) break;
+  }
+  return Commit();
+}
+
+absl::Status Executor::Commit(
+    const std::function<absl::Status(storage::Transaction&)>& extra) {
+  if (dirty_runs_.empty() && pending_resources_.empty() && pending_releases_.empty() &&
+      extra == nullptr) {
+    return absl::OkStatus();
+  }
+  std::map<std::string, int64_t> release_numbers;
+  absl::Status s = deps_.db->Write([&](storage::Transaction& tx) -> absl::Status {
+    for (const auto& [scope, state] : pending_resources_) {
+      size_t nl = scope.find('\n');
+      RETURN_IF_ERROR(resources_repo_.Put(tx, scope.substr(0, nl), scope.substr(nl + 1), state));
+    }
+    for (v1::Release release : pending_releases_) {
+      ASSIGN_OR_RETURN(auto resources,
+                       resources_repo_.List(tx, release.pipeline(), release.stage()));
+      for (auto& r : resources) *release.add_resources() = std::move(r);
+      ASSIGN_OR_RETURN(int64_t number, releases_repo_.Insert(tx, release));
+      release_numbers[release.run_id()] = number;
+      auto it = active_.find(release.run_id());
+      if (it != active_.end()) it->second->run.set_release(number);
+    }
+    for (const std::string& id : dirty_runs_) {
+      auto it = active_.find(id);
+      if (it == active_.end()) continue;
+      const v1::Run& run = it->second->run;
+      absl::Status updated = runs_repo_.Update(tx, run);
+      if (absl::IsNotFound(updated)) {
+        RETURN_IF_ERROR(runs_repo_.Insert(tx, run).status());
+      } else {
+        RETURN_IF_ERROR(updated);
+      }
+    }
+    for (const v1::RunEvent& e : pending_events_) RETURN_IF_ERROR(runs_repo_.AppendEvent(tx, e));
+    if (extra != nullptr) RETURN_IF_ERROR(extra(tx));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    for (const auto& [run_id, number] : release_numbers) {
+      auto it = active_.find(run_id);
+      if (it != active_.end()) it->second->run.set_release(0);
+    }
+    return s;
+  }
+  for (const v1::RunEvent& e : pending_events_) {
+    committed_events_[e.run_id()] = std::max(committed_events_[e.run_id()], e.sequence());
+  }
+  pending_events_.clear();
+  pending_resources_.clear();
+  pending_releases_.clear();
+  dirty_runs_.clear();
+  for (auto it = active_.begin(); it != active_.end();) {
+    if (it->second->ended && it->second->in_flight == 0) {
+      ended_[it->first] = true;
+      it = active_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Effects start only after the state that announces them is on disk.
+  std::vector<std::function<void()>> tasks;
+  tasks.swap(pending_tasks_);
+  for (auto& t : tasks) deps_.tasks->Post(std::move(t));
+  return absl::OkStatus();
+}
+
+std::optional<absl::Time> Executor::NextWake() {
+  absl::MutexLock lock(&mu_);
+  std::optional<absl::Time> next;
+  for (auto& [id, ar] : active_) {
+    for (const auto& n : ar->run.nodes()) {
+      const std::string* t = nullptr;
+      if (n.state() == v1::NODE_STATE_WAITING) t = &n.wake_time();
+      if (n.state() == v1::NODE_STATE_RUNNING) t = &n.deadline();
+      if (t == nullptr || t->empty()) continue;
+      absl::Time when;
+      std::string err;
+      if (absl::ParseTime(absl::RFC3339_full, *t, &when, &err) && (!next || when < *next)) {
+        next = when;
+      }
+    }
+  }
+  return next;
+}
+
+bool Executor::WaitForEvents(const std::string& run_id, int64_t after, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = committed_events_.find(run_id);
+    return (it != committed_events_.end() && it->second > after) || ended_.contains(run_id) ||
+           !active_.contains(run_id);
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+}
+
+void Executor::WaitForWork(absl::Duration timeout) {
+  absl::MutexLock lock(&completions_mu_);
+  completions_mu_.AwaitWithTimeout(absl::Condition(&work_), timeout);
+}
+
+int Executor::ActiveRuns() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(active_.size());
+}
+
+}  // namespace slipway::release

@@ -1,0 +1,152 @@
+// The run executor: owns every run that has not ended, applies the stage's concurrency policy,
+// walks each run's flow (sequential and parallel, nested), starts nodes through drivers and the
+// HTTP client on background tasks, applies timeouts, retries and approvals, and records a
+// release when a run succeeds. Every state change is committed to the store before it is
+// announced, so a restarted controller resumes each unfinished run (Recover).
+//
+// Background work is a step function: Tick() does everything that is due at the clock's now
+// and returns; a thin thread drives it in production (server/executor_thread.h), tests call it
+// directly after advancing a FakeClock.
+#ifndef SLIPWAY_RELEASE_EXECUTOR_H_
+#define SLIPWAY_RELEASE_EXECUTOR_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/random.h"
+#include "deploy/driver.h"
+#include "slipway/v1/pipeline.pb.h"
+#include "slipway/v1/release.pb.h"
+#include "storage/database.h"
+#include "storage/run_repository.h"
+
+namespace slipway::release {
+
+// What the executor needs from the outside world. Not owned; must outlive the executor.
+struct ExecutorDeps {
+  storage::Database* db = nullptr;
+  const Clock* clock = nullptr;
+  IdGenerator* ids = nullptr;
+  deploy::DriverRegistry drivers;
+  deploy::HttpClient* http = nullptr;
+  deploy::TaskRunner* tasks = nullptr;
+};
+
+struct StartRequest {
+  v1::Pipeline pipeline;  // as stored, at the revision to run
+  std::string stage;
+  std::map<std::string, std::string> args;
+  v1::TriggerInfo trigger;
+  v1::RunKind kind = v1::RUN_KIND_RELEASE;
+};
+
+// Thread-safe.
+class Executor {
+ public:
+  explicit Executor(ExecutorDeps deps);
+  ~Executor();
+
+  // Loads every unfinished run from the store. Nodes that were running when the controller
+  // stopped are started again if they are idempotent (deploy, promote, await_condition, sleep,
+  // approval); the others (run_job, http_request, message) count as a failed attempt with an
+  // unknown outcome and follow their retry policy. Call once, before Tick.
+  absl::Status Recover();
+
+  // Checks the flow in full (every expression, argument and node-output read), applies the
+  // stage's concurrency policy and stores the new run. INVALID_ARGUMENT if the check fails
+  // (nothing is stored); NOT_FOUND for an unknown stage; FAILED_PRECONDITION for policy
+  // `forbid` with an active run (naming it). `request_id`, when set, is recorded in the same
+  // transaction: a second Start with the same id returns the first run.
+  absl::StatusOr<v1::Run> Start(const StartRequest& request, const std::string& request_id);
+
+  // Requests cancellation. FAILED_PRECONDITION if the run has ended; NOT_FOUND if unknown.
+  absl::StatusOr<v1::Run> Cancel(const std::string& run_id, const std::string& by,
+                                 const std::string& reason);
+
+  // Records an approval (or rejection) of the approval node `ref`. PERMISSION_DENIED for the
+  // run's initiator; FAILED_PRECONDITION if the node is not waiting for approval.
+  absl::StatusOr<v1::Run> Approve(const std::string& run_id, const std::string& ref,
+                                  const std::string& by, const std::string& comment,
+                                  bool reject);
+
+  // Does everything due now: collects finished tasks, wakes sleeping and retrying nodes, applies
+  // timeouts, starts ready nodes and queued runs, finishes runs, and commits all changes in one
+  // transaction. Returns that transaction's error, if any (the changes are retried next Tick).
+  absl::Status Tick();
+
+  // When Tick next has timed work to do, if ever (nullopt: only new events can wake it).
+  std::optional<absl::Time> NextWake();
+
+  // Blocks until `run_id` has an event after `after`, the run has ended, or `timeout` passes.
+  // Returns true if there may be new events.
+  bool WaitForEvents(const std::string& run_id, int64_t after, absl::Duration timeout);
+
+  // Blocks until something happened that Tick should handle (a task finished, a run was
+  // started, cancelled or approved) or `timeout` passed.
+  void WaitForWork(absl::Duration timeout);
+
+  // Number of runs that have not ended.
+  int ActiveRuns();
+
+ private:
+  struct Completion;
+  struct ActiveRun;
+
+  absl::Status StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& step)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Walks a group; returns its state: SUCCEEDED, FAILED, or RUNNING (still going).
+  v1::NodeState AdvanceGroup(ActiveRun& ar, const v1::Steps& steps, const std::string& path,
+                             bool parallel) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::NodeState AdvanceStep(ActiveRun& ar, const v1::Step& step, const std::string& path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AdvanceRun(ActiveRun& ar) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyCompletion(Completion& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FailAttempt(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& step,
+                   const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishRun(ActiveRun& ar, v1::RunState state, const std::string& error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PromoteQueued() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Emit(ActiveRun& ar, const v1::NodeStatus* node, const std::string& log = "")
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes every pending change in one transaction (plus `extra`, if given), then posts the
+  // tasks of nodes that started.
+  absl::Status Commit(const std::function<absl::Status(storage::Transaction&)>& extra = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::map<std::string, std::string> Values(const ActiveRun& ar) const;
+  std::string Now() const;
+
+  ExecutorDeps deps_;
+  storage::RunRepository runs_repo_;
+  storage::ReleaseRepository releases_repo_;
+  storage::StageResourceRepository resources_repo_;
+
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<ActiveRun>> active_ ABSL_GUARDED_BY(mu_);
+  // Changes not yet committed.
+  std::vector<std::string> dirty_runs_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::RunEvent> pending_events_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<std::string, v1::ResourceState>> pending_resources_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::Release> pending_releases_ ABSL_GUARDED_BY(mu_);
+  // Driver and HTTP work of started nodes, posted once their RUNNING state is committed.
+  std::vector<std::function<void()>> pending_tasks_ ABSL_GUARDED_BY(mu_);
+  // Latest committed event sequence per run, for WaitForEvents.
+  std::map<std::string, int64_t> committed_events_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, bool> ended_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex completions_mu_;
+  std::vector<Completion> completions_ ABSL_GUARDED_BY(completions_mu_);
+  bool work_ ABSL_GUARDED_BY(completions_mu_) = false;
+};
+
+}  // namespace slipway::release
+
+#endif  // SLIPWAY_RELEASE_EXECUTOR_H_
