@@ -530,7 +530,8 @@ absl::Status Executor::StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::
   };
   // Builds the request for a resource with `artifact`; templates in the resource's settings see
   // the run's values plus the artifact.
-  auto make_request = [&, values](const v1::Resource& spec, const v1::Artifact& artifact)
+  auto make_request = [values, pipeline, stage, run_id](const v1::Resource& spec,
+                                                        const v1::Artifact& artifact)
       -> absl::StatusOr<deploy::DeployRequest> {
     std::map<std::string, std::string> v = values;
     v["artifact.image"] = artifact.image();
@@ -901,13 +902,18 @@ v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const s
           node->clear_wake_time();
           Emit(ar, node, "slept");
         } else if (step.has_await_condition() && !node->deadline().empty() &&
-                   node->attempts() > 0 && node->error().empty() &&
-                   now < parse(node->deadline())) {
-          // The next check of a condition: same attempt, same deadline.
-          std::string deadline = node->deadline();
-          node->set_attempts(node->attempts() - 1);
-          StartNode(ar, *node, step).IgnoreError();
-          if (node->state() == v1::NODE_STATE_RUNNING) node->set_deadline(deadline);
+                   node->attempts() > 0 && node->error().empty()) {
+          if (now >= parse(node->deadline())) {
+            FailAttempt(ar, *node, step,
+                        absl::StrCat("condition not met within ",
+                                     step.timeout().empty() ? "10m" : step.timeout()));
+          } else {
+            // The next check of a condition: same attempt, same deadline.
+            std::string deadline = node->deadline();
+            node->set_attempts(node->attempts() - 1);
+            StartNode(ar, *node, step).IgnoreError();
+            if (node->state() == v1::NODE_STATE_RUNNING) node->set_deadline(deadline);
+          }
         } else {
           StartNode(ar, *node, step).IgnoreError();
         }

@@ -1,0 +1,533 @@
+#include "release/executor.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/proto_yaml.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_driver.h"
+#include "tests/testing/sequential_ids.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace slipway::release {
+namespace {
+
+using ::slipway::testing::StatusIs;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kPipeline[] = R"yaml(
+name: shop
+revision: 3
+stages:
+  - name: dev
+    concurrency: CONCURRENCY
+    resources:
+      - {name: web, driver: process, process: {command: ["web", "--version", "${artifact.version}"]}}
+      - {name: api, driver: process, process: {command: ["api"]}}
+      - {name: migrate, kind: job, driver: command, command: {apply: ["migrate"]}}
+    flow:
+      sequential: FLOW
+  - name: prod
+    resources:
+      - {name: web, driver: process, process: {command: ["web", "--version", "${artifact.version}"]}}
+    flow:
+      sequential:
+        - {ref: web, promote: {resource: web, from_stage: dev}}
+)yaml";
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    executor_.reset();
+    db_.reset();
+    auto db = storage::Database::Open({.path = dir_.File("db")});
+    ASSERT_OK(db);
+    db_ = *std::move(db);
+    ExecutorDeps deps;
+    deps.db = db_.get();
+    deps.clock = &clock_;
+    deps.ids = &ids_;
+    deps.drivers = {{"process", &driver_}, {"command", &driver_}};
+    deps.http = &http_;
+    deps.tasks = &tasks_;
+    executor_ = std::make_unique<Executor>(deps);
+  }
+
+  v1::Pipeline Pipeline(const std::string& flow, const std::string& concurrency = "queue") {
+    std::string text = kPipeline;
+    text.replace(text.find("FLOW"), 4, flow);
+    text.replace(text.find("CONCURRENCY"), 11, concurrency);
+    v1::Pipeline p;
+    absl::Status s = ParseYaml(text, &p);
+    EXPECT_TRUE(s.ok()) << s;
+    return p;
+  }
+
+  absl::StatusOr<v1::Run> Start(const v1::Pipeline& p, std::map<std::string, std::string> args = {},
+                                const std::string& stage = "dev", const std::string& request_id = "",
+                                const std::string& actor = "alice") {
+    StartRequest req;
+    req.pipeline = p;
+    req.stage = stage;
+    req.args = std::move(args);
+    req.trigger.set_sha("3f2c9a1");
+    req.trigger.set_actor(actor);
+    return executor_->Start(req, request_id);
+  }
+
+  // Ticks and runs finished tasks until nothing more happens at this clock time.
+  void Settle() {
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_OK(executor_->Tick());
+      if (tasks_.RunAll() == 0) {
+        ASSERT_OK(executor_->Tick());
+        return;
+      }
+    }
+  }
+
+  v1::Run Get(const std::string& id) {
+    v1::Run run;
+    EXPECT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+      auto r = storage::RunRepository().Get(tx, id);
+      if (r.ok()) run = *r;
+      return r.status();
+    }));
+    return run;
+  }
+  const v1::NodeStatus& Node(const v1::Run& run, const std::string& ref) {
+    for (const auto& n : run.nodes()) {
+      if (n.ref() == ref) return n;
+    }
+    static v1::NodeStatus none;
+    ADD_FAILURE() << "no node " << ref;
+    return none;
+  }
+  std::vector<v1::Release> Releases(const std::string& stage = "dev") {
+    std::vector<v1::Release> out;
+    EXPECT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+      auto r = storage::ReleaseRepository().List(tx, "shop", stage, 0, 100);
+      if (r.ok()) out = *r;
+      return r.status();
+    }));
+    return out;
+  }
+
+  testing::TempDir dir_;
+  testing::FakeClock clock_;
+  testing::SequentialIds ids_;
+  testing::FakeDriver driver_;
+  testing::FakeHttpClient http_;
+  testing::ManualTaskRunner tasks_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<Executor> executor_;
+};
+
+TEST_F(ExecutorTest, SequentialFlowDeploysAndRecordsARelease) {
+  http_.SetStatus("http://chat", 200);
+  auto p = Pipeline(R"([
+        {ref: web, deploy: {resource: web, artifact: {version: "${args.version}", sha: "${trigger.sha}"}}},
+        {ref: tell, message: {url: "http://chat", text: "web is at ${refs.web.version}"}}])");
+  auto run = Start(p, {{"version", "1.4.2"}});
+  ASSERT_OK(run);
+  EXPECT_EQ(run->state(), v1::RUN_STATE_PENDING);
+  Settle();
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.error();
+  EXPECT_EQ(done.release(), 1);
+  EXPECT_EQ(Node(done, "web").outputs().at("version"), "1.4.2");
+  ASSERT_EQ(driver_.applies().size(), 1u);
+  const deploy::DeployRequest applied = driver_.applies()[0];
+  EXPECT_EQ(applied.key, "shop/dev/web");
+  EXPECT_THAT(applied.spec.process().command(), ElementsAre("web", "--version", "1.4.2"));
+  EXPECT_EQ(applied.env.at("SLIPWAY_ARTIFACT_VERSION"), "1.4.2");
+  ASSERT_EQ(http_.requests().size(), 1u);
+  EXPECT_EQ(http_.requests()[0].body, R"({"text":"web is at 1.4.2"})");
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 1u);
+  EXPECT_EQ(releases[0].run_id(), run->id());
+  EXPECT_EQ(releases[0].pipeline_revision(), 3);
+  ASSERT_EQ(releases[0].resources_size(), 1);
+  EXPECT_EQ(releases[0].resources(0).artifact().version(), "1.4.2");
+  EXPECT_EQ(executor_->ActiveRuns(), 0);
+}
+
+TEST_F(ExecutorTest, AFailingFlowCheckCreatesNoRun) {
+  auto p = Pipeline(R"([{ref: web, deploy: {resource: web, artifact: {version: "${args.version}"}}}])");
+  EXPECT_THAT(Start(p), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("argument \"version\" was not given")));
+  EXPECT_EQ(executor_->ActiveRuns(), 0);
+  Settle();
+  EXPECT_TRUE(driver_.applies().empty());
+  EXPECT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    EXPECT_TRUE(storage::RunRepository().List(tx, {})->empty());
+    return absl::OkStatus();
+  }));
+}
+
+TEST_F(ExecutorTest, RetriesWithExponentialBackoffThenSucceeds) {
+  driver_.FailNextApply("shop/dev/web", absl::UnavailableError("port busy"));
+  driver_.FailNextApply("shop/dev/web", absl::UnavailableError("port busy"));
+  auto p = Pipeline(R"([{ref: web, retry: {max_attempts: 3, backoff: 5s}, deploy: {resource: web}}])");
+  auto run = Start(p);
+  ASSERT_OK(run);
+  Settle();
+  EXPECT_EQ(Node(Get(run->id()), "web").state(), v1::NODE_STATE_WAITING);
+  EXPECT_EQ(Node(Get(run->id()), "web").attempts(), 1);
+  clock_.Advance(absl::Seconds(4));
+  Settle();
+  EXPECT_EQ(driver_.applies().size(), 1u);
+  clock_.Advance(absl::Seconds(1));
+  Settle();
+  EXPECT_EQ(driver_.applies().size(), 2u);
+  // Second backoff is doubled: 10 s.
+  clock_.Advance(absl::Seconds(9));
+  Settle();
+  EXPECT_EQ(driver_.applies().size(), 2u);
+  clock_.Advance(absl::Seconds(1));
+  Settle();
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(Node(done, "web").attempts(), 3);
+}
+
+TEST_F(ExecutorTest, ExhaustedRetriesFailTheRunAndLeaveNoRelease) {
+  for (int i = 0; i < 2; ++i) driver_.FailNextApply("shop/dev/web", absl::UnavailableError("no"));
+  auto p = Pipeline(R"([
+        {ref: web, retry: {max_attempts: 2, backoff: 1s}, deploy: {resource: web}},
+        {ref: after, sleep: {duration: 1s}}])");
+  auto run = Start(p);
+  ASSERT_OK(run);
+  Settle();
+  clock_.Advance(absl::Seconds(1));
+  Settle();
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_FAILED);
+  EXPECT_THAT(done.error(), HasSubstr("node \"web\" failed: no"));
+  EXPECT_EQ(Node(done, "after").state(), v1::NODE_STATE_SKIPPED);
+  EXPECT_TRUE(Releases().empty());
+  EXPECT_EQ(done.release(), 0);
+}
+
+TEST_F(ExecutorTest, ANodeThatOutlivesItsTimeoutFails) {
+  auto p = Pipeline(R"([{ref: web, timeout: 30s, deploy: {resource: web}}])");
+  auto run = Start(p);
+  ASSERT_OK(run);
+  ASSERT_OK(executor_->Tick());
+  EXPECT_EQ(tasks_.pending(), 1);  // the deploy never returns
+  clock_.Advance(absl::Seconds(29));
+  ASSERT_OK(executor_->Tick());
+  EXPECT_EQ(Get(run->id()).state(), v1::RUN_STATE_RUNNING);
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_OK(executor_->Tick());
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_FAILED);
+  EXPECT_THAT(Node(done, "web").error(), HasSubstr("timed out after 30s"));
+  // The late result still records what the workload runs now.
+  tasks_.RunAll();
+  ASSERT_OK(executor_->Tick());
+  EXPECT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    EXPECT_TRUE(storage::StageResourceRepository().Get(tx, "shop", "dev", "web")->has_value());
+    return absl::OkStatus();
+  }));
+}
+
+TEST_F(ExecutorTest, AParallelFailureFailsTheRunAfterItsSiblingsFinish) {
+  driver_.FailNextApply("shop/dev/web", absl::InternalError("crashed"));
+  auto p = Pipeline(R"([
+        {parallel: [{ref: web, deploy: {resource: web}}, {ref: api, deploy: {resource: api}}]},
+        {ref: next, sleep: {duration: 1s}}])");
+  auto run = Start(p);
+  ASSERT_OK(run);
+  Settle();
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_FAILED);
+  EXPECT_EQ(Node(done, "api").state(), v1::NODE_STATE_SUCCEEDED);
+  EXPECT_EQ(Node(done, "next").state(), v1::NODE_STATE_SKIPPED);
+  EXPECT_EQ(driver_.applies().size(), 2u);
+}
+
+TEST_F(ExecutorTest, CancelStopsPendingWork) {
+  auto p = Pipeline(R"([{ref: wait, sleep: {duration: 1h}}, {ref: web, deploy: {resource: web}}])");
+  auto run = Start(p);
+  ASSERT_OK(run);
+  Settle();
+  auto cancelled = executor_->Cancel(run->id(), "bob", "wrong build");
+  ASSERT_OK(cancelled);
+  Settle();
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(done.cancelled_by(), "bob");
+  EXPECT_THAT(done.error(), HasSubstr("wrong build"));
+  EXPECT_EQ(Node(done, "web").state(), v1::NODE_STATE_CANCELLED);
+  EXPECT_TRUE(driver_.applies().empty());
+  EXPECT_THAT(executor_->Cancel(run->id(), "bob", ""),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already ended")));
+}
+
+TEST_F(ExecutorTest, PolicyForbidRejectsASecondRunNamingTheFirst) {
+  auto p = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "forbid");
+  auto first = Start(p);
+  ASSERT_OK(first);
+  EXPECT_THAT(Start(p), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                 HasSubstr("already has run " + first->id())));
+}
+
+TEST_F(ExecutorTest, PolicyQueueRunsOneAtATimeInOrder) {
+  auto p = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "queue");
+  auto a = Start(p);
+  auto b = Start(p);
+  auto c = Start(p);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  ASSERT_OK(c);
+  Settle();
+  EXPECT_EQ(Get(a->id()).state(), v1::RUN_STATE_RUNNING);
+  EXPECT_EQ(Get(b->id()).state(), v1::RUN_STATE_QUEUED);
+  EXPECT_THAT(Get(b->id()).waiting_reason(), HasSubstr("queued behind run " + a->id()));
+  EXPECT_THAT(Get(c->id()).waiting_reason(), HasSubstr("queued behind run " + b->id()));
+  clock_.Advance(absl::Minutes(1));
+  Settle();
+  EXPECT_EQ(Get(a->id()).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(b->id()).state(), v1::RUN_STATE_RUNNING);
+  EXPECT_EQ(Get(c->id()).state(), v1::RUN_STATE_QUEUED);
+  clock_.Advance(absl::Minutes(1));
+  Settle();
+  clock_.Advance(absl::Minutes(1));
+  Settle();
+  EXPECT_EQ(Get(c->id()).state(), v1::RUN_STATE_SUCCEEDED);
+}
+
+TEST_F(ExecutorTest, PolicyReplaceCancelsTheActiveRun) {
+  auto p = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "replace");
+  auto a = Start(p);
+  ASSERT_OK(a);
+  Settle();
+  auto b = Start(p);
+  ASSERT_OK(b);
+  Settle();
+  EXPECT_EQ(Get(a->id()).state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_THAT(Get(a->id()).error(), HasSubstr("replaced by run " + b->id()));
+  EXPECT_EQ(Get(b->id()).state(), v1::RUN_STATE_RUNNING);
+}
+
+TEST_F(ExecutorTest, PolicyLatestKeepsOnlyTheNewestQueuedRun) {
+  auto p = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "latest");
+  auto a = Start(p);
+  auto b = Start(p);
+  auto c = Start(p);
+  Settle();
+  EXPECT_EQ(Get(a->id()).state(), v1::RUN_STATE_RUNNING);
+  EXPECT_EQ(Get(b->id()).state(), v1::RUN_STATE_SKIPPED);
+  EXPECT_THAT(Get(b->id()).error(), HasSubstr("superseded by run " + c->id()));
+  EXPECT_EQ(Get(c->id()).state(), v1::RUN_STATE_QUEUED);
+  clock_.Advance(absl::Minutes(1));
+  Settle();
+  EXPECT_EQ(Get(c->id()).state(), v1::RUN_STATE_RUNNING);
+}
+
+TEST_F(ExecutorTest, PolicyAllowRunsInParallel) {
+  auto p = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "allow");
+  auto a = Start(p);
+  auto b = Start(p);
+  Settle();
+  EXPECT_EQ(Get(a->id()).state(), v1::RUN_STATE_RUNNING);
+  EXPECT_EQ(Get(b->id()).state(), v1::RUN_STATE_RUNNING);
+}
+
+TEST_F(ExecutorTest, ApprovalsNeedDistinctApproversOtherThanTheInitiator) {
+  auto p = Pipeline(R"([{ref: go, approval: {approvals: 2}}, {ref: web, deploy: {resource: web}}])");
+  auto run = Start(p, {}, "dev", "", "alice");
+  ASSERT_OK(run);
+  Settle();
+  EXPECT_EQ(Get(run->id()).state(), v1::RUN_STATE_AWAITING_APPROVAL);
+  EXPECT_THAT(executor_->Approve(run->id(), "go", "alice", "", false),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("initiator")));
+  ASSERT_OK(executor_->Approve(run->id(), "go", "bob", "lgtm", false));
+  EXPECT_THAT(executor_->Approve(run->id(), "go", "bob", "", false),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already approved")));
+  Settle();
+  EXPECT_TRUE(driver_.applies().empty());
+  ASSERT_OK(executor_->Approve(run->id(), "go", "carol", "", false));
+  Settle();
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(Node(done, "go").outputs().at("approved_by"), "bob,carol");
+  EXPECT_THAT(executor_->Approve(run->id(), "nope", "dave", "", false),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not in progress")));
+}
+
+TEST_F(ExecutorTest, ARejectionFailsTheRun) {
+  auto p = Pipeline(R"([{ref: go, approval: {}}, {ref: web, deploy: {resource: web}}])");
+  auto run = Start(p);
+  ASSERT_OK(run);
+  Settle();
+  ASSERT_OK(executor_->Approve(run->id(), "go", "bob", "not today", true));
+  Settle();
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_FAILED);
+  EXPECT_THAT(done.error(), HasSubstr("rejected by bob: not today"));
+  EXPECT_TRUE(driver_.applies().empty());
+}
+
+TEST_F(ExecutorTest, PromoteCopiesWhatTheEarlierStageRuns) {
+  auto p = Pipeline(R"([{ref: web, deploy: {resource: web, artifact: {version: "2.0"}}}])");
+  EXPECT_OK(Start(p, {}, "prod"));
+  Settle();
+  auto failed = Get(Start(p, {}, "prod")->id());
+  Settle();
+  ASSERT_OK(Start(p));
+  Settle();
+  auto promoted = Start(p, {}, "prod");
+  ASSERT_OK(promoted);
+  Settle();
+  v1::Run done = Get(promoted->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.error();
+  EXPECT_EQ(Node(done, "web").outputs().at("version"), "2.0");
+  EXPECT_EQ(driver_.applies().back().key, "shop/prod/web");
+  EXPECT_THAT(driver_.applies().back().spec.process().command(), ElementsAre("web", "--version", "2.0"));
+  ASSERT_EQ(Releases("prod").size(), 1u);
+  EXPECT_EQ(Releases("prod")[0].resources(0).artifact().version(), "2.0");
+  (void)failed;
+}
+
+TEST_F(ExecutorTest, PromoteWithNothingToPromoteFailsClearly) {
+  auto p = Pipeline(R"([{ref: web, deploy: {resource: web}}])");
+  auto run = Start(p, {}, "prod");
+  ASSERT_OK(run);
+  Settle();
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_FAILED);
+  EXPECT_THAT(done.error(), HasSubstr("stage \"dev\" has never deployed \"web\""));
+}
+
+TEST_F(ExecutorTest, AwaitConditionPollsUntilTrueOrTimesOut) {
+  auto p = Pipeline(R"([
+        {ref: web, deploy: {resource: web}},
+        {ref: ready, timeout: 10s, await_condition: {interval: 2s, http: {resource: web, path: /healthz}}}])");
+  auto run = Start(p);
+  ASSERT_OK(run);
+  Settle();
+  EXPECT_EQ(Node(Get(run->id()), "ready").state(), v1::NODE_STATE_WAITING);
+  http_.SetStatus("http://fake/shop/dev/web/healthz", 503);
+  clock_.Advance(absl::Seconds(2));
+  Settle();
+  EXPECT_EQ(Node(Get(run->id()), "ready").state(), v1::NODE_STATE_WAITING);
+  http_.SetStatus("http://fake/shop/dev/web/healthz", 200);
+  clock_.Advance(absl::Seconds(2));
+  Settle();
+  EXPECT_EQ(Get(run->id()).state(), v1::RUN_STATE_SUCCEEDED);
+
+  http_.SetStatus("http://fake/shop/dev/web/healthz", 503);
+  auto second = Start(p);
+  ASSERT_OK(second);
+  for (int i = 0; i < 6; ++i) {
+    Settle();
+    clock_.Advance(absl::Seconds(2));
+  }
+  Settle();
+  v1::Run done = Get(second->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_FAILED);
+  EXPECT_THAT(Node(done, "ready").error(), HasSubstr("condition not met within 10s"));
+}
+
+TEST_F(ExecutorTest, SkipIfAndJobs) {
+  driver_.SetJobExitCode(0);
+  auto p = Pipeline(R"([
+        {ref: skipped, skip_if: "${eq(args.env, 'test')}", deploy: {resource: web}},
+        {ref: migrate, run_job: {resource: migrate, args: ["--to", "${args.env}"]}}])");
+  auto run = Start(p, {{"env", "test"}});
+  ASSERT_OK(run);
+  Settle();
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(Node(done, "skipped").state(), v1::NODE_STATE_SKIPPED);
+  EXPECT_EQ(Node(done, "migrate").outputs().at("exit_code"), "0");
+  EXPECT_THAT(driver_.jobs(), ElementsAre(ElementsAre("migrate", "--to", "test")));
+  // No deploy happened, so no release.
+  EXPECT_EQ(done.release(), 0);
+
+  driver_.SetJobExitCode(3);
+  auto failing = Start(p, {{"env", "prod"}});
+  Settle();
+  EXPECT_THAT(Get(failing->id()).error(), HasSubstr("job exited with status 3"));
+}
+
+TEST_F(ExecutorTest, TheSameRequestIdReturnsTheSameRun) {
+  auto p = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "allow");
+  auto a = Start(p, {}, "dev", "ci-42");
+  auto b = Start(p, {}, "dev", "ci-42");
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_EQ(a->id(), b->id());
+  EXPECT_EQ(executor_->ActiveRuns(), 1);
+}
+
+TEST_F(ExecutorTest, ARestartedExecutorResumesRunsExactlyOnce) {
+  http_.SetStatus("http://chat", 200);
+  auto p = Pipeline(R"([
+        {ref: wait, sleep: {duration: 1m}},
+        {ref: web, deploy: {resource: web, artifact: {version: "7"}}},
+        {ref: tell, retry: {max_attempts: 2}, message: {url: "http://chat", text: "done"}}])");
+  auto run = Start(p);
+  ASSERT_OK(run);
+  Settle();
+  // Restart in the middle of the sleep.
+  Open();
+  ASSERT_OK(executor_->Recover());
+  EXPECT_EQ(executor_->ActiveRuns(), 1);
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_OK(executor_->Tick());  // the deploy starts; restart again while it runs
+  EXPECT_EQ(Node(Get(run->id()), "web").state(), v1::NODE_STATE_RUNNING);
+  tasks_.RunAll();  // the lost process's task finished, but nobody hears it
+  Open();
+  ASSERT_OK(executor_->Recover());
+  Settle();  // deploy is idempotent: applied again; message then sent
+  EXPECT_EQ(Node(Get(run->id()), "web").state(), v1::NODE_STATE_SUCCEEDED);
+  // Restart while the message (not idempotent) is running: it counts as a failed attempt.
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.error();
+  EXPECT_EQ(done.release(), 1);
+  EXPECT_EQ(Releases().size(), 1u);
+}
+
+TEST_F(ExecutorTest, AMessageRunningAtRestartFollowsItsRetryPolicy) {
+  http_.SetStatus("http://chat", 200);
+  auto p = Pipeline(R"([{ref: tell, retry: {max_attempts: 2, backoff: 1s}, message: {url: "http://chat", text: "hi"}}])");
+  auto run = Start(p);
+  ASSERT_OK(run);
+  ASSERT_OK(executor_->Tick());
+  EXPECT_EQ(Node(Get(run->id()), "tell").state(), v1::NODE_STATE_RUNNING);
+  Open();
+  ASSERT_OK(executor_->Recover());
+  v1::NodeStatus node = Node(Get(run->id()), "tell");
+  EXPECT_EQ(node.state(), v1::NODE_STATE_WAITING);
+  EXPECT_THAT(node.error(), HasSubstr("outcome unknown"));
+  clock_.Advance(absl::Seconds(1));
+  Settle();
+  EXPECT_EQ(Get(run->id()).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(Node(Get(run->id()), "tell").attempts(), 2);
+}
+
+TEST_F(ExecutorTest, EventsAreRecordedInOrder) {
+  auto p = Pipeline(R"([{ref: web, deploy: {resource: web}}])");
+  auto run = Start(p);
+  ASSERT_OK(run);
+  Settle();
+  EXPECT_TRUE(executor_->WaitForEvents(run->id(), 0, absl::ZeroDuration()));
+  EXPECT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto events = storage::RunRepository().EventsAfter(tx, run->id(), 0, 100);
+    EXPECT_GE(events->size(), 4u);
+    for (size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].sequence(), int64_t(i + 1));
+    EXPECT_EQ(events->back().state(), v1::RUN_STATE_SUCCEEDED);
+    return absl::OkStatus();
+  }));
+}
+
+}  // namespace
+}  // namespace slipway::release
