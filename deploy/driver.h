@@ -51,7 +51,7 @@ class Driver {
                                            const std::vector<std::string>& extra_args,
                                            absl::Duration timeout) = 0;
   // Stops and removes the instance; OK if it does not exist.
-  virtual absl::Status Teardown(const std::string& key) = 0;
+  virtual absl::Status Teardown(const DeployRequest& request) = 0;
 };
 
 // Drivers by name ("process", "command"). Not owned.

@@ -65,7 +65,7 @@ class FakeDriver final : public deploy::Driver {
     jobs_.push_back(argv);
     return deploy::JobResult{job_exit_code_, "job output"};
   }
-  absl::Status Teardown(const std::string&) override { return absl::OkStatus(); }
+  absl::Status Teardown(const deploy::DeployRequest&) override { return absl::OkStatus(); }
 
  private:
   absl::Mutex mu_;
