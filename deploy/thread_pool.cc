@@ -14,7 +14,7 @@ ThreadPool::ThreadPool(int threads) {
                 return p->stopping_ || !p->queue_.empty();
               },
               this));
-          if (queue_.empty()) return;
+          if (stopping_ || queue_.empty()) return;
           task = std::move(queue_.front());
           queue_.pop_front();
         }

@@ -12,7 +12,7 @@
 
 namespace slipway::deploy {
 
-// Thread-safe. The destructor lets queued tasks finish, then joins the threads.
+// Thread-safe. The destructor drops tasks that have not started and waits for running ones.
 class ThreadPool final : public TaskRunner {
  public:
   explicit ThreadPool(int threads);

@@ -13,7 +13,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "deploy/command_driver.h"
+#include "deploy/curl_http_client.h"
+#include "deploy/process_driver.h"
+#include "deploy/thread_pool.h"
 #include "pipeline/pipeline_manager.h"
+#include "release/executor.h"
+#include "release/run_manager.h"
+#include "server/background.h"
 #include "server/auth.h"
 #include "server/metrics.h"
 #include "server/services.h"
@@ -63,6 +70,15 @@ struct Server::Impl {
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<TokenManager> tokens;
   std::unique_ptr<pipeline::PipelineManager> pipelines;
+  std::unique_ptr<deploy::CurlHttpClient> http;
+  std::unique_ptr<deploy::ThreadPool> tasks;
+  std::unique_ptr<deploy::ProcessDriver> process_driver;
+  std::unique_ptr<deploy::CommandDriver> command_driver;
+  std::unique_ptr<release::Executor> executor;
+  std::unique_ptr<release::RunManager> runs;
+  std::unique_ptr<ExecutorThread> executor_thread;
+  std::unique_ptr<PeriodicThread> supervisor_thread;
+  std::unique_ptr<ReleaseServiceImpl> release_service;
   std::unique_ptr<PipelineServiceImpl> pipeline_service;
   std::unique_ptr<AdminServiceImpl> admin_service;
   std::unique_ptr<HealthServiceImpl> health_service;
@@ -172,7 +188,33 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     spdlog::info("new data dir: admin token written to {}", AdminTokenPath(options.data_dir));
   }
   impl->pipelines = std::make_unique<pipeline::PipelineManager>(impl->db.get(), clock, ids);
+
+  impl->http = std::make_unique<deploy::CurlHttpClient>();
+  impl->tasks = std::make_unique<deploy::ThreadPool>(std::max(1, options.task_threads));
+  deploy::ProcessDriverOptions process_options;
+  process_options.state_dir = options.data_dir + "/process";
+  impl->process_driver =
+      std::make_unique<deploy::ProcessDriver>(process_options, clock, impl->http.get());
+  RETURN_IF_ERROR(impl->process_driver->Load());
+  impl->command_driver = std::make_unique<deploy::CommandDriver>();
+  release::ExecutorDeps exec;
+  exec.db = impl->db.get();
+  exec.clock = clock;
+  exec.ids = ids;
+  exec.drivers = {{"process", impl->process_driver.get()},
+                  {"command", impl->command_driver.get()}};
+  for (const auto& [name, driver] : options.driver_overrides) exec.drivers[name] = driver;
+  exec.http = impl->http.get();
+  exec.tasks = impl->tasks.get();
+  impl->executor = std::make_unique<release::Executor>(exec);
+  RETURN_IF_ERROR(impl->executor->Recover());
+  if (int resumed = impl->executor->ActiveRuns(); resumed > 0) {
+    spdlog::info("resuming {} unfinished run(s)", resumed);
+  }
+  impl->runs = std::make_unique<release::RunManager>(impl->db.get(), impl->executor.get());
+
   CallDeps deps{impl->tokens.get(), impl->metrics.get()};
+  impl->release_service = std::make_unique<ReleaseServiceImpl>(deps, impl->runs.get());
   impl->pipeline_service = std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get());
   impl->admin_service = std::make_unique<AdminServiceImpl>(deps);
   impl->health_service = std::make_unique<HealthServiceImpl>();
@@ -198,6 +240,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.SetMaxReceiveMessageSize(4 << 20);
   builder.RegisterService(impl->pipeline_service.get());
   builder.RegisterService(impl->admin_service.get());
+  builder.RegisterService(impl->release_service.get());
   builder.RegisterService(impl->health_service.get());
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->grpc_port == 0) {
@@ -212,6 +255,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->ready = true;
   Impl* raw = impl.get();
   impl->maintenance_thread = std::thread([raw, clock] { raw->MaintenanceLoop(clock); });
+  impl->executor_thread = std::make_unique<ExecutorThread>(impl->executor.get(), clock);
+  deploy::ProcessDriver* supervised = impl->process_driver.get();
+  impl->supervisor_thread = std::make_unique<PeriodicThread>(
+      [supervised] { supervised->Supervise(); }, absl::Milliseconds(500));
   bool tls = !options.tls_cert.empty();
   {
     std::ofstream out(EndpointsPath(options.data_dir), std::ios::trunc);
@@ -238,6 +285,10 @@ void Server::Shutdown(absl::Duration grace) {
   impl_->grpc_server->Wait();
   impl_->http_server->stop();
   if (impl_->http_thread.joinable()) impl_->http_thread.join();
+  // Runs stop where they are; a restart resumes them from the store.
+  impl_->executor_thread.reset();
+  impl_->supervisor_thread.reset();
+  impl_->tasks.reset();
   if (impl_->maintenance_thread.joinable()) impl_->maintenance_thread.join();
 }
 

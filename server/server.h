@@ -5,6 +5,7 @@
 #ifndef SLIPWAY_SERVER_SERVER_H_
 #define SLIPWAY_SERVER_SERVER_H_
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/random.h"
+#include "deploy/driver.h"
 
 namespace slipway::server {
 
@@ -26,6 +28,11 @@ struct ServerOptions {
   std::string tls_key;
   // Name of a registered SQLite VFS (tests inject faults); empty for the default.
   std::string sqlite_vfs;
+  // Drivers to use instead of the built-in `process` and `command`, by name (tests and
+  // benchmarks). Not owned.
+  std::map<std::string, deploy::Driver*> driver_overrides;
+  // Threads that run driver and HTTP work of flow nodes.
+  int task_threads = 8;
 };
 
 // The database file and admin token file inside a data dir.

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "server/grpc_status.h"
+#include "storage/run_repository.h"
 
 namespace slipway::server {
 namespace {
@@ -162,12 +163,117 @@ grpc::Status AdminServiceImpl::RevokeToken(grpc::ServerContext* context,
                });
 }
 
+grpc::Status ReleaseServiceImpl::StartRun(grpc::ServerContext* context,
+                                          const v1::StartRunRequest* request, v1::Run* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, StartRun), v1::SCOPE_DEPLOY,
+               [&](const Principal& p) {
+                 return Respond(runs_->StartRun(*request, "token:" + p.token_id), response);
+               });
+}
+
+grpc::Status ReleaseServiceImpl::GetRun(grpc::ServerContext* context,
+                                        const v1::GetRunRequest* request, v1::Run* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, GetRun), v1::SCOPE_READ,
+               [&](const Principal&) { return Respond(runs_->GetRun(request->id()), response); });
+}
+
+grpc::Status ReleaseServiceImpl::ListRuns(grpc::ServerContext* context,
+                                          const v1::ListRunsRequest* request,
+                                          v1::ListRunsResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, ListRuns), v1::SCOPE_READ,
+               [&](const Principal&) { return Respond(runs_->ListRuns(*request), response); });
+}
+
+grpc::Status ReleaseServiceImpl::WatchRun(grpc::ServerContext* context,
+                                          const v1::WatchRunRequest* request,
+                                          grpc::ServerWriter<v1::RunEvent>* writer) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, WatchRun), v1::SCOPE_READ,
+               [&](const Principal&) -> absl::Status {
+                 int64_t after = request->after_sequence();
+                 while (!context->IsCancelled()) {
+                   auto events = runs_->Events(request->id(), after, 100);
+                   if (!events.ok()) return events.status();
+                   bool ended = false;
+                   for (const auto& e : *events) {
+                     if (!writer->Write(e)) return absl::CancelledError("client went away");
+                     after = e.sequence();
+                     ended = !storage::IsActive(e.state()) && e.state() != v1::RUN_STATE_UNSPECIFIED;
+                   }
+                   if (ended && events->size() < 100) {
+                     // Nothing follows the event that ended the run.
+                     auto more = runs_->Events(request->id(), after, 1);
+                     if (more.ok() && more->empty()) return absl::OkStatus();
+                   }
+                   if (events->empty()) {
+                     auto run = runs_->GetRun(request->id());
+                     if (run.ok() && !storage::IsActive(run->state()) &&
+                         run->last_event() <= after) {
+                       return absl::OkStatus();
+                     }
+                     runs_->WaitForEvents(request->id(), after, absl::Seconds(1));
+                   }
+                 }
+                 return absl::CancelledError("client went away");
+               });
+}
+
+grpc::Status ReleaseServiceImpl::CancelRun(grpc::ServerContext* context,
+                                           const v1::CancelRunRequest* request,
+                                           v1::Run* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, CancelRun), v1::SCOPE_DEPLOY,
+               [&](const Principal& p) {
+                 return Respond(runs_->CancelRun(*request, "token:" + p.token_id), response);
+               });
+}
+
+grpc::Status ReleaseServiceImpl::ApproveRun(grpc::ServerContext* context,
+                                            const v1::ApproveRunRequest* request,
+                                            v1::Run* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, ApproveRun), v1::SCOPE_DEPLOY,
+               [&](const Principal& p) {
+                 return Respond(runs_->ApproveRun(*request, "token:" + p.token_id, false),
+                                response);
+               });
+}
+
+grpc::Status ReleaseServiceImpl::RejectRun(grpc::ServerContext* context,
+                                           const v1::ApproveRunRequest* request,
+                                           v1::Run* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, RejectRun), v1::SCOPE_DEPLOY,
+               [&](const Principal& p) {
+                 return Respond(runs_->ApproveRun(*request, "token:" + p.token_id, true),
+                                response);
+               });
+}
+
+grpc::Status ReleaseServiceImpl::RetryRun(grpc::ServerContext* context,
+                                          const v1::RetryRunRequest* request, v1::Run* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, RetryRun), v1::SCOPE_DEPLOY,
+               [&](const Principal& p) {
+                 return Respond(runs_->RetryRun(*request, "token:" + p.token_id), response);
+               });
+}
+
+grpc::Status ReleaseServiceImpl::ListReleases(grpc::ServerContext* context,
+                                              const v1::ListReleasesRequest* request,
+                                              v1::ListReleasesResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, ListReleases), v1::SCOPE_READ,
+               [&](const Principal&) { return Respond(runs_->ListReleases(*request), response); });
+}
+
+grpc::Status ReleaseServiceImpl::GetRelease(grpc::ServerContext* context,
+                                            const v1::GetReleaseRequest* request,
+                                            v1::Release* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, GetRelease), v1::SCOPE_READ,
+               [&](const Principal&) { return Respond(runs_->GetRelease(*request), response); });
+}
+
 #undef SLIPWAY_METHOD
 
 namespace {
 bool KnownService(const std::string& name) {
   return name.empty() || name == "slipway.v1.PipelineService" ||
-         name == "slipway.v1.AdminService" || name == "grpc.health.v1.Health";
+         name == "slipway.v1.AdminService" || name == "slipway.v1.ReleaseService" || name == "grpc.health.v1.Health";
 }
 }  // namespace
 

@@ -16,6 +16,8 @@
 #include "server/metrics.h"
 #include "slipway/v1/admin_service.grpc.pb.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
+#include "slipway/v1/release_service.grpc.pb.h"
+#include "release/run_manager.h"
 
 namespace slipway::server {
 
@@ -78,6 +80,37 @@ class AdminServiceImpl final : public v1::AdminService::Service {
 
  private:
   CallDeps deps_;
+};
+
+class ReleaseServiceImpl final : public v1::ReleaseService::Service {
+ public:
+  ReleaseServiceImpl(CallDeps deps, release::RunManager* runs) : deps_(deps), runs_(runs) {}
+
+  grpc::Status StartRun(grpc::ServerContext* context, const v1::StartRunRequest* request,
+                        v1::Run* response) override;
+  grpc::Status GetRun(grpc::ServerContext* context, const v1::GetRunRequest* request,
+                      v1::Run* response) override;
+  grpc::Status ListRuns(grpc::ServerContext* context, const v1::ListRunsRequest* request,
+                        v1::ListRunsResponse* response) override;
+  grpc::Status WatchRun(grpc::ServerContext* context, const v1::WatchRunRequest* request,
+                        grpc::ServerWriter<v1::RunEvent>* writer) override;
+  grpc::Status CancelRun(grpc::ServerContext* context, const v1::CancelRunRequest* request,
+                         v1::Run* response) override;
+  grpc::Status ApproveRun(grpc::ServerContext* context, const v1::ApproveRunRequest* request,
+                          v1::Run* response) override;
+  grpc::Status RejectRun(grpc::ServerContext* context, const v1::ApproveRunRequest* request,
+                         v1::Run* response) override;
+  grpc::Status RetryRun(grpc::ServerContext* context, const v1::RetryRunRequest* request,
+                        v1::Run* response) override;
+  grpc::Status ListReleases(grpc::ServerContext* context,
+                            const v1::ListReleasesRequest* request,
+                            v1::ListReleasesResponse* response) override;
+  grpc::Status GetRelease(grpc::ServerContext* context, const v1::GetReleaseRequest* request,
+                          v1::Release* response) override;
+
+ private:
+  CallDeps deps_;
+  release::RunManager* runs_;
 };
 
 // grpc.health.v1.Health without authentication, so probes and load balancers can use it.
