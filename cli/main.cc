@@ -7,8 +7,10 @@
 #include <iostream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "cli/connection.h"
+#include "cli/run_commands.h"
 #include "common/proto_yaml.h"
 #include "slipway/v1/admin_service.grpc.pb.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
@@ -158,6 +160,49 @@ int main(int argc, char** argv) {
   auto* token_revoke = token->add_subcommand("revoke", "Revoke a token");
   token_revoke->add_option("id", id, "Token id")->required();
 
+  slipway::cli::StartFlags start;
+  std::vector<std::string> run_words, release_words;
+  std::string run_id, node, comment, reason, state;
+  bool follow = false;
+  auto* run_cmd = app.add_subcommand(
+      "run", "Start a run of a stage's release flow (PIPELINE/STAGE), or show one (run get ID)");
+  run_cmd->add_option("target", run_words, "PIPELINE/STAGE, or: get RUN_ID")->required();
+  run_cmd->add_option("--arg", start.args, "Run argument name=value (repeatable)");
+  run_cmd->add_option("--sha", start.sha, "Git SHA being released (${trigger.sha})");
+  run_cmd->add_option("--branch", start.branch, "Branch (${trigger.branch})");
+  run_cmd->add_option("--tag", start.tag, "Tag (${trigger.tag})");
+  run_cmd->add_option("--reason", start.reason, "Why (recorded on the run)");
+  run_cmd->add_option("--request-id", start.request_id,
+                      "Idempotency key: a retried CI job attaches to the same run");
+  run_cmd->add_flag("--wait", start.wait,
+                    "Show progress until the run ends; exit 0 only if it succeeded");
+  auto* runs_cmd = app.add_subcommand("runs", "List runs, newest first");
+  runs_cmd->add_option("target", start.target, "PIPELINE or PIPELINE/STAGE");
+  runs_cmd->add_option("--state", state, "Only runs in this state (running, failed, …)");
+  auto* logs_cmd = app.add_subcommand("logs", "Show a run's log lines");
+  logs_cmd->add_option("run", run_id, "Run id")->required();
+  logs_cmd->add_flag("-f,--follow", follow, "Keep following until the run ends");
+  logs_cmd->add_option("--node", node, "Only this node's lines");
+  auto* cancel_cmd = app.add_subcommand("cancel", "Cancel a run");
+  cancel_cmd->add_option("run", run_id, "Run id")->required();
+  cancel_cmd->add_option("--reason", reason, "Why");
+  auto* approve_cmd = app.add_subcommand("approve", "Approve a run's approval node");
+  approve_cmd->add_option("run", run_id, "Run id")->required();
+  approve_cmd->add_option("--node", node, "The approval node's ref")->required();
+  approve_cmd->add_option("--comment", comment, "Comment");
+  auto* reject_cmd = app.add_subcommand("reject", "Reject a run's approval node (the run fails)");
+  reject_cmd->add_option("run", run_id, "Run id")->required();
+  reject_cmd->add_option("--node", node, "The approval node's ref")->required();
+  reject_cmd->add_option("--comment", comment, "Comment");
+  auto* retry_cmd = app.add_subcommand("retry", "Start a run again with the same arguments");
+  retry_cmd->add_option("run", run_id, "Run id")->required();
+  retry_cmd->add_option("--request-id", start.request_id, "Idempotency key");
+  retry_cmd->add_flag("--wait", start.wait, "Show progress until the run ends");
+  auto* releases_cmd = app.add_subcommand("releases", "List a stage's releases, newest first");
+  releases_cmd->add_option("target", start.target, "PIPELINE/STAGE")->required();
+  auto* release_cmd = app.add_subcommand("release", "Show a release: release get PIPELINE/STAGE N");
+  release_cmd->add_option("words", release_words, "get PIPELINE/STAGE N")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -176,6 +221,33 @@ int main(int argc, char** argv) {
   if (!conn.ok()) return Error(std::string(conn.status().message()));
   auto pipelines = v1::PipelineService::NewStub(conn->channel);
   auto admin = v1::AdminService::NewStub(conn->channel);
+
+  if (run_cmd->parsed()) {
+    if (run_words.size() == 2 && run_words[0] == "get") {
+      return slipway::cli::GetRun(*conn, run_words[1], output);
+    }
+    if (run_words.size() != 1) return Error("run: expected PIPELINE/STAGE or get RUN_ID");
+    start.target = run_words[0];
+    return slipway::cli::StartRun(*conn, start, output);
+  }
+  if (runs_cmd->parsed()) return slipway::cli::ListRuns(*conn, start.target, state, output);
+  if (logs_cmd->parsed()) return slipway::cli::WatchRun(*conn, run_id, true, node, follow, output);
+  if (cancel_cmd->parsed()) return slipway::cli::CancelRun(*conn, run_id, reason, output);
+  if (approve_cmd->parsed() || reject_cmd->parsed()) {
+    return slipway::cli::ApproveRun(*conn, run_id, node, comment, reject_cmd->parsed(), output);
+  }
+  if (retry_cmd->parsed()) {
+    return slipway::cli::RetryRun(*conn, run_id, start.request_id, start.wait, output);
+  }
+  if (releases_cmd->parsed()) return slipway::cli::ListReleases(*conn, start.target, output);
+  if (release_cmd->parsed()) {
+    int64_t number = 0;
+    if (release_words.size() != 3 || release_words[0] != "get" ||
+        !absl::SimpleAtoi(release_words[2], &number)) {
+      return Error("release: expected get PIPELINE/STAGE NUMBER");
+    }
+    return slipway::cli::GetRelease(*conn, release_words[1], number, output);
+  }
 
   if (apply->parsed()) {
     v1::ApplyPipelineRequest req;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/duration.h"
+#include "common/proto_yaml.h"
 #include "common/status_macros.h"
 #include "common/time_format.h"
 #include "release/expression.h"
@@ -1043,7 +1044,8 @@ void Executor::FinishRun(ActiveRun& ar, v1::RunState state, const std::string& e
     release.set_rollback_of(ar.run.rollback_to());
     pending_releases_.push_back(std::move(release));
   }
-  Emit(ar, nullptr, absl::StrCat("run ", v1::RunState_Name(state), error.empty() ? "" : ": " + error));
+  Emit(ar, nullptr, absl::StrCat("run ", EnumShortName(v1::RunState_descriptor()->FindValueByNumber(state)),
+                                 error.empty() ? "" : ": " + error));
 }
 
 void Executor::PromoteQueued() {

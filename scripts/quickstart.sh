@@ -13,6 +13,8 @@ data_dir=${SLIPWAY_DATA_DIR:-$HOME/.local/share/slipway}
 mkdir -p "$(dirname "$data_dir")"
 rm -f "$data_dir/endpoints.json"
 
+# The example pipeline runs hello-server, built with the project.
+export PATH="$root/build/examples:$PATH"
 "$slipwayd" --data-dir "$data_dir" "$@" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
@@ -28,6 +30,8 @@ slipwayd is running (pid $pid, data in $data_dir). In another shell:
   export PATH=$root/build/cli:\$PATH
   slipway get pipelines
   slipway get pipeline shop -o yaml
+  slipway run shop/dev --arg version=1.0.0 --wait
+  slipway runs shop
   curl -s http://127.0.0.1:7421/metrics | head
 Press Ctrl-C to stop it.
 MSG

@@ -22,7 +22,7 @@ TEST(ProtoYamlTest, ReadsTheExamplePipeline) {
   ASSERT_EQ(p.stages_size(), 3);
   EXPECT_EQ(p.stages(0).concurrency(), v1::CONCURRENCY_POLICY_REPLACE);
   EXPECT_EQ(p.stages(0).flow().sequential().steps(0).deploy().artifact().version(),
-            "${trigger.sha}");
+            "${args.version}");
   EXPECT_EQ(p.stages(2).flow().sequential().steps(2).parallel().steps_size(), 2);
   EXPECT_EQ(p.sources(0).webhook_secret().env(), "SHOP_HOOK_SECRET");
   EXPECT_EQ(p.preview_blueprints(0).budget().when_full(), v1::WHEN_FULL_EVICT_OLDEST);

@@ -115,7 +115,7 @@ TEST(FlowCheckTest, TheExamplePipelineFlowsPassWithTheirArguments) {
   ASSERT_OK(ParseYaml(testing::ReadRepoFile("examples/shop/pipeline.yaml"), &p));
   for (int i = 0; i < p.stages_size(); ++i) {
     FlowCheckInput in{&p.stages(i).flow(), &p.stages(i).resources(),
-                      "stages[" + std::to_string(i) + "].flow", {{"chat_url", "http://chat"}}, false};
+                      "stages[" + std::to_string(i) + "].flow", {{"version", "1.0.0"}}, false};
     EXPECT_THAT(CheckFlow(in), IsEmpty()) << p.stages(i).name();
   }
 }

@@ -1,0 +1,330 @@
+#include "cli/run_commands.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/proto_yaml.h"
+#include "slipway/v1/release_service.grpc.pb.h"
+
+namespace slipway::cli {
+namespace {
+
+int Fail(const std::string& msg) {
+  std::fprintf(stderr, "slipway: %s\n", msg.c_str());
+  return 1;
+}
+
+int RpcFail(const grpc::Status& s, const Connection& c) { return Fail(DescribeError(s, c.address)); }
+
+void Print(const google::protobuf::Message& m, const std::string& output) {
+  std::fputs((output == "yaml" ? ToYaml(m) : ToJson(m) + "\n").c_str(), stdout);
+}
+
+std::string Short(const google::protobuf::EnumValueDescriptor* v) { return EnumShortName(v); }
+std::string StateName(v1::RunState s) { return Short(v1::RunState_descriptor()->FindValueByNumber(s)); }
+std::string NodeStateName(v1::NodeState s) {
+  return Short(v1::NodeState_descriptor()->FindValueByNumber(s));
+}
+
+bool SplitTarget(const std::string& target, std::string* pipeline, std::string* stage) {
+  std::vector<std::string> parts = absl::StrSplit(target, '/');
+  if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) return false;
+  *pipeline = parts[0];
+  *stage = parts[1];
+  return true;
+}
+
+bool Terminal(v1::RunState s) {
+  return s == v1::RUN_STATE_SUCCEEDED || s == v1::RUN_STATE_FAILED ||
+         s == v1::RUN_STATE_CANCELLED || s == v1::RUN_STATE_SKIPPED;
+}
+
+const char* Color(v1::RunState s, bool tty) {
+  if (!tty) return "";
+  switch (s) {
+    case v1::RUN_STATE_SUCCEEDED: return "\033[32m";
+    case v1::RUN_STATE_FAILED:
+    case v1::RUN_STATE_CANCELLED: return "\033[31m";
+    case v1::RUN_STATE_AWAITING_APPROVAL:
+    case v1::RUN_STATE_QUEUED: return "\033[33m";
+    default: return "\033[36m";
+  }
+}
+
+}  // namespace
+
+int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
+             const std::string& node, bool follow, const std::string& output) {
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  const bool tty = ::isatty(STDOUT_FILENO) && output == "table";
+  int64_t after = 0;
+  // Without --follow, `logs` prints what has happened so far and stops there.
+  int64_t stop_at = -1;
+  if (logs_only && !follow) {
+    v1::GetRunRequest get;
+    get.set_id(run_id);
+    v1::Run run;
+    grpc::Status s = stub->GetRun(c.NewContext().get(), get, &run);
+    if (!s.ok()) return RpcFail(s, c);
+    stop_at = run.last_event();
+  }
+  v1::RunState last_state = v1::RUN_STATE_UNSPECIFIED;
+  int reconnects = 0;
+  while (true) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + c.token);
+    v1::WatchRunRequest req;
+    req.set_id(run_id);
+    req.set_after_sequence(after);
+    auto reader = stub->WatchRun(&ctx, req);
+    v1::RunEvent e;
+    while (reader->Read(&e)) {
+      after = e.sequence();
+      last_state = e.state();
+      if (output != "table") {
+        std::fputs((ToJson(e) + "\n").c_str(), stdout);
+        continue;
+      }
+      if (!node.empty() && e.node().ref() != node) continue;
+      if (logs_only) {
+        if (stop_at >= 0 && after >= stop_at && e.log().empty()) break;
+        if (!e.log().empty()) {
+          std::printf("%s %-12s %s\n", e.time().c_str(),
+                      e.node().ref().empty() ? "-" : e.node().ref().c_str(), e.log().c_str());
+        }
+        continue;
+      }
+      std::string what = e.node().ref().empty()
+                             ? absl::StrCat("run ", StateName(e.state()))
+                             : absl::StrCat(e.node().ref(), " ", NodeStateName(e.node().state()));
+      std::printf("%s%s %-28s%s %s\n", Color(e.state(), tty), e.time().substr(11, 12).c_str(),
+                  what.c_str(), tty ? "\033[0m" : "", e.log().c_str());
+      std::fflush(stdout);
+      if (stop_at >= 0 && after >= stop_at) break;
+    }
+    if (stop_at >= 0 && after >= stop_at) {
+      ctx.TryCancel();
+      (void)reader->Finish();
+      return 0;
+    }
+    grpc::Status s = reader->Finish();
+    if (s.ok()) break;
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE && reconnects++ < 30) {
+      // The daemon restarted or the connection dropped: resume after the last event seen.
+      std::fprintf(stderr, "slipway: connection lost, resuming after event %lld\n",
+                   static_cast<long long>(after));
+      grpc::ClientContext wait;
+      wait.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      c.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      continue;
+    }
+    return RpcFail(s, c);
+  }
+  if (logs_only) return 0;
+  if (!Terminal(last_state)) {
+    auto run_stub = v1::ReleaseService::NewStub(c.channel);
+    v1::GetRunRequest get;
+    get.set_id(run_id);
+    v1::Run run;
+    if (run_stub->GetRun(c.NewContext().get(), get, &run).ok()) last_state = run.state();
+  }
+  if (output == "table") {
+    std::printf("run %s %s\n", run_id.c_str(), StateName(last_state).c_str());
+  }
+  return last_state == v1::RUN_STATE_SUCCEEDED ? 0 : 1;
+}
+
+int StartRun(const Connection& c, const StartFlags& flags, const std::string& output) {
+  v1::StartRunRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(flags.target, &pipeline, &stage)) {
+    return Fail("run: expected PIPELINE/STAGE, e.g. shop/staging");
+  }
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  for (const std::string& kv : flags.args) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return Fail("--arg: expected name=value, got \"" + kv + "\"");
+    (*req.mutable_args())[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  req.mutable_trigger()->set_sha(flags.sha);
+  req.mutable_trigger()->set_branch(flags.branch);
+  req.mutable_trigger()->set_tag(flags.tag);
+  req.mutable_trigger()->set_reason(flags.reason);
+  req.set_request_id(flags.request_id);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::Run run;
+  grpc::Status s = stub->StartRun(c.NewContext().get(), req, &run);
+  if (!s.ok()) return RpcFail(s, c);
+  if (!flags.wait) {
+    if (output == "table") {
+      std::printf("run %s %s%s%s\n", run.id().c_str(), StateName(run.state()).c_str(),
+                  run.waiting_reason().empty() ? "" : ": ", run.waiting_reason().c_str());
+    } else {
+      Print(run, output);
+    }
+    return 0;
+  }
+  if (output == "table") std::printf("run %s started\n", run.id().c_str());
+  return WatchRun(c, run.id(), false, "", true, output);
+}
+
+int GetRun(const Connection& c, const std::string& run_id, const std::string& output) {
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::GetRunRequest req;
+  req.set_id(run_id);
+  v1::Run run;
+  grpc::Status s = stub->GetRun(c.NewContext().get(), req, &run);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") {
+    Print(run, output);
+    return 0;
+  }
+  std::printf("Run:       %s\nStage:     %s/%s\nState:     %s\n", run.id().c_str(),
+              run.pipeline().c_str(), run.stage().c_str(), StateName(run.state()).c_str());
+  if (!run.waiting_reason().empty()) std::printf("Waiting:   %s\n", run.waiting_reason().c_str());
+  if (!run.error().empty()) std::printf("Error:     %s\n", run.error().c_str());
+  std::printf("Trigger:   %s by %s%s%s\n", run.trigger().event().c_str(),
+              run.trigger().actor().c_str(), run.trigger().sha().empty() ? "" : " sha ",
+              run.trigger().sha().c_str());
+  std::printf("Created:   %s\n", run.create_time().c_str());
+  if (run.release() > 0) std::printf("Release:   %lld\n", static_cast<long long>(run.release()));
+  std::printf("Nodes:\n  %-16s %-18s %-8s %s\n", "REF", "STATE", "ATTEMPTS", "OUTPUTS / ERROR");
+  for (const auto& n : run.nodes()) {
+    std::vector<std::string> outs;
+    for (const char* k : {"version", "url", "status", "exit_code", "approved_by"}) {
+      auto it = n.outputs().find(k);
+      if (it != n.outputs().end()) outs.push_back(absl::StrCat(k, "=", it->second));
+    }
+    std::string detail = n.error().empty() ? absl::StrJoin(outs, " ") : n.error();
+    std::printf("  %-16s %-18s %-8d %s\n", n.ref().c_str(), NodeStateName(n.state()).c_str(),
+                n.attempts(), detail.c_str());
+  }
+  return 0;
+}
+
+int ListRuns(const Connection& c, const std::string& target, const std::string& state,
+             const std::string& output) {
+  v1::ListRunsRequest req;
+  std::string pipeline = target, stage;
+  if (target.find('/') != std::string::npos && !SplitTarget(target, &pipeline, &stage)) {
+    return Fail("runs: expected PIPELINE or PIPELINE/STAGE");
+  }
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  if (!state.empty()) {
+    const auto* v = v1::RunState_descriptor()->FindValueByName("RUN_STATE_" + absl::AsciiStrToUpper(state));
+    if (v == nullptr) return Fail("--state: unknown state \"" + state + "\"");
+    req.add_states(static_cast<v1::RunState>(v->number()));
+  }
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::ListRunsResponse resp;
+  grpc::Status s = stub->ListRuns(c.NewContext().get(), req, &resp);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") {
+    Print(resp, output);
+    return 0;
+  }
+  std::printf("%-22s %-18s %-18s %-8s %-25s %s\n", "RUN", "STAGE", "STATE", "RELEASE", "CREATED",
+              "TRIGGER");
+  for (const auto& r : resp.runs()) {
+    std::printf("%-22s %-18s %-18s %-8s %-25s %s %s\n", r.id().c_str(),
+                (r.pipeline() + "/" + r.stage()).c_str(), StateName(r.state()).c_str(),
+                r.release() > 0 ? std::to_string(r.release()).c_str() : "-", r.create_time().c_str(),
+                r.trigger().event().c_str(), r.trigger().sha().c_str());
+  }
+  return 0;
+}
+
+int CancelRun(const Connection& c, const std::string& run_id, const std::string& reason,
+              const std::string& output) {
+  v1::CancelRunRequest req;
+  req.set_id(run_id);
+  req.set_reason(reason);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::Run run;
+  grpc::Status s = stub->CancelRun(c.NewContext().get(), req, &run);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") Print(run, output);
+  else std::printf("run %s %s\n", run.id().c_str(), StateName(run.state()).c_str());
+  return 0;
+}
+
+int ApproveRun(const Connection& c, const std::string& run_id, const std::string& node,
+               const std::string& comment, bool reject, const std::string& output) {
+  v1::ApproveRunRequest req;
+  req.set_id(run_id);
+  req.set_node(node);
+  req.set_comment(comment);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::Run run;
+  grpc::Status s = reject ? stub->RejectRun(c.NewContext().get(), req, &run)
+                          : stub->ApproveRun(c.NewContext().get(), req, &run);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") Print(run, output);
+  else std::printf("run %s: %s %s\n", run.id().c_str(), node.c_str(), reject ? "rejected" : "approved");
+  return 0;
+}
+
+int RetryRun(const Connection& c, const std::string& run_id, const std::string& request_id,
+             bool wait, const std::string& output) {
+  v1::RetryRunRequest req;
+  req.set_id(run_id);
+  req.set_request_id(request_id);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::Run run;
+  grpc::Status s = stub->RetryRun(c.NewContext().get(), req, &run);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output == "table") std::printf("run %s started (retry of %s)\n", run.id().c_str(), run_id.c_str());
+  else if (!wait) Print(run, output);
+  return wait ? WatchRun(c, run.id(), false, "", true, output) : 0;
+}
+
+int ListReleases(const Connection& c, const std::string& target, const std::string& output) {
+  v1::ListReleasesRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(target, &pipeline, &stage)) return Fail("releases: expected PIPELINE/STAGE");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::ListReleasesResponse resp;
+  grpc::Status s = stub->ListReleases(c.NewContext().get(), req, &resp);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") {
+    Print(resp, output);
+    return 0;
+  }
+  std::printf("%-8s %-22s %-25s %-10s %s\n", "RELEASE", "RUN", "CREATED", "ROLLBACK", "RESOURCES");
+  for (const auto& r : resp.releases()) {
+    std::vector<std::string> res;
+    for (const auto& s2 : r.resources()) res.push_back(s2.name() + "=" + s2.artifact().version());
+    std::printf("%-8lld %-22s %-25s %-10s %s\n", static_cast<long long>(r.number()),
+                r.run_id().c_str(), r.create_time().c_str(),
+                r.rollback_of() > 0 ? std::to_string(r.rollback_of()).c_str() : "-",
+                absl::StrJoin(res, " ").c_str());
+  }
+  return 0;
+}
+
+int GetRelease(const Connection& c, const std::string& target, int64_t number,
+               const std::string& output) {
+  v1::GetReleaseRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(target, &pipeline, &stage)) return Fail("release get: expected PIPELINE/STAGE N");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  req.set_number(number);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::Release release;
+  grpc::Status s = stub->GetRelease(c.NewContext().get(), req, &release);
+  if (!s.ok()) return RpcFail(s, c);
+  Print(release, output == "json" ? "json" : "yaml");
+  return 0;
+}
+
+}  // namespace slipway::cli
