@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# End-to-end: release flows with the built binaries and real processes. Deploys the example
+# shop to dev, promotes it to staging and prod (with an approval by a second token), checks the
+# service with HTTP, then kills slipwayd with SIGKILL in the middle of runs (during a deploy, a
+# sleep and an approval wait), restarts it, and checks that each run finishes exactly once with
+# exactly one release.
+#   release_flow_test.sh SLIPWAYD SLIPWAY SOURCE_DIR HELLO_SERVER_DIR
+set -uo pipefail
+SLIPWAYD=$1
+SLIPWAY=$2
+SRC=$3
+export PATH="$(cd "$4" && pwd):$PATH"
+WORK=$(mktemp -d)
+DATA=$WORK/data
+PID=""
+failures=0
+checks=0
+
+kill_services() {
+  for f in "$DATA"/process/instances/*.json; do
+    [ -f "$f" ] || continue
+    pid=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1])).get('pid',0))" "$f")
+    [ "$pid" -gt 0 ] 2>/dev/null && kill -9 -- -"$pid" "$pid" 2>/dev/null
+  done
+}
+cleanup() {
+  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+  kill_services
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+check() {
+  local what=$1; shift
+  checks=$((checks + 1))
+  if "$@"; then echo "ok: $what"; else fail "$what"; fi
+}
+start_daemon() {
+  rm -f "$DATA/endpoints.json"
+  "$SLIPWAYD" --data-dir "$DATA" --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+    >>"$WORK/slipwayd.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 100); do [ -s "$DATA/endpoints.json" ] && return 0; sleep 0.1; done
+  cat "$WORK/slipwayd.log" >&2
+  exit 1
+}
+cli() { "$SLIPWAY" --data-dir "$DATA" "$@"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+run_state() { cli run get "$1" -o json | json "d.get('state','')"; }
+# Waits until `run_state RUN` prints $2 (or a node condition), up to 30 s.
+wait_for() {
+  local run=$1 want=$2
+  for _ in $(seq 1 300); do
+    [ "$(run_state "$run")" = "$want" ] && return 0
+    sleep 0.1
+  done
+  echo "run $run is $(run_state "$run"), not $want" >&2
+  cli run get "$run" >&2
+  return 1
+}
+wait_node() {  # run ref state
+  for _ in $(seq 1 300); do
+    s=$(cli run get "$1" -o json | json "[n.get('state','') for n in d['nodes'] if n['ref']=='$2'][0]")
+    [ "$s" = "$3" ] && return 0
+    sleep 0.1
+  done
+  echo "node $2 of $1 is $s, not $3" >&2
+  return 1
+}
+url_of() { cli run get "$1" -o json | json "[n['outputs']['url'] for n in d['nodes'] if n['ref']=='$2'][0]"; }
+
+start_daemon
+cli apply -f "$SRC/examples/shop/pipeline.yaml" >/dev/null
+second=$(cli token create --scope deploy --description approver 2>/dev/null)
+
+# dev: deploy and check with HTTP; the CLI exits 0 only on success.
+out=$(cli run shop/dev --arg version=1.4.2 --sha 3f2c9a1 --request-id ci-1 --wait); rc=$?
+check "run --wait exits 0 on success" test "$rc" = 0
+check "run --wait shows node progress" grep -q "deploy-web succeeded" <<<"$out"
+dev_run=$(cli runs shop/dev -o json | json "d['runs'][0]['id']")
+dev_url=$(url_of "$dev_run" deploy-web)
+check "dev answers with its version" test "$(curl -fsS "$dev_url/version")" = "1.4.2"
+again=$(cli run shop/dev --arg version=1.4.2 --sha 3f2c9a1 --request-id ci-1 -o json | json "d['id']")
+check "a retried CI job with the same request id attaches to the same run" test "$again" = "$dev_run"
+out=$(cli run shop/dev --wait 2>&1); rc=$?
+check "a flow check failure exits 1" test "$rc" = 1
+check "a flow check failure names the argument" grep -q 'argument "version" was not given' <<<"$out"
+
+# staging promotes what dev runs; prod waits for an approval by someone else.
+check "staging promotes dev" cli run shop/staging --wait
+stg_run=$(cli runs shop/staging -o json | json "d['runs'][0]['id']")
+check "staging answers with dev's version" test "$(curl -fsS "$(url_of "$stg_run" web)/version")" = "1.4.2"
+prod_run=$(cli run shop/prod -o json | json "d['id']")
+check "prod waits for approval" wait_for "$prod_run" awaiting_approval
+out=$(cli approve "$prod_run" --node go 2>&1); rc=$?
+check "the initiator cannot approve" bash -c "test $rc = 1 && grep -q PERMISSION_DENIED <<<\"$out\""
+check "another token approves" "$SLIPWAY" --data-dir "$DATA" --token "$second" approve "$prod_run" --node go
+check "prod succeeds" wait_for "$prod_run" succeeded
+check "prod runs the promoted version" test "$(curl -fsS "$(url_of "$prod_run" web)/version")" = "1.4.2"
+check "prod recorded release 1" test "$(cli releases shop/prod -o json | json "len(d['releases'])")" = 1
+out=$(cli logs "$prod_run")
+check "logs show the migration job" grep -q "migrate" <<<"$out"
+
+# Cancel.
+cat >"$WORK/e2e.yaml" <<'YAML'
+name: e2e
+stages:
+  - name: slow
+    resources:
+      - {name: web, driver: process, process: {command: ["hello-server", "--version", "${artifact.version}"], health: {http_path: /healthz}}}
+    flow:
+      sequential:
+        - {ref: wait, sleep: {duration: 3s}}
+        - {ref: web, deploy: {resource: web, artifact: {version: slow}}}
+  - name: gated
+    resources:
+      - {name: web, driver: process, process: {command: ["hello-server", "--version", "${artifact.version}"]}}
+    flow:
+      sequential:
+        - {ref: go, approval: {}}
+        - {ref: web, deploy: {resource: web, artifact: {version: gated}}}
+  - name: busy
+    resources:
+      - {name: db, driver: command, command: {apply: ["/bin/sh", "-c", "sleep 3; echo applied"]}}
+    flow:
+      sequential:
+        - {ref: db, deploy: {resource: db, artifact: {version: "9"}}}
+  - name: idle
+    resources:
+      - {name: web, driver: process, process: {command: ["hello-server"]}}
+    flow:
+      sequential:
+        - {ref: wait, sleep: {duration: 60s}}
+YAML
+cli apply -f "$WORK/e2e.yaml" >/dev/null
+idle=$(cli run e2e/idle -o json | json "d['id']")
+check "cancel a running run" cli cancel "$idle" --reason "not needed"
+check "the cancelled run ends cancelled" wait_for "$idle" cancelled
+
+# SIGKILL in the middle of a sleep, an approval wait and a deploy.
+slow=$(cli run e2e/slow -o json | json "d['id']")
+gated=$(cli run e2e/gated -o json | json "d['id']")
+busy=$(cli run e2e/busy -o json | json "d['id']")
+check "slow is sleeping" wait_node "$slow" wait waiting
+check "gated waits for approval" wait_for "$gated" awaiting_approval
+check "busy is deploying" wait_node "$busy" db running
+kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=""
+start_daemon
+check "the gated run still waits after the restart" wait_for "$gated" awaiting_approval
+"$SLIPWAY" --data-dir "$DATA" --token "$second" approve "$gated" --node go >/dev/null
+for r in "$slow" "$gated" "$busy"; do
+  check "run $r finishes after the restart" wait_for "$r" succeeded
+done
+for s in slow gated busy; do
+  n=$(cli releases "e2e/$s" -o json | json "len(d.get('releases', []))")
+  check "stage e2e/$s has exactly one release" test "$n" = 1
+  n=$(cli runs "e2e/$s" -o json | json "len(d.get('runs', []))")
+  check "stage e2e/$s has exactly one run" test "$n" = 1
+done
+slow_url=$(url_of "$slow" web)
+check "the resumed deploy runs" test "$(curl -fsS "$slow_url/version")" = "slow"
+check "no run is left unfinished" test "$(cli runs -o json | json "len([r for r in d.get('runs',[]) if r['state'] in ('running','pending','queued','awaiting_approval','cancelling')])")" = 0
+
+kill -TERM "$PID"; wait "$PID"; PID=""
+echo "$((checks - failures)) passed, $failures failed"
+[ "$failures" = 0 ]
