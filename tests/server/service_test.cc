@@ -10,6 +10,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "slipway/v1/admin_service.grpc.pb.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
+#include "slipway/v1/release_service.grpc.pb.h"
 #include "tests/testing/pipelines.h"
 #include "tests/testing/test_server.h"
 
@@ -24,6 +25,7 @@ class ServiceTest : public ::testing::Test {
   void SetUp() override {
     pipelines_ = v1::PipelineService::NewStub(server_.Channel());
     admin_ = v1::AdminService::NewStub(server_.Channel());
+    releases_ = v1::ReleaseService::NewStub(server_.Channel());
   }
   grpc::Status Apply(const v1::Pipeline& p, v1::ApplyPipelineResponse* out = nullptr) {
     v1::ApplyPipelineRequest req;
@@ -37,6 +39,7 @@ class ServiceTest : public ::testing::Test {
   TestServer server_;
   std::unique_ptr<v1::PipelineService::Stub> pipelines_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
+  std::unique_ptr<v1::ReleaseService::Stub> releases_;
 };
 
 TEST_F(ServiceTest, PipelineLifecycleThroughEveryRpc) {
@@ -250,6 +253,83 @@ class AuthMatrixTest : public ServiceTest {
            v1::ListTokensResponse o;
            return a->ListTokens(c, {}, &o);
          }},
+        {"StartRun", v1::SCOPE_DEPLOY,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::StartRunRequest q;
+           q.set_pipeline("shop");
+           q.set_stage("nope");
+           v1::Run o;
+           return r->StartRun(c, q, &o);
+         }},
+        {"GetRun", v1::SCOPE_READ,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::GetRunRequest q;
+           q.set_id("run-none");
+           v1::Run o;
+           return r->GetRun(c, q, &o);
+         }},
+        {"ListRuns", v1::SCOPE_READ,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::ListRunsResponse o;
+           return r->ListRuns(c, {}, &o);
+         }},
+        {"WatchRun", v1::SCOPE_READ,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::WatchRunRequest q;
+           q.set_id("run-none");
+           auto reader = r->WatchRun(c, q);
+           v1::RunEvent e;
+           while (reader->Read(&e)) {
+           }
+           return reader->Finish();
+         }},
+        {"CancelRun", v1::SCOPE_DEPLOY,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::CancelRunRequest q;
+           q.set_id("run-none");
+           v1::Run o;
+           return r->CancelRun(c, q, &o);
+         }},
+        {"ApproveRun", v1::SCOPE_DEPLOY,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::ApproveRunRequest q;
+           q.set_id("run-none");
+           q.set_node("go");
+           v1::Run o;
+           return r->ApproveRun(c, q, &o);
+         }},
+        {"RejectRun", v1::SCOPE_DEPLOY,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::ApproveRunRequest q;
+           q.set_id("run-none");
+           q.set_node("go");
+           v1::Run o;
+           return r->RejectRun(c, q, &o);
+         }},
+        {"RetryRun", v1::SCOPE_DEPLOY,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::RetryRunRequest q;
+           q.set_id("run-none");
+           v1::Run o;
+           return r->RetryRun(c, q, &o);
+         }},
+        {"ListReleases", v1::SCOPE_READ,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::ListReleasesRequest q;
+           q.set_pipeline("shop");
+           q.set_stage("dev");
+           v1::ListReleasesResponse o;
+           return r->ListReleases(c, q, &o);
+         }},
+        {"GetRelease", v1::SCOPE_READ,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::GetReleaseRequest q;
+           q.set_pipeline("shop");
+           q.set_stage("dev");
+           q.set_number(1);
+           v1::Release o;
+           return r->GetRelease(c, q, &o);
+         }},
         {"RevokeToken", v1::SCOPE_ADMIN,
          [a](grpc::ClientContext* c) {
            v1::RevokeTokenRequest r;
@@ -317,6 +397,69 @@ TEST_F(ServiceTest, AReadTokenCannotChangeAnything) {
   v1::ListPipelinesResponse listed;
   ASSERT_TRUE(pipelines_->ListPipelines(TestServer::Context(read).get(), {}, &listed).ok());
   EXPECT_EQ(listed.pipelines_size(), 0);
+}
+
+TEST_F(ServiceTest, RunsStartWatchAndResumeFromASequenceNumber) {
+  v1::Pipeline p = testing::MinimalPipeline("shop");
+  // A flow that touches no process and needs no time to pass (the server's clock is fake).
+  auto* steps = p.mutable_stages(0)->mutable_flow()->mutable_sequential();
+  steps->Clear();
+  auto* node = steps->add_steps();
+  node->set_ref("maybe");
+  node->set_skip_if("true");
+  node->mutable_deploy()->set_resource("web");
+  ASSERT_TRUE(Apply(p).ok());
+  v1::StartRunRequest start;
+  start.set_pipeline("shop");
+  start.set_stage("dev");
+  start.set_request_id("ci-7");
+  v1::Run run;
+  ASSERT_TRUE(releases_->StartRun(Ctx().get(), start, &run).ok());
+  v1::Run again;
+  ASSERT_TRUE(releases_->StartRun(Ctx().get(), start, &again).ok());
+  EXPECT_EQ(again.id(), run.id());
+
+  std::vector<v1::RunEvent> all;
+  {
+    auto ctx = Ctx();
+    v1::WatchRunRequest watch;
+    watch.set_id(run.id());
+    auto reader = releases_->WatchRun(ctx.get(), watch);
+    v1::RunEvent e;
+    while (reader->Read(&e)) all.push_back(e);
+    ASSERT_TRUE(reader->Finish().ok());
+  }
+  ASSERT_GE(all.size(), 4u);
+  EXPECT_EQ(all.back().state(), v1::RUN_STATE_SUCCEEDED);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].sequence(), int64_t(i + 1));
+  // A reconnecting client asks for what came after the last event it saw.
+  std::vector<v1::RunEvent> rest;
+  {
+    auto ctx = Ctx();
+    v1::WatchRunRequest watch;
+    watch.set_id(run.id());
+    watch.set_after_sequence(2);
+    auto reader = releases_->WatchRun(ctx.get(), watch);
+    v1::RunEvent e;
+    while (reader->Read(&e)) rest.push_back(e);
+    ASSERT_TRUE(reader->Finish().ok());
+  }
+  ASSERT_EQ(rest.size(), all.size() - 2);
+  EXPECT_EQ(rest.front().sequence(), 3);
+
+  v1::ListRunsRequest list;
+  list.set_pipeline("shop");
+  v1::ListRunsResponse runs;
+  ASSERT_TRUE(releases_->ListRuns(Ctx().get(), list, &runs).ok());
+  ASSERT_EQ(runs.runs_size(), 1);
+  EXPECT_EQ(runs.runs(0).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(runs.runs(0).trigger().event(), "api");
+
+  start.set_stage("nope");
+  start.clear_request_id();
+  grpc::Status s = releases_->StartRun(Ctx().get(), start, &run);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("stage \"nope\""));
 }
 
 TEST_F(ServiceTest, HealthReportsServingWithoutAToken) {
