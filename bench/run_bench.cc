@@ -1,0 +1,212 @@
+// Release-flow throughput: N runs of a five-node flow whose nodes complete at once (a no-op
+// driver in place of `process`), started through the gRPC API of an in-process slipwayd on a
+// real SQLite file (every StartRun is durable when it returns). Reports runs per second from
+// the first StartRun to the last run's end, p50/p99 of the time from StartRun returning to the
+// run's first node reaching its driver, and the process's peak RSS (server and client).
+//   run_bench [--runs 1000] [--clients 4]
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/proto_yaml.h"
+#include "common/random.h"
+#include "server/server.h"
+#include "slipway/v1/pipeline_service.grpc.pb.h"
+#include "slipway/v1/release_service.grpc.pb.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Completes every call at once and records when each run first reached it.
+class NoopDriver final : public slipway::deploy::Driver {
+ public:
+  absl::StatusOr<slipway::deploy::DeployResult> Apply(
+      const slipway::deploy::DeployRequest& request) override {
+    auto now = Clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    first_.emplace(request.env.at("SLIPWAY_RUN_ID"), now);
+    ++applies_;
+    return slipway::deploy::DeployResult{};
+  }
+  absl::StatusOr<bool> Healthy(const slipway::deploy::DeployRequest&) override { return true; }
+  absl::StatusOr<slipway::deploy::JobResult> RunJob(const slipway::deploy::DeployRequest&,
+                                                    const std::vector<std::string>&,
+                                                    absl::Duration) override {
+    return slipway::deploy::JobResult{};
+  }
+  absl::Status Teardown(const slipway::deploy::DeployRequest&) override {
+    return absl::OkStatus();
+  }
+  std::map<std::string, Clock::time_point> first() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_;
+  }
+  int applies() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return applies_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, Clock::time_point> first_;
+  int applies_ = 0;
+};
+
+long RssKb(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::strlen(field));
+  }
+  return 0;
+}
+
+constexpr char kPipeline[] = R"yaml(
+name: bench
+stages:
+  - name: dev
+    concurrency: allow
+    resources:
+      - {name: a, driver: process, process: {command: [noop]}}
+      - {name: b, driver: process, process: {command: [noop]}}
+      - {name: c, driver: process, process: {command: [noop]}}
+      - {name: d, driver: process, process: {command: [noop]}}
+      - {name: e, driver: process, process: {command: [noop]}}
+    flow:
+      sequential:
+        - {ref: a, deploy: {resource: a, artifact: {version: "${trigger.sha}"}}}
+        - {ref: b, deploy: {resource: b, artifact: {version: "${trigger.sha}"}}}
+        - {ref: c, deploy: {resource: c, artifact: {version: "${trigger.sha}"}}}
+        - {ref: d, deploy: {resource: d, artifact: {version: "${trigger.sha}"}}}
+        - {ref: e, deploy: {resource: e, artifact: {version: "${trigger.sha}"}}}
+)yaml";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"run_bench"};
+  int runs = 1000, clients = 4;
+  app.add_option("--runs", runs);
+  app.add_option("--clients", clients);
+  CLI11_PARSE(app, argc, argv);
+
+  std::string dir = std::filesystem::temp_directory_path() / "slipway-run-bench-XXXXXX";
+  dir = ::mkdtemp(dir.data());
+  NoopDriver noop;
+  slipway::RealClock clock;
+  slipway::SecureIdGenerator ids;
+  slipway::server::ServerOptions options;
+  options.data_dir = dir + "/data";
+  options.grpc_listen = "127.0.0.1:0";
+  options.http_listen = "127.0.0.1:0";
+  options.driver_overrides = {{"process", &noop}};
+  auto server = slipway::server::Server::Start(options, &clock, &ids);
+  if (!server.ok()) {
+    std::fprintf(stderr, "cannot start: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  std::string token;
+  std::getline(std::ifstream(slipway::server::AdminTokenPath(options.data_dir)), token);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  auto context = [&] {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer " + token);
+    return ctx;
+  };
+  {
+    slipway::v1::ApplyPipelineRequest req;
+    if (!slipway::ParseYaml(kPipeline, req.mutable_pipeline()).ok()) return 1;
+    slipway::v1::ApplyPipelineResponse resp;
+    auto s = slipway::v1::PipelineService::NewStub(channel)->ApplyPipeline(context().get(), req, &resp);
+    if (!s.ok()) {
+      std::fprintf(stderr, "apply: %s\n", s.error_message().c_str());
+      return 1;
+    }
+  }
+
+  std::mutex mu;
+  std::map<std::string, Clock::time_point> started;
+  std::atomic<int> errors{0};
+  auto begin = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = slipway::v1::ReleaseService::NewStub(channel);
+      for (int i = t; i < runs; i += clients) {
+        slipway::v1::StartRunRequest req;
+        req.set_pipeline("bench");
+        req.set_stage("dev");
+        req.mutable_trigger()->set_sha("sha" + std::to_string(i));
+        slipway::v1::Run run;
+        auto s = stub->StartRun(context().get(), req, &run);
+        auto now = Clock::now();
+        if (!s.ok()) {
+          if (errors++ == 0) std::fprintf(stderr, "StartRun: %s\n", s.error_message().c_str());
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        started[run.id()] = now;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  // All runs end when every node has been applied and the last transitions are committed.
+  auto stub = slipway::v1::ReleaseService::NewStub(channel);
+  int succeeded = 0;
+  auto deadline = Clock::now() + std::chrono::minutes(5);
+  while (Clock::now() < deadline) {
+    if (noop.applies() >= 5 * runs) {
+      slipway::v1::ListRunsRequest req;
+      req.set_pipeline("bench");
+      req.add_states(slipway::v1::RUN_STATE_SUCCEEDED);
+      req.set_page_size(100);
+      succeeded = 0;
+      do {
+        slipway::v1::ListRunsResponse resp;
+        if (!stub->ListRuns(context().get(), req, &resp).ok()) break;
+        succeeded += resp.runs_size();
+        req.set_page_token(resp.next_page_token());
+      } while (!req.page_token().empty());
+      if (succeeded >= runs) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+  std::vector<double> to_first;
+  auto first = noop.first();
+  for (const auto& [id, t] : started) {
+    auto it = first.find(id);
+    if (it != first.end()) {
+      to_first.push_back(std::chrono::duration<double, std::milli>(it->second - t).count());
+    }
+  }
+  std::sort(to_first.begin(), to_first.end());
+  auto pct = [&](double p) {
+    return to_first.empty() ? 0.0
+                            : to_first[std::min(to_first.size() - 1,
+                                                static_cast<size_t>(p * to_first.size()))];
+  };
+  std::printf(
+      "{\"runs\": %d, \"succeeded\": %d, \"errors\": %d, \"seconds\": %.3f, \"runs_per_s\": %.1f, "
+      "\"start_to_first_node_p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, "
+      "\"peak_rss_mb\": %.1f, \"rss_mb\": %.1f}\n",
+      runs, succeeded, errors.load(), seconds, succeeded / seconds, pct(0.5), pct(0.99),
+      to_first.empty() ? 0.0 : to_first.back(), RssKb("VmHWM:") / 1024.0, RssKb("VmRSS:") / 1024.0);
+  (*server)->Shutdown(absl::Seconds(5));
+  server->reset();
+  std::filesystem::remove_all(dir);
+  return succeeded == runs && errors == 0 ? 0 : 1;
+}
