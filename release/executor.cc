@@ -27,6 +27,8 @@ constexpr absl::Duration kDefaultBackoff = absl::Seconds(1);
 constexpr absl::Duration kDefaultInterval = absl::Seconds(2);
 constexpr int kMaxLogLines = 50;
 constexpr size_t kMaxOutputBytes = 4096;
+// Ref of the approval node that stage protection puts in front of a flow.
+constexpr char kProtectionGate[] = "protection";
 
 bool IsIdempotent(v1::Step::KindCase kind) {
   switch (kind) {
@@ -281,7 +283,24 @@ absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request,
   run.set_request_id(request_id);
   run.set_create_time(Now());
   *run.mutable_stage_spec() = *stage;
-  const v1::Flow& flow = stage->flow();
+  if (int needed = stage->protection().required_approvals(); needed > 0) {
+    // Stage protection: the flow runs only after `needed` approvals, as if it began with an
+    // approval node of its own.
+    v1::Flow gated;
+    auto* steps = gated.mutable_sequential()->mutable_steps();
+    v1::Step* gate = steps->Add();
+    gate->set_ref(kProtectionGate);
+    gate->mutable_approval()->set_approvals(needed);
+    gate->mutable_approval()->set_description("required by the stage's protection");
+    v1::Step* rest = steps->Add();
+    if (stage->flow().has_parallel()) {
+      *rest->mutable_parallel() = stage->flow().parallel();
+    } else {
+      *rest->mutable_sequential() = stage->flow().sequential();
+    }
+    *run.mutable_stage_spec()->mutable_flow() = std::move(gated);
+  }
+  const v1::Flow& flow = run.stage_spec().flow();
   if (flow.has_sequential()) CollectNodes(flow.sequential(), "sequential", run);
   if (flow.has_parallel()) CollectNodes(flow.parallel(), "parallel", run);
   ar->Index();

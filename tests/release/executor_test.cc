@@ -42,7 +42,10 @@ class ExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
 
+  // Opens the store and a new executor: at a second call, a restarted controller whose
+  // predecessor's unfinished tasks died with it.
   void Open() {
+    tasks_.DropAll();
     executor_.reset();
     db_.reset();
     auto db = storage::Database::Open({.path = dir_.File("db")});
@@ -360,6 +363,20 @@ TEST_F(ExecutorTest, ApprovalsNeedDistinctApproversOtherThanTheInitiator) {
   EXPECT_EQ(Node(done, "go").outputs().at("approved_by"), "bob,carol");
   EXPECT_THAT(executor_->Approve(run->id(), "nope", "dave", "", false),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not in progress")));
+}
+
+TEST_F(ExecutorTest, StageProtectionRequiresApprovalsBeforeTheFlow) {
+  auto p = Pipeline(R"([{ref: web, deploy: {resource: web}}])");
+  p.mutable_stages(0)->mutable_protection()->set_required_approvals(1);
+  auto run = Start(p);
+  ASSERT_OK(run);
+  Settle();
+  EXPECT_EQ(Get(run->id()).state(), v1::RUN_STATE_AWAITING_APPROVAL);
+  EXPECT_TRUE(driver_.applies().empty());
+  ASSERT_OK(executor_->Approve(run->id(), "protection", "bob", "", false));
+  Settle();
+  EXPECT_EQ(Get(run->id()).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(driver_.applies().size(), 1u);
 }
 
 TEST_F(ExecutorTest, ARejectionFailsTheRun) {

@@ -117,6 +117,11 @@ class ManualTaskRunner final : public deploy::TaskRunner {
     for (auto& t : tasks) t();
     return static_cast<int>(tasks.size());
   }
+  // Forgets every task not yet run: what a crashed controller's unfinished work amounts to.
+  void DropAll() {
+    absl::MutexLock lock(&mu_);
+    tasks_.clear();
+  }
   int pending() {
     absl::MutexLock lock(&mu_);
     return static_cast<int>(tasks_.size());
