@@ -16,7 +16,6 @@ struct StartFlags {
   std::vector<std::string> args;  // k=v
   std::string sha, branch, tag, reason, request_id;
   bool wait = false;
-  bool logs = false;
 };
 
 // Each returns the process exit code and prints to stdout/stderr.

@@ -334,7 +334,6 @@ absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request,
       break;
     case v1::CONCURRENCY_POLICY_REPLACE:
       for (ActiveRun* q : queued) {
-        q->run.set_state(v1::RUN_STATE_SKIPPED);
         FinishRun(*q, v1::RUN_STATE_SKIPPED, absl::StrCat("replaced by run ", run.id()));
       }
       for (ActiveRun* r : running) {
@@ -893,13 +892,16 @@ v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const s
     absl::ParseTime(absl::RFC3339_full, t, &out, &err);
     return out;
   };
+  // A cancelled run starts nothing new and stops waiting; running work finishes on its own.
+  auto cancel_node = [&] {
+    node->set_state(v1::NODE_STATE_CANCELLED);
+    node->set_end_time(Now());
+    Emit(ar, node);
+    return v1::NODE_STATE_FAILED;
+  };
   switch (node->state()) {
     case v1::NODE_STATE_PENDING:
-      if (cancelling) {
-        node->set_state(v1::NODE_STATE_CANCELLED);
-        Emit(ar, node);
-        return v1::NODE_STATE_FAILED;
-      }
+      if (cancelling) return cancel_node();
       StartNode(ar, *node, step).IgnoreError();
       break;
     case v1::NODE_STATE_RUNNING:
@@ -909,12 +911,7 @@ v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const s
       }
       break;
     case v1::NODE_STATE_WAITING:
-      if (cancelling) {
-        node->set_state(v1::NODE_STATE_CANCELLED);
-        node->set_end_time(Now());
-        Emit(ar, node);
-        return v1::NODE_STATE_FAILED;
-      }
+      if (cancelling) return cancel_node();
       if (now >= parse(node->wake_time())) {
         if (step.has_sleep()) {
           node->set_state(v1::NODE_STATE_SUCCEEDED);
@@ -940,12 +937,7 @@ v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const s
       }
       break;
     case v1::NODE_STATE_AWAITING_APPROVAL:
-      if (cancelling) {
-        node->set_state(v1::NODE_STATE_CANCELLED);
-        node->set_end_time(Now());
-        Emit(ar, node);
-        return v1::NODE_STATE_FAILED;
-      }
+      if (cancelling) return cancel_node();
       break;
     default:
       break;
