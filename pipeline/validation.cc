@@ -488,6 +488,14 @@ class Validator {
       if (prot.freeze_windows(w).duration().empty()) Add(wf + ".duration", "required");
       Duration(wf + ".duration", prot.freeze_windows(w).duration(), absl::Hours(24 * 31));
     }
+    if (st.retention().keep_releases() < 0) {
+      Add(f + ".retention.keep_releases", "must not be negative");
+    } else if (st.retention().keep_releases() == 1) {
+      Add(f + ".retention.keep_releases",
+          "must be 0 (keep all) or at least 2: the current and the previous release are kept");
+    }
+    Duration(f + ".retention.keep_run_logs", st.retention().keep_run_logs(),
+             absl::Hours(24 * 365 * 10));
     FlowContext ctx{i, &resources, {}};
     Flow(f + ".flow", st.flow(), ctx, /*allow_empty=*/false);
   }

@@ -165,6 +165,16 @@ Executor::~Executor() = default;
 
 std::string Executor::Now() const { return FormatRfc3339(deps_.clock->Now()); }
 
+absl::StatusOr<std::optional<v1::StageHold>> Executor::HoldOf(const std::string& pipeline,
+                                                              const std::string& stage) {
+  std::optional<v1::StageHold> hold;
+  RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(hold, storage::StageHoldRepository().Get(tx, pipeline, stage));
+    return absl::OkStatus();
+  }));
+  return hold;
+}
+
 std::map<std::string, std::string> Executor::Values(const ActiveRun& ar) const {
   std::map<std::string, std::string> v;
   const v1::Run& run = ar.run;
@@ -242,9 +252,25 @@ absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request,
   for (const auto& s : request.pipeline.stages()) {
     if (s.name() == request.stage) stage = &s;
   }
+  if (request.stage_spec.has_value()) stage = &*request.stage_spec;
   if (stage == nullptr) {
     return absl::NotFoundError(absl::StrCat("stage \"", request.stage, "\" not found in pipeline \"",
                                             request.pipeline.name(), "\""));
+  }
+  bool lift_hold = false;
+  if (request.kind == v1::RUN_KIND_RELEASE) {
+    ASSIGN_OR_RETURN(auto hold, HoldOf(request.pipeline.name(), request.stage));
+    if (hold.has_value()) {
+      if (!request.override_hold) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "stage ", request.pipeline.name(), "/", request.stage, " is held since ",
+            hold->hold_time(), " by ", hold->held_by(), ": ", hold->reason(),
+            hold->pinned_release() > 0 ? absl::StrCat(" (pins release ", hold->pinned_release(), ")")
+                                       : "",
+            "; release the hold, or start with override_hold"));
+      }
+      lift_hold = true;
+    }
   }
   if (!request_id.empty()) {
     std::optional<std::string> existing;
@@ -281,6 +307,8 @@ absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request,
   *run.mutable_trigger() = request.trigger;
   run.set_pipeline_revision(request.pipeline.revision());
   run.set_request_id(request_id);
+  run.set_hold_overridden(lift_hold);
+  run.set_rollback_to(request.rollback_to);
   run.set_create_time(Now());
   *run.mutable_stage_spec() = *stage;
   if (int needed = stage->protection().required_approvals(); needed > 0) {
@@ -317,6 +345,7 @@ absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request,
   v1::ConcurrencyPolicy policy = stage->concurrency() == v1::CONCURRENCY_POLICY_UNSPECIFIED
                                      ? v1::CONCURRENCY_POLICY_QUEUE
                                      : stage->concurrency();
+  if (request.policy.has_value()) policy = *request.policy;
   run.set_state(v1::RUN_STATE_PENDING);
   auto first_active = [&]() -> std::string {
     if (!running.empty()) return running.front()->run.id();
@@ -373,10 +402,15 @@ absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request,
   active_[id] = std::move(ar);
   committed_events_[id] = 0;
   Emit(a, nullptr, run.state() == v1::RUN_STATE_QUEUED ? a.run.waiting_reason() : "created");
+
   // The request id is recorded in the same transaction as the run.
   v1::Run logged;
   logged.set_id(id);
   absl::Status committed = Commit([&](storage::Transaction& tx) -> absl::Status {
+    if (lift_hold) {
+      RETURN_IF_ERROR(
+          storage::StageHoldRepository().Delete(tx, a.run.pipeline(), a.run.stage()).status());
+    }
     if (request_id.empty()) return absl::OkStatus();
     return storage::RequestLog().Put(tx, "StartRun", request_id, {"", logged.SerializeAsString()},
                                      absl::ToUnixMillis(deps_.clock->Now()));
@@ -998,12 +1032,14 @@ void Executor::AdvanceRun(ActiveRun& ar) {
     return;
   }
   if (st == v1::NODE_STATE_FAILED) {
-    std::string error;
+    // Every failed node is named: a rollback of several resources says which did not apply.
+    std::vector<std::string> failures;
     for (const auto& n : ar.run.nodes()) {
-      if (n.state() == v1::NODE_STATE_FAILED && error.empty()) {
-        error = absl::StrCat("node \"", n.ref(), "\" failed: ", n.error());
+      if (n.state() == v1::NODE_STATE_FAILED) {
+        failures.push_back(absl::StrCat("node \"", n.ref(), "\" failed: ", n.error()));
       }
     }
+    std::string error = absl::StrJoin(failures, "; ");
     // Parallel siblings may still be running; the run ends when they are done.
     bool running = false;
     for (const auto& n : ar.run.nodes()) {
@@ -1043,6 +1079,16 @@ void Executor::FinishRun(ActiveRun& ar, v1::RunState state, const std::string& e
     if (n.state() == v1::NODE_STATE_SUCCEEDED && (step->has_deploy() || step->has_promote())) {
       changed = true;
     }
+  }
+  if (state == v1::RUN_STATE_SUCCEEDED && ar.run.kind() == v1::RUN_KIND_ROLLBACK) {
+    // A successful rollback holds the stage on the release it records (pinned at commit).
+    v1::StageHold hold;
+    hold.set_pipeline(ar.run.pipeline());
+    hold.set_stage(ar.run.stage());
+    hold.set_reason(ar.run.trigger().reason());
+    hold.set_held_by(ar.run.trigger().actor());
+    hold.set_run_id(ar.run.id());
+    pending_holds_[ar.run.id()] = std::move(hold);
   }
   if (state == v1::RUN_STATE_SUCCEEDED && changed) {
     v1::Release release;
@@ -1170,6 +1216,12 @@ absl::Status Executor::Commit(
       for (auto& r : resources) *release.add_resources() = std::move(r);
       ASSIGN_OR_RETURN(int64_t number, releases_repo_.Insert(tx, release));
       release_numbers[release.run_id()] = number;
+      if (auto hold = pending_holds_.find(release.run_id()); hold != pending_holds_.end()) {
+        v1::StageHold h = hold->second;
+        h.set_pinned_release(number);
+        h.set_hold_time(Now());
+        RETURN_IF_ERROR(storage::StageHoldRepository().Put(tx, h));
+      }
       auto it = active_.find(release.run_id());
       if (it != active_.end()) it->second->run.set_release(number);
     }
@@ -1202,6 +1254,7 @@ absl::Status Executor::Commit(
   pending_resources_.clear();
   pending_releases_.clear();
   dirty_runs_.clear();
+  pending_holds_.clear();  // each was placed with its rollback's release
   for (auto it = active_.begin(); it != active_.end();) {
     if (it->second->ended && it->second->in_flight == 0) {
       ended_[it->first] = true;

@@ -47,6 +47,14 @@ struct StartRequest {
   std::map<std::string, std::string> args;
   v1::TriggerInfo trigger;
   v1::RunKind kind = v1::RUN_KIND_RELEASE;
+  // Start although the stage is held; lifts the hold in the same transaction.
+  bool override_hold = false;
+  // For rollbacks: the stage to run (resources from the snapshot, a flow of deploys) instead
+  // of the pipeline's, and the release it re-applies. A rollback that succeeds holds the stage
+  // with trigger.reason as the hold's reason.
+  std::optional<v1::Stage> stage_spec;
+  int64_t rollback_to = 0;
+  std::optional<v1::ConcurrencyPolicy> policy;
 };
 
 // Thread-safe.
@@ -64,7 +72,7 @@ class Executor {
   // Checks the flow in full (every expression, argument and node-output read), applies the
   // stage's concurrency policy and stores the new run. INVALID_ARGUMENT if the check fails
   // (nothing is stored); NOT_FOUND for an unknown stage; FAILED_PRECONDITION for policy
-  // `forbid` with an active run (naming it). `request_id`, when set, is recorded in the same
+  // `forbid` with an active run (naming it), or for a held stage without override_hold. `request_id`, when set, is recorded in the same
   // transaction: a second Start with the same id returns the first run.
   absl::StatusOr<v1::Run> Start(const StartRequest& request, const std::string& request_id);
 
@@ -122,6 +130,9 @@ class Executor {
   absl::Status Commit(const std::function<absl::Status(storage::Transaction&)>& extra = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::map<std::string, std::string> Values(const ActiveRun& ar) const;
+  // The stage's hold, if any.
+  absl::StatusOr<std::optional<v1::StageHold>> HoldOf(const std::string& pipeline,
+                                                      const std::string& stage);
   std::string Now() const;
 
   ExecutorDeps deps_;
@@ -136,6 +147,8 @@ class Executor {
   std::vector<v1::RunEvent> pending_events_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<std::string, v1::ResourceState>> pending_resources_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::Release> pending_releases_ ABSL_GUARDED_BY(mu_);
+  // Holds placed by successful rollbacks, keyed by run id; pinned to the release they record.
+  std::map<std::string, v1::StageHold> pending_holds_ ABSL_GUARDED_BY(mu_);
   // Driver and HTTP work of started nodes, posted once their RUNNING state is committed.
   std::vector<std::function<void()>> pending_tasks_ ABSL_GUARDED_BY(mu_);
   // Latest committed event sequence per run, for WaitForEvents.

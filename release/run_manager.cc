@@ -59,6 +59,7 @@ absl::StatusOr<v1::Run> RunManager::StartRun(const v1::StartRunRequest& request,
   start.trigger = request.trigger();
   if (start.trigger.event().empty()) start.trigger.set_event("api");
   start.trigger.set_actor(caller);
+  start.override_hold = request.override_hold();
   return executor_->Start(start, request.request_id());
 }
 

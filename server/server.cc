@@ -19,7 +19,9 @@
 #include "deploy/thread_pool.h"
 #include "pipeline/pipeline_manager.h"
 #include "release/executor.h"
+#include "release/retention.h"
 #include "release/run_manager.h"
+#include "release/stage_manager.h"
 #include "server/background.h"
 #include "server/auth.h"
 #include "server/metrics.h"
@@ -76,6 +78,7 @@ struct Server::Impl {
   std::unique_ptr<deploy::CommandDriver> command_driver;
   std::unique_ptr<release::Executor> executor;
   std::unique_ptr<release::RunManager> runs;
+  std::unique_ptr<release::StageManager> stages;
   std::unique_ptr<ExecutorThread> executor_thread;
   std::unique_ptr<PeriodicThread> supervisor_thread;
   std::unique_ptr<ReleaseServiceImpl> release_service;
@@ -104,6 +107,13 @@ struct Server::Impl {
       } else if (*pruned > 0) {
         spdlog::info("pruned {} request ids older than {}", *pruned,
                      absl::FormatDuration(storage::kRequestIdRetention));
+      }
+      auto history = release::PruneHistory(*db, *clock);
+      if (!history.ok()) {
+        spdlog::warn("retention failed: {}", std::string(history.status().message()));
+      } else if (history->releases_deleted + history->events_deleted > 0) {
+        spdlog::info("retention pruned {} release(s) and {} run event(s)",
+                     history->releases_deleted, history->events_deleted);
       }
       shutdown_mu.Lock();
       shutdown_mu.AwaitWithTimeout(absl::Condition(&shut_down), absl::Minutes(10));
@@ -214,7 +224,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->runs = std::make_unique<release::RunManager>(impl->db.get(), impl->executor.get());
 
   CallDeps deps{impl->tokens.get(), impl->metrics.get()};
-  impl->release_service = std::make_unique<ReleaseServiceImpl>(deps, impl->runs.get());
+  impl->stages =
+      std::make_unique<release::StageManager>(impl->db.get(), impl->executor.get(), clock);
+  impl->release_service =
+      std::make_unique<ReleaseServiceImpl>(deps, impl->runs.get(), impl->stages.get());
   impl->pipeline_service = std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get());
   impl->admin_service = std::make_unique<AdminServiceImpl>(deps);
   impl->health_service = std::make_unique<HealthServiceImpl>();

@@ -268,6 +268,45 @@ grpc::Status ReleaseServiceImpl::GetRelease(grpc::ServerContext* context,
                [&](const Principal&) { return Respond(runs_->GetRelease(*request), response); });
 }
 
+grpc::Status ReleaseServiceImpl::RollbackStage(grpc::ServerContext* context,
+                                               const v1::RollbackStageRequest* request,
+                                               v1::RollbackStageResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, RollbackStage), v1::SCOPE_DEPLOY,
+               [&](const Principal& p) {
+                 return Respond(stages_->Rollback(*request, "token:" + p.token_id), response);
+               });
+}
+
+grpc::Status ReleaseServiceImpl::DiffReleases(grpc::ServerContext* context,
+                                              const v1::DiffReleasesRequest* request,
+                                              v1::ReleaseDiff* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, DiffReleases), v1::SCOPE_READ,
+               [&](const Principal&) { return Respond(stages_->Diff(*request), response); });
+}
+
+grpc::Status ReleaseServiceImpl::HoldStage(grpc::ServerContext* context,
+                                           const v1::HoldStageRequest* request,
+                                           v1::StageHold* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, HoldStage), v1::SCOPE_DEPLOY,
+               [&](const Principal& p) {
+                 return Respond(stages_->Hold(*request, "token:" + p.token_id), response);
+               });
+}
+
+grpc::Status ReleaseServiceImpl::ReleaseHold(grpc::ServerContext* context,
+                                             const v1::ReleaseHoldRequest* request,
+                                             v1::ReleaseHoldResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, ReleaseHold), v1::SCOPE_DEPLOY,
+               [&](const Principal&) { return Respond(stages_->ReleaseHold(*request), response); });
+}
+
+grpc::Status ReleaseServiceImpl::GetStage(grpc::ServerContext* context,
+                                          const v1::GetStageRequest* request,
+                                          v1::StageStatus* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, GetStage), v1::SCOPE_READ,
+               [&](const Principal&) { return Respond(stages_->Status(*request), response); });
+}
+
 #undef SLIPWAY_METHOD
 
 namespace {

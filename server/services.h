@@ -18,6 +18,7 @@
 #include "slipway/v1/pipeline_service.grpc.pb.h"
 #include "slipway/v1/release_service.grpc.pb.h"
 #include "release/run_manager.h"
+#include "release/stage_manager.h"
 
 namespace slipway::server {
 
@@ -84,7 +85,8 @@ class AdminServiceImpl final : public v1::AdminService::Service {
 
 class ReleaseServiceImpl final : public v1::ReleaseService::Service {
  public:
-  ReleaseServiceImpl(CallDeps deps, release::RunManager* runs) : deps_(deps), runs_(runs) {}
+  ReleaseServiceImpl(CallDeps deps, release::RunManager* runs, release::StageManager* stages)
+      : deps_(deps), runs_(runs), stages_(stages) {}
 
   grpc::Status StartRun(grpc::ServerContext* context, const v1::StartRunRequest* request,
                         v1::Run* response) override;
@@ -107,10 +109,22 @@ class ReleaseServiceImpl final : public v1::ReleaseService::Service {
                             v1::ListReleasesResponse* response) override;
   grpc::Status GetRelease(grpc::ServerContext* context, const v1::GetReleaseRequest* request,
                           v1::Release* response) override;
+  grpc::Status RollbackStage(grpc::ServerContext* context,
+                             const v1::RollbackStageRequest* request,
+                             v1::RollbackStageResponse* response) override;
+  grpc::Status DiffReleases(grpc::ServerContext* context, const v1::DiffReleasesRequest* request,
+                            v1::ReleaseDiff* response) override;
+  grpc::Status HoldStage(grpc::ServerContext* context, const v1::HoldStageRequest* request,
+                         v1::StageHold* response) override;
+  grpc::Status ReleaseHold(grpc::ServerContext* context, const v1::ReleaseHoldRequest* request,
+                           v1::ReleaseHoldResponse* response) override;
+  grpc::Status GetStage(grpc::ServerContext* context, const v1::GetStageRequest* request,
+                        v1::StageStatus* response) override;
 
  private:
   CallDeps deps_;
   release::RunManager* runs_;
+  release::StageManager* stages_;
 };
 
 // grpc.health.v1.Health without authentication, so probes and load balancers can use it.

@@ -77,6 +77,15 @@ constexpr const char* kMigrations[] = {
       PRIMARY KEY (pipeline, stage, resource)
     ) WITHOUT ROWID;
     )sql",
+    // 3: stage holds.
+    R"sql(
+    CREATE TABLE stage_holds (
+      pipeline TEXT NOT NULL,
+      stage TEXT NOT NULL,
+      hold BLOB NOT NULL,
+      PRIMARY KEY (pipeline, stage)
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

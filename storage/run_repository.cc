@@ -150,6 +150,71 @@ absl::StatusOr<std::vector<v1::RunEvent>> RunRepository::EventsAfter(Transaction
   return out;
 }
 
+absl::StatusOr<int64_t> RunRepository::DeleteEvents(Transaction& tx,
+                                                    std::string_view run_id) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("DELETE FROM run_events WHERE run_id = ?"));
+  stmt->Bind(1, run_id);
+  RETURN_IF_ERROR(stmt->Run());
+  return tx.Changes();
+}
+
+absl::StatusOr<int64_t> ReleaseRepository::DeleteUpTo(Transaction& tx, std::string_view pipeline,
+                                                      std::string_view stage, int64_t up_to,
+                                                      const std::vector<int64_t>& keep) const {
+  if (keep.size() > 4) return absl::InternalError("DeleteUpTo: at most 4 releases to keep");
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("DELETE FROM releases WHERE pipeline = ? AND stage = ? AND "
+                              "number <= ? AND number NOT IN (?, ?, ?, ?)"));
+  stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, up_to);
+  for (int i = 0; i < 4; ++i) {
+    stmt->Bind(4 + i, i < static_cast<int>(keep.size()) ? keep[i] : int64_t{0});
+  }
+  RETURN_IF_ERROR(stmt->Run());
+  return tx.Changes();
+}
+
+absl::StatusOr<std::optional<v1::StageHold>> StageHoldRepository::Get(
+    Transaction& tx, std::string_view pipeline, std::string_view stage) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("SELECT hold FROM stage_holds WHERE pipeline = ? AND stage = ?"));
+  stmt->Bind(1, pipeline).Bind(2, stage);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return std::nullopt;
+  ASSIGN_OR_RETURN(v1::StageHold h, Decode<v1::StageHold>(stmt->ColumnBlob(0), "stage hold"));
+  return h;
+}
+
+absl::Status StageHoldRepository::Put(Transaction& tx, const v1::StageHold& hold) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO stage_holds (pipeline, stage, hold) VALUES "
+                                         "(?, ?, ?) ON CONFLICT (pipeline, stage) DO UPDATE SET "
+                                         "hold = excluded.hold"));
+  stmt->Bind(1, hold.pipeline()).Bind(2, hold.stage()).BindBlob(3, hold.SerializeAsString());
+  return stmt->Run();
+}
+
+absl::StatusOr<std::optional<v1::StageHold>> StageHoldRepository::Delete(
+    Transaction& tx, std::string_view pipeline, std::string_view stage) const {
+  ASSIGN_OR_RETURN(auto existing, Get(tx, pipeline, stage));
+  if (!existing.has_value()) return std::nullopt;
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("DELETE FROM stage_holds WHERE pipeline = ? AND stage = ?"));
+  stmt->Bind(1, pipeline).Bind(2, stage);
+  RETURN_IF_ERROR(stmt->Run());
+  return existing;
+}
+
+absl::StatusOr<std::vector<v1::StageHold>> StageHoldRepository::List(Transaction& tx) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT hold FROM stage_holds"));
+  std::vector<v1::StageHold> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::StageHold h, Decode<v1::StageHold>(stmt->ColumnBlob(0), "stage hold"));
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
 absl::StatusOr<int64_t> ReleaseRepository::Insert(Transaction& tx, v1::Release release) const {
   {
     ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT COALESCE(MAX(number), 0) + 1 FROM releases "

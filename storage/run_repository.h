@@ -47,6 +47,8 @@ class RunRepository {
   // Events of `run_id` with sequence > `after`, in order, at most `limit`.
   absl::StatusOr<std::vector<v1::RunEvent>> EventsAfter(Transaction& tx, std::string_view run_id,
                                                         int64_t after, int limit) const;
+  // Deletes the run's event log; returns how many events were deleted.
+  absl::StatusOr<int64_t> DeleteEvents(Transaction& tx, std::string_view run_id) const;
 };
 
 class ReleaseRepository {
@@ -62,6 +64,23 @@ class ReleaseRepository {
   absl::StatusOr<std::vector<v1::Release>> List(Transaction& tx, std::string_view pipeline,
                                                 std::string_view stage, int64_t before,
                                                 int limit) const;
+  // Deletes releases numbered `up_to` or lower, except those in `keep` (at most 4 numbers).
+  // Returns how many were deleted.
+  absl::StatusOr<int64_t> DeleteUpTo(Transaction& tx, std::string_view pipeline,
+                                     std::string_view stage, int64_t up_to,
+                                     const std::vector<int64_t>& keep) const;
+};
+
+class StageHoldRepository {
+ public:
+  absl::StatusOr<std::optional<v1::StageHold>> Get(Transaction& tx, std::string_view pipeline,
+                                                   std::string_view stage) const;
+  absl::Status Put(Transaction& tx, const v1::StageHold& hold) const;
+  // Returns the hold that was removed, if any.
+  absl::StatusOr<std::optional<v1::StageHold>> Delete(Transaction& tx, std::string_view pipeline,
+                                                      std::string_view stage) const;
+  // Every hold, for retention.
+  absl::StatusOr<std::vector<v1::StageHold>> List(Transaction& tx) const;
 };
 
 class StageResourceRepository {

@@ -1,0 +1,259 @@
+#include "release/stage_manager.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/names.h"
+#include "common/status_macros.h"
+#include "common/time_format.h"
+#include "pipeline/secrets.h"
+#include "storage/pipeline_repository.h"
+#include "storage/run_repository.h"
+
+namespace slipway::release {
+namespace {
+
+absl::Status CheckStage(const std::string& pipeline, const std::string& stage) {
+  if (absl::Status s = CheckDnsLabel(pipeline); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("pipeline: ", s.message()));
+  }
+  if (absl::Status s = CheckDnsLabel(stage); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("stage: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+void Compare(const char* field, const std::string& a, const std::string& b,
+             std::vector<std::string>& out) {
+  if (a != b) {
+    out.push_back(absl::StrCat(field, ": ", a.empty() ? "(none)" : a, " -> ",
+                               b.empty() ? "(none)" : b));
+  }
+}
+
+// Text that a deploy node must take literally, not as an expression.
+std::string Literal(const std::string& s) { return absl::StrReplaceAll(s, {{"${", "$${"}}); }
+
+}  // namespace
+
+v1::ReleaseDiff DiffReleases(const v1::Release& from, const v1::Release& to) {
+  v1::ReleaseDiff diff;
+  diff.set_from_release(from.number());
+  diff.set_to_release(to.number());
+  std::map<std::string, const v1::ResourceState*> a, b;
+  for (const auto& r : from.resources()) a[r.name()] = &r;
+  for (const auto& r : to.resources()) b[r.name()] = &r;
+  std::map<std::string, bool> names;
+  for (const auto& [n, r] : a) names[n] = true;
+  for (const auto& [n, r] : b) names[n] = true;
+  for (const auto& [name, unused] : names) {
+    v1::ResourceChange change;
+    change.set_resource(name);
+    auto ia = a.find(name);
+    auto ib = b.find(name);
+    if (ia == a.end()) {
+      change.add_changes("added");
+      *change.mutable_after() = ib->second->artifact();
+    } else if (ib == b.end()) {
+      change.add_changes("removed");
+      *change.mutable_before() = ia->second->artifact();
+    } else {
+      const v1::Artifact& x = ia->second->artifact();
+      const v1::Artifact& y = ib->second->artifact();
+      *change.mutable_before() = x;
+      *change.mutable_after() = y;
+      std::vector<std::string> out;
+      Compare("artifact.image", x.image(), y.image(), out);
+      Compare("artifact.sha", x.sha(), y.sha(), out);
+      Compare("artifact.version", x.version(), y.version(), out);
+      std::map<std::string, bool> keys;
+      for (const auto& [k, v] : x.config()) keys[k] = true;
+      for (const auto& [k, v] : y.config()) keys[k] = true;
+      for (const auto& [k, unused2] : keys) {
+        auto cx = x.config().find(k);
+        auto cy = y.config().find(k);
+        Compare(("artifact.config." + k).c_str(), cx == x.config().end() ? "" : cx->second,
+                cy == y.config().end() ? "" : cy->second, out);
+      }
+      if (ia->second->spec().SerializeAsString() != ib->second->spec().SerializeAsString()) {
+        out.push_back("spec changed");
+      }
+      for (auto& c : out) change.add_changes(std::move(c));
+    }
+    if (change.changes_size() > 0) *diff.add_resources() = std::move(change);
+  }
+  return diff;
+}
+
+absl::StatusOr<v1::RollbackStageResponse> StageManager::Rollback(
+    const v1::RollbackStageRequest& request, const std::string& caller) {
+  RETURN_IF_ERROR(CheckStage(request.pipeline(), request.stage()));
+  if (request.to_release() < 0) return absl::InvalidArgumentError("to_release: must not be negative");
+  std::optional<v1::Release> current;
+  v1::Release target;
+  std::optional<v1::Pipeline> pipeline;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    storage::ReleaseRepository releases;
+    ASSIGN_OR_RETURN(current, releases.Latest(tx, request.pipeline(), request.stage()));
+    if (!current.has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "stage ", request.pipeline(), "/", request.stage(), " has no release to roll back from"));
+    }
+    if (request.to_release() > 0) {
+      ASSIGN_OR_RETURN(target, releases.Get(tx, request.pipeline(), request.stage(),
+                                            request.to_release()));
+    } else {
+      ASSIGN_OR_RETURN(auto before, releases.List(tx, request.pipeline(), request.stage(),
+                                                  current->number(), 1));
+      if (before.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "stage ", request.pipeline(), "/", request.stage(), " has only release ",
+            current->number(), "; there is nothing before it to roll back to"));
+      }
+      target = before.front();
+    }
+    auto p = storage::PipelineRepository().Get(tx, request.pipeline());
+    if (p.ok()) pipeline = *p;
+    return absl::OkStatus();
+  }));
+  if (target.number() == current->number()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("release ", target.number(), " is already the current release"));
+  }
+  if (target.resources_size() == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("release ", target.number(), " has no resources to re-apply"));
+  }
+  v1::RollbackStageResponse out;
+  out.set_target_release(target.number());
+  *out.mutable_diff() = DiffReleases(*current, target);
+  if (request.dry_run()) return out;
+
+  // The run needs nothing but the snapshot: its resources come from the target release, its
+  // flow deploys each of them (in parallel) with the recorded artifact.
+  StartRequest start;
+  if (pipeline.has_value()) {
+    start.pipeline = *pipeline;
+  } else {
+    start.pipeline.set_name(request.pipeline());
+  }
+  start.stage = request.stage();
+  start.kind = v1::RUN_KIND_ROLLBACK;
+  start.rollback_to = target.number();
+  start.policy = v1::CONCURRENCY_POLICY_REPLACE;
+  v1::Stage spec;
+  spec.set_name(request.stage());
+  auto* steps = spec.mutable_flow()->mutable_parallel();
+  for (const auto& r : target.resources()) {
+    *spec.add_resources() = r.spec();
+    v1::Step* step = steps->add_steps();
+    step->set_ref(r.name());
+    step->mutable_deploy()->set_resource(r.name());
+    v1::Artifact* a = step->mutable_deploy()->mutable_artifact();
+    a->set_image(Literal(r.artifact().image()));
+    a->set_sha(Literal(r.artifact().sha()));
+    a->set_version(Literal(r.artifact().version()));
+    for (const auto& [k, v] : r.artifact().config()) (*a->mutable_config())[k] = Literal(v);
+  }
+  start.stage_spec = std::move(spec);
+  start.trigger = target.trigger();
+  start.trigger.set_event("rollback");
+  start.trigger.set_actor(caller);
+  start.trigger.set_delivery("");
+  start.trigger.set_reason(request.reason().empty()
+                               ? absl::StrCat("rolled back to release ", target.number())
+                               : absl::StrCat("rolled back to release ", target.number(), ": ",
+                                              request.reason()));
+  ASSIGN_OR_RETURN(v1::Run run, executor_->Start(start, request.request_id()));
+  run.clear_stage_spec();
+  *out.mutable_run() = std::move(run);
+  return out;
+}
+
+absl::StatusOr<v1::ReleaseDiff> StageManager::Diff(const v1::DiffReleasesRequest& request) {
+  RETURN_IF_ERROR(CheckStage(request.pipeline(), request.stage()));
+  v1::Release from, to;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    storage::ReleaseRepository releases;
+    ASSIGN_OR_RETURN(from, releases.Get(tx, request.pipeline(), request.stage(),
+                                        request.from_release()));
+    ASSIGN_OR_RETURN(to, releases.Get(tx, request.pipeline(), request.stage(),
+                                      request.to_release()));
+    return absl::OkStatus();
+  }));
+  return DiffReleases(from, to);
+}
+
+absl::StatusOr<v1::StageHold> StageManager::Hold(const v1::HoldStageRequest& request,
+                                                 const std::string& caller) {
+  RETURN_IF_ERROR(CheckStage(request.pipeline(), request.stage()));
+  if (request.reason().empty()) return absl::InvalidArgumentError("reason: required");
+  v1::StageHold hold;
+  hold.set_pipeline(request.pipeline());
+  hold.set_stage(request.stage());
+  hold.set_reason(request.reason());
+  hold.set_held_by(caller);
+  hold.set_hold_time(FormatRfc3339(clock_->Now()));
+  RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(v1::Pipeline p, storage::PipelineRepository().Get(tx, request.pipeline()));
+    bool found = false;
+    for (const auto& s : p.stages()) found = found || s.name() == request.stage();
+    if (!found) return absl::NotFoundError(absl::StrCat("stage \"", request.stage(), "\" not found"));
+    ASSIGN_OR_RETURN(auto latest,
+                     storage::ReleaseRepository().Latest(tx, request.pipeline(), request.stage()));
+    if (latest.has_value()) hold.set_pinned_release(latest->number());
+    return storage::StageHoldRepository().Put(tx, hold);
+  }));
+  return hold;
+}
+
+absl::StatusOr<v1::ReleaseHoldResponse> StageManager::ReleaseHold(
+    const v1::ReleaseHoldRequest& request) {
+  RETURN_IF_ERROR(CheckStage(request.pipeline(), request.stage()));
+  v1::ReleaseHoldResponse out;
+  RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto lifted,
+                     storage::StageHoldRepository().Delete(tx, request.pipeline(), request.stage()));
+    if (lifted.has_value()) *out.mutable_released() = *lifted;
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::StageStatus> StageManager::Status(const v1::GetStageRequest& request) {
+  RETURN_IF_ERROR(CheckStage(request.pipeline(), request.stage()));
+  v1::StageStatus out;
+  out.set_pipeline(request.pipeline());
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(v1::Pipeline p, storage::PipelineRepository().Get(tx, request.pipeline()));
+    bool found = false;
+    for (const auto& s : p.stages()) {
+      if (s.name() == request.stage()) {
+        *out.mutable_spec() = s;
+        found = true;
+      }
+    }
+    if (!found) return absl::NotFoundError(absl::StrCat("stage \"", request.stage(), "\" not found"));
+    pipeline::RedactSecrets(out.mutable_spec());
+    ASSIGN_OR_RETURN(auto latest,
+                     storage::ReleaseRepository().Latest(tx, request.pipeline(), request.stage()));
+    if (latest.has_value()) out.set_current_release(latest->number());
+    ASSIGN_OR_RETURN(auto hold,
+                     storage::StageHoldRepository().Get(tx, request.pipeline(), request.stage()));
+    if (hold.has_value()) *out.mutable_hold() = *hold;
+    ASSIGN_OR_RETURN(auto resources, storage::StageResourceRepository().List(
+                                         tx, request.pipeline(), request.stage()));
+    for (auto& r : resources) *out.add_resources() = std::move(r);
+    ASSIGN_OR_RETURN(auto runs, storage::RunRepository().List(
+                                    tx, {request.pipeline(), request.stage(), {}, 0, 5}));
+    for (auto& r : runs) {
+      r.clear_stage_spec();
+      *out.add_recent_runs() = std::move(r);
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+}  // namespace slipway::release
