@@ -174,6 +174,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--reason", start.reason, "Why (recorded on the run)");
   run_cmd->add_option("--request-id", start.request_id,
                       "Idempotency key: a retried CI job attaches to the same run");
+  run_cmd->add_flag("--override-hold", start.override_hold,
+                    "Run although the stage is held (recorded; lifts the hold)");
   run_cmd->add_flag("--wait", start.wait,
                     "Show progress until the run ends; exit 0 only if it succeeded");
   auto* runs_cmd = app.add_subcommand("runs", "List runs, newest first");
@@ -203,6 +205,26 @@ int main(int argc, char** argv) {
   auto* release_cmd = app.add_subcommand("release", "Show a release: release get PIPELINE/STAGE N");
   release_cmd->add_option("words", release_words, "get PIPELINE/STAGE N")->required();
 
+  slipway::cli::RollbackFlags rollback;
+  std::vector<std::string> diff_words;
+  auto* rollback_cmd = app.add_subcommand(
+      "rollback", "Roll a stage back to the release before the current one (or --to N) and hold it");
+  rollback_cmd->add_option("target", rollback.target, "PIPELINE/STAGE")->required();
+  rollback_cmd->add_option("--to", rollback.to, "Release number to go back to");
+  rollback_cmd->add_flag("--dry-run", rollback.dry_run, "Show what would change; change nothing");
+  rollback_cmd->add_option("--reason", rollback.reason, "Why (recorded on the hold)");
+  rollback_cmd->add_option("--request-id", rollback.request_id, "Idempotency key");
+  rollback_cmd->add_flag("--no-wait", rollback.no_wait, "Return once the rollback has started");
+  auto* diff_cmd = app.add_subcommand("diff", "What changed between two releases");
+  diff_cmd->add_option("words", diff_words, "PIPELINE/STAGE FROM TO")->required()->expected(3);
+  auto* hold_cmd = app.add_subcommand("hold", "Hold a stage: triggers stop starting runs on it");
+  hold_cmd->add_option("target", rollback.target, "PIPELINE/STAGE")->required();
+  hold_cmd->add_option("--reason", reason, "Why")->required();
+  auto* unhold_cmd = app.add_subcommand("unhold", "Lift a stage's hold");
+  unhold_cmd->add_option("target", rollback.target, "PIPELINE/STAGE")->required();
+  auto* get_stage = get->add_subcommand("stage", "Show a stage: release, hold, resources, runs");
+  get_stage->add_option("target", rollback.target, "PIPELINE/STAGE")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -230,6 +252,17 @@ int main(int argc, char** argv) {
     start.target = run_words[0];
     return slipway::cli::StartRun(*conn, start, output);
   }
+  if (rollback_cmd->parsed()) return slipway::cli::Rollback(*conn, rollback, output);
+  if (diff_cmd->parsed()) {
+    int64_t from = 0, to = 0;
+    if (!absl::SimpleAtoi(diff_words[1], &from) || !absl::SimpleAtoi(diff_words[2], &to)) {
+      return Error("diff: expected PIPELINE/STAGE FROM TO (release numbers)");
+    }
+    return slipway::cli::Diff(*conn, diff_words[0], from, to, output);
+  }
+  if (hold_cmd->parsed()) return slipway::cli::Hold(*conn, rollback.target, reason, output);
+  if (unhold_cmd->parsed()) return slipway::cli::Unhold(*conn, rollback.target, output);
+  if (get_stage->parsed()) return slipway::cli::GetStage(*conn, rollback.target, output);
   if (runs_cmd->parsed()) return slipway::cli::ListRuns(*conn, start.target, state, output);
   if (logs_cmd->parsed()) return slipway::cli::WatchRun(*conn, run_id, true, node, follow, output);
   if (cancel_cmd->parsed()) return slipway::cli::CancelRun(*conn, run_id, reason, output);

@@ -157,6 +157,7 @@ int StartRun(const Connection& c, const StartFlags& flags, const std::string& ou
   req.mutable_trigger()->set_tag(flags.tag);
   req.mutable_trigger()->set_reason(flags.reason);
   req.set_request_id(flags.request_id);
+  req.set_override_hold(flags.override_hold);
   auto stub = v1::ReleaseService::NewStub(c.channel);
   v1::Run run;
   grpc::Status s = stub->StartRun(c.NewContext().get(), req, &run);
@@ -324,6 +325,144 @@ int GetRelease(const Connection& c, const std::string& target, int64_t number,
   grpc::Status s = stub->GetRelease(c.NewContext().get(), req, &release);
   if (!s.ok()) return RpcFail(s, c);
   Print(release, output == "json" ? "json" : "yaml");
+  return 0;
+}
+
+namespace {
+
+void PrintDiff(const v1::ReleaseDiff& diff) {
+  if (diff.resources_size() == 0) {
+    std::printf("no differences between release %lld and release %lld\n",
+                static_cast<long long>(diff.from_release()), static_cast<long long>(diff.to_release()));
+    return;
+  }
+  std::printf("release %lld -> release %lld\n", static_cast<long long>(diff.from_release()),
+              static_cast<long long>(diff.to_release()));
+  for (const auto& r : diff.resources()) {
+    std::printf("  %s\n", r.resource().c_str());
+    for (const auto& ch : r.changes()) std::printf("    %s\n", ch.c_str());
+  }
+}
+
+}  // namespace
+
+int Rollback(const Connection& c, const RollbackFlags& flags, const std::string& output) {
+  v1::RollbackStageRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(flags.target, &pipeline, &stage)) return Fail("rollback: expected PIPELINE/STAGE");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  req.set_to_release(flags.to);
+  req.set_dry_run(flags.dry_run);
+  req.set_reason(flags.reason);
+  req.set_request_id(flags.request_id);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::RollbackStageResponse resp;
+  grpc::Status s = stub->RollbackStage(c.NewContext().get(), req, &resp);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") {
+    Print(resp, output);
+    if (flags.dry_run || flags.no_wait) return 0;
+    return WatchRun(c, resp.run().id(), false, "", true, output);
+  }
+  PrintDiff(resp.diff());
+  if (flags.dry_run) {
+    std::printf("dry run: nothing changed\n");
+    return 0;
+  }
+  std::printf("rollback to release %lld: run %s\n", static_cast<long long>(resp.target_release()),
+              resp.run().id().c_str());
+  if (flags.no_wait) return 0;
+  int rc = WatchRun(c, resp.run().id(), false, "", true, output);
+  if (rc == 0) std::printf("stage %s is held; `slipway unhold %s` lifts it\n", flags.target.c_str(), flags.target.c_str());
+  return rc;
+}
+
+int Diff(const Connection& c, const std::string& target, int64_t from, int64_t to,
+         const std::string& output) {
+  v1::DiffReleasesRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(target, &pipeline, &stage)) return Fail("diff: expected PIPELINE/STAGE FROM TO");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  req.set_from_release(from);
+  req.set_to_release(to);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::ReleaseDiff diff;
+  grpc::Status s = stub->DiffReleases(c.NewContext().get(), req, &diff);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") Print(diff, output);
+  else PrintDiff(diff);
+  return 0;
+}
+
+int Hold(const Connection& c, const std::string& target, const std::string& reason,
+         const std::string& output) {
+  v1::HoldStageRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(target, &pipeline, &stage)) return Fail("hold: expected PIPELINE/STAGE");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  req.set_reason(reason);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::StageHold hold;
+  grpc::Status s = stub->HoldStage(c.NewContext().get(), req, &hold);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") Print(hold, output);
+  else std::printf("stage %s held (release %lld)\n", target.c_str(), static_cast<long long>(hold.pinned_release()));
+  return 0;
+}
+
+int Unhold(const Connection& c, const std::string& target, const std::string& output) {
+  v1::ReleaseHoldRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(target, &pipeline, &stage)) return Fail("unhold: expected PIPELINE/STAGE");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::ReleaseHoldResponse resp;
+  grpc::Status s = stub->ReleaseHold(c.NewContext().get(), req, &resp);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") Print(resp, output);
+  else std::printf("stage %s %s\n", target.c_str(), resp.has_released() ? "released" : "was not held");
+  return 0;
+}
+
+int GetStage(const Connection& c, const std::string& target, const std::string& output) {
+  v1::GetStageRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(target, &pipeline, &stage)) return Fail("get stage: expected PIPELINE/STAGE");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::StageStatus st;
+  grpc::Status s = stub->GetStage(c.NewContext().get(), req, &st);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") {
+    Print(st, output);
+    return 0;
+  }
+  std::printf("Stage:     %s/%s\n", st.pipeline().c_str(), st.spec().name().c_str());
+  std::printf("Release:   %s\n", st.current_release() > 0 ? std::to_string(st.current_release()).c_str() : "none yet");
+  if (st.has_hold()) {
+    std::printf("Hold:      %s (by %s at %s, pins release %lld)\n", st.hold().reason().c_str(),
+                st.hold().held_by().c_str(), st.hold().hold_time().c_str(),
+                static_cast<long long>(st.hold().pinned_release()));
+  } else {
+    std::printf("Hold:      none\n");
+  }
+  std::printf("Resources:\n");
+  for (const auto& r : st.resources()) {
+    auto url = r.status().find("url");
+    std::printf("  %-16s version %-16s %s\n", r.name().c_str(), r.artifact().version().c_str(),
+                url == r.status().end() ? "" : url->second.c_str());
+  }
+  std::printf("Recent runs:\n");
+  for (const auto& r : st.recent_runs()) {
+    std::printf("  %-22s %-10s %-18s %s\n", r.id().c_str(),
+                Short(v1::RunKind_descriptor()->FindValueByNumber(r.kind())).c_str(),
+                StateName(r.state()).c_str(), r.create_time().c_str());
+  }
   return 0;
 }
 

@@ -16,6 +16,7 @@ struct StartFlags {
   std::vector<std::string> args;  // k=v
   std::string sha, branch, tag, reason, request_id;
   bool wait = false;
+  bool override_hold = false;
 };
 
 // Each returns the process exit code and prints to stdout/stderr.
@@ -34,6 +35,21 @@ int RetryRun(const Connection& c, const std::string& run_id, const std::string& 
 int ListReleases(const Connection& c, const std::string& target, const std::string& output);
 int GetRelease(const Connection& c, const std::string& target, int64_t number,
                const std::string& output);
+
+struct RollbackFlags {
+  std::string target;
+  int64_t to = 0;
+  bool dry_run = false;
+  bool no_wait = false;
+  std::string reason, request_id;
+};
+int Rollback(const Connection& c, const RollbackFlags& flags, const std::string& output);
+int Diff(const Connection& c, const std::string& target, int64_t from, int64_t to,
+         const std::string& output);
+int Hold(const Connection& c, const std::string& target, const std::string& reason,
+         const std::string& output);
+int Unhold(const Connection& c, const std::string& target, const std::string& output);
+int GetStage(const Connection& c, const std::string& target, const std::string& output);
 
 }  // namespace slipway::cli
 
