@@ -1,5 +1,7 @@
 #include "storage/run_repository.h"
 
+#include <cstdint>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "storage/errors.h"
@@ -84,15 +86,17 @@ absl::StatusOr<int64_t> RunRepository::SequenceOf(Transaction& tx, std::string_v
 absl::StatusOr<std::vector<v1::Run>> RunRepository::List(Transaction& tx,
                                                          const RunFilter& filter) const {
   // States are filtered after decoding; the index serves pipeline, stage and order.
-  ASSIGN_OR_RETURN(auto stmt,
-                   tx.Prepare("SELECT spec, state FROM runs WHERE (? = '' OR pipeline = ?) AND "
-                              "(? = '' OR stage = ?) AND (? = 0 OR seq < ?) ORDER BY seq DESC"));
-  stmt->Bind(1, filter.pipeline)
-      .Bind(2, filter.pipeline)
-      .Bind(3, filter.stage)
-      .Bind(4, filter.stage)
-      .Bind(5, filter.before_seq)
-      .Bind(6, filter.before_seq);
+  const int64_t before = filter.before_seq > 0 ? filter.before_seq : INT64_MAX;
+  const char* sql =
+      !filter.stage.empty()
+          ? "SELECT spec, state FROM runs WHERE pipeline = ? AND stage = ? AND seq < ? "
+            "ORDER BY seq DESC"
+      : !filter.pipeline.empty()
+          ? "SELECT spec, state FROM runs WHERE pipeline = ? AND ? = '' AND seq < ? "
+            "ORDER BY seq DESC"
+          : "SELECT spec, state FROM runs WHERE ? = '' AND ? = '' AND seq < ? ORDER BY seq DESC";
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare(sql));
+  stmt->Bind(1, filter.pipeline).Bind(2, filter.stage).Bind(3, before);
   std::vector<v1::Run> out;
   while (static_cast<int>(out.size()) < filter.limit) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
@@ -264,11 +268,13 @@ absl::StatusOr<std::vector<v1::Release>> ReleaseRepository::List(Transaction& tx
                                                                  std::string_view stage,
                                                                  int64_t before,
                                                                  int limit) const {
+  // A plain range on the primary key (no "? = 0 OR" that would hide it from the planner), so
+  // any page costs the same however deep in the history it is.
   ASSIGN_OR_RETURN(auto stmt,
                    tx.Prepare("SELECT spec FROM releases WHERE pipeline = ? AND stage = ? AND "
-                              "(? = 0 OR number < ?) ORDER BY number DESC LIMIT ?"));
-  stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, before).Bind(4, before).Bind(
-      5, static_cast<int64_t>(limit));
+                              "number < ? ORDER BY number DESC LIMIT ?"));
+  stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, before > 0 ? before : INT64_MAX).Bind(
+      4, static_cast<int64_t>(limit));
   std::vector<v1::Release> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
