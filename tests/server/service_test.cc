@@ -330,6 +330,49 @@ class AuthMatrixTest : public ServiceTest {
            v1::Release o;
            return r->GetRelease(c, q, &o);
          }},
+        {"RollbackStage", v1::SCOPE_DEPLOY,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::RollbackStageRequest q;
+           q.set_pipeline("shop");
+           q.set_stage("dev");
+           v1::RollbackStageResponse o;
+           return r->RollbackStage(c, q, &o);
+         }},
+        {"DiffReleases", v1::SCOPE_READ,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::DiffReleasesRequest q;
+           q.set_pipeline("shop");
+           q.set_stage("dev");
+           q.set_from_release(1);
+           q.set_to_release(2);
+           v1::ReleaseDiff o;
+           return r->DiffReleases(c, q, &o);
+         }},
+        {"HoldStage", v1::SCOPE_DEPLOY,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::HoldStageRequest q;
+           q.set_pipeline("shop");
+           q.set_stage("dev");
+           q.set_reason("auth matrix");
+           v1::StageHold o;
+           return r->HoldStage(c, q, &o);
+         }},
+        {"ReleaseHold", v1::SCOPE_DEPLOY,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::ReleaseHoldRequest q;
+           q.set_pipeline("shop");
+           q.set_stage("dev");
+           v1::ReleaseHoldResponse o;
+           return r->ReleaseHold(c, q, &o);
+         }},
+        {"GetStage", v1::SCOPE_READ,
+         [r = releases_.get()](grpc::ClientContext* c) {
+           v1::GetStageRequest q;
+           q.set_pipeline("shop");
+           q.set_stage("dev");
+           v1::StageStatus o;
+           return r->GetStage(c, q, &o);
+         }},
         {"RevokeToken", v1::SCOPE_ADMIN,
          [a](grpc::ClientContext* c) {
            v1::RevokeTokenRequest r;
