@@ -1,0 +1,371 @@
+#include "trigger/providers.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/random.h"
+
+namespace slipway::trigger {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxCommits = 100;
+constexpr size_t kMaxFiles = 3000;
+const std::string kZeroSha(40, '0');
+
+std::string Header(const Headers& h, const std::string& name) {
+  auto it = h.find(name);
+  return it == h.end() ? "" : it->second;
+}
+
+std::string Str(const json& j, std::initializer_list<const char*> path) {
+  const json* cur = &j;
+  for (const char* key : path) {
+    if (!cur->is_object() || !cur->contains(key)) return "";
+    cur = &(*cur)[key];
+  }
+  if (cur->is_string()) return cur->get<std::string>();
+  if (cur->is_number_integer()) return std::to_string(cur->get<int64_t>());
+  return "";
+}
+
+bool Bool(const json& j, std::initializer_list<const char*> path) {
+  const json* cur = &j;
+  for (const char* key : path) {
+    if (!cur->is_object() || !cur->contains(key)) return false;
+    cur = &(*cur)[key];
+  }
+  return cur->is_boolean() && cur->get<bool>();
+}
+
+absl::Status Missing(const char* what) {
+  return absl::InvalidArgumentError(absl::StrCat("payload has no ", what));
+}
+
+bool IsZero(const std::string& sha) { return !sha.empty() && sha.find_first_not_of('0') == std::string::npos; }
+
+void AddCommits(const json& commits, v1::SourceEvent& e) {
+  if (!commits.is_array()) return;
+  for (const auto& c : commits) {
+    if (static_cast<size_t>(e.commit_messages_size()) < kMaxCommits && c.contains("message") &&
+        c["message"].is_string()) {
+      e.add_commit_messages(c["message"].get<std::string>());
+    }
+    for (const char* kind : {"added", "modified", "removed"}) {
+      if (!c.contains(kind) || !c[kind].is_array()) continue;
+      for (const auto& f : c[kind]) {
+        if (f.is_string() && static_cast<size_t>(e.changed_files_size()) < kMaxFiles) {
+          e.add_changed_files(f.get<std::string>());
+        }
+      }
+    }
+  }
+}
+
+// GitHub and Gitea push payloads share their shape.
+absl::Status ParsePushLike(const json& j, v1::SourceEvent& e) {
+  std::string ref = Str(j, {"ref"});
+  if (ref.empty()) return Missing("ref");
+  std::string after = Str(j, {"after"});
+  e.set_before(Str(j, {"before"}));
+  bool deleted = Bool(j, {"deleted"}) || IsZero(after);
+  e.set_created(Bool(j, {"created"}) || IsZero(e.before()));
+  if (absl::StartsWith(ref, "refs/tags/")) {
+    e.set_tag(ref.substr(10));
+    e.set_kind(deleted ? v1::GIT_EVENT_KIND_TAG_DELETED : v1::GIT_EVENT_KIND_TAG);
+  } else {
+    e.set_branch(absl::StartsWith(ref, "refs/heads/") ? ref.substr(11) : ref);
+    e.set_kind(deleted ? v1::GIT_EVENT_KIND_BRANCH_DELETED : v1::GIT_EVENT_KIND_PUSH);
+  }
+  if (!deleted) e.set_sha(after);
+  if (j.contains("commits")) AddCommits(j["commits"], e);
+  if (e.commit_messages_size() == 0 && j.contains("head_commit") && j["head_commit"].is_object()) {
+    // A new branch with no new commits still names its head commit.
+    json one = json::array({j["head_commit"]});
+    AddCommits(one, e);
+  }
+  return absl::OkStatus();
+}
+
+void ParsePullRequestLike(const json& j, v1::SourceEvent& e, bool gitea) {
+  const json& pr = j["pull_request"];
+  auto* info = e.mutable_pull_request();
+  info->set_number(j.contains("number") && j["number"].is_number_integer()
+                       ? j["number"].get<int64_t>()
+                       : (pr.contains("number") && pr["number"].is_number_integer()
+                              ? pr["number"].get<int64_t>()
+                              : 0));
+  std::string action = Str(j, {"action"});
+  bool merged = Bool(pr, {"merged"});
+  if (action == "opened") info->set_action(v1::PULL_REQUEST_ACTION_OPENED);
+  else if (action == "reopened") info->set_action(v1::PULL_REQUEST_ACTION_REOPENED);
+  else if (action == "synchronize" || (gitea && action == "synchronized"))
+    info->set_action(v1::PULL_REQUEST_ACTION_SYNCHRONIZED);
+  // merge_commit_sha is set on unmerged PRs too (GitHub's test merge): only `merged` decides.
+  else if (action == "closed")
+    info->set_action(merged ? v1::PULL_REQUEST_ACTION_MERGED : v1::PULL_REQUEST_ACTION_CLOSED);
+  else if (action == "labeled") info->set_action(v1::PULL_REQUEST_ACTION_LABELED);
+  else info->set_action(v1::PULL_REQUEST_ACTION_EDITED);
+  info->set_head_branch(Str(pr, {"head", "ref"}));
+  info->set_head_sha(Str(pr, {"head", "sha"}));
+  info->set_base_branch(Str(pr, {"base", "ref"}));
+  info->set_draft(Bool(pr, {"draft"}));
+  info->set_title(Str(pr, {"title"}));
+  if (pr.contains("labels") && pr["labels"].is_array()) {
+    for (const auto& l : pr["labels"]) {
+      std::string name = Str(l, {"name"});
+      if (!name.empty()) info->add_labels(name);
+    }
+  }
+  e.set_kind(v1::GIT_EVENT_KIND_PULL_REQUEST);
+  e.set_branch(info->head_branch());
+  e.set_sha(info->head_sha());
+}
+
+absl::Status ParseGitHubLike(const std::string& event, const json& j, v1::SourceEvent& e,
+                             bool gitea) {
+  e.set_repository(Str(j, {"repository", "full_name"}));
+  e.set_sender(Str(j, {"sender", "login"}));
+  if (e.sender().empty()) e.set_sender(Str(j, {"sender", "username"}));
+  if (event == "ping") {
+    e.set_kind(v1::GIT_EVENT_KIND_PING);
+    return absl::OkStatus();
+  }
+  if (e.repository().empty()) return Missing("repository.full_name");
+  if (event == "push") return ParsePushLike(j, e);
+  if (event == "pull_request") {
+    if (!j.contains("pull_request") || !j["pull_request"].is_object()) return Missing("pull_request");
+    ParsePullRequestLike(j, e, gitea);
+    return absl::OkStatus();
+  }
+  e.set_kind(v1::GIT_EVENT_KIND_OTHER);
+  return absl::OkStatus();
+}
+
+absl::Status ParseGitLab(const std::string& event, const json& j, v1::SourceEvent& e) {
+  e.set_repository(Str(j, {"project", "path_with_namespace"}));
+  e.set_sender(Str(j, {"user_username"}));
+  if (e.sender().empty()) e.set_sender(Str(j, {"user", "username"}));
+  if (e.repository().empty()) return Missing("project.path_with_namespace");
+  if (event == "Push Hook" || event == "Tag Push Hook") {
+    std::string ref = Str(j, {"ref"});
+    if (ref.empty()) return Missing("ref");
+    std::string after = Str(j, {"after"});
+    e.set_before(Str(j, {"before"}));
+    bool deleted = IsZero(after);
+    e.set_created(IsZero(e.before()));
+    if (absl::StartsWith(ref, "refs/tags/")) {
+      e.set_tag(ref.substr(10));
+      e.set_kind(deleted ? v1::GIT_EVENT_KIND_TAG_DELETED : v1::GIT_EVENT_KIND_TAG);
+    } else {
+      e.set_branch(absl::StartsWith(ref, "refs/heads/") ? ref.substr(11) : ref);
+      e.set_kind(deleted ? v1::GIT_EVENT_KIND_BRANCH_DELETED : v1::GIT_EVENT_KIND_PUSH);
+    }
+    // checkout_sha is the head after the push; commits[-1] may be capped away (GitLab lists
+    // at most 20), so it is not used.
+    if (!deleted) e.set_sha(Str(j, {"checkout_sha"}).empty() ? after : Str(j, {"checkout_sha"}));
+    if (j.contains("commits")) AddCommits(j["commits"], e);
+    return absl::OkStatus();
+  }
+  if (event == "Merge Request Hook") {
+    const json& mr = j["object_attributes"];
+    if (!mr.is_object()) return Missing("object_attributes");
+    auto* info = e.mutable_pull_request();
+    info->set_number(mr.contains("iid") && mr["iid"].is_number_integer() ? mr["iid"].get<int64_t>() : 0);
+    std::string action = Str(mr, {"action"});
+    if (action == "open") info->set_action(v1::PULL_REQUEST_ACTION_OPENED);
+    else if (action == "reopen") info->set_action(v1::PULL_REQUEST_ACTION_REOPENED);
+    // An update is new code only when oldrev is present; otherwise metadata changed.
+    else if (action == "update")
+      info->set_action(mr.contains("oldrev") ? v1::PULL_REQUEST_ACTION_SYNCHRONIZED
+                                             : v1::PULL_REQUEST_ACTION_EDITED);
+    else if (action == "close") info->set_action(v1::PULL_REQUEST_ACTION_CLOSED);
+    else if (action == "merge") info->set_action(v1::PULL_REQUEST_ACTION_MERGED);
+    else info->set_action(v1::PULL_REQUEST_ACTION_EDITED);
+    info->set_head_branch(Str(mr, {"source_branch"}));
+    info->set_base_branch(Str(mr, {"target_branch"}));
+    info->set_head_sha(Str(mr, {"last_commit", "id"}));
+    info->set_draft(Bool(mr, {"draft"}) || Bool(mr, {"work_in_progress"}));
+    info->set_title(Str(mr, {"title"}));
+    if (j.contains("labels") && j["labels"].is_array()) {
+      for (const auto& l : j["labels"]) {
+        std::string name = Str(l, {"title"});
+        if (!name.empty()) info->add_labels(name);
+      }
+    }
+    e.set_kind(v1::GIT_EVENT_KIND_PULL_REQUEST);
+    e.set_branch(info->head_branch());
+    e.set_sha(info->head_sha());
+    return absl::OkStatus();
+  }
+  e.set_kind(v1::GIT_EVENT_KIND_OTHER);
+  return absl::OkStatus();
+}
+
+absl::Status ParseBitbucket(const std::string& event, const json& j, v1::SourceEvent& e) {
+  e.set_repository(Str(j, {"repository", "full_name"}));
+  e.set_sender(Str(j, {"actor", "nickname"}));
+  if (e.sender().empty()) e.set_sender(Str(j, {"actor", "display_name"}));
+  if (e.repository().empty()) return Missing("repository.full_name");
+  if (event == "repo:push") {
+    const json* changes = j.contains("push") ? &j["push"]["changes"] : nullptr;
+    if (changes == nullptr || !changes->is_array() || changes->empty()) return Missing("push.changes");
+    // One delivery can carry several ref changes; the first is the event (the rest are rare:
+    // one push to several branches).
+    const json& c = (*changes)[0];
+    const json& side = c.contains("new") && !c["new"].is_null() ? c["new"] : c["old"];
+    if (!side.is_object()) return Missing("push.changes[0].new");
+    bool deleted = Bool(c, {"closed"}) || !c.contains("new") || c["new"].is_null();
+    e.set_created(Bool(c, {"created"}));
+    std::string type = Str(side, {"type"});
+    std::string name = Str(side, {"name"});
+    if (type == "tag") {
+      e.set_tag(name);
+      e.set_kind(deleted ? v1::GIT_EVENT_KIND_TAG_DELETED : v1::GIT_EVENT_KIND_TAG);
+    } else {
+      e.set_branch(name);
+      e.set_kind(deleted ? v1::GIT_EVENT_KIND_BRANCH_DELETED : v1::GIT_EVENT_KIND_PUSH);
+    }
+    if (!deleted) e.set_sha(Str(side, {"target", "hash"}));
+    if (c.contains("old") && c["old"].is_object()) e.set_before(Str(c["old"], {"target", "hash"}));
+    if (c.contains("commits")) AddCommits(c["commits"], e);
+    if (e.commit_messages_size() == 0) {
+      std::string message = Str(side, {"target", "message"});
+      if (!message.empty()) e.add_commit_messages(message);
+    }
+    return absl::OkStatus();
+  }
+  if (absl::StartsWith(event, "pullrequest:")) {
+    const json& pr = j["pullrequest"];
+    if (!pr.is_object()) return Missing("pullrequest");
+    auto* info = e.mutable_pull_request();
+    info->set_number(pr.contains("id") && pr["id"].is_number_integer() ? pr["id"].get<int64_t>() : 0);
+    std::string what = event.substr(12);
+    if (what == "created") info->set_action(v1::PULL_REQUEST_ACTION_OPENED);
+    else if (what == "updated") info->set_action(v1::PULL_REQUEST_ACTION_SYNCHRONIZED);
+    else if (what == "fulfilled") info->set_action(v1::PULL_REQUEST_ACTION_MERGED);
+    else if (what == "rejected") info->set_action(v1::PULL_REQUEST_ACTION_CLOSED);
+    else info->set_action(v1::PULL_REQUEST_ACTION_EDITED);
+    info->set_head_branch(Str(pr, {"source", "branch", "name"}));
+    // Bitbucket sends 12-character abbreviated hashes; they are kept as sent.
+    info->set_head_sha(Str(pr, {"source", "commit", "hash"}));
+    info->set_base_branch(Str(pr, {"destination", "branch", "name"}));
+    info->set_title(Str(pr, {"title"}));
+    info->set_draft(Bool(pr, {"draft"}));
+    e.set_kind(v1::GIT_EVENT_KIND_PULL_REQUEST);
+    e.set_branch(info->head_branch());
+    e.set_sha(info->head_sha());
+    return absl::OkStatus();
+  }
+  e.set_kind(v1::GIT_EVENT_KIND_OTHER);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Provider> ProviderFromName(std::string_view name) {
+  if (name == "github") return v1::PROVIDER_GITHUB;
+  if (name == "gitlab") return v1::PROVIDER_GITLAB;
+  if (name == "gitea" || name == "forgejo") return v1::PROVIDER_GITEA;
+  if (name == "bitbucket") return v1::PROVIDER_BITBUCKET;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown provider \"", std::string(name), "\" (github, gitlab, gitea, bitbucket)"));
+}
+
+absl::StatusOr<v1::SourceEvent> ParseDelivery(v1::Provider provider, const Headers& headers,
+                                           std::string_view body) {
+  const char* event_header = provider == v1::PROVIDER_GITHUB  ? "x-github-event"
+                             : provider == v1::PROVIDER_GITLAB ? "x-gitlab-event"
+                             : provider == v1::PROVIDER_GITEA  ? "x-gitea-event"
+                                                               : "x-event-key";
+  std::string event = Header(headers, event_header);
+  if (provider == v1::PROVIDER_GITEA && event.empty()) event = Header(headers, "x-gogs-event");
+  if (event.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("missing header ", event_header));
+  }
+  json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError("body is not a JSON object");
+  }
+  v1::SourceEvent e;
+  e.set_provider(provider);
+  e.set_event(event);
+  absl::Status s;
+  switch (provider) {
+    case v1::PROVIDER_GITHUB:
+      s = ParseGitHubLike(event, j, e, /*gitea=*/false);
+      break;
+    case v1::PROVIDER_GITEA:
+      s = ParseGitHubLike(event, j, e, /*gitea=*/true);
+      break;
+    case v1::PROVIDER_GITLAB:
+      s = ParseGitLab(event, j, e);
+      break;
+    case v1::PROVIDER_BITBUCKET:
+      s = ParseBitbucket(event, j, e);
+      break;
+    default:
+      return absl::InvalidArgumentError("unknown provider");
+  }
+  if (!s.ok()) return s;
+  return e;
+}
+
+std::string DeliveryId(v1::Provider provider, const Headers& headers, std::string_view body) {
+  const char* name = provider == v1::PROVIDER_GITHUB  ? "x-github-delivery"
+                     : provider == v1::PROVIDER_GITLAB ? "idempotency-key"
+                     : provider == v1::PROVIDER_GITEA  ? "x-gitea-delivery"
+                                                       : "x-request-uuid";
+  std::string id = Header(headers, name);
+  if (!id.empty() && id.size() <= 200) return id;
+  return "sha256:" + Sha256Hex(body);
+}
+
+v1::SignatureVerdict VerifySignature(v1::Provider provider, const Headers& headers,
+                                     std::string_view body, std::string_view secret) {
+  if (secret.empty()) return v1::SIGNATURE_VERDICT_NOT_REQUIRED;
+  std::string given;
+  std::string expected;
+  switch (provider) {
+    case v1::PROVIDER_GITLAB:
+      given = Header(headers, "x-gitlab-token");
+      expected = std::string(secret);
+      break;
+    case v1::PROVIDER_GITEA:
+      given = Header(headers, "x-gitea-signature");
+      expected = HmacSha256Hex(secret, body);
+      break;
+    case v1::PROVIDER_GITHUB:
+      given = Header(headers, "x-hub-signature-256");
+      expected = "sha256=" + HmacSha256Hex(secret, body);
+      break;
+    case v1::PROVIDER_BITBUCKET:
+      given = Header(headers, "x-hub-signature");
+      expected = "sha256=" + HmacSha256Hex(secret, body);
+      break;
+    default:
+      return v1::SIGNATURE_VERDICT_INVALID;
+  }
+  if (given.empty()) return v1::SIGNATURE_VERDICT_MISSING;
+  if (provider != v1::PROVIDER_GITLAB) given = absl::AsciiStrToLower(given);
+  return ConstantTimeEquals(given, expected) ? v1::SIGNATURE_VERDICT_VALID
+                                             : v1::SIGNATURE_VERDICT_INVALID;
+}
+
+Headers RedactHeaders(const Headers& headers) {
+  Headers out;
+  for (const auto& [k, v] : headers) {
+    if (k == "x-hub-signature-256" || k == "x-hub-signature" || k == "x-gitea-signature" ||
+        k == "x-gogs-signature" || k == "x-gitlab-token" || k == "authorization" ||
+        k == "cookie") {
+      continue;
+    }
+    out[k] = v.size() > 512 ? v.substr(0, 512) : v;
+  }
+  return out;
+}
+
+}  // namespace slipway::trigger
