@@ -1,7 +1,12 @@
 #include "pipeline/secrets.h"
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
 
 #include "slipway/v1/pipeline.pb.h"
 
@@ -78,6 +83,32 @@ void RestoreRedactedSecrets(Message* incoming, const Message& stored) {
       }
       if (match != nullptr) RestoreRedactedSecrets(item, *match);
     }
+  }
+}
+
+absl::StatusOr<std::string> ResolveSecret(const v1::SecretRef& ref) {
+  switch (ref.source_case()) {
+    case v1::SecretRef::kValue:
+      return ref.value();
+    case v1::SecretRef::kEnv: {
+      const char* v = std::getenv(ref.env().c_str());
+      if (v == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("secret: environment variable ", ref.env(), " is not set"));
+      }
+      return std::string(v);
+    }
+    case v1::SecretRef::kFile: {
+      std::ifstream in(ref.file());
+      if (!in) return absl::FailedPreconditionError(absl::StrCat("secret: cannot read ", ref.file()));
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::string s = ss.str();
+      while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+      return s;
+    }
+    default:
+      return absl::FailedPreconditionError("secret: not set");
   }
 }
 

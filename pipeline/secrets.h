@@ -4,7 +4,11 @@
 #ifndef SLIPWAY_PIPELINE_SECRETS_H_
 #define SLIPWAY_PIPELINE_SECRETS_H_
 
+#include <string>
+
+#include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
+#include "slipway/v1/pipeline.pb.h"
 
 namespace slipway::pipeline {
 
@@ -17,6 +21,10 @@ void RedactSecrets(google::protobuf::Message* message);
 // fail validation).
 void RestoreRedactedSecrets(google::protobuf::Message* incoming,
                             const google::protobuf::Message& stored);
+
+// The secret a reference names: its value, the environment variable of slipwayd, or the
+// file's contents without a trailing newline. FAILED_PRECONDITION when it cannot be read.
+absl::StatusOr<std::string> ResolveSecret(const v1::SecretRef& ref);
 
 }  // namespace slipway::pipeline
 

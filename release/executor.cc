@@ -15,6 +15,7 @@
 #include "common/proto_yaml.h"
 #include "common/status_macros.h"
 #include "common/time_format.h"
+#include "pipeline/secrets.h"
 #include "release/expression.h"
 #include "release/flow_check.h"
 #include "storage/request_log.h"
@@ -60,32 +61,6 @@ absl::StatusOr<std::string> Resolve(const std::string& text,
   ASSIGN_OR_RETURN(Template t, Template::Parse(text));
   absl::flat_hash_map<std::string, std::string> flat(values.begin(), values.end());
   return t.Evaluate(flat);
-}
-
-absl::StatusOr<std::string> ReadSecret(const v1::SecretRef& ref) {
-  switch (ref.source_case()) {
-    case v1::SecretRef::kValue:
-      return ref.value();
-    case v1::SecretRef::kEnv: {
-      const char* v = std::getenv(ref.env().c_str());
-      if (v == nullptr) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("secret: environment variable ", ref.env(), " is not set"));
-      }
-      return std::string(v);
-    }
-    case v1::SecretRef::kFile: {
-      std::ifstream in(ref.file());
-      if (!in) return absl::FailedPreconditionError(absl::StrCat("secret: cannot read ", ref.file()));
-      std::stringstream ss;
-      ss << in.rdbuf();
-      std::string s = ss.str();
-      while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-      return s;
-    }
-    default:
-      return absl::FailedPreconditionError("secret: not set");
-  }
 }
 
 bool StatusExpected(int status, const google::protobuf::RepeatedField<int32_t>& expect,
@@ -833,12 +808,12 @@ absl::Status Executor::StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::
           if (!resolve_all(val, &req.headers[k])) return absl::OkStatus();
         }
         if (h.has_signing_secret()) {
-          auto secret = ReadSecret(h.signing_secret());
+          auto secret = pipeline::ResolveSecret(h.signing_secret());
           if (!secret.ok()) return fail_now(std::string(secret.status().message()));
           req.headers["X-Slipway-Signature-256"] = "sha256=" + HmacSha256Hex(*secret, req.body);
         }
         if (h.has_bearer_token()) {
-          auto token = ReadSecret(h.bearer_token());
+          auto token = pipeline::ResolveSecret(h.bearer_token());
           if (!token.ok()) return fail_now(std::string(token.status().message()));
           req.headers["Authorization"] = "Bearer " + *token;
         }

@@ -10,6 +10,9 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -22,6 +25,7 @@
 #include "release/retention.h"
 #include "release/run_manager.h"
 #include "release/stage_manager.h"
+#include "trigger/intake.h"
 #include "server/background.h"
 #include "server/auth.h"
 #include "server/metrics.h"
@@ -79,6 +83,7 @@ struct Server::Impl {
   std::unique_ptr<release::Executor> executor;
   std::unique_ptr<release::RunManager> runs;
   std::unique_ptr<release::StageManager> stages;
+  std::unique_ptr<trigger::WebhookIntake> intake;
   std::unique_ptr<ExecutorThread> executor_thread;
   std::unique_ptr<PeriodicThread> supervisor_thread;
   std::unique_ptr<ReleaseServiceImpl> release_service;
@@ -131,7 +136,42 @@ struct Server::Impl {
       http_server = std::make_unique<httplib::Server>();
     }
     http_server->set_tcp_nodelay(true);
-    http_server->set_payload_max_length(1 << 20);
+    http_server->set_payload_max_length(static_cast<size_t>(options.max_webhook_bytes));
+    // Form-encoded deliveries (GitHub's `payload=` option) are refused plainly, before the body
+    // is read, instead of running into the HTTP library's small form limit.
+    http_server->set_pre_routing_handler(
+        [this](const httplib::Request& req, httplib::Response& res) {
+          if (req.path.rfind("/hooks/", 0) == 0 &&
+              req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) ==
+                  0) {
+            res.status = 415;
+            res.set_content("{\"status\":\"send webhooks as application/json\"}\n",
+                            "application/json");
+            metrics->ObserveHttp("/hooks", 415);
+            return httplib::Server::HandlerResponse::Handled;
+          }
+          return httplib::Server::HandlerResponse::Unhandled;
+        });
+    http_server->Post(R"(/hooks/(github|gitlab|gitea|forgejo|bitbucket))",
+                      [this](const httplib::Request& req, httplib::Response& res) {
+                        auto provider = trigger::ProviderFromName(req.matches[1].str());
+                        trigger::Headers headers;
+                        for (const auto& [k, v] : req.headers) {
+                          headers[absl::AsciiStrToLower(k)] = v;
+                        }
+                        trigger::IntakeResult r =
+                            intake->Handle(*provider, headers, req.body);
+                        res.status = r.status;
+                        nlohmann::json body = {{"delivery", r.delivery.id()},
+                                               {"status", r.message}};
+                        nlohmann::json runs = nlohmann::json::array();
+                        for (const auto& m : r.delivery.matches()) {
+                          if (!m.run_id().empty()) runs.push_back(m.run_id());
+                        }
+                        body["runs"] = runs;
+                        res.set_content(body.dump() + "\n", "application/json");
+                        metrics->ObserveHttp("/hooks/" + req.matches[1].str(), r.status);
+                      });
     http_server->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
       res.status = 200;
       res.set_content("ok\n", "text/plain");
@@ -226,6 +266,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   CallDeps deps{impl->tokens.get(), impl->metrics.get()};
   impl->stages =
       std::make_unique<release::StageManager>(impl->db.get(), impl->executor.get(), clock);
+  impl->intake = std::make_unique<trigger::WebhookIntake>(impl->db.get(), impl->executor.get(),
+                                                          clock, ids);
   impl->release_service =
       std::make_unique<ReleaseServiceImpl>(deps, impl->runs.get(), impl->stages.get());
   impl->pipeline_service = std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get());

@@ -1,6 +1,6 @@
 // slipwayd as an object: opens the store under the data dir, issues the bootstrap admin token,
-// and serves gRPC (PipelineService, AdminService, Health, reflection) and HTTP (/healthz,
-// /readyz, /metrics) until Shutdown. main.cc runs one; service tests run one in-process on
+// and serves gRPC (PipelineService, AdminService, ReleaseService, Health, reflection) and HTTP
+// (/hooks/<provider>, /healthz, /readyz, /metrics) until Shutdown. main.cc runs one; service tests run one in-process on
 // 127.0.0.1:0.
 #ifndef SLIPWAY_SERVER_SERVER_H_
 #define SLIPWAY_SERVER_SERVER_H_
@@ -33,6 +33,8 @@ struct ServerOptions {
   std::map<std::string, deploy::Driver*> driver_overrides;
   // Threads that run driver and HTTP work of flow nodes.
   int task_threads = 8;
+  // Webhook bodies larger than this are refused with 413 before they are read.
+  int64_t max_webhook_bytes = 25 << 20;
 };
 
 // The database file and admin token file inside a data dir.

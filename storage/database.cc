@@ -86,6 +86,20 @@ constexpr const char* kMigrations[] = {
       PRIMARY KEY (pipeline, stage)
     ) WITHOUT ROWID;
     )sql",
+    // 4: webhook deliveries. A provider's delivery id is claimed once; repeats are recorded as
+    // duplicates.
+    R"sql(
+    CREATE TABLE deliveries (
+      id TEXT PRIMARY KEY,
+      seq INTEGER NOT NULL UNIQUE,
+      provider INTEGER NOT NULL,
+      delivery_id TEXT NOT NULL,
+      duplicate INTEGER NOT NULL,
+      spec BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX deliveries_by_provider_id ON deliveries (provider, delivery_id)
+      WHERE duplicate = 0;
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

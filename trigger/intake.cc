@@ -1,0 +1,207 @@
+#include "trigger/intake.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/proto_yaml.h"
+#include "common/time_format.h"
+#include "pipeline/secrets.h"
+#include "storage/delivery_repository.h"
+#include "storage/pipeline_repository.h"
+#include "trigger/rules.h"
+
+namespace slipway::trigger {
+namespace {
+
+struct Binding {
+  v1::Pipeline pipeline;
+  const v1::Source* source;
+};
+
+std::string Lower(const std::string& s) { return absl::AsciiStrToLower(s); }
+
+std::string EventName(v1::GitEventKind kind) {
+  return EnumShortName(v1::GitEventKind_descriptor()->FindValueByNumber(kind));
+}
+
+}  // namespace
+
+IntakeResult WebhookIntake::Finish(v1::Delivery delivery, int status, std::string message) {
+  delivery.set_status(status);
+  delivery.set_message(message);
+  absl::Status s = db_->Write([&](storage::Transaction& tx) {
+    return storage::DeliveryRepository().Insert(tx, delivery);
+  });
+  if (absl::IsAlreadyExists(s)) {
+    // Two copies of one delivery raced; the other one claimed it.
+    delivery.set_duplicate(true);
+    delivery.set_id("dlv-" + ids_->RandomHex(8));
+    delivery.clear_matches();
+    status = 200;
+    message = "duplicate delivery";
+    delivery.set_status(status);
+    delivery.set_message(message);
+    s = db_->Write([&](storage::Transaction& tx) {
+      return storage::DeliveryRepository().Insert(tx, delivery);
+    });
+  }
+  if (!s.ok()) {
+    return {500, absl::StrCat("cannot record the delivery: ", s.message()), delivery};
+  }
+  return {status, std::move(message), std::move(delivery)};
+}
+
+IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers,
+                                   std::string_view body) {
+  v1::Delivery d;
+  d.set_id("dlv-" + ids_->RandomHex(8));
+  d.set_provider(provider);
+  d.set_delivery_id(DeliveryId(provider, headers, body));
+  d.set_receive_time(FormatRfc3339(clock_->Now()));
+  for (const auto& [k, v] : RedactHeaders(headers)) (*d.mutable_headers())[k] = v;
+  d.set_body_bytes(static_cast<int64_t>(body.size()));
+
+  auto event = ParseDelivery(provider, headers, body);
+  if (!event.ok()) return Finish(std::move(d), 400, std::string(event.status().message()));
+  *d.mutable_event() = *event;
+
+  // Every pipeline source that binds this repository.
+  std::vector<Binding> bindings;
+  absl::Status read = db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    std::string after;
+    while (true) {
+      auto page = storage::PipelineRepository().List(tx, "", after, 100);
+      if (!page.ok()) return page.status();
+      if (page->empty()) return absl::OkStatus();
+      after = page->back().name();
+      for (auto& p : *page) {
+        for (const auto& src : p.sources()) {
+          if (src.provider() == provider && Lower(src.repository()) == Lower(event->repository())) {
+            bindings.push_back({p, nullptr});
+            break;
+          }
+        }
+      }
+    }
+  });
+  if (!read.ok()) return {500, std::string(read.message()), d};
+  for (auto& b : bindings) {
+    for (const auto& src : b.pipeline.sources()) {
+      if (src.provider() == provider && Lower(src.repository()) == Lower(event->repository())) {
+        b.source = &src;
+      }
+    }
+  }
+  if (event->kind() == v1::GIT_EVENT_KIND_PING) return Finish(std::move(d), 200, "pong");
+  if (bindings.empty()) {
+    return Finish(std::move(d), 404,
+                  absl::StrCat("no pipeline binds repository \"", event->repository(), "\""));
+  }
+
+  // Only bindings whose signature holds take part; a binding without a secret accepts
+  // unsigned deliveries.
+  std::vector<Binding*> trusted;
+  v1::SignatureVerdict worst = v1::SIGNATURE_VERDICT_NOT_REQUIRED;
+  for (auto& b : bindings) {
+    std::string secret;
+    if (b.source->has_webhook_secret()) {
+      auto s = pipeline::ResolveSecret(b.source->webhook_secret());
+      if (!s.ok()) {
+        worst = v1::SIGNATURE_VERDICT_INVALID;
+        continue;  // a binding whose secret cannot be read trusts nothing
+      }
+      secret = *s;
+    }
+    v1::SignatureVerdict v = VerifySignature(provider, headers, body, secret);
+    if (v == v1::SIGNATURE_VERDICT_VALID || v == v1::SIGNATURE_VERDICT_NOT_REQUIRED) {
+      trusted.push_back(&b);
+      if (v == v1::SIGNATURE_VERDICT_VALID) d.set_signature(v);
+    } else {
+      worst = v;
+    }
+  }
+  if (d.signature() == v1::SIGNATURE_VERDICT_UNSPECIFIED) d.set_signature(worst);
+  if (trusted.empty()) {
+    return Finish(std::move(d), 401,
+                  worst == v1::SIGNATURE_VERDICT_MISSING ? "signature missing" : "signature does not match");
+  }
+
+  // A delivery id is acted on once.
+  std::optional<v1::Delivery> original;
+  absl::Status found = db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto o = storage::DeliveryRepository().FindOriginal(tx, provider, d.delivery_id());
+    if (!o.ok()) return o.status();
+    original = *o;
+    return absl::OkStatus();
+  });
+  if (!found.ok()) return {500, std::string(found.message()), d};
+  if (original.has_value()) {
+    d.set_duplicate(true);
+    return Finish(std::move(d), 200, absl::StrCat("duplicate of delivery ", original->id()));
+  }
+
+  int started = 0;
+  for (Binding* b : trusted) {
+    for (const auto& stage : b->pipeline.stages()) {
+      for (const auto& trig : stage.triggers()) {
+        if (!trig.has_git() || trig.git().source() != b->source->name()) continue;
+        RuleResult rule = MatchGitTrigger(trig.git(), *event);
+        if (!rule.matched) continue;
+        v1::DeliveryMatch* m = d.add_matches();
+        m->set_pipeline(b->pipeline.name());
+        m->set_stage(stage.name());
+        if (rule.skipped) {
+          m->set_skipped(rule.reason);
+          continue;
+        }
+        release::StartRequest start;
+        start.pipeline = b->pipeline;
+        start.stage = stage.name();
+        start.args.insert(trig.git().args().begin(), trig.git().args().end());
+        v1::TriggerInfo& info = start.trigger;
+        info.set_event(EventName(event->kind()));
+        info.set_source(b->source->name());
+        info.set_branch(event->branch());
+        info.set_tag(event->tag());
+        info.set_sha(event->sha());
+        if (event->has_pull_request() && event->pull_request().number() > 0) {
+          info.set_pull_request(absl::StrCat(event->pull_request().number()));
+        }
+        info.set_actor(event->sender());
+        info.set_delivery(d.delivery_id());
+        // The request id makes a retried delivery (after a crash before it was recorded)
+        // return the runs it already started instead of starting them again.
+        std::string request_id = absl::StrCat("delivery:", static_cast<int>(provider), ":",
+                                              d.delivery_id(), ":", b->pipeline.name(), "/",
+                                              stage.name());
+        auto run = executor_->Start(start, request_id);
+        if (run.ok()) {
+          m->set_run_id(run->id());
+          ++started;
+        } else if (run.status().code() == absl::StatusCode::kFailedPrecondition &&
+                   run.status().message().find("is held") != std::string_view::npos) {
+          m->set_skipped("stage held");
+        } else {
+          m->set_skipped(std::string(run.status().message()));
+        }
+      }
+    }
+    if (event->kind() == v1::GIT_EVENT_KIND_PULL_REQUEST) {
+      for (const auto& bp : b->pipeline.preview_blueprints()) {
+        for (const auto& t : bp.triggers()) {
+          if (!t.has_pull_request() || t.pull_request().source() != b->source->name()) continue;
+          v1::DeliveryMatch* m = d.add_matches();
+          m->set_pipeline(b->pipeline.name());
+          m->set_blueprint(bp.name());
+          m->set_skipped("recorded; preview environments are not built yet");
+        }
+      }
+    }
+  }
+  if (started > 0) {
+    return Finish(std::move(d), 200, absl::StrCat("started ", started, " run(s)"));
+  }
+  return Finish(std::move(d), 202,
+                d.matches_size() == 0 ? "no trigger matches" : "matched, nothing started");
+}
+
+}  // namespace slipway::trigger

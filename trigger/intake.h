@@ -1,0 +1,49 @@
+// Webhook intake: a Git host's delivery in, an honest HTTP status out. Verifies the signature of
+// every pipeline source that binds the repository, deduplicates by the provider's delivery id,
+// matches stage triggers (Git rules), starts the runs, and records the delivery with what it
+// matched and started. A 2xx means the runs and the delivery record are committed.
+#ifndef SLIPWAY_TRIGGER_INTAKE_H_
+#define SLIPWAY_TRIGGER_INTAKE_H_
+
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "release/executor.h"
+#include "slipway/v1/delivery.pb.h"
+#include "storage/database.h"
+#include "trigger/providers.h"
+
+namespace slipway::trigger {
+
+struct IntakeResult {
+  // 200 runs started or ping or duplicate; 202 nothing to start (no match, skipped, held);
+  // 400 malformed; 401 bad or missing signature; 404 no pipeline binds the repository;
+  // 500 the delivery could not be stored.
+  int status = 500;
+  std::string message;
+  v1::Delivery delivery;
+};
+
+// Thread-safe. Does not own its collaborators.
+class WebhookIntake {
+ public:
+  WebhookIntake(storage::Database* db, release::Executor* executor, const Clock* clock,
+                IdGenerator* ids)
+      : db_(db), executor_(executor), clock_(clock), ids_(ids) {}
+
+  IntakeResult Handle(v1::Provider provider, const Headers& headers, std::string_view body);
+
+ private:
+  IntakeResult Finish(v1::Delivery delivery, int status, std::string message);
+
+  storage::Database* db_;
+  release::Executor* executor_;
+  const Clock* clock_;
+  IdGenerator* ids_;
+};
+
+}  // namespace slipway::trigger
+
+#endif  // SLIPWAY_TRIGGER_INTAKE_H_
