@@ -15,7 +15,8 @@ absl::StatusOr<v1::Delivery> Decode(const std::string& blob) {
 
 }  // namespace
 
-absl::Status DeliveryRepository::Insert(Transaction& tx, const v1::Delivery& delivery) const {
+absl::Status DeliveryRepository::Insert(Transaction& tx, const v1::Delivery& delivery,
+                                        bool claims_id) const {
   int64_t seq = 1;
   {
     ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM deliveries"));
@@ -28,7 +29,7 @@ absl::Status DeliveryRepository::Insert(Transaction& tx, const v1::Delivery& del
       .Bind(2, seq)
       .Bind(3, static_cast<int64_t>(delivery.provider()))
       .Bind(4, delivery.delivery_id())
-      .Bind(5, static_cast<int64_t>(delivery.duplicate() ? 1 : 0))
+      .Bind(5, static_cast<int64_t>(claims_id ? 0 : 1))
       .BindBlob(6, delivery.SerializeAsString());
   absl::Status s = stmt->Run();
   if (absl::IsAlreadyExists(s)) return AlreadyExists("delivery", delivery.delivery_id());

@@ -16,10 +16,12 @@ namespace slipway::storage {
 // Stateless; every method runs inside the caller's transaction.
 class DeliveryRepository {
  public:
-  // ALREADY_EXISTS if a non-duplicate delivery with the same provider and delivery id exists.
-  absl::Status Insert(Transaction& tx, const v1::Delivery& delivery) const;
+  // Stores a delivery. When `claims_id` (an accepted delivery), it is the one delivery that
+  // acted on its provider delivery id: ALREADY_EXISTS if another already claimed it. Rejected
+  // and duplicate deliveries do not claim the id, so a fixed-up redelivery is still accepted.
+  absl::Status Insert(Transaction& tx, const v1::Delivery& delivery, bool claims_id) const;
   absl::StatusOr<v1::Delivery> Get(Transaction& tx, std::string_view id) const;
-  // The first (non-duplicate) delivery with this provider delivery id.
+  // The delivery that claimed this provider delivery id, if any.
   absl::StatusOr<std::optional<v1::Delivery>> FindOriginal(Transaction& tx, v1::Provider provider,
                                                            std::string_view delivery_id) const;
   // Newest first; `pipeline` filters on the pipelines a delivery matched (empty: all).

@@ -28,8 +28,9 @@ std::string EventName(v1::GitEventKind kind) {
 IntakeResult WebhookIntake::Finish(v1::Delivery delivery, int status, std::string message) {
   delivery.set_status(status);
   delivery.set_message(message);
+  const bool claims = status < 300 && !delivery.duplicate();
   absl::Status s = db_->Write([&](storage::Transaction& tx) {
-    return storage::DeliveryRepository().Insert(tx, delivery);
+    return storage::DeliveryRepository().Insert(tx, delivery, claims);
   });
   if (absl::IsAlreadyExists(s)) {
     // Two copies of one delivery raced; the other one claimed it.
@@ -41,7 +42,7 @@ IntakeResult WebhookIntake::Finish(v1::Delivery delivery, int status, std::strin
     delivery.set_status(status);
     delivery.set_message(message);
     s = db_->Write([&](storage::Transaction& tx) {
-      return storage::DeliveryRepository().Insert(tx, delivery);
+      return storage::DeliveryRepository().Insert(tx, delivery, /*claims_id=*/false);
     });
   }
   if (!s.ok()) {

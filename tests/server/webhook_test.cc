@@ -1,0 +1,240 @@
+// Webhook intake over real HTTP to a running server: every shared fixture, signed the way its
+// host signs, produces the expected status and run; wrong, missing and replayed deliveries,
+// truncated and oversize bodies, unknown repositories and held stages do not start anything.
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/proto_yaml.h"
+#include "common/random.h"
+#include "slipway/v1/pipeline_service.grpc.pb.h"
+#include "slipway/v1/release_service.grpc.pb.h"
+#include "tests/testing/test_server.h"
+
+namespace slipway {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TestServer;
+
+std::string Fixture(const std::string& name) {
+  std::ifstream in(std::string(SLIPWAY_SOURCE_DIR) + "/../shared/fixtures/webhooks/" + name,
+                   std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Case {
+  const char* file;
+  const char* provider;  // URL path segment
+  const char* event;     // event header value
+  int status;
+  bool starts_run;
+};
+
+const Case kCases[] = {
+    {"github/push-branch.json", "github", "push", 200, true},
+    {"github/push-branch-created.json", "github", "push", 200, true},
+    {"github/push-tag-created.json", "github", "push", 200, true},
+    {"github/push-tag-deleted.json", "github", "push", 202, false},
+    {"github/pull_request-opened.json", "github", "pull_request", 200, true},
+    {"github/pull_request-synchronize.json", "github", "pull_request", 200, true},
+    {"github/pull_request-reopened.json", "github", "pull_request", 200, true},
+    {"github/pull_request-closed-not-merged.json", "github", "pull_request", 200, true},
+    {"github/pull_request-labeled.json", "github", "pull_request", 200, true},
+    {"github/ping.json", "github", "ping", 200, false},
+    {"gitlab/push-branch.json", "gitlab", "Push Hook", 200, true},
+    {"gitlab/push-branch-created.json", "gitlab", "Push Hook", 200, true},
+    {"gitlab/push-branch-deleted.json", "gitlab", "Push Hook", 200, true},
+    {"gitlab/tag_push-created.json", "gitlab", "Tag Push Hook", 200, true},
+    {"gitlab/merge_request-open.json", "gitlab", "Merge Request Hook", 200, true},
+    {"gitlab/merge_request-open-docs.json", "gitlab", "Merge Request Hook", 200, true},
+    {"gitlab/merge_request-update.json", "gitlab", "Merge Request Hook", 200, true},
+    {"gitlab/merge_request-merge.json", "gitlab", "Merge Request Hook", 200, true},
+    {"gitlab/merge_request-close.json", "gitlab", "Merge Request Hook", 200, true},
+    {"gitea/push-branch.json", "gitea", "push", 200, true},
+    {"gitea/push-branch-created.json", "gitea", "push", 200, true},
+    {"gitea/pull_request-opened.json", "gitea", "pull_request", 200, true},
+    {"gitea/pull_request-synchronized.json", "gitea", "pull_request", 200, true},
+    {"gitea/pull_request-closed-merged.json", "gitea", "pull_request", 200, true},
+    {"bitbucket/repo-push.json", "bitbucket", "repo:push", 200, true},
+    {"bitbucket/pullrequest-created.json", "bitbucket", "pullrequest:created", 200, true},
+    {"bitbucket/pullrequest-updated.json", "bitbucket", "pullrequest:updated", 200, true},
+    {"bitbucket/pullrequest-fulfilled.json", "bitbucket", "pullrequest:fulfilled", 200, true},
+};
+
+constexpr char kSecret[] = "s3cret";
+
+httplib::Headers SignedHeaders(const Case& c, const std::string& body, const std::string& id,
+                               const std::string& signature_override = "-") {
+  std::string provider = c.provider;
+  std::string mac = HmacSha256Hex(kSecret, body);
+  httplib::Headers h;
+  auto sig = [&](const std::string& value) {
+    return signature_override == "-" ? value : signature_override;
+  };
+  if (provider == "github") {
+    h = {{"X-GitHub-Event", c.event}, {"X-GitHub-Delivery", id}};
+    if (signature_override.empty()) return h;
+    h.emplace("X-Hub-Signature-256", sig("sha256=" + mac));
+  } else if (provider == "gitlab") {
+    h = {{"X-Gitlab-Event", c.event}, {"Idempotency-Key", id}};
+    if (signature_override.empty()) return h;
+    h.emplace("X-Gitlab-Token", sig(kSecret));
+  } else if (provider == "gitea") {
+    h = {{"X-Gitea-Event", c.event}, {"X-Gitea-Delivery", id}};
+    if (signature_override.empty()) return h;
+    h.emplace("X-Gitea-Signature", sig(mac));
+  } else {
+    h = {{"X-Event-Key", c.event}, {"X-Request-UUID", id}};
+    if (signature_override.empty()) return h;
+    h.emplace("X-Hub-Signature", sig("sha256=" + mac));
+  }
+  return h;
+}
+
+class WebhookTest : public ::testing::Test {
+ protected:
+  static server::ServerOptions Options() {
+    server::ServerOptions o;
+    o.max_webhook_bytes = 256 * 1024;
+    return o;
+  }
+  void SetUp() override {
+    // One pipeline source per fixture repository; one stage listening to every Git event.
+    std::string yaml = "name: hooks\nsources:\n";
+    std::map<std::string, std::string> seen;
+    int n = 0;
+    for (const auto& c : kCases) {
+      std::string body = Fixture(c.file);
+      auto event = nlohmann::json::parse(body);
+      std::string repo = event.contains("repository") && event["repository"].contains("full_name")
+                             ? event["repository"]["full_name"].get<std::string>()
+                             : event["project"]["path_with_namespace"].get<std::string>();
+      std::string key = std::string(c.provider) + " " + repo;
+      if (seen.contains(key)) continue;
+      std::string name = "s" + std::to_string(n++);
+      seen[key] = name;
+      yaml += "  - {name: " + name + ", provider: " + c.provider + ", repository: \"" + repo +
+              "\", webhook_secret: {value: " + kSecret + "}}\n";
+    }
+    yaml += "stages:\n  - name: ci\n    concurrency: allow\n"
+            "    resources: [{name: web, driver: process, process: {command: [web]}}]\n"
+            "    triggers:\n";
+    for (const auto& [key, name] : seen) {
+      yaml += "      - git: {source: " + name +
+              ", events: [push, tag, pull_request, branch_deleted]}\n";
+    }
+    yaml += "    flow: {sequential: [{ref: web, skip_if: \"true\", deploy: {resource: web}}]}\n";
+    v1::ApplyPipelineRequest req;
+    ASSERT_TRUE(ParseYaml(yaml, req.mutable_pipeline()).ok()) << yaml;
+    v1::ApplyPipelineResponse resp;
+    auto stub = v1::PipelineService::NewStub(server_.Channel());
+    auto s = stub->ApplyPipeline(TestServer::Context(server_.admin_token()).get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  int Runs() {
+    auto stub = v1::ReleaseService::NewStub(server_.Channel());
+    v1::ListRunsRequest req;
+    req.set_page_size(100);
+    v1::ListRunsResponse resp;
+    EXPECT_TRUE(stub->ListRuns(TestServer::Context(server_.admin_token()).get(), req, &resp).ok());
+    return resp.runs_size();
+  }
+  httplib::Result Post(const Case& c, const std::string& body, const httplib::Headers& h) {
+    httplib::Client http("127.0.0.1", server_.http_port());
+    return http.Post(std::string("/hooks/") + c.provider, h, body, "application/json");
+  }
+
+  TestServer server_{Options()};
+};
+
+TEST_F(WebhookTest, EveryFixtureSignedCorrectlyStartsWhatItShould) {
+  int runs = 0;
+  int i = 0;
+  for (const auto& c : kCases) {
+    SCOPED_TRACE(c.file);
+    std::string body = Fixture(c.file);
+    auto res = Post(c, body, SignedHeaders(c, body, "id-" + std::to_string(i++)));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, c.status) << res->body;
+    if (c.starts_run) ++runs;
+    EXPECT_EQ(Runs(), runs) << res->body;
+  }
+}
+
+TEST_F(WebhookTest, WrongMissingAndReplayedDeliveriesStartNothing) {
+  for (const auto& c : kCases) {
+    SCOPED_TRACE(c.file);
+    if (std::string(c.event) == "ping") continue;
+    std::string body = Fixture(c.file);
+    int before = Runs();
+    auto wrong = Post(c, body, SignedHeaders(c, body, "w", "sha256=0000"));
+    ASSERT_TRUE(wrong);
+    EXPECT_EQ(wrong->status, 401);
+    auto missing = Post(c, body, SignedHeaders(c, body, "m", ""));
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 401);
+    EXPECT_THAT(missing->body, HasSubstr("signature missing"));
+    EXPECT_EQ(Runs(), before);
+    if (!c.starts_run) continue;
+    auto first = Post(c, body, SignedHeaders(c, body, std::string("r-") + c.file));
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->status, 200);
+    auto replay = Post(c, body, SignedHeaders(c, body, std::string("r-") + c.file));
+    ASSERT_TRUE(replay);
+    EXPECT_EQ(replay->status, 200);
+    EXPECT_THAT(replay->body, HasSubstr("duplicate"));
+    EXPECT_EQ(Runs(), before + 1);
+  }
+}
+
+TEST_F(WebhookTest, TruncatedOversizeAndUnknownDeliveriesGetHonestStatuses) {
+  const Case& push = kCases[0];
+  std::string body = Fixture(push.file);
+  std::string half = body.substr(0, body.size() / 2);
+  auto truncated = Post(push, half, SignedHeaders(push, half, "t"));
+  ASSERT_TRUE(truncated);
+  EXPECT_EQ(truncated->status, 400);
+  EXPECT_THAT(truncated->body, HasSubstr("not a JSON object"));
+
+  std::string huge(300 * 1024, ' ');
+  auto oversize = Post(push, huge, SignedHeaders(push, huge, "o"));
+  ASSERT_TRUE(oversize);
+  EXPECT_EQ(oversize->status, 413);
+
+  std::string other = body;
+  size_t at = other.find("woodpecker-ci/woodpecker");
+  ASSERT_NE(at, std::string::npos);
+  other.replace(at, 24, "nobody-xx/nothing-here12");
+  auto unknown = Post(push, other, SignedHeaders(push, other, "u"));
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(Runs(), 0);
+}
+
+TEST_F(WebhookTest, AHeldStageRecordsTheTriggerAsSkipped) {
+  auto stub = v1::ReleaseService::NewStub(server_.Channel());
+  v1::HoldStageRequest hold;
+  hold.set_pipeline("hooks");
+  hold.set_stage("ci");
+  hold.set_reason("incident 42");
+  v1::StageHold h;
+  ASSERT_TRUE(stub->HoldStage(TestServer::Context(server_.admin_token()).get(), hold, &h).ok());
+  const Case& push = kCases[0];
+  std::string body = Fixture(push.file);
+  auto res = Post(push, body, SignedHeaders(push, body, "held"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(Runs(), 0);
+}
+
+}  // namespace
+}  // namespace slipway
