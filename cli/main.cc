@@ -225,6 +225,13 @@ int main(int argc, char** argv) {
   auto* get_stage = get->add_subcommand("stage", "Show a stage: release, hold, resources, runs");
   get_stage->add_option("target", rollback.target, "PIPELINE/STAGE")->required();
 
+  std::string pipeline_filter;
+  std::vector<std::string> delivery_words;
+  auto* deliveries_cmd = app.add_subcommand("deliveries", "List webhook deliveries, newest first");
+  deliveries_cmd->add_option("--pipeline", pipeline_filter, "Only deliveries that matched it");
+  auto* delivery_cmd = app.add_subcommand("delivery", "delivery get ID | delivery redeliver ID");
+  delivery_cmd->add_option("words", delivery_words, "get ID | redeliver ID")->required()->expected(2);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -251,6 +258,14 @@ int main(int argc, char** argv) {
     if (run_words.size() != 1) return Error("run: expected PIPELINE/STAGE or get RUN_ID");
     start.target = run_words[0];
     return slipway::cli::StartRun(*conn, start, output);
+  }
+  if (deliveries_cmd->parsed()) return slipway::cli::ListDeliveries(*conn, pipeline_filter, output);
+  if (delivery_cmd->parsed()) {
+    if (delivery_words[0] == "get") return slipway::cli::GetDelivery(*conn, delivery_words[1], output);
+    if (delivery_words[0] == "redeliver") {
+      return slipway::cli::Redeliver(*conn, delivery_words[1], output);
+    }
+    return Error("delivery: expected get ID or redeliver ID");
   }
   if (rollback_cmd->parsed()) return slipway::cli::Rollback(*conn, rollback, output);
   if (diff_cmd->parsed()) {

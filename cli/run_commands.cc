@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/proto_yaml.h"
+#include "slipway/v1/delivery_service.grpc.pb.h"
 #include "slipway/v1/release_service.grpc.pb.h"
 
 namespace slipway::cli {
@@ -463,6 +464,54 @@ int GetStage(const Connection& c, const std::string& target, const std::string& 
                 Short(v1::RunKind_descriptor()->FindValueByNumber(r.kind())).c_str(),
                 StateName(r.state()).c_str(), r.create_time().c_str());
   }
+  return 0;
+}
+
+int ListDeliveries(const Connection& c, const std::string& pipeline, const std::string& output) {
+  v1::ListDeliveriesRequest req;
+  req.set_pipeline(pipeline);
+  auto stub = v1::DeliveryService::NewStub(c.channel);
+  v1::ListDeliveriesResponse resp;
+  grpc::Status s = stub->ListDeliveries(c.NewContext().get(), req, &resp);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") {
+    Print(resp, output);
+    return 0;
+  }
+  std::printf("%-22s %-10s %-26s %-7s %-22s %s\n", "DELIVERY", "PROVIDER", "EVENT", "STATUS",
+              "RECEIVED", "RESULT");
+  for (const auto& d : resp.deliveries()) {
+    std::string what = d.event().event();
+    if (!d.event().branch().empty()) what += " " + d.event().branch();
+    if (!d.event().tag().empty()) what += " " + d.event().tag();
+    std::printf("%-22s %-10s %-26s %-7d %-22s %s\n", d.id().c_str(),
+                Short(v1::Provider_descriptor()->FindValueByNumber(d.provider())).c_str(),
+                what.substr(0, 26).c_str(), d.status(), d.receive_time().substr(0, 19).c_str(),
+                d.message().c_str());
+  }
+  return 0;
+}
+
+int GetDelivery(const Connection& c, const std::string& id, const std::string& output) {
+  v1::GetDeliveryRequest req;
+  req.set_id(id);
+  auto stub = v1::DeliveryService::NewStub(c.channel);
+  v1::Delivery d;
+  grpc::Status s = stub->GetDelivery(c.NewContext().get(), req, &d);
+  if (!s.ok()) return RpcFail(s, c);
+  Print(d, output == "json" ? "json" : "yaml");
+  return 0;
+}
+
+int Redeliver(const Connection& c, const std::string& id, const std::string& output) {
+  v1::RedeliverRequest req;
+  req.set_id(id);
+  auto stub = v1::DeliveryService::NewStub(c.channel);
+  v1::Delivery d;
+  grpc::Status s = stub->Redeliver(c.NewContext().get(), req, &d);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") Print(d, output);
+  else std::printf("delivery %s: %d %s\n", d.id().c_str(), d.status(), d.message().c_str());
   return 0;
 }
 

@@ -50,6 +50,9 @@ int Hold(const Connection& c, const std::string& target, const std::string& reas
          const std::string& output);
 int Unhold(const Connection& c, const std::string& target, const std::string& output);
 int GetStage(const Connection& c, const std::string& target, const std::string& output);
+int ListDeliveries(const Connection& c, const std::string& pipeline, const std::string& output);
+int GetDelivery(const Connection& c, const std::string& id, const std::string& output);
+int Redeliver(const Connection& c, const std::string& id, const std::string& output);
 
 }  // namespace slipway::cli
 

@@ -36,9 +36,11 @@ std::string EnumPrefix(const EnumDescriptor* e) {
   return out;
 }
 
-// The field of a message written as a plain list, or nullptr.
+// The field of a message written as a plain list (a list of flow steps), or nullptr. API
+// responses with one repeated field stay objects, so scripts can rely on their shape.
 const FieldDescriptor* ListWrapperField(const Descriptor* d) {
-  if (d->field_count() == 1 && d->field(0)->is_repeated() && !d->field(0)->is_map()) {
+  if (d->field_count() == 1 && d->field(0)->is_repeated() && !d->field(0)->is_map() &&
+      d->field(0)->name() == "steps") {
     return d->field(0);
   }
   return nullptr;

@@ -1,7 +1,7 @@
 // Reads and writes protobuf messages as YAML and JSON in the project's one file format: the
 // proto's JSON mapping with snake_case field names, enums as their lower-case short names
 // (`CONCURRENCY_POLICY_REPLACE` is written `replace`), and a message whose only field is a
-// repeated one (`Steps`) written as a plain list. `slipway apply -f`, `-o yaml` and `-o json`
+// repeated `steps` (`Steps`) written as a plain list. `slipway apply -f`, `-o yaml` and `-o json`
 // all use it, so what the CLI prints can be applied again.
 #ifndef SLIPWAY_COMMON_PROTO_YAML_H_
 #define SLIPWAY_COMMON_PROTO_YAML_H_

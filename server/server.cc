@@ -87,6 +87,7 @@ struct Server::Impl {
   std::unique_ptr<ExecutorThread> executor_thread;
   std::unique_ptr<PeriodicThread> supervisor_thread;
   std::unique_ptr<ReleaseServiceImpl> release_service;
+  std::unique_ptr<DeliveryServiceImpl> delivery_service;
   std::unique_ptr<PipelineServiceImpl> pipeline_service;
   std::unique_ptr<AdminServiceImpl> admin_service;
   std::unique_ptr<HealthServiceImpl> health_service;
@@ -268,6 +269,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       std::make_unique<release::StageManager>(impl->db.get(), impl->executor.get(), clock);
   impl->intake = std::make_unique<trigger::WebhookIntake>(impl->db.get(), impl->executor.get(),
                                                           clock, ids);
+  impl->delivery_service = std::make_unique<DeliveryServiceImpl>(
+      CallDeps{impl->tokens.get(), impl->metrics.get()}, impl->intake.get());
   impl->release_service =
       std::make_unique<ReleaseServiceImpl>(deps, impl->runs.get(), impl->stages.get());
   impl->pipeline_service = std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get());
@@ -296,6 +299,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(impl->pipeline_service.get());
   builder.RegisterService(impl->admin_service.get());
   builder.RegisterService(impl->release_service.get());
+  builder.RegisterService(impl->delivery_service.get());
   builder.RegisterService(impl->health_service.get());
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->grpc_port == 0) {

@@ -307,12 +307,44 @@ grpc::Status ReleaseServiceImpl::GetStage(grpc::ServerContext* context,
                [&](const Principal&) { return Respond(stages_->Status(*request), response); });
 }
 
+grpc::Status DeliveryServiceImpl::ListDeliveries(grpc::ServerContext* context,
+                                                 const v1::ListDeliveriesRequest* request,
+                                                 v1::ListDeliveriesResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(DeliveryService, ListDeliveries), v1::SCOPE_READ,
+               [&](const Principal&) -> absl::Status {
+                 int size = request->page_size() == 0 ? 50 : request->page_size();
+                 if (size < 0 || size > 100) {
+                   return absl::InvalidArgumentError("page_size: outside 1-100");
+                 }
+                 auto list = intake_->List(request->pipeline(), size);
+                 if (!list.ok()) return list.status();
+                 for (auto& d : *list) *response->add_deliveries() = std::move(d);
+                 return absl::OkStatus();
+               });
+}
+
+grpc::Status DeliveryServiceImpl::GetDelivery(grpc::ServerContext* context,
+                                              const v1::GetDeliveryRequest* request,
+                                              v1::Delivery* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(DeliveryService, GetDelivery), v1::SCOPE_READ,
+               [&](const Principal&) { return Respond(intake_->Get(request->id()), response); });
+}
+
+grpc::Status DeliveryServiceImpl::Redeliver(grpc::ServerContext* context,
+                                            const v1::RedeliverRequest* request,
+                                            v1::Delivery* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(DeliveryService, Redeliver), v1::SCOPE_DEPLOY,
+               [&](const Principal&) {
+                 return Respond(intake_->Redeliver(request->id()), response);
+               });
+}
+
 #undef SLIPWAY_METHOD
 
 namespace {
 bool KnownService(const std::string& name) {
   return name.empty() || name == "slipway.v1.PipelineService" ||
-         name == "slipway.v1.AdminService" || name == "slipway.v1.ReleaseService" || name == "grpc.health.v1.Health";
+         name == "slipway.v1.AdminService" || name == "slipway.v1.ReleaseService" || name == "slipway.v1.DeliveryService" || name == "grpc.health.v1.Health";
 }
 }  // namespace
 

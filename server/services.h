@@ -19,6 +19,8 @@
 #include "slipway/v1/release_service.grpc.pb.h"
 #include "release/run_manager.h"
 #include "release/stage_manager.h"
+#include "slipway/v1/delivery_service.grpc.pb.h"
+#include "trigger/intake.h"
 
 namespace slipway::server {
 
@@ -125,6 +127,24 @@ class ReleaseServiceImpl final : public v1::ReleaseService::Service {
   CallDeps deps_;
   release::RunManager* runs_;
   release::StageManager* stages_;
+};
+
+class DeliveryServiceImpl final : public v1::DeliveryService::Service {
+ public:
+  DeliveryServiceImpl(CallDeps deps, trigger::WebhookIntake* intake)
+      : deps_(deps), intake_(intake) {}
+
+  grpc::Status ListDeliveries(grpc::ServerContext* context,
+                              const v1::ListDeliveriesRequest* request,
+                              v1::ListDeliveriesResponse* response) override;
+  grpc::Status GetDelivery(grpc::ServerContext* context, const v1::GetDeliveryRequest* request,
+                           v1::Delivery* response) override;
+  grpc::Status Redeliver(grpc::ServerContext* context, const v1::RedeliverRequest* request,
+                         v1::Delivery* response) override;
+
+ private:
+  CallDeps deps_;
+  trigger::WebhookIntake* intake_;
 };
 
 // grpc.health.v1.Health without authentication, so probes and load balancers can use it.

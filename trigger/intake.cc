@@ -2,7 +2,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include <set>
+
 #include "common/proto_yaml.h"
+#include "common/status_macros.h"
 #include "common/time_format.h"
 #include "pipeline/secrets.h"
 #include "storage/delivery_repository.h"
@@ -140,8 +143,28 @@ IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers
     return Finish(std::move(d), 200, absl::StrCat("duplicate of delivery ", original->id()));
   }
 
+  std::vector<v1::Pipeline> pipelines;
+  for (Binding* b : trusted) pipelines.push_back(b->pipeline);
+  return Dispatch(std::move(d), pipelines);
+}
+
+IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& pipelines) {
+  const v1::SourceEvent* event = &d.event();
+  const v1::Provider provider = d.provider();
   int started = 0;
-  for (Binding* b : trusted) {
+  for (const v1::Pipeline& pipeline : pipelines) {
+    const v1::Source* source = nullptr;
+    for (const auto& src : pipeline.sources()) {
+      if (src.provider() == provider && Lower(src.repository()) == Lower(event->repository())) {
+        source = &src;
+      }
+    }
+    if (source == nullptr) continue;
+    struct {
+      const v1::Pipeline& pipeline;
+      const v1::Source* source;
+    } bb{pipeline, source};
+    auto* b = &bb;
     for (const auto& stage : b->pipeline.stages()) {
       for (const auto& trig : stage.triggers()) {
         if (!trig.has_git() || trig.git().source() != b->source->name()) continue;
@@ -203,6 +226,57 @@ IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers
   }
   return Finish(std::move(d), 202,
                 d.matches_size() == 0 ? "no trigger matches" : "matched, nothing started");
+}
+
+
+absl::StatusOr<v1::Delivery> WebhookIntake::Get(const std::string& id) {
+  v1::Delivery d;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(d, storage::DeliveryRepository().Get(tx, id));
+    return absl::OkStatus();
+  }));
+  return d;
+}
+
+absl::StatusOr<std::vector<v1::Delivery>> WebhookIntake::List(const std::string& pipeline,
+                                                              int limit) {
+  std::vector<v1::Delivery> out;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(out, storage::DeliveryRepository().List(tx, pipeline, limit));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Delivery> WebhookIntake::Redeliver(const std::string& id) {
+  ASSIGN_OR_RETURN(v1::Delivery old, Get(id));
+  if (old.status() >= 300 || !old.has_event()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "delivery ", id, " was rejected (", old.status(), " ", old.message(),
+        "); only accepted deliveries can be redelivered"));
+  }
+  v1::Delivery d;
+  d.set_id("dlv-" + ids_->RandomHex(8));
+  d.set_provider(old.provider());
+  d.set_delivery_id(old.delivery_id() + "#redelivery-" + ids_->RandomHex(4));
+  d.set_receive_time(FormatRfc3339(clock_->Now()));
+  *d.mutable_headers() = old.headers();
+  d.set_body_bytes(old.body_bytes());
+  d.set_signature(old.signature());
+  *d.mutable_event() = old.event();
+  std::vector<v1::Pipeline> pipelines;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    std::set<std::string> names;
+    for (const auto& m : old.matches()) names.insert(m.pipeline());
+    for (const auto& name : names) {
+      auto p = storage::PipelineRepository().Get(tx, name);
+      if (p.ok()) pipelines.push_back(*p);
+    }
+    return absl::OkStatus();
+  }));
+  IntakeResult r = Dispatch(std::move(d), pipelines);
+  if (r.status >= 500) return absl::InternalError(r.message);
+  return r.delivery;
 }
 
 }  // namespace slipway::trigger

@@ -35,7 +35,16 @@ class WebhookIntake {
 
   IntakeResult Handle(v1::Provider provider, const Headers& headers, std::string_view body);
 
+  // Matches the stored event of an accepted delivery again and records a new delivery.
+  // NOT_FOUND for an unknown id; FAILED_PRECONDITION if that delivery was rejected.
+  absl::StatusOr<v1::Delivery> Redeliver(const std::string& id);
+
+  absl::StatusOr<std::vector<v1::Delivery>> List(const std::string& pipeline, int limit);
+  absl::StatusOr<v1::Delivery> Get(const std::string& id);
+
  private:
+  // Starts what the event's trusted pipelines trigger and finishes the delivery record.
+  IntakeResult Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& pipelines);
   IntakeResult Finish(v1::Delivery delivery, int status, std::string message);
 
   storage::Database* db_;

@@ -11,6 +11,7 @@
 #include "slipway/v1/admin_service.grpc.pb.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
 #include "slipway/v1/release_service.grpc.pb.h"
+#include "slipway/v1/delivery_service.grpc.pb.h"
 #include "tests/testing/pipelines.h"
 #include "tests/testing/test_server.h"
 
@@ -372,6 +373,25 @@ class AuthMatrixTest : public ServiceTest {
            q.set_stage("dev");
            v1::StageStatus o;
            return r->GetStage(c, q, &o);
+         }},
+        {"ListDeliveries", v1::SCOPE_READ,
+         [ch = server_.Channel()](grpc::ClientContext* c) {
+           v1::ListDeliveriesResponse o;
+           return v1::DeliveryService::NewStub(ch)->ListDeliveries(c, {}, &o);
+         }},
+        {"GetDelivery", v1::SCOPE_READ,
+         [ch = server_.Channel()](grpc::ClientContext* c) {
+           v1::GetDeliveryRequest q;
+           q.set_id("dlv-none");
+           v1::Delivery o;
+           return v1::DeliveryService::NewStub(ch)->GetDelivery(c, q, &o);
+         }},
+        {"Redeliver", v1::SCOPE_DEPLOY,
+         [ch = server_.Channel()](grpc::ClientContext* c) {
+           v1::RedeliverRequest q;
+           q.set_id("dlv-none");
+           v1::Delivery o;
+           return v1::DeliveryService::NewStub(ch)->Redeliver(c, q, &o);
          }},
         {"RevokeToken", v1::SCOPE_ADMIN,
          [a](grpc::ClientContext* c) {
