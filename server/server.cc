@@ -26,6 +26,7 @@
 #include "release/run_manager.h"
 #include "release/stage_manager.h"
 #include "trigger/intake.h"
+#include "trigger/scheduler.h"
 #include "server/background.h"
 #include "server/auth.h"
 #include "server/metrics.h"
@@ -84,6 +85,8 @@ struct Server::Impl {
   std::unique_ptr<release::RunManager> runs;
   std::unique_ptr<release::StageManager> stages;
   std::unique_ptr<trigger::WebhookIntake> intake;
+  std::unique_ptr<trigger::Scheduler> scheduler;
+  std::unique_ptr<PeriodicThread> scheduler_thread;
   std::unique_ptr<ExecutorThread> executor_thread;
   std::unique_ptr<PeriodicThread> supervisor_thread;
   std::unique_ptr<ReleaseServiceImpl> release_service;
@@ -269,6 +272,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       std::make_unique<release::StageManager>(impl->db.get(), impl->executor.get(), clock);
   impl->intake = std::make_unique<trigger::WebhookIntake>(impl->db.get(), impl->executor.get(),
                                                           clock, ids);
+  impl->scheduler =
+      std::make_unique<trigger::Scheduler>(impl->db.get(), impl->executor.get(), clock);
   impl->delivery_service = std::make_unique<DeliveryServiceImpl>(
       CallDeps{impl->tokens.get(), impl->metrics.get()}, impl->intake.get());
   impl->release_service =
@@ -318,6 +323,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   deploy::ProcessDriver* supervised = impl->process_driver.get();
   impl->supervisor_thread = std::make_unique<PeriodicThread>(
       [supervised] { supervised->Supervise(); }, absl::Milliseconds(500));
+  trigger::Scheduler* scheduler = impl->scheduler.get();
+  impl->scheduler_thread = std::make_unique<PeriodicThread>(
+      [scheduler] {
+        if (auto r = scheduler->Tick(); !r.ok()) {
+          spdlog::warn("scheduler: {}", std::string(r.status().message()));
+        }
+      },
+      absl::Seconds(1));
   bool tls = !options.tls_cert.empty();
   {
     std::ofstream out(EndpointsPath(options.data_dir), std::ios::trunc);
@@ -345,6 +358,7 @@ void Server::Shutdown(absl::Duration grace) {
   impl_->http_server->stop();
   if (impl_->http_thread.joinable()) impl_->http_thread.join();
   // Runs stop where they are; a restart resumes them from the store.
+  impl_->scheduler_thread.reset();
   impl_->executor_thread.reset();
   impl_->supervisor_thread.reset();
   impl_->tasks.reset();

@@ -100,6 +100,13 @@ constexpr const char* kMigrations[] = {
     CREATE UNIQUE INDEX deliveries_by_provider_id ON deliveries (provider, delivery_id)
       WHERE duplicate = 0;
     )sql",
+    // 5: when each schedule trigger fires next.
+    R"sql(
+    CREATE TABLE schedules (
+      key TEXT PRIMARY KEY,
+      next_fire_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

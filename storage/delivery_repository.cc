@@ -74,4 +74,22 @@ absl::StatusOr<std::vector<v1::Delivery>> DeliveryRepository::List(Transaction& 
   return out;
 }
 
+absl::StatusOr<std::optional<int64_t>> ScheduleRepository::NextFire(Transaction& tx,
+                                                                    std::string_view key) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT next_fire_ms FROM schedules WHERE key = ?"));
+  stmt->Bind(1, key);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return std::nullopt;
+  return stmt->ColumnInt(0);
+}
+
+absl::Status ScheduleRepository::SetNextFire(Transaction& tx, std::string_view key,
+                                             int64_t next_fire_ms) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO schedules (key, next_fire_ms) VALUES (?, ?) "
+                                         "ON CONFLICT (key) DO UPDATE SET next_fire_ms = "
+                                         "excluded.next_fire_ms"));
+  stmt->Bind(1, key).Bind(2, next_fire_ms);
+  return stmt->Run();
+}
+
 }  // namespace slipway::storage

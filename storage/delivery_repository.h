@@ -29,6 +29,13 @@ class DeliveryRepository {
                                                  int limit) const;
 };
 
+// When each schedule trigger fires next, by a key naming the trigger and its cron.
+class ScheduleRepository {
+ public:
+  absl::StatusOr<std::optional<int64_t>> NextFire(Transaction& tx, std::string_view key) const;
+  absl::Status SetNextFire(Transaction& tx, std::string_view key, int64_t next_fire_ms) const;
+};
+
 }  // namespace slipway::storage
 
 #endif  // SLIPWAY_STORAGE_DELIVERY_REPOSITORY_H_

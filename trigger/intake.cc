@@ -11,6 +11,7 @@
 #include "storage/delivery_repository.h"
 #include "storage/pipeline_repository.h"
 #include "trigger/rules.h"
+#include "trigger/scheduler.h"
 
 namespace slipway::trigger {
 namespace {
@@ -175,6 +176,10 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
         m->set_stage(stage.name());
         if (rule.skipped) {
           m->set_skipped(rule.reason);
+          continue;
+        }
+        if (auto frozen = ActiveFreeze(stage, clock_->Now()); frozen.has_value()) {
+          m->set_skipped(absl::StrCat("stage frozen: ", *frozen));
           continue;
         }
         release::StartRequest start;
