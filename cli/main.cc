@@ -317,6 +317,10 @@ int main(int argc, char** argv) {
       std::printf(": %s", absl::StrJoin(resp.changed(), ", ").c_str());
     }
     std::printf("\n");
+    for (const auto& [name, url] : resp.pipeline().new_webhook_urls()) {
+      std::printf("webhook trigger %s: POST http://<slipwayd-http>%s (shown once; keep it secret)\n",
+                  name.c_str(), url.c_str());
+    }
     return 0;
   }
 

@@ -1,6 +1,8 @@
 #include "pipeline/pipeline_manager.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -43,6 +45,7 @@ std::string ElementName(const Message& m) {
 
 v1::Pipeline SpecOf(const v1::Pipeline& p) {
   v1::Pipeline spec = p;
+  spec.clear_new_webhook_urls();
   spec.clear_uid();
   spec.clear_etag();
   spec.clear_revision();
@@ -100,6 +103,24 @@ std::vector<std::string> ChangedPaths(const v1::Pipeline& before, const v1::Pipe
   return out;
 }
 
+absl::Status PipelineManager::SyncWebhookTokens(storage::Transaction& tx, const v1::Pipeline& p,
+                                                std::map<std::string, std::string>* urls) {
+  storage::WebhookTokenRepository tokens;
+  ASSIGN_OR_RETURN(std::vector<std::string> existing, tokens.Names(tx, p.name()));
+  std::set<std::string> wanted;
+  for (const auto& w : p.webhook_triggers()) wanted.insert(w.name());
+  for (const auto& name : existing) {
+    if (!wanted.contains(name)) RETURN_IF_ERROR(tokens.Delete(tx, p.name(), name));
+  }
+  for (const auto& name : wanted) {
+    if (std::find(existing.begin(), existing.end(), name) != existing.end()) continue;
+    std::string token = "wht_" + ids_->RandomHex(32);
+    RETURN_IF_ERROR(tokens.Put(tx, Sha256(token), p.name(), name));
+    (*urls)[name] = "/hooks/t/" + token;
+  }
+  return absl::OkStatus();
+}
+
 int64_t PipelineManager::NowMs() const { return absl::ToUnixMillis(clock_->Now()); }
 
 void PipelineManager::StampNew(v1::Pipeline& p) {
@@ -131,6 +152,8 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Create(const v1::CreatePipelineReq
   RETURN_IF_ERROR(CheckRequestId(request.request_id()));
   v1::Pipeline p = SpecOf(request.pipeline());
   RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(p)));
+  // Token URLs are returned once and never stored in plain text (not even in the request log).
+  std::map<std::string, std::string> urls;
   ASSIGN_OR_RETURN(
       v1::Pipeline created,
       storage::WriteOnce<v1::Pipeline>(
@@ -138,9 +161,11 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Create(const v1::CreatePipelineReq
           [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
             StampNew(p);
             RETURN_IF_ERROR(repo_.Insert(tx, p));
+            RETURN_IF_ERROR(SyncWebhookTokens(tx, p, &urls));
             return Redacted(p);
           }));
   Invalidate(created.name());
+  for (auto& [k, v] : urls) (*created.mutable_new_webhook_urls())[k] = v;
   return created;
 }
 
@@ -244,6 +269,7 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineReq
   if (absl::Status s = CheckDnsLabel(request.pipeline().name()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("pipeline.name: ", s.message()));
   }
+  std::map<std::string, std::string> urls;
   absl::StatusOr<v1::Pipeline> updated = storage::WriteOnce<v1::Pipeline>(
       *db_, "UpdatePipeline", request.request_id(), request, NowMs(),
       [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
@@ -259,9 +285,13 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineReq
         if (MessageDifferencer::Equals(SpecOf(current), next)) return Redacted(current);
         StampUpdate(current, next);
         RETURN_IF_ERROR(repo_.Update(tx, next, etag));
+        RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
         return Redacted(next);
       });
   Invalidate(request.pipeline().name());
+  if (updated.ok()) {
+    for (auto& [k, v] : urls) (*updated->mutable_new_webhook_urls())[k] = v;
+  }
   return updated;
 }
 
@@ -275,6 +305,10 @@ absl::Status PipelineManager::Delete(const v1::DeletePipelineRequest& request) {
           *db_, "DeletePipeline", request.request_id(), request, NowMs(),
           [&](storage::Transaction& tx) -> absl::StatusOr<v1::DeletePipelineResponse> {
             RETURN_IF_ERROR(repo_.Delete(tx, request.name(), request.etag()));
+            v1::Pipeline gone;
+            gone.set_name(request.name());
+            std::map<std::string, std::string> none;
+            RETURN_IF_ERROR(SyncWebhookTokens(tx, gone, &none));
             return v1::DeletePipelineResponse();
           })
           .status();
@@ -288,6 +322,7 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
   if (absl::Status s = CheckDnsLabel(request.pipeline().name()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
   }
+  std::map<std::string, std::string> urls;
   absl::StatusOr<v1::ApplyPipelineResponse> applied = storage::WriteOnce<v1::ApplyPipelineResponse>(
       *db_, "ApplyPipeline", request.request_id(), request, NowMs(),
       [&](storage::Transaction& tx) -> absl::StatusOr<v1::ApplyPipelineResponse> {
@@ -298,6 +333,7 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
           RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
           StampNew(next);
           RETURN_IF_ERROR(repo_.Insert(tx, next));
+          RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
           out.set_result(v1::ApplyPipelineResponse::RESULT_CREATED);
           *out.mutable_pipeline() = Redacted(std::move(next));
           return out;
@@ -314,11 +350,15 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
         for (std::string& path : ChangedPaths(before, next)) out.add_changed(std::move(path));
         StampUpdate(*current, next);
         RETURN_IF_ERROR(repo_.Update(tx, next, current->etag()));
+        RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
         out.set_result(v1::ApplyPipelineResponse::RESULT_UPDATED);
         *out.mutable_pipeline() = Redacted(std::move(next));
         return out;
       });
   Invalidate(request.pipeline().name());
+  if (applied.ok()) {
+    for (auto& [k, v] : urls) (*applied->mutable_pipeline()->mutable_new_webhook_urls())[k] = v;
+  }
   return applied;
 }
 

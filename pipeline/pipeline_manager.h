@@ -4,6 +4,7 @@
 #ifndef SLIPWAY_PIPELINE_PIPELINE_MANAGER_H_
 #define SLIPWAY_PIPELINE_PIPELINE_MANAGER_H_
 
+#include <map>
 #include <memory>
 #include <string_view>
 
@@ -57,6 +58,10 @@ class PipelineManager {
     std::string serialized;
   };
   absl::StatusOr<std::shared_ptr<const CachedPipeline>> Lookup(std::string_view name);
+  // Gives every webhook trigger of `p` a token (new ones go into `urls`, by name) and removes
+  // the tokens of triggers that are gone. Runs in the caller's write transaction.
+  absl::Status SyncWebhookTokens(storage::Transaction& tx, const v1::Pipeline& p,
+                                 std::map<std::string, std::string>* urls);
   // Drops `name` from the cache; called after every committed write.
   void Invalidate(const std::string& name);
 

@@ -156,6 +156,25 @@ struct Server::Impl {
           }
           return httplib::Server::HandlerResponse::Unhandled;
         });
+    http_server->Post(R"(/hooks/t/([A-Za-z0-9_]{1,128}))",
+                      [this](const httplib::Request& req, httplib::Response& res) {
+                        trigger::Headers headers;
+                        for (const auto& [k, v] : req.headers) {
+                          headers[absl::AsciiStrToLower(k)] = v;
+                        }
+                        std::map<std::string, std::string> query;
+                        for (const auto& [k, v] : req.params) query[k] = v;
+                        trigger::IntakeResult r =
+                            intake->HandleGeneric(req.matches[1].str(), headers, query, req.body);
+                        res.status = r.status;
+                        nlohmann::json body = {{"status", r.message}};
+                        if (r.status != 404) body["delivery"] = r.delivery.id();
+                        for (const auto& m : r.delivery.matches()) {
+                          if (!m.run_id().empty()) body["run"] = m.run_id();
+                        }
+                        res.set_content(body.dump() + "\n", "application/json");
+                        metrics->ObserveHttp("/hooks/t", r.status);
+                      });
     http_server->Post(R"(/hooks/(github|gitlab|gitea|forgejo|bitbucket))",
                       [this](const httplib::Request& req, httplib::Response& res) {
                         auto provider = trigger::ProviderFromName(req.matches[1].str());

@@ -107,6 +107,15 @@ constexpr const char* kMigrations[] = {
       next_fire_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
     )sql",
+    // 6: tokens of generic webhook triggers, stored as SHA-256 hashes.
+    R"sql(
+    CREATE TABLE webhook_tokens (
+      hash BLOB PRIMARY KEY,
+      pipeline TEXT NOT NULL,
+      name TEXT NOT NULL,
+      UNIQUE (pipeline, name)
+    );
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

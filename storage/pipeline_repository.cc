@@ -89,4 +89,43 @@ absl::StatusOr<std::vector<v1::Pipeline>> PipelineRepository::List(Transaction& 
   return out;
 }
 
+absl::Status WebhookTokenRepository::Put(Transaction& tx, std::string_view hash,
+                                         std::string_view pipeline, std::string_view name) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO webhook_tokens (hash, pipeline, name) "
+                                         "VALUES (?, ?, ?)"));
+  stmt->BindBlob(1, hash).Bind(2, pipeline).Bind(3, name);
+  return stmt->Run();
+}
+
+absl::StatusOr<std::optional<std::pair<std::string, std::string>>> WebhookTokenRepository::Find(
+    Transaction& tx, std::string_view hash) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("SELECT pipeline, name FROM webhook_tokens WHERE hash = ?"));
+  stmt->BindBlob(1, hash);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return std::nullopt;
+  return std::make_pair(stmt->ColumnText(0), stmt->ColumnText(1));
+}
+
+absl::StatusOr<std::vector<std::string>> WebhookTokenRepository::Names(
+    Transaction& tx, std::string_view pipeline) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT name FROM webhook_tokens WHERE pipeline = ?"));
+  stmt->Bind(1, pipeline);
+  std::vector<std::string> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    out.push_back(stmt->ColumnText(0));
+  }
+  return out;
+}
+
+absl::Status WebhookTokenRepository::Delete(Transaction& tx, std::string_view pipeline,
+                                            std::string_view name) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("DELETE FROM webhook_tokens WHERE pipeline = ? AND name = ?"));
+  stmt->Bind(1, pipeline).Bind(2, name);
+  return stmt->Run();
+}
+
 }  // namespace slipway::storage

@@ -3,7 +3,9 @@
 #ifndef SLIPWAY_STORAGE_PIPELINE_REPOSITORY_H_
 #define SLIPWAY_STORAGE_PIPELINE_REPOSITORY_H_
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -33,6 +35,19 @@ class PipelineRepository {
   // order.
   absl::StatusOr<std::vector<v1::Pipeline>> List(Transaction& tx, std::string_view prefix,
                                                  std::string_view after, int limit) const;
+};
+
+// Tokens of a pipeline's generic webhook triggers (only their SHA-256 is kept).
+class WebhookTokenRepository {
+ public:
+  absl::Status Put(Transaction& tx, std::string_view hash, std::string_view pipeline,
+                   std::string_view name) const;
+  // The (pipeline, trigger name) a token hash belongs to, if any.
+  absl::StatusOr<std::optional<std::pair<std::string, std::string>>> Find(
+      Transaction& tx, std::string_view hash) const;
+  // Names of the pipeline's triggers that have a token.
+  absl::StatusOr<std::vector<std::string>> Names(Transaction& tx, std::string_view pipeline) const;
+  absl::Status Delete(Transaction& tx, std::string_view pipeline, std::string_view name) const;
 };
 
 }  // namespace slipway::storage

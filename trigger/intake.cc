@@ -4,7 +4,10 @@
 #include "absl/strings/str_cat.h"
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "common/proto_yaml.h"
+#include "common/random.h"
 #include "common/status_macros.h"
 #include "common/time_format.h"
 #include "pipeline/secrets.h"
@@ -37,10 +40,10 @@ IntakeResult WebhookIntake::Finish(v1::Delivery delivery, int status, std::strin
     return storage::DeliveryRepository().Insert(tx, delivery, claims);
   });
   if (absl::IsAlreadyExists(s)) {
-    // Two copies of one delivery raced; the other one claimed it.
+    // Another copy of this delivery claimed the id first. Runs are started with request ids
+    // derived from the delivery id, so the matches name the runs the first copy started.
     delivery.set_duplicate(true);
     delivery.set_id("dlv-" + ids_->RandomHex(8));
-    delivery.clear_matches();
     status = 200;
     message = "duplicate delivery";
     delivery.set_status(status);
@@ -233,6 +236,119 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
                 d.matches_size() == 0 ? "no trigger matches" : "matched, nothing started");
 }
 
+
+IntakeResult WebhookIntake::HandleGeneric(std::string_view token, const Headers& headers,
+                                          const std::map<std::string, std::string>& query,
+                                          std::string_view body) {
+  v1::Delivery d;
+  d.set_id("dlv-" + ids_->RandomHex(8));
+  d.set_provider(v1::PROVIDER_UNSPECIFIED);
+  d.set_receive_time(FormatRfc3339(clock_->Now()));
+  for (const auto& [k, v] : RedactHeaders(headers)) (*d.mutable_headers())[k] = v;
+  d.set_body_bytes(static_cast<int64_t>(body.size()));
+  d.mutable_event()->set_event("webhook");
+  auto header = [&](const char* name) {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  };
+  std::string request = header("x-request-id");
+  if (request.empty()) request = header("x-slipway-delivery");
+  // Without a request id every call is its own delivery.
+  d.set_delivery_id(request.empty() ? "generic:" + d.id() : request.substr(0, 200));
+
+  std::optional<std::pair<std::string, std::string>> owner;
+  std::optional<v1::Pipeline> pipeline;
+  absl::Status read = db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(owner, storage::WebhookTokenRepository().Find(tx, Sha256(token)));
+    if (owner.has_value()) {
+      auto p = storage::PipelineRepository().Get(tx, owner->first);
+      if (p.ok()) pipeline = *p;
+    }
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return {500, std::string(read.message()), d};
+  const v1::WebhookTrigger* trig = nullptr;
+  if (pipeline.has_value()) {
+    for (const auto& w : pipeline->webhook_triggers()) {
+      if (w.name() == owner->second) trig = &w;
+    }
+  }
+  if (trig == nullptr) {
+    // Not recorded: an unknown token must not let anyone fill the delivery log.
+    return {404, "unknown webhook token", d};
+  }
+  d.mutable_event()->set_sender("webhook:" + trig->name());
+  if (trig->has_hmac_secret()) {
+    auto secret = pipeline::ResolveSecret(trig->hmac_secret());
+    std::string given = absl::AsciiStrToLower(header("x-slipway-signature-256"));
+    if (!secret.ok()) return Finish(std::move(d), 401, "the trigger's secret cannot be read");
+    if (given.empty()) {
+      d.set_signature(v1::SIGNATURE_VERDICT_MISSING);
+      return Finish(std::move(d), 401, "signature missing");
+    }
+    if (!ConstantTimeEquals(given, "sha256=" + HmacSha256Hex(*secret, body))) {
+      d.set_signature(v1::SIGNATURE_VERDICT_INVALID);
+      return Finish(std::move(d), 401, "signature does not match");
+    }
+    d.set_signature(v1::SIGNATURE_VERDICT_VALID);
+  } else {
+    d.set_signature(v1::SIGNATURE_VERDICT_NOT_REQUIRED);
+  }
+  std::map<std::string, std::string> args = query;
+  if (!body.empty()) {
+    auto j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      return Finish(std::move(d), 400, "body is not a JSON object");
+    }
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it->is_string()) args[it.key()] = it->get<std::string>();
+      else if (it->is_number() || it->is_boolean()) args[it.key()] = it->dump();
+    }
+  }
+  release::StartRequest start;
+  start.pipeline = *pipeline;
+  start.stage = trig->stage();
+  start.trigger.set_event("webhook");
+  start.trigger.set_source(trig->name());
+  start.trigger.set_actor("webhook:" + trig->name());
+  if (auto it = args.find("branch"); it != args.end()) {
+    start.trigger.set_branch(it->second);
+    args.erase(it);
+  }
+  if (auto it = args.find("sha"); it != args.end()) {
+    start.trigger.set_sha(it->second);
+    args.erase(it);
+  }
+  start.trigger.set_delivery(d.delivery_id());
+  start.args = std::move(args);
+  *d.mutable_event()->mutable_branch() = start.trigger.branch();
+  *d.mutable_event()->mutable_sha() = start.trigger.sha();
+  v1::DeliveryMatch* m = d.add_matches();
+  m->set_pipeline(pipeline->name());
+  m->set_stage(trig->stage());
+  for (const auto& stage : pipeline->stages()) {
+    if (stage.name() != trig->stage()) continue;
+    if (auto frozen = ActiveFreeze(stage, clock_->Now()); frozen.has_value()) {
+      m->set_skipped(absl::StrCat("stage frozen: ", *frozen));
+      return Finish(std::move(d), 202, m->skipped());
+    }
+  }
+  std::string request_id =
+      request.empty() ? "" : absl::StrCat("webhook:", pipeline->name(), "/", trig->name(), ":", request);
+  auto run = executor_->Start(start, request_id);
+  if (!run.ok()) {
+    if (run.status().message().find("is held") != std::string_view::npos) {
+      m->set_skipped("stage held");
+      return Finish(std::move(d), 202, "stage held");
+    }
+    m->set_skipped(std::string(run.status().message()));
+    int status = run.status().code() == absl::StatusCode::kInvalidArgument ? 400 : 409;
+    return Finish(std::move(d), status, std::string(run.status().message()));
+  }
+  m->set_run_id(run->id());
+  // A repeated request id got the first run back; Finish records it as a duplicate.
+  return Finish(std::move(d), 200, "started 1 run(s)");
+}
 
 absl::StatusOr<v1::Delivery> WebhookIntake::Get(const std::string& id) {
   v1::Delivery d;

@@ -35,6 +35,15 @@ class WebhookIntake {
 
   IntakeResult Handle(v1::Provider provider, const Headers& headers, std::string_view body);
 
+  // A generic webhook trigger: POST /hooks/t/<token>. 404 for an unknown token; 401 when the
+  // trigger has an HMAC secret and X-Slipway-Signature-256 does not match; 400 for a body that
+  // is neither empty nor a JSON object. Query parameters and top-level JSON values become run
+  // arguments ("branch" and "sha" go to the trigger instead). X-Request-Id or X-Slipway-Delivery
+  // deduplicates.
+  IntakeResult HandleGeneric(std::string_view token, const Headers& headers,
+                             const std::map<std::string, std::string>& query,
+                             std::string_view body);
+
   // Matches the stored event of an accepted delivery again and records a new delivery.
   // NOT_FOUND for an unknown id; FAILED_PRECONDITION if that delivery was rejected.
   absl::StatusOr<v1::Delivery> Redeliver(const std::string& id);

@@ -67,6 +67,36 @@ check "redeliver starts the run again" bash -c "\"$SLIPWAY\" --data-dir \"$DATA\
 check "two runs now" test "$(cli runs wp -o json | json "len(d['runs'])")" = 2
 check "raw bodies are not logged" bash -c "! grep -q 'woodpecker-ci/woodpecker.git' $WORK/log"
 
+# Generic webhook triggers: a token URL shown once, HMAC, arguments from query and body.
+cat >"$WORK/g.yaml" <<'YAML'
+name: gen
+stages:
+  - name: staging
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+    flow: {sequential: [{ref: web, skip_if: "true", deploy: {resource: web, artifact: {version: "${args.version}"}}}]}
+webhook_triggers:
+  - {name: deploy, stage: staging, hmac_secret: {value: gen-secret}}
+YAML
+url=$(cli apply -f "$WORK/g.yaml" -o json | json "d['pipeline']['new_webhook_urls']['deploy']")
+check "apply shows the new trigger's URL" grep -q "^/hooks/t/wht_" <<<"$url"
+check "applying again shows no token" test "$(cli apply -f "$WORK/g.yaml" -o json | json "'new_webhook_urls' in d['pipeline']")" = False
+check "get never shows the token" lacks "${url#/hooks/t/}" "$(cli get pipeline gen -o yaml)"
+GBODY='{"version": "2.1.0", "sha": "abc123"}'
+GSIG="sha256=$(printf '%s' "$GBODY" | openssl dgst -sha256 -hmac gen-secret -hex | awk '{print $2}')"
+gpost() {  # path signature request-id
+  curl -s -o "$WORK/gresp" -w "%{http_code}" -X POST "http://$HTTP$1?branch=release/2" \
+    -H "Content-Type: application/json" -H "X-Slipway-Signature-256: $2" -H "X-Request-Id: $3" \
+    --data-binary "$GBODY"
+}
+check "a signed call starts the stage" test "$(gpost "$url" "$GSIG" r-1)" = 200
+grun=$(json "d['run']" <"$WORK/gresp")
+check "body values became arguments" test "$(cli run get "$grun" -o json | json "d['args']['version']")" = 2.1.0
+check "sha and branch went to the trigger" test "$(cli run get "$grun" -o json | json "d['trigger']['sha'] + ' ' + d['trigger']['branch']")" = "abc123 release/2"
+check "the same request id returns the same run" bash -c "test \"\$(curl -s -X POST 'http://$HTTP$url' -H 'Content-Type: application/json' -H 'X-Slipway-Signature-256: $GSIG' -H 'X-Request-Id: r-1' --data-binary '$GBODY' | python3 -c 'import json,sys;print(json.load(sys.stdin)[\"run\"])')\" = $grun"
+check "a wrong signature is 401" test "$(gpost "$url" sha256=00 r-2)" = 401
+check "an unknown token is 404" test "$(gpost /hooks/t/wht_nope "$GSIG" r-3)" = 404
+check "still one run of gen" test "$(cli runs gen -o json | json "len(d['runs'])")" = 1
+
 kill -TERM "$PID"; wait "$PID"; PID=""
 echo "$((checks - failures)) passed, $failures failed"
 [ "$failures" = 0 ]
