@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Slipway needs, builds it with warnings as errors, and runs the whole test suite
 # twice: once on the optimized build, once under AddressSanitizer + UndefinedBehaviorSanitizer.
+# In between, when clang is installed, the webhook parsers run briefly as libFuzzer targets.
 #   scripts/test.sh            both builds
 #   SLIPWAY_SKIP_ASAN=1 scripts/test.sh    the optimized build only
 set -euo pipefail
@@ -12,6 +13,12 @@ echo "== build (RelWithDebInfo, -Werror)"
 echo "== test"
 ctest --test-dir "$root/build" --output-on-failure -j "$(nproc)" --timeout 300
 
+# The provider parsers as libFuzzer targets, when clang is there to build them.
+if command -v clang++ >/dev/null && [ "${SLIPWAY_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzz (libFuzzer, ASan + UBSan)"
+  (cd "$root/build-fuzz" 2>/dev/null || mkdir -p "$root/build-fuzz"; cd "$root/build-fuzz" && "$root/scripts/fuzz.sh" "${SLIPWAY_FUZZ_SECONDS:-10}")
+fi
+
 if [ "${SLIPWAY_SKIP_ASAN:-0}" != 1 ]; then
   echo "== build (ASan + UBSan)"
   SLIPWAY_BUILD_TYPE=Debug "$root/scripts/build.sh" "$root/build-asan" \
@@ -20,3 +27,4 @@ if [ "${SLIPWAY_SKIP_ASAN:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$root/build-asan" --output-on-failure -j "$(nproc)" --timeout 600
 fi
+

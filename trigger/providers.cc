@@ -16,6 +16,15 @@ constexpr size_t kMaxCommits = 100;
 constexpr size_t kMaxFiles = 3000;
 const std::string kZeroSha(40, '0');
 
+// j[key] when j is an object that has it, else null. (operator[] on a const json that lacks the
+// key is undefined behaviour; the fuzz target found it.)
+const json& At(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
 std::string Header(const Headers& h, const std::string& name) {
   auto it = h.find(name);
   return it == h.end() ? "" : it->second;
@@ -51,8 +60,8 @@ void AddCommits(const json& commits, v1::SourceEvent& e) {
   if (!commits.is_array()) return;
   for (const auto& c : commits) {
     if (static_cast<size_t>(e.commit_messages_size()) < kMaxCommits && c.contains("message") &&
-        c["message"].is_string()) {
-      e.add_commit_messages(c["message"].get<std::string>());
+        At(c, "message").is_string()) {
+      e.add_commit_messages(At(c, "message").get<std::string>());
     }
     for (const char* kind : {"added", "modified", "removed"}) {
       if (!c.contains(kind) || !c[kind].is_array()) continue;
@@ -81,22 +90,22 @@ absl::Status ParsePushLike(const json& j, v1::SourceEvent& e) {
     e.set_kind(deleted ? v1::GIT_EVENT_KIND_BRANCH_DELETED : v1::GIT_EVENT_KIND_PUSH);
   }
   if (!deleted) e.set_sha(after);
-  if (j.contains("commits")) AddCommits(j["commits"], e);
-  if (e.commit_messages_size() == 0 && j.contains("head_commit") && j["head_commit"].is_object()) {
+  if (j.contains("commits")) AddCommits(At(j, "commits"), e);
+  if (e.commit_messages_size() == 0 && j.contains("head_commit") && At(j, "head_commit").is_object()) {
     // A new branch with no new commits still names its head commit.
-    json one = json::array({j["head_commit"]});
+    json one = json::array({At(j, "head_commit")});
     AddCommits(one, e);
   }
   return absl::OkStatus();
 }
 
 void ParsePullRequestLike(const json& j, v1::SourceEvent& e, bool gitea) {
-  const json& pr = j["pull_request"];
+  const json& pr = At(j, "pull_request");
   auto* info = e.mutable_pull_request();
-  info->set_number(j.contains("number") && j["number"].is_number_integer()
-                       ? j["number"].get<int64_t>()
-                       : (pr.contains("number") && pr["number"].is_number_integer()
-                              ? pr["number"].get<int64_t>()
+  info->set_number(j.contains("number") && At(j, "number").is_number_integer()
+                       ? At(j, "number").get<int64_t>()
+                       : (pr.contains("number") && At(pr, "number").is_number_integer()
+                              ? At(pr, "number").get<int64_t>()
                               : 0));
   std::string action = Str(j, {"action"});
   bool merged = Bool(pr, {"merged"});
@@ -114,8 +123,8 @@ void ParsePullRequestLike(const json& j, v1::SourceEvent& e, bool gitea) {
   info->set_base_branch(Str(pr, {"base", "ref"}));
   info->set_draft(Bool(pr, {"draft"}));
   info->set_title(Str(pr, {"title"}));
-  if (pr.contains("labels") && pr["labels"].is_array()) {
-    for (const auto& l : pr["labels"]) {
+  if (pr.contains("labels") && At(pr, "labels").is_array()) {
+    for (const auto& l : At(pr, "labels")) {
       std::string name = Str(l, {"name"});
       if (!name.empty()) info->add_labels(name);
     }
@@ -137,7 +146,7 @@ absl::Status ParseGitHubLike(const std::string& event, const json& j, v1::Source
   if (e.repository().empty()) return Missing("repository.full_name");
   if (event == "push") return ParsePushLike(j, e);
   if (event == "pull_request") {
-    if (!j.contains("pull_request") || !j["pull_request"].is_object()) return Missing("pull_request");
+    if (!j.contains("pull_request") || !At(j, "pull_request").is_object()) return Missing("pull_request");
     ParsePullRequestLike(j, e, gitea);
     return absl::OkStatus();
   }
@@ -167,14 +176,14 @@ absl::Status ParseGitLab(const std::string& event, const json& j, v1::SourceEven
     // checkout_sha is the head after the push; commits[-1] may be capped away (GitLab lists
     // at most 20), so it is not used.
     if (!deleted) e.set_sha(Str(j, {"checkout_sha"}).empty() ? after : Str(j, {"checkout_sha"}));
-    if (j.contains("commits")) AddCommits(j["commits"], e);
+    if (j.contains("commits")) AddCommits(At(j, "commits"), e);
     return absl::OkStatus();
   }
   if (event == "Merge Request Hook") {
-    const json& mr = j["object_attributes"];
+    const json& mr = At(j, "object_attributes");
     if (!mr.is_object()) return Missing("object_attributes");
     auto* info = e.mutable_pull_request();
-    info->set_number(mr.contains("iid") && mr["iid"].is_number_integer() ? mr["iid"].get<int64_t>() : 0);
+    info->set_number(mr.contains("iid") && At(mr, "iid").is_number_integer() ? At(mr, "iid").get<int64_t>() : 0);
     std::string action = Str(mr, {"action"});
     if (action == "open") info->set_action(v1::PULL_REQUEST_ACTION_OPENED);
     else if (action == "reopen") info->set_action(v1::PULL_REQUEST_ACTION_REOPENED);
@@ -190,8 +199,8 @@ absl::Status ParseGitLab(const std::string& event, const json& j, v1::SourceEven
     info->set_head_sha(Str(mr, {"last_commit", "id"}));
     info->set_draft(Bool(mr, {"draft"}) || Bool(mr, {"work_in_progress"}));
     info->set_title(Str(mr, {"title"}));
-    if (j.contains("labels") && j["labels"].is_array()) {
-      for (const auto& l : j["labels"]) {
+    if (j.contains("labels") && At(j, "labels").is_array()) {
+      for (const auto& l : At(j, "labels")) {
         std::string name = Str(l, {"title"});
         if (!name.empty()) info->add_labels(name);
       }
@@ -211,14 +220,14 @@ absl::Status ParseBitbucket(const std::string& event, const json& j, v1::SourceE
   if (e.sender().empty()) e.set_sender(Str(j, {"actor", "display_name"}));
   if (e.repository().empty()) return Missing("repository.full_name");
   if (event == "repo:push") {
-    const json* changes = j.contains("push") ? &j["push"]["changes"] : nullptr;
+    const json* changes = j.contains("push") ? &At(At(j, "push"), "changes") : nullptr;
     if (changes == nullptr || !changes->is_array() || changes->empty()) return Missing("push.changes");
     // One delivery can carry several ref changes; the first is the event (the rest are rare:
     // one push to several branches).
     const json& c = (*changes)[0];
-    const json& side = c.contains("new") && !c["new"].is_null() ? c["new"] : c["old"];
+    const json& side = c.contains("new") && !At(c, "new").is_null() ? At(c, "new") : At(c, "old");
     if (!side.is_object()) return Missing("push.changes[0].new");
-    bool deleted = Bool(c, {"closed"}) || !c.contains("new") || c["new"].is_null();
+    bool deleted = Bool(c, {"closed"}) || !c.contains("new") || At(c, "new").is_null();
     e.set_created(Bool(c, {"created"}));
     std::string type = Str(side, {"type"});
     std::string name = Str(side, {"name"});
@@ -230,8 +239,8 @@ absl::Status ParseBitbucket(const std::string& event, const json& j, v1::SourceE
       e.set_kind(deleted ? v1::GIT_EVENT_KIND_BRANCH_DELETED : v1::GIT_EVENT_KIND_PUSH);
     }
     if (!deleted) e.set_sha(Str(side, {"target", "hash"}));
-    if (c.contains("old") && c["old"].is_object()) e.set_before(Str(c["old"], {"target", "hash"}));
-    if (c.contains("commits")) AddCommits(c["commits"], e);
+    if (c.contains("old") && At(c, "old").is_object()) e.set_before(Str(At(c, "old"), {"target", "hash"}));
+    if (c.contains("commits")) AddCommits(At(c, "commits"), e);
     if (e.commit_messages_size() == 0) {
       std::string message = Str(side, {"target", "message"});
       if (!message.empty()) e.add_commit_messages(message);
@@ -239,10 +248,10 @@ absl::Status ParseBitbucket(const std::string& event, const json& j, v1::SourceE
     return absl::OkStatus();
   }
   if (absl::StartsWith(event, "pullrequest:")) {
-    const json& pr = j["pullrequest"];
+    const json& pr = At(j, "pullrequest");
     if (!pr.is_object()) return Missing("pullrequest");
     auto* info = e.mutable_pull_request();
-    info->set_number(pr.contains("id") && pr["id"].is_number_integer() ? pr["id"].get<int64_t>() : 0);
+    info->set_number(pr.contains("id") && At(pr, "id").is_number_integer() ? At(pr, "id").get<int64_t>() : 0);
     std::string what = event.substr(12);
     if (what == "created") info->set_action(v1::PULL_REQUEST_ACTION_OPENED);
     else if (what == "updated") info->set_action(v1::PULL_REQUEST_ACTION_SYNCHRONIZED);
