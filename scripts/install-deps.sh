@@ -9,6 +9,7 @@ packages=(
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev prometheus-cpp-dev libcurl4-openssl-dev
   nghttp2-client prometheus python3-grpcio
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

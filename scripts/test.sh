@@ -16,7 +16,8 @@ ctest --test-dir "$root/build" --output-on-failure -j "$(nproc)" --timeout 300
 # The provider parsers as libFuzzer targets, when clang is there to build them.
 if command -v clang++ >/dev/null && [ "${SLIPWAY_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz (libFuzzer, ASan + UBSan)"
-  (cd "$root/build-fuzz" 2>/dev/null || mkdir -p "$root/build-fuzz"; cd "$root/build-fuzz" && "$root/scripts/fuzz.sh" "${SLIPWAY_FUZZ_SECONDS:-10}")
+  mkdir -p "$root/build-fuzz"
+  (cd "$root/build-fuzz" && "$root/scripts/fuzz.sh" "${SLIPWAY_FUZZ_SECONDS:-10}")
 fi
 
 if [ "${SLIPWAY_SKIP_ASAN:-0}" != 1 ]; then
