@@ -1,8 +1,11 @@
 #include "storage/database.h"
 
+#include "storage/pipeline_repository.h"
+
 #include <sqlite3.h>
 
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -116,9 +119,34 @@ constexpr const char* kMigrations[] = {
       UNIQUE (pipeline, name)
     );
     )sql",
+    // 7: which pipelines bind which repositories (repository in lower case), so a webhook finds
+    // them by index. Existing pipelines are indexed by BackfillSourceBindings in the same step.
+    R"sql(
+    CREATE TABLE source_bindings (
+      provider INTEGER NOT NULL,
+      repository TEXT NOT NULL,
+      pipeline TEXT NOT NULL,
+      PRIMARY KEY (provider, repository, pipeline)
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+// Migration 7's data step: index the sources of every stored pipeline.
+absl::Status BackfillSourceBindings(Transaction& tx) {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT name, spec FROM pipelines"));
+  std::vector<v1::Pipeline> all;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    v1::Pipeline p;
+    if (p.ParseFromString(stmt->ColumnBlob(1))) all.push_back(std::move(p));
+  }
+  stmt.reset();
+  for (const auto& p : all) RETURN_IF_ERROR(PutSourceBindings(tx, p));
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -313,6 +341,10 @@ absl::Status Database::Migrate() {
   }
   for (int v = version; v < kLatestVersion; ++v) {
     absl::Status s = writer_->Exec(kMigrations[v]);
+    if (s.ok() && v + 1 == 7) {
+      Transaction tx(writer_.get(), /*writable=*/true);
+      s = BackfillSourceBindings(tx);
+    }
     if (!s.ok()) return rollback(s);
     std::string set = absl::StrCat("PRAGMA user_version = ", v + 1);
     s = writer_->Exec(set.c_str());

@@ -1,5 +1,6 @@
 #include "storage/pipeline_repository.h"
 
+#include "absl/strings/ascii.h"
 #include "common/status_macros.h"
 #include "storage/errors.h"
 
@@ -15,7 +16,41 @@ absl::StatusOr<v1::Pipeline> Decode(const std::string& blob, std::string_view na
   return p;
 }
 
+absl::Status DeleteSourceBindings(Transaction& tx, std::string_view pipeline) {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("DELETE FROM source_bindings WHERE pipeline = ?"));
+  stmt->Bind(1, pipeline);
+  return stmt->Run();
+}
+
 }  // namespace
+
+absl::Status PutSourceBindings(Transaction& tx, const v1::Pipeline& pipeline) {
+  RETURN_IF_ERROR(DeleteSourceBindings(tx, pipeline.name()));
+  for (const auto& src : pipeline.sources()) {
+    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT OR IGNORE INTO source_bindings (provider, "
+                                           "repository, pipeline) VALUES (?, ?, ?)"));
+    stmt->Bind(1, static_cast<int64_t>(src.provider()))
+        .Bind(2, absl::AsciiStrToLower(src.repository()))
+        .Bind(3, pipeline.name());
+    RETURN_IF_ERROR(stmt->Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> PipelinesBinding(Transaction& tx, int provider,
+                                                          std::string_view repository) {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT pipeline FROM source_bindings WHERE provider = ? "
+                                         "AND repository = ?"));
+  stmt->Bind(1, static_cast<int64_t>(provider))
+      .Bind(2, absl::AsciiStrToLower(std::string(repository)));
+  std::vector<std::string> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    out.push_back(stmt->ColumnText(0));
+  }
+  return out;
+}
 
 absl::StatusOr<v1::Pipeline> PipelineRepository::Get(Transaction& tx,
                                                       std::string_view name) const {
@@ -37,7 +72,8 @@ absl::Status PipelineRepository::Insert(Transaction& tx, const v1::Pipeline& pip
       .BindBlob(5, pipeline.SerializeAsString());
   absl::Status s = stmt->Run();
   if (absl::IsAlreadyExists(s)) return AlreadyExists("pipeline", pipeline.name());
-  return s;
+  RETURN_IF_ERROR(s);
+  return PutSourceBindings(tx, pipeline);
 }
 
 absl::Status PipelineRepository::Update(Transaction& tx, const v1::Pipeline& pipeline,
@@ -52,7 +88,7 @@ absl::Status PipelineRepository::Update(Transaction& tx, const v1::Pipeline& pip
         .Bind(5, expected_etag);
     RETURN_IF_ERROR(stmt->Run());
   }
-  if (tx.Changes() == 1) return absl::OkStatus();
+  if (tx.Changes() == 1) return PutSourceBindings(tx, pipeline);
   RETURN_IF_ERROR(Get(tx, pipeline.name()).status());
   return EtagMismatch("pipeline", pipeline.name(), expected_etag);
 }
@@ -65,7 +101,7 @@ absl::Status PipelineRepository::Delete(Transaction& tx, std::string_view name,
     stmt->Bind(1, name).Bind(2, expected_etag).Bind(3, expected_etag);
     RETURN_IF_ERROR(stmt->Run());
   }
-  if (tx.Changes() == 1) return absl::OkStatus();
+  if (tx.Changes() == 1) return DeleteSourceBindings(tx, name);
   RETURN_IF_ERROR(Get(tx, name).status());
   return EtagMismatch("pipeline", name, expected_etag);
 }

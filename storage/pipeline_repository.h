@@ -37,6 +37,13 @@ class PipelineRepository {
                                                  std::string_view after, int limit) const;
 };
 
+// Replaces the source_bindings rows of `pipeline` with its current sources (none if it has
+// none). PipelineRepository calls it on every write.
+absl::Status PutSourceBindings(Transaction& tx, const v1::Pipeline& pipeline);
+// Names of the pipelines with a source of `provider` for `repository` (case-insensitive).
+absl::StatusOr<std::vector<std::string>> PipelinesBinding(Transaction& tx, int provider,
+                                                          std::string_view repository);
+
 // Tokens of a pipeline's generic webhook triggers (only their SHA-256 is kept).
 class WebhookTokenRepository {
  public:

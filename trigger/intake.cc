@@ -72,24 +72,15 @@ IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers
   if (!event.ok()) return Finish(std::move(d), 400, std::string(event.status().message()));
   *d.mutable_event() = *event;
 
-  // Every pipeline source that binds this repository.
+  // Every pipeline source that binds this repository, found by index.
   std::vector<Binding> bindings;
   absl::Status read = db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    std::string after;
-    while (true) {
-      auto page = storage::PipelineRepository().List(tx, "", after, 100);
-      if (!page.ok()) return page.status();
-      if (page->empty()) return absl::OkStatus();
-      after = page->back().name();
-      for (auto& p : *page) {
-        for (const auto& src : p.sources()) {
-          if (src.provider() == provider && Lower(src.repository()) == Lower(event->repository())) {
-            bindings.push_back({p, nullptr});
-            break;
-          }
-        }
-      }
+    ASSIGN_OR_RETURN(auto names, storage::PipelinesBinding(tx, provider, event->repository()));
+    for (const auto& name : names) {
+      auto p = storage::PipelineRepository().Get(tx, name);
+      if (p.ok()) bindings.push_back({*std::move(p), nullptr});
     }
+    return absl::OkStatus();
   });
   if (!read.ok()) return {500, std::string(read.message()), d};
   for (auto& b : bindings) {

@@ -88,5 +88,43 @@ TEST_F(PipelineRepositoryTest, ListPagesInNameOrderWithPrefix) {
   }));
 }
 
+TEST_F(PipelineRepositoryTest, SourceBindingsFollowWritesAndAreBackfilledByTheMigration) {
+  v1::Pipeline p = Make("shop");  // binds github acme/shop
+  ASSERT_OK(Write([&](Transaction& tx) { return repo_.Insert(tx, p); }));
+  auto bound = [&](const char* repo) {
+    std::vector<std::string> names;
+    EXPECT_OK(db_->Read([&](Transaction& tx) -> absl::Status {
+      auto n = PipelinesBinding(tx, v1::PROVIDER_GITHUB, repo);
+      if (n.ok()) names = *n;
+      return n.status();
+    }));
+    return names;
+  };
+  EXPECT_THAT(bound("Acme/Shop"), ::testing::ElementsAre("shop"));
+  // Rebinding on update, unbinding on delete.
+  v1::Pipeline next = p;
+  next.mutable_sources(0)->set_repository("acme/store");
+  next.set_etag("e2");
+  ASSERT_OK(Write([&](Transaction& tx) { return repo_.Update(tx, next, "e1"); }));
+  EXPECT_TRUE(bound("acme/shop").empty());
+  EXPECT_THAT(bound("acme/store"), ::testing::ElementsAre("shop"));
+  // A database from before the index: the migration indexes what is stored.
+  ASSERT_OK(Write([&](Transaction& tx) -> absl::Status {
+    for (const char* sql : {"DROP TABLE source_bindings", "PRAGMA user_version = 6"}) {
+      auto stmt = tx.Prepare(sql);
+      if (!stmt.ok()) return stmt.status();
+      if (auto s = (*stmt)->Run(); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }));
+  db_.reset();
+  auto db = Database::Open({.path = dir_.File("db")});
+  ASSERT_OK(db);
+  db_ = *std::move(db);
+  EXPECT_THAT(bound("acme/store"), ::testing::ElementsAre("shop"));
+  ASSERT_OK(Write([&](Transaction& tx) { return repo_.Delete(tx, "shop", ""); }));
+  EXPECT_TRUE(bound("acme/store").empty());
+}
+
 }  // namespace
 }  // namespace slipway::storage
