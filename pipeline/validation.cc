@@ -62,6 +62,12 @@ class Validator {
             absl::StrCat("\"", s.repository(), "\" is not a full name like \"owner/name\""));
       }
       if (s.has_webhook_secret()) Secret(f + ".webhook_secret", s.webhook_secret());
+      if (!s.poll_interval().empty()) {
+        if (s.clone_url().empty()) Add(f + ".clone_url", "required to poll the repository");
+        Duration(f + ".poll_interval", s.poll_interval(), absl::Hours(24));
+        auto d = ParseDuration(s.poll_interval());
+        if (d.ok() && *d < absl::Seconds(5)) Add(f + ".poll_interval", "at least 5s");
+      }
       sources_.insert(s.name());
     }
 

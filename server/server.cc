@@ -26,6 +26,7 @@
 #include "release/run_manager.h"
 #include "release/stage_manager.h"
 #include "trigger/intake.h"
+#include "trigger/poller.h"
 #include "trigger/scheduler.h"
 #include "server/background.h"
 #include "server/auth.h"
@@ -87,6 +88,9 @@ struct Server::Impl {
   std::unique_ptr<trigger::WebhookIntake> intake;
   std::unique_ptr<trigger::Scheduler> scheduler;
   std::unique_ptr<PeriodicThread> scheduler_thread;
+  std::unique_ptr<trigger::Libgit2RefLister> ref_lister;
+  std::unique_ptr<trigger::Poller> poller;
+  std::unique_ptr<PeriodicThread> poller_thread;
   std::unique_ptr<ExecutorThread> executor_thread;
   std::unique_ptr<PeriodicThread> supervisor_thread;
   std::unique_ptr<ReleaseServiceImpl> release_service;
@@ -293,6 +297,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                                                           clock, ids);
   impl->scheduler =
       std::make_unique<trigger::Scheduler>(impl->db.get(), impl->executor.get(), clock);
+  impl->ref_lister = std::make_unique<trigger::Libgit2RefLister>();
+  impl->poller = std::make_unique<trigger::Poller>(impl->db.get(), impl->intake.get(),
+                                                   impl->ref_lister.get(), clock);
   impl->delivery_service = std::make_unique<DeliveryServiceImpl>(
       CallDeps{impl->tokens.get(), impl->metrics.get()}, impl->intake.get());
   impl->release_service =
@@ -350,6 +357,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         }
       },
       absl::Seconds(1));
+  trigger::Poller* poller = impl->poller.get();
+  impl->poller_thread = std::make_unique<PeriodicThread>(
+      [poller] {
+        if (auto r = poller->Tick(); !r.ok()) {
+          spdlog::warn("polling: {}", std::string(r.status().message()));
+        }
+      },
+      absl::Seconds(1));
   bool tls = !options.tls_cert.empty();
   {
     std::ofstream out(EndpointsPath(options.data_dir), std::ios::trunc);
@@ -378,6 +393,7 @@ void Server::Shutdown(absl::Duration grace) {
   if (impl_->http_thread.joinable()) impl_->http_thread.join();
   // Runs stop where they are; a restart resumes them from the store.
   impl_->scheduler_thread.reset();
+  impl_->poller_thread.reset();
   impl_->executor_thread.reset();
   impl_->supervisor_thread.reset();
   impl_->tasks.reset();

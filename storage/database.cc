@@ -129,6 +129,20 @@ constexpr const char* kMigrations[] = {
       PRIMARY KEY (provider, repository, pipeline)
     ) WITHOUT ROWID;
     )sql",
+    // 8: what repository polling last saw: each ref's commit, and when to poll next.
+    R"sql(
+    CREATE TABLE polled_refs (
+      source_key TEXT NOT NULL,
+      ref TEXT NOT NULL,
+      sha TEXT NOT NULL,
+      PRIMARY KEY (source_key, ref)
+    ) WITHOUT ROWID;
+    CREATE TABLE poll_schedule (
+      source_key TEXT PRIMARY KEY,
+      next_poll_ms INTEGER NOT NULL,
+      initialized INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -341,6 +341,19 @@ IntakeResult WebhookIntake::HandleGeneric(std::string_view token, const Headers&
   return Finish(std::move(d), 200, "started 1 run(s)");
 }
 
+IntakeResult WebhookIntake::HandleEvent(const v1::SourceEvent& event,
+                                        const std::string& delivery_id,
+                                        const std::vector<v1::Pipeline>& pipelines) {
+  v1::Delivery d;
+  d.set_id("dlv-" + ids_->RandomHex(8));
+  d.set_provider(event.provider());
+  d.set_delivery_id(delivery_id);
+  d.set_receive_time(FormatRfc3339(clock_->Now()));
+  d.set_signature(v1::SIGNATURE_VERDICT_NOT_REQUIRED);
+  *d.mutable_event() = event;
+  return Dispatch(std::move(d), pipelines);
+}
+
 absl::StatusOr<v1::Delivery> WebhookIntake::Get(const std::string& id) {
   v1::Delivery d;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {

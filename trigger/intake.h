@@ -44,6 +44,11 @@ class WebhookIntake {
                              const std::map<std::string, std::string>& query,
                              std::string_view body);
 
+  // Handles an event that did not come over HTTP (repository polling) like an accepted,
+  // trusted delivery of `pipelines`: matches triggers, starts runs, records the delivery.
+  IntakeResult HandleEvent(const v1::SourceEvent& event, const std::string& delivery_id,
+                           const std::vector<v1::Pipeline>& pipelines);
+
   // Matches the stored event of an accepted delivery again and records a new delivery.
   // NOT_FOUND for an unknown id; FAILED_PRECONDITION if that delivery was rejected.
   absl::StatusOr<v1::Delivery> Redeliver(const std::string& id);

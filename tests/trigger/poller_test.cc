@@ -1,0 +1,144 @@
+// Repository polling against real local Git repositories created in the test.
+#include "trigger/poller.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "common/proto_yaml.h"
+#include "storage/pipeline_repository.h"
+#include "storage/run_repository.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_driver.h"
+#include "tests/testing/sequential_ids.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace slipway::trigger {
+namespace {
+
+class FailingLister final : public RefLister {
+ public:
+  absl::StatusOr<std::map<std::string, std::string>> ListRefs(const std::string&) override {
+    return absl::UnavailableError("host unreachable");
+  }
+};
+
+class PollerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_ = dir_.File("repo");
+    Git("init -q -b main " + repo_);
+    Commit("first");
+    auto db = storage::Database::Open({.path = dir_.File("db")});
+    ASSERT_OK(db);
+    db_ = *std::move(db);
+    release::ExecutorDeps deps{db_.get(), &clock_, &ids_, {{"process", &driver_}}, &http_, &tasks_};
+    executor_ = std::make_unique<release::Executor>(deps);
+    intake_ = std::make_unique<WebhookIntake>(db_.get(), executor_.get(), &clock_, &ids_);
+    v1::Pipeline p;
+    ASSERT_OK(ParseYaml(R"(
+name: polled
+sources:
+  - {name: app, provider: github, repository: acme/polled, clone_url: REPO, poll_interval: 1m}
+stages:
+  - name: dev
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+    triggers: [{git: {source: app, branches: [main]}}]
+    flow: {sequential: [{ref: web, skip_if: "true", deploy: {resource: web}}]}
+  - name: cleanup
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+    triggers: [{git: {source: app, events: [branch_deleted], branches: ["feature/*"]}}]
+    flow: {sequential: [{ref: web, skip_if: "true", deploy: {resource: web}}]}
+)", &p));
+    p.mutable_sources(0)->set_clone_url(repo_);
+    ASSERT_OK(db_->Write([&](storage::Transaction& tx) {
+      return storage::PipelineRepository().Insert(tx, p);
+    }));
+  }
+  void Git(const std::string& args) {
+    std::string cmd = "git -c user.email=t@example.com -c user.name=t " + args + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  void Commit(const std::string& message) {
+    Git("-C " + repo_ + " commit -q --allow-empty -m '" + message + "'");
+  }
+  std::vector<v1::Run> Runs(const std::string& stage) {
+    std::vector<v1::Run> runs;
+    EXPECT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+      runs = *storage::RunRepository().List(tx, {"polled", stage, {}, 0, 50});
+      return absl::OkStatus();
+    }));
+    return runs;
+  }
+  std::string Head(const std::string& branch) {
+    std::string path = dir_.File("head");
+    std::system(("git -C " + repo_ + " rev-parse " + branch + " > " + path).c_str());
+    std::ifstream in(path);
+    std::string sha;
+    in >> sha;
+    return sha;
+  }
+
+  testing::TempDir dir_;
+  std::string repo_;
+  testing::FakeClock clock_;
+  testing::SequentialIds ids_;
+  testing::FakeDriver driver_;
+  testing::FakeHttpClient http_;
+  testing::ManualTaskRunner tasks_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<release::Executor> executor_;
+  std::unique_ptr<WebhookIntake> intake_;
+  Libgit2RefLister git_;
+};
+
+TEST_F(PollerTest, NewCommitsAndDeletedBranchesActLikePushes) {
+  Poller poller(db_.get(), intake_.get(), &git_, &clock_);
+  auto first = poller.Tick();
+  ASSERT_OK(first);
+  EXPECT_EQ(first->polled, 1);
+  EXPECT_EQ(first->events, 0);  // the first poll only records what is there
+  Commit("second");
+  EXPECT_EQ(poller.Tick()->polled, 0);  // not due yet
+  clock_.Advance(absl::Minutes(1));
+  auto second = poller.Tick();
+  ASSERT_OK(second);
+  EXPECT_EQ(second->events, 1);
+  auto dev = Runs("dev");
+  ASSERT_EQ(dev.size(), 1u);
+  EXPECT_EQ(dev[0].trigger().sha(), Head("main"));
+  EXPECT_EQ(dev[0].trigger().branch(), "main");
+
+  Git("-C " + repo_ + " branch feature/login");
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(poller.Tick()->events, 1);  // a new branch: no stage listens to it
+  EXPECT_EQ(Runs("dev").size(), 1u);
+  Git("-C " + repo_ + " branch -q -D feature/login");
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(poller.Tick()->events, 1);
+  auto cleanup = Runs("cleanup");
+  ASSERT_EQ(cleanup.size(), 1u);
+  EXPECT_EQ(cleanup[0].trigger().branch(), "feature/login");
+  EXPECT_EQ(cleanup[0].trigger().event(), "branch_deleted");
+}
+
+TEST_F(PollerTest, AnUnreachableRepositoryNeverCountsAsDeleted) {
+  Poller poller(db_.get(), intake_.get(), &git_, &clock_);
+  ASSERT_OK(poller.Tick());
+  FailingLister down;
+  Poller offline(db_.get(), intake_.get(), &down, &clock_);
+  clock_.Advance(absl::Minutes(1));
+  auto r = offline.Tick();
+  ASSERT_OK(r);
+  EXPECT_EQ(r->unreachable, 1);
+  EXPECT_EQ(r->events, 0);
+  EXPECT_TRUE(Runs("cleanup").empty());
+  // Back online with nothing changed: still nothing to do.
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(poller.Tick()->events, 0);
+}
+
+}  // namespace
+}  // namespace slipway::trigger

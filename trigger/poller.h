@@ -1,0 +1,61 @@
+// Repository polling, for Git hosts that cannot send webhooks: at each source's poll interval
+// the repository's branches and tags are listed (like `git ls-remote`), compared with what the
+// last poll saw, and each change — a new or moved branch, a new tag, a deleted branch — is
+// handled like a webhook push. A repository that cannot be reached changes nothing: it never
+// counts as "branch deleted".
+#ifndef SLIPWAY_TRIGGER_POLLER_H_
+#define SLIPWAY_TRIGGER_POLLER_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "storage/database.h"
+#include "trigger/intake.h"
+
+namespace slipway::trigger {
+
+// Lists a repository's refs: "refs/heads/main" → commit. Thread-safe in every implementation.
+class RefLister {
+ public:
+  virtual ~RefLister() = default;
+  // UNAVAILABLE when the repository cannot be reached.
+  virtual absl::StatusOr<std::map<std::string, std::string>> ListRefs(const std::string& url) = 0;
+};
+
+// RefLister over libgit2: a remote without a local clone, listed over any transport libgit2
+// supports (local paths, file://, https://, ssh://).
+class Libgit2RefLister final : public RefLister {
+ public:
+  Libgit2RefLister();
+  ~Libgit2RefLister() override;
+  absl::StatusOr<std::map<std::string, std::string>> ListRefs(const std::string& url) override;
+};
+
+struct PollReport {
+  int polled = 0;
+  int events = 0;
+  int unreachable = 0;
+};
+
+// Thread-safe through the store. Does not own its collaborators.
+class Poller {
+ public:
+  Poller(storage::Database* db, WebhookIntake* intake, RefLister* lister, const Clock* clock)
+      : db_(db), intake_(intake), lister_(lister), clock_(clock) {}
+
+  // Polls every source that is due at the clock's now. The first poll of a source only
+  // records what it sees.
+  absl::StatusOr<PollReport> Tick();
+
+ private:
+  storage::Database* db_;
+  WebhookIntake* intake_;
+  RefLister* lister_;
+  const Clock* clock_;
+};
+
+}  // namespace slipway::trigger
+
+#endif  // SLIPWAY_TRIGGER_POLLER_H_
