@@ -110,7 +110,9 @@ TEST_F(PipelineRepositoryTest, SourceBindingsFollowWritesAndAreBackfilledByTheMi
   EXPECT_THAT(bound("acme/store"), ::testing::ElementsAre("shop"));
   // A database from before the index: the migration indexes what is stored.
   ASSERT_OK(Write([&](Transaction& tx) -> absl::Status {
-    for (const char* sql : {"DROP TABLE source_bindings", "PRAGMA user_version = 6"}) {
+    // Back to version 6: the tables of later migrations go too.
+    for (const char* sql : {"DROP TABLE source_bindings", "DROP TABLE polled_refs",
+                            "DROP TABLE poll_schedule", "PRAGMA user_version = 6"}) {
       auto stmt = tx.Prepare(sql);
       if (!stmt.ok()) return stmt.status();
       if (auto s = (*stmt)->Run(); !s.ok()) return s;
