@@ -1,0 +1,242 @@
+// Webhook intake throughput: signed GitHub push deliveries (the shared fixture, each with its
+// own delivery id and HMAC-SHA256 signature) over keep-alive connections, against an
+// in-process slipwayd (each delivery verified, deduplicated, matched, its run started and
+// everything committed durably) and against Debian's `webhook` server configured to verify the
+// same HMAC and run a no-op command. Then slipwayd at a fixed 1,000 deliveries/s for latency,
+// and the time from a delivery's acknowledgement to its run's first node reaching the driver.
+//   webhook_bench --fixture F [--webhook-bin /usr/bin/webhook] [--seconds 10] [--connections 8]
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/proto_yaml.h"
+#include "common/random.h"
+#include "deploy/process_driver.h"
+#include "deploy/subprocess.h"
+#include "server/server.h"
+#include "slipway/v1/pipeline_service.grpc.pb.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class NoopDriver final : public slipway::deploy::Driver {
+ public:
+  absl::StatusOr<slipway::deploy::DeployResult> Apply(
+      const slipway::deploy::DeployRequest& request) override {
+    auto now = Clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    first_.emplace(request.env.at("SLIPWAY_RUN_ID"), now);
+    return slipway::deploy::DeployResult{};
+  }
+  absl::StatusOr<bool> Healthy(const slipway::deploy::DeployRequest&) override { return true; }
+  absl::StatusOr<slipway::deploy::JobResult> RunJob(const slipway::deploy::DeployRequest&,
+                                                    const std::vector<std::string>&,
+                                                    absl::Duration) override {
+    return slipway::deploy::JobResult{};
+  }
+  absl::Status Teardown(const slipway::deploy::DeployRequest&) override { return absl::OkStatus(); }
+  std::map<std::string, Clock::time_point> first() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, Clock::time_point> first_;
+};
+
+struct LoadResult {
+  long ok = 0, failed = 0;
+  double seconds = 0;
+  std::vector<double> latencies_ms;
+  std::map<std::string, Clock::time_point> acked;  // run id -> ack time
+};
+
+// Sends as fast as possible (rate <= 0) or at `rate` per second in total, for `seconds`.
+LoadResult Load(int port, const std::string& path, const std::string& body,
+                const std::string& secret, int connections, double seconds, double rate,
+                int expect_status) {
+  LoadResult total;
+  std::mutex mu;
+  std::atomic<long> counter{0};
+  auto start = Clock::now();
+  auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::vector<std::thread> threads;
+  for (int c = 0; c < connections; ++c) {
+    threads.emplace_back([&, c] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
+      LoadResult mine;
+      long i = 0;
+      while (Clock::now() < end) {
+        if (rate > 0) {
+          // Open-loop pacing: this connection's share of the rate.
+          auto due = start + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>((i * connections + c) / rate));
+          if (due > Clock::now()) std::this_thread::sleep_until(due);
+          if (due >= end) break;
+        }
+        ++i;
+        std::string id = path + "-" + std::to_string(rate) + "-" + std::to_string(counter++);
+        httplib::Headers h = {{"X-GitHub-Event", "push"},
+                              {"X-GitHub-Delivery", id},
+                              {"X-Hub-Signature-256", "sha256=" + slipway::HmacSha256Hex(secret, body)}};
+        auto t0 = Clock::now();
+        auto res = client.Post(path, h, body, "application/json");
+        auto t1 = Clock::now();
+        if (res && res->status == expect_status) {
+          ++mine.ok;
+          mine.latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+          auto at = res->body.find("\"runs\":[\"");
+          if (at != std::string::npos) {
+            std::string run = res->body.substr(at + 9, res->body.find('"', at + 9) - at - 9);
+            mine.acked[run] = t1;
+          }
+        } else {
+          ++mine.failed;
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      total.ok += mine.ok;
+      total.failed += mine.failed;
+      total.latencies_ms.insert(total.latencies_ms.end(), mine.latencies_ms.begin(), mine.latencies_ms.end());
+      total.acked.insert(mine.acked.begin(), mine.acked.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  total.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::sort(total.latencies_ms.begin(), total.latencies_ms.end());
+  return total;
+}
+
+double Pct(const std::vector<double>& v, double p) {
+  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"webhook_bench"};
+  std::string fixture, webhook_bin = "/usr/bin/webhook";
+  double seconds = 10;
+  int connections = 8;
+  app.add_option("--fixture", fixture)->required();
+  app.add_option("--webhook-bin", webhook_bin);
+  app.add_option("--seconds", seconds);
+  app.add_option("--connections", connections);
+  CLI11_PARSE(app, argc, argv);
+  std::ifstream in(fixture, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string body = ss.str();
+  const std::string secret = "bench-secret";
+
+  std::string dir = std::filesystem::temp_directory_path() / "slipway-webhook-bench-XXXXXX";
+  dir = ::mkdtemp(dir.data());
+  NoopDriver noop;
+  slipway::RealClock clock;
+  slipway::SecureIdGenerator ids;
+  slipway::server::ServerOptions options;
+  options.data_dir = dir + "/data";
+  options.grpc_listen = "127.0.0.1:0";
+  options.http_listen = "127.0.0.1:0";
+  options.driver_overrides = {{"process", &noop}};
+  auto server = slipway::server::Server::Start(options, &clock, &ids);
+  if (!server.ok()) return 1;
+  std::string token;
+  std::getline(std::ifstream(slipway::server::AdminTokenPath(options.data_dir)), token);
+  {
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->grpc_port()),
+                                       grpc::InsecureChannelCredentials());
+    slipway::v1::ApplyPipelineRequest req;
+    if (!slipway::ParseYaml(R"(
+name: bench
+sources: [{name: app, provider: github, repository: woodpecker-ci/woodpecker, webhook_secret: {value: bench-secret}}]
+stages:
+  - name: dev
+    concurrency: allow
+    resources: [{name: web, driver: process, process: {command: [noop]}}]
+    triggers: [{git: {source: app, branches: [main]}}]
+    flow: {sequential: [{ref: web, deploy: {resource: web, artifact: {version: "${trigger.sha}"}}}]}
+)", req.mutable_pipeline()).ok()) return 1;
+    slipway::v1::ApplyPipelineResponse resp;
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    if (!slipway::v1::PipelineService::NewStub(channel)->ApplyPipeline(&ctx, req, &resp).ok()) return 1;
+  }
+
+  // Debian's webhook server: verify the same HMAC, run /bin/true.
+  auto port = slipway::deploy::AllocatePort();
+  std::ofstream(dir + "/hooks.json") << R"([{"id": "push", "execute-command": "/bin/true",
+    "trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": ")" << secret
+                                     << R"(", "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}])";
+  slipway::deploy::SpawnOptions spawn{{webhook_bin, "-hooks", dir + "/hooks.json", "-ip",
+                                       "127.0.0.1", "-port", std::to_string(*port)},
+                                      slipway::deploy::BaseEnvironment(), dir, dir + "/webhook.log"};
+  auto webhook_pid = slipway::deploy::Spawn(spawn);
+  bool have_webhook = webhook_pid.ok();
+  if (have_webhook) {
+    for (int i = 0; i < 100; ++i) {
+      httplib::Client probe("127.0.0.1", *port);
+      if (probe.Get("/")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  LoadResult slip = Load((*server)->http_port(), "/hooks/github", body, secret, connections, seconds, 0, 200);
+  LoadResult other;
+  if (have_webhook) {
+    other = Load(*port, "/hooks/push", body, secret, connections, seconds, 0, 200);
+    slipway::deploy::StopProcessGroup(*webhook_pid, absl::Seconds(2));
+  }
+  LoadResult paced = Load((*server)->http_port(), "/hooks/github", body, secret, connections,
+                          seconds, 1000, 200);
+  // Let the executor catch up (up to a minute), then match acknowledgements with first
+  // driver calls.
+  std::map<std::string, Clock::time_point> first;
+  auto give_up = Clock::now() + std::chrono::seconds(60);
+  size_t reached = 0;
+  while (Clock::now() < give_up) {
+    first = noop.first();
+    reached = 0;
+    for (const auto& [run, acked] : paced.acked) reached += first.contains(run) ? 1 : 0;
+    if (reached == paced.acked.size()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::vector<double> to_running;
+  for (const auto& [run, acked] : paced.acked) {
+    auto it = first.find(run);
+    if (it != first.end()) {
+      to_running.push_back(std::chrono::duration<double, std::milli>(it->second - acked).count());
+    }
+  }
+  std::sort(to_running.begin(), to_running.end());
+  std::printf(
+      "{\"slipwayd_deliveries_per_s\": %.0f, \"slipwayd_ok\": %ld, \"slipwayd_failed\": %ld, "
+      "\"webhook_deliveries_per_s\": %.0f, \"webhook_ok\": %ld, \"webhook_failed\": %ld, "
+      "\"ratio\": %.2f, \"paced_rate_per_s\": %.0f, \"paced_ack_p50_ms\": %.2f, "
+      "\"paced_ack_p99_ms\": %.2f, \"delivery_to_first_node_p50_ms\": %.2f, "
+      "\"delivery_to_first_node_p99_ms\": %.2f, \"runs_matched\": %zu, \"paced_runs\": %zu}\n",
+      slip.ok / slip.seconds, slip.ok, slip.failed, other.ok / std::max(other.seconds, 1e-9),
+      other.ok, other.failed, other.ok > 0 ? (slip.ok / slip.seconds) / (other.ok / other.seconds) : 0,
+      paced.ok / paced.seconds, Pct(paced.latencies_ms, 0.5), Pct(paced.latencies_ms, 0.99),
+      Pct(to_running, 0.5), Pct(to_running, 0.99), to_running.size(), paced.acked.size());
+  (*server)->Shutdown(absl::Seconds(5));
+  server->reset();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
