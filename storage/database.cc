@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -369,18 +370,60 @@ absl::Status Database::Migrate() {
   return absl::OkStatus();
 }
 
+struct Database::PendingWrite {
+  absl::FunctionRef<absl::Status(Transaction&)>* fn;
+  absl::Status status;
+  bool done = false;
+};
+
 absl::Status Database::Write(absl::FunctionRef<absl::Status(Transaction&)> fn) {
-  absl::MutexLock lock(&write_mu_);
-  RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-  Transaction tx(writer_.get(), /*writable=*/true);
-  absl::Status s = fn(tx);
-  if (s.ok()) s = writer_->Exec("COMMIT");
-  if (!s.ok()) {
-    // A failed COMMIT may already have rolled back; ROLLBACK then reports an error we ignore.
-    if (!sqlite3_get_autocommit(writer_->db())) writer_->Exec("ROLLBACK").IgnoreError();
-    return s;
+  constexpr size_t kMaxBatch = 128;
+  PendingWrite me{&fn};
+  std::vector<PendingWrite*> batch;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    queue_.push_back(&me);
+    auto leader_or_done = [this, &me]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+      return me.done || queue_.front() == &me;
+    };
+    queue_mu_.Await(absl::Condition(&leader_or_done));
+    if (me.done) return me.status;
+    // This write leads: it takes everything queued so far into one transaction.
+    batch.assign(queue_.begin(), queue_.begin() + std::min(queue_.size(), kMaxBatch));
   }
-  return absl::OkStatus();
+  {
+    absl::MutexLock lock(&write_mu_);
+    absl::Status begin = writer_->Exec("BEGIN IMMEDIATE");
+    if (!begin.ok()) {
+      for (PendingWrite* w : batch) w->status = begin;
+    } else {
+      Transaction tx(writer_.get(), /*writable=*/true);
+      bool any_ok = false;
+      for (PendingWrite* w : batch) {
+        if (batch.size() == 1) {
+          w->status = (*w->fn)(tx);
+        } else {
+          absl::Status sp = writer_->Exec("SAVEPOINT slipway_write");
+          w->status = sp.ok() ? (*w->fn)(tx) : sp;
+          if (!w->status.ok() && sp.ok()) writer_->Exec("ROLLBACK TO slipway_write").IgnoreError();
+          if (sp.ok()) writer_->Exec("RELEASE slipway_write").IgnoreError();
+        }
+        any_ok = any_ok || w->status.ok();
+      }
+      absl::Status end = any_ok ? writer_->Exec("COMMIT") : writer_->Exec("ROLLBACK");
+      if (!end.ok()) {
+        // A failed COMMIT may already have rolled back; ROLLBACK then reports an error.
+        if (!sqlite3_get_autocommit(writer_->db())) writer_->Exec("ROLLBACK").IgnoreError();
+        for (PendingWrite* w : batch) {
+          if (w->status.ok()) w->status = end;
+        }
+      }
+    }
+  }
+  absl::MutexLock lock(&queue_mu_);
+  queue_.erase(queue_.begin(), queue_.begin() + batch.size());
+  for (PendingWrite* w : batch) w->done = true;
+  return me.status;
 }
 
 std::unique_ptr<Connection> Database::TakeReader() {

@@ -96,8 +96,12 @@ class Database {
   static absl::StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
   ~Database();
 
-  // Runs `fn` in a write transaction (BEGIN IMMEDIATE). Commits if `fn` returns OK, in which
-  // case the change is durable when Write returns; otherwise rolls back and returns fn's error.
+  // Runs `fn` in a write transaction. If `fn` returns OK its changes are committed and durable
+  // when Write returns; otherwise they are rolled back and fn's error is returned.
+  //
+  // Group commit: writes that arrive while another is committing wait, and the next of them
+  // runs them all in one transaction (each inside its own savepoint, so one failing `fn`
+  // undoes only its own changes) with one fsync. `fn` must not call Write.
   absl::Status Write(absl::FunctionRef<absl::Status(Transaction&)> fn);
   // Runs `fn` in a read transaction that sees one consistent snapshot.
   absl::Status Read(absl::FunctionRef<absl::Status(Transaction&)> fn);
@@ -116,6 +120,9 @@ class Database {
   int schema_version_ = 0;
   absl::Mutex write_mu_;
   std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);
+  struct PendingWrite;
+  absl::Mutex queue_mu_;
+  std::vector<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
 };

@@ -158,6 +158,38 @@ TEST(DatabaseTest, ReadsRunConcurrentlyWithWrites) {
   EXPECT_EQ(*CountPipelines(**db), 50);
 }
 
+TEST(DatabaseTest, ConcurrentWritesCommitTogetherAndAFailureUndoesOnlyItsOwnChanges) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.File("db")});
+  ASSERT_OK(db);
+  PipelineRepository repo;
+  std::atomic<int> unexpected{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 8; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        v1::Pipeline p = testing::MinimalPipeline("p" + std::to_string(t) + "-" + std::to_string(i));
+        p.set_uid(p.name());
+        absl::Status s = (*db)->Write([&](Transaction& tx) -> absl::Status {
+          absl::Status inserted = repo.Insert(tx, p);
+          if (!inserted.ok()) return inserted;
+          // Writer 0 changes its mind after writing: its rows must not survive.
+          return t == 0 ? absl::AbortedError("changed my mind") : absl::OkStatus();
+        });
+        if ((t == 0) == s.ok()) ++unexpected;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(unexpected, 0);
+  EXPECT_EQ(*CountPipelines(**db), 7 * 50);
+  ASSERT_OK((*db)->Read([&](Transaction& tx) {
+    EXPECT_THAT(repo.Get(tx, "p0-0"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("p0-0")));
+    EXPECT_OK(repo.Get(tx, "p7-49"));
+    return absl::OkStatus();
+  }));
+}
+
 TEST(DatabaseTest, OpeningAnUnwritablePathFails) {
   EXPECT_THAT(Database::Open({.path = "/nonexistent-dir/x/db"}),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("open")));
