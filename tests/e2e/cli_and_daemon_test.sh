@@ -5,40 +5,8 @@ set -uo pipefail
 SLIPWAYD=$1
 SLIPWAY=$2
 SRC=$3
-WORK=$(mktemp -d)
-DATA=$WORK/data
-PID=""
-failures=0
-checks=0
-
-cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-check() {  # check "description" command...
-  local what=$1; shift
-  checks=$((checks + 1))
-  if "$@"; then echo "ok: $what"; else fail "$what"; fi
-}
-
-start_daemon() {
-  rm -f "$DATA/endpoints.json"
-  "$SLIPWAYD" --data-dir "$DATA" --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
-    --log-format json >>"$WORK/slipwayd.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 100); do
-    [ -s "$DATA/endpoints.json" ] && return 0
-    sleep 0.1
-  done
-  echo "slipwayd did not start:" >&2
-  cat "$WORK/slipwayd.log" >&2
-  exit 1
-}
-
-cli() { "$SLIPWAY" --data-dir "$DATA" "$@"; }
+DAEMON_FLAGS="--log-format json"
+source "$(dirname "$0")/lib.sh"
 
 start_daemon
 
@@ -121,13 +89,13 @@ out=$(cli get pipeline shop-1 2>&1); rc=$?
 check "deleted pipeline is NOT_FOUND" bash -c "test $rc = 1 && grep -q NOT_FOUND <<<\"$out\""
 
 # HTTP endpoints.
-http=$(python3 -c "import json;print(json.load(open('$DATA/endpoints.json'))['http'])")
+http=$(endpoint http)
 check "/healthz answers" curl -fsS "http://$http/healthz" -o /dev/null
 check "/readyz answers" curl -fsS "http://$http/readyz" -o /dev/null
 check "/metrics counts RPCs" bash -c "curl -fsS http://$http/metrics | grep -q 'slipway_grpc_requests_total{code=\"OK\",method=\"/slipway.v1.PipelineService/DeletePipeline\"} 1'"
 
 # A second daemon on the same port fails instead of sharing it.
-grpc=$(python3 -c "import json;print(json.load(open('$DATA/endpoints.json'))['grpc'])")
+grpc=$(endpoint grpc)
 "$SLIPWAYD" --data-dir "$WORK/other" --grpc-listen "$grpc" --http-listen 127.0.0.1:0 >"$WORK/second.log" 2>&1; rc=$?
 check "a second daemon on a taken port exits non-zero" test "$rc" != 0
 
@@ -139,5 +107,4 @@ check "SIGTERM logs a clean stop" grep -q "stopped cleanly" "$WORK/slipwayd.log"
 out=$(cli get pipelines 2>&1); rc=$?
 check "the CLI explains an unreachable daemon" bash -c "test $rc = 1 && grep -q 'is slipwayd running' <<<\"$out\""
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+summary

@@ -10,43 +10,7 @@ SLIPWAYD=$1
 SLIPWAY=$2
 SRC=$3
 export PATH="$(cd "$4" && pwd):$PATH"
-WORK=$(mktemp -d)
-DATA=$WORK/data
-PID=""
-failures=0
-checks=0
-
-kill_services() {
-  for f in "$DATA"/process/instances/*.json; do
-    [ -f "$f" ] || continue
-    pid=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1])).get('pid',0))" "$f")
-    [ "$pid" -gt 0 ] 2>/dev/null && kill -9 -- -"$pid" "$pid" 2>/dev/null
-  done
-}
-cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-  kill_services
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-check() {
-  local what=$1; shift
-  checks=$((checks + 1))
-  if "$@"; then echo "ok: $what"; else fail "$what"; fi
-}
-start_daemon() {
-  rm -f "$DATA/endpoints.json"
-  "$SLIPWAYD" --data-dir "$DATA" --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
-    >>"$WORK/slipwayd.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 100); do [ -s "$DATA/endpoints.json" ] && return 0; sleep 0.1; done
-  cat "$WORK/slipwayd.log" >&2
-  exit 1
-}
-cli() { "$SLIPWAY" --data-dir "$DATA" "$@"; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+source "$(dirname "$0")/lib.sh"
 run_state() { cli run get "$1" -o json | json "d.get('state','')"; }
 # Waits until `run_state RUN` prints $2 (or a node condition), up to 30 s.
 wait_for() {
@@ -163,5 +127,4 @@ check "the resumed deploy runs" test "$(curl -fsS "$slow_url/version")" = "slow"
 check "no run is left unfinished" test "$(cli runs -o json | json "len([r for r in d.get('runs',[]) if r['state'] in ('running','pending','queued','awaiting_approval','cancelling')])")" = 0
 
 kill -TERM "$PID"; wait "$PID"; PID=""
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+summary

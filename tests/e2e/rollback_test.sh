@@ -8,42 +8,7 @@ set -uo pipefail
 SLIPWAYD=$1
 SLIPWAY=$2
 export PATH="$(cd "$4" && pwd):$PATH"
-WORK=$(mktemp -d)
-DATA=$WORK/data
-PID=""
-failures=0
-checks=0
-
-kill_services() {
-  for f in "$DATA"/process/instances/*.json; do
-    [ -f "$f" ] || continue
-    pid=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1])).get('pid',0))" "$f")
-    [ "$pid" -gt 0 ] 2>/dev/null && kill -9 -- -"$pid" "$pid" 2>/dev/null
-  done
-}
-cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-  kill_services
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-check() {
-  local what=$1; shift
-  checks=$((checks + 1))
-  if "$@"; then echo "ok: $what"; else fail "$what"; fi
-}
-start_daemon() {
-  rm -f "$DATA/endpoints.json"
-  "$SLIPWAYD" --data-dir "$DATA" --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
-    >>"$WORK/slipwayd.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 100); do [ -s "$DATA/endpoints.json" ] && return 0; sleep 0.1; done
-  cat "$WORK/slipwayd.log" >&2
-  exit 1
-}
-cli() { "$SLIPWAY" --data-dir "$DATA" "$@"; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+source "$(dirname "$0")/lib.sh"
 stage_url() { cli get stage roll/prod -o json | json "[r['status']['url'] for r in d['resources'] if r['name']=='$1'][0]"; }
 serves() {  # url version: waits up to 10 s for the service to answer with the version
   for _ in $(seq 1 100); do
@@ -117,5 +82,4 @@ check "the service answers v1 on its new port" serves "$(stage_url web)" v1
 check "every run of the stage ended" test "$(cli runs roll/prod -o json | json "len([r for r in d['runs'] if r['state'] not in ('succeeded','failed','cancelled','skipped')])")" = 0
 
 kill -TERM "$PID"; wait "$PID"; PID=""
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+summary

@@ -8,24 +8,11 @@ set -uo pipefail
 SLIPWAYD=$1
 SLIPWAY=$2
 FIXTURES=$3
-WORK=$(mktemp -d)
-DATA=$WORK/data
-PID=""
-failures=0
-checks=0
-cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-check() { local what=$1; shift; checks=$((checks + 1)); if "$@"; then echo "ok: $what"; else fail "$what"; fi; }
-cli() { "$SLIPWAY" --data-dir "$DATA" "$@"; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-lacks() { ! grep -qi -- "$1" <<<"$2"; }
+source "$(dirname "$0")/lib.sh"
 
 export WOODPECKER_HOOK_SECRET="e2e-secret"
-"$SLIPWAYD" --data-dir "$DATA" --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 >"$WORK/log" 2>&1 &
-PID=$!
-for _ in $(seq 1 100); do [ -s "$DATA/endpoints.json" ] && break; sleep 0.1; done
-HTTP=$(python3 -c "import json;print(json.load(open('$DATA/endpoints.json'))['http'])")
+start_daemon
+HTTP=$(endpoint http)
 
 cat >"$WORK/p.yaml" <<'YAML'
 name: wp
@@ -65,7 +52,7 @@ check "delivery get shows what matched" grep -q "run_id: $run" <<<"$shown"
 check "delivery get never shows the signature" lacks x-hub-signature "$shown"
 check "redeliver starts the run again" bash -c "\"$SLIPWAY\" --data-dir \"$DATA\" delivery redeliver $first | grep -q 'started 1 run'"
 check "two runs now" test "$(cli runs wp -o json | json "len(d['runs'])")" = 2
-check "raw bodies are not logged" bash -c "! grep -q 'woodpecker-ci/woodpecker.git' $WORK/log"
+check "raw bodies are not logged" bash -c "! grep -q 'woodpecker-ci/woodpecker.git' $WORK/slipwayd.log"
 
 # Generic webhook triggers: a token URL shown once, HMAC, arguments from query and body.
 cat >"$WORK/g.yaml" <<'YAML'
@@ -98,5 +85,4 @@ check "an unknown token is 404" test "$(gpost /hooks/t/wht_nope "$GSIG" r-3)" = 
 check "still one run of gen" test "$(cli runs gen -o json | json "len(d['runs'])")" = 1
 
 kill -TERM "$PID"; wait "$PID"; PID=""
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" = 0 ]
+summary
