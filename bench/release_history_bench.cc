@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 
+#include "bench/noop_driver.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "release/executor.h"
@@ -24,19 +25,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace v1 = slipway::v1;
 
-class NoopDriver final : public slipway::deploy::Driver {
- public:
-  absl::StatusOr<slipway::deploy::DeployResult> Apply(const slipway::deploy::DeployRequest&) override {
-    return slipway::deploy::DeployResult{};
-  }
-  absl::StatusOr<bool> Healthy(const slipway::deploy::DeployRequest&) override { return true; }
-  absl::StatusOr<slipway::deploy::JobResult> RunJob(const slipway::deploy::DeployRequest&,
-                                                    const std::vector<std::string>&,
-                                                    absl::Duration) override {
-    return slipway::deploy::JobResult{};
-  }
-  absl::Status Teardown(const slipway::deploy::DeployRequest&) override { return absl::OkStatus(); }
-};
+using slipway::bench::NoopDriver;
 
 // Runs each task at once, on the caller's thread.
 class InlineTasks final : public slipway::deploy::TaskRunner {

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "bench/noop_driver.h"
 #include "common/clock.h"
 #include "common/proto_yaml.h"
 #include "common/random.h"
@@ -29,40 +30,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Completes every call at once and records when each run first reached it.
-class NoopDriver final : public slipway::deploy::Driver {
- public:
-  absl::StatusOr<slipway::deploy::DeployResult> Apply(
-      const slipway::deploy::DeployRequest& request) override {
-    auto now = Clock::now();
-    std::lock_guard<std::mutex> lock(mu_);
-    first_.emplace(request.env.at("SLIPWAY_RUN_ID"), now);
-    ++applies_;
-    return slipway::deploy::DeployResult{};
-  }
-  absl::StatusOr<bool> Healthy(const slipway::deploy::DeployRequest&) override { return true; }
-  absl::StatusOr<slipway::deploy::JobResult> RunJob(const slipway::deploy::DeployRequest&,
-                                                    const std::vector<std::string>&,
-                                                    absl::Duration) override {
-    return slipway::deploy::JobResult{};
-  }
-  absl::Status Teardown(const slipway::deploy::DeployRequest&) override {
-    return absl::OkStatus();
-  }
-  std::map<std::string, Clock::time_point> first() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return first_;
-  }
-  int applies() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return applies_;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, Clock::time_point> first_;
-  int applies_ = 0;
-};
+using slipway::bench::NoopDriver;
 
 long RssKb(const char* field) {
   std::ifstream in("/proc/self/status");

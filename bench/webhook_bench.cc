@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/noop_driver.h"
 #include "common/clock.h"
 #include "common/proto_yaml.h"
 #include "common/random.h"
@@ -32,31 +33,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class NoopDriver final : public slipway::deploy::Driver {
- public:
-  absl::StatusOr<slipway::deploy::DeployResult> Apply(
-      const slipway::deploy::DeployRequest& request) override {
-    auto now = Clock::now();
-    std::lock_guard<std::mutex> lock(mu_);
-    first_.emplace(request.env.at("SLIPWAY_RUN_ID"), now);
-    return slipway::deploy::DeployResult{};
-  }
-  absl::StatusOr<bool> Healthy(const slipway::deploy::DeployRequest&) override { return true; }
-  absl::StatusOr<slipway::deploy::JobResult> RunJob(const slipway::deploy::DeployRequest&,
-                                                    const std::vector<std::string>&,
-                                                    absl::Duration) override {
-    return slipway::deploy::JobResult{};
-  }
-  absl::Status Teardown(const slipway::deploy::DeployRequest&) override { return absl::OkStatus(); }
-  std::map<std::string, Clock::time_point> first() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return first_;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, Clock::time_point> first_;
-};
+using slipway::bench::NoopDriver;
 
 struct LoadResult {
   long ok = 0, failed = 0;
