@@ -26,6 +26,15 @@ struct Binding {
 
 std::string Lower(const std::string& s) { return absl::AsciiStrToLower(s); }
 
+// The pipeline's source that binds `repository` of `provider` (names compare case-blind).
+const v1::Source* BindingSource(const v1::Pipeline& pipeline, v1::Provider provider,
+                                const std::string& repository) {
+  for (const auto& src : pipeline.sources()) {
+    if (src.provider() == provider && Lower(src.repository()) == Lower(repository)) return &src;
+  }
+  return nullptr;
+}
+
 std::string EventName(v1::GitEventKind kind) {
   return EnumShortName(v1::GitEventKind_descriptor()->FindValueByNumber(kind));
 }
@@ -83,13 +92,7 @@ IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers
     return absl::OkStatus();
   });
   if (!read.ok()) return {500, std::string(read.message()), d};
-  for (auto& b : bindings) {
-    for (const auto& src : b.pipeline.sources()) {
-      if (src.provider() == provider && Lower(src.repository()) == Lower(event->repository())) {
-        b.source = &src;
-      }
-    }
-  }
+  for (auto& b : bindings) b.source = BindingSource(b.pipeline, provider, event->repository());
   if (event->kind() == v1::GIT_EVENT_KIND_PING) return Finish(std::move(d), 200, "pong");
   if (bindings.empty()) {
     return Finish(std::move(d), 404,
@@ -148,12 +151,7 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
   const v1::Provider provider = d.provider();
   int started = 0;
   for (const v1::Pipeline& pipeline : pipelines) {
-    const v1::Source* source = nullptr;
-    for (const auto& src : pipeline.sources()) {
-      if (src.provider() == provider && Lower(src.repository()) == Lower(event->repository())) {
-        source = &src;
-      }
-    }
+    const v1::Source* source = BindingSource(pipeline, provider, event->repository());
     if (source == nullptr) continue;
     struct {
       const v1::Pipeline& pipeline;
