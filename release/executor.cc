@@ -106,6 +106,9 @@ struct Executor::ActiveRun {
   std::map<std::string, const v1::Step*> steps;
   int in_flight = 0;
   bool ended = false;
+  // Start is writing this run's first state outside the executor's lock: nothing may start its
+  // nodes or write it until that commit is done.
+  bool starting = false;
 
   void Index() {
     node_index.clear();
@@ -221,8 +224,92 @@ absl::Status Executor::Recover() {
   return Commit();
 }
 
+struct Executor::PendingStart {
+  // The request id was used before: its run, and nothing to write.
+  std::optional<v1::Run> existing;
+  v1::Run first;  // the run's first state and events, as they are written
+  std::vector<v1::RunEvent> events;
+  bool lift_hold = false;
+  std::string request_id;
+};
+
 absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request,
                                         const std::string& request_id) {
+  StartAllResult r = StartAll({{request, request_id}}, nullptr);
+  if (!r.committed.ok()) return r.committed;
+  return std::move(r.runs.front());
+}
+
+Executor::StartAllResult Executor::StartAll(
+    const std::vector<std::pair<StartRequest, std::string>>& requests,
+    const std::function<absl::Status(storage::Transaction&,
+                                     const std::vector<absl::StatusOr<v1::Run>>&)>& also) {
+  StartAllResult out;
+  std::vector<absl::StatusOr<PendingStart>> pending;
+  for (const auto& [request, request_id] : requests) {
+    pending.push_back(Prepare(request, request_id));
+    if (!pending.back().ok()) {
+      out.runs.push_back(pending.back().status());
+    } else if (pending.back()->existing.has_value()) {
+      out.runs.push_back(*pending.back()->existing);
+    } else {
+      out.runs.push_back(pending.back()->first);
+    }
+  }
+  // The new runs' first states are written by this call alone, outside the executor's lock, so
+  // concurrent starts (webhook deliveries, API calls) share one group commit.
+  out.committed = deps_.db->Write([&](storage::Transaction& tx) -> absl::Status {
+    for (const auto& p : pending) {
+      if (!p.ok() || p->existing.has_value()) continue;
+      RETURN_IF_ERROR(runs_repo_.Insert(tx, p->first).status());
+      for (const v1::RunEvent& e : p->events) RETURN_IF_ERROR(runs_repo_.AppendEvent(tx, e));
+      if (p->lift_hold) {
+        RETURN_IF_ERROR(storage::StageHoldRepository()
+                            .Delete(tx, p->first.pipeline(), p->first.stage())
+                            .status());
+      }
+      if (!p->request_id.empty()) {
+        // The request id is recorded in the same transaction as the run.
+        v1::Run logged;
+        logged.set_id(p->first.id());
+        RETURN_IF_ERROR(storage::RequestLog().Put(tx, "StartRun", p->request_id,
+                                                  {"", logged.SerializeAsString()},
+                                                  absl::ToUnixMillis(deps_.clock->Now())));
+      }
+    }
+    return also == nullptr ? absl::OkStatus() : also(tx, out.runs);
+  });
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (!pending[i].ok() || pending[i]->existing.has_value()) continue;
+    const std::string id = pending[i]->first.id();
+    auto it = active_.find(id);
+    if (!out.committed.ok()) {
+      out.runs[i] = out.committed;
+      active_.erase(id);
+      committed_events_.erase(id);
+      dirty_runs_.erase(std::remove(dirty_runs_.begin(), dirty_runs_.end(), id), dirty_runs_.end());
+      pending_events_.erase(
+          std::remove_if(pending_events_.begin(), pending_events_.end(),
+                         [&](const v1::RunEvent& e) { return e.run_id() == id; }),
+          pending_events_.end());
+      continue;
+    }
+    it->second->starting = false;
+    committed_events_[id] = std::max(committed_events_[id], pending[i]->first.last_event());
+    out.runs[i] = it->second->run;
+  }
+  if (out.committed.ok()) {
+    absl::MutexLock wl(&completions_mu_);
+    work_ = true;
+  }
+  return out;
+}
+
+absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& request,
+                                                         const std::string& request_id) {
+  PendingStart out;
+  out.request_id = request_id;
   const v1::Stage* stage = nullptr;
   for (const auto& s : request.pipeline.stages()) {
     if (s.name() == request.stage) stage = &s;
@@ -257,15 +344,21 @@ absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request,
     if (existing.has_value()) {
       v1::Run first;
       first.ParseFromString(*existing);
-      absl::MutexLock lock(&mu_);
-      auto it = active_.find(first.id());
-      if (it != active_.end()) return it->second->run;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = active_.find(first.id());
+        if (it != active_.end()) {
+          out.existing = it->second->run;
+          return out;
+        }
+      }
       v1::Run stored;
       RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
         ASSIGN_OR_RETURN(stored, runs_repo_.Get(tx, first.id()));
         return absl::OkStatus();
       }));
-      return stored;
+      out.existing = std::move(stored);
+      return out;
     }
   }
   FlowCheckInput check{&stage->flow(), &stage->resources(),
@@ -374,35 +467,22 @@ absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request,
   }
   std::string id = run.id();
   ActiveRun& a = *ar;
+  a.starting = true;
   active_[id] = std::move(ar);
   committed_events_[id] = 0;
   Emit(a, nullptr, run.state() == v1::RUN_STATE_QUEUED ? a.run.waiting_reason() : "created");
-
-  // The request id is recorded in the same transaction as the run.
-  v1::Run logged;
-  logged.set_id(id);
-  absl::Status committed = Commit([&](storage::Transaction& tx) -> absl::Status {
-    if (lift_hold) {
-      RETURN_IF_ERROR(
-          storage::StageHoldRepository().Delete(tx, a.run.pipeline(), a.run.stage()).status());
+  out.first = a.run;
+  for (auto it = pending_events_.begin(); it != pending_events_.end();) {
+    if (it->run_id() == id) {
+      out.events.push_back(std::move(*it));
+      it = pending_events_.erase(it);
+    } else {
+      ++it;
     }
-    if (request_id.empty()) return absl::OkStatus();
-    return storage::RequestLog().Put(tx, "StartRun", request_id, {"", logged.SerializeAsString()},
-                                     absl::ToUnixMillis(deps_.clock->Now()));
-  });
-  if (!committed.ok()) {
-    active_.erase(id);
-    dirty_runs_.erase(std::remove(dirty_runs_.begin(), dirty_runs_.end(), id), dirty_runs_.end());
-    pending_events_.erase(std::remove_if(pending_events_.begin(), pending_events_.end(),
-                                         [&](const v1::RunEvent& e) { return e.run_id() == id; }),
-                          pending_events_.end());
-    return committed;
   }
-  {
-    absl::MutexLock wl(&completions_mu_);
-    work_ = true;
-  }
-  return active_[id]->run;
+  dirty_runs_.erase(std::remove(dirty_runs_.begin(), dirty_runs_.end(), id), dirty_runs_.end());
+  out.lift_hold = lift_hold;
+  return out;
 }
 
 absl::StatusOr<v1::Run> Executor::Cancel(const std::string& run_id, const std::string& by,
@@ -1089,7 +1169,7 @@ void Executor::PromoteQueued() {
   // active_ is keyed by id, not creation order; pick the oldest queued run by create time.
   std::map<std::pair<std::string, std::string>, ActiveRun*> next;
   for (auto& [id, ar] : active_) {
-    if (ar->ended || ar->run.state() != v1::RUN_STATE_QUEUED) continue;
+    if (ar->ended || ar->starting || ar->run.state() != v1::RUN_STATE_QUEUED) continue;
     auto key = std::make_pair(ar->run.pipeline(), ar->run.stage());
     if (busy[key]) continue;
     ActiveRun*& n = next[key];
@@ -1167,7 +1247,9 @@ absl::Status Executor::Tick() {
   for (int round = 0; round < 3; ++round) {
     PromoteQueued();
     size_t before = pending_events_.size();
-    for (auto& [id, ar] : active_) AdvanceRun(*ar);
+    for (auto& [id, ar] : active_) {
+      if (!ar->starting) AdvanceRun(*ar);
+    }
     if (pending_events_.size() == before) break;
   }
   return Commit();
@@ -1175,63 +1257,119 @@ absl::Status Executor::Tick() {
 
 absl::Status Executor::Commit(
     const std::function<absl::Status(storage::Transaction&)>& extra) {
+  // One commit at a time, in order; the lock is released while the store writes, so starts,
+  // cancels and approvals are not held up by the fsync.
+  mu_.Await(absl::Condition(
+      +[](bool* committing) { return !*committing; }, &committing_));
   if (dirty_runs_.empty() && pending_resources_.empty() && pending_releases_.empty() &&
       extra == nullptr) {
     return absl::OkStatus();
   }
+  // Runs whose first state Start is still writing are written by a later commit.
+  auto is_starting = [&](const std::string& run_id) {
+    auto it = active_.find(run_id);
+    return it != active_.end() && it->second->starting;
+  };
+  std::vector<std::string> deferred_runs, ids;
+  std::vector<v1::RunEvent> deferred_events, events;
+  for (std::string& id : dirty_runs_) {
+    (is_starting(id) ? deferred_runs : ids).push_back(std::move(id));
+  }
+  for (v1::RunEvent& e : pending_events_) {
+    (is_starting(e.run_id()) ? deferred_events : events).push_back(std::move(e));
+  }
+  dirty_runs_ = std::move(deferred_runs);
+  pending_events_ = std::move(deferred_events);
+  if (ids.empty() && events.empty() && pending_resources_.empty() && pending_releases_.empty() &&
+      extra == nullptr) {
+    return absl::OkStatus();
+  }
+  // What this commit writes, taken out of the pending state.
+  std::map<std::string, v1::Run> runs;
+  for (const std::string& id : ids) {
+    auto it = active_.find(id);
+    if (it != active_.end()) runs[id] = it->second->run;
+  }
+  std::vector<std::pair<std::string, v1::ResourceState>> resources;
+  resources.swap(pending_resources_);
+  std::vector<v1::Release> releases;
+  releases.swap(pending_releases_);
+  std::map<std::string, v1::StageHold> holds;
+  holds.swap(pending_holds_);
+  std::vector<std::function<void()>> tasks;
+  tasks.swap(pending_tasks_);
+  const std::string now = Now();
+
+  committing_ = true;
+  mu_.Unlock();
   std::map<std::string, int64_t> release_numbers;
   absl::Status s = deps_.db->Write([&](storage::Transaction& tx) -> absl::Status {
-    for (const auto& [scope, state] : pending_resources_) {
+    release_numbers.clear();
+    for (const auto& [scope, state] : resources) {
       size_t nl = scope.find('\n');
       RETURN_IF_ERROR(resources_repo_.Put(tx, scope.substr(0, nl), scope.substr(nl + 1), state));
     }
-    for (v1::Release release : pending_releases_) {
-      ASSIGN_OR_RETURN(auto resources,
+    for (v1::Release release : releases) {
+      ASSIGN_OR_RETURN(auto current,
                        resources_repo_.List(tx, release.pipeline(), release.stage()));
-      for (auto& r : resources) *release.add_resources() = std::move(r);
+      for (auto& r : current) *release.add_resources() = std::move(r);
       ASSIGN_OR_RETURN(int64_t number, releases_repo_.Insert(tx, release));
       release_numbers[release.run_id()] = number;
-      if (auto hold = pending_holds_.find(release.run_id()); hold != pending_holds_.end()) {
+      if (auto hold = holds.find(release.run_id()); hold != holds.end()) {
         v1::StageHold h = hold->second;
         h.set_pinned_release(number);
-        h.set_hold_time(Now());
+        h.set_hold_time(now);
         RETURN_IF_ERROR(storage::StageHoldRepository().Put(tx, h));
       }
-      auto it = active_.find(release.run_id());
-      if (it != active_.end()) it->second->run.set_release(number);
     }
-    for (const std::string& id : dirty_runs_) {
-      auto it = active_.find(id);
-      if (it == active_.end()) continue;
-      const v1::Run& run = it->second->run;
-      absl::Status updated = runs_repo_.Update(tx, run);
+    for (auto& [id, run] : runs) {
+      v1::Run written = run;
+      if (auto n = release_numbers.find(id); n != release_numbers.end()) {
+        written.set_release(n->second);
+      }
+      absl::Status updated = runs_repo_.Update(tx, written);
       if (absl::IsNotFound(updated)) {
-        RETURN_IF_ERROR(runs_repo_.Insert(tx, run).status());
+        RETURN_IF_ERROR(runs_repo_.Insert(tx, written).status());
       } else {
         RETURN_IF_ERROR(updated);
       }
     }
-    for (const v1::RunEvent& e : pending_events_) RETURN_IF_ERROR(runs_repo_.AppendEvent(tx, e));
+    for (const v1::RunEvent& e : events) RETURN_IF_ERROR(runs_repo_.AppendEvent(tx, e));
     if (extra != nullptr) RETURN_IF_ERROR(extra(tx));
     return absl::OkStatus();
   });
+  mu_.Lock();
+  committing_ = false;
   if (!s.ok()) {
-    for (const auto& [run_id, number] : release_numbers) {
-      auto it = active_.find(run_id);
-      if (it != active_.end()) it->second->run.set_release(0);
-    }
+    // Everything stays pending, ahead of what was added meanwhile, and is retried next time.
+    ids.insert(ids.end(), dirty_runs_.begin(), dirty_runs_.end());
+    dirty_runs_ = std::move(ids);
+    events.insert(events.end(), std::make_move_iterator(pending_events_.begin()),
+                  std::make_move_iterator(pending_events_.end()));
+    pending_events_ = std::move(events);
+    resources.insert(resources.end(), pending_resources_.begin(), pending_resources_.end());
+    pending_resources_ = std::move(resources);
+    releases.insert(releases.end(), pending_releases_.begin(), pending_releases_.end());
+    pending_releases_ = std::move(releases);
+    holds.insert(pending_holds_.begin(), pending_holds_.end());
+    pending_holds_ = std::move(holds);
+    tasks.insert(tasks.end(), std::make_move_iterator(pending_tasks_.begin()),
+                 std::make_move_iterator(pending_tasks_.end()));
+    pending_tasks_ = std::move(tasks);
     return s;
   }
-  for (const v1::RunEvent& e : pending_events_) {
+  for (const auto& [run_id, number] : release_numbers) {
+    auto it = active_.find(run_id);
+    if (it != active_.end()) it->second->run.set_release(number);
+  }
+  for (const v1::RunEvent& e : events) {
     committed_events_[e.run_id()] = std::max(committed_events_[e.run_id()], e.sequence());
   }
-  pending_events_.clear();
-  pending_resources_.clear();
-  pending_releases_.clear();
-  dirty_runs_.clear();
-  pending_holds_.clear();  // each was placed with its rollback's release
+  // A run leaves the active set once its end is on disk and nothing of it is in flight.
+  std::set<std::string> unwritten(dirty_runs_.begin(), dirty_runs_.end());
   for (auto it = active_.begin(); it != active_.end();) {
-    if (it->second->ended && it->second->in_flight == 0) {
+    if (it->second->ended && it->second->in_flight == 0 && !it->second->starting &&
+        !unwritten.contains(it->first)) {
       ended_[it->first] = true;
       it = active_.erase(it);
     } else {
@@ -1239,8 +1377,6 @@ absl::Status Executor::Commit(
     }
   }
   // Effects start only after the state that announces them is on disk.
-  std::vector<std::function<void()>> tasks;
-  tasks.swap(pending_tasks_);
   for (auto& t : tasks) deps_.tasks->Post(std::move(t));
   return absl::OkStatus();
 }

@@ -11,6 +11,7 @@
 #define SLIPWAY_RELEASE_EXECUTOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -76,6 +77,19 @@ class Executor {
   // transaction: a second Start with the same id returns the first run.
   absl::StatusOr<v1::Run> Start(const StartRequest& request, const std::string& request_id);
 
+  // Starts several runs (each with its request id) and writes them, with whatever `also`
+  // writes, in one transaction; `also` sees each run or the error that kept it from starting.
+  // A run that could not start does not stop the others. If the transaction fails, nothing is
+  // stored and every run that was to start fails with `committed`.
+  struct StartAllResult {
+    absl::Status committed;
+    std::vector<absl::StatusOr<v1::Run>> runs;  // one per request, in order
+  };
+  StartAllResult StartAll(
+      const std::vector<std::pair<StartRequest, std::string>>& requests,
+      const std::function<absl::Status(storage::Transaction&,
+                                       const std::vector<absl::StatusOr<v1::Run>>&)>& also);
+
   // Requests cancellation. FAILED_PRECONDITION if the run has ended; NOT_FOUND if unknown.
   absl::StatusOr<v1::Run> Cancel(const std::string& run_id, const std::string& by,
                                  const std::string& reason);
@@ -108,6 +122,11 @@ class Executor {
  private:
   struct Completion;
   struct ActiveRun;
+  struct PendingStart;
+
+  // Checks a start, applies the concurrency policy and adds the run to the active set, marked
+  // as starting: nothing advances or writes it until StartAll has committed its first state.
+  absl::StatusOr<PendingStart> Prepare(const StartRequest& request, const std::string& request_id);
 
   absl::Status StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& step)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -154,6 +173,8 @@ class Executor {
   // Latest committed event sequence per run, for WaitForEvents.
   std::map<std::string, int64_t> committed_events_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, bool> ended_ ABSL_GUARDED_BY(mu_);
+  // A Commit is writing (with mu_ released); the next one waits for it.
+  bool committing_ ABSL_GUARDED_BY(mu_) = false;
 
   absl::Mutex completions_mu_;
   std::vector<Completion> completions_ ABSL_GUARDED_BY(completions_mu_);

@@ -149,7 +149,8 @@ IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers
 IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& pipelines) {
   const v1::SourceEvent* event = &d.event();
   const v1::Provider provider = d.provider();
-  int started = 0;
+  std::vector<std::pair<release::StartRequest, std::string>> starts;
+  std::vector<int> start_matches;  // the match each start belongs to
   for (const v1::Pipeline& pipeline : pipelines) {
     const v1::Source* source = BindingSource(pipeline, provider, event->repository());
     if (source == nullptr) continue;
@@ -194,16 +195,8 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
         std::string request_id = absl::StrCat("delivery:", static_cast<int>(provider), ":",
                                               d.delivery_id(), ":", b->pipeline.name(), "/",
                                               stage.name());
-        auto run = executor_->Start(start, request_id);
-        if (run.ok()) {
-          m->set_run_id(run->id());
-          ++started;
-        } else if (run.status().code() == absl::StatusCode::kFailedPrecondition &&
-                   run.status().message().find("is held") != std::string_view::npos) {
-          m->set_skipped("stage held");
-        } else {
-          m->set_skipped(std::string(run.status().message()));
-        }
+        starts.emplace_back(std::move(start), std::move(request_id));
+        start_matches.push_back(d.matches_size() - 1);
       }
     }
     if (event->kind() == v1::GIT_EVENT_KIND_PULL_REQUEST) {
@@ -218,11 +211,44 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
       }
     }
   }
-  if (started > 0) {
-    return Finish(std::move(d), 200, absl::StrCat("started ", started, " run(s)"));
+  if (starts.empty()) {
+    return Finish(std::move(d), 202,
+                  d.matches_size() == 0 ? "no trigger matches" : "matched, nothing started");
   }
-  return Finish(std::move(d), 202,
-                d.matches_size() == 0 ? "no trigger matches" : "matched, nothing started");
+  // The runs and the delivery record are committed in one transaction: one fsync, shared with
+  // concurrent deliveries.
+  int status = 202;
+  std::string message;
+  auto result = executor_->StartAll(
+      starts, [&](storage::Transaction& tx,
+                  const std::vector<absl::StatusOr<v1::Run>>& runs) -> absl::Status {
+        int started = 0;
+        for (size_t i = 0; i < runs.size(); ++i) {
+          v1::DeliveryMatch* m = d.mutable_matches(start_matches[i]);
+          if (runs[i].ok()) {
+            m->set_run_id(runs[i]->id());
+            ++started;
+          } else if (runs[i].status().code() == absl::StatusCode::kFailedPrecondition &&
+                     runs[i].status().message().find("is held") != std::string_view::npos) {
+            m->set_skipped("stage held");
+          } else {
+            m->set_skipped(std::string(runs[i].status().message()));
+          }
+        }
+        status = started > 0 ? 200 : 202;
+        message = started > 0 ? absl::StrCat("started ", started, " run(s)")
+                              : "matched, nothing started";
+        d.set_status(status);
+        d.set_message(message);
+        return storage::DeliveryRepository().Insert(tx, d, /*claims_id=*/status < 300);
+      });
+  if (result.committed.ok()) return {status, std::move(message), std::move(d)};
+  if (absl::IsAlreadyExists(result.committed)) {
+    // Another copy of this delivery claimed the id first; this copy's runs were not stored.
+    for (auto& m : *d.mutable_matches()) m.clear_run_id();
+    return Finish(std::move(d), status, message);
+  }
+  return {500, absl::StrCat("cannot record the delivery: ", result.committed.message()), d};
 }
 
 

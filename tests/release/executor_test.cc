@@ -4,10 +4,15 @@
 #include "release/stage_manager.h"
 
 #include <gmock/gmock.h>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <gtest/gtest.h>
 
 #include "common/proto_yaml.h"
 #include "storage/pipeline_repository.h"
+#include "storage/request_log.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_driver.h"
 #include "tests/testing/sequential_ids.h"
@@ -723,6 +728,104 @@ TEST_F(RollbackTest, RetentionKeepsCurrentPreviousAndPinnedReleases) {
   ASSERT_OK(report);
   EXPECT_GT(report->events_deleted, 0);
   EXPECT_EQ(report->releases_deleted, 0);
+}
+
+TEST_F(ExecutorTest, StartAllCommitsTheRunsWithWhatTheCallerWrites) {
+  auto p = Pipeline(R"([{ref: web, deploy: {resource: web, artifact: {version: "1"}}}])", "allow");
+  StartRequest dev;
+  dev.pipeline = p;
+  dev.stage = "dev";
+  StartRequest unknown = dev;
+  unknown.stage = "nope";
+  int also_saw_ok = 0;
+  auto r = executor_->StartAll(
+      {{dev, "req-1"}, {unknown, ""}},
+      [&](storage::Transaction& tx, const std::vector<absl::StatusOr<v1::Run>>& runs) {
+        for (const auto& run : runs) also_saw_ok += run.ok() ? 1 : 0;
+        return storage::RequestLog().Put(tx, "Caller", "marker", {"", "x"}, 0);
+      });
+  ASSERT_OK(r.committed);
+  ASSERT_EQ(r.runs.size(), 2u);
+  ASSERT_OK(r.runs[0]);
+  EXPECT_THAT(r.runs[1], StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+  EXPECT_EQ(also_saw_ok, 1);
+  EXPECT_EQ(Get(r.runs[0]->id()).state(), v1::RUN_STATE_PENDING);
+  EXPECT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto marker = storage::RequestLog().Find(tx, "Caller", "marker");
+    EXPECT_TRUE(marker.ok() && marker->has_value());
+    return absl::OkStatus();
+  }));
+  Settle();
+  EXPECT_EQ(Get(r.runs[0]->id()).state(), v1::RUN_STATE_SUCCEEDED);
+  // The request id was recorded with the run.
+  auto again = Start(p, {}, "dev", "req-1");
+  ASSERT_OK(again);
+  EXPECT_EQ(again->id(), r.runs[0]->id());
+}
+
+TEST_F(ExecutorTest, StartAllStoresNothingWhenTheCallersWriteFails) {
+  auto p = Pipeline(R"([{ref: web, deploy: {resource: web, artifact: {version: "1"}}}])", "allow");
+  StartRequest dev;
+  dev.pipeline = p;
+  dev.stage = "dev";
+  auto r = executor_->StartAll({{dev, "req-2"}, {dev, ""}},
+                               [](storage::Transaction&, const auto&) {
+                                 return absl::AlreadyExistsError("delivery id already claimed");
+                               });
+  EXPECT_THAT(r.committed, StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("claimed")));
+  ASSERT_EQ(r.runs.size(), 2u);
+  EXPECT_THAT(r.runs[0], StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("claimed")));
+  EXPECT_EQ(executor_->ActiveRuns(), 0);
+  Settle();
+  EXPECT_TRUE(driver_.applies().empty());
+  EXPECT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto active = storage::RunRepository().ListActive(tx);
+    EXPECT_TRUE(active.ok() && active->empty());
+    auto logged = storage::RequestLog().Find(tx, "StartRun", "req-2");
+    EXPECT_TRUE(logged.ok() && !logged->has_value());
+    return absl::OkStatus();
+  }));
+  // The same request id starts a run afterwards: the failed attempt claimed nothing.
+  auto later = Start(p, {}, "dev", "req-2");
+  ASSERT_OK(later);
+  Settle();
+  EXPECT_EQ(Get(later->id()).state(), v1::RUN_STATE_SUCCEEDED);
+}
+
+TEST_F(ExecutorTest, ConcurrentStartsWhileTickingLoseNothing) {
+  // Starts write outside the executor's lock while Tick commits other runs' progress: every
+  // run must end up stored, run and recorded exactly once.
+  auto p = Pipeline(R"([{ref: web, deploy: {resource: web, artifact: {version: "1"}}}])", "allow");
+  std::atomic<bool> stop{false};
+  std::thread ticker([&] {
+    while (!stop) {
+      EXPECT_OK(executor_->Tick());
+      tasks_.RunAll();
+    }
+  });
+  std::vector<std::thread> starters;
+  std::mutex ids_mu;
+  std::vector<std::string> ids;
+  for (int t = 0; t < 4; ++t) {
+    starters.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto run = Start(p, {}, "dev", absl::StrCat("req-", t, "-", i));
+        ASSERT_OK(run);
+        std::lock_guard<std::mutex> lock(ids_mu);
+        ids.push_back(run->id());
+      }
+    });
+  }
+  for (auto& s : starters) s.join();
+  stop = true;
+  ticker.join();
+  Settle();
+  ASSERT_EQ(ids.size(), 100u);
+  std::set<std::string> distinct(ids.begin(), ids.end());
+  EXPECT_EQ(distinct.size(), 100u);
+  for (const auto& id : ids) EXPECT_EQ(Get(id).state(), v1::RUN_STATE_SUCCEEDED) << id;
+  EXPECT_EQ(Releases().size(), 100u);
+  EXPECT_EQ(executor_->ActiveRuns(), 0);
 }
 
 }  // namespace
