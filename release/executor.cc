@@ -169,6 +169,18 @@ std::map<std::string, std::string> Executor::Values(const ActiveRun& ar) const {
   v["trigger.reason"] = t.reason();
   v["stage.name"] = run.stage();
   v["pipeline.name"] = run.pipeline();
+  if (!run.preview().empty()) {
+    v["preview.name"] = run.preview();
+    // The URL of the first service deployed so far.
+    v["preview.url"] = "";
+    for (const auto& n : run.nodes()) {
+      auto url = n.outputs().find("url");
+      if (n.state() == v1::NODE_STATE_SUCCEEDED && url != n.outputs().end()) {
+        v["preview.url"] = url->second;
+        break;
+      }
+    }
+  }
   for (const auto& n : run.nodes()) {
     if (n.state() != v1::NODE_STATE_SUCCEEDED) continue;
     for (const auto& [k, val] : n.outputs()) v["refs." + n.ref() + "." + k] = val;
@@ -361,8 +373,11 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
       return out;
     }
   }
+  const bool for_preview =
+      request.kind == v1::RUN_KIND_PREVIEW || request.kind == v1::RUN_KIND_PREVIEW_TEARDOWN;
   FlowCheckInput check{&stage->flow(), &stage->resources(),
-                       absl::StrCat("stages[", stage->name(), "].flow"), request.args, false};
+                       absl::StrCat("stages[", stage->name(), "].flow"), request.args,
+                       for_preview};
   RETURN_IF_ERROR(CheckFlowStatus(check));
 
   auto ar = std::make_unique<ActiveRun>();
@@ -377,6 +392,7 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   run.set_request_id(request_id);
   run.set_hold_overridden(lift_hold);
   run.set_rollback_to(request.rollback_to);
+  run.set_preview(request.preview);
   run.set_create_time(Now());
   *run.mutable_stage_spec() = *stage;
   if (int needed = stage->protection().required_approvals(); needed > 0) {
@@ -1145,7 +1161,9 @@ void Executor::FinishRun(ActiveRun& ar, v1::RunState state, const std::string& e
     hold.set_run_id(ar.run.id());
     pending_holds_[ar.run.id()] = std::move(hold);
   }
-  if (state == v1::RUN_STATE_SUCCEEDED && changed) {
+  // Preview runs leave no release: a preview's history is its runs.
+  if (state == v1::RUN_STATE_SUCCEEDED && changed && ar.run.kind() != v1::RUN_KIND_PREVIEW &&
+      ar.run.kind() != v1::RUN_KIND_PREVIEW_TEARDOWN) {
     v1::Release release;
     release.set_pipeline(ar.run.pipeline());
     release.set_stage(ar.run.stage());
@@ -1367,15 +1385,18 @@ absl::Status Executor::Commit(
   }
   // A run leaves the active set once its end is on disk and nothing of it is in flight.
   std::set<std::string> unwritten(dirty_runs_.begin(), dirty_runs_.end());
+  bool any_ended = false;
   for (auto it = active_.begin(); it != active_.end();) {
     if (it->second->ended && it->second->in_flight == 0 && !it->second->starting &&
         !unwritten.contains(it->first)) {
       ended_[it->first] = true;
       it = active_.erase(it);
+      any_ended = true;
     } else {
       ++it;
     }
   }
+  if (any_ended && deps_.on_run_ended) deps_.on_run_ended();
   // Effects start only after the state that announces them is on disk.
   for (auto& t : tasks) deps_.tasks->Post(std::move(t));
   return absl::OkStatus();

@@ -40,6 +40,9 @@ struct ExecutorDeps {
   deploy::DriverRegistry drivers;
   deploy::HttpClient* http = nullptr;
   deploy::TaskRunner* tasks = nullptr;
+  // Called (with the executor's lock held: it must not call back) after a commit that ended
+  // runs. Optional.
+  std::function<void()> on_run_ended;
 };
 
 struct StartRequest {
@@ -56,6 +59,8 @@ struct StartRequest {
   std::optional<v1::Stage> stage_spec;
   int64_t rollback_to = 0;
   std::optional<v1::ConcurrencyPolicy> policy;
+  // For preview runs (kinds PREVIEW and PREVIEW_TEARDOWN): the preview's name.
+  std::string preview;
 };
 
 // Thread-safe.

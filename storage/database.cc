@@ -144,6 +144,31 @@ constexpr const char* kMigrations[] = {
       initialized INTEGER NOT NULL
     ) WITHOUT ROWID;
     )sql",
+    // 9: preview environments. A name and a (pipeline, blueprint, key) are unique among live
+    // previews; deleted ones stay for history under their uid.
+    R"sql(
+    CREATE TABLE previews (
+      uid TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      pipeline TEXT NOT NULL,
+      blueprint TEXT NOT NULL,
+      key TEXT NOT NULL,
+      live INTEGER NOT NULL,
+      seq INTEGER NOT NULL,
+      spec BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX previews_live_name ON previews (name) WHERE live = 1;
+    CREATE UNIQUE INDEX previews_live_key ON previews (pipeline, blueprint, key) WHERE live = 1;
+    CREATE INDEX previews_by_seq ON previews (seq);
+    -- What deliveries last said of a pull request or branch: open (1) or closed/deleted (0).
+    CREATE TABLE preview_subjects (
+      pipeline TEXT NOT NULL,
+      key TEXT NOT NULL,
+      open INTEGER NOT NULL,
+      time_ms INTEGER NOT NULL,
+      PRIMARY KEY (pipeline, key)
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

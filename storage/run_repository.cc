@@ -326,4 +326,13 @@ absl::StatusOr<std::vector<v1::ResourceState>> StageResourceRepository::List(
   return out;
 }
 
+absl::Status StageResourceRepository::Delete(Transaction& tx, std::string_view pipeline,
+                                             std::string_view stage,
+                                             std::string_view resource) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("DELETE FROM stage_resources WHERE pipeline = ? AND "
+                                         "stage = ? AND resource = ?"));
+  stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, resource);
+  return stmt->Run();
+}
+
 }  // namespace slipway::storage

@@ -94,6 +94,9 @@ class StageResourceRepository {
   // In name order.
   absl::StatusOr<std::vector<v1::ResourceState>> List(Transaction& tx, std::string_view pipeline,
                                                       std::string_view stage) const;
+  // Forgets a resource (once it is torn down). OK if it was not recorded.
+  absl::Status Delete(Transaction& tx, std::string_view pipeline, std::string_view stage,
+                      std::string_view resource) const;
 };
 
 }  // namespace slipway::storage
