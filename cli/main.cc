@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "cli/connection.h"
+#include "cli/preview_commands.h"
 #include "cli/run_commands.h"
 #include "common/proto_yaml.h"
 #include "slipway/v1/admin_service.grpc.pb.h"
@@ -232,6 +233,27 @@ int main(int argc, char** argv) {
   auto* delivery_cmd = app.add_subcommand("delivery", "delivery get ID | delivery redeliver ID");
   delivery_cmd->add_option("words", delivery_words, "get ID | redeliver ID")->required()->expected(2);
 
+  std::string previews_pipeline;
+  bool previews_all = false;
+  auto* previews_cmd = app.add_subcommand("previews", "List preview environments");
+  previews_cmd->add_option("pipeline", previews_pipeline, "Only this pipeline's");
+  previews_cmd->add_flag("--all", previews_all, "Include deleted previews");
+  std::vector<std::string> preview_words;
+  slipway::cli::PreviewFlags preview_flags;
+  auto* preview_cmd = app.add_subcommand(
+      "preview", "preview get NAME | create PIPELINE --branch B | delete NAME | extend NAME 2h | "
+                 "pause NAME | resume NAME");
+  preview_cmd->add_option("words", preview_words, "verb and its arguments")->required()->expected(1, 3);
+  preview_cmd->add_option("--branch", preview_flags.branch, "create: the branch to preview");
+  preview_cmd->add_option("--sha", preview_flags.sha, "create: its commit");
+  preview_cmd->add_option("--blueprint", preview_flags.blueprint,
+                          "create: the blueprint (if the pipeline has several)");
+  preview_cmd->add_option("--arg", preview_flags.args, "create: key=value, repeatable");
+  preview_cmd->add_flag("--skip-teardown", preview_flags.skip_teardown,
+                        "delete: do not run the teardown flow (resources are still removed)");
+  preview_cmd->add_flag("--wait", preview_flags.wait,
+                        "create/resume: until READY; delete: until DELETED");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -258,6 +280,12 @@ int main(int argc, char** argv) {
     if (run_words.size() != 1) return Error("run: expected PIPELINE/STAGE or get RUN_ID");
     start.target = run_words[0];
     return slipway::cli::StartRun(*conn, start, output);
+  }
+  if (previews_cmd->parsed()) {
+    return slipway::cli::ListPreviews(*conn, previews_pipeline, previews_all, output);
+  }
+  if (preview_cmd->parsed()) {
+    return slipway::cli::PreviewCommand(*conn, preview_words, preview_flags, output);
   }
   if (deliveries_cmd->parsed()) return slipway::cli::ListDeliveries(*conn, pipeline_filter, output);
   if (delivery_cmd->parsed()) {

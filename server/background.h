@@ -8,6 +8,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "preview/preview_manager.h"
 #include "release/executor.h"
 
 namespace slipway::server {
@@ -20,6 +21,22 @@ class ExecutorThread {
 
  private:
   release::Executor* executor_;
+  const Clock* clock_;
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+// Calls PreviewManager::Tick after every change and when timed work is due, and Reconcile
+// every `reconcile_interval` (never, if zero).
+class PreviewThread {
+ public:
+  PreviewThread(preview::PreviewManager* previews, const Clock* clock,
+                absl::Duration reconcile_interval);
+  ~PreviewThread();
+
+ private:
+  preview::PreviewManager* previews_;
   const Clock* clock_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
   CLI::App app{"slipwayd: the Slipway release controller"};
   app.set_version_flag("--version", "slipwayd 0.1.0");
   std::string config_path, data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key,
-      grace;
+      grace, reconcile_interval;
+  double reconcile_max_share = -1;
   app.add_option("--config", config_path, "YAML config file (flags win over it)");
   app.add_option("--data-dir", data_dir, "Data directory (default: $SLIPWAY_DATA_DIR or "
                                          "~/.local/share/slipway)");
@@ -77,6 +78,11 @@ int main(int argc, char** argv) {
                                                "picks a free port)");
   app.add_option("--http-listen", http_listen, "HTTP host:port for /healthz, /readyz, /metrics "
                                                "(default 127.0.0.1:7421)");
+  app.add_option("--preview-reconcile-interval", reconcile_interval,
+                 "How often previews are compared with their pull requests and branches "
+                 "(default 5m; 0s turns it off)");
+  app.add_option("--preview-reconcile-max-share", reconcile_max_share,
+                 "Largest share of live previews one reconcile may delete (default 0.5)");
   app.add_option("--log-format", log_format, "text or json (default text)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate: serve gRPC and HTTP over TLS");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
@@ -116,6 +122,19 @@ int main(int argc, char** argv) {
     if (!d.ok()) return Fail(absl::InvalidArgumentError(
         std::string("--shutdown-grace: ") + std::string(d.status().message())));
     config.shutdown_grace = *d;
+  }
+
+  if (!reconcile_interval.empty()) {
+    auto d = slipway::ParseDuration(reconcile_interval);
+    if (!d.ok()) return Fail(absl::InvalidArgumentError(
+        std::string("--preview-reconcile-interval: ") + std::string(d.status().message())));
+    config.server.reconcile_interval = *d;
+  }
+  if (reconcile_max_share >= 0) {
+    if (reconcile_max_share > 1) {
+      return Fail(absl::InvalidArgumentError("--preview-reconcile-max-share: between 0 and 1"));
+    }
+    config.server.reconcile_max_share = reconcile_max_share;
   }
 
   if (token->parsed()) {

@@ -85,6 +85,10 @@ struct Server::Impl {
   std::unique_ptr<release::Executor> executor;
   std::unique_ptr<release::RunManager> runs;
   std::unique_ptr<release::StageManager> stages;
+  std::unique_ptr<preview::RecordedSubjectStates> subjects;
+  std::unique_ptr<preview::PreviewManager> previews;
+  std::unique_ptr<PreviewThread> preview_thread;
+  std::unique_ptr<PreviewServiceImpl> preview_service;
   std::unique_ptr<trigger::WebhookIntake> intake;
   std::unique_ptr<trigger::Scheduler> scheduler;
   std::unique_ptr<PeriodicThread> scheduler_thread;
@@ -283,6 +287,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   for (const auto& [name, driver] : options.driver_overrides) exec.drivers[name] = driver;
   exec.http = impl->http.get();
   exec.tasks = impl->tasks.get();
+  Impl* self = impl.get();
+  exec.on_run_ended = [self] {
+    if (self->previews != nullptr) self->previews->Notify();
+  };
   impl->executor = std::make_unique<release::Executor>(exec);
   RETURN_IF_ERROR(impl->executor->Recover());
   if (int resumed = impl->executor->ActiveRuns(); resumed > 0) {
@@ -293,8 +301,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   CallDeps deps{impl->tokens.get(), impl->metrics.get()};
   impl->stages =
       std::make_unique<release::StageManager>(impl->db.get(), impl->executor.get(), clock);
+  preview::PreviewDeps preview_deps;
+  preview_deps.db = impl->db.get();
+  preview_deps.clock = clock;
+  preview_deps.ids = ids;
+  preview_deps.executor = impl->executor.get();
+  preview_deps.drivers = exec.drivers;
+  preview_deps.tasks = impl->tasks.get();
+  impl->subjects = std::make_unique<preview::RecordedSubjectStates>(impl->db.get());
+  preview_deps.subjects = impl->subjects.get();
+  preview::PreviewOptions preview_options;
+  preview_options.reconcile_max_share = options.reconcile_max_share;
+  impl->previews = std::make_unique<preview::PreviewManager>(preview_deps, preview_options);
+  RETURN_IF_ERROR(impl->previews->Load());
+  impl->preview_service = std::make_unique<PreviewServiceImpl>(deps, impl->previews.get(),
+                                                               impl->pipelines.get());
   impl->intake = std::make_unique<trigger::WebhookIntake>(impl->db.get(), impl->executor.get(),
-                                                          clock, ids);
+                                                          clock, ids, impl->previews.get());
   impl->scheduler =
       std::make_unique<trigger::Scheduler>(impl->db.get(), impl->executor.get(), clock);
   impl->ref_lister = std::make_unique<trigger::Libgit2RefLister>();
@@ -331,6 +354,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(impl->admin_service.get());
   builder.RegisterService(impl->release_service.get());
   builder.RegisterService(impl->delivery_service.get());
+  builder.RegisterService(impl->preview_service.get());
   builder.RegisterService(impl->health_service.get());
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->grpc_port == 0) {
@@ -346,6 +370,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   Impl* raw = impl.get();
   impl->maintenance_thread = std::thread([raw, clock] { raw->MaintenanceLoop(clock); });
   impl->executor_thread = std::make_unique<ExecutorThread>(impl->executor.get(), clock);
+  impl->preview_thread = std::make_unique<PreviewThread>(impl->previews.get(), clock,
+                                                         options.reconcile_interval);
   deploy::ProcessDriver* supervised = impl->process_driver.get();
   impl->supervisor_thread = std::make_unique<PeriodicThread>(
       [supervised] { supervised->Supervise(); }, absl::Milliseconds(500));
@@ -394,6 +420,7 @@ void Server::Shutdown(absl::Duration grace) {
   // Runs stop where they are; a restart resumes them from the store.
   impl_->scheduler_thread.reset();
   impl_->poller_thread.reset();
+  impl_->preview_thread.reset();
   impl_->executor_thread.reset();
   impl_->supervisor_thread.reset();
   impl_->tasks.reset();

@@ -35,6 +35,10 @@ struct ServerOptions {
   int task_threads = 8;
   // Webhook bodies larger than this are refused with 413 before they are read.
   int64_t max_webhook_bytes = 25 << 20;
+  // How often previews are compared with what is known of their pull requests and branches
+  // (zero: never), and the largest share of live previews one reconcile may delete.
+  absl::Duration reconcile_interval = absl::Minutes(5);
+  double reconcile_max_share = 0.5;
 };
 
 // The database file and admin token file inside a data dir.

@@ -1,5 +1,7 @@
 #include "server/services.h"
 
+#include "common/duration.h"
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -339,12 +341,96 @@ grpc::Status DeliveryServiceImpl::Redeliver(grpc::ServerContext* context,
                });
 }
 
+grpc::Status PreviewServiceImpl::ListPreviews(grpc::ServerContext* context,
+                                              const v1::ListPreviewsRequest* request,
+                                              v1::ListPreviewsResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, ListPreviews), v1::SCOPE_READ,
+               [&](const Principal&) -> absl::Status {
+                 auto list = previews_->List(request->pipeline(), request->include_deleted());
+                 if (!list.ok()) return list.status();
+                 for (auto& p : *list) *response->add_previews() = std::move(p);
+                 return absl::OkStatus();
+               });
+}
+
+grpc::Status PreviewServiceImpl::GetPreview(grpc::ServerContext* context,
+                                            const v1::GetPreviewRequest* request,
+                                            v1::Preview* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, GetPreview), v1::SCOPE_READ,
+               [&](const Principal&) { return Respond(previews_->Get(request->name()), response); });
+}
+
+grpc::Status PreviewServiceImpl::CreatePreview(grpc::ServerContext* context,
+                                               const v1::CreatePreviewRequest* request,
+                                               v1::Preview* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, CreatePreview), v1::SCOPE_DEPLOY,
+               [&](const Principal& caller) -> absl::Status {
+                 if (request->pipeline().empty()) {
+                   return absl::InvalidArgumentError("pipeline: must not be empty");
+                 }
+                 auto pipeline = pipelines_->Get(request->pipeline());
+                 if (!pipeline.ok()) return pipeline.status();
+                 std::map<std::string, std::string> args(request->args().begin(),
+                                                         request->args().end());
+                 return Respond(previews_->Create(*pipeline, request->blueprint(),
+                                                  request->branch(), request->sha(), args,
+                                                  "token:" + caller.token_id),
+                                response);
+               });
+}
+
+grpc::Status PreviewServiceImpl::DeletePreview(grpc::ServerContext* context,
+                                               const v1::DeletePreviewRequest* request,
+                                               v1::Preview* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, DeletePreview), v1::SCOPE_DEPLOY,
+               [&](const Principal& caller) {
+                 return Respond(previews_->Delete(request->name(), request->skip_teardown(),
+                                                  "token:" + caller.token_id),
+                                response);
+               });
+}
+
+grpc::Status PreviewServiceImpl::ExtendPreview(grpc::ServerContext* context,
+                                               const v1::ExtendPreviewRequest* request,
+                                               v1::Preview* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, ExtendPreview), v1::SCOPE_DEPLOY,
+               [&](const Principal&) -> absl::Status {
+                 auto by = ParseDuration(request->duration());
+                 if (!by.ok()) {
+                   return absl::InvalidArgumentError(
+                       absl::StrCat("duration: ", by.status().message()));
+                 }
+                 return Respond(previews_->Extend(request->name(), *by), response);
+               });
+}
+
+grpc::Status PreviewServiceImpl::PausePreview(grpc::ServerContext* context,
+                                              const v1::PausePreviewRequest* request,
+                                              v1::Preview* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, PausePreview), v1::SCOPE_DEPLOY,
+               [&](const Principal& caller) {
+                 return Respond(previews_->Pause(request->name(), "token:" + caller.token_id),
+                                response);
+               });
+}
+
+grpc::Status PreviewServiceImpl::ResumePreview(grpc::ServerContext* context,
+                                               const v1::ResumePreviewRequest* request,
+                                               v1::Preview* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, ResumePreview), v1::SCOPE_DEPLOY,
+               [&](const Principal& caller) {
+                 return Respond(previews_->Resume(request->name(), "token:" + caller.token_id),
+                                response);
+               });
+}
+
 #undef SLIPWAY_METHOD
 
 namespace {
 bool KnownService(const std::string& name) {
   return name.empty() || name == "slipway.v1.PipelineService" ||
-         name == "slipway.v1.AdminService" || name == "slipway.v1.ReleaseService" || name == "slipway.v1.DeliveryService" || name == "grpc.health.v1.Health";
+         name == "slipway.v1.AdminService" || name == "slipway.v1.ReleaseService" || name == "slipway.v1.DeliveryService" ||
+         name == "slipway.v1.PreviewService" || name == "grpc.health.v1.Health";
 }
 }  // namespace
 

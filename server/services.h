@@ -20,6 +20,8 @@
 #include "release/run_manager.h"
 #include "release/stage_manager.h"
 #include "slipway/v1/delivery_service.grpc.pb.h"
+#include "slipway/v1/preview.grpc.pb.h"
+#include "preview/preview_manager.h"
 #include "trigger/intake.h"
 
 namespace slipway::server {
@@ -145,6 +147,38 @@ class DeliveryServiceImpl final : public v1::DeliveryService::Service {
  private:
   CallDeps deps_;
   trigger::WebhookIntake* intake_;
+};
+
+// PreviewService over the preview manager. Reads need `read`; changes need `deploy`.
+class PreviewServiceImpl final : public v1::PreviewService::Service {
+ public:
+  PreviewServiceImpl(CallDeps deps, preview::PreviewManager* previews,
+                     pipeline::PipelineManager* pipelines)
+      : deps_(deps), previews_(previews), pipelines_(pipelines) {}
+
+  grpc::Status ListPreviews(grpc::ServerContext* context, const v1::ListPreviewsRequest* request,
+                            v1::ListPreviewsResponse* response) override;
+  grpc::Status GetPreview(grpc::ServerContext* context, const v1::GetPreviewRequest* request,
+                          v1::Preview* response) override;
+  grpc::Status CreatePreview(grpc::ServerContext* context,
+                             const v1::CreatePreviewRequest* request,
+                             v1::Preview* response) override;
+  grpc::Status DeletePreview(grpc::ServerContext* context,
+                             const v1::DeletePreviewRequest* request,
+                             v1::Preview* response) override;
+  grpc::Status ExtendPreview(grpc::ServerContext* context,
+                             const v1::ExtendPreviewRequest* request,
+                             v1::Preview* response) override;
+  grpc::Status PausePreview(grpc::ServerContext* context, const v1::PausePreviewRequest* request,
+                            v1::Preview* response) override;
+  grpc::Status ResumePreview(grpc::ServerContext* context,
+                             const v1::ResumePreviewRequest* request,
+                             v1::Preview* response) override;
+
+ private:
+  CallDeps deps_;
+  preview::PreviewManager* previews_;
+  pipeline::PipelineManager* pipelines_;
 };
 
 // grpc.health.v1.Health without authentication, so probes and load balancers can use it.

@@ -151,6 +151,7 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
   const v1::Provider provider = d.provider();
   std::vector<std::pair<release::StartRequest, std::string>> starts;
   std::vector<int> start_matches;  // the match each start belongs to
+  int previews_acted = 0;
   for (const v1::Pipeline& pipeline : pipelines) {
     const v1::Source* source = BindingSource(pipeline, provider, event->repository());
     if (source == nullptr) continue;
@@ -199,19 +200,19 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
         start_matches.push_back(d.matches_size() - 1);
       }
     }
-    if (event->kind() == v1::GIT_EVENT_KIND_PULL_REQUEST) {
-      for (const auto& bp : b->pipeline.preview_blueprints()) {
-        for (const auto& t : bp.triggers()) {
-          if (!t.has_pull_request() || t.pull_request().source() != b->source->name()) continue;
-          v1::DeliveryMatch* m = d.add_matches();
-          m->set_pipeline(b->pipeline.name());
-          m->set_blueprint(bp.name());
-          m->set_skipped("recorded; preview environments are not built yet");
-        }
+    if (previews_ != nullptr) {
+      // Preview environments: created, updated or torn down (committed) before the answer.
+      for (auto& m : previews_->HandleEvent(b->pipeline, *b->source, *event,
+                                            "delivery " + d.id())) {
+        if (!m.preview_action().empty()) ++previews_acted;
+        *d.add_matches() = std::move(m);
       }
     }
   }
   if (starts.empty()) {
+    if (previews_acted > 0) {
+      return Finish(std::move(d), 200, absl::StrCat("changed ", previews_acted, " preview(s)"));
+    }
     return Finish(std::move(d), 202,
                   d.matches_size() == 0 ? "no trigger matches" : "matched, nothing started");
   }
@@ -235,9 +236,12 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
             m->set_skipped(std::string(runs[i].status().message()));
           }
         }
-        status = started > 0 ? 200 : 202;
+        status = started + previews_acted > 0 ? 200 : 202;
         message = started > 0 ? absl::StrCat("started ", started, " run(s)")
                               : "matched, nothing started";
+        if (previews_acted > 0) {
+          message += absl::StrCat("; changed ", previews_acted, " preview(s)");
+        }
         d.set_status(status);
         d.set_message(message);
         return storage::DeliveryRepository().Insert(tx, d, /*claims_id=*/status < 300);

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/random.h"
+#include "preview/preview_manager.h"
 #include "release/executor.h"
 #include "slipway/v1/delivery.pb.h"
 #include "storage/database.h"
@@ -29,9 +30,10 @@ struct IntakeResult {
 // Thread-safe. Does not own its collaborators.
 class WebhookIntake {
  public:
+  // `previews` may be null (pull-request events are then only recorded).
   WebhookIntake(storage::Database* db, release::Executor* executor, const Clock* clock,
-                IdGenerator* ids)
-      : db_(db), executor_(executor), clock_(clock), ids_(ids) {}
+                IdGenerator* ids, preview::PreviewManager* previews = nullptr)
+      : db_(db), executor_(executor), clock_(clock), ids_(ids), previews_(previews) {}
 
   IntakeResult Handle(v1::Provider provider, const Headers& headers, std::string_view body);
 
@@ -65,6 +67,7 @@ class WebhookIntake {
   release::Executor* executor_;
   const Clock* clock_;
   IdGenerator* ids_;
+  preview::PreviewManager* previews_;
 };
 
 }  // namespace slipway::trigger

@@ -1,0 +1,196 @@
+#include "cli/preview_commands.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/proto_yaml.h"
+#include "slipway/v1/preview.grpc.pb.h"
+
+namespace slipway::cli {
+namespace {
+
+int Fail(const std::string& msg) {
+  std::fprintf(stderr, "slipway: %s\n", msg.c_str());
+  return 1;
+}
+
+int RpcFail(const grpc::Status& s, const Connection& c) { return Fail(DescribeError(s, c.address)); }
+
+std::string StateName(v1::PreviewState s) {
+  return EnumShortName(v1::PreviewState_descriptor()->FindValueByNumber(s));
+}
+
+std::string Urls(const v1::Preview& p) {
+  std::vector<std::string> urls;
+  for (const auto& r : p.resources()) {
+    auto it = r.status().find("url");
+    if (it != r.status().end()) urls.push_back(r.name() + "=" + it->second);
+  }
+  return absl::StrJoin(urls, " ");
+}
+
+void Show(const v1::Preview& p, const std::string& output) {
+  if (output == "table") {
+    std::printf("preview %s: %s (%s)%s%s\n", p.name().c_str(), StateName(p.state()).c_str(),
+                p.message().c_str(), p.resources().empty() ? "" : " ", Urls(p).c_str());
+    return;
+  }
+  std::fputs((output == "json" ? ToJson(p) + "\n" : ToYaml(p)).c_str(), stdout);
+}
+
+// Polls until the preview reaches a state that `done` accepts, or 10 minutes pass.
+int WaitFor(const Connection& c, const std::string& name, bool deleting, const std::string& output) {
+  auto stub = v1::PreviewService::NewStub(c.channel);
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  while (std::chrono::steady_clock::now() < give_up) {
+    v1::GetPreviewRequest req;
+    req.set_name(name);
+    v1::Preview p;
+    grpc::Status s = stub->GetPreview(c.NewContext().get(), req, &p);
+    if (!s.ok()) return RpcFail(s, c);
+    switch (p.state()) {
+      case v1::PREVIEW_STATE_READY:
+        if (!deleting) {
+          Show(p, output);
+          return 0;
+        }
+        break;
+      case v1::PREVIEW_STATE_DELETED:
+        Show(p, output);
+        return 0;
+      case v1::PREVIEW_STATE_FAILED:
+      case v1::PREVIEW_STATE_TEARDOWN_FAILED:
+        Show(p, output);
+        return 1;
+      default:
+        break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return Fail(absl::StrCat("preview ", name, " did not settle within 10 minutes"));
+}
+
+}  // namespace
+
+int ListPreviews(const Connection& c, const std::string& pipeline, bool all,
+                 const std::string& output) {
+  v1::ListPreviewsRequest req;
+  req.set_pipeline(pipeline);
+  req.set_include_deleted(all);
+  v1::ListPreviewsResponse resp;
+  grpc::Status s = v1::PreviewService::NewStub(c.channel)->ListPreviews(c.NewContext().get(), req,
+                                                                         &resp);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") {
+    std::fputs((output == "json" ? ToJson(resp) + "\n" : ToYaml(resp)).c_str(), stdout);
+    return 0;
+  }
+  std::printf("%-30s %-10s %-14s %-28s %-12s %-20s %s\n", "NAME", "PIPELINE", "STATE", "FOR",
+              "SHA", "EXPIRES", "URLS");
+  for (const auto& p : resp.previews()) {
+    std::string what = p.subject().pull_request() > 0
+                           ? absl::StrCat("PR #", p.subject().pull_request())
+                           : "branch " + p.subject().branch();
+    std::printf("%-30s %-10s %-14s %-28s %-12s %-20s %s\n", p.name().c_str(),
+                p.pipeline().c_str(), StateName(p.state()).c_str(), what.substr(0, 28).c_str(),
+                p.subject().sha().substr(0, 12).c_str(), p.expire_time().substr(0, 19).c_str(),
+                Urls(p).c_str());
+  }
+  return 0;
+}
+
+int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
+                   const PreviewFlags& flags, const std::string& output) {
+  auto stub = v1::PreviewService::NewStub(c.channel);
+  const std::string& verb = words[0];
+  auto need = [&](size_t n, const char* usage) -> bool {
+    if (words.size() != n) {
+      Fail(absl::StrCat("preview ", verb, ": usage: slipway preview ", usage));
+      return false;
+    }
+    return true;
+  };
+  v1::Preview p;
+  grpc::Status s;
+  if (verb == "get") {
+    if (!need(2, "get NAME")) return 1;
+    v1::GetPreviewRequest req;
+    req.set_name(words[1]);
+    s = stub->GetPreview(c.NewContext().get(), req, &p);
+    if (!s.ok()) return RpcFail(s, c);
+    std::fputs((output == "json" ? ToJson(p) + "\n" : ToYaml(p)).c_str(), stdout);
+    return 0;
+  }
+  if (verb == "create") {
+    if (!need(2, "create PIPELINE --branch B [--sha S] [--arg k=v] [--blueprint N] [--wait]")) {
+      return 1;
+    }
+    v1::CreatePreviewRequest req;
+    req.set_pipeline(words[1]);
+    req.set_blueprint(flags.blueprint);
+    req.set_branch(flags.branch);
+    req.set_sha(flags.sha);
+    for (const std::string& kv : flags.args) {
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return Fail(absl::StrCat("--arg ", kv, ": expected key=value"));
+      }
+      (*req.mutable_args())[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    s = stub->CreatePreview(c.NewContext().get(), req, &p);
+    if (!s.ok()) return RpcFail(s, c);
+    if (flags.wait) return WaitFor(c, p.name(), false, output);
+    Show(p, output);
+    return 0;
+  }
+  if (verb == "delete") {
+    if (!need(2, "delete NAME [--skip-teardown] [--wait]")) return 1;
+    v1::DeletePreviewRequest req;
+    req.set_name(words[1]);
+    req.set_skip_teardown(flags.skip_teardown);
+    s = stub->DeletePreview(c.NewContext().get(), req, &p);
+    if (!s.ok()) return RpcFail(s, c);
+    if (flags.wait) return WaitFor(c, p.name(), true, output);
+    Show(p, output);
+    return 0;
+  }
+  if (verb == "extend") {
+    if (!need(3, "extend NAME DURATION")) return 1;
+    v1::ExtendPreviewRequest req;
+    req.set_name(words[1]);
+    req.set_duration(words[2]);
+    s = stub->ExtendPreview(c.NewContext().get(), req, &p);
+    if (!s.ok()) return RpcFail(s, c);
+    if (output == "table") {
+      std::printf("preview %s now expires at %s\n", p.name().c_str(), p.expire_time().c_str());
+    } else {
+      Show(p, output);
+    }
+    return 0;
+  }
+  if (verb == "pause" || verb == "resume") {
+    if (!need(2, verb == "pause" ? "pause NAME" : "resume NAME [--wait]")) return 1;
+    if (verb == "pause") {
+      v1::PausePreviewRequest req;
+      req.set_name(words[1]);
+      s = stub->PausePreview(c.NewContext().get(), req, &p);
+    } else {
+      v1::ResumePreviewRequest req;
+      req.set_name(words[1]);
+      s = stub->ResumePreview(c.NewContext().get(), req, &p);
+    }
+    if (!s.ok()) return RpcFail(s, c);
+    if (flags.wait && verb == "resume") return WaitFor(c, p.name(), false, output);
+    Show(p, output);
+    return 0;
+  }
+  return Fail(absl::StrCat("preview: unknown command \"", verb,
+                           "\" (get, create, delete, extend, pause, resume)"));
+}
+
+}  // namespace slipway::cli
