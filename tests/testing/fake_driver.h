@@ -65,9 +65,28 @@ class FakeDriver final : public deploy::Driver {
     jobs_.push_back(argv);
     return deploy::JobResult{job_exit_code_, "job output"};
   }
-  absl::Status Teardown(const deploy::DeployRequest&) override { return absl::OkStatus(); }
+  absl::Status Teardown(const deploy::DeployRequest& request) override {
+    absl::MutexLock lock(&mu_);
+    if (fail_teardowns_ > 0) {
+      --fail_teardowns_;
+      return absl::UnavailableError("teardown refused (test)");
+    }
+    teardowns_.push_back(request.key);
+    return absl::OkStatus();
+  }
+  // Keys torn down, in order.
+  std::vector<std::string> teardowns() {
+    absl::MutexLock lock(&mu_);
+    return teardowns_;
+  }
+  void FailTeardowns(int n) {
+    absl::MutexLock lock(&mu_);
+    fail_teardowns_ = n;
+  }
 
  private:
+  std::vector<std::string> teardowns_ ABSL_GUARDED_BY(mu_);
+  int fail_teardowns_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Mutex mu_;
   std::map<std::string, std::deque<absl::Status>> apply_failures_ ABSL_GUARDED_BY(mu_);
   std::vector<deploy::DeployRequest> applies_ ABSL_GUARDED_BY(mu_);
