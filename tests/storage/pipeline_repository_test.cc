@@ -112,7 +112,8 @@ TEST_F(PipelineRepositoryTest, SourceBindingsFollowWritesAndAreBackfilledByTheMi
   ASSERT_OK(Write([&](Transaction& tx) -> absl::Status {
     // Back to version 6: the tables of later migrations go too.
     for (const char* sql : {"DROP TABLE source_bindings", "DROP TABLE polled_refs",
-                            "DROP TABLE poll_schedule", "PRAGMA user_version = 6"}) {
+                            "DROP TABLE poll_schedule", "DROP TABLE previews",
+                            "DROP TABLE preview_subjects", "PRAGMA user_version = 6"}) {
       auto stmt = tx.Prepare(sql);
       if (!stmt.ok()) return stmt.status();
       if (auto s = (*stmt)->Run(); !s.ok()) return s;
