@@ -12,6 +12,7 @@
 #include "slipway/v1/pipeline_service.grpc.pb.h"
 #include "slipway/v1/release_service.grpc.pb.h"
 #include "slipway/v1/delivery_service.grpc.pb.h"
+#include "slipway/v1/preview.grpc.pb.h"
 #include "tests/testing/pipelines.h"
 #include "tests/testing/test_server.h"
 
@@ -392,6 +393,56 @@ class AuthMatrixTest : public ServiceTest {
            q.set_id("dlv-none");
            v1::Delivery o;
            return v1::DeliveryService::NewStub(ch)->Redeliver(c, q, &o);
+         }},
+        {"ListPreviews", v1::SCOPE_READ,
+         [ch = server_.Channel()](grpc::ClientContext* c) {
+           v1::ListPreviewsResponse o;
+           return v1::PreviewService::NewStub(ch)->ListPreviews(c, {}, &o);
+         }},
+        {"GetPreview", v1::SCOPE_READ,
+         [ch = server_.Channel()](grpc::ClientContext* c) {
+           v1::GetPreviewRequest q;
+           q.set_name("none");
+           v1::Preview o;
+           return v1::PreviewService::NewStub(ch)->GetPreview(c, q, &o);
+         }},
+        {"CreatePreview", v1::SCOPE_DEPLOY,
+         [ch = server_.Channel()](grpc::ClientContext* c) {
+           v1::CreatePreviewRequest q;
+           q.set_pipeline("shop");
+           q.set_blueprint("none");
+           q.set_branch("x");
+           v1::Preview o;
+           return v1::PreviewService::NewStub(ch)->CreatePreview(c, q, &o);
+         }},
+        {"DeletePreview", v1::SCOPE_DEPLOY,
+         [ch = server_.Channel()](grpc::ClientContext* c) {
+           v1::DeletePreviewRequest q;
+           q.set_name("none");
+           v1::Preview o;
+           return v1::PreviewService::NewStub(ch)->DeletePreview(c, q, &o);
+         }},
+        {"ExtendPreview", v1::SCOPE_DEPLOY,
+         [ch = server_.Channel()](grpc::ClientContext* c) {
+           v1::ExtendPreviewRequest q;
+           q.set_name("none");
+           q.set_duration("1h");
+           v1::Preview o;
+           return v1::PreviewService::NewStub(ch)->ExtendPreview(c, q, &o);
+         }},
+        {"PausePreview", v1::SCOPE_DEPLOY,
+         [ch = server_.Channel()](grpc::ClientContext* c) {
+           v1::PausePreviewRequest q;
+           q.set_name("none");
+           v1::Preview o;
+           return v1::PreviewService::NewStub(ch)->PausePreview(c, q, &o);
+         }},
+        {"ResumePreview", v1::SCOPE_DEPLOY,
+         [ch = server_.Channel()](grpc::ClientContext* c) {
+           v1::ResumePreviewRequest q;
+           q.set_name("none");
+           v1::Preview o;
+           return v1::PreviewService::NewStub(ch)->ResumePreview(c, q, &o);
          }},
         {"RevokeToken", v1::SCOPE_ADMIN,
          [a](grpc::ClientContext* c) {
