@@ -200,6 +200,13 @@ struct Server::Impl {
                           if (!m.run_id().empty()) runs.push_back(m.run_id());
                         }
                         body["runs"] = runs;
+                        nlohmann::json previews = nlohmann::json::array();
+                        for (const auto& m : r.delivery.matches()) {
+                          if (m.preview_action().empty()) continue;
+                          previews.push_back({{"preview", m.preview()},
+                                              {"action", m.preview_action()}});
+                        }
+                        if (!previews.empty()) body["previews"] = previews;
                         res.set_content(body.dump() + "\n", "application/json");
                         metrics->ObserveHttp("/hooks/" + req.matches[1].str(), r.status);
                       });
