@@ -904,6 +904,40 @@ absl::Status PreviewManager::Tick() {
 ReconcileReport PreviewManager::Reconcile() {
   ReconcileReport report;
   absl::MutexLock lock(&mu_);
+  // Previews whose pipeline was deleted or whose blueprint was removed: torn down (the user
+  // removed them from the spec; no Git host is asked).
+  std::map<std::string, std::optional<v1::Pipeline>> pipelines;
+  for (const auto& [uid, p] : live_) pipelines.emplace(p.pipeline(), std::nullopt);
+  absl::Status read = deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
+    for (auto& [name, spec] : pipelines) {
+      auto got = storage::PipelineRepository().Get(tx, name);
+      if (got.ok()) {
+        spec = *std::move(got);
+      } else if (!absl::IsNotFound(got.status())) {
+        return got.status();
+      }
+    }
+    return absl::OkStatus();
+  });
+  std::vector<std::string> orphans;
+  if (read.ok()) {
+    for (const auto& [uid, p] : live_) {
+      if (p.state() == v1::PREVIEW_STATE_TEARING_DOWN) continue;
+      const auto& spec = pipelines[p.pipeline()];
+      if (!spec.has_value() || FindBlueprint(*spec, p.blueprint()) == nullptr) {
+        orphans.push_back(uid);
+      }
+    }
+  }
+  for (const auto& uid : orphans) {
+    v1::Preview p = live_[uid];
+    if (BeginTeardown(p, absl::StrCat("blueprint ", p.pipeline(), "/", p.blueprint(),
+                                      " no longer exists"),
+                      "reconcile", false)
+            .ok()) {
+      ++report.orphaned;
+    }
+  }
   std::vector<std::string> candidates;
   for (const auto& [uid, p] : live_) {
     if (p.state() == v1::PREVIEW_STATE_TEARING_DOWN) continue;
@@ -940,7 +974,8 @@ ReconcileReport PreviewManager::Reconcile() {
     }
   }
   report.message = absl::StrCat("reconcile: ", report.live, " live, ", report.unknown,
-                                " unknown, ", report.deleted, " torn down");
+                                " unknown, ", report.deleted, " torn down, ", report.orphaned,
+                                " without a blueprint torn down");
   return report;
 }
 

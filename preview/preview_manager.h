@@ -81,6 +81,7 @@ struct ReconcileReport {
   int unknown = 0;     // subject state not known: left alone
   int candidates = 0;  // closed or gone
   int deleted = 0;     // teardown started
+  int orphaned = 0;    // torn down because their pipeline or blueprint is gone
   bool refused = false;
   std::string message;
 };
@@ -123,8 +124,9 @@ class PreviewManager {
   // finishes teardowns. Returns the first store error (the work is retried next time).
   absl::Status Tick();
 
-  // Compares the live previews with what is known of their pull requests and branches and
-  // tears down those closed or gone, unless that is more than reconcile_max_share of them.
+  // Tears down previews whose pipeline or blueprint no longer exists. Then compares the live
+  // previews with what is known of their pull requests and branches and tears down those
+  // closed or gone, unless that is more than reconcile_max_share of them.
   ReconcileReport Reconcile();
 
   // Wakes WaitForWork (a run ended, a task finished).

@@ -51,7 +51,7 @@ PreviewThread::PreviewThread(preview::PreviewManager* previews, const Clock* clo
         preview::ReconcileReport r = previews_->Reconcile();
         if (r.refused) {
           spdlog::warn("previews: {}", r.message);
-        } else if (r.deleted > 0) {
+        } else if (r.deleted + r.orphaned > 0) {
           spdlog::info("previews: {}", r.message);
         }
         next_reconcile = clock_->Now() + reconcile_interval;

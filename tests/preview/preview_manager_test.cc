@@ -524,5 +524,26 @@ TEST_F(PreviewManagerTest, ApiCreateNamesTheBranchAndChecksInput) {
   EXPECT_EQ(Get(made->name()).args().at("tier"), "small");
 }
 
+TEST_F(PreviewManagerTest, ReconcileTearsDownPreviewsWhoseBlueprintIsGone) {
+  auto p = Pipeline();
+  Send(p, Pr(21, v1::PULL_REQUEST_ACTION_OPENED, "a"));
+  Settle();
+  ASSERT_EQ(Get("pr-21").state(), v1::PREVIEW_STATE_READY);
+  ReconcileReport r = previews_->Reconcile();
+  EXPECT_EQ(r.orphaned, 0);
+  // The blueprint is renamed away.
+  p.mutable_preview_blueprints(0)->set_name("renamed");
+  ASSERT_OK(db_->Write([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stored, storage::PipelineRepository().Get(tx, "shop"));
+    return storage::PipelineRepository().Update(tx, p, stored.etag());
+  }));
+  r = previews_->Reconcile();
+  EXPECT_EQ(r.orphaned, 1);
+  Settle();
+  EXPECT_EQ(Get("pr-21").state(), v1::PREVIEW_STATE_DELETED);
+  EXPECT_THAT(Get("pr-21").message(), HasSubstr("no longer exists"));
+  EXPECT_THAT(driver_.teardowns(), Contains("shop/preview:pr-21/web"));
+}
+
 }  // namespace
 }  // namespace slipway::preview
