@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/duration.h"
 #include "common/glob.h"
@@ -1005,6 +1006,16 @@ std::optional<absl::Time> PreviewManager::NextWake() {
     }
   }
   return next;
+}
+
+std::map<std::string, int> PreviewManager::CountByState() {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, int> out;
+  for (const auto& [uid, p] : live_) {
+    std::string name = v1::PreviewState_Name(p.state()).substr(sizeof("PREVIEW_STATE_") - 1);
+    ++out[absl::AsciiStrToLower(name)];
+  }
+  return out;
 }
 
 int PreviewManager::LiveCount() {

@@ -135,6 +135,8 @@ class PreviewManager {
   // When Tick next has timed work (an expiry, a teardown retry), if ever.
   std::optional<absl::Time> NextWake();
   int LiveCount();
+  // Live previews by state, keyed by the state's short name ("ready", "tearing_down").
+  std::map<std::string, int> CountByState();
 
  private:
   struct TaskDone {

@@ -38,6 +38,11 @@ struct Metrics::Impl {
                                                     .Help("Always 1; labels describe the build.")
                                                     .Register(*registry);
 
+  prometheus::Family<prometheus::Gauge>& previews =
+      prometheus::BuildGauge()
+          .Name("slipway_previews")
+          .Help("Live preview environments, by state.")
+          .Register(*registry);
   // Family::Add takes a lock and hashes the labels, so each method's series are looked up
   // once and kept here.
   struct MethodSeries {
@@ -91,6 +96,15 @@ void Metrics::ObserveRpc(std::string_view method, int code, double seconds) {
 
 void Metrics::ObserveHttp(std::string_view path, int status) {
   impl_->http.Add({{"path", std::string(path)}, {"code", std::to_string(status)}}).Increment();
+}
+
+void Metrics::SetPreviewCounts(const std::map<std::string, int>& by_state) {
+  absl::MutexLock lock(&impl_->mu);
+  for (const char* state : {"queued", "creating", "ready", "updating", "failed", "paused",
+                            "tearing_down", "teardown_failed"}) {
+    auto it = by_state.find(state);
+    impl_->previews.Add({{"state", state}}).Set(it == by_state.end() ? 0 : it->second);
+  }
 }
 
 std::string Metrics::Render() const {

@@ -3,6 +3,7 @@
 #ifndef SLIPWAY_SERVER_METRICS_H_
 #define SLIPWAY_SERVER_METRICS_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ class Metrics {
   // Called on every RPC: after the first call per method and code it takes only a reader lock.
   void ObserveRpc(std::string_view method, int code, double seconds);
   void ObserveHttp(std::string_view path, int status);
+  // Live preview environments by state ("ready", "creating", ...): sets the gauge
+  // slipway_previews{state}; states not given are set to 0.
+  void SetPreviewCounts(const std::map<std::string, int>& by_state);
   // The text exposition format.
   std::string Render() const;
 

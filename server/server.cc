@@ -229,6 +229,7 @@ struct Server::Impl {
     });
     http_server->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       metrics->ObserveHttp("/metrics", 200);
+      if (previews != nullptr) metrics->SetPreviewCounts(previews->CountByState());
       res.set_content(metrics->Render(), "text/plain; version=0.0.4");
     });
     if (hp.port == 0) {
