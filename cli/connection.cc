@@ -1,5 +1,7 @@
 #include "cli/connection.h"
 
+#include <cstdio>
+
 #include <chrono>
 
 #include "absl/status/status.h"
@@ -96,6 +98,15 @@ std::string DescribeError(const grpc::Status& status, const std::string& address
                     "? pass --server host:port or set SLIPWAY_SERVER)");
   }
   return msg;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "slipway: %s\n", message.c_str());
+  return 1;
+}
+
+int RpcFail(const grpc::Status& status, const Connection& c) {
+  return Fail(DescribeError(status, c.address));
 }
 
 }  // namespace slipway::cli

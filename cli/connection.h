@@ -40,6 +40,11 @@ absl::StatusOr<Connection> Connect(const ConnectionFlags& flags);
 // "NOT_FOUND: pipeline \"shop\" not found"; UNAVAILABLE explains how to reach the daemon.
 std::string DescribeError(const grpc::Status& status, const std::string& address);
 
+// Print "slipway: <message>" to stderr and return exit code 1.
+int Fail(const std::string& message);
+// Fail with the described error of a call on `c`.
+int RpcFail(const grpc::Status& status, const Connection& c);
+
 }  // namespace slipway::cli
 
 #endif  // SLIPWAY_CLI_CONNECTION_H_

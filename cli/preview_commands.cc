@@ -14,13 +14,6 @@
 namespace slipway::cli {
 namespace {
 
-int Fail(const std::string& msg) {
-  std::fprintf(stderr, "slipway: %s\n", msg.c_str());
-  return 1;
-}
-
-int RpcFail(const grpc::Status& s, const Connection& c) { return Fail(DescribeError(s, c.address)); }
-
 std::string StateName(v1::PreviewState s) {
   return EnumShortName(v1::PreviewState_descriptor()->FindValueByNumber(s));
 }

@@ -15,13 +15,6 @@
 namespace slipway::cli {
 namespace {
 
-int Fail(const std::string& msg) {
-  std::fprintf(stderr, "slipway: %s\n", msg.c_str());
-  return 1;
-}
-
-int RpcFail(const grpc::Status& s, const Connection& c) { return Fail(DescribeError(s, c.address)); }
-
 void Print(const google::protobuf::Message& m, const std::string& output) {
   std::fputs((output == "yaml" ? ToYaml(m) : ToJson(m) + "\n").c_str(), stdout);
 }

@@ -6,72 +6,68 @@
 
 namespace slipway::server {
 
-ExecutorThread::ExecutorThread(release::Executor* executor, const Clock* clock)
-    : executor_(executor), clock_(clock) {
+StepThread::StepThread(StepFunctions f, const Clock* clock) : f_(std::move(f)), clock_(clock) {
   thread_ = std::thread([this] {
     while (true) {
       {
         absl::MutexLock lock(&mu_);
         if (stop_) return;
       }
-      if (absl::Status s = executor_->Tick(); !s.ok()) {
-        spdlog::error("run executor: {}", std::string(s.message()));
-      }
-      absl::Duration wait = absl::Milliseconds(250);
-      if (auto next = executor_->NextWake(); next.has_value()) {
+      f_.step();
+      absl::Duration wait = f_.max_wait;
+      if (auto next = f_.next_wake(); next.has_value()) {
         wait = std::clamp(*next - clock_->Now(), absl::ZeroDuration(), wait);
       }
-      executor_->WaitForWork(wait);
+      f_.wait_for_work(wait);
     }
   });
 }
 
-ExecutorThread::~ExecutorThread() {
+StepThread::~StepThread() {
   {
     absl::MutexLock lock(&mu_);
     stop_ = true;
   }
+  f_.wake();
   thread_.join();
 }
 
-PreviewThread::PreviewThread(preview::PreviewManager* previews, const Clock* clock,
-                             absl::Duration reconcile_interval)
-    : previews_(previews), clock_(clock) {
-  thread_ = std::thread([this, reconcile_interval] {
-    absl::Time next_reconcile = clock_->Now() + reconcile_interval;
-    while (true) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (stop_) return;
-      }
-      if (absl::Status s = previews_->Tick(); !s.ok()) {
-        spdlog::error("previews: {}", std::string(s.message()));
-      }
-      if (reconcile_interval > absl::ZeroDuration() && clock_->Now() >= next_reconcile) {
-        preview::ReconcileReport r = previews_->Reconcile();
-        if (r.refused) {
-          spdlog::warn("previews: {}", r.message);
-        } else if (r.deleted + r.orphaned > 0) {
-          spdlog::info("previews: {}", r.message);
-        }
-        next_reconcile = clock_->Now() + reconcile_interval;
-      }
-      absl::Duration wait = absl::Milliseconds(500);
-      if (auto next = previews_->NextWake(); next.has_value()) {
-        wait = std::clamp(*next - clock_->Now(), absl::ZeroDuration(), wait);
-      }
-      previews_->WaitForWork(wait);
+std::unique_ptr<StepThread> ExecutorThread(release::Executor* executor, const Clock* clock) {
+  StepFunctions f;
+  f.step = [executor] {
+    if (absl::Status s = executor->Tick(); !s.ok()) {
+      spdlog::error("run executor: {}", std::string(s.message()));
     }
-  });
+  };
+  f.next_wake = [executor] { return executor->NextWake(); };
+  f.wait_for_work = [executor](absl::Duration d) { executor->WaitForWork(d); };
+  f.wake = [] {};  // WaitForWork returns within max_wait
+  return std::make_unique<StepThread>(std::move(f), clock);
 }
 
-PreviewThread::~PreviewThread() {
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
-  }
-  previews_->Notify();
-  thread_.join();
+std::unique_ptr<StepThread> PreviewThread(preview::PreviewManager* previews, const Clock* clock,
+                                          absl::Duration reconcile_interval) {
+  StepFunctions f;
+  auto next_reconcile = std::make_shared<absl::Time>(clock->Now() + reconcile_interval);
+  f.step = [previews, clock, reconcile_interval, next_reconcile] {
+    if (absl::Status s = previews->Tick(); !s.ok()) {
+      spdlog::error("previews: {}", std::string(s.message()));
+    }
+    if (reconcile_interval > absl::ZeroDuration() && clock->Now() >= *next_reconcile) {
+      preview::ReconcileReport r = previews->Reconcile();
+      if (r.refused) {
+        spdlog::warn("previews: {}", r.message);
+      } else if (r.deleted + r.orphaned > 0) {
+        spdlog::info("previews: {}", r.message);
+      }
+      *next_reconcile = clock->Now() + reconcile_interval;
+    }
+  };
+  f.next_wake = [previews] { return previews->NextWake(); };
+  f.wait_for_work = [previews](absl::Duration d) { previews->WaitForWork(d); };
+  f.wake = [previews] { previews->Notify(); };
+  f.max_wait = absl::Milliseconds(500);
+  return std::make_unique<StepThread>(std::move(f), clock);
 }
 
 PeriodicThread::PeriodicThread(std::function<void()> step, absl::Duration interval) {

@@ -1,9 +1,12 @@
-// The threads that drive slipwayd's step functions in production: the run executor's Tick and
-// the process driver's Supervise. Each stops (and joins) when destroyed.
+// The threads that drive slipwayd's step functions in production: the run executor's and the
+// preview manager's Tick, and periodic work (Supervise, schedules). Each stops (and joins) when
+// destroyed.
 #ifndef SLIPWAY_SERVER_BACKGROUND_H_
 #define SLIPWAY_SERVER_BACKGROUND_H_
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -13,35 +16,37 @@
 
 namespace slipway::server {
 
-// Calls Executor::Tick after every piece of new work and when timed work is due.
-class ExecutorThread {
+// Drives a step function: calls `step`, then waits until `wait_for_work` returns (it is given
+// how long at most: until `next_wake`, capped at `max_wait`), and again, until destroyed.
+// `wake` must make a pending `wait_for_work` return.
+struct StepFunctions {
+  std::function<void()> step;
+  std::function<std::optional<absl::Time>()> next_wake;
+  std::function<void(absl::Duration)> wait_for_work;
+  std::function<void()> wake;
+  absl::Duration max_wait = absl::Milliseconds(250);
+};
+
+class StepThread {
  public:
-  explicit ExecutorThread(release::Executor* executor, const Clock* clock);
-  ~ExecutorThread();
+  StepThread(StepFunctions f, const Clock* clock);
+  ~StepThread();
 
  private:
-  release::Executor* executor_;
+  StepFunctions f_;
   const Clock* clock_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
-// Calls PreviewManager::Tick after every change and when timed work is due, and Reconcile
-// every `reconcile_interval` (never, if zero).
-class PreviewThread {
- public:
-  PreviewThread(preview::PreviewManager* previews, const Clock* clock,
-                absl::Duration reconcile_interval);
-  ~PreviewThread();
+// Executor::Tick after every piece of new work and when timed work is due.
+std::unique_ptr<StepThread> ExecutorThread(release::Executor* executor, const Clock* clock);
 
- private:
-  preview::PreviewManager* previews_;
-  const Clock* clock_;
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
-};
+// PreviewManager::Tick after every change and when timed work is due, and Reconcile every
+// `reconcile_interval` (never, if zero).
+std::unique_ptr<StepThread> PreviewThread(preview::PreviewManager* previews, const Clock* clock,
+                                          absl::Duration reconcile_interval);
 
 // Calls `step` every `interval` until destroyed.
 class PeriodicThread {

@@ -87,7 +87,7 @@ struct Server::Impl {
   std::unique_ptr<release::StageManager> stages;
   std::unique_ptr<preview::RecordedSubjectStates> subjects;
   std::unique_ptr<preview::PreviewManager> previews;
-  std::unique_ptr<PreviewThread> preview_thread;
+  std::unique_ptr<StepThread> preview_thread;
   std::unique_ptr<PreviewServiceImpl> preview_service;
   std::unique_ptr<trigger::WebhookIntake> intake;
   std::unique_ptr<trigger::Scheduler> scheduler;
@@ -95,7 +95,7 @@ struct Server::Impl {
   std::unique_ptr<trigger::Libgit2RefLister> ref_lister;
   std::unique_ptr<trigger::Poller> poller;
   std::unique_ptr<PeriodicThread> poller_thread;
-  std::unique_ptr<ExecutorThread> executor_thread;
+  std::unique_ptr<StepThread> executor_thread;
   std::unique_ptr<PeriodicThread> supervisor_thread;
   std::unique_ptr<ReleaseServiceImpl> release_service;
   std::unique_ptr<DeliveryServiceImpl> delivery_service;
@@ -377,9 +377,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->ready = true;
   Impl* raw = impl.get();
   impl->maintenance_thread = std::thread([raw, clock] { raw->MaintenanceLoop(clock); });
-  impl->executor_thread = std::make_unique<ExecutorThread>(impl->executor.get(), clock);
-  impl->preview_thread = std::make_unique<PreviewThread>(impl->previews.get(), clock,
-                                                         options.reconcile_interval);
+  impl->executor_thread = ExecutorThread(impl->executor.get(), clock);
+  impl->preview_thread = PreviewThread(impl->previews.get(), clock, options.reconcile_interval);
   deploy::ProcessDriver* supervised = impl->process_driver.get();
   impl->supervisor_thread = std::make_unique<PeriodicThread>(
       [supervised] { supervised->Supervise(); }, absl::Milliseconds(500));
