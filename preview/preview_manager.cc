@@ -761,6 +761,18 @@ absl::Status PreviewManager::ApplyTaskDone(TaskDone& done) {
   return Save(p);
 }
 
+bool PreviewManager::StopRuns(const v1::Preview& p, const std::string& keep) {
+  bool waiting = false;
+  for (const std::string& id : deps_.executor->RunsInProgress(p.pipeline(), StageOf(p))) {
+    if (id == keep) continue;
+    // An ended run with work in flight cannot be cancelled; it is waited for.
+    deps_.executor->Cancel(id, "slipwayd", absl::StrCat("preview ", p.name(), " ", p.message()))
+        .IgnoreError();
+    waiting = true;
+  }
+  return waiting;
+}
+
 absl::Status PreviewManager::Step(v1::Preview& p) {
   const absl::Time now = deps_.clock->Now();
   if (busy_.contains(p.uid())) return absl::OkStatus();
@@ -827,27 +839,16 @@ absl::Status PreviewManager::Step(v1::Preview& p) {
         return BeginTeardown(p, "lifetime expired", "slipwayd", false);
       }
       if (p.state() == v1::PREVIEW_STATE_PAUSED && !p.stopped()) {
-        if (!p.run_id().empty()) {
-          ASSIGN_OR_RETURN(auto run, RunOf(p.run_id()));
-          if (run.has_value() && !IsEnded(run->state())) {
-            deps_.executor->Cancel(run->id(), "slipwayd", "preview paused").IgnoreError();
-            return absl::OkStatus();
-          }
-        }
+        if (StopRuns(p, "")) return absl::OkStatus();
         PostRemoval(p, "stop", {});
       }
       return absl::OkStatus();
     }
     case v1::PREVIEW_STATE_TEARING_DOWN: {
       if (!p.retry_time().empty() && now < ParseTime(p.retry_time())) return absl::OkStatus();
-      // Nothing may deploy while the preview is removed: the create or update run ends first.
-      if (!p.run_id().empty()) {
-        ASSIGN_OR_RETURN(auto run, RunOf(p.run_id()));
-        if (run.has_value() && !IsEnded(run->state())) {
-          deps_.executor->Cancel(run->id(), "slipwayd", "preview torn down").IgnoreError();
-          return absl::OkStatus();
-        }
-      }
+      // Nothing may deploy while the preview is removed: every create or update run (also an
+      // older one still finishing a deploy after it was replaced) ends first.
+      if (StopRuns(p, p.teardown_run_id())) return absl::OkStatus();
       const bool has_flow = p.spec().teardown().flow().has_sequential()
                                 ? p.spec().teardown().flow().sequential().steps_size() > 0
                                 : p.spec().teardown().flow().has_parallel();
@@ -869,6 +870,7 @@ absl::Status PreviewManager::Step(v1::Preview& p) {
           RETURN_IF_ERROR(Save(p));
         }
       }
+      if (StopRuns(p, "")) return absl::OkStatus();
       PostRemoval(p, "teardown", {});
       return absl::OkStatus();
     }

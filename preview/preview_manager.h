@@ -164,6 +164,8 @@ class PreviewManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Step(v1::Preview& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StartRun(v1::Preview& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Cancels every run of the preview in the executor's hands but `keep`; true while any is.
+  bool StopRuns(const v1::Preview& p, const std::string& keep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StartTeardownRun(v1::Preview& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Posts the removal of the preview's resources named in `names` (all recorded ones and the
   // blueprint's when empty).

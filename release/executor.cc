@@ -1436,6 +1436,16 @@ void Executor::WaitForWork(absl::Duration timeout) {
   completions_mu_.AwaitWithTimeout(absl::Condition(&work_), timeout);
 }
 
+std::vector<std::string> Executor::RunsInProgress(const std::string& pipeline,
+                                                  const std::string& stage) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, ar] : active_) {
+    if (ar->run.pipeline() == pipeline && ar->run.stage() == stage) out.push_back(id);
+  }
+  return out;
+}
+
 int Executor::ActiveRuns() {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(active_.size());

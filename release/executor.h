@@ -124,6 +124,10 @@ class Executor {
   // Number of runs that have not ended.
   int ActiveRuns();
 
+  // Ids of the runs of pipeline/stage still in the executor's hands: not ended, or ended with
+  // driver work still in flight (whose effects are not all recorded yet).
+  std::vector<std::string> RunsInProgress(const std::string& pipeline, const std::string& stage);
+
  private:
   struct Completion;
   struct ActiveRun;

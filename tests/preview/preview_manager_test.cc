@@ -545,5 +545,30 @@ TEST_F(PreviewManagerTest, ReconcileTearsDownPreviewsWhoseBlueprintIsGone) {
   EXPECT_THAT(driver_.teardowns(), Contains("shop/preview:pr-21/web"));
 }
 
+TEST_F(PreviewManagerTest, TeardownWaitsForADeployStillInFlightFromAReplacedRun) {
+  auto p = Pipeline();
+  Send(p, Pr(30, v1::PULL_REQUEST_ACTION_OPENED, "a"));
+  ASSERT_OK(previews_->Tick());   // run 1 stored
+  ASSERT_OK(executor_->Tick());   // its deploy of web is posted, not yet run
+  Send(p, Pr(30, v1::PULL_REQUEST_ACTION_SYNCHRONIZED, "b"));
+  ASSERT_OK(previews_->Tick());   // run 2 replaces run 1, whose deploy is still in flight
+  ASSERT_OK(executor_->Tick());
+  Send(p, Pr(30, v1::PULL_REQUEST_ACTION_CLOSED, "b"));
+  Settle();
+  EXPECT_EQ(Get("pr-30").state(), v1::PREVIEW_STATE_DELETED);
+  // Whatever was applied, the last word on web is its teardown.
+  std::vector<std::string> history;
+  for (const auto& h : driver_.history()) {
+    if (h.find("shop/preview:pr-30/web") != std::string::npos) history.push_back(h);
+  }
+  ASSERT_FALSE(history.empty());
+  EXPECT_EQ(history.back(), "teardown shop/preview:pr-30/web");
+  EXPECT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto left = storage::StageResourceRepository().List(tx, "shop", "preview:pr-30");
+    EXPECT_TRUE(left.ok() && left->empty());
+    return absl::OkStatus();
+  }));
+}
+
 }  // namespace
 }  // namespace slipway::preview

@@ -41,6 +41,7 @@ class FakeDriver final : public deploy::Driver {
   absl::StatusOr<deploy::DeployResult> Apply(const deploy::DeployRequest& request) override {
     absl::MutexLock lock(&mu_);
     applies_.push_back(request);
+    history_.push_back("apply " + request.key);
     auto& failures = apply_failures_[request.key];
     if (!failures.empty()) {
       absl::Status s = failures.front();
@@ -72,7 +73,13 @@ class FakeDriver final : public deploy::Driver {
       return absl::UnavailableError("teardown refused (test)");
     }
     teardowns_.push_back(request.key);
+    history_.push_back("teardown " + request.key);
     return absl::OkStatus();
+  }
+  // "apply <key>" and "teardown <key>", in the order they happened.
+  std::vector<std::string> history() {
+    absl::MutexLock lock(&mu_);
+    return history_;
   }
   // Keys torn down, in order.
   std::vector<std::string> teardowns() {
@@ -86,6 +93,7 @@ class FakeDriver final : public deploy::Driver {
 
  private:
   std::vector<std::string> teardowns_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> history_ ABSL_GUARDED_BY(mu_);
   int fail_teardowns_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Mutex mu_;
   std::map<std::string, std::deque<absl::Status>> apply_failures_ ABSL_GUARDED_BY(mu_);
