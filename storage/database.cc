@@ -241,6 +241,16 @@ class Connection {
     return absl::OkStatus();
   }
 
+  // Exec for the short statements run on every transaction (BEGIN, COMMIT, SAVEPOINT, ...):
+  // prepared once per connection instead of parsed at every call. `sql` must be a literal.
+  absl::Status Step(const char* sql) {
+    ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return SqliteStatus(rc, db_, sql);
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<sqlite3_stmt*> Prepare(const char* sql) {
     auto it = cache_.find(sql);
     if (it != cache_.end()) return it->second;
@@ -418,7 +428,7 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Transaction&)> fn) {
   }
   {
     absl::MutexLock lock(&write_mu_);
-    absl::Status begin = writer_->Exec("BEGIN IMMEDIATE");
+    absl::Status begin = writer_->Step("BEGIN IMMEDIATE");
     if (!begin.ok()) {
       for (PendingWrite* w : batch) w->status = begin;
     } else {
@@ -428,17 +438,17 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Transaction&)> fn) {
         if (batch.size() == 1) {
           w->status = (*w->fn)(tx);
         } else {
-          absl::Status sp = writer_->Exec("SAVEPOINT slipway_write");
+          absl::Status sp = writer_->Step("SAVEPOINT slipway_write");
           w->status = sp.ok() ? (*w->fn)(tx) : sp;
-          if (!w->status.ok() && sp.ok()) writer_->Exec("ROLLBACK TO slipway_write").IgnoreError();
-          if (sp.ok()) writer_->Exec("RELEASE slipway_write").IgnoreError();
+          if (!w->status.ok() && sp.ok()) writer_->Step("ROLLBACK TO slipway_write").IgnoreError();
+          if (sp.ok()) writer_->Step("RELEASE slipway_write").IgnoreError();
         }
         any_ok = any_ok || w->status.ok();
       }
-      absl::Status end = any_ok ? writer_->Exec("COMMIT") : writer_->Exec("ROLLBACK");
+      absl::Status end = any_ok ? writer_->Step("COMMIT") : writer_->Step("ROLLBACK");
       if (!end.ok()) {
         // A failed COMMIT may already have rolled back; ROLLBACK then reports an error.
-        if (!sqlite3_get_autocommit(writer_->db())) writer_->Exec("ROLLBACK").IgnoreError();
+        if (!sqlite3_get_autocommit(writer_->db())) writer_->Step("ROLLBACK").IgnoreError();
         for (PendingWrite* w : batch) {
           if (w->status.ok()) w->status = end;
         }
@@ -467,21 +477,21 @@ void Database::ReturnReader(std::unique_ptr<Connection> conn) {
 absl::Status Database::Read(absl::FunctionRef<absl::Status(Transaction&)> fn) {
   if (options_.path == ":memory:") {
     absl::MutexLock lock(&write_mu_);
-    RETURN_IF_ERROR(writer_->Exec("BEGIN"));
+    RETURN_IF_ERROR(writer_->Step("BEGIN"));
     Transaction tx(writer_.get(), /*writable=*/false);
     absl::Status s = fn(tx);
-    writer_->Exec("COMMIT").IgnoreError();
+    writer_->Step("COMMIT").IgnoreError();
     return s;
   }
   std::unique_ptr<Connection> conn = TakeReader();
   if (conn == nullptr) {
     ASSIGN_OR_RETURN(conn, NewConnection());
   }
-  absl::Status s = conn->Exec("BEGIN");
+  absl::Status s = conn->Step("BEGIN");
   if (s.ok()) {
     Transaction tx(conn.get(), /*writable=*/false);
     s = fn(tx);
-    absl::Status end = conn->Exec("COMMIT");
+    absl::Status end = conn->Step("COMMIT");
     if (s.ok()) s = end;
   }
   ReturnReader(std::move(conn));
