@@ -83,7 +83,10 @@ IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers
 
   // Every pipeline source that binds this repository, found by index.
   std::vector<Binding> bindings;
+  std::optional<v1::Delivery> original;
   absl::Status read = db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(original,
+                     storage::DeliveryRepository().FindOriginal(tx, provider, d.delivery_id()));
     ASSIGN_OR_RETURN(auto names, storage::PipelinesBinding(tx, provider, event->repository()));
     for (const auto& name : names) {
       auto p = storage::PipelineRepository().Get(tx, name);
@@ -127,15 +130,7 @@ IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers
                   worst == v1::SIGNATURE_VERDICT_MISSING ? "signature missing" : "signature does not match");
   }
 
-  // A delivery id is acted on once.
-  std::optional<v1::Delivery> original;
-  absl::Status found = db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    auto o = storage::DeliveryRepository().FindOriginal(tx, provider, d.delivery_id());
-    if (!o.ok()) return o.status();
-    original = *o;
-    return absl::OkStatus();
-  });
-  if (!found.ok()) return {500, std::string(found.message()), d};
+  // A delivery id is acted on once (looked up with the bindings, used once trusted).
   if (original.has_value()) {
     d.set_duplicate(true);
     return Finish(std::move(d), 200, absl::StrCat("duplicate of delivery ", original->id()));
@@ -191,12 +186,10 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
         }
         info.set_actor(event->sender());
         info.set_delivery(d.delivery_id());
-        // The request id makes a retried delivery (after a crash before it was recorded)
-        // return the runs it already started instead of starting them again.
-        std::string request_id = absl::StrCat("delivery:", static_cast<int>(provider), ":",
-                                              d.delivery_id(), ":", b->pipeline.name(), "/",
-                                              stage.name());
-        starts.emplace_back(std::move(start), std::move(request_id));
+        // No request id: the runs and the delivery record that claims the delivery id are
+        // committed together, so a retried delivery finds either both (a duplicate) or
+        // neither (and starts the runs itself).
+        starts.emplace_back(std::move(start), std::string());
         start_matches.push_back(d.matches_size() - 1);
       }
     }
