@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <chrono>
 #include <fstream>
+#include <set>
+#include <thread>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -14,7 +17,9 @@
 #include "common/proto_yaml.h"
 #include "common/random.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
+#include "slipway/v1/preview.grpc.pb.h"
 #include "slipway/v1/release_service.grpc.pb.h"
+#include "tests/testing/fake_driver.h"
 #include "tests/testing/test_server.h"
 
 namespace slipway {
@@ -234,6 +239,170 @@ TEST_F(WebhookTest, AHeldStageRecordsTheTriggerAsSkipped) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 202);
   EXPECT_EQ(Runs(), 0);
+}
+
+// Every provider's pull-request fixtures, signed, drive a preview through its whole life:
+// opened creates it, the update keeps its name, closed or merged tears it down.
+class PreviewWebhookTest : public ::testing::Test {
+ protected:
+  static server::ServerOptions Options(testing::FakeDriver* driver) {
+    server::ServerOptions o;
+    o.driver_overrides = {{"process", driver}};
+    return o;
+  }
+  void SetUp() override {
+    std::string yaml;
+    // A source per repository the pull-request fixtures name.
+    std::map<std::string, std::string> sources;  // "provider repo" -> source name
+    yaml = "name: previews\nsources:\n";
+    for (const auto& c : kCases) {
+      if (std::string(c.event).find("ull") == std::string::npos &&
+          std::string(c.event) != "Merge Request Hook") {
+        continue;
+      }
+      auto event = nlohmann::json::parse(Fixture(c.file));
+      std::string repo = event.contains("repository") && event["repository"].contains("full_name")
+                             ? event["repository"]["full_name"].get<std::string>()
+                             : event["project"]["path_with_namespace"].get<std::string>();
+      std::string key = std::string(c.provider) + " " + repo;
+      if (sources.contains(key)) continue;
+      std::string name = "s" + std::to_string(sources.size());
+      sources[key] = name;
+      yaml += "  - {name: " + name + ", provider: " + c.provider + ", repository: \"" + repo +
+              "\", webhook_secret: {value: " + kSecret + "}}\n";
+    }
+    yaml += "stages:\n  - name: ci\n    resources: [{name: web, driver: process, process: "
+            "{command: [web]}}]\n    flow: {sequential: [{ref: web, deploy: {resource: web}}]}\n"
+            "preview_blueprints:\n  - name: pr\n    triggers:\n";
+    for (const auto& [key, name] : sources) {
+      yaml += "      - pull_request: {source: " + name + "}\n";
+    }
+    yaml += "    resources: [{name: web, driver: process, process: {command: [web, "
+            "\"${trigger.sha}\"]}}]\n";
+    v1::ApplyPipelineRequest req;
+    ASSERT_TRUE(ParseYaml(yaml, req.mutable_pipeline()).ok()) << yaml;
+    v1::ApplyPipelineResponse resp;
+    auto s = v1::PipelineService::NewStub(server_.Channel())
+                 ->ApplyPipeline(TestServer::Context(server_.admin_token()).get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // The preview a delivery acted on, and how ("create", "update", "teardown"), or empty.
+  // `same_as` (a fixture) makes the delivery about that fixture's repository and pull request:
+  // the GitLab and Gitea fixtures come from different repositories, so their update and close
+  // payloads are moved onto the opened one (and signed as they are sent).
+  std::pair<std::string, std::string> Send(const char* file, const std::string& id,
+                                           const char* same_as = nullptr) {
+    for (const auto& c : kCases) {
+      if (std::string(c.file) != file) continue;
+      std::string body = Fixture(c.file);
+      if (same_as != nullptr) {
+        auto j = nlohmann::json::parse(body);
+        auto from = nlohmann::json::parse(Fixture(same_as));
+        if (std::string(c.provider) == "gitlab") {
+          j["project"] = from["project"];
+          for (const char* k : {"iid", "source_branch", "target_project_id", "source_project_id"}) {
+            if (from["object_attributes"].contains(k)) {
+              j["object_attributes"][k] = from["object_attributes"][k];
+            }
+          }
+        } else {
+          j["repository"] = from["repository"];
+          j["number"] = from["number"];
+          j["pull_request"]["number"] = from["pull_request"]["number"];
+          j["pull_request"]["head"]["ref"] = from["pull_request"]["head"]["ref"];
+        }
+        body = j.dump();
+      }
+      httplib::Client http("127.0.0.1", server_.http_port());
+      auto res = http.Post(std::string("/hooks/") + c.provider, SignedHeaders(c, body, id), body,
+                           "application/json");
+      EXPECT_TRUE(res);
+      if (!res) return {};
+      // 202: an update that finds the preview current changes nothing.
+      EXPECT_TRUE(res->status == 200 || res->status == 202) << file << ": " << res->body;
+      auto j = nlohmann::json::parse(res->body);
+      if (!j.contains("previews")) return {};
+      return {j["previews"][0]["preview"], j["previews"][0]["action"]};
+    }
+    ADD_FAILURE() << "no case " << file;
+    return {};
+  }
+
+  v1::Preview WaitFor(const std::string& name, v1::PreviewState state) {
+    auto stub = v1::PreviewService::NewStub(server_.Channel());
+    v1::Preview p;
+    for (int i = 0; i < 500; ++i) {
+      v1::GetPreviewRequest req;
+      req.set_name(name);
+      p.Clear();
+      stub->GetPreview(TestServer::Context(server_.admin_token()).get(), req, &p).ok();
+      if (p.state() == state) return p;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << name << " never reached " << v1::PreviewState_Name(state) << "; it is "
+                  << v1::PreviewState_Name(p.state()) << ": " << p.message();
+    return p;
+  }
+
+  testing::FakeDriver driver_;
+  TestServer server_{Options(&driver_)};
+};
+
+TEST_F(PreviewWebhookTest, EveryProvidersPullRequestFixturesCreateUpdateAndTearDownAPreview) {
+  struct Life {
+    const char* open;
+    const char* update;
+    const char* close;
+    bool move = false;  // move update and close onto the opened pull request
+  };
+  const Life lives[] = {
+      {"github/pull_request-opened.json", "github/pull_request-synchronize.json",
+       "github/pull_request-closed-not-merged.json"},
+      {"gitlab/merge_request-open.json", "gitlab/merge_request-update.json",
+       "gitlab/merge_request-merge.json", true},
+      {"gitea/pull_request-opened.json", "gitea/pull_request-synchronized.json",
+       "gitea/pull_request-closed-merged.json", true},
+      {"bitbucket/pullrequest-created.json", "bitbucket/pullrequest-updated.json",
+       "bitbucket/pullrequest-fulfilled.json"},
+  };
+  // All four live at once: pr-1 and pr-2 come from several hosts, and every name is distinct.
+  std::vector<std::string> names;
+  std::set<std::string> distinct;
+  int n = 0;
+  for (const Life& life : lives) {
+    SCOPED_TRACE(life.open);
+    auto [name, action] = Send(life.open, "o" + std::to_string(n++));
+    EXPECT_EQ(action, "create");
+    ASSERT_FALSE(name.empty());
+    EXPECT_TRUE(distinct.insert(name).second) << "two live previews named " << name;
+    names.push_back(name);
+  }
+  n = 0;
+  for (const Life& life : lives) {
+    SCOPED_TRACE(life.update);
+    const std::string& name = names[n];
+    v1::Preview ready = WaitFor(name, v1::PREVIEW_STATE_READY);
+    EXPECT_GT(ready.subject().pull_request(), 0);
+    EXPECT_FALSE(ready.subject().sha().empty());
+    auto [same, updated] =
+        Send(life.update, "u" + std::to_string(n++), life.move ? life.open : nullptr);
+    if (!same.empty()) {
+      EXPECT_EQ(same, name);  // an update either changes it or finds it current
+    }
+  }
+  n = 0;
+  for (const Life& life : lives) {
+    SCOPED_TRACE(life.close);
+    const std::string& name = names[n];
+    WaitFor(name, v1::PREVIEW_STATE_READY);
+    auto [closed, teardown] =
+        Send(life.close, "c" + std::to_string(n++), life.move ? life.open : nullptr);
+    EXPECT_EQ(closed, name);
+    EXPECT_EQ(teardown, "teardown");
+    WaitFor(name, v1::PREVIEW_STATE_DELETED);
+    EXPECT_THAT(driver_.teardowns(), ::testing::Contains("previews/preview:" + name + "/web"));
+  }
 }
 
 }  // namespace
