@@ -189,9 +189,14 @@ absl::StatusOr<std::pair<v1::Preview, PreviewManager::Outcome>> PreviewManager::
     v1::Preview p = *existing;
     switch (p.state()) {
       case v1::PREVIEW_STATE_TEARING_DOWN:
+        // Reopened (or pushed again) while it is removed: a new preview follows.
+        *p.mutable_recreate() = subject;
+        RETURN_IF_ERROR(Save(p));
+        return std::make_pair(p, Outcome::kQueued);
       case v1::PREVIEW_STATE_TEARDOWN_FAILED:
         return absl::FailedPreconditionError(absl::StrCat(
-            "preview ", p.name(), " is being torn down; a new one is created once it is gone"));
+            "preview ", p.name(), " failed to tear down (", p.message(),
+            "); delete it (--skip-teardown) before a new one can be created"));
       default:
         break;
     }
@@ -373,7 +378,13 @@ std::vector<v1::DeliveryMatch> PreviewManager::HandleEvent(const v1::Pipeline& p
         continue;
       }
       if (existing->state() == v1::PREVIEW_STATE_TEARING_DOWN) {
-        m.set_skipped("already being torn down");
+        if (existing->has_recreate()) {
+          // Closed again before the reopened one could be created.
+          v1::Preview p = *existing;
+          p.clear_recreate();
+          if (absl::Status s = Save(p); !s.ok()) m.set_skipped(std::string(s.message()));
+        }
+        if (m.skipped().empty()) m.set_skipped("already being torn down");
         out.push_back(std::move(m));
         continue;
       }
@@ -758,7 +769,19 @@ absl::Status PreviewManager::ApplyTaskDone(TaskDone& done) {
   p.set_state(v1::PREVIEW_STATE_DELETED);
   p.set_delete_time(Now());
   p.clear_resources();
-  return Save(p);
+  RETURN_IF_ERROR(Save(p));
+  if (!p.has_recreate()) return absl::OkStatus();
+  // An event arrived during the teardown: the pull request or branch lives on.
+  std::optional<v1::Pipeline> pipeline;
+  RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto got = storage::PipelineRepository().Get(tx, p.pipeline());
+    if (got.ok()) pipeline = *std::move(got);
+    return absl::OkStatus();
+  }));
+  const v1::PreviewBlueprint* bp = pipeline ? FindBlueprint(*pipeline, p.blueprint()) : nullptr;
+  if (bp == nullptr) return absl::OkStatus();
+  std::map<std::string, std::string> args(p.args().begin(), p.args().end());
+  return Upsert(*pipeline, *bp, p.key(), p.recreate(), args, p.actor()).status();
 }
 
 bool PreviewManager::StopRuns(const v1::Preview& p, const std::string& keep) {

@@ -570,5 +570,27 @@ TEST_F(PreviewManagerTest, TeardownWaitsForADeployStillInFlightFromAReplacedRun)
   }));
 }
 
+TEST_F(PreviewManagerTest, AReopenDuringTeardownCreatesANewPreviewAfterwards) {
+  auto p = Pipeline();
+  Send(p, Pr(40, v1::PULL_REQUEST_ACTION_OPENED, "a"));
+  Settle();
+  const std::string first = Get("pr-40").uid();
+  Send(p, Pr(40, v1::PULL_REQUEST_ACTION_CLOSED, "a"));
+  auto m = Send(p, Pr(40, v1::PULL_REQUEST_ACTION_REOPENED, "b"));
+  EXPECT_EQ(m[0].preview_action(), "queue");
+  Settle();
+  v1::Preview again = Get("pr-40");
+  EXPECT_EQ(again.state(), v1::PREVIEW_STATE_READY);
+  EXPECT_NE(again.uid(), first);
+  EXPECT_EQ(again.ready_sha(), "b");
+  // Closed, reopened and closed again before the teardown finished: nothing comes back.
+  Send(p, Pr(40, v1::PULL_REQUEST_ACTION_CLOSED, "b"));
+  Send(p, Pr(40, v1::PULL_REQUEST_ACTION_REOPENED, "b"));
+  Send(p, Pr(40, v1::PULL_REQUEST_ACTION_CLOSED, "b"));
+  Settle();
+  EXPECT_EQ(Get("pr-40").state(), v1::PREVIEW_STATE_DELETED);
+  EXPECT_EQ(previews_->LiveCount(), 0);
+}
+
 }  // namespace
 }  // namespace slipway::preview
