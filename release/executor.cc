@@ -1389,7 +1389,7 @@ absl::Status Executor::Commit(
   for (auto it = active_.begin(); it != active_.end();) {
     if (it->second->ended && it->second->in_flight == 0 && !it->second->starting &&
         !unwritten.contains(it->first)) {
-      ended_[it->first] = true;
+      committed_events_.erase(it->first);  // WaitForEvents: a run no longer active has ended
       it = active_.erase(it);
       any_ended = true;
     } else {
@@ -1425,7 +1425,7 @@ bool Executor::WaitForEvents(const std::string& run_id, int64_t after, absl::Dur
   absl::MutexLock lock(&mu_);
   auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = committed_events_.find(run_id);
-    return (it != committed_events_.end() && it->second > after) || ended_.contains(run_id) ||
+    return (it != committed_events_.end() && it->second > after) ||
            !active_.contains(run_id);
   };
   return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);

@@ -179,9 +179,9 @@ class Executor {
   std::map<std::string, v1::StageHold> pending_holds_ ABSL_GUARDED_BY(mu_);
   // Driver and HTTP work of started nodes, posted once their RUNNING state is committed.
   std::vector<std::function<void()>> pending_tasks_ ABSL_GUARDED_BY(mu_);
-  // Latest committed event sequence per run, for WaitForEvents.
+  // Latest committed event sequence per active run, for WaitForEvents (entries go with the run,
+  // so memory stays bounded by the active runs).
   std::map<std::string, int64_t> committed_events_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, bool> ended_ ABSL_GUARDED_BY(mu_);
   // A Commit is writing (with mu_ released); the next one waits for it.
   bool committing_ ABSL_GUARDED_BY(mu_) = false;
 
