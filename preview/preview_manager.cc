@@ -50,8 +50,7 @@ const v1::PreviewBlueprint* FindBlueprint(const v1::Pipeline& pipeline, const st
 
 // The flow of a create or update run: deploy every service (and wait for its health check),
 // then the blueprint's own flow.
-v1::Stage RunStage(const v1::Preview& p, const v1::PreviewBlueprint& b,
-                   const PreviewOptions& options) {
+v1::Stage RunStage(const v1::PreviewBlueprint& b, const PreviewOptions& options) {
   v1::Stage stage;
   stage.set_name(b.name());
   *stage.mutable_resources() = b.resources();
@@ -77,7 +76,6 @@ v1::Stage RunStage(const v1::Preview& p, const v1::PreviewBlueprint& b,
   } else if (b.flow().has_parallel()) {
     *steps->Add()->mutable_parallel() = b.flow().parallel();
   }
-  (void)p;
   return stage;
 }
 
@@ -610,7 +608,7 @@ absl::Status PreviewManager::StartRun(v1::Preview& p) {
   release::StartRequest req;
   req.pipeline = *pipeline;
   req.stage = StageOf(p);
-  req.stage_spec = RunStage(p, *bp, options_);
+  req.stage_spec = RunStage(*bp, options_);
   req.kind = v1::RUN_KIND_PREVIEW;
   req.preview = p.name();
   req.policy = v1::CONCURRENCY_POLICY_REPLACE;
