@@ -45,6 +45,14 @@ endpoint() { python3 -c "import json;print(json.load(open('$DATA/endpoints.json'
 cli() { "$SLIPWAY" --data-dir "$DATA" "$@"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 lacks() { ! grep -qi -- "$1" <<<"$2"; }
+# Polls `command...` every 0.2 s until it succeeds (0) or `seconds` pass (1).
+wait_for() {  # seconds command...
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.2
+  done
+}
 # Prints the tally in the form CI reads and fails if any check failed.
 summary() {
   echo "$((checks - failures)) passed, $failures failed"

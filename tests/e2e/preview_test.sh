@@ -62,11 +62,9 @@ gl() {  # delivery-id body
     -H "Content-Type: application/json" -H "X-Gitlab-Event: Push Hook" -H "Idempotency-Key: $1" \
     -H "X-Gitlab-Token: $PREVIEW_HOOK_SECRET" --data-binary @"$2"
 }
+state_is() { [ "$(cli preview get "$1" -o json 2>/dev/null | json "d.get('state','').upper()")" = "$2" ]; }
 wait_state() {  # name state [seconds]
-  for _ in $(seq 1 $((${3:-60} * 5))); do
-    [ "$(cli preview get "$1" -o json 2>/dev/null | json "d.get('state','').upper()")" = "$2" ] && return 0
-    sleep 0.2
-  done
+  wait_for "${3:-60}" state_is "$1" "$2" && return 0
   cli preview get "$1" >&2
   return 1
 }
@@ -94,7 +92,8 @@ json.dump(d, open(sys.argv[2], "w"))
 PY
 check "synchronize is accepted" test "$(gh pull_request pr-sync "$WORK/sync.json")" = 200
 check "it updates pr-2" grep -q '{"action":"update","preview":"pr-2"}' "$WORK/resp"
-for _ in $(seq 1 150); do [ "$(cli preview get pr-2 -o json | json "d.get('ready_sha','')")" = "$NEW_SHA" ] && break; sleep 0.2; done
+ready_at() { [ "$(cli preview get "$1" -o json | json "d.get('ready_sha','')")" = "$2" ]; }
+wait_for 30 ready_at pr-2 "$NEW_SHA"
 check "pr-2 is READY at the new SHA" wait_state pr-2 READY
 check "the same name and URL answer with the new SHA" test "$(curl -s "$url/version")" = "$NEW_SHA"
 pid2=$(pid_of pr-2)
@@ -129,7 +128,8 @@ check "extend moves the expiry" bash -c "\"$SLIPWAY\" --data-dir \"$DATA\" previ
 mpid=$(pid_of "$made")
 check "the preview's process runs" alive "$mpid"
 check "pause" bash -c "\"$SLIPWAY\" --data-dir \"$DATA\" preview pause $made >/dev/null"
-for _ in $(seq 1 100); do [ "$(cli preview get "$made" -o json | json "d.get('stopped', False)")" = True ] && break; sleep 0.2; done
+stopped() { [ "$(cli preview get "$1" -o json | json "d.get('stopped', False)")" = True ]; }
+wait_for 20 stopped "$made"
 check "pausing stopped its process" bash -c "! kill -0 $mpid 2>/dev/null"
 check "resume --wait brings it back" bash -c "\"$SLIPWAY\" --data-dir \"$DATA\" preview resume $made --wait | grep -qi ready"
 check "delete --wait removes it" bash -c "\"$SLIPWAY\" --data-dir \"$DATA\" preview delete $made --wait | grep -qi deleted"
@@ -156,7 +156,13 @@ sources:
 YAML
 cli apply -f "$WORK/slow.yaml" >/dev/null
 name=$(cli preview create slow --branch crash-test --sha s1 -o json | json "d['name']")
-sleep 1
+# Killed while the preview's run is in the middle of its (2 s) first deploy.
+prep_running() {
+  local run
+  run=$(cli preview get "$1" -o json | json "d.get('run_id','')")
+  [ -n "$run" ] && [ "$(cli run get "$run" -o json | json "[n.get('state','') for n in d.get('nodes',[]) if n['ref']=='deploy-prep'][0]")" = running ]
+}
+check "the preview's first deploy is running" wait_for 20 prep_running "$name"
 kill -9 "$PID"
 wait "$PID" 2>/dev/null
 start_daemon

@@ -6,10 +6,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <chrono>
 #include <fstream>
 #include <set>
-#include <thread>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +19,7 @@
 #include "slipway/v1/release_service.grpc.pb.h"
 #include "tests/testing/fake_driver.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/wait.h"
 
 namespace slipway {
 namespace {
@@ -332,16 +331,15 @@ class PreviewWebhookTest : public ::testing::Test {
   v1::Preview WaitFor(const std::string& name, v1::PreviewState state) {
     auto stub = v1::PreviewService::NewStub(server_.Channel());
     v1::Preview p;
-    for (int i = 0; i < 500; ++i) {
+    bool reached = testing::WaitUntil([&] {
       v1::GetPreviewRequest req;
       req.set_name(name);
       p.Clear();
-      stub->GetPreview(TestServer::Context(server_.admin_token()).get(), req, &p).ok();
-      if (p.state() == state) return p;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ADD_FAILURE() << name << " never reached " << v1::PreviewState_Name(state) << "; it is "
-                  << v1::PreviewState_Name(p.state()) << ": " << p.message();
+      return stub->GetPreview(TestServer::Context(server_.admin_token()).get(), req, &p).ok() &&
+             p.state() == state;
+    });
+    EXPECT_TRUE(reached) << name << " never reached " << v1::PreviewState_Name(state)
+                         << "; it is " << v1::PreviewState_Name(p.state()) << ": " << p.message();
     return p;
   }
 
