@@ -297,6 +297,7 @@ absl::Status PreviewManager::BeginTeardown(v1::Preview& p, const std::string& wh
   p.set_actor(actor);
   p.set_skip_teardown(p.skip_teardown() || skip_flow);
   p.clear_teardown_run_id();
+  p.clear_teardown_flow_done();
   p.clear_retry_time();
   return Save(p);
 }
@@ -318,12 +319,15 @@ std::vector<v1::DeliveryMatch> PreviewManager::HandleEvent(const v1::Pipeline& p
                                  pr.action() == v1::PULL_REQUEST_ACTION_MERGED);
 
   absl::MutexLock lock(&mu_);
-  // What this event says of its subject, for reconcile.
-  absl::Status recorded = deps_.db->Write([&](storage::Transaction& tx) {
-    return storage::PreviewRepository().SetSubjectOpen(
-        tx, pipeline.name(), key, !(closing || is_delete),
-        absl::ToUnixMillis(deps_.clock->Now()));
-  });
+  // What this event says of its subject, for reconcile. Not recorded (a store error) only
+  // means reconcile knows less, and it never deletes on missing knowledge.
+  deps_.db
+      ->Write([&](storage::Transaction& tx) {
+        return storage::PreviewRepository().SetSubjectOpen(
+            tx, pipeline.name(), key, !(closing || is_delete),
+            absl::ToUnixMillis(deps_.clock->Now()));
+      })
+      .IgnoreError();
   for (const auto& bp : pipeline.preview_blueprints()) {
     // Which of the blueprint's triggers concern this event, and whether they match.
     bool concerned = false, matched = false;
@@ -433,13 +437,6 @@ std::vector<v1::DeliveryMatch> PreviewManager::HandleEvent(const v1::Pipeline& p
     }
     out.push_back(std::move(m));
   }
-  if (!recorded.ok()) {
-    for (auto& m : out) {
-      if (m.skipped().empty()) continue;
-      m.set_skipped(absl::StrCat(m.skipped(), " (subject state not recorded: ",
-                                 recorded.message(), ")"));
-    }
-  }
   return out;
 }
 
@@ -484,9 +481,7 @@ absl::StatusOr<v1::Preview> PreviewManager::Create(const v1::Pipeline& pipeline,
 absl::StatusOr<v1::Preview> PreviewManager::Delete(const std::string& name, bool skip_teardown,
                                                    const std::string& actor) {
   absl::MutexLock lock(&mu_);
-  v1::Preview* found = Live(name);
-  if (found == nullptr) return absl::NotFoundError(absl::StrCat("no live preview named ", name));
-  v1::Preview p = *found;
+  ASSIGN_OR_RETURN(v1::Preview p, LiveCopy(name));
   if (p.state() == v1::PREVIEW_STATE_TEARING_DOWN && (!skip_teardown || p.skip_teardown())) {
     return p;
   }
@@ -497,9 +492,7 @@ absl::StatusOr<v1::Preview> PreviewManager::Delete(const std::string& name, bool
 absl::StatusOr<v1::Preview> PreviewManager::Extend(const std::string& name, absl::Duration by) {
   if (by <= absl::ZeroDuration()) return absl::InvalidArgumentError("duration: must be positive");
   absl::MutexLock lock(&mu_);
-  v1::Preview* found = Live(name);
-  if (found == nullptr) return absl::NotFoundError(absl::StrCat("no live preview named ", name));
-  v1::Preview p = *found;
+  ASSIGN_OR_RETURN(v1::Preview p, LiveCopy(name));
   if (p.state() == v1::PREVIEW_STATE_TEARING_DOWN) {
     return absl::FailedPreconditionError(absl::StrCat("preview ", name, " is being torn down"));
   }
@@ -514,9 +507,7 @@ absl::StatusOr<v1::Preview> PreviewManager::Extend(const std::string& name, absl
 absl::StatusOr<v1::Preview> PreviewManager::Pause(const std::string& name,
                                                   const std::string& actor) {
   absl::MutexLock lock(&mu_);
-  v1::Preview* found = Live(name);
-  if (found == nullptr) return absl::NotFoundError(absl::StrCat("no live preview named ", name));
-  v1::Preview p = *found;
+  ASSIGN_OR_RETURN(v1::Preview p, LiveCopy(name));
   if (p.state() == v1::PREVIEW_STATE_PAUSED) return p;
   if (p.state() != v1::PREVIEW_STATE_READY && p.state() != v1::PREVIEW_STATE_FAILED &&
       p.state() != v1::PREVIEW_STATE_CREATING && p.state() != v1::PREVIEW_STATE_UPDATING) {
@@ -535,9 +526,7 @@ absl::StatusOr<v1::Preview> PreviewManager::Pause(const std::string& name,
 absl::StatusOr<v1::Preview> PreviewManager::Resume(const std::string& name,
                                                    const std::string& actor) {
   absl::MutexLock lock(&mu_);
-  v1::Preview* found = Live(name);
-  if (found == nullptr) return absl::NotFoundError(absl::StrCat("no live preview named ", name));
-  v1::Preview p = *found;
+  ASSIGN_OR_RETURN(v1::Preview p, LiveCopy(name));
   if (p.state() != v1::PREVIEW_STATE_PAUSED) {
     return absl::FailedPreconditionError(absl::StrCat("preview ", name, " is not paused"));
   }
@@ -577,6 +566,26 @@ absl::StatusOr<std::vector<v1::Preview>> PreviewManager::List(const std::string&
   return out;
 }
 
+absl::StatusOr<std::optional<v1::Pipeline>> PreviewManager::PipelineOf(const v1::Preview& p) {
+  std::optional<v1::Pipeline> pipeline;
+  RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto got = storage::PipelineRepository().Get(tx, p.pipeline());
+    if (got.ok()) {
+      pipeline = *std::move(got);
+    } else if (!absl::IsNotFound(got.status())) {
+      return got.status();  // a store error is not "the pipeline is gone"
+    }
+    return absl::OkStatus();
+  }));
+  return pipeline;
+}
+
+absl::StatusOr<v1::Preview> PreviewManager::LiveCopy(const std::string& name) {
+  v1::Preview* found = Live(name);
+  if (found == nullptr) return absl::NotFoundError(absl::StrCat("no live preview named ", name));
+  return *found;
+}
+
 absl::StatusOr<std::optional<v1::Run>> PreviewManager::RunOf(const std::string& run_id) {
   std::optional<v1::Run> run;
   RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
@@ -592,12 +601,7 @@ absl::StatusOr<std::optional<v1::Run>> PreviewManager::RunOf(const std::string& 
 }
 
 absl::Status PreviewManager::StartRun(v1::Preview& p) {
-  std::optional<v1::Pipeline> pipeline;
-  RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
-    auto got = storage::PipelineRepository().Get(tx, p.pipeline());
-    if (got.ok()) pipeline = *std::move(got);
-    return absl::OkStatus();
-  }));
+  ASSIGN_OR_RETURN(std::optional<v1::Pipeline> pipeline, PipelineOf(p));
   const v1::PreviewBlueprint* bp = pipeline ? FindBlueprint(*pipeline, p.blueprint()) : nullptr;
   if (bp == nullptr) {
     return BeginTeardown(p, absl::StrCat("blueprint ", p.pipeline(), "/", p.blueprint(),
@@ -627,12 +631,7 @@ absl::Status PreviewManager::StartRun(v1::Preview& p) {
 }
 
 absl::Status PreviewManager::StartTeardownRun(v1::Preview& p) {
-  std::optional<v1::Pipeline> pipeline;
-  RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
-    auto got = storage::PipelineRepository().Get(tx, p.pipeline());
-    if (got.ok()) pipeline = *std::move(got);
-    return absl::OkStatus();
-  }));
+  ASSIGN_OR_RETURN(std::optional<v1::Pipeline> pipeline, PipelineOf(p));
   v1::Pipeline owner = pipeline.value_or(v1::Pipeline());
   if (owner.name().empty()) owner.set_name(p.pipeline());
   release::StartRequest req;
@@ -657,7 +656,7 @@ absl::Status PreviewManager::StartTeardownRun(v1::Preview& p) {
       return Save(p);
     }
     p.set_message(absl::StrCat(p.message(), "; teardown flow not run: ", run.status().message()));
-    p.set_teardown_run_id("none");
+    p.set_teardown_flow_done(true);
     return Save(p);
   }
   p.set_teardown_run_id(run->id());
@@ -665,7 +664,7 @@ absl::Status PreviewManager::StartTeardownRun(v1::Preview& p) {
   return Save(p);
 }
 
-void PreviewManager::PostRemoval(const v1::Preview& p, const std::string& kind,
+void PreviewManager::PostRemoval(const v1::Preview& p, Removal kind,
                                  const std::vector<std::string>& names) {
   // The resources to remove: what was recorded as deployed, and what the blueprint declares
   // (a deploy that was interrupted before it was recorded may still have started something).
@@ -735,7 +734,7 @@ absl::Status PreviewManager::ApplyTaskDone(TaskDone& done) {
     }
     return absl::OkStatus();
   }));
-  if (done.kind == "stop") {
+  if (done.kind == Removal::kStop) {
     if (p.state() == v1::PREVIEW_STATE_PAUSED) {
       p.set_stopped(done.status.ok());
       if (!done.status.ok()) p.set_message(absl::StrCat("pausing: ", done.status.message()));
@@ -744,7 +743,7 @@ absl::Status PreviewManager::ApplyTaskDone(TaskDone& done) {
     }
     return absl::OkStatus();
   }
-  if (done.kind == "remove") {
+  if (done.kind == Removal::kDropped) {
     if (p.state() != v1::PREVIEW_STATE_UPDATING && p.state() != v1::PREVIEW_STATE_CREATING) {
       return absl::OkStatus();
     }
@@ -757,7 +756,7 @@ absl::Status PreviewManager::ApplyTaskDone(TaskDone& done) {
     // Done below by Step (the run succeeded and nothing is left to remove).
     return Step(p);
   }
-  // "teardown"
+  // Removal::kTeardown
   if (p.state() != v1::PREVIEW_STATE_TEARING_DOWN) return absl::OkStatus();
   if (!done.status.ok()) {
     p.set_message(absl::StrCat("teardown: ", done.status.message(), "; retrying"));
@@ -770,12 +769,7 @@ absl::Status PreviewManager::ApplyTaskDone(TaskDone& done) {
   RETURN_IF_ERROR(Save(p));
   if (!p.has_recreate()) return absl::OkStatus();
   // An event arrived during the teardown: the pull request or branch lives on.
-  std::optional<v1::Pipeline> pipeline;
-  RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
-    auto got = storage::PipelineRepository().Get(tx, p.pipeline());
-    if (got.ok()) pipeline = *std::move(got);
-    return absl::OkStatus();
-  }));
+  ASSIGN_OR_RETURN(std::optional<v1::Pipeline> pipeline, PipelineOf(p));
   const v1::PreviewBlueprint* bp = pipeline ? FindBlueprint(*pipeline, p.blueprint()) : nullptr;
   if (bp == nullptr) return absl::OkStatus();
   std::map<std::string, std::string> args(p.args().begin(), p.args().end());
@@ -837,7 +831,7 @@ absl::Status PreviewManager::Step(v1::Preview& p) {
         if (!declared) dropped.push_back(r.name());
       }
       if (!dropped.empty()) {
-        PostRemoval(p, "remove", dropped);
+        PostRemoval(p, Removal::kDropped, dropped);
         return absl::OkStatus();
       }
       p.clear_resources();
@@ -861,7 +855,7 @@ absl::Status PreviewManager::Step(v1::Preview& p) {
       }
       if (p.state() == v1::PREVIEW_STATE_PAUSED && !p.stopped()) {
         if (StopRuns(p, "")) return absl::OkStatus();
-        PostRemoval(p, "stop", {});
+        PostRemoval(p, Removal::kStop, {});
       }
       return absl::OkStatus();
     }
@@ -870,29 +864,27 @@ absl::Status PreviewManager::Step(v1::Preview& p) {
       // Nothing may deploy while the preview is removed: every create or update run (also an
       // older one still finishing a deploy after it was replaced) ends first.
       if (StopRuns(p, p.teardown_run_id())) return absl::OkStatus();
-      const bool has_flow = p.spec().teardown().flow().has_sequential()
-                                ? p.spec().teardown().flow().sequential().steps_size() > 0
-                                : p.spec().teardown().flow().has_parallel();
-      if (has_flow && !p.skip_teardown()) {
+      const v1::Flow& flow = p.spec().teardown().flow();
+      const bool has_flow = flow.has_sequential() ? flow.sequential().steps_size() > 0
+                                                  : flow.has_parallel();
+      if (has_flow && !p.skip_teardown() && !p.teardown_flow_done()) {
         if (p.teardown_run_id().empty()) return StartTeardownRun(p);
-        if (p.teardown_run_id() != "none" && p.teardown_run_id() != "done") {
-          ASSIGN_OR_RETURN(auto run, RunOf(p.teardown_run_id()));
-          if (run.has_value() && !IsEnded(run->state())) return absl::OkStatus();
-          if (!run.has_value() || run->state() != v1::RUN_STATE_SUCCEEDED) {
-            std::string error = run.has_value() ? run->error() : "its run is gone";
-            if (p.spec().teardown().failure_policy() == v1::FAILURE_POLICY_BLOCK) {
-              p.set_state(v1::PREVIEW_STATE_TEARDOWN_FAILED);
-              p.set_message(absl::StrCat("teardown flow failed: ", error));
-              return Save(p);
-            }
-            p.set_message(absl::StrCat(p.message(), "; teardown flow failed (ignored): ", error));
+        ASSIGN_OR_RETURN(auto run, RunOf(p.teardown_run_id()));
+        if (run.has_value() && !IsEnded(run->state())) return absl::OkStatus();
+        if (!run.has_value() || run->state() != v1::RUN_STATE_SUCCEEDED) {
+          std::string error = run.has_value() ? run->error() : "its run is gone";
+          if (p.spec().teardown().failure_policy() == v1::FAILURE_POLICY_BLOCK) {
+            p.set_state(v1::PREVIEW_STATE_TEARDOWN_FAILED);
+            p.set_message(absl::StrCat("teardown flow failed: ", error));
+            return Save(p);
           }
-          p.set_teardown_run_id("done");
-          RETURN_IF_ERROR(Save(p));
+          p.set_message(absl::StrCat(p.message(), "; teardown flow failed (ignored): ", error));
         }
+        p.set_teardown_flow_done(true);
+        RETURN_IF_ERROR(Save(p));
       }
       if (StopRuns(p, "")) return absl::OkStatus();
-      PostRemoval(p, "teardown", {});
+      PostRemoval(p, Removal::kTeardown, {});
       return absl::OkStatus();
     }
     default:

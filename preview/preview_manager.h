@@ -139,9 +139,12 @@ class PreviewManager {
   std::map<std::string, int> CountByState();
 
  private:
+  // Why a preview's resources are removed: dropped from the blueprint (during an update),
+  // stopped (pause), or the whole preview torn down.
+  enum class Removal { kDropped, kStop, kTeardown };
   struct TaskDone {
     std::string uid;
-    std::string kind;  // "remove", "stop", "teardown"
+    Removal kind;
     std::vector<std::string> removed;
     absl::Status status;
   };
@@ -169,10 +172,14 @@ class PreviewManager {
   absl::Status StartTeardownRun(v1::Preview& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Posts the removal of the preview's resources named in `names` (all recorded ones and the
   // blueprint's when empty).
-  void PostRemoval(const v1::Preview& p, const std::string& kind,
+  void PostRemoval(const v1::Preview& p, Removal kind,
                    const std::vector<std::string>& names) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ApplyTaskDone(TaskDone& done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<v1::Run>> RunOf(const std::string& run_id);
+  // The preview's pipeline as stored now; nullopt if it was deleted.
+  absl::StatusOr<std::optional<v1::Pipeline>> PipelineOf(const v1::Preview& p);
+  // A copy of the live preview `name`; NOT_FOUND if there is none.
+  absl::StatusOr<v1::Preview> LiveCopy(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string Now() const;
   static std::string StageOf(const v1::Preview& p) { return "preview:" + p.name(); }
 
