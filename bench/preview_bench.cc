@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/bench_server.h"
 #include "common/proto_yaml.h"
 #include "common/random.h"
 #include "deploy/subprocess.h"
@@ -120,11 +121,7 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-double Pct(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
+using slipway::bench::Percentile;
 
 }  // namespace
 
@@ -164,9 +161,7 @@ int main(int argc, char** argv) {
   std::string http_addr = endpoints["http"];
   int http_port = std::stoi(http_addr.substr(http_addr.rfind(':') + 1));
   Client client(http_port, endpoints["grpc"], token, base);
-  {
-    slipway::v1::ApplyPipelineRequest req;
-    std::string yaml = R"(
+  std::string yaml = R"(
 name: bench
 sources: [{name: gh, provider: github, repository: Codertocat/Hello-World, webhook_secret: {value: bench-preview-secret}}]
 stages:
@@ -181,17 +176,8 @@ preview_blueprints:
         driver: process
         process: {command: [HELLO, --version, "${trigger.sha}"], health: {http_path: /version}}
 )";
-    for (size_t at; (at = yaml.find("HELLO")) != std::string::npos;) yaml.replace(at, 5, hello);
-    if (!slipway::ParseYaml(yaml, req.mutable_pipeline()).ok()) return 1;
-    slipway::v1::ApplyPipelineResponse resp;
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("authorization", "Bearer " + token);
-    auto s = slipway::v1::PipelineService::NewStub(client.channel())->ApplyPipeline(&ctx, req, &resp);
-    if (!s.ok()) {
-      std::fprintf(stderr, "apply: %s\n", s.error_message().c_str());
-      return 1;
-    }
-  }
+  for (size_t at; (at = yaml.find("HELLO")) != std::string::npos;) yaml.replace(at, 5, hello);
+  if (!slipway::bench::ApplyPipeline(client.channel(), token, yaml)) return 1;
 
   // Phase 1: cycles, `in_flight` at a time.
   std::atomic<int> next{1}, ok{0}, failed{0};
@@ -272,7 +258,7 @@ preview_blueprints:
       "\"open_to_ready_p50_ms\": %.1f, \"open_to_ready_p99_ms\": %.1f, "
       "\"rss_after_cycles_mb\": %.1f, \"live_requested\": %d, \"live_ready\": %d, "
       "\"live_seconds\": %.1f, \"rss_idle_mb\": %.1f, \"rss_live_mb\": %.1f}\n",
-      ok.load(), failed.load(), ok / seconds, Pct(open_to_ready, 0.5), Pct(open_to_ready, 0.99),
+      ok.load(), failed.load(), ok / seconds, Percentile(open_to_ready, 0.5), Percentile(open_to_ready, 0.99),
       rss_after_cycles / 1024.0, live, ready, live_seconds, rss_idle / 1024.0, rss_live / 1024.0);
   kill(*daemon, SIGTERM);
   int status = 0;

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "bench/bench_server.h"
 #include "bench/noop_driver.h"
 #include "common/clock.h"
 #include "common/proto_yaml.h"
@@ -70,40 +71,11 @@ int main(int argc, char** argv) {
   app.add_option("--clients", clients);
   CLI11_PARSE(app, argc, argv);
 
-  std::string dir = std::filesystem::temp_directory_path() / "slipway-run-bench-XXXXXX";
-  dir = ::mkdtemp(dir.data());
-  NoopDriver noop;
-  slipway::RealClock clock;
-  slipway::SecureIdGenerator ids;
-  slipway::server::ServerOptions options;
-  options.data_dir = dir + "/data";
-  options.grpc_listen = "127.0.0.1:0";
-  options.http_listen = "127.0.0.1:0";
-  options.driver_overrides = {{"process", &noop}};
-  auto server = slipway::server::Server::Start(options, &clock, &ids);
-  if (!server.ok()) {
-    std::fprintf(stderr, "cannot start: %s\n", std::string(server.status().message()).c_str());
-    return 1;
-  }
-  std::string token;
-  std::getline(std::ifstream(slipway::server::AdminTokenPath(options.data_dir)), token);
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->grpc_port()),
-                                     grpc::InsecureChannelCredentials());
-  auto context = [&] {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->AddMetadata("authorization", "Bearer " + token);
-    return ctx;
-  };
-  {
-    slipway::v1::ApplyPipelineRequest req;
-    if (!slipway::ParseYaml(kPipeline, req.mutable_pipeline()).ok()) return 1;
-    slipway::v1::ApplyPipelineResponse resp;
-    auto s = slipway::v1::PipelineService::NewStub(channel)->ApplyPipeline(context().get(), req, &resp);
-    if (!s.ok()) {
-      std::fprintf(stderr, "apply: %s\n", s.error_message().c_str());
-      return 1;
-    }
-  }
+  auto bench = slipway::bench::BenchServer::Start("run-bench");
+  if (bench == nullptr || !bench->Apply(kPipeline)) return 1;
+  auto channel = bench->channel();
+  auto context = [&] { return bench->Context(); };
+  NoopDriver& noop = bench->noop();
 
   std::mutex mu;
   std::map<std::string, Clock::time_point> started;
@@ -161,20 +133,12 @@ int main(int argc, char** argv) {
       to_first.push_back(std::chrono::duration<double, std::milli>(it->second - t).count());
     }
   }
-  std::sort(to_first.begin(), to_first.end());
-  auto pct = [&](double p) {
-    return to_first.empty() ? 0.0
-                            : to_first[std::min(to_first.size() - 1,
-                                                static_cast<size_t>(p * to_first.size()))];
-  };
+  auto pct = [&](double p) { return slipway::bench::Percentile(to_first, p); };
   std::printf(
       "{\"runs\": %d, \"succeeded\": %d, \"errors\": %d, \"seconds\": %.3f, \"runs_per_s\": %.1f, "
       "\"start_to_first_node_p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, "
       "\"peak_rss_mb\": %.1f, \"rss_mb\": %.1f}\n",
       runs, succeeded, errors.load(), seconds, succeeded / seconds, pct(0.5), pct(0.99),
-      to_first.empty() ? 0.0 : to_first.back(), RssKb("VmHWM:") / 1024.0, RssKb("VmRSS:") / 1024.0);
-  (*server)->Shutdown(absl::Seconds(5));
-  server->reset();
-  std::filesystem::remove_all(dir);
+      pct(1.0), RssKb("VmHWM:") / 1024.0, RssKb("VmRSS:") / 1024.0);
   return succeeded == runs && errors == 0 ? 0 : 1;
 }

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/bench_server.h"
 #include "bench/noop_driver.h"
 #include "common/clock.h"
 #include "common/proto_yaml.h"
@@ -96,13 +97,10 @@ LoadResult Load(int port, const std::string& path, const std::string& body,
   }
   for (auto& t : threads) t.join();
   total.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::sort(total.latencies_ms.begin(), total.latencies_ms.end());
   return total;
 }
 
-double Pct(const std::vector<double>& v, double p) {
-  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
+using slipway::bench::Percentile;
 
 }  // namespace
 
@@ -122,25 +120,11 @@ int main(int argc, char** argv) {
   const std::string body = ss.str();
   const std::string secret = "bench-secret";
 
-  std::string dir = std::filesystem::temp_directory_path() / "slipway-webhook-bench-XXXXXX";
-  dir = ::mkdtemp(dir.data());
-  NoopDriver noop;
-  slipway::RealClock clock;
-  slipway::SecureIdGenerator ids;
-  slipway::server::ServerOptions options;
-  options.data_dir = dir + "/data";
-  options.grpc_listen = "127.0.0.1:0";
-  options.http_listen = "127.0.0.1:0";
-  options.driver_overrides = {{"process", &noop}};
-  auto server = slipway::server::Server::Start(options, &clock, &ids);
-  if (!server.ok()) return 1;
-  std::string token;
-  std::getline(std::ifstream(slipway::server::AdminTokenPath(options.data_dir)), token);
-  {
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->grpc_port()),
-                                       grpc::InsecureChannelCredentials());
-    slipway::v1::ApplyPipelineRequest req;
-    if (!slipway::ParseYaml(R"(
+  auto bench = slipway::bench::BenchServer::Start("webhook-bench");
+  if (bench == nullptr) return 1;
+  const std::string dir = bench->dir();
+  NoopDriver& noop = bench->noop();
+  if (!bench->Apply(R"(
 name: bench
 sources: [{name: app, provider: github, repository: woodpecker-ci/woodpecker, webhook_secret: {value: bench-secret}}]
 stages:
@@ -149,11 +133,8 @@ stages:
     resources: [{name: web, driver: process, process: {command: [noop]}}]
     triggers: [{git: {source: app, branches: [main]}}]
     flow: {sequential: [{ref: web, deploy: {resource: web, artifact: {version: "${trigger.sha}"}}}]}
-)", req.mutable_pipeline()).ok()) return 1;
-    slipway::v1::ApplyPipelineResponse resp;
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("authorization", "Bearer " + token);
-    if (!slipway::v1::PipelineService::NewStub(channel)->ApplyPipeline(&ctx, req, &resp).ok()) return 1;
+)")) {
+    return 1;
   }
 
   // Debian's webhook server: verify the same HMAC, run /bin/true.
@@ -174,13 +155,13 @@ stages:
     }
   }
 
-  LoadResult slip = Load((*server)->http_port(), "/hooks/github", body, secret, connections, seconds, 0, 200);
+  LoadResult slip = Load(bench->http_port(), "/hooks/github", body, secret, connections, seconds, 0, 200);
   LoadResult other;
   if (have_webhook) {
     other = Load(*port, "/hooks/push", body, secret, connections, seconds, 0, 200);
     slipway::deploy::StopProcessGroup(*webhook_pid, absl::Seconds(2));
   }
-  LoadResult paced = Load((*server)->http_port(), "/hooks/github", body, secret, connections,
+  LoadResult paced = Load(bench->http_port(), "/hooks/github", body, secret, connections,
                           seconds, 1000, 200);
   // Let the executor catch up (up to a minute), then match acknowledgements with first
   // driver calls.
@@ -201,7 +182,6 @@ stages:
       to_running.push_back(std::chrono::duration<double, std::milli>(it->second - acked).count());
     }
   }
-  std::sort(to_running.begin(), to_running.end());
   std::printf(
       "{\"slipwayd_deliveries_per_s\": %.0f, \"slipwayd_ok\": %ld, \"slipwayd_failed\": %ld, "
       "\"webhook_deliveries_per_s\": %.0f, \"webhook_ok\": %ld, \"webhook_failed\": %ld, "
@@ -210,10 +190,7 @@ stages:
       "\"delivery_to_first_node_p99_ms\": %.2f, \"runs_matched\": %zu, \"paced_runs\": %zu}\n",
       slip.ok / slip.seconds, slip.ok, slip.failed, other.ok / std::max(other.seconds, 1e-9),
       other.ok, other.failed, other.ok > 0 ? (slip.ok / slip.seconds) / (other.ok / other.seconds) : 0,
-      paced.ok / paced.seconds, Pct(paced.latencies_ms, 0.5), Pct(paced.latencies_ms, 0.99),
-      Pct(to_running, 0.5), Pct(to_running, 0.99), to_running.size(), paced.acked.size());
-  (*server)->Shutdown(absl::Seconds(5));
-  server->reset();
-  std::filesystem::remove_all(dir);
+      paced.ok / paced.seconds, Percentile(paced.latencies_ms, 0.5), Percentile(paced.latencies_ms, 0.99),
+      Percentile(to_running, 0.5), Percentile(to_running, 0.99), to_running.size(), paced.acked.size());
   return 0;
 }
