@@ -164,4 +164,15 @@ absl::Status WebhookTokenRepository::Delete(Transaction& tx, std::string_view pi
   return stmt->Run();
 }
 
+absl::StatusOr<std::vector<v1::Pipeline>> PipelineRepository::ListAll(Transaction& tx) const {
+  std::vector<v1::Pipeline> all;
+  std::string after;
+  while (true) {
+    ASSIGN_OR_RETURN(auto page, List(tx, "", after, 100));
+    if (page.empty()) return all;
+    after = page.back().name();
+    for (auto& p : page) all.push_back(std::move(p));
+  }
+}
+
 }  // namespace slipway::storage

@@ -35,6 +35,8 @@ class PipelineRepository {
   // order.
   absl::StatusOr<std::vector<v1::Pipeline>> List(Transaction& tx, std::string_view prefix,
                                                  std::string_view after, int limit) const;
+  // Every pipeline, in name order.
+  absl::StatusOr<std::vector<v1::Pipeline>> ListAll(Transaction& tx) const;
 };
 
 // Replaces the source_bindings rows of `pipeline` with its current sources (none if it has

@@ -96,13 +96,8 @@ absl::StatusOr<PollReport> Poller::Tick() {
   const absl::Time now = clock_->Now();
   std::vector<v1::Pipeline> pipelines;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    std::string after;
-    while (true) {
-      ASSIGN_OR_RETURN(auto page, storage::PipelineRepository().List(tx, "", after, 100));
-      if (page.empty()) return absl::OkStatus();
-      after = page.back().name();
-      for (auto& p : page) pipelines.push_back(std::move(p));
-    }
+    ASSIGN_OR_RETURN(pipelines, storage::PipelineRepository().ListAll(tx));
+    return absl::OkStatus();
   }));
   for (const auto& p : pipelines) {
     for (const auto& src : p.sources()) {

@@ -30,13 +30,8 @@ absl::StatusOr<SchedulerReport> Scheduler::Tick() {
   const absl::Time now = clock_->Now();
   std::vector<v1::Pipeline> pipelines;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    std::string after;
-    while (true) {
-      ASSIGN_OR_RETURN(auto page, storage::PipelineRepository().List(tx, "", after, 100));
-      if (page.empty()) return absl::OkStatus();
-      after = page.back().name();
-      for (auto& p : page) pipelines.push_back(std::move(p));
-    }
+    ASSIGN_OR_RETURN(pipelines, storage::PipelineRepository().ListAll(tx));
+    return absl::OkStatus();
   }));
   storage::ScheduleRepository schedules;
   for (const auto& p : pipelines) {
