@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   std::string config_path, data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key,
       grace, reconcile_interval;
   double reconcile_max_share = -1;
+  int http_threads = 0;
   app.add_option("--config", config_path, "YAML config file (flags win over it)");
   app.add_option("--data-dir", data_dir, "Data directory (default: $SLIPWAY_DATA_DIR or "
                                          "~/.local/share/slipway)");
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
                  "(default 5m; 0s turns it off)");
   app.add_option("--preview-reconcile-max-share", reconcile_max_share,
                  "Largest share of live previews one reconcile may delete (default 0.5)");
+  app.add_option("--http-threads", http_threads,
+                 "HTTP connections served at once (webhooks, health, metrics; default 64)");
   app.add_option("--log-format", log_format, "text or json (default text)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate: serve gRPC and HTTP over TLS");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
@@ -135,6 +138,13 @@ int main(int argc, char** argv) {
       return Fail(absl::InvalidArgumentError("--preview-reconcile-max-share: between 0 and 1"));
     }
     config.server.reconcile_max_share = reconcile_max_share;
+  }
+
+  if (app.count("--http-threads") > 0) {
+    if (http_threads < 1 || http_threads > 4096) {
+      return Fail(absl::InvalidArgumentError("--http-threads: between 1 and 4096"));
+    }
+    config.server.http_threads = http_threads;
   }
 
   if (token->parsed()) {

@@ -224,6 +224,28 @@ TEST_F(WebhookTest, TruncatedOversizeAndUnknownDeliveriesGetHonestStatuses) {
   EXPECT_EQ(Runs(), 0);
 }
 
+TEST_F(WebhookTest, IdleKeepAliveConnectionsDoNotHoldBackDeliveries) {
+  // Clients that keep their connections open (scrapers, proxies) each hold a server worker;
+  // a delivery on a new connection is still answered long before they time out (5 s).
+  std::vector<std::unique_ptr<httplib::Client>> idle;
+  for (int i = 0; i < 24; ++i) {
+    idle.push_back(std::make_unique<httplib::Client>("127.0.0.1", server_.http_port()));
+    idle.back()->set_keep_alive(true);
+    auto res = idle.back()->Get("/healthz");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+  }
+  const Case& push = kCases[0];
+  std::string body = Fixture(push.file);
+  httplib::Client http("127.0.0.1", server_.http_port());
+  http.set_read_timeout(3, 0);
+  auto res = http.Post("/hooks/github", SignedHeaders(push, body, "behind-idle"), body,
+                       "application/json");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(Runs(), 1);
+}
+
 TEST_F(WebhookTest, AHeldStageRecordsTheTriggerAsSkipped) {
   auto stub = v1::ReleaseService::NewStub(server_.Channel());
   v1::HoldStageRequest hold;
