@@ -35,6 +35,11 @@ const v1::Source* BindingSource(const v1::Pipeline& pipeline, v1::Provider provi
   return nullptr;
 }
 
+// "branch main", "tag v1.2": which ref change of a delivery a match belongs to.
+std::string RefName(const v1::SourceEvent& e) {
+  return e.tag().empty() ? "branch " + e.branch() : "tag " + e.tag();
+}
+
 std::string EventName(v1::GitEventKind kind) {
   return EnumShortName(v1::GitEventKind_descriptor()->FindValueByNumber(kind));
 }
@@ -142,63 +147,66 @@ IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers
 }
 
 IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& pipelines) {
-  const v1::SourceEvent* event = &d.event();
   const v1::Provider provider = d.provider();
+  // The delivery's event and any further ref changes it carries, each matched on its own.
+  // Copies: matches are added to `d` while they are read.
+  std::vector<v1::SourceEvent> events = {d.event()};
+  events.back().clear_more_refs();
+  for (const auto& more : d.event().more_refs()) events.push_back(more);
   std::vector<std::pair<release::StartRequest, std::string>> starts;
   std::vector<int> start_matches;  // the match each start belongs to
   int previews_acted = 0;
-  for (const v1::Pipeline& pipeline : pipelines) {
-    const v1::Source* source = BindingSource(pipeline, provider, event->repository());
-    if (source == nullptr) continue;
-    struct {
-      const v1::Pipeline& pipeline;
-      const v1::Source* source;
-    } bb{pipeline, source};
-    auto* b = &bb;
-    for (const auto& stage : b->pipeline.stages()) {
-      for (const auto& trig : stage.triggers()) {
-        if (!trig.has_git() || trig.git().source() != b->source->name()) continue;
-        RuleResult rule = MatchGitTrigger(trig.git(), *event);
-        if (!rule.matched) continue;
-        v1::DeliveryMatch* m = d.add_matches();
-        m->set_pipeline(b->pipeline.name());
-        m->set_stage(stage.name());
-        if (rule.skipped) {
-          m->set_skipped(rule.reason);
-          continue;
+  for (const v1::SourceEvent& ev : events) {
+    const v1::SourceEvent* event = &ev;
+    for (const v1::Pipeline& pipeline : pipelines) {
+      const v1::Source* source = BindingSource(pipeline, provider, event->repository());
+      if (source == nullptr) continue;
+      for (const auto& stage : pipeline.stages()) {
+        for (const auto& trig : stage.triggers()) {
+          if (!trig.has_git() || trig.git().source() != source->name()) continue;
+          RuleResult rule = MatchGitTrigger(trig.git(), *event);
+          if (!rule.matched) continue;
+          v1::DeliveryMatch* m = d.add_matches();
+          m->set_pipeline(pipeline.name());
+          m->set_stage(stage.name());
+          if (events.size() > 1) m->set_ref(RefName(*event));
+          if (rule.skipped) {
+            m->set_skipped(rule.reason);
+            continue;
+          }
+          if (auto frozen = ActiveFreeze(stage, clock_->Now()); frozen.has_value()) {
+            m->set_skipped(absl::StrCat("stage frozen: ", *frozen));
+            continue;
+          }
+          release::StartRequest start;
+          start.pipeline = pipeline;
+          start.stage = stage.name();
+          start.args.insert(trig.git().args().begin(), trig.git().args().end());
+          v1::TriggerInfo& info = start.trigger;
+          info.set_event(EventName(event->kind()));
+          info.set_source(source->name());
+          info.set_branch(event->branch());
+          info.set_tag(event->tag());
+          info.set_sha(event->sha());
+          if (event->has_pull_request() && event->pull_request().number() > 0) {
+            info.set_pull_request(absl::StrCat(event->pull_request().number()));
+          }
+          info.set_actor(event->sender());
+          info.set_delivery(d.delivery_id());
+          // No request id: the runs and the delivery record that claims the delivery id are
+          // committed together, so a retried delivery finds either both (a duplicate) or
+          // neither (and starts the runs itself).
+          starts.emplace_back(std::move(start), std::string());
+          start_matches.push_back(d.matches_size() - 1);
         }
-        if (auto frozen = ActiveFreeze(stage, clock_->Now()); frozen.has_value()) {
-          m->set_skipped(absl::StrCat("stage frozen: ", *frozen));
-          continue;
-        }
-        release::StartRequest start;
-        start.pipeline = b->pipeline;
-        start.stage = stage.name();
-        start.args.insert(trig.git().args().begin(), trig.git().args().end());
-        v1::TriggerInfo& info = start.trigger;
-        info.set_event(EventName(event->kind()));
-        info.set_source(b->source->name());
-        info.set_branch(event->branch());
-        info.set_tag(event->tag());
-        info.set_sha(event->sha());
-        if (event->has_pull_request() && event->pull_request().number() > 0) {
-          info.set_pull_request(absl::StrCat(event->pull_request().number()));
-        }
-        info.set_actor(event->sender());
-        info.set_delivery(d.delivery_id());
-        // No request id: the runs and the delivery record that claims the delivery id are
-        // committed together, so a retried delivery finds either both (a duplicate) or
-        // neither (and starts the runs itself).
-        starts.emplace_back(std::move(start), std::string());
-        start_matches.push_back(d.matches_size() - 1);
       }
-    }
-    if (previews_ != nullptr) {
-      // Preview environments: created, updated or torn down (committed) before the answer.
-      for (auto& m : previews_->HandleEvent(b->pipeline, *b->source, *event,
-                                            "delivery " + d.id())) {
-        if (!m.preview_action().empty()) ++previews_acted;
-        *d.add_matches() = std::move(m);
+      if (previews_ != nullptr) {
+        // Preview environments: created, updated or torn down (committed) before the answer.
+        for (auto& m : previews_->HandleEvent(pipeline, *source, *event, "delivery " + d.id())) {
+          if (!m.preview_action().empty()) ++previews_acted;
+          if (events.size() > 1) m.set_ref(RefName(*event));
+          *d.add_matches() = std::move(m);
+        }
       }
     }
   }

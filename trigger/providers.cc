@@ -14,6 +14,7 @@ using nlohmann::json;
 
 constexpr size_t kMaxCommits = 100;
 constexpr size_t kMaxFiles = 3000;
+constexpr size_t kMaxRefChanges = 50;
 const std::string kZeroSha(40, '0');
 
 // j[key] when j is an object that has it, else null. (operator[] on a const json that lacks the
@@ -197,6 +198,10 @@ absl::Status ParseGitLab(const std::string& event, const json& j, v1::SourceEven
     info->set_head_branch(Str(mr, {"source_branch"}));
     info->set_base_branch(Str(mr, {"target_branch"}));
     info->set_head_sha(Str(mr, {"last_commit", "id"}));
+    // The head commit's message: skip flags apply to a merge request through it.
+    if (std::string message = Str(mr, {"last_commit", "message"}); !message.empty()) {
+      e.add_commit_messages(message);
+    }
     info->set_draft(Bool(mr, {"draft"}) || Bool(mr, {"work_in_progress"}));
     info->set_title(Str(mr, {"title"}));
     if (j.contains("labels") && At(j, "labels").is_array()) {
@@ -222,28 +227,45 @@ absl::Status ParseBitbucket(const std::string& event, const json& j, v1::SourceE
   if (event == "repo:push") {
     const json* changes = j.contains("push") ? &At(At(j, "push"), "changes") : nullptr;
     if (changes == nullptr || !changes->is_array() || changes->empty()) return Missing("push.changes");
-    // One delivery can carry several ref changes; the first is the event (the rest are rare:
-    // one push to several branches).
-    const json& c = (*changes)[0];
-    const json& side = c.contains("new") && !At(c, "new").is_null() ? At(c, "new") : At(c, "old");
-    if (!side.is_object()) return Missing("push.changes[0].new");
-    bool deleted = Bool(c, {"closed"}) || !c.contains("new") || At(c, "new").is_null();
-    e.set_created(Bool(c, {"created"}));
-    std::string type = Str(side, {"type"});
-    std::string name = Str(side, {"name"});
-    if (type == "tag") {
-      e.set_tag(name);
-      e.set_kind(deleted ? v1::GIT_EVENT_KIND_TAG_DELETED : v1::GIT_EVENT_KIND_TAG);
-    } else {
-      e.set_branch(name);
-      e.set_kind(deleted ? v1::GIT_EVENT_KIND_BRANCH_DELETED : v1::GIT_EVENT_KIND_PUSH);
-    }
-    if (!deleted) e.set_sha(Str(side, {"target", "hash"}));
-    if (c.contains("old") && At(c, "old").is_object()) e.set_before(Str(At(c, "old"), {"target", "hash"}));
-    if (c.contains("commits")) AddCommits(At(c, "commits"), e);
-    if (e.commit_messages_size() == 0) {
-      std::string message = Str(side, {"target", "message"});
-      if (!message.empty()) e.add_commit_messages(message);
+    // One delivery can carry several ref changes (a push to several branches or tags): the
+    // first is the event, the others go to more_refs, each a whole event.
+    for (size_t i = 0; i < changes->size() && i < kMaxRefChanges; ++i) {
+      const json& c = (*changes)[i];
+      v1::SourceEvent one;
+      const json& side = c.contains("new") && !At(c, "new").is_null() ? At(c, "new") : At(c, "old");
+      if (!side.is_object()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("payload has no push.changes[", i, "].new or .old"));
+      }
+      bool deleted = Bool(c, {"closed"}) || !c.contains("new") || At(c, "new").is_null();
+      one.set_created(Bool(c, {"created"}));
+      std::string type = Str(side, {"type"});
+      std::string name = Str(side, {"name"});
+      if (type == "tag") {
+        one.set_tag(name);
+        one.set_kind(deleted ? v1::GIT_EVENT_KIND_TAG_DELETED : v1::GIT_EVENT_KIND_TAG);
+      } else {
+        one.set_branch(name);
+        one.set_kind(deleted ? v1::GIT_EVENT_KIND_BRANCH_DELETED : v1::GIT_EVENT_KIND_PUSH);
+      }
+      if (!deleted) one.set_sha(Str(side, {"target", "hash"}));
+      if (c.contains("old") && At(c, "old").is_object()) {
+        one.set_before(Str(At(c, "old"), {"target", "hash"}));
+      }
+      if (c.contains("commits")) AddCommits(At(c, "commits"), one);
+      if (one.commit_messages_size() == 0 && !deleted) {
+        std::string message = Str(side, {"target", "message"});
+        if (!message.empty()) one.add_commit_messages(message);
+      }
+      one.set_provider(e.provider());
+      one.set_event(e.event());
+      one.set_repository(e.repository());
+      one.set_sender(e.sender());
+      if (i == 0) {
+        e = std::move(one);
+      } else {
+        *e.add_more_refs() = std::move(one);
+      }
     }
     return absl::OkStatus();
   }

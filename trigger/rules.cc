@@ -109,7 +109,14 @@ RuleResult MatchGitTrigger(const v1::GitTrigger& trigger, const v1::SourceEvent&
     }
   }
   r.matched = true;
-  if (want == v1::GIT_EVENT_PUSH || want == v1::GIT_EVENT_TAG) {
+  // A push or tag is skipped if any of its commits carries a skip flag; a pull request that
+  // brings new code if its head commit does (only GitLab's payload carries that message).
+  const bool new_pr_code =
+      want == v1::GIT_EVENT_PULL_REQUEST &&
+      (event.pull_request().action() == v1::PULL_REQUEST_ACTION_OPENED ||
+       event.pull_request().action() == v1::PULL_REQUEST_ACTION_REOPENED ||
+       event.pull_request().action() == v1::PULL_REQUEST_ACTION_SYNCHRONIZED);
+  if (want == v1::GIT_EVENT_PUSH || want == v1::GIT_EVENT_TAG || new_pr_code) {
     for (const auto& m : event.commit_messages()) {
       std::string flag = SkipFlag(m);
       if (!flag.empty()) {

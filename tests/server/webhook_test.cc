@@ -14,6 +14,7 @@
 
 #include "common/proto_yaml.h"
 #include "common/random.h"
+#include "slipway/v1/delivery_service.grpc.pb.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
 #include "slipway/v1/preview.grpc.pb.h"
 #include "slipway/v1/release_service.grpc.pb.h"
@@ -244,6 +245,68 @@ TEST_F(WebhookTest, IdleKeepAliveConnectionsDoNotHoldBackDeliveries) {
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(Runs(), 1);
+}
+
+TEST_F(WebhookTest, ABitbucketPushToSeveralRefsActsOnEachRef) {
+  // The fixture's change to master, plus develop (its commit says [skip ci]), a new tag and a
+  // deleted branch, in one signed delivery.
+  auto j = nlohmann::json::parse(Fixture("bitbucket/repo-push.json"));
+  auto& changes = j["push"]["changes"];
+  auto develop = changes[0];
+  develop["new"]["name"] = "develop";
+  develop["commits"][0]["message"] = "docs only [skip ci]\n";
+  auto tag = changes[0];
+  tag["new"]["type"] = "tag";
+  tag["new"]["name"] = "v9.0";
+  tag["old"] = nullptr;
+  auto gone = changes[0];
+  gone["new"] = nullptr;
+  gone["old"]["name"] = "old-feature";
+  gone["closed"] = true;
+  changes.push_back(develop);
+  changes.push_back(tag);
+  changes.push_back(gone);
+  const std::string body = j.dump();
+  const Case bitbucket{"", "bitbucket", "repo:push", 200, true};
+  auto res = Post(bitbucket, body, SignedHeaders(bitbucket, body, "several-refs"));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  auto answer = nlohmann::json::parse(res->body);
+  EXPECT_EQ(answer["runs"].size(), 3u) << res->body;
+  EXPECT_EQ(Runs(), 3);
+
+  auto deliveries = v1::DeliveryService::NewStub(server_.Channel());
+  v1::GetDeliveryRequest get;
+  get.set_id(answer["delivery"].get<std::string>());
+  v1::Delivery d;
+  ASSERT_TRUE(deliveries->GetDelivery(TestServer::Context(server_.admin_token()).get(), get, &d).ok());
+  std::map<std::string, std::string> by_ref;  // ref -> run id or why skipped
+  for (const auto& m : d.matches()) by_ref[m.ref()] = m.run_id().empty() ? m.skipped() : "run";
+  EXPECT_EQ(by_ref["branch master"], "run");
+  EXPECT_THAT(by_ref["branch develop"], HasSubstr("[skip ci]"));
+  EXPECT_EQ(by_ref["tag v9.0"], "run");
+  EXPECT_EQ(by_ref["branch old-feature"], "run");
+  EXPECT_EQ(by_ref.size(), 4u);
+
+  // A redelivery matches every ref again from the stored event.
+  v1::RedeliverRequest again;
+  again.set_id(d.id());
+  v1::Delivery redelivered;
+  ASSERT_TRUE(deliveries->Redeliver(TestServer::Context(server_.admin_token()).get(), again,
+                                    &redelivered).ok());
+  EXPECT_EQ(redelivered.matches_size(), 4);
+  EXPECT_EQ(Runs(), 6);
+}
+
+TEST_F(WebhookTest, AMergeRequestWhoseHeadCommitSaysSkipCiStartsNothing) {
+  const Case mr{"", "gitlab", "Merge Request Hook", 202, false};
+  auto j = nlohmann::json::parse(Fixture("gitlab/merge_request-update.json"));
+  j["object_attributes"]["last_commit"]["message"] = "Update folder/todo.txt [skip ci]";
+  const std::string body = j.dump();
+  auto res = Post(mr, body, SignedHeaders(mr, body, "mr-skip"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202) << res->body;
+  EXPECT_EQ(Runs(), 0);
 }
 
 TEST_F(WebhookTest, AHeldStageRecordsTheTriggerAsSkipped) {

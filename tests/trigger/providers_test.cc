@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/random.h"
@@ -16,6 +17,7 @@ namespace {
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string Fixture(const std::string& name) {
   std::string path = std::string(SLIPWAY_SOURCE_DIR) + "/../shared/fixtures/webhooks/" + name;
@@ -142,6 +144,12 @@ TEST(GiteaFixturesTest, PushesAndPullRequests) {
   EXPECT_EQ(merged.sha(), "d555a5dd07f4d0148a58d4686ec381502ae6a2d4");
 }
 
+TEST(GitLabFixturesTest, AMergeRequestCarriesItsHeadCommitMessage) {
+  auto update = Parse(v1::PROVIDER_GITLAB, "x-gitlab-event", "Merge Request Hook",
+                      "gitlab/merge_request-update.json");
+  EXPECT_THAT(update.commit_messages(), ElementsAre("Update folder/todo.txt"));
+}
+
 TEST(BitbucketFixturesTest, PushAndPullRequests) {
   auto push = Parse(v1::PROVIDER_BITBUCKET, "x-event-key", "repo:push", "bitbucket/repo-push.json");
   EXPECT_EQ(push.kind(), v1::GIT_EVENT_KIND_PUSH);
@@ -157,6 +165,51 @@ TEST(BitbucketFixturesTest, PushAndPullRequests) {
   EXPECT_EQ(updated.sha(), "0704fc5beccc");
   auto fulfilled = Parse(v1::PROVIDER_BITBUCKET, "x-event-key", "pullrequest:fulfilled", "bitbucket/pullrequest-fulfilled.json");
   EXPECT_EQ(fulfilled.pull_request().action(), v1::PULL_REQUEST_ACTION_MERGED);
+}
+
+TEST(BitbucketFixturesTest, APushToSeveralRefsIsOneEventPerRef) {
+  // The fixture's one change, plus a second branch, a new tag and a deleted branch.
+  auto j = nlohmann::json::parse(Fixture("bitbucket/repo-push.json"));
+  auto& changes = j["push"]["changes"];
+  auto other = changes[0];
+  other["new"]["name"] = "develop";
+  other["new"]["target"]["hash"] = "2222222222222222222222222222222222222222";
+  other["commits"][0]["message"] = "fix [skip ci]\n";
+  auto tag = changes[0];
+  tag["new"]["type"] = "tag";
+  tag["new"]["name"] = "v9.0";
+  tag["old"] = nullptr;
+  tag["created"] = true;
+  auto gone = changes[0];
+  gone["new"] = nullptr;
+  gone["old"]["name"] = "old-feature";
+  gone["closed"] = true;
+  changes.push_back(other);
+  changes.push_back(tag);
+  changes.push_back(gone);
+  auto e = ParseDelivery(v1::PROVIDER_BITBUCKET, {{"x-event-key", "repo:push"}}, j.dump());
+  ASSERT_OK(e);
+  EXPECT_EQ(e->branch(), "master");
+  ASSERT_EQ(e->more_refs_size(), 3);
+  const auto& develop = e->more_refs(0);
+  EXPECT_EQ(develop.kind(), v1::GIT_EVENT_KIND_PUSH);
+  EXPECT_EQ(develop.branch(), "develop");
+  EXPECT_EQ(develop.sha(), "2222222222222222222222222222222222222222");
+  EXPECT_EQ(develop.repository(), e->repository());
+  EXPECT_EQ(develop.provider(), v1::PROVIDER_BITBUCKET);
+  EXPECT_EQ(develop.event(), "repo:push");
+  EXPECT_THAT(develop.commit_messages(), Contains(HasSubstr("[skip ci]")));
+  EXPECT_THAT(e->commit_messages(), Not(Contains(HasSubstr("[skip ci]"))));
+  EXPECT_EQ(e->more_refs(1).kind(), v1::GIT_EVENT_KIND_TAG);
+  EXPECT_EQ(e->more_refs(1).tag(), "v9.0");
+  EXPECT_TRUE(e->more_refs(1).created());
+  EXPECT_EQ(e->more_refs(2).kind(), v1::GIT_EVENT_KIND_BRANCH_DELETED);
+  EXPECT_EQ(e->more_refs(2).branch(), "old-feature");
+  EXPECT_EQ(e->more_refs(2).sha(), "");
+
+  changes.push_back(nlohmann::json{{"new", 5}});
+  EXPECT_THAT(ParseDelivery(v1::PROVIDER_BITBUCKET, {{"x-event-key", "repo:push"}}, j.dump()),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("push.changes[4]")));
 }
 
 TEST(ProvidersTest, MalformedDeliveriesAreRejectedWithAReason) {

@@ -91,6 +91,29 @@ TEST(MatchGitTriggerTest, AnyCommitWithASkipFlagSkipsThePush) {
   EXPECT_THAT(r.reason, HasSubstr("[skip ci]"));
 }
 
+TEST(MatchGitTriggerTest, APullRequestWhoseHeadCommitCarriesASkipFlagIsSkipped) {
+  v1::GitTrigger t;
+  t.add_events(v1::GIT_EVENT_PULL_REQUEST);
+  v1::SourceEvent pr;
+  pr.set_kind(v1::GIT_EVENT_KIND_PULL_REQUEST);
+  pr.set_branch("feature/x");
+  pr.add_commit_messages("tidy up [skip slipway]");
+  for (auto action : {v1::PULL_REQUEST_ACTION_OPENED, v1::PULL_REQUEST_ACTION_REOPENED,
+                      v1::PULL_REQUEST_ACTION_SYNCHRONIZED}) {
+    pr.mutable_pull_request()->set_action(action);
+    auto r = MatchGitTrigger(t, pr);
+    EXPECT_TRUE(r.matched);
+    EXPECT_TRUE(r.skipped) << action;
+    EXPECT_THAT(r.reason, HasSubstr("[skip slipway]"));
+  }
+  // Closing or merging brings no new code: the head commit's flag does not hold it back.
+  pr.mutable_pull_request()->set_action(v1::PULL_REQUEST_ACTION_CLOSED);
+  EXPECT_FALSE(MatchGitTrigger(t, pr).skipped);
+  pr.mutable_pull_request()->set_action(v1::PULL_REQUEST_ACTION_SYNCHRONIZED);
+  pr.set_commit_messages(0, "tidy up");
+  EXPECT_FALSE(MatchGitTrigger(t, pr).skipped);
+}
+
 TEST(MatchGitTriggerTest, PullRequestsMatchTheirHeadBranch) {
   v1::GitTrigger t;
   t.add_events(v1::GIT_EVENT_PULL_REQUEST);
