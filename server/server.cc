@@ -334,7 +334,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                                                           clock, ids, impl->previews.get());
   impl->scheduler =
       std::make_unique<trigger::Scheduler>(impl->db.get(), impl->executor.get(), clock);
-  impl->ref_lister = std::make_unique<trigger::Libgit2RefLister>();
+  impl->ref_lister =
+      std::make_unique<trigger::Libgit2RefLister>(options.data_dir + "/mirrors");
   impl->poller = std::make_unique<trigger::Poller>(impl->db.get(), impl->intake.get(),
                                                    impl->ref_lister.get(), clock);
   impl->delivery_service = std::make_unique<DeliveryServiceImpl>(

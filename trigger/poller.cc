@@ -3,9 +3,13 @@
 #include <git2.h>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <memory>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/duration.h"
+#include "common/random.h"
 #include "common/status_macros.h"
 #include "storage/pipeline_repository.h"
 
@@ -57,7 +61,9 @@ absl::Status PostponePoll(storage::Transaction& tx, const std::string& key, int6
 
 }  // namespace
 
-Libgit2RefLister::Libgit2RefLister() { git_libgit2_init(); }
+Libgit2RefLister::Libgit2RefLister(std::string mirror_dir) : mirror_dir_(std::move(mirror_dir)) {
+  git_libgit2_init();
+}
 Libgit2RefLister::~Libgit2RefLister() { git_libgit2_shutdown(); }
 
 absl::StatusOr<std::map<std::string, std::string>> Libgit2RefLister::ListRefs(
@@ -89,6 +95,137 @@ absl::StatusOr<std::map<std::string, std::string>> Libgit2RefLister::ListRefs(
   git_remote_disconnect(remote);
   git_remote_free(remote);
   return refs;
+}
+
+namespace {
+
+constexpr size_t kMaxFiles = 3000;
+constexpr int kMaxPolledCommits = 100;
+
+template <typename T, void (*Free)(T*)>
+struct Git2Deleter {
+  void operator()(T* p) const { Free(p); }
+};
+template <typename T, void (*Free)(T*)>
+using Git2Ptr = std::unique_ptr<T, Git2Deleter<T, Free>>;
+using RepoPtr = Git2Ptr<git_repository, git_repository_free>;
+using CommitPtr = Git2Ptr<git_commit, git_commit_free>;
+using TreePtr = Git2Ptr<git_tree, git_tree_free>;
+using DiffPtr = Git2Ptr<git_diff, git_diff_free>;
+using WalkPtr = Git2Ptr<git_revwalk, git_revwalk_free>;
+using RemotePtr = Git2Ptr<git_remote, git_remote_free>;
+using ObjectPtr = Git2Ptr<git_object, git_object_free>;
+
+std::string Git2Error(const std::string& what) {
+  const git_error* e = git_error_last();
+  return absl::StrCat(what, ": ", e != nullptr ? e->message : "unknown error");
+}
+
+// The commit `sha` names (a tag is peeled), or null when the mirror lacks it.
+CommitPtr PeeledCommit(git_repository* repo, const std::string& sha) {
+  git_oid oid;
+  if (sha.empty() || git_oid_fromstr(&oid, sha.c_str()) != 0) return nullptr;
+  git_object* obj = nullptr;
+  if (git_object_lookup(&obj, repo, &oid, GIT_OBJECT_ANY) != 0) return nullptr;
+  ObjectPtr owned(obj);
+  git_object* peeled = nullptr;
+  if (git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) != 0) return nullptr;
+  return CommitPtr(reinterpret_cast<git_commit*>(peeled));
+}
+
+// Adds the paths `commit` changes against its first parent (all of its files for a root).
+absl::Status AddChangedFiles(git_repository* repo, git_commit* commit, std::vector<std::string>& files) {
+  git_tree* tree = nullptr;
+  if (git_commit_tree(&tree, commit) != 0) return absl::InternalError(Git2Error("tree"));
+  TreePtr owned_tree(tree);
+  TreePtr parent_tree;
+  if (git_commit_parentcount(commit) > 0) {
+    git_commit* parent = nullptr;
+    if (git_commit_parent(&parent, commit, 0) == 0) {
+      CommitPtr owned_parent(parent);
+      git_tree* pt = nullptr;
+      if (git_commit_tree(&pt, parent) == 0) parent_tree.reset(pt);
+    }
+  }
+  git_diff* diff = nullptr;
+  if (git_diff_tree_to_tree(&diff, repo, parent_tree.get(), tree, nullptr) != 0) {
+    return absl::InternalError(Git2Error("diff"));
+  }
+  DiffPtr owned_diff(diff);
+  for (size_t i = 0; i < git_diff_num_deltas(diff) && files.size() < kMaxFiles; ++i) {
+    const git_diff_delta* d = git_diff_get_delta(diff, i);
+    const char* path = d->status == GIT_DELTA_DELETED ? d->old_file.path : d->new_file.path;
+    if (path != nullptr) files.emplace_back(path);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CommitChanges> Libgit2RefLister::DescribeChange(
+    const std::string& url, const std::string& before, const std::string& after,
+    const std::vector<std::string>& known, int max_commits) {
+  if (mirror_dir_.empty()) return absl::UnimplementedError("no mirror dir to read commits from");
+  absl::MutexLock lock(&mu_);
+  const std::string path = absl::StrCat(mirror_dir_, "/", Sha256Hex(url).substr(0, 24), ".git");
+  git_repository* raw = nullptr;
+  if (git_repository_open_bare(&raw, path.c_str()) != 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(mirror_dir_, ec);
+    if (git_repository_init(&raw, path.c_str(), /*is_bare=*/1) != 0) {
+      return absl::InternalError(Git2Error("cannot create the mirror " + path));
+    }
+  }
+  RepoPtr repo(raw);
+  CommitPtr head = PeeledCommit(repo.get(), after);
+  if (head == nullptr) {
+    // Fetch every branch and tag into the mirror: the new commits and, for later changes,
+    // what they are compared with.
+    git_remote* remote = nullptr;
+    if (git_remote_create_anonymous(&remote, repo.get(), url.c_str()) != 0) {
+      return absl::UnavailableError(Git2Error("cannot open " + url));
+    }
+    RemotePtr owned_remote(remote);
+    char heads[] = "+refs/heads/*:refs/heads/*";
+    char tags[] = "+refs/tags/*:refs/tags/*";
+    char* specs[] = {heads, tags};
+    git_strarray refspecs{specs, 2};
+    git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
+    options.prune = GIT_FETCH_PRUNE;
+    options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    if (git_remote_fetch(remote, &refspecs, &options, "slipway poll") != 0) {
+      return absl::UnavailableError(Git2Error("cannot fetch " + url));
+    }
+    head = PeeledCommit(repo.get(), after);
+    if (head == nullptr) {
+      return absl::UnavailableError(absl::StrCat(url, " has no commit ", after));
+    }
+  }
+  git_revwalk* raw_walk = nullptr;
+  if (git_revwalk_new(&raw_walk, repo.get()) != 0) return absl::InternalError(Git2Error("revwalk"));
+  WalkPtr walk(raw_walk);
+  git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+  if (git_revwalk_push(walk.get(), git_commit_id(head.get())) != 0) {
+    return absl::InternalError(Git2Error("revwalk"));
+  }
+  // What was there before is not new; a tip the mirror lacks (rewritten away) hides nothing.
+  for (const std::string& old : before.empty() ? known : std::vector<std::string>{before}) {
+    if (CommitPtr c = PeeledCommit(repo.get(), old); c != nullptr) {
+      git_revwalk_hide(walk.get(), git_commit_id(c.get()));
+    }
+  }
+  CommitChanges out;
+  git_oid oid;
+  for (int n = 0; n < max_commits && git_revwalk_next(&oid, walk.get()) == 0; ++n) {
+    git_commit* raw_commit = nullptr;
+    if (git_commit_lookup(&raw_commit, repo.get(), &oid) != 0) break;
+    CommitPtr commit(raw_commit);
+    if (const char* m = git_commit_message(commit.get()); m != nullptr) out.messages.emplace_back(m);
+    if (out.files.size() < kMaxFiles) RETURN_IF_ERROR(AddChangedFiles(repo.get(), commit.get(), out.files));
+  }
+  std::sort(out.files.begin(), out.files.end());
+  out.files.erase(std::unique(out.files.begin(), out.files.end()), out.files.end());
+  return out;
 }
 
 absl::StatusOr<PollReport> Poller::Tick() {
@@ -160,6 +297,20 @@ absl::StatusOr<PollReport> Poller::Tick() {
             continue;  // a moved tag is not a release event
           }
           e.set_sha(sha);
+          // The new commits' messages and files, so skip flags and path rules apply. A tag
+          // carries its commit's message. Without them the change still acts (unfiltered).
+          std::vector<std::string> known;
+          for (const auto& [other, tip] : stored) known.push_back(tip);
+          if (!e.tag().empty()) known.clear();
+          auto changes = lister_->DescribeChange(src.clone_url(), e.before(), sha, known,
+                                                 e.tag().empty() ? kMaxPolledCommits : 1);
+          if (changes.ok()) {
+            for (auto& m : changes->messages) e.add_commit_messages(std::move(m));
+            for (auto& f : changes->files) e.add_changed_files(std::move(f));
+          } else if (!absl::IsUnimplemented(changes.status())) {
+            spdlog::warn("polling {}/{}: commits of {}: {}", p.name(), src.name(), ref,
+                         std::string(changes.status().message()));
+          }
           dispatch(e, ref, sha);
         }
         for (const auto& [ref, sha] : stored) {

@@ -8,6 +8,9 @@
 
 #include <map>
 #include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -16,21 +19,48 @@
 
 namespace slipway::trigger {
 
+// What a ref change brings: the messages of its new commits and the files they touch (both
+// bounded), so that skip flags and path rules apply to polled repositories too.
+struct CommitChanges {
+  std::vector<std::string> messages;
+  std::vector<std::string> files;
+};
+
 // Lists a repository's refs: "refs/heads/main" → commit. Thread-safe in every implementation.
 class RefLister {
  public:
   virtual ~RefLister() = default;
   // UNAVAILABLE when the repository cannot be reached.
   virtual absl::StatusOr<std::map<std::string, std::string>> ListRefs(const std::string& url) = 0;
+  // The commits reachable from `after` and not from `before` (for a new ref: not from any of
+  // `known`), at most `max_commits` of them. UNIMPLEMENTED where commits cannot be read;
+  // UNAVAILABLE when they cannot be fetched.
+  virtual absl::StatusOr<CommitChanges> DescribeChange(const std::string& /*url*/,
+                                                       const std::string& /*before*/,
+                                                       const std::string& /*after*/,
+                                                       const std::vector<std::string>& /*known*/,
+                                                       int /*max_commits*/) {
+    return absl::UnimplementedError("this lister reads no commits");
+  }
 };
 
-// RefLister over libgit2: a remote without a local clone, listed over any transport libgit2
-// supports (local paths, file://, https://, ssh://).
+// RefLister over libgit2: refs are listed without a local clone, over any transport libgit2
+// supports (local paths, file://, https://, ssh://). Commits are read from a bare mirror per
+// repository under `mirror_dir`, fetched when a change names a commit it lacks; without a
+// mirror dir no commits are read.
 class Libgit2RefLister final : public RefLister {
  public:
-  Libgit2RefLister();
+  explicit Libgit2RefLister(std::string mirror_dir = "");
   ~Libgit2RefLister() override;
   absl::StatusOr<std::map<std::string, std::string>> ListRefs(const std::string& url) override;
+  absl::StatusOr<CommitChanges> DescribeChange(const std::string& url, const std::string& before,
+                                               const std::string& after,
+                                               const std::vector<std::string>& known,
+                                               int max_commits) override;
+
+ private:
+  const std::string mirror_dir_;
+  absl::Mutex mu_;  // one fetch into the mirrors at a time
 };
 
 struct PollReport {

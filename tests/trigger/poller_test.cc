@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "common/proto_yaml.h"
@@ -47,6 +48,10 @@ stages:
     resources: [{name: web, driver: process, process: {command: [web]}}]
     triggers: [{git: {source: app, branches: [main]}}]
     flow: {sequential: [{ref: web, skip_if: "true", deploy: {resource: web}}]}
+  - name: api
+    resources: [{name: web, driver: process, process: {command: [web]}}]
+    triggers: [{git: {source: app, branches: [main], paths: {include: ["src/"]}}}]
+    flow: {sequential: [{ref: web, skip_if: "true", deploy: {resource: web}}]}
   - name: cleanup
     resources: [{name: web, driver: process, process: {command: [web]}}]
     triggers: [{git: {source: app, events: [branch_deleted], branches: ["feature/*"]}}]
@@ -63,6 +68,19 @@ stages:
   }
   void Commit(const std::string& message) {
     Git("-C " + repo_ + " commit -q --allow-empty -m '" + message + "'");
+  }
+  // A commit that writes `file` (and nothing else).
+  void CommitFile(const std::string& file, const std::string& message) {
+    std::filesystem::create_directories(std::filesystem::path(repo_ + "/" + file).parent_path());
+    std::ofstream(repo_ + "/" + file) << message << "\n";
+    Git("-C " + repo_ + " add " + file);
+    Git("-C " + repo_ + " commit -q -m '" + message + "'");
+  }
+  // The event of the newest delivery.
+  v1::SourceEvent LastEvent() {
+    auto list = intake_->List("", 1);  // every delivery, matched or not
+    EXPECT_OK(list);
+    return list.ok() && !list->empty() ? list->front().event() : v1::SourceEvent();
   }
   std::vector<v1::Run> Runs(const std::string& stage) {
     std::vector<v1::Run> runs;
@@ -91,7 +109,7 @@ stages:
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<release::Executor> executor_;
   std::unique_ptr<WebhookIntake> intake_;
-  Libgit2RefLister git_;
+  Libgit2RefLister git_{dir_.File("mirrors")};
 };
 
 TEST_F(PollerTest, NewCommitsAndDeletedBranchesActLikePushes) {
@@ -122,6 +140,56 @@ TEST_F(PollerTest, NewCommitsAndDeletedBranchesActLikePushes) {
   ASSERT_EQ(cleanup.size(), 1u);
   EXPECT_EQ(cleanup[0].trigger().branch(), "feature/login");
   EXPECT_EQ(cleanup[0].trigger().event(), "branch_deleted");
+}
+
+TEST_F(PollerTest, PolledCommitsCarryMessagesAndFilesForSkipFlagsAndPathRules) {
+  Poller poller(db_.get(), intake_.get(), &git_, &clock_);
+  ASSERT_OK(poller.Tick());
+  auto tick = [&] {
+    clock_.Advance(absl::Minutes(1));
+    auto r = poller.Tick();
+    ASSERT_OK(r);
+    ASSERT_EQ(r->events, 1);
+  };
+
+  CommitFile("docs/guide.md", "docs: guide");
+  tick();
+  v1::SourceEvent e = LastEvent();
+  EXPECT_THAT(e.commit_messages(), ::testing::ElementsAre("docs: guide\n"));
+  EXPECT_THAT(e.changed_files(), ::testing::ElementsAre("docs/guide.md"));
+  EXPECT_EQ(Runs("dev").size(), 1u);
+  EXPECT_EQ(Runs("api").size(), 0u);  // nothing under src/
+
+  // Two commits in one poll, one of them flagged: neither stage runs.
+  CommitFile("src/main.cc", "feat: main");
+  Commit("tidy [skip ci]");
+  tick();
+  e = LastEvent();
+  EXPECT_EQ(e.commit_messages_size(), 2);
+  EXPECT_THAT(e.changed_files(), ::testing::ElementsAre("src/main.cc"));
+  EXPECT_EQ(Runs("dev").size(), 1u);
+  EXPECT_EQ(Runs("api").size(), 0u);
+
+  CommitFile("src/util.cc", "fix: util");
+  tick();
+  EXPECT_THAT(LastEvent().changed_files(), ::testing::ElementsAre("src/util.cc"));
+  EXPECT_EQ(Runs("dev").size(), 2u);
+  EXPECT_EQ(Runs("api").size(), 1u);
+
+  // A new branch brings only the commits no known ref had; a new tag its commit's message.
+  Git("-C " + repo_ + " checkout -q -b feature/one");
+  CommitFile("web/app.js", "web: app");
+  Git("-C " + repo_ + " checkout -q main");
+  tick();
+  e = LastEvent();
+  EXPECT_EQ(e.branch(), "feature/one");
+  EXPECT_THAT(e.commit_messages(), ::testing::ElementsAre("web: app\n"));
+  EXPECT_THAT(e.changed_files(), ::testing::ElementsAre("web/app.js"));
+  Git("-C " + repo_ + " tag -a v1.0 -m 'release notes'");
+  tick();
+  e = LastEvent();
+  EXPECT_EQ(e.tag(), "v1.0");
+  EXPECT_THAT(e.commit_messages(), ::testing::ElementsAre("fix: util\n"));
 }
 
 TEST_F(PollerTest, AnUnreachableRepositoryNeverCountsAsDeleted) {
