@@ -6,6 +6,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
@@ -18,6 +20,25 @@ std::string SecureIdGenerator::RandomHex(int bytes) {
     std::abort();
   }
   return HexEncode(std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+}
+
+std::string SecureIdGenerator::OrderedHex() {
+  // The wall clock only orders ids; nothing depends on its value.
+  const uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count()) &
+                      ((uint64_t{1} << 44) - 1);
+  uint32_t random = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&random), sizeof(random)) != 1) std::abort();
+  uint64_t v = (ms << 20) | (random & 0x7ffff);  // half the range left to count up in
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if ((ms << 20) <= last_) v = last_ + 1;  // same millisecond, or the clock stepped back
+    last_ = v;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
 }
 
 std::string HexEncode(std::string_view bytes) {

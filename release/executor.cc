@@ -382,7 +382,7 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
 
   auto ar = std::make_unique<ActiveRun>();
   v1::Run& run = ar->run;
-  run.set_id("run-" + deps_.ids->RandomHex(8));
+  run.set_id("run-" + deps_.ids->OrderedHex());
   run.set_pipeline(request.pipeline.name());
   run.set_stage(request.stage);
   run.set_kind(request.kind);

@@ -57,7 +57,7 @@ IntakeResult WebhookIntake::Finish(v1::Delivery delivery, int status, std::strin
     // Another copy of this delivery claimed the id first. Runs are started with request ids
     // derived from the delivery id, so the matches name the runs the first copy started.
     delivery.set_duplicate(true);
-    delivery.set_id("dlv-" + ids_->RandomHex(8));
+    delivery.set_id("dlv-" + ids_->OrderedHex());
     status = 200;
     message = "duplicate delivery";
     delivery.set_status(status);
@@ -75,7 +75,7 @@ IntakeResult WebhookIntake::Finish(v1::Delivery delivery, int status, std::strin
 IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers,
                                    std::string_view body) {
   v1::Delivery d;
-  d.set_id("dlv-" + ids_->RandomHex(8));
+  d.set_id("dlv-" + ids_->OrderedHex());
   d.set_provider(provider);
   d.set_delivery_id(DeliveryId(provider, headers, body));
   d.set_receive_time(FormatRfc3339(clock_->Now()));
@@ -261,7 +261,7 @@ IntakeResult WebhookIntake::HandleGeneric(std::string_view token, const Headers&
                                           const std::map<std::string, std::string>& query,
                                           std::string_view body) {
   v1::Delivery d;
-  d.set_id("dlv-" + ids_->RandomHex(8));
+  d.set_id("dlv-" + ids_->OrderedHex());
   d.set_provider(v1::PROVIDER_UNSPECIFIED);
   d.set_receive_time(FormatRfc3339(clock_->Now()));
   for (const auto& [k, v] : RedactHeaders(headers)) (*d.mutable_headers())[k] = v;
@@ -374,7 +374,7 @@ IntakeResult WebhookIntake::HandleEvent(const v1::SourceEvent& event,
                                         const std::string& delivery_id,
                                         const std::vector<v1::Pipeline>& pipelines) {
   v1::Delivery d;
-  d.set_id("dlv-" + ids_->RandomHex(8));
+  d.set_id("dlv-" + ids_->OrderedHex());
   d.set_provider(event.provider());
   d.set_delivery_id(delivery_id);
   d.set_receive_time(FormatRfc3339(clock_->Now()));
@@ -410,7 +410,7 @@ absl::StatusOr<v1::Delivery> WebhookIntake::Redeliver(const std::string& id) {
         "); only accepted deliveries can be redelivered"));
   }
   v1::Delivery d;
-  d.set_id("dlv-" + ids_->RandomHex(8));
+  d.set_id("dlv-" + ids_->OrderedHex());
   d.set_provider(old.provider());
   d.set_delivery_id(old.delivery_id() + "#redelivery-" + ids_->RandomHex(4));
   d.set_receive_time(FormatRfc3339(clock_->Now()));

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
+#include <vector>
 
 namespace slipway {
 namespace {
@@ -20,6 +23,33 @@ TEST(RandomTest, SecureIdsHaveTheRequestedLengthAndDoNotRepeat) {
     ASSERT_EQ(id.size(), 32u);
     ASSERT_TRUE(seen.insert(id).second);
   }
+}
+
+TEST(RandomTest, OrderedIdsSortInCreationOrderAcrossThreads) {
+  SecureIdGenerator ids;
+  std::vector<std::vector<std::string>> per_thread(4);
+  std::vector<std::thread> threads;
+  for (auto& out : per_thread) {
+    threads.emplace_back([&ids, &out] {
+      for (int i = 0; i < 20000; ++i) out.push_back(ids.OrderedHex());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> seen;
+  for (const auto& out : per_thread) {
+    for (size_t i = 0; i < out.size(); ++i) {
+      ASSERT_EQ(out[i].size(), 16u);
+      ASSERT_EQ(out[i].find_first_not_of("0123456789abcdef"), std::string::npos) << out[i];
+      if (i > 0) {
+        ASSERT_LT(out[i - 1], out[i]);  // each thread sees them increase
+      }
+      ASSERT_TRUE(seen.insert(out[i]).second) << out[i];
+    }
+  }
+  // A later millisecond sorts after everything before it.
+  std::string before = ids.OrderedHex();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  EXPECT_LT(before, ids.OrderedHex());
 }
 
 TEST(RandomTest, HmacSha256MatchesRfc4231TestCase2) {
