@@ -41,6 +41,7 @@ struct LoadResult {
   double seconds = 0;
   std::vector<double> latencies_ms;
   std::map<std::string, Clock::time_point> acked;  // run id -> ack time
+  std::map<std::string, long> failures;             // HTTP status or client error -> count
 };
 
 // Sends as fast as possible (rate <= 0) or at `rate` per second in total, for `seconds`.
@@ -86,6 +87,8 @@ LoadResult Load(int port, const std::string& path, const std::string& body,
           }
         } else {
           ++mine.failed;
+          ++mine.failures[res ? "status " + std::to_string(res->status)
+                              : "error " + httplib::to_string(res.error())];
         }
       }
       std::lock_guard<std::mutex> lock(mu);
@@ -93,6 +96,7 @@ LoadResult Load(int port, const std::string& path, const std::string& body,
       total.failed += mine.failed;
       total.latencies_ms.insert(total.latencies_ms.end(), mine.latencies_ms.begin(), mine.latencies_ms.end());
       total.acked.insert(mine.acked.begin(), mine.acked.end());
+      for (const auto& [what, n] : mine.failures) total.failures[what] += n;
     });
   }
   for (auto& t : threads) t.join();
@@ -156,6 +160,27 @@ stages:
   }
 
   LoadResult slip = Load(bench->http_port(), "/hooks/github", body, secret, connections, seconds, 0, 200);
+  // The ceiling of this machine and load generator: the same HTTP library, 64 workers, a
+  // handler that only checks the HMAC and answers (nothing parsed, stored or run).
+  LoadResult ceiling;
+  {
+    httplib::Server bare;
+    bare.new_task_queue = [] { return new httplib::ThreadPool(64); };
+    bare.set_keep_alive_max_count(1000);
+    bare.set_tcp_nodelay(true);
+    bare.Post("/hooks/github", [&secret](const httplib::Request& req, httplib::Response& res) {
+      bool ok = slipway::ConstantTimeEquals(req.get_header_value("X-Hub-Signature-256"),
+                                            "sha256=" + slipway::HmacSha256Hex(secret, req.body));
+      res.status = ok ? 200 : 401;
+      res.set_content("{}", "application/json");
+    });
+    int bare_port = bare.bind_to_any_port("127.0.0.1");
+    std::thread serve([&bare] { bare.listen_after_bind(); });
+    while (!bare.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ceiling = Load(bare_port, "/hooks/github", body, secret, connections, seconds, 0, 200);
+    bare.stop();
+    serve.join();
+  }
   LoadResult other;
   if (have_webhook) {
     other = Load(*port, "/hooks/push", body, secret, connections, seconds, 0, 200);
@@ -182,13 +207,20 @@ stages:
       to_running.push_back(std::chrono::duration<double, std::milli>(it->second - acked).count());
     }
   }
+  for (const auto* r : {&slip, &other, &paced}) {
+    for (const auto& [what, n] : r->failures) {
+      std::fprintf(stderr, "%s: %ld failed with %s\n",
+                   r == &other ? "webhook" : r == &paced ? "slipwayd paced" : "slipwayd", n,
+                   what.c_str());
+    }
+  }
   std::printf(
-      "{\"slipwayd_deliveries_per_s\": %.0f, \"slipwayd_ok\": %ld, \"slipwayd_failed\": %ld, "
+      "{\"verify_only_ceiling_per_s\": %.0f, \"slipwayd_deliveries_per_s\": %.0f, \"slipwayd_ok\": %ld, \"slipwayd_failed\": %ld, "
       "\"webhook_deliveries_per_s\": %.0f, \"webhook_ok\": %ld, \"webhook_failed\": %ld, "
       "\"ratio\": %.2f, \"paced_rate_per_s\": %.0f, \"paced_ack_p50_ms\": %.2f, "
       "\"paced_ack_p99_ms\": %.2f, \"delivery_to_first_node_p50_ms\": %.2f, "
       "\"delivery_to_first_node_p99_ms\": %.2f, \"runs_matched\": %zu, \"paced_runs\": %zu}\n",
-      slip.ok / slip.seconds, slip.ok, slip.failed, other.ok / std::max(other.seconds, 1e-9),
+      ceiling.ok / ceiling.seconds, slip.ok / slip.seconds, slip.ok, slip.failed, other.ok / std::max(other.seconds, 1e-9),
       other.ok, other.failed, other.ok > 0 ? (slip.ok / slip.seconds) / (other.ok / other.seconds) : 0,
       paced.ok / paced.seconds, Percentile(paced.latencies_ms, 0.5), Percentile(paced.latencies_ms, 0.99),
       Percentile(to_running, 0.5), Percentile(to_running, 0.99), to_running.size(), paced.acked.size());
