@@ -207,6 +207,9 @@ stages:
       to_running.push_back(std::chrono::duration<double, std::milli>(it->second - acked).count());
     }
   }
+  std::fprintf(stderr, "slipwayd at full load: acknowledgement p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+               Percentile(slip.latencies_ms, 0.5), Percentile(slip.latencies_ms, 0.99),
+               Percentile(slip.latencies_ms, 1.0));
   for (const auto* r : {&slip, &other, &paced}) {
     for (const auto& [what, n] : r->failures) {
       std::fprintf(stderr, "%s: %ld failed with %s\n",

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   app.add_option("--preview-reconcile-max-share", reconcile_max_share,
                  "Largest share of live previews one reconcile may delete (default 0.5)");
   app.add_option("--http-threads", http_threads,
-                 "HTTP connections served at once (webhooks, health, metrics; default 64)");
+                 "HTTP connections served at once (webhooks, health, metrics; default 128)");
   app.add_option("--log-format", log_format, "text or json (default text)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate: serve gRPC and HTTP over TLS");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");

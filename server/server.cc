@@ -4,8 +4,11 @@
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -238,6 +241,14 @@ struct Server::Impl {
       if (previews != nullptr) metrics->SetPreviewCounts(previews->CountByState());
       res.set_content(metrics->Render(), "text/plain; version=0.0.4");
     });
+    // The HTTP library listens with a backlog of 5: a burst of Git hosts connecting at once
+    // would have its connections dropped and retried a second later. The listening socket is
+    // noted here and given a real backlog once bound.
+    int listen_fd = -1;
+    http_server->set_socket_options([&listen_fd](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_fd = sock;
+    });
     if (hp.port == 0) {
       http_port = http_server->bind_to_any_port(hp.host.c_str());
     } else {
@@ -246,6 +257,9 @@ struct Server::Impl {
     if (http_port <= 0) {
       return absl::UnavailableError(
           absl::StrCat("--http-listen: cannot listen on ", options.http_listen));
+    }
+    if (listen_fd >= 0 && ::listen(listen_fd, SOMAXCONN) != 0) {
+      spdlog::warn("HTTP listen backlog stays at 5: {}", std::strerror(errno));
     }
     http_thread = std::thread([this] { http_server->listen_after_bind(); });
     return absl::OkStatus();

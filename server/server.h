@@ -33,7 +33,7 @@ struct ServerOptions {
   std::map<std::string, deploy::Driver*> driver_overrides;
   // Threads that run driver and HTTP work of flow nodes.
   int task_threads = 8;
-  int http_threads = 64;
+  int http_threads = 128;
   // Webhook bodies larger than this are refused with 413 before they are read.
   int64_t max_webhook_bytes = 25 << 20;
   // How often previews are compared with what is known of their pull requests and branches

@@ -7,7 +7,9 @@
 #include <httplib.h>
 
 #include <fstream>
+#include <atomic>
 #include <set>
+#include <thread>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -245,6 +247,37 @@ TEST_F(WebhookTest, IdleKeepAliveConnectionsDoNotHoldBackDeliveries) {
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(Runs(), 1);
+}
+
+TEST_F(WebhookTest, ABurstOfNewConnectionsIsServedWithoutDrops) {
+  // 100 deliveries, each on its own new connection, all at once (a Git host catching up).
+  // A connection the server's listen queue drops is retried by the kernel only after a
+  // second, so a half-second connect timeout turns a drop into a failure.
+  const Case& push = kCases[0];
+  const std::string body = Fixture(push.file);
+  constexpr int kBurst = 100;
+  std::vector<int> statuses(kBurst, 0);
+  std::vector<std::string> errors(kBurst);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kBurst; ++i) {
+    threads.emplace_back([&, i] {
+      httplib::Client http("127.0.0.1", server_.http_port());
+      http.set_connection_timeout(0, 500 * 1000);
+      http.set_read_timeout(30, 0);
+      ++ready;
+      while (ready.load() < kBurst) std::this_thread::yield();
+      auto res = http.Post("/hooks/github", SignedHeaders(push, body, "burst-" + std::to_string(i)),
+                           body, "application/json");
+      if (res) statuses[i] = res->status;
+      else errors[i] = httplib::to_string(res.error());
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kBurst; ++i) {
+    EXPECT_EQ(statuses[i], 200) << "delivery " << i << ": " << errors[i];
+  }
+  EXPECT_EQ(Runs(), 100);
 }
 
 TEST_F(WebhookTest, ABitbucketPushToSeveralRefsActsOnEachRef) {
