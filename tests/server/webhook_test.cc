@@ -23,6 +23,7 @@
 #include "tests/testing/fake_driver.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait.h"
+#include "tests/testing/webhook_fixtures.h"
 
 namespace slipway {
 namespace {
@@ -30,13 +31,7 @@ namespace {
 using ::testing::HasSubstr;
 using testing::TestServer;
 
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(SLIPWAY_SOURCE_DIR) + "/../shared/fixtures/webhooks/" + name,
-                   std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string Fixture(const std::string& name) { return testing::WebhookFixture(name); }
 
 struct Case {
   const char* file;
@@ -283,23 +278,7 @@ TEST_F(WebhookTest, ABurstOfNewConnectionsIsServedWithoutDrops) {
 TEST_F(WebhookTest, ABitbucketPushToSeveralRefsActsOnEachRef) {
   // The fixture's change to master, plus develop (its commit says [skip ci]), a new tag and a
   // deleted branch, in one signed delivery.
-  auto j = nlohmann::json::parse(Fixture("bitbucket/repo-push.json"));
-  auto& changes = j["push"]["changes"];
-  auto develop = changes[0];
-  develop["new"]["name"] = "develop";
-  develop["commits"][0]["message"] = "docs only [skip ci]\n";
-  auto tag = changes[0];
-  tag["new"]["type"] = "tag";
-  tag["new"]["name"] = "v9.0";
-  tag["old"] = nullptr;
-  auto gone = changes[0];
-  gone["new"] = nullptr;
-  gone["old"]["name"] = "old-feature";
-  gone["closed"] = true;
-  changes.push_back(develop);
-  changes.push_back(tag);
-  changes.push_back(gone);
-  const std::string body = j.dump();
+  const std::string body = testing::BitbucketPushToSeveralRefs(std::string(40, '2'));
   const Case bitbucket{"", "bitbucket", "repo:push", 200, true};
   auto res = Post(bitbucket, body, SignedHeaders(bitbucket, body, "several-refs"));
   ASSERT_TRUE(res);

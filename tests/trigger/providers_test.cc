@@ -10,6 +10,7 @@
 
 #include "common/random.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/webhook_fixtures.h"
 
 namespace slipway::trigger {
 namespace {
@@ -19,14 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string Fixture(const std::string& name) {
-  std::string path = std::string(SLIPWAY_SOURCE_DIR) + "/../shared/fixtures/webhooks/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "missing fixture " << path;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string Fixture(const std::string& name) { return testing::WebhookFixture(name); }
 
 v1::SourceEvent Parse(v1::Provider p, const std::string& header, const std::string& event,
                       const std::string& file) {
@@ -168,25 +162,8 @@ TEST(BitbucketFixturesTest, PushAndPullRequests) {
 }
 
 TEST(BitbucketFixturesTest, APushToSeveralRefsIsOneEventPerRef) {
-  // The fixture's one change, plus a second branch, a new tag and a deleted branch.
-  auto j = nlohmann::json::parse(Fixture("bitbucket/repo-push.json"));
-  auto& changes = j["push"]["changes"];
-  auto other = changes[0];
-  other["new"]["name"] = "develop";
-  other["new"]["target"]["hash"] = "2222222222222222222222222222222222222222";
-  other["commits"][0]["message"] = "fix [skip ci]\n";
-  auto tag = changes[0];
-  tag["new"]["type"] = "tag";
-  tag["new"]["name"] = "v9.0";
-  tag["old"] = nullptr;
-  tag["created"] = true;
-  auto gone = changes[0];
-  gone["new"] = nullptr;
-  gone["old"]["name"] = "old-feature";
-  gone["closed"] = true;
-  changes.push_back(other);
-  changes.push_back(tag);
-  changes.push_back(gone);
+  auto j = nlohmann::json::parse(
+      testing::BitbucketPushToSeveralRefs("2222222222222222222222222222222222222222"));
   auto e = ParseDelivery(v1::PROVIDER_BITBUCKET, {{"x-event-key", "repo:push"}}, j.dump());
   ASSERT_OK(e);
   EXPECT_EQ(e->branch(), "master");
@@ -207,7 +184,7 @@ TEST(BitbucketFixturesTest, APushToSeveralRefsIsOneEventPerRef) {
   EXPECT_EQ(e->more_refs(2).branch(), "old-feature");
   EXPECT_EQ(e->more_refs(2).sha(), "");
 
-  changes.push_back(nlohmann::json{{"new", 5}});
+  j["push"]["changes"].push_back(nlohmann::json{{"new", 5}});
   EXPECT_THAT(ParseDelivery(v1::PROVIDER_BITBUCKET, {{"x-event-key", "repo:push"}}, j.dump()),
               testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("push.changes[4]")));
 }
