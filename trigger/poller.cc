@@ -181,8 +181,13 @@ absl::StatusOr<CommitChanges> Libgit2RefLister::DescribeChange(
   if (head == nullptr) {
     // Fetch every branch and tag into the mirror: the new commits and, for later changes,
     // what they are compared with.
+    // An anonymous remote, as the listing uses: no url.*.insteadOf rewriting from Git config
+    // (which also leaks in libgit2 1.5).
     git_remote* remote = nullptr;
-    if (git_remote_create_anonymous(&remote, repo.get(), url.c_str()) != 0) {
+    git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
+    create.repository = repo.get();
+    create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if (git_remote_create_with_opts(&remote, url.c_str(), &create) != 0) {
       return absl::UnavailableError(Git2Error("cannot open " + url));
     }
     RemotePtr owned_remote(remote);
