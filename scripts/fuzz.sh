@@ -11,7 +11,7 @@ fixtures="$root/../shared/fixtures/webhooks"
 mkdir -p "$out"
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -DSLIPWAY_LIBFUZZER
        -I"$root" -I"$root/build/proto")
-libs=(-lprotobuf -lcrypto -labsl_strings -labsl_status -labsl_statusor
+libs=(-lsimdjson -lprotobuf -lcrypto -labsl_strings -labsl_status -labsl_statusor
       -labsl_str_format_internal -labsl_cord -labsl_raw_logging_internal -labsl_throw_delegate)
 common=("$root/trigger/providers.cc" "$root/common/random.cc"
         "$root/build/proto/slipway/v1/delivery.pb.cc" "$root/build/proto/slipway/v1/pipeline.pb.cc")

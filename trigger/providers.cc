@@ -1,6 +1,9 @@
 #include "trigger/providers.h"
 
-#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include <memory>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -10,45 +13,80 @@
 namespace slipway::trigger {
 namespace {
 
-using nlohmann::json;
-
 constexpr size_t kMaxCommits = 100;
 constexpr size_t kMaxFiles = 3000;
 constexpr size_t kMaxRefChanges = 50;
 const std::string kZeroSha(40, '0');
 
-// j[key] when j is an object that has it, else null. (operator[] on a const json that lacks the
-// key is undefined behaviour; the fuzz target found it.)
-const json& At(const json& j, const char* key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
+// A read-only view of one value of a parsed payload; a missing value reads as null, so a
+// lookup never fails. Valid while the parser that produced it is.
+class Json {
+ public:
+  Json() = default;
+  explicit Json(simdjson::dom::element e) : e_(e), present_(true) {}
+
+  bool is_object() const { return present_ && e_.is_object(); }
+  bool is_array() const { return present_ && e_.is_array(); }
+  bool is_string() const { return present_ && e_.is_string(); }
+  bool is_null() const { return !present_ || e_.is_null(); }
+  bool is_boolean() const { return present_ && e_.is_bool(); }
+  bool is_number_integer() const { return present_ && e_.is_int64(); }
+
+  // The member `key` of an object (null when absent or not an object).
+  Json operator[](const char* key) const {
+    simdjson::dom::object o;
+    simdjson::dom::element v;
+    if (!present_ || e_.get(o) != simdjson::SUCCESS || o.at_key(key).get(v) != simdjson::SUCCESS) {
+      return Json();
+    }
+    return Json(v);
+  }
+  bool contains(const char* key) const { return is_object() && (*this)[key].present_; }
+  // The elements of an array (none when not an array).
+  std::vector<Json> items() const {
+    std::vector<Json> out;
+    simdjson::dom::array a;
+    if (!present_ || e_.get(a) != simdjson::SUCCESS) return out;
+    for (simdjson::dom::element v : a) out.emplace_back(v);
+    return out;
+  }
+  std::string string() const {
+    std::string_view v;
+    return present_ && e_.get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+  }
+  int64_t integer() const {
+    int64_t v = 0;
+    return present_ && e_.get(v) == simdjson::SUCCESS ? v : 0;
+  }
+  bool boolean() const {
+    bool v = false;
+    return present_ && e_.get(v) == simdjson::SUCCESS && v;
+  }
+
+ private:
+  simdjson::dom::element e_;
+  bool present_ = false;
+};
+
+Json At(const Json& j, const char* key) { return j[key]; }
 
 std::string Header(const Headers& h, const std::string& name) {
   auto it = h.find(name);
   return it == h.end() ? "" : it->second;
 }
 
-std::string Str(const json& j, std::initializer_list<const char*> path) {
-  const json* cur = &j;
-  for (const char* key : path) {
-    if (!cur->is_object() || !cur->contains(key)) return "";
-    cur = &(*cur)[key];
-  }
-  if (cur->is_string()) return cur->get<std::string>();
-  if (cur->is_number_integer()) return std::to_string(cur->get<int64_t>());
+std::string Str(const Json& j, std::initializer_list<const char*> path) {
+  Json cur = j;
+  for (const char* key : path) cur = cur[key];
+  if (cur.is_string()) return cur.string();
+  if (cur.is_number_integer()) return std::to_string(cur.integer());
   return "";
 }
 
-bool Bool(const json& j, std::initializer_list<const char*> path) {
-  const json* cur = &j;
-  for (const char* key : path) {
-    if (!cur->is_object() || !cur->contains(key)) return false;
-    cur = &(*cur)[key];
-  }
-  return cur->is_boolean() && cur->get<bool>();
+bool Bool(const Json& j, std::initializer_list<const char*> path) {
+  Json cur = j;
+  for (const char* key : path) cur = cur[key];
+  return cur.is_boolean() && cur.boolean();
 }
 
 absl::Status Missing(const char* what) {
@@ -57,26 +95,25 @@ absl::Status Missing(const char* what) {
 
 bool IsZero(const std::string& sha) { return !sha.empty() && sha.find_first_not_of('0') == std::string::npos; }
 
-void AddCommits(const json& commits, v1::SourceEvent& e) {
-  if (!commits.is_array()) return;
-  for (const auto& c : commits) {
-    if (static_cast<size_t>(e.commit_messages_size()) < kMaxCommits && c.contains("message") &&
-        At(c, "message").is_string()) {
-      e.add_commit_messages(At(c, "message").get<std::string>());
-    }
-    for (const char* kind : {"added", "modified", "removed"}) {
-      if (!c.contains(kind) || !c[kind].is_array()) continue;
-      for (const auto& f : c[kind]) {
-        if (f.is_string() && static_cast<size_t>(e.changed_files_size()) < kMaxFiles) {
-          e.add_changed_files(f.get<std::string>());
-        }
+void AddCommit(const Json& c, v1::SourceEvent& e) {
+  if (static_cast<size_t>(e.commit_messages_size()) < kMaxCommits && c["message"].is_string()) {
+    e.add_commit_messages(c["message"].string());
+  }
+  for (const char* kind : {"added", "modified", "removed"}) {
+    for (const Json& f : c[kind].items()) {
+      if (f.is_string() && static_cast<size_t>(e.changed_files_size()) < kMaxFiles) {
+        e.add_changed_files(f.string());
       }
     }
   }
 }
 
+void AddCommits(const Json& commits, v1::SourceEvent& e) {
+  for (const Json& c : commits.items()) AddCommit(c, e);
+}
+
 // GitHub and Gitea push payloads share their shape.
-absl::Status ParsePushLike(const json& j, v1::SourceEvent& e) {
+absl::Status ParsePushLike(const Json& j, v1::SourceEvent& e) {
   std::string ref = Str(j, {"ref"});
   if (ref.empty()) return Missing("ref");
   std::string after = Str(j, {"after"});
@@ -94,19 +131,18 @@ absl::Status ParsePushLike(const json& j, v1::SourceEvent& e) {
   if (j.contains("commits")) AddCommits(At(j, "commits"), e);
   if (e.commit_messages_size() == 0 && j.contains("head_commit") && At(j, "head_commit").is_object()) {
     // A new branch with no new commits still names its head commit.
-    json one = json::array({At(j, "head_commit")});
-    AddCommits(one, e);
+    AddCommit(At(j, "head_commit"), e);
   }
   return absl::OkStatus();
 }
 
-void ParsePullRequestLike(const json& j, v1::SourceEvent& e, bool gitea) {
-  const json& pr = At(j, "pull_request");
+void ParsePullRequestLike(const Json& j, v1::SourceEvent& e, bool gitea) {
+  const Json& pr = At(j, "pull_request");
   auto* info = e.mutable_pull_request();
   info->set_number(j.contains("number") && At(j, "number").is_number_integer()
-                       ? At(j, "number").get<int64_t>()
+                       ? At(j, "number").integer()
                        : (pr.contains("number") && At(pr, "number").is_number_integer()
-                              ? At(pr, "number").get<int64_t>()
+                              ? At(pr, "number").integer()
                               : 0));
   std::string action = Str(j, {"action"});
   bool merged = Bool(pr, {"merged"});
@@ -125,7 +161,7 @@ void ParsePullRequestLike(const json& j, v1::SourceEvent& e, bool gitea) {
   info->set_draft(Bool(pr, {"draft"}));
   info->set_title(Str(pr, {"title"}));
   if (pr.contains("labels") && At(pr, "labels").is_array()) {
-    for (const auto& l : At(pr, "labels")) {
+    for (const Json& l : At(pr, "labels").items()) {
       std::string name = Str(l, {"name"});
       if (!name.empty()) info->add_labels(name);
     }
@@ -135,7 +171,7 @@ void ParsePullRequestLike(const json& j, v1::SourceEvent& e, bool gitea) {
   e.set_sha(info->head_sha());
 }
 
-absl::Status ParseGitHubLike(const std::string& event, const json& j, v1::SourceEvent& e,
+absl::Status ParseGitHubLike(const std::string& event, const Json& j, v1::SourceEvent& e,
                              bool gitea) {
   e.set_repository(Str(j, {"repository", "full_name"}));
   e.set_sender(Str(j, {"sender", "login"}));
@@ -155,7 +191,7 @@ absl::Status ParseGitHubLike(const std::string& event, const json& j, v1::Source
   return absl::OkStatus();
 }
 
-absl::Status ParseGitLab(const std::string& event, const json& j, v1::SourceEvent& e) {
+absl::Status ParseGitLab(const std::string& event, const Json& j, v1::SourceEvent& e) {
   e.set_repository(Str(j, {"project", "path_with_namespace"}));
   e.set_sender(Str(j, {"user_username"}));
   if (e.sender().empty()) e.set_sender(Str(j, {"user", "username"}));
@@ -181,10 +217,10 @@ absl::Status ParseGitLab(const std::string& event, const json& j, v1::SourceEven
     return absl::OkStatus();
   }
   if (event == "Merge Request Hook") {
-    const json& mr = At(j, "object_attributes");
+    const Json& mr = At(j, "object_attributes");
     if (!mr.is_object()) return Missing("object_attributes");
     auto* info = e.mutable_pull_request();
-    info->set_number(mr.contains("iid") && At(mr, "iid").is_number_integer() ? At(mr, "iid").get<int64_t>() : 0);
+    info->set_number(mr.contains("iid") && At(mr, "iid").is_number_integer() ? At(mr, "iid").integer() : 0);
     std::string action = Str(mr, {"action"});
     if (action == "open") info->set_action(v1::PULL_REQUEST_ACTION_OPENED);
     else if (action == "reopen") info->set_action(v1::PULL_REQUEST_ACTION_REOPENED);
@@ -205,7 +241,7 @@ absl::Status ParseGitLab(const std::string& event, const json& j, v1::SourceEven
     info->set_draft(Bool(mr, {"draft"}) || Bool(mr, {"work_in_progress"}));
     info->set_title(Str(mr, {"title"}));
     if (j.contains("labels") && At(j, "labels").is_array()) {
-      for (const auto& l : At(j, "labels")) {
+      for (const Json& l : At(j, "labels").items()) {
         std::string name = Str(l, {"title"});
         if (!name.empty()) info->add_labels(name);
       }
@@ -219,20 +255,20 @@ absl::Status ParseGitLab(const std::string& event, const json& j, v1::SourceEven
   return absl::OkStatus();
 }
 
-absl::Status ParseBitbucket(const std::string& event, const json& j, v1::SourceEvent& e) {
+absl::Status ParseBitbucket(const std::string& event, const Json& j, v1::SourceEvent& e) {
   e.set_repository(Str(j, {"repository", "full_name"}));
   e.set_sender(Str(j, {"actor", "nickname"}));
   if (e.sender().empty()) e.set_sender(Str(j, {"actor", "display_name"}));
   if (e.repository().empty()) return Missing("repository.full_name");
   if (event == "repo:push") {
-    const json* changes = j.contains("push") ? &At(At(j, "push"), "changes") : nullptr;
-    if (changes == nullptr || !changes->is_array() || changes->empty()) return Missing("push.changes");
+    const std::vector<Json> changes = At(At(j, "push"), "changes").items();
+    if (changes.empty()) return Missing("push.changes");
     // One delivery can carry several ref changes (a push to several branches or tags): the
     // first is the event, the others go to more_refs, each a whole event.
-    for (size_t i = 0; i < changes->size() && i < kMaxRefChanges; ++i) {
-      const json& c = (*changes)[i];
+    for (size_t i = 0; i < changes.size() && i < kMaxRefChanges; ++i) {
+      const Json& c = changes[i];
       v1::SourceEvent one;
-      const json& side = c.contains("new") && !At(c, "new").is_null() ? At(c, "new") : At(c, "old");
+      const Json& side = c.contains("new") && !At(c, "new").is_null() ? At(c, "new") : At(c, "old");
       if (!side.is_object()) {
         return absl::InvalidArgumentError(
             absl::StrCat("payload has no push.changes[", i, "].new or .old"));
@@ -270,10 +306,10 @@ absl::Status ParseBitbucket(const std::string& event, const json& j, v1::SourceE
     return absl::OkStatus();
   }
   if (absl::StartsWith(event, "pullrequest:")) {
-    const json& pr = At(j, "pullrequest");
+    const Json& pr = At(j, "pullrequest");
     if (!pr.is_object()) return Missing("pullrequest");
     auto* info = e.mutable_pull_request();
-    info->set_number(pr.contains("id") && At(pr, "id").is_number_integer() ? At(pr, "id").get<int64_t>() : 0);
+    info->set_number(pr.contains("id") && At(pr, "id").is_number_integer() ? At(pr, "id").integer() : 0);
     std::string what = event.substr(12);
     if (what == "created") info->set_action(v1::PULL_REQUEST_ACTION_OPENED);
     else if (what == "updated") info->set_action(v1::PULL_REQUEST_ACTION_SYNCHRONIZED);
@@ -317,10 +353,22 @@ absl::StatusOr<v1::SourceEvent> ParseDelivery(v1::Provider provider, const Heade
   if (event.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("missing header ", event_header));
   }
-  json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
+  // A parser keeps its buffers for the next document: one per thread for ordinary payloads, a
+  // fresh one (freed after) for large ones, so a few huge deliveries do not pin memory.
+  constexpr size_t kReusedUpTo = 1 << 20;
+  thread_local simdjson::dom::parser reused;
+  std::unique_ptr<simdjson::dom::parser> once;
+  simdjson::dom::parser* parser = &reused;
+  if (body.size() > kReusedUpTo) {
+    once = std::make_unique<simdjson::dom::parser>();
+    parser = once.get();
+  }
+  simdjson::dom::element root;
+  if (parser->parse(simdjson::padded_string(body)).get(root) != simdjson::SUCCESS ||
+      !root.is_object()) {
     return absl::InvalidArgumentError("body is not a JSON object");
   }
+  const Json j(root);
   v1::SourceEvent e;
   e.set_provider(provider);
   e.set_event(event);

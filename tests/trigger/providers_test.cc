@@ -189,6 +189,33 @@ TEST(BitbucketFixturesTest, APushToSeveralRefsIsOneEventPerRef) {
               testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("push.changes[4]")));
 }
 
+TEST(ProvidersTest, ALargePushIsParsedWithItsListsCapped) {
+  // 5,000 commits, one added file each: over 1 MiB, so parsed by a parser of its own.
+  auto j = nlohmann::json::parse(Fixture("github/push-branch.json"));
+  auto commit = j["commits"][0];
+  j["commits"] = nlohmann::json::array();
+  for (int i = 0; i < 5000; ++i) {
+    commit["message"] = "change " + std::to_string(i) + std::string(100, '.');
+    commit["added"] = {"src/file" + std::to_string(i) + ".cc"};
+    commit["modified"] = nlohmann::json::array();
+    commit["removed"] = nlohmann::json::array();
+    j["commits"].push_back(commit);
+  }
+  const std::string body = j.dump();
+  ASSERT_GT(body.size(), 1u << 20);
+  for (int round = 0; round < 2; ++round) {
+    auto e = ParseDelivery(v1::PROVIDER_GITHUB, {{"x-github-event", "push"}}, body);
+    ASSERT_OK(e);
+    EXPECT_EQ(e->branch(), "main");
+    EXPECT_EQ(e->commit_messages_size(), 100);
+    EXPECT_EQ(e->changed_files_size(), 3000);
+    EXPECT_EQ(e->changed_files(2999), "src/file2999.cc");
+    // An ordinary payload on the same thread afterwards.
+    auto small = Parse(v1::PROVIDER_GITHUB, "x-github-event", "push", "github/push-branch.json");
+    EXPECT_EQ(small.commit_messages_size(), 1);
+  }
+}
+
 TEST(ProvidersTest, MalformedDeliveriesAreRejectedWithAReason) {
   EXPECT_THAT(ParseDelivery(v1::PROVIDER_GITHUB, {}, "{}"),
               testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("x-github-event")));
