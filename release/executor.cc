@@ -417,19 +417,21 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   if (flow.has_parallel()) CollectNodes(flow.parallel(), "parallel", run);
   ar->Index();
 
+  v1::ConcurrencyPolicy policy = stage->concurrency() == v1::CONCURRENCY_POLICY_UNSPECIFIED
+                                     ? v1::CONCURRENCY_POLICY_QUEUE
+                                     : stage->concurrency();
+  if (request.policy.has_value()) policy = *request.policy;
   absl::MutexLock lock(&mu_);
+  // The stage's other runs decide every policy but allow (which need not look at them).
   std::vector<ActiveRun*> running, queued;
   for (auto& [id, other] : active_) {
+    if (policy == v1::CONCURRENCY_POLICY_ALLOW) break;
     if (other->run.pipeline() != run.pipeline() || other->run.stage() != run.stage() ||
         other->ended) {
       continue;
     }
     (other->run.state() == v1::RUN_STATE_QUEUED ? queued : running).push_back(other.get());
   }
-  v1::ConcurrencyPolicy policy = stage->concurrency() == v1::CONCURRENCY_POLICY_UNSPECIFIED
-                                     ? v1::CONCURRENCY_POLICY_QUEUE
-                                     : stage->concurrency();
-  if (request.policy.has_value()) policy = *request.policy;
   run.set_state(v1::RUN_STATE_PENDING);
   auto first_active = [&]() -> std::string {
     if (!running.empty()) return running.front()->run.id();
@@ -486,17 +488,16 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   a.starting = true;
   active_[id] = std::move(ar);
   committed_events_[id] = 0;
+  // The new run's only event so far, and its dirty mark, are the last ones added: they are
+  // written by the caller with the run, not by the executor's next commit.
+  const size_t events_before = pending_events_.size();
   Emit(a, nullptr, run.state() == v1::RUN_STATE_QUEUED ? a.run.waiting_reason() : "created");
   out.first = a.run;
-  for (auto it = pending_events_.begin(); it != pending_events_.end();) {
-    if (it->run_id() == id) {
-      out.events.push_back(std::move(*it));
-      it = pending_events_.erase(it);
-    } else {
-      ++it;
-    }
+  for (size_t i = events_before; i < pending_events_.size(); ++i) {
+    out.events.push_back(std::move(pending_events_[i]));
   }
-  dirty_runs_.erase(std::remove(dirty_runs_.begin(), dirty_runs_.end(), id), dirty_runs_.end());
+  pending_events_.resize(events_before);
+  if (!dirty_runs_.empty() && dirty_runs_.back() == id) dirty_runs_.pop_back();
   out.lift_hold = lift_hold;
   return out;
 }
