@@ -6,7 +6,6 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -22,11 +21,13 @@ std::string SecureIdGenerator::RandomHex(int bytes) {
   return HexEncode(std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
 }
 
+SecureIdGenerator::SecureIdGenerator(const Clock* clock) : clock_(clock) {
+  static const RealClock kSystem;
+  if (clock_ == nullptr) clock_ = &kSystem;
+}
+
 std::string SecureIdGenerator::OrderedHex() {
-  // The wall clock only orders ids; nothing depends on its value.
-  const uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                std::chrono::system_clock::now().time_since_epoch())
-                                                .count()) &
+  const uint64_t ms = static_cast<uint64_t>(absl::ToUnixMillis(clock_->Now())) &
                       ((uint64_t{1} << 44) - 1);
   uint32_t random = 0;
   if (RAND_bytes(reinterpret_cast<unsigned char*>(&random), sizeof(random)) != 1) std::abort();

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
+
 namespace slipway {
 
 // Thread-safe in every implementation.
@@ -27,12 +29,16 @@ class IdGenerator {
 // Cryptographically secure randomness from OpenSSL.
 class SecureIdGenerator final : public IdGenerator {
  public:
+  // `clock` orders the ids of OrderedHex (null: the system clock). Not owned.
+  explicit SecureIdGenerator(const Clock* clock = nullptr);
   std::string RandomHex(int bytes) override;
   // 44 bits of Unix milliseconds, then 20 bits that start at a random value in each millisecond
-  // and count up within it; never repeats or goes backwards within a process.
+  // and count up within it; never repeats or goes backwards within a process, also when the
+  // clock steps back.
   std::string OrderedHex() override;
 
  private:
+  const Clock* clock_;
   std::mutex mu_;
   uint64_t last_ = 0;
 };

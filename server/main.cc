@@ -31,7 +31,7 @@ int RunTokenCommand(const std::string& action, const std::string& data_dir,
                     const std::string& scope_text, const std::string& description,
                     const std::string& id, bool all) {
   slipway::RealClock clock;
-  slipway::SecureIdGenerator ids;
+  slipway::SecureIdGenerator ids(&clock);
   auto db = slipway::storage::Database::Open({.path = slipway::server::DatabasePath(data_dir)});
   if (!db.ok()) return Fail(db.status());
   slipway::server::TokenManager tokens(db->get(), &clock, &ids);
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
 
   slipway::RealClock clock;
-  slipway::SecureIdGenerator ids;
+  slipway::SecureIdGenerator ids(&clock);
   auto server = slipway::server::Server::Start(config.server, &clock, &ids);
   if (!server.ok()) {
     spdlog::error("cannot start: {}", std::string(server.status().message()));

@@ -258,6 +258,7 @@ struct Server::Impl {
       return absl::UnavailableError(
           absl::StrCat("--http-listen: cannot listen on ", options.http_listen));
     }
+    http_server->set_socket_options(httplib::default_socket_options);  // drops &listen_fd
     if (listen_fd >= 0 && ::listen(listen_fd, SOMAXCONN) != 0) {
       spdlog::warn("HTTP listen backlog stays at 5: {}", std::strerror(errno));
     }

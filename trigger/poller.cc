@@ -286,6 +286,9 @@ absl::StatusOr<PollReport> Poller::Tick() {
           intake_->HandleEvent(e, absl::StrCat("poll:", key, ":", ref, ":", sha), {p});
           ++report.events;
         };
+        // What the last poll saw: commits reachable from these are not new.
+        std::vector<std::string> known_tips;
+        for (const auto& [ref, tip] : stored) known_tips.push_back(tip);
         for (const auto& [ref, sha] : *refs) {
           auto old = stored.find(ref);
           if (old != stored.end() && old->second == sha) continue;
@@ -304,11 +307,10 @@ absl::StatusOr<PollReport> Poller::Tick() {
           e.set_sha(sha);
           // The new commits' messages and files, so skip flags and path rules apply. A tag
           // carries its commit's message. Without them the change still acts (unfiltered).
-          std::vector<std::string> known;
-          for (const auto& [other, tip] : stored) known.push_back(tip);
-          if (!e.tag().empty()) known.clear();
-          auto changes = lister_->DescribeChange(src.clone_url(), e.before(), sha, known,
-                                                 e.tag().empty() ? kMaxPolledCommits : 1);
+          auto changes = e.tag().empty()
+                             ? lister_->DescribeChange(src.clone_url(), e.before(), sha,
+                                                       known_tips, kMaxPolledCommits)
+                             : lister_->DescribeChange(src.clone_url(), "", sha, {}, 1);
           if (changes.ok()) {
             for (auto& m : changes->messages) e.add_commit_messages(std::move(m));
             for (auto& f : changes->files) e.add_changed_files(std::move(f));

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <set>
 #include <thread>
 #include <vector>
+
+#include "absl/strings/str_format.h"
+#include "tests/testing/fake_clock.h"
 
 namespace slipway {
 namespace {
@@ -26,7 +28,8 @@ TEST(RandomTest, SecureIdsHaveTheRequestedLengthAndDoNotRepeat) {
 }
 
 TEST(RandomTest, OrderedIdsSortInCreationOrderAcrossThreads) {
-  SecureIdGenerator ids;
+  testing::FakeClock clock;
+  SecureIdGenerator ids(&clock);
   std::vector<std::vector<std::string>> per_thread(4);
   std::vector<std::thread> threads;
   for (auto& out : per_thread) {
@@ -46,10 +49,15 @@ TEST(RandomTest, OrderedIdsSortInCreationOrderAcrossThreads) {
       ASSERT_TRUE(seen.insert(out[i]).second) << out[i];
     }
   }
-  // A later millisecond sorts after everything before it.
+  // A later millisecond sorts after everything before it; a clock that steps back does not
+  // make ids go backwards.
   std::string before = ids.OrderedHex();
-  std::this_thread::sleep_for(std::chrono::milliseconds(3));
-  EXPECT_LT(before, ids.OrderedHex());
+  clock.Advance(absl::Milliseconds(1));
+  std::string later = ids.OrderedHex();
+  EXPECT_LT(before, later);
+  EXPECT_EQ(later.substr(0, 11), absl::StrFormat("%011x", absl::ToUnixMillis(clock.Now())));
+  clock.Advance(absl::Seconds(-5));
+  EXPECT_LT(later, ids.OrderedHex());
 }
 
 TEST(RandomTest, HmacSha256MatchesRfc4231TestCase2) {
