@@ -54,8 +54,8 @@ IntakeResult WebhookIntake::Finish(v1::Delivery delivery, int status, std::strin
     return storage::DeliveryRepository().Insert(tx, delivery, claims);
   });
   if (absl::IsAlreadyExists(s)) {
-    // Another copy of this delivery claimed the id first. Runs are started with request ids
-    // derived from the delivery id, so the matches name the runs the first copy started.
+    // Another copy of this delivery claimed the id first; this copy started nothing (its runs,
+    // if any, were in the transaction that failed).
     delivery.set_duplicate(true);
     delivery.set_id("dlv-" + ids_->OrderedHex());
     status = 200;
@@ -149,15 +149,13 @@ IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers
 IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& pipelines) {
   const v1::Provider provider = d.provider();
   // The delivery's event and any further ref changes it carries, each matched on its own.
-  // Copies: matches are added to `d` while they are read.
-  std::vector<v1::SourceEvent> events = {d.event()};
-  events.back().clear_more_refs();
-  for (const auto& more : d.event().more_refs()) events.push_back(more);
+  // Adding matches to `d` leaves its event where it is.
+  std::vector<const v1::SourceEvent*> events = {&d.event()};
+  for (const auto& more : d.event().more_refs()) events.push_back(&more);
   std::vector<std::pair<release::StartRequest, std::string>> starts;
   std::vector<int> start_matches;  // the match each start belongs to
   int previews_acted = 0;
-  for (const v1::SourceEvent& ev : events) {
-    const v1::SourceEvent* event = &ev;
+  for (const v1::SourceEvent* event : events) {
     for (const v1::Pipeline& pipeline : pipelines) {
       const v1::Source* source = BindingSource(pipeline, provider, event->repository());
       if (source == nullptr) continue;
