@@ -28,6 +28,7 @@
 #include "deploy/process_driver.h"
 #include "deploy/subprocess.h"
 #include "server/server.h"
+#include "storage/database.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
 
 namespace {
@@ -104,6 +105,24 @@ LoadResult Load(int port, const std::string& path, const std::string& body,
   return total;
 }
 
+// Load against a bare server of the same HTTP library (64 workers, keep-alive) answering
+// /hooks/github with `handler`.
+LoadResult Bare(const std::string& body, const std::string& secret, int connections,
+                double seconds, httplib::Server::Handler handler) {
+  httplib::Server bare;
+  bare.new_task_queue = [] { return new httplib::ThreadPool(64); };
+  bare.set_keep_alive_max_count(1000);
+  bare.set_tcp_nodelay(true);
+  bare.Post("/hooks/github", std::move(handler));
+  int port = bare.bind_to_any_port("127.0.0.1");
+  std::thread serve([&bare] { bare.listen_after_bind(); });
+  while (!bare.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  LoadResult r = Load(port, "/hooks/github", body, secret, connections, seconds, 0, 200);
+  bare.stop();
+  serve.join();
+  return r;
+}
+
 using slipway::bench::Percentile;
 
 }  // namespace
@@ -171,24 +190,46 @@ stages:
   const int deployed_after_load = noop.applies();
   // The ceiling of this machine and load generator: the same HTTP library, 64 workers, a
   // handler that only checks the HMAC and answers (nothing parsed, stored or run).
-  LoadResult ceiling;
+  auto verify = [&secret](const httplib::Request& req) {
+    return slipway::ConstantTimeEquals(req.get_header_value("X-Hub-Signature-256"),
+                                       "sha256=" + slipway::HmacSha256Hex(secret, req.body));
+  };
+  LoadResult ceiling = Bare(body, secret, connections, seconds,
+                            [&](const httplib::Request& req, httplib::Response& res) {
+                              res.status = verify(req) ? 200 : 401;
+                              res.set_content("{}", "application/json");
+                            });
+  // The ceiling of any durable intake here: the same, plus one row per delivery (its id)
+  // committed through Slipway's group commit with SQLite's full fsync, before the answer.
+  // Nothing parsed, matched or run.
+  LoadResult durable;
   {
-    httplib::Server bare;
-    bare.new_task_queue = [] { return new httplib::ThreadPool(64); };
-    bare.set_keep_alive_max_count(1000);
-    bare.set_tcp_nodelay(true);
-    bare.Post("/hooks/github", [&secret](const httplib::Request& req, httplib::Response& res) {
-      bool ok = slipway::ConstantTimeEquals(req.get_header_value("X-Hub-Signature-256"),
-                                            "sha256=" + slipway::HmacSha256Hex(secret, req.body));
-      res.status = ok ? 200 : 401;
-      res.set_content("{}", "application/json");
-    });
-    int bare_port = bare.bind_to_any_port("127.0.0.1");
-    std::thread serve([&bare] { bare.listen_after_bind(); });
-    while (!bare.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    ceiling = Load(bare_port, "/hooks/github", body, secret, connections, seconds, 0, 200);
-    bare.stop();
-    serve.join();
+    auto db = slipway::storage::Database::Open({dir + "/commit-only.db"});
+    absl::Status made = db.ok() ? (*db)->Write([](slipway::storage::Transaction& tx) -> absl::Status {
+      auto st = tx.Prepare("CREATE TABLE received (id TEXT PRIMARY KEY, bytes INTEGER NOT NULL)");
+      return st.ok() ? (*st)->Run() : st.status();
+    })
+                                : db.status();
+    if (!made.ok()) {
+      std::fprintf(stderr, "commit-only database: %s\n", std::string(made.message()).c_str());
+      return 1;
+    }
+    durable = Bare(body, secret, connections, seconds,
+                   [&](const httplib::Request& req, httplib::Response& res) {
+                     if (!verify(req)) {
+                       res.status = 401;
+                       return;
+                     }
+                     absl::Status s = (*db)->Write([&](slipway::storage::Transaction& tx) -> absl::Status {
+                       auto st = tx.Prepare("INSERT INTO received (id, bytes) VALUES (?, ?)");
+                       if (!st.ok()) return st.status();
+                       (*st)->Bind(1, req.get_header_value("X-GitHub-Delivery"))
+                           .Bind(2, static_cast<int64_t>(req.body.size()));
+                       return (*st)->Run();
+                     });
+                     res.status = s.ok() ? 200 : 500;
+                     res.set_content("{}", "application/json");
+                   });
   }
   LoadResult other;
   if (have_webhook) {
@@ -227,13 +268,13 @@ stages:
     }
   }
   std::printf(
-      "{\"verify_only_ceiling_per_s\": %.0f, \"slipwayd_deliveries_per_s\": %.0f, \"slipwayd_ok\": %ld, \"slipwayd_failed\": %ld, "
+      "{\"verify_only_ceiling_per_s\": %.0f, \"verify_and_commit_ceiling_per_s\": %.0f, \"slipwayd_deliveries_per_s\": %.0f, \"slipwayd_ok\": %ld, \"slipwayd_failed\": %ld, "
       "\"webhook_deliveries_per_s\": %.0f, \"webhook_ok\": %ld, \"webhook_failed\": %ld, "
       "\"ratio\": %.2f, \"paced_rate_per_s\": %.0f, \"paced_ack_p50_ms\": %.2f, "
       "\"paced_ack_p99_ms\": %.2f, \"delivery_to_first_node_p50_ms\": %.2f, "
       "\"delivery_to_first_node_p99_ms\": %.2f, \"runs_matched\": %zu, \"paced_runs\": %zu, "
       "\"runs_deployed_after_load\": %d, \"executor_catch_up_s\": %.3f}\n",
-      ceiling.ok / ceiling.seconds, slip.ok / slip.seconds, slip.ok, slip.failed, other.ok / std::max(other.seconds, 1e-9),
+      ceiling.ok / ceiling.seconds, durable.ok / durable.seconds, slip.ok / slip.seconds, slip.ok, slip.failed, other.ok / std::max(other.seconds, 1e-9),
       other.ok, other.failed, other.ok > 0 ? (slip.ok / slip.seconds) / (other.ok / other.seconds) : 0,
       paced.ok / paced.seconds, Percentile(paced.latencies_ms, 0.5), Percentile(paced.latencies_ms, 0.99),
       Percentile(to_running, 0.5), Percentile(to_running, 0.99), to_running.size(), paced.acked.size(),
