@@ -7,7 +7,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libjemalloc-dev libyaml-cpp-dev libcli11-dev
-  libspdlog-dev prometheus-cpp-dev libcurl4-openssl-dev libgit2-dev
+  libspdlog-dev prometheus-cpp-dev libgit2-dev
   nghttp2-client prometheus python3-grpcio
   clang libclang-rt-14-dev
 )

@@ -20,7 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "deploy/command_driver.h"
-#include "deploy/curl_http_client.h"
+#include "deploy/httplib_http_client.h"
 #include "deploy/process_driver.h"
 #include "deploy/thread_pool.h"
 #include "pipeline/pipeline_manager.h"
@@ -81,7 +81,7 @@ struct Server::Impl {
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<TokenManager> tokens;
   std::unique_ptr<pipeline::PipelineManager> pipelines;
-  std::unique_ptr<deploy::CurlHttpClient> http;
+  std::unique_ptr<deploy::HttplibHttpClient> http;
   std::unique_ptr<deploy::ThreadPool> tasks;
   std::unique_ptr<deploy::ProcessDriver> process_driver;
   std::unique_ptr<deploy::CommandDriver> command_driver;
@@ -299,7 +299,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   impl->pipelines = std::make_unique<pipeline::PipelineManager>(impl->db.get(), clock, ids);
 
-  impl->http = std::make_unique<deploy::CurlHttpClient>();
+  impl->http = std::make_unique<deploy::HttplibHttpClient>();
   impl->tasks = std::make_unique<deploy::ThreadPool>(std::max(1, options.task_threads));
   deploy::ProcessDriverOptions process_options;
   process_options.state_dir = options.data_dir + "/process";

@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "deploy/command_driver.h"
-#include "deploy/curl_http_client.h"
+#include "deploy/httplib_http_client.h"
 #include "deploy/subprocess.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
@@ -67,7 +67,7 @@ class ProcessDriverTest : public ::testing::Test {
 
   testing::TempDir dir_;
   testing::FakeClock clock_;
-  CurlHttpClient http_;
+  HttplibHttpClient http_;
   std::unique_ptr<ProcessDriver> driver_;
 };
 
