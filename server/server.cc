@@ -32,6 +32,7 @@
 #include "trigger/poller.h"
 #include "trigger/scheduler.h"
 #include "server/background.h"
+#include "server/http_workers.h"
 #include "server/auth.h"
 #include "server/metrics.h"
 #include "server/services.h"
@@ -151,11 +152,13 @@ struct Server::Impl {
       http_server = std::make_unique<httplib::Server>();
     }
     http_server->set_tcp_nodelay(true);
-    // Each connection holds a worker while it is open, so the pool bounds how many Git hosts,
-    // CI jobs and scrapers are served at once; keep-alive connections are not cut after a few
-    // requests.
+    // Each connection holds a worker while it is open, so the pool's maximum bounds how many
+    // Git hosts, CI jobs and scrapers are served at once; it grows to that on demand and
+    // shrinks back when idle. Keep-alive connections are not cut after a few requests.
     const int http_threads = std::max(1, options.http_threads);
-    http_server->new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
+    http_server->new_task_queue = [http_threads] {
+      return new HttpWorkers({.min_threads = std::min(2, http_threads), .max_threads = http_threads});
+    };
     http_server->set_keep_alive_max_count(1000);
     http_server->set_payload_max_length(static_cast<size_t>(options.max_webhook_bytes));
     // Form-encoded deliveries (GitHub's `payload=` option) are refused plainly, before the body
