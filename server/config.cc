@@ -4,10 +4,31 @@
 
 #include <fstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/byte_size.h"
 #include "common/duration.h"
 
 namespace slipway::server {
+
+absl::Status SetHttpThreads(int64_t threads, DaemonConfig* config) {
+  if (threads < 1 || threads > 4096) {
+    return absl::InvalidArgumentError(absl::StrCat(threads, " is not between 1 and 4096"));
+  }
+  config->server.http_threads = static_cast<int>(threads);
+  return absl::OkStatus();
+}
+
+absl::Status SetMaxWebhookBody(std::string_view size, DaemonConfig* config) {
+  absl::StatusOr<int64_t> bytes = ParseByteSize(size);
+  if (!bytes.ok()) return bytes.status();
+  if (*bytes < (int64_t{1} << 10) || *bytes > (int64_t{1} << 30)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(FormatByteSize(*bytes), " is not between 1KiB and 1GiB"));
+  }
+  config->server.max_webhook_bytes = *bytes;
+  return absl::OkStatus();
+}
 
 absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
   std::ifstream in(path);
@@ -45,11 +66,21 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
             absl::StrCat(path, ": shutdown_grace: ", d.status().message()));
       }
       config->shutdown_grace = *d;
+    } else if (key == "http_threads") {
+      int64_t n = 0;
+      absl::Status s = absl::SimpleAtoi(value, &n)
+                           ? SetHttpThreads(n, config)
+                           : absl::InvalidArgumentError(absl::StrCat("\"", value, "\" is not a number"));
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": http_threads: ", s.message()));
+    } else if (key == "max_webhook_body") {
+      if (absl::Status s = SetMaxWebhookBody(value, config); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": max_webhook_body: ", s.message()));
+      }
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": unknown key \"", key,
           "\" (known: data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key, "
-          "shutdown_grace)"));
+          "shutdown_grace, http_threads, max_webhook_body)"));
     }
   }
   return absl::OkStatus();

@@ -1,9 +1,12 @@
 // slipwayd's YAML config file. Keys: data_dir, grpc_listen, http_listen, log_format, tls_cert,
-// tls_key, shutdown_grace. Flags given on the command line win over the file.
+// tls_key, shutdown_grace, http_threads, max_webhook_body. Flags given on the command line win
+// over the file.
 #ifndef SLIPWAY_SERVER_CONFIG_H_
 #define SLIPWAY_SERVER_CONFIG_H_
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -20,6 +23,14 @@ struct DaemonConfig {
 // Reads `path` into `config`, overwriting only the keys the file sets. INVALID_ARGUMENT naming
 // the key for unknown keys, wrong types or unreadable YAML; NOT_FOUND if the file is missing.
 absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config);
+
+// Settings that both a flag and a config key set, validated the same way. INVALID_ARGUMENT
+// says what is allowed; the caller names the flag or key.
+// HTTP connections served at once: 1 to 4096.
+absl::Status SetHttpThreads(int64_t threads, DaemonConfig* config);
+// The largest webhook body accepted (larger ones get 413 before they are read): a size such
+// as "25MiB" (common/byte_size.h), from 1KiB to 1GiB.
+absl::Status SetMaxWebhookBody(std::string_view size, DaemonConfig* config);
 
 }  // namespace slipway::server
 

@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   CLI::App app{"slipwayd: the Slipway release controller"};
   app.set_version_flag("--version", "slipwayd 0.1.0");
   std::string config_path, data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key,
-      grace, reconcile_interval;
+      grace, reconcile_interval, max_webhook_body;
   double reconcile_max_share = -1;
   int http_threads = 0;
   app.add_option("--config", config_path, "YAML config file (flags win over it)");
@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
                  "Largest share of live previews one reconcile may delete (default 0.5)");
   app.add_option("--http-threads", http_threads,
                  "HTTP connections served at once (webhooks, health, metrics; default 128)");
+  app.add_option("--max-webhook-body", max_webhook_body,
+                 "Largest webhook body accepted, e.g. 5MiB; larger ones get 413 before they "
+                 "are read (default 25MiB)");
   app.add_option("--log-format", log_format, "text or json (default text)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate: serve gRPC and HTTP over TLS");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
@@ -141,10 +144,14 @@ int main(int argc, char** argv) {
   }
 
   if (app.count("--http-threads") > 0) {
-    if (http_threads < 1 || http_threads > 4096) {
-      return Fail(absl::InvalidArgumentError("--http-threads: between 1 and 4096"));
+    if (absl::Status s = slipway::server::SetHttpThreads(http_threads, &config); !s.ok()) {
+      return Fail(absl::InvalidArgumentError(std::string("--http-threads: ") + std::string(s.message())));
     }
-    config.server.http_threads = http_threads;
+  }
+  if (!max_webhook_body.empty()) {
+    if (absl::Status s = slipway::server::SetMaxWebhookBody(max_webhook_body, &config); !s.ok()) {
+      return Fail(absl::InvalidArgumentError(std::string("--max-webhook-body: ") + std::string(s.message())));
+    }
   }
 
   if (token->parsed()) {

@@ -85,4 +85,13 @@ check "an unknown token is 404" test "$(gpost /hooks/t/wht_nope "$GSIG" r-3)" = 
 check "still one run of gen" test "$(cli runs gen -o json | json "len(d['runs'])")" = 1
 
 kill -TERM "$PID"; wait "$PID"; PID=""
+
+# The body limit is a flag: the 10 KB push over a 4KiB limit is refused before it is read.
+DAEMON_FLAGS="--max-webhook-body 4KiB" start_daemon
+HTTP=$(endpoint http)
+check "a body over --max-webhook-body is 413" test "$(post gh-big "$SIG")" = 413
+check "it started nothing" test "$(cli runs wp -o json | json "len(d['runs'])")" = 2
+kill -TERM "$PID"; wait "$PID"; PID=""
+check "a --max-webhook-body out of range is refused, naming the flag" bash -c \
+  "\"$SLIPWAYD\" --data-dir \"$DATA\" --max-webhook-body 2GiB 2>&1 | grep -q -- '--max-webhook-body: 2GiB is not between 1KiB and 1GiB'"
 summary
