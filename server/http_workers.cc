@@ -33,8 +33,13 @@ std::list<HttpWorkers::Worker> HttpWorkers::TakeDoneLocked() {
 void HttpWorkers::enqueue(std::function<void()> fn) {
   std::list<Worker> done;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return;  // the server is stopping: the connection is closed unanswered
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopping_) {
+      // Too late for a worker: run it here, so the task still closes its connection.
+      lock.unlock();
+      fn();
+      return;
+    }
     tasks_.push_back(std::move(fn));
     // Idle threads, and threads still starting, may already be claimed by queued tasks.
     if (idle_ + starting_ < static_cast<int>(tasks_.size()) && alive_ < options_.max_threads) {

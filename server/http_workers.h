@@ -30,7 +30,7 @@ class HttpWorkers final : public httplib::TaskQueue {
   ~HttpWorkers() override;
 
   // Runs `fn` on an idle thread, a new one if none is idle and the maximum allows, or else
-  // queues it for the next thread that becomes idle.
+  // queues it for the next thread that becomes idle. After shutdown, runs it on the caller.
   void enqueue(std::function<void()> fn) override;
   // Runs what is queued, then ends and joins every thread. Idempotent.
   void shutdown() override;

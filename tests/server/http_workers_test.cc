@@ -98,5 +98,13 @@ TEST(HttpWorkersTest, ShutdownRunsWhatIsQueuedAndJoinsEveryThread) {
   }  // destroying a pool that was shut down is fine
 }
 
+TEST(HttpWorkersTest, ATaskEnqueuedAfterShutdownStillRuns) {
+  HttpWorkers pool({.min_threads = 1, .max_threads = 2});
+  pool.shutdown();
+  bool ran = false;
+  pool.enqueue([&ran] { ran = true; });  // e.g. a connection accepted as the server stopped
+  EXPECT_TRUE(ran);
+}
+
 }  // namespace
 }  // namespace slipway::server
