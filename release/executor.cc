@@ -109,6 +109,8 @@ struct Executor::ActiveRun {
   // Start is writing this run's first state outside the executor's lock: nothing may start its
   // nodes or write it until that commit is done.
   bool starting = false;
+  // Listed in dirty_runs_: its record changed since it was last written.
+  bool dirty = false;
 
   void Index() {
     node_index.clear();
@@ -198,7 +200,8 @@ void Executor::Emit(ActiveRun& ar, const v1::NodeStatus* node, const std::string
   if (node != nullptr) *e.mutable_node() = *node;
   e.set_log(log);
   pending_events_.push_back(std::move(e));
-  if (std::find(dirty_runs_.begin(), dirty_runs_.end(), ar.run.id()) == dirty_runs_.end()) {
+  if (!ar.dirty) {
+    ar.dirty = true;
     dirty_runs_.push_back(ar.run.id());
   }
 }
@@ -497,7 +500,10 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
     out.events.push_back(std::move(pending_events_[i]));
   }
   pending_events_.resize(events_before);
-  if (!dirty_runs_.empty() && dirty_runs_.back() == id) dirty_runs_.pop_back();
+  if (!dirty_runs_.empty() && dirty_runs_.back() == id) {
+    dirty_runs_.pop_back();
+    a.dirty = false;
+  }
   out.lift_hold = lift_hold;
   return out;
 }
@@ -1307,7 +1313,9 @@ absl::Status Executor::Commit(
   std::map<std::string, v1::Run> runs;
   for (const std::string& id : ids) {
     auto it = active_.find(id);
-    if (it != active_.end()) runs[id] = it->second->run;
+    if (it == active_.end()) continue;
+    runs[id] = it->second->run;
+    it->second->dirty = false;  // a change made while this commit writes lists it again
   }
   std::vector<std::pair<std::string, v1::ResourceState>> resources;
   resources.swap(pending_resources_);
@@ -1361,8 +1369,12 @@ absl::Status Executor::Commit(
   committing_ = false;
   if (!s.ok()) {
     // Everything stays pending, ahead of what was added meanwhile, and is retried next time.
-    ids.insert(ids.end(), dirty_runs_.begin(), dirty_runs_.end());
-    dirty_runs_ = std::move(ids);
+    for (const std::string& id : ids) {
+      auto it = active_.find(id);
+      if (it == active_.end() || it->second->dirty) continue;  // gone, or listed again already
+      it->second->dirty = true;
+      dirty_runs_.push_back(id);
+    }
     events.insert(events.end(), std::make_move_iterator(pending_events_.begin()),
                   std::make_move_iterator(pending_events_.end()));
     pending_events_ = std::move(events);
@@ -1385,11 +1397,10 @@ absl::Status Executor::Commit(
     committed_events_[e.run_id()] = std::max(committed_events_[e.run_id()], e.sequence());
   }
   // A run leaves the active set once its end is on disk and nothing of it is in flight.
-  std::set<std::string> unwritten(dirty_runs_.begin(), dirty_runs_.end());
   bool any_ended = false;
   for (auto it = active_.begin(); it != active_.end();) {
     if (it->second->ended && it->second->in_flight == 0 && !it->second->starting &&
-        !unwritten.contains(it->first)) {
+        !it->second->dirty) {
       committed_events_.erase(it->first);  // WaitForEvents: a run no longer active has ended
       it = active_.erase(it);
       any_ended = true;
