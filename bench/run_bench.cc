@@ -3,7 +3,9 @@
 // real SQLite file (every StartRun is durable when it returns). Reports runs per second from
 // the first StartRun to the last run's end, p50/p99 of the time from StartRun returning to the
 // run's first node reaching its driver, and the process's peak RSS (server and client).
-//   run_bench [--runs 1000] [--clients 4]
+// With --waiting N, N runs of another stage are started first and left waiting for an approval,
+// so the measured runs share the executor with that many runs in progress.
+//   run_bench [--runs 1000] [--clients 4] [--waiting 0]
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -60,15 +62,21 @@ stages:
         - {ref: c, deploy: {resource: c, artifact: {version: "${trigger.sha}"}}}
         - {ref: d, deploy: {resource: d, artifact: {version: "${trigger.sha}"}}}
         - {ref: e, deploy: {resource: e, artifact: {version: "${trigger.sha}"}}}
+  - name: gated
+    concurrency: allow
+    flow:
+      sequential:
+        - {ref: go, approval: {description: "left waiting by the benchmark"}}
 )yaml";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"run_bench"};
-  int runs = 1000, clients = 4;
+  int runs = 1000, clients = 4, waiting = 0;
   app.add_option("--runs", runs);
   app.add_option("--clients", clients);
+  app.add_option("--waiting", waiting, "runs left waiting for approval during the measurement");
   CLI11_PARSE(app, argc, argv);
 
   auto bench = slipway::bench::BenchServer::Start("run-bench");
@@ -77,9 +85,28 @@ int main(int argc, char** argv) {
   auto context = [&] { return bench->Context(); };
   NoopDriver& noop = bench->noop();
 
+  std::atomic<int> errors{0};
+  {
+    std::vector<std::thread> starters;
+    for (int t = 0; t < clients; ++t) {
+      starters.emplace_back([&, t] {
+        auto stub = slipway::v1::ReleaseService::NewStub(channel);
+        for (int i = t; i < waiting; i += clients) {
+          slipway::v1::StartRunRequest req;
+          req.set_pipeline("bench");
+          req.set_stage("gated");
+          slipway::v1::Run run;
+          if (auto s = stub->StartRun(context().get(), req, &run); !s.ok() && errors++ == 0) {
+            std::fprintf(stderr, "StartRun (gated): %s\n", s.error_message().c_str());
+          }
+        }
+      });
+    }
+    for (auto& t : starters) t.join();
+  }
+
   std::mutex mu;
   std::map<std::string, Clock::time_point> started;
-  std::atomic<int> errors{0};
   auto begin = Clock::now();
   std::vector<std::thread> threads;
   for (int t = 0; t < clients; ++t) {
@@ -135,10 +162,10 @@ int main(int argc, char** argv) {
   }
   auto pct = [&](double p) { return slipway::bench::Percentile(to_first, p); };
   std::printf(
-      "{\"runs\": %d, \"succeeded\": %d, \"errors\": %d, \"seconds\": %.3f, \"runs_per_s\": %.1f, "
+      "{\"runs\": %d, \"waiting_runs\": %d, \"succeeded\": %d, \"errors\": %d, \"seconds\": %.3f, \"runs_per_s\": %.1f, "
       "\"start_to_first_node_p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, "
       "\"peak_rss_mb\": %.1f, \"rss_mb\": %.1f}\n",
-      runs, succeeded, errors.load(), seconds, succeeded / seconds, pct(0.5), pct(0.99),
+      runs, waiting, succeeded, errors.load(), seconds, succeeded / seconds, pct(0.5), pct(0.99),
       pct(1.0), RssKb("VmHWM:") / 1024.0, RssKb("VmRSS:") / 1024.0);
   return succeeded == runs && errors == 0 ? 0 : 1;
 }
