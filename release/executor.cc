@@ -111,6 +111,8 @@ struct Executor::ActiveRun {
   bool starting = false;
   // Listed in dirty_runs_: its record changed since it was last written.
   bool dirty = false;
+  // Its entry in timers_ (InfiniteFuture: none).
+  absl::Time due = absl::InfiniteFuture();
 
   void Index() {
     node_index.clear();
@@ -200,6 +202,7 @@ void Executor::Emit(ActiveRun& ar, const v1::NodeStatus* node, const std::string
   if (node != nullptr) *e.mutable_node() = *node;
   e.set_log(log);
   pending_events_.push_back(std::move(e));
+  ready_.insert(ar.run.id());
   if (!ar.dirty) {
     ar.dirty = true;
     dirty_runs_.push_back(ar.run.id());
@@ -220,7 +223,9 @@ absl::Status Executor::Recover() {
     ActiveRun& a = *ar;
     std::string id = a.run.id();
     committed_events_[id] = a.run.last_event();
-    active_[id] = std::move(ar);
+    AddActive(std::move(ar));
+    ready_.insert(id);
+    promote_stages_.insert({a.run.pipeline(), a.run.stage()});
     for (auto& node : *a.run.mutable_nodes()) {
       if (node.state() != v1::NODE_STATE_RUNNING) continue;
       const v1::Step* step = a.steps[node.path()];
@@ -235,6 +240,7 @@ absl::Status Executor::Recover() {
                     "outcome unknown: the controller restarted while this node ran");
       }
     }
+    UpdateTimer(a);
   }
   return Commit();
 }
@@ -299,9 +305,10 @@ Executor::StartAllResult Executor::StartAll(
     if (!pending[i].ok() || pending[i]->existing.has_value()) continue;
     const std::string id = pending[i]->first.id();
     auto it = active_.find(id);
+    promote_stages_.insert({pending[i]->first.pipeline(), pending[i]->first.stage()});
     if (!out.committed.ok()) {
       out.runs[i] = out.committed;
-      active_.erase(id);
+      if (it != active_.end()) EraseActive(it);
       committed_events_.erase(id);
       dirty_runs_.erase(std::remove(dirty_runs_.begin(), dirty_runs_.end(), id), dirty_runs_.end());
       pending_events_.erase(
@@ -311,6 +318,7 @@ Executor::StartAllResult Executor::StartAll(
       continue;
     }
     it->second->starting = false;
+    ready_.insert(id);
     committed_events_[id] = std::max(committed_events_[id], pending[i]->first.last_event());
     out.runs[i] = it->second->run;
   }
@@ -427,13 +435,12 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   absl::MutexLock lock(&mu_);
   // The stage's other runs decide every policy but allow (which need not look at them).
   std::vector<ActiveRun*> running, queued;
-  for (auto& [id, other] : active_) {
-    if (policy == v1::CONCURRENCY_POLICY_ALLOW) break;
-    if (other->run.pipeline() != run.pipeline() || other->run.stage() != run.stage() ||
-        other->ended) {
-      continue;
+  if (policy != v1::CONCURRENCY_POLICY_ALLOW) {
+    for (const std::string& id : by_stage_[{run.pipeline(), run.stage()}]) {
+      ActiveRun* other = active_.at(id).get();
+      if (other->ended) continue;
+      (other->run.state() == v1::RUN_STATE_QUEUED ? queued : running).push_back(other);
     }
-    (other->run.state() == v1::RUN_STATE_QUEUED ? queued : running).push_back(other.get());
   }
   run.set_state(v1::RUN_STATE_PENDING);
   auto first_active = [&]() -> std::string {
@@ -489,7 +496,7 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   std::string id = run.id();
   ActiveRun& a = *ar;
   a.starting = true;
-  active_[id] = std::move(ar);
+  AddActive(std::move(ar));
   committed_events_[id] = 0;
   // The new run's only event so far, and its dirty mark, are the last ones added: they are
   // written by the caller with the run, not by the executor's next commit.
@@ -532,6 +539,7 @@ absl::StatusOr<v1::Run> Executor::Cancel(const std::string& run_id, const std::s
     ar.run.set_error(reason.empty() ? "cancelled" : absl::StrCat("cancelled: ", reason));
     Emit(ar, nullptr, "cancelling");
     AdvanceRun(ar);
+    UpdateTimer(ar);
   }
   v1::Run out = ar.run;
   RETURN_IF_ERROR(Commit());
@@ -602,6 +610,7 @@ absl::StatusOr<v1::Run> Executor::Approve(const std::string& run_id, const std::
   Emit(ar, node, absl::StrCat(reject ? "rejected" : "approved", " by ", by, " (", approvals, "/",
                               needed, ")"));
   AdvanceRun(ar);
+  UpdateTimer(ar);
   v1::Run out = ar.run;
   RETURN_IF_ERROR(Commit());
   absl::MutexLock wl(&completions_mu_);
@@ -1151,6 +1160,8 @@ void Executor::FinishRun(ActiveRun& ar, v1::RunState state, const std::string& e
     }
   }
   ar.ended = true;
+  ended_.insert(ar.run.id());
+  promote_stages_.insert({ar.run.pipeline(), ar.run.stage()});
   bool changed = false;
   for (const auto& n : ar.run.nodes()) {
     const v1::Step* step = ar.steps[n.path()];
@@ -1186,28 +1197,71 @@ void Executor::FinishRun(ActiveRun& ar, v1::RunState state, const std::string& e
 }
 
 void Executor::PromoteQueued() {
-  std::map<std::pair<std::string, std::string>, bool> busy;
-  for (auto& [id, ar] : active_) {
-    if (ar->ended || ar->run.state() == v1::RUN_STATE_QUEUED) continue;
-    busy[{ar->run.pipeline(), ar->run.stage()}] = true;
+  std::set<std::pair<std::string, std::string>> stages;
+  stages.swap(promote_stages_);
+  for (const auto& key : stages) {
+    auto runs = by_stage_.find(key);
+    if (runs == by_stage_.end()) continue;
+    bool busy = false;
+    ActiveRun* next = nullptr;
+    for (const std::string& id : runs->second) {
+      ActiveRun* ar = active_.at(id).get();
+      if (ar->ended) continue;
+      if (ar->run.state() != v1::RUN_STATE_QUEUED) {
+        busy = true;
+        break;
+      }
+      if (ar->starting) continue;
+      // Ids are not in creation order; the oldest queued run by create time goes first.
+      if (next == nullptr || ar->run.create_time() < next->run.create_time() ||
+          (ar->run.create_time() == next->run.create_time() && ar->run.last_event() == 0)) {
+        next = ar;
+      }
+    }
+    if (busy || next == nullptr) continue;
+    next->run.set_state(v1::RUN_STATE_PENDING);
+    next->run.clear_waiting_reason();
+    Emit(*next, nullptr, "dequeued");
   }
-  // active_ is keyed by id, not creation order; pick the oldest queued run by create time.
-  std::map<std::pair<std::string, std::string>, ActiveRun*> next;
-  for (auto& [id, ar] : active_) {
-    if (ar->ended || ar->starting || ar->run.state() != v1::RUN_STATE_QUEUED) continue;
-    auto key = std::make_pair(ar->run.pipeline(), ar->run.stage());
-    if (busy[key]) continue;
-    ActiveRun*& n = next[key];
-    if (n == nullptr || ar->run.create_time() < n->run.create_time() ||
-        (ar->run.create_time() == n->run.create_time() && ar->run.last_event() == 0)) {
-      n = ar.get();
+}
+
+void Executor::AddActive(std::unique_ptr<ActiveRun> ar) {
+  const std::string id = ar->run.id();
+  by_stage_[{ar->run.pipeline(), ar->run.stage()}].insert(id);
+  active_[id] = std::move(ar);
+}
+
+std::map<std::string, std::unique_ptr<Executor::ActiveRun>>::iterator Executor::EraseActive(
+    std::map<std::string, std::unique_ptr<ActiveRun>>::iterator it) {
+  const ActiveRun& ar = *it->second;
+  auto key = std::make_pair(ar.run.pipeline(), ar.run.stage());
+  auto stage = by_stage_.find(key);
+  if (stage != by_stage_.end()) {
+    stage->second.erase(it->first);
+    if (stage->second.empty()) by_stage_.erase(stage);
+  }
+  if (ar.due != absl::InfiniteFuture()) timers_.erase({ar.due, it->first});
+  ready_.erase(it->first);
+  return active_.erase(it);
+}
+
+void Executor::UpdateTimer(ActiveRun& ar) {
+  absl::Time due = absl::InfiniteFuture();
+  if (!ar.ended) {
+    for (const auto& n : ar.run.nodes()) {
+      const std::string* t = nullptr;
+      if (n.state() == v1::NODE_STATE_WAITING) t = &n.wake_time();
+      if (n.state() == v1::NODE_STATE_RUNNING) t = &n.deadline();
+      if (t == nullptr || t->empty()) continue;
+      absl::Time when;
+      std::string err;
+      if (absl::ParseTime(absl::RFC3339_full, *t, &when, &err) && when < due) due = when;
     }
   }
-  for (auto& [key, ar] : next) {
-    ar->run.set_state(v1::RUN_STATE_PENDING);
-    ar->run.clear_waiting_reason();
-    Emit(*ar, nullptr, "dequeued");
-  }
+  if (due == ar.due) return;
+  if (ar.due != absl::InfiniteFuture()) timers_.erase({ar.due, ar.run.id()});
+  if (due != absl::InfiniteFuture()) timers_.insert({due, ar.run.id()});
+  ar.due = due;
 }
 
 void Executor::ApplyCompletion(Completion& c) {
@@ -1215,6 +1269,7 @@ void Executor::ApplyCompletion(Completion& c) {
   if (it == active_.end()) return;
   ActiveRun& ar = *it->second;
   ar.in_flight = std::max(0, ar.in_flight - 1);
+  ready_.insert(c.run_id);
   if (c.resource.has_value() && c.status.ok()) {
     // The workload changed whatever happens to the node now: record it truthfully.
     pending_resources_.push_back({ar.run.pipeline() + "\n" + ar.run.stage(), *c.resource});
@@ -1268,14 +1323,32 @@ absl::Status Executor::Tick() {
   }
   absl::MutexLock lock(&mu_);
   for (Completion& c : done) ApplyCompletion(c);
-  // Advancing one run can end it and let a queued one start: repeat until nothing changes.
-  for (int round = 0; round < 3; ++round) {
+  // Runs whose timed work is due join the ready ones.
+  const absl::Time now = deps_.clock->Now();
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    const std::string id = timers_.begin()->second;
+    timers_.erase(timers_.begin());
+    auto it = active_.find(id);
+    if (it == active_.end()) continue;
+    it->second->due = absl::InfiniteFuture();
+    ready_.insert(id);
+  }
+  // Advancing one run can end it and let a queued one start, and each change makes its run
+  // ready again: repeat until nothing changes (or three rounds; the rest is the next Tick's).
+  for (int round = 0; round < 3 && (!ready_.empty() || !promote_stages_.empty()); ++round) {
     PromoteQueued();
-    size_t before = pending_events_.size();
-    for (auto& [id, ar] : active_) {
-      if (!ar->starting) AdvanceRun(*ar);
+    std::set<std::string> ready;
+    ready.swap(ready_);
+    for (const std::string& id : ready) {
+      auto it = active_.find(id);
+      if (it == active_.end() || it->second->starting) continue;  // StartAll readies it again
+      AdvanceRun(*it->second);
+      UpdateTimer(*it->second);
     }
-    if (pending_events_.size() == before) break;
+  }
+  if (!ready_.empty() || !promote_stages_.empty()) {
+    absl::MutexLock wl(&completions_mu_);
+    work_ = true;
   }
   return Commit();
 }
@@ -1398,14 +1471,17 @@ absl::Status Executor::Commit(
   }
   // A run leaves the active set once its end is on disk and nothing of it is in flight.
   bool any_ended = false;
-  for (auto it = active_.begin(); it != active_.end();) {
-    if (it->second->ended && it->second->in_flight == 0 && !it->second->starting &&
-        !it->second->dirty) {
+  for (auto e = ended_.begin(); e != ended_.end();) {
+    auto it = active_.find(*e);
+    if (it == active_.end()) {
+      e = ended_.erase(e);
+    } else if (it->second->in_flight == 0 && !it->second->starting && !it->second->dirty) {
       committed_events_.erase(it->first);  // WaitForEvents: a run no longer active has ended
-      it = active_.erase(it);
+      EraseActive(it);
+      e = ended_.erase(e);
       any_ended = true;
     } else {
-      ++it;
+      ++e;
     }
   }
   if (any_ended && deps_.on_run_ended) deps_.on_run_ended();
@@ -1416,21 +1492,8 @@ absl::Status Executor::Commit(
 
 std::optional<absl::Time> Executor::NextWake() {
   absl::MutexLock lock(&mu_);
-  std::optional<absl::Time> next;
-  for (auto& [id, ar] : active_) {
-    for (const auto& n : ar->run.nodes()) {
-      const std::string* t = nullptr;
-      if (n.state() == v1::NODE_STATE_WAITING) t = &n.wake_time();
-      if (n.state() == v1::NODE_STATE_RUNNING) t = &n.deadline();
-      if (t == nullptr || t->empty()) continue;
-      absl::Time when;
-      std::string err;
-      if (absl::ParseTime(absl::RFC3339_full, *t, &when, &err) && (!next || when < *next)) {
-        next = when;
-      }
-    }
-  }
-  return next;
+  if (timers_.empty()) return std::nullopt;
+  return timers_.begin()->first;
 }
 
 bool Executor::WaitForEvents(const std::string& run_id, int64_t after, absl::Duration timeout) {
@@ -1451,11 +1514,9 @@ void Executor::WaitForWork(absl::Duration timeout) {
 std::vector<std::string> Executor::RunsInProgress(const std::string& pipeline,
                                                   const std::string& stage) {
   absl::MutexLock lock(&mu_);
-  std::vector<std::string> out;
-  for (const auto& [id, ar] : active_) {
-    if (ar->run.pipeline() == pipeline && ar->run.stage() == stage) out.push_back(id);
-  }
-  return out;
+  auto it = by_stage_.find({pipeline, stage});
+  if (it == by_stage_.end()) return {};
+  return {it->second.begin(), it->second.end()};
 }
 
 int Executor::ActiveRuns() {

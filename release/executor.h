@@ -15,7 +15,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -150,7 +152,17 @@ class Executor {
                    const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishRun(ActiveRun& ar, v1::RunState state, const std::string& error)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the oldest queued run of each stage in promote_stages_ that has nothing else going.
   void PromoteQueued() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds a run to the active set and its stage's index; removes one with its index entry, its
+  // timer and its ready mark. EraseActive returns the next iterator.
+  void AddActive(std::unique_ptr<ActiveRun> ar) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::map<std::string, std::unique_ptr<ActiveRun>>::iterator EraseActive(
+      std::map<std::string, std::unique_ptr<ActiveRun>>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Recomputes when `ar` next has timed work: a WAITING node's wake time or a RUNNING node's
+  // deadline, whichever is first.
+  void UpdateTimer(ActiveRun& ar) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Emit(ActiveRun& ar, const v1::NodeStatus* node, const std::string& log = "")
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes every pending change in one transaction (plus `extra`, if given), then posts the
@@ -170,6 +182,17 @@ class Executor {
 
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<ActiveRun>> active_ ABSL_GUARDED_BY(mu_);
+  // What Tick looks at, so that its work grows with what changed, not with the active runs:
+  // runs that changed since they were last advanced (an event, a finished task, a start)...
+  std::set<std::string> ready_ ABSL_GUARDED_BY(mu_);
+  // ...each run's next timed work, earliest first...
+  std::set<std::pair<absl::Time, std::string>> timers_ ABSL_GUARDED_BY(mu_);
+  // ...and the stages where a queued run may now start. The active runs of each stage:
+  std::set<std::pair<std::string, std::string>> promote_stages_ ABSL_GUARDED_BY(mu_);
+  // Runs that have ended but are still active (their end not yet written, or tasks in flight).
+  std::set<std::string> ended_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> by_stage_
+      ABSL_GUARDED_BY(mu_);
   // Changes not yet committed.
   std::vector<std::string> dirty_runs_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::RunEvent> pending_events_ ABSL_GUARDED_BY(mu_);

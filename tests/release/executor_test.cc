@@ -315,6 +315,85 @@ TEST_F(ExecutorTest, PolicyQueueRunsOneAtATimeInOrder) {
   EXPECT_EQ(Get(c->id()).state(), v1::RUN_STATE_SUCCEEDED);
 }
 
+TEST_F(ExecutorTest, EachRunsTimedWorkWakesItAndNextWakeFollowsTheEarliest) {
+  auto p = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "allow");
+  const absl::Time t0 = clock_.Now();
+  auto a = Start(p);
+  ASSERT_OK(a);
+  Settle();
+  clock_.Advance(absl::Seconds(20));
+  auto b = Start(p);
+  ASSERT_OK(b);
+  Settle();
+  EXPECT_EQ(executor_->NextWake(), t0 + absl::Minutes(1));
+
+  clock_.Advance(absl::Seconds(40));  // a's sleep is over, b's is not
+  Settle();
+  EXPECT_EQ(Get(a->id()).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(b->id()).state(), v1::RUN_STATE_RUNNING);
+  EXPECT_EQ(executor_->NextWake(), t0 + absl::Seconds(80));
+
+  ASSERT_OK(executor_->Cancel(b->id(), "bob", ""));
+  Settle();
+  EXPECT_EQ(Get(b->id()).state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(executor_->NextWake(), std::nullopt);  // nothing timed is left
+  EXPECT_EQ(executor_->ActiveRuns(), 0);
+}
+
+TEST_F(ExecutorTest, RunsWaitingForApprovalAreLeftAloneWhileOthersComeAndGo) {
+  auto gated = Pipeline(R"([{ref: ok, approval: {}}, {ref: web, deploy: {resource: web}}])", "allow");
+  std::vector<std::string> waiting;
+  for (int i = 0; i < 50; ++i) {
+    auto r = Start(gated);
+    ASSERT_OK(r);
+    waiting.push_back(r->id());
+  }
+  Settle();
+  EXPECT_EQ(executor_->NextWake(), std::nullopt);  // approvals have no timer
+  const int64_t events_before = Get(waiting.front()).last_event();
+  // Other runs of the same stage start and finish around them.
+  auto quick = Pipeline(R"([{ref: web, deploy: {resource: web}}])", "allow");
+  for (int i = 0; i < 5; ++i) {
+    auto r = Start(quick);
+    ASSERT_OK(r);
+    Settle();
+    EXPECT_EQ(Get(r->id()).state(), v1::RUN_STATE_SUCCEEDED);
+  }
+  EXPECT_EQ(Get(waiting.front()).state(), v1::RUN_STATE_AWAITING_APPROVAL);
+  EXPECT_EQ(Get(waiting.front()).last_event(), events_before);
+  EXPECT_EQ(executor_->ActiveRuns(), 50);
+  EXPECT_EQ(executor_->RunsInProgress("shop", "dev").size(), 50u);
+  // An approval moves exactly that run on.
+  ASSERT_OK(executor_->Approve(waiting[7], "ok", "carol", "", false));
+  Settle();
+  EXPECT_EQ(Get(waiting[7]).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(waiting[8]).state(), v1::RUN_STATE_AWAITING_APPROVAL);
+  EXPECT_EQ(executor_->ActiveRuns(), 49);
+}
+
+TEST_F(ExecutorTest, QueuedRunsOfDifferentStagesArePromotedEachInTheirOwnStage) {
+  auto p = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "queue");
+  v1::Pipeline other = p;
+  other.set_name("shop2");
+  auto a1 = Start(p), a2 = Start(p), b1 = Start(other), b2 = Start(other);
+  ASSERT_OK(a1);
+  ASSERT_OK(a2);
+  ASSERT_OK(b1);
+  ASSERT_OK(b2);
+  Settle();
+  EXPECT_EQ(Get(a2->id()).state(), v1::RUN_STATE_QUEUED);
+  EXPECT_EQ(Get(b2->id()).state(), v1::RUN_STATE_QUEUED);
+  ASSERT_OK(executor_->Cancel(b1->id(), "bob", ""));  // frees shop2/dev only
+  Settle();
+  EXPECT_EQ(Get(a2->id()).state(), v1::RUN_STATE_QUEUED);
+  EXPECT_EQ(Get(b2->id()).state(), v1::RUN_STATE_RUNNING);
+  clock_.Advance(absl::Minutes(1));  // a1 ends; b2 has slept a minute too
+  Settle();
+  EXPECT_EQ(Get(a1->id()).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(a2->id()).state(), v1::RUN_STATE_RUNNING);
+  EXPECT_EQ(Get(b2->id()).state(), v1::RUN_STATE_SUCCEEDED);
+}
+
 TEST_F(ExecutorTest, PolicyReplaceCancelsTheActiveRun) {
   auto p = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "replace");
   auto a = Start(p);
