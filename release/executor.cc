@@ -1441,7 +1441,7 @@ absl::Status Executor::Commit(
   mu_.Lock();
   committing_ = false;
   if (!s.ok()) {
-    // Everything stays pending, ahead of what was added meanwhile, and is retried next time.
+    // Everything stays pending and is retried next time (events ahead of those added meanwhile).
     for (const std::string& id : ids) {
       auto it = active_.find(id);
       if (it == active_.end() || it->second->dirty) continue;  // gone, or listed again already
