@@ -1361,6 +1361,7 @@ absl::Status Executor::Commit(
       +[](bool* committing) { return !*committing; }, &committing_));
   if (dirty_runs_.empty() && pending_resources_.empty() && pending_releases_.empty() &&
       extra == nullptr) {
+    DropEndedRuns();  // e.g. the last late result of an ended run, with nothing to record
     return absl::OkStatus();
   }
   // Runs whose first state Start is still writing are written by a later commit.
@@ -1380,6 +1381,7 @@ absl::Status Executor::Commit(
   pending_events_ = std::move(deferred_events);
   if (ids.empty() && events.empty() && pending_resources_.empty() && pending_releases_.empty() &&
       extra == nullptr) {
+    DropEndedRuns();
     return absl::OkStatus();
   }
   // What this commit writes, taken out of the pending state.
@@ -1469,6 +1471,13 @@ absl::Status Executor::Commit(
   for (const v1::RunEvent& e : events) {
     committed_events_[e.run_id()] = std::max(committed_events_[e.run_id()], e.sequence());
   }
+  DropEndedRuns();
+  // Effects start only after the state that announces them is on disk.
+  for (auto& t : tasks) deps_.tasks->Post(std::move(t));
+  return absl::OkStatus();
+}
+
+void Executor::DropEndedRuns() {
   // A run leaves the active set once its end is on disk and nothing of it is in flight.
   bool any_ended = false;
   for (auto e = ended_.begin(); e != ended_.end();) {
@@ -1485,9 +1494,6 @@ absl::Status Executor::Commit(
     }
   }
   if (any_ended && deps_.on_run_ended) deps_.on_run_ended();
-  // Effects start only after the state that announces them is on disk.
-  for (auto& t : tasks) deps_.tasks->Post(std::move(t));
-  return absl::OkStatus();
 }
 
 std::optional<absl::Time> Executor::NextWake() {

@@ -160,6 +160,8 @@ class Executor {
   std::map<std::string, std::unique_ptr<ActiveRun>>::iterator EraseActive(
       std::map<std::string, std::unique_ptr<ActiveRun>>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the ended runs whose end is written and that have no task in flight.
+  void DropEndedRuns() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Recomputes when `ar` next has timed work: a WAITING node's wake time or a RUNNING node's
   // deadline, whichever is first.
   void UpdateTimer(ActiveRun& ar) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -249,6 +249,23 @@ TEST_F(ExecutorTest, ANodeThatOutlivesItsTimeoutFails) {
   }));
 }
 
+TEST_F(ExecutorTest, ARunLeavesTheActiveSetWhenItsLastLateResultArrives) {
+  auto p = Pipeline(R"([{ref: web, timeout: 30s, deploy: {resource: web}}])");
+  driver_.FailNextApply("shop/dev/web", absl::UnavailableError("host down"));
+  auto run = Start(p);
+  ASSERT_OK(run);
+  ASSERT_OK(executor_->Tick());
+  clock_.Advance(absl::Seconds(30));
+  ASSERT_OK(executor_->Tick());
+  EXPECT_EQ(Get(run->id()).state(), v1::RUN_STATE_FAILED);
+  EXPECT_EQ(executor_->ActiveRuns(), 1);  // its deploy is still out
+  EXPECT_EQ(executor_->RunsInProgress("shop", "dev").size(), 1u);
+  tasks_.RunAll();  // the deploy's late failure: nothing left to record
+  ASSERT_OK(executor_->Tick());
+  EXPECT_EQ(executor_->ActiveRuns(), 0);
+  EXPECT_TRUE(executor_->RunsInProgress("shop", "dev").empty());
+}
+
 TEST_F(ExecutorTest, AParallelFailureFailsTheRunAfterItsSiblingsFinish) {
   driver_.FailNextApply("shop/dev/web", absl::InternalError("crashed"));
   auto p = Pipeline(R"([
