@@ -3,9 +3,13 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
@@ -13,6 +17,9 @@ namespace slipway::deploy {
 namespace {
 
 struct Url {
+  std::string scheme;  // http or https
+  std::string host;    // without port or brackets, lower case
+  int port = 0;        // 0: none given
   std::string origin;  // scheme://host[:port]
   std::string target;  // /path?query, "/" when empty
   std::string user, password;
@@ -54,6 +61,25 @@ absl::StatusOr<Url> SplitUrl(const std::string& url) {
     authority.remove_prefix(at + 1);
   }
   if (authority.empty()) return absl::InvalidArgumentError("the URL has no host");
+  absl::string_view host = authority, port;
+  if (host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == absl::string_view::npos) return absl::InvalidArgumentError("the URL's host has no closing ]");
+    port = host.substr(close + 1);
+    host = host.substr(1, close - 1);
+  } else if (size_t colon = host.rfind(':'); colon != absl::string_view::npos) {
+    port = host.substr(colon);
+    host = host.substr(0, colon);
+  }
+  if (!port.empty()) {
+    if (port.front() != ':' || !absl::SimpleAtoi(port.substr(1), &out.port) || out.port < 1 ||
+        out.port > 65535) {
+      return absl::InvalidArgumentError("the URL's port is not a number from 1 to 65535");
+    }
+  }
+  if (host.empty()) return absl::InvalidArgumentError("the URL has no host");
+  out.scheme = scheme;
+  out.host = absl::AsciiStrToLower(host);
   for (char c : authority) {
     if (static_cast<unsigned char>(c) <= ' ' || c == '\\') {
       return absl::InvalidArgumentError("the URL's host contains a space or control character");
@@ -69,7 +95,34 @@ absl::StatusOr<Url> SplitUrl(const std::string& url) {
   return out;
 }
 
+// Whether `host` is reached directly by the no_proxy list `list`.
+bool NoProxy(const std::string& host, absl::string_view list) {
+  for (absl::string_view entry : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+    std::string e = absl::AsciiStrToLower(absl::StripAsciiWhitespace(entry));
+    if (e == "*") return true;
+    if (!e.empty() && e.front() == '.') e.erase(0, 1);
+    if (e.empty()) continue;
+    if (host == e || absl::EndsWith(host, "." + e)) return true;
+  }
+  return false;
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
 }  // namespace
+
+HttpClientOptions HttpClientOptions::FromEnvironment() {
+  HttpClientOptions o;
+  o.http_proxy = Env("http_proxy");
+  o.https_proxy = Env("https_proxy");
+  if (o.https_proxy.empty()) o.https_proxy = Env("HTTPS_PROXY");
+  o.no_proxy = Env("no_proxy");
+  if (o.no_proxy.empty()) o.no_proxy = Env("NO_PROXY");
+  return o;
+}
 
 absl::StatusOr<HttpResponse> HttplibHttpClient::Send(const HttpRequest& request) {
   auto failed = [&](absl::StatusCode code, absl::string_view why) {
@@ -87,8 +140,19 @@ absl::StatusOr<HttpResponse> HttplibHttpClient::Send(const HttpRequest& request)
   client.set_keep_alive(false);
   client.set_follow_location(false);
   client.enable_server_certificate_verification(true);
-  if (!ca_file_.empty()) client.set_ca_cert_path(ca_file_.c_str());
+  if (!options_.ca_file.empty()) client.set_ca_cert_path(options_.ca_file.c_str());
   if (url->has_userinfo) client.set_basic_auth(url->user, url->password);
+  const std::string& proxy = url->scheme == "https" ? options_.https_proxy : options_.http_proxy;
+  if (!proxy.empty() && !NoProxy(url->host, options_.no_proxy)) {
+    absl::StatusOr<Url> p = SplitUrl(proxy);
+    if (!p.ok() || p->scheme != "http") {
+      // The proxy URL is not repeated: it may carry credentials.
+      return failed(absl::StatusCode::kInvalidArgument,
+                    absl::StrCat("the ", url->scheme, " proxy is not an http:// URL with a host"));
+    }
+    client.set_proxy(p->host, p->port == 0 ? 1080 : p->port);
+    if (p->has_userinfo) client.set_proxy_basic_auth(p->user, p->password);
+  }
 
   httplib::Request req;
   req.method = request.method;

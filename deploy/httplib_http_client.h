@@ -4,23 +4,38 @@
 #ifndef SLIPWAY_DEPLOY_HTTPLIB_HTTP_CLIENT_H_
 #define SLIPWAY_DEPLOY_HTTPLIB_HTTP_CLIENT_H_
 
+#include <string>
+
 #include "deploy/driver.h"
 
 namespace slipway::deploy {
+
+struct HttpClientOptions {
+  // Trust only the certificates in this PEM file (tests), instead of the system's.
+  std::string ca_file;
+  // Proxies as http:// URLs ("http://user:pass@proxy.internal:3128"; port 1080 when none is
+  // given) for http and https requests (https through CONNECT), and the hosts reached directly:
+  // comma-separated names ("example.com" covers its subdomains too) or "*" for all.
+  std::string http_proxy, https_proxy, no_proxy;
+
+  // From the environment, as curl reads it: http_proxy (lower case only), https_proxy or
+  // HTTPS_PROXY, no_proxy or NO_PROXY.
+  static HttpClientOptions FromEnvironment();
+};
 
 // Thread-safe.
 class HttplibHttpClient final : public HttpClient {
  public:
   // Response bodies are kept up to this many bytes; the rest is read and dropped.
   static constexpr size_t kMaxBody = 1 << 20;
-  // `ca_file`: trust only the certificates in this PEM file (tests), instead of the system's.
-  explicit HttplibHttpClient(std::string ca_file = "") : ca_file_(std::move(ca_file)) {}
-  // An error names the method and URL: InvalidArgument for a URL that is not http(s)://host...,
-  // Unavailable for a connection, TLS or timeout failure (`timeout` bounds the whole request).
+  explicit HttplibHttpClient(HttpClientOptions options = {}) : options_(std::move(options)) {}
+  // An error names the method and URL: InvalidArgument for a URL that is not http(s)://host...
+  // (or a proxy that is not http://host...), Unavailable for a connection, TLS or timeout
+  // failure (`timeout` bounds the whole request).
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request) override;
 
  private:
-  std::string ca_file_;
+  HttpClientOptions options_;
 };
 
 }  // namespace slipway::deploy

@@ -137,6 +137,43 @@ TEST(HttpClientTest, RefusesUrlsThatAreNotHttpOrHttps) {
   }
 }
 
+TEST(HttpClientTest, GoesThroughTheProxyUnlessTheHostIsExempt) {
+  auto srv = std::make_unique<httplib::Server>();
+  std::vector<std::string> seen;
+  srv->Get("(.*)", [&](const httplib::Request& req, httplib::Response& res) {
+    seen.push_back(req.path + " " + req.get_header_value("Proxy-Authorization"));
+    res.set_content("via proxy", "text/plain");
+  });
+  LocalServer proxy(std::move(srv));
+  const std::string proxy_url = proxy.Url("http", "");
+  std::string with_credentials = proxy_url;
+  with_credentials.insert(with_credentials.find("//") + 2, "ops:s3cret@");
+
+  HttplibHttpClient client({.http_proxy = with_credentials, .no_proxy = "localhost, .internal"});
+  auto res = client.Send({.url = "http://deploy.example.invalid/hook?x=1"});
+  ASSERT_OK(res);
+  EXPECT_EQ(res->body, "via proxy");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], "http://deploy.example.invalid:80/hook Basic " +
+                         std::string("b3BzOnMzY3JldA=="));  // base64 of "ops:s3cret"
+
+  // Exempt hosts (and their subdomains) are reached directly: this one does not exist.
+  EXPECT_THAT(client.Send({.url = "http://build.ci.internal/x", .timeout = absl::Seconds(2)}),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("build.ci.internal")));
+  EXPECT_EQ(seen.size(), 1u);
+  // https uses its own setting (none here), so it does not go through the http proxy.
+  EXPECT_THAT(client.Send({.url = "https://deploy.example.invalid/", .timeout = absl::Seconds(2)}),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("deploy.example.invalid")));
+  EXPECT_EQ(seen.size(), 1u);
+}
+
+TEST(HttpClientTest, ABadProxySettingIsAnErrorThatDoesNotRepeatItsCredentials) {
+  HttplibHttpClient client({.http_proxy = "socks5://ops:s3cret@proxy:1080"});
+  auto res = client.Send({.url = "http://example.invalid/"});
+  EXPECT_THAT(res, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("http proxy is not")));
+  EXPECT_THAT(std::string(res.status().message()), ::testing::Not(HasSubstr("s3cret")));
+}
+
 TEST(HttpClientTest, HttpsVerifiesTheServersCertificate) {
   testing::TempDir certs;
   std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
@@ -156,7 +193,7 @@ TEST(HttpClientTest, HttpsVerifiesTheServersCertificate) {
   EXPECT_THAT(HttplibHttpClient().Send({.url = url}),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("not trusted")));
   // Trusted: answered.
-  auto res = HttplibHttpClient(certs.File("cert.pem")).Send({.url = url});
+  auto res = HttplibHttpClient({.ca_file = certs.File("cert.pem")}).Send({.url = url});
   ASSERT_OK(res);
   EXPECT_EQ(res->body, "v1");
 }
