@@ -364,11 +364,18 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& 
     db->writer_ = std::move(writer);
   }
   RETURN_IF_ERROR(db->Migrate());
+  db->committer_ = std::thread([d = db.get()] { d->CommitLoop(); });
   return db;
 }
 
 Database::Database(DatabaseOptions options) : options_(std::move(options)) {}
-Database::~Database() = default;
+Database::~Database() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    stopping_ = true;
+  }
+  if (committer_.joinable()) committer_.join();
+}
 
 absl::Status Database::Migrate() {
   absl::MutexLock lock(&write_mu_);
@@ -412,53 +419,63 @@ struct Database::PendingWrite {
 };
 
 absl::Status Database::Write(absl::FunctionRef<absl::Status(Transaction&)> fn) {
-  constexpr size_t kMaxBatch = 128;
   PendingWrite me{&fn};
+  absl::MutexLock lock(&queue_mu_);
+  queue_.push_back(&me);
+  queue_mu_.Await(absl::Condition(&me.done));
+  return me.status;
+}
+
+void Database::CommitLoop() {
+  constexpr size_t kMaxBatch = 128;
   std::vector<PendingWrite*> batch;
-  {
+  while (true) {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return stopping_ || !queue_.empty();
+      };
+      queue_mu_.Await(absl::Condition(&work));
+      if (queue_.empty()) return;  // stopping, and nothing left to write
+      // Everything queued so far goes into one transaction.
+      const size_t n = std::min(queue_.size(), kMaxBatch);
+      batch.assign(queue_.begin(), queue_.begin() + n);
+      queue_.erase(queue_.begin(), queue_.begin() + n);
+    }
+    RunBatch(batch);
     absl::MutexLock lock(&queue_mu_);
-    queue_.push_back(&me);
-    auto leader_or_done = [this, &me]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-      return me.done || queue_.front() == &me;
-    };
-    queue_mu_.Await(absl::Condition(&leader_or_done));
-    if (me.done) return me.status;
-    // This write leads: it takes everything queued so far into one transaction.
-    batch.assign(queue_.begin(), queue_.begin() + std::min(queue_.size(), kMaxBatch));
+    for (PendingWrite* w : batch) w->done = true;
   }
-  {
-    absl::MutexLock lock(&write_mu_);
-    absl::Status begin = writer_->Step("BEGIN IMMEDIATE");
-    if (!begin.ok()) {
-      for (PendingWrite* w : batch) w->status = begin;
+}
+
+void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
+  absl::MutexLock lock(&write_mu_);
+  absl::Status begin = writer_->Step("BEGIN IMMEDIATE");
+  if (!begin.ok()) {
+    for (PendingWrite* w : batch) w->status = begin;
+    return;
+  }
+  Transaction tx(writer_.get(), /*writable=*/true);
+  bool any_ok = false;
+  for (PendingWrite* w : batch) {
+    if (batch.size() == 1) {
+      w->status = (*w->fn)(tx);
     } else {
-      Transaction tx(writer_.get(), /*writable=*/true);
-      bool any_ok = false;
-      for (PendingWrite* w : batch) {
-        if (batch.size() == 1) {
-          w->status = (*w->fn)(tx);
-        } else {
-          absl::Status sp = writer_->Step("SAVEPOINT slipway_write");
-          w->status = sp.ok() ? (*w->fn)(tx) : sp;
-          if (!w->status.ok() && sp.ok()) writer_->Step("ROLLBACK TO slipway_write").IgnoreError();
-          if (sp.ok()) writer_->Step("RELEASE slipway_write").IgnoreError();
-        }
-        any_ok = any_ok || w->status.ok();
-      }
-      absl::Status end = any_ok ? writer_->Step("COMMIT") : writer_->Step("ROLLBACK");
-      if (!end.ok()) {
-        // A failed COMMIT may already have rolled back; ROLLBACK then reports an error.
-        if (!sqlite3_get_autocommit(writer_->db())) writer_->Step("ROLLBACK").IgnoreError();
-        for (PendingWrite* w : batch) {
-          if (w->status.ok()) w->status = end;
-        }
-      }
+      absl::Status sp = writer_->Step("SAVEPOINT slipway_write");
+      w->status = sp.ok() ? (*w->fn)(tx) : sp;
+      if (!w->status.ok() && sp.ok()) writer_->Step("ROLLBACK TO slipway_write").IgnoreError();
+      if (sp.ok()) writer_->Step("RELEASE slipway_write").IgnoreError();
+    }
+    any_ok = any_ok || w->status.ok();
+  }
+  absl::Status end = any_ok ? writer_->Step("COMMIT") : writer_->Step("ROLLBACK");
+  if (!end.ok()) {
+    // A failed COMMIT may already have rolled back; ROLLBACK then reports an error.
+    if (!sqlite3_get_autocommit(writer_->db())) writer_->Step("ROLLBACK").IgnoreError();
+    for (PendingWrite* w : batch) {
+      if (w->status.ok()) w->status = end;
     }
   }
-  absl::MutexLock lock(&queue_mu_);
-  queue_.erase(queue_.begin(), queue_.begin() + batch.size());
-  for (PendingWrite* w : batch) w->done = true;
-  return me.status;
 }
 
 std::unique_ptr<Connection> Database::TakeReader() {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -99,9 +100,10 @@ class Database {
   // Runs `fn` in a write transaction. If `fn` returns OK its changes are committed and durable
   // when Write returns; otherwise they are rolled back and fn's error is returned.
   //
-  // Group commit: writes that arrive while another is committing wait, and the next of them
-  // runs them all in one transaction (each inside its own savepoint, so one failing `fn`
-  // undoes only its own changes) with one fsync. `fn` must not call Write.
+  // Group commit: a committer thread takes every write queued so far and runs them in one
+  // transaction (each inside its own savepoint, so one failing `fn` undoes only its own
+  // changes) with one fsync; writes that arrive meanwhile go into the next. `fn` runs on that
+  // thread and must not call Write.
   absl::Status Write(absl::FunctionRef<absl::Status(Transaction&)> fn);
   // Runs `fn` in a read transaction that sees one consistent snapshot.
   absl::Status Read(absl::FunctionRef<absl::Status(Transaction&)> fn);
@@ -113,6 +115,9 @@ class Database {
   explicit Database(DatabaseOptions options);
   absl::StatusOr<std::unique_ptr<Connection>> NewConnection();
   absl::Status Migrate();
+  struct PendingWrite;
+  void CommitLoop();
+  void RunBatch(const std::vector<PendingWrite*>& batch);
   std::unique_ptr<Connection> TakeReader();
   void ReturnReader(std::unique_ptr<Connection> conn);
 
@@ -120,9 +125,10 @@ class Database {
   int schema_version_ = 0;
   absl::Mutex write_mu_;
   std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);
-  struct PendingWrite;
   absl::Mutex queue_mu_;
   std::vector<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread committer_;
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
 };
