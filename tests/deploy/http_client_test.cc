@@ -13,6 +13,7 @@
 
 #include "deploy/process_driver.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/certs.h"
 #include "tests/testing/temp_dir.h"
 
 namespace slipway::deploy {
@@ -176,10 +177,7 @@ TEST(HttpClientTest, ABadProxySettingIsAnErrorThatDoesNotRepeatItsCredentials) {
 
 TEST(HttpClientTest, HttpsVerifiesTheServersCertificate) {
   testing::TempDir certs;
-  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-                    "-addext subjectAltName=IP:127.0.0.1 -keyout " +
-                    certs.File("key.pem") + " -out " + certs.File("cert.pem") + " 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not generate a certificate";
+  ASSERT_TRUE(testing::MakeSelfSignedCert(certs)) << "openssl could not generate a certificate";
   auto srv = std::make_unique<httplib::SSLServer>(certs.File("cert.pem").c_str(),
                                                   certs.File("key.pem").c_str());
   ASSERT_TRUE(srv->is_valid());

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "slipway/v1/pipeline_service.grpc.pb.h"
+#include "tests/testing/certs.h"
 #include "tests/testing/test_server.h"
 
 namespace slipway {
@@ -22,10 +23,7 @@ std::string Read(const std::string& path) {
 
 TEST(TlsTest, ServesGrpcAndHttpOverTlsOnly) {
   testing::TempDir certs;
-  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-                    "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
-                    certs.File("key.pem") + " -out " + certs.File("cert.pem") + " 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not generate a certificate";
+  ASSERT_TRUE(testing::MakeSelfSignedCert(certs)) << "openssl could not generate a certificate";
 
   server::ServerOptions options;
   options.tls_cert = certs.File("cert.pem");
