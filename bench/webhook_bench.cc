@@ -2,7 +2,8 @@
 // own delivery id and HMAC-SHA256 signature) over keep-alive connections, against an
 // in-process slipwayd (each delivery verified, deduplicated, matched, its run started and
 // everything committed durably) and against Debian's `webhook` server configured to verify the
-// same HMAC and run a no-op command. Then slipwayd at a fixed 1,000 deliveries/s for latency,
+// same HMAC and run a no-op command (answering once the command has started, its default, and
+// once it has finished). Then slipwayd at a fixed 1,000 deliveries/s for latency,
 // and the time from a delivery's acknowledgement to its run's first node reaching the driver.
 //   webhook_bench --fixture F [--webhook-bin /usr/bin/webhook] [--seconds 10] [--connections 8]
 #include <grpcpp/grpcpp.h>
@@ -160,23 +161,32 @@ stages:
     return 1;
   }
 
-  // Debian's webhook server: verify the same HMAC, run /bin/true.
-  auto port = slipway::deploy::AllocatePort();
-  std::ofstream(dir + "/hooks.json") << R"([{"id": "push", "execute-command": "/bin/true",
-    "trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": ")" << secret
-                                     << R"(", "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}])";
-  slipway::deploy::SpawnOptions spawn{{webhook_bin, "-hooks", dir + "/hooks.json", "-ip",
-                                       "127.0.0.1", "-port", std::to_string(*port)},
-                                      slipway::deploy::BaseEnvironment(), dir, dir + "/webhook.log"};
-  auto webhook_pid = slipway::deploy::Spawn(spawn);
-  bool have_webhook = webhook_pid.ok();
-  if (have_webhook) {
+  // Debian's webhook server: verify the same HMAC, run /bin/true. By default it answers once
+  // the command has started; with `wait_for_command` (include-command-output-in-response) once
+  // it has finished. Empty result if the server cannot be started.
+  auto run_webhook = [&](bool wait_for_command) -> LoadResult {
+    auto port = slipway::deploy::AllocatePort();
+    if (!port.ok()) return {};
+    const std::string hooks = dir + (wait_for_command ? "/hooks-wait.json" : "/hooks.json");
+    std::ofstream(hooks) << R"([{"id": "push", "execute-command": "/bin/true", )"
+                         << (wait_for_command ? R"("include-command-output-in-response": true, )" : "")
+                         << R"("trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": ")"
+                         << secret
+                         << R"(", "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}])";
+    slipway::deploy::SpawnOptions spawn{{webhook_bin, "-hooks", hooks, "-ip", "127.0.0.1", "-port",
+                                         std::to_string(*port)},
+                                        slipway::deploy::BaseEnvironment(), dir, dir + "/webhook.log"};
+    auto pid = slipway::deploy::Spawn(spawn);
+    if (!pid.ok()) return {};
     for (int i = 0; i < 100; ++i) {
       httplib::Client probe("127.0.0.1", *port);
       if (probe.Get("/")) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-  }
+    LoadResult r = Load(*port, "/hooks/push", body, secret, connections, seconds, 0, 200);
+    slipway::deploy::StopProcessGroup(*pid, absl::Seconds(2));
+    return r;
+  };
 
   LoadResult slip = Load(bench->http_port(), "/hooks/github", body, secret, connections, seconds, 0, 200);
   // Runs still queued in the executor when the load stops are worked off before anything else
@@ -231,11 +241,8 @@ stages:
                      res.set_content("{}", "application/json");
                    });
   }
-  LoadResult other;
-  if (have_webhook) {
-    other = Load(*port, "/hooks/push", body, secret, connections, seconds, 0, 200);
-    slipway::deploy::StopProcessGroup(*webhook_pid, absl::Seconds(2));
-  }
+  LoadResult other = run_webhook(false);
+  LoadResult waiting = run_webhook(true);
   LoadResult paced = Load(bench->http_port(), "/hooks/github", body, secret, connections,
                           seconds, 1000, 200);
   // Let the executor catch up (up to a minute), then match acknowledgements with first
@@ -260,22 +267,29 @@ stages:
   std::fprintf(stderr, "slipwayd at full load: acknowledgement p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
                Percentile(slip.latencies_ms, 0.5), Percentile(slip.latencies_ms, 0.99),
                Percentile(slip.latencies_ms, 1.0));
-  for (const auto* r : {&slip, &other, &paced}) {
+  for (const auto* r : {&slip, &other, &waiting, &paced}) {
     for (const auto& [what, n] : r->failures) {
       std::fprintf(stderr, "%s: %ld failed with %s\n",
-                   r == &other ? "webhook" : r == &paced ? "slipwayd paced" : "slipwayd", n,
+                   r == &other     ? "webhook"
+                   : r == &waiting ? "webhook waiting for its command"
+                   : r == &paced   ? "slipwayd paced"
+                                   : "slipwayd",
+                   n,
                    what.c_str());
     }
   }
   std::printf(
       "{\"verify_only_ceiling_per_s\": %.0f, \"verify_and_commit_ceiling_per_s\": %.0f, \"slipwayd_deliveries_per_s\": %.0f, \"slipwayd_ok\": %ld, \"slipwayd_failed\": %ld, "
       "\"webhook_deliveries_per_s\": %.0f, \"webhook_ok\": %ld, \"webhook_failed\": %ld, "
-      "\"ratio\": %.2f, \"paced_rate_per_s\": %.0f, \"paced_ack_p50_ms\": %.2f, "
+      "\"ratio\": %.2f, \"webhook_waiting_deliveries_per_s\": %.0f, \"ratio_to_waiting\": %.2f, "
+      "\"paced_rate_per_s\": %.0f, \"paced_ack_p50_ms\": %.2f, "
       "\"paced_ack_p99_ms\": %.2f, \"delivery_to_first_node_p50_ms\": %.2f, "
       "\"delivery_to_first_node_p99_ms\": %.2f, \"runs_matched\": %zu, \"paced_runs\": %zu, "
       "\"runs_deployed_after_load\": %d, \"executor_catch_up_s\": %.3f}\n",
       ceiling.ok / ceiling.seconds, durable.ok / durable.seconds, slip.ok / slip.seconds, slip.ok, slip.failed, other.ok / std::max(other.seconds, 1e-9),
       other.ok, other.failed, other.ok > 0 ? (slip.ok / slip.seconds) / (other.ok / other.seconds) : 0,
+      waiting.ok / std::max(waiting.seconds, 1e-9),
+      waiting.ok > 0 ? (slip.ok / slip.seconds) / (waiting.ok / waiting.seconds) : 0,
       paced.ok / paced.seconds, Percentile(paced.latencies_ms, 0.5), Percentile(paced.latencies_ms, 0.99),
       Percentile(to_running, 0.5), Percentile(to_running, 0.99), to_running.size(), paced.acked.size(),
       deployed_after_load, drain_s);
