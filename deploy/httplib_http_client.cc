@@ -114,6 +114,12 @@ std::string Env(const char* name) {
 
 }  // namespace
 
+HttplibHttpClient::HttplibHttpClient(HttpClientOptions options, const Clock* clock)
+    : options_(std::move(options)), clock_(clock) {
+  static const RealClock kSystemClock;
+  if (clock_ == nullptr) clock_ = &kSystemClock;
+}
+
 HttpClientOptions HttpClientOptions::FromEnvironment() {
   HttpClientOptions o;
   o.http_proxy = Env("http_proxy");
@@ -133,7 +139,7 @@ absl::StatusOr<HttpResponse> HttplibHttpClient::Send(const HttpRequest& request)
   httplib::Client client(url->origin);
   if (!client.is_valid()) return failed(absl::StatusCode::kInvalidArgument, "the URL's host or port is not valid");
   const auto timeout = std::chrono::milliseconds(std::max<int64_t>(1, absl::ToInt64Milliseconds(request.timeout)));
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const absl::Time deadline = clock_->Now() + request.timeout;
   client.set_connection_timeout(timeout);
   client.set_read_timeout(timeout);
   client.set_write_timeout(timeout);
@@ -162,7 +168,7 @@ absl::StatusOr<HttpResponse> HttplibHttpClient::Send(const HttpRequest& request)
   HttpResponse response;
   bool timed_out = false;
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-    if (std::chrono::steady_clock::now() > deadline) {
+    if (clock_->Now() > deadline) {
       timed_out = true;
       return false;
     }
@@ -179,7 +185,7 @@ absl::StatusOr<HttpResponse> HttplibHttpClient::Send(const HttpRequest& request)
       why = "the server's TLS certificate is not trusted";
     } else if (error == httplib::Error::SSLLoadingCerts) {
       why = "cannot load the trusted certificates";
-    } else if (error == httplib::Error::Read && std::chrono::steady_clock::now() >= deadline) {
+    } else if (error == httplib::Error::Read && clock_->Now() >= deadline) {
       why = "timed out";
     }
     return failed(absl::StatusCode::kUnavailable, why);

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "common/clock.h"
 #include "deploy/driver.h"
 
 namespace slipway::deploy {
@@ -28,7 +29,8 @@ class HttplibHttpClient final : public HttpClient {
  public:
   // Response bodies are kept up to this many bytes; the rest is read and dropped.
   static constexpr size_t kMaxBody = 1 << 20;
-  explicit HttplibHttpClient(HttpClientOptions options = {}) : options_(std::move(options)) {}
+  // `clock` (not owned; the system clock if null) bounds each request's whole duration.
+  explicit HttplibHttpClient(HttpClientOptions options = {}, const Clock* clock = nullptr);
   // An error names the method and URL: InvalidArgument for a URL that is not http(s)://host...
   // (or a proxy that is not http://host...), Unavailable for a connection, TLS or timeout
   // failure (`timeout` bounds the whole request).
@@ -36,6 +38,7 @@ class HttplibHttpClient final : public HttpClient {
 
  private:
   HttpClientOptions options_;
+  const Clock* clock_;
 };
 
 }  // namespace slipway::deploy

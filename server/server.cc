@@ -302,7 +302,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   impl->pipelines = std::make_unique<pipeline::PipelineManager>(impl->db.get(), clock, ids);
 
-  impl->http = std::make_unique<deploy::HttplibHttpClient>(deploy::HttpClientOptions::FromEnvironment());
+  impl->http = std::make_unique<deploy::HttplibHttpClient>(
+      deploy::HttpClientOptions::FromEnvironment(), clock);
   impl->tasks = std::make_unique<deploy::ThreadPool>(std::max(1, options.task_threads));
   deploy::ProcessDriverOptions process_options;
   process_options.state_dir = options.data_dir + "/process";

@@ -14,6 +14,7 @@
 #include "deploy/process_driver.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/certs.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/temp_dir.h"
 
 namespace slipway::deploy {
@@ -119,6 +120,19 @@ TEST(HttpClientTest, AServerThatDoesNotAnswerInTimeIsATimeout) {
   }
   cv.notify_all();
   EXPECT_THAT(res, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("/slow")));
+}
+
+TEST(HttpClientTest, TheWholeRequestIsBoundedByTheInjectedClock) {
+  testing::FakeClock clock;
+  auto srv = std::make_unique<httplib::Server>();
+  srv->Get("/drip", [&](const httplib::Request&, httplib::Response& res) {
+    clock.Advance(absl::Seconds(2));  // the answer comes after the request's deadline
+    res.set_content("late", "text/plain");
+  });
+  LocalServer server(std::move(srv));
+  HttplibHttpClient client({}, &clock);
+  auto res = client.Send({.url = server.Url("http", "/drip"), .timeout = absl::Seconds(1)});
+  EXPECT_THAT(res, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("timed out")));
 }
 
 TEST(HttpClientTest, ANothingListeningPortIsUnavailable) {
