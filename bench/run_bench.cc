@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -86,50 +87,40 @@ int main(int argc, char** argv) {
   NoopDriver& noop = bench->noop();
 
   std::atomic<int> errors{0};
-  {
-    std::vector<std::thread> starters;
+  // Starts `n` runs of `stage` from `clients` threads; `started(id, when)` for each that did.
+  auto start_runs = [&](const char* stage, int n,
+                        const std::function<void(const std::string&, Clock::time_point)>& started) {
+    std::vector<std::thread> threads;
     for (int t = 0; t < clients; ++t) {
-      starters.emplace_back([&, t] {
+      threads.emplace_back([&, t] {
         auto stub = slipway::v1::ReleaseService::NewStub(channel);
-        for (int i = t; i < waiting; i += clients) {
+        for (int i = t; i < n; i += clients) {
           slipway::v1::StartRunRequest req;
           req.set_pipeline("bench");
-          req.set_stage("gated");
+          req.set_stage(stage);
+          req.mutable_trigger()->set_sha("sha" + std::to_string(i));
           slipway::v1::Run run;
-          if (auto s = stub->StartRun(context().get(), req, &run); !s.ok() && errors++ == 0) {
-            std::fprintf(stderr, "StartRun (gated): %s\n", s.error_message().c_str());
+          auto s = stub->StartRun(context().get(), req, &run);
+          auto now = Clock::now();
+          if (!s.ok()) {
+            if (errors++ == 0) std::fprintf(stderr, "StartRun: %s\n", s.error_message().c_str());
+            continue;
           }
+          started(run.id(), now);
         }
       });
     }
-    for (auto& t : starters) t.join();
-  }
+    for (auto& t : threads) t.join();
+  };
+  start_runs("gated", waiting, [](const std::string&, Clock::time_point) {});
 
   std::mutex mu;
   std::map<std::string, Clock::time_point> started;
   auto begin = Clock::now();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < clients; ++t) {
-    threads.emplace_back([&, t] {
-      auto stub = slipway::v1::ReleaseService::NewStub(channel);
-      for (int i = t; i < runs; i += clients) {
-        slipway::v1::StartRunRequest req;
-        req.set_pipeline("bench");
-        req.set_stage("dev");
-        req.mutable_trigger()->set_sha("sha" + std::to_string(i));
-        slipway::v1::Run run;
-        auto s = stub->StartRun(context().get(), req, &run);
-        auto now = Clock::now();
-        if (!s.ok()) {
-          if (errors++ == 0) std::fprintf(stderr, "StartRun: %s\n", s.error_message().c_str());
-          continue;
-        }
-        std::lock_guard<std::mutex> lock(mu);
-        started[run.id()] = now;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  start_runs("dev", runs, [&](const std::string& id, Clock::time_point when) {
+    std::lock_guard<std::mutex> lock(mu);
+    started[id] = when;
+  });
   // All runs end when every node has been applied and the last transitions are committed.
   auto stub = slipway::v1::ReleaseService::NewStub(channel);
   int succeeded = 0;

@@ -8,9 +8,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace slipway::deploy {
@@ -95,6 +95,16 @@ absl::StatusOr<Url> SplitUrl(const std::string& url) {
   return out;
 }
 
+// `url` with any user:password@ in it replaced by ***@, for messages.
+std::string WithoutCredentials(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t from = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t end = url.find_first_of("/?#", from);
+  size_t at = url.rfind('@', end == std::string::npos ? std::string::npos : end);
+  if (at == std::string::npos || at < from) return url;
+  return absl::StrCat(url.substr(0, from), "***", url.substr(at));
+}
+
 // Whether `host` is reached directly by the no_proxy list `list`.
 bool NoProxy(const std::string& host, absl::string_view list) {
   for (absl::string_view entry : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
@@ -131,8 +141,10 @@ HttpClientOptions HttpClientOptions::FromEnvironment() {
 }
 
 absl::StatusOr<HttpResponse> HttplibHttpClient::Send(const HttpRequest& request) {
+  // Messages end up in run events and logs: they never repeat credentials from the URL.
   auto failed = [&](absl::StatusCode code, absl::string_view why) {
-    return absl::Status(code, absl::StrCat(request.method, " ", request.url, ": ", why));
+    return absl::Status(code,
+                        absl::StrCat(request.method, " ", WithoutCredentials(request.url), ": ", why));
   };
   absl::StatusOr<Url> url = SplitUrl(request.url);
   if (!url.ok()) return failed(absl::StatusCode::kInvalidArgument, url.status().message());

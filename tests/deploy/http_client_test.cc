@@ -100,6 +100,15 @@ TEST(HttpClientTest, CredentialsInTheUrlBecomeBasicAuthentication) {
   url.insert(url.find("//") + 2, "deployer:p%40ss@");
   ASSERT_OK(HttplibHttpClient().Send({.url = url}));
   EXPECT_EQ(auth, "Basic ZGVwbG95ZXI6cEBzcw==");  // base64 of "deployer:p@ss"
+
+  // A failure's message names the URL without them.
+  auto port = AllocatePort();  // nothing listens on it
+  ASSERT_OK(port);
+  HttpRequest down{.url = "http://deployer:p%40ss@127.0.0.1:" + std::to_string(*port) + "/x"};
+  auto res = HttplibHttpClient().Send(down);
+  EXPECT_THAT(res, StatusIs(absl::StatusCode::kUnavailable,
+                            HasSubstr("GET http://***@127.0.0.1:" + std::to_string(*port) + "/x")));
+  EXPECT_THAT(std::string(res.status().message()), ::testing::Not(HasSubstr("p%40ss")));
 }
 
 TEST(HttpClientTest, AServerThatDoesNotAnswerInTimeIsATimeout) {
