@@ -30,6 +30,78 @@ absl::Status SetMaxWebhookBody(std::string_view size, DaemonConfig* config) {
   return absl::OkStatus();
 }
 
+namespace {
+
+absl::Status DurationIn(std::string_view value, absl::Duration lo, absl::Duration hi,
+                        absl::Duration* out) {
+  auto d = ParseDuration(std::string(value));
+  if (!d.ok()) return d.status();
+  if (*d < lo || *d > hi) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", std::string(value), "\" is not between ",
+                                                   absl::FormatDuration(lo), " and ",
+                                                   absl::FormatDuration(hi)));
+  }
+  *out = *d;
+  return absl::OkStatus();
+}
+
+template <class T>
+absl::Status CountIn(std::string_view value, int64_t lo, int64_t hi, T* out) {
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(absl::string_view(value.data(), value.size()), &n)) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", std::string(value), "\" is not a number"));
+  }
+  if (n < lo || n > hi) {
+    return absl::InvalidArgumentError(absl::StrCat(n, " is not between ", lo, " and ", hi));
+  }
+  *out = static_cast<T>(n);
+  return absl::OkStatus();
+}
+
+absl::Status SizeIn(std::string_view value, int64_t lo, int64_t hi, int64_t* out) {
+  absl::StatusOr<int64_t> bytes = ParseByteSize(value);
+  if (!bytes.ok()) return bytes.status();
+  if (*bytes < lo || *bytes > hi) {
+    return absl::InvalidArgumentError(absl::StrCat(FormatByteSize(*bytes), " is not between ",
+                                                   FormatByteSize(lo), " and ",
+                                                   FormatByteSize(hi)));
+  }
+  *out = *bytes;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status SetBound(std::string_view key, std::string_view value, DaemonConfig* config) {
+  HttpEdgeOptions& h = config->server.http;
+  if (key == "http_head_timeout") {
+    return DurationIn(value, absl::Seconds(1), absl::Minutes(10), &h.head_timeout);
+  }
+  if (key == "http_idle_timeout") {
+    return DurationIn(value, absl::Seconds(1), absl::Hours(1), &h.idle_timeout);
+  }
+  if (key == "http_body_timeout") {
+    return DurationIn(value, absl::Seconds(1), absl::Hours(1), &h.body_timeout);
+  }
+  if (key == "http_max_head") return SizeIn(value, 1 << 10, 1 << 20, &h.max_head_bytes);
+  if (key == "http_max_headers") return CountIn(value, 1, 1000, &h.max_headers);
+  if (key == "http_max_connections") return CountIn(value, 1, 1000000, &h.max_connections);
+  if (key == "http_max_connections_per_client") {
+    return CountIn(value, 1, 1000000, &h.max_connections_per_client);
+  }
+  if (key == "http_max_buffered") {
+    return SizeIn(value, 1 << 20, int64_t{64} << 30, &h.max_buffered_bytes);
+  }
+  if (key == "delivery_retention") {
+    return DurationIn(value, absl::Hours(1), absl::Hours(24 * 3650),
+                      &config->server.delivery_retention);
+  }
+  if (key == "delivery_keep") {
+    return CountIn(value, 100, 1000000000, &config->server.delivery_keep);
+  }
+  return absl::NotFoundError(absl::StrCat("unknown key \"", std::string(key), "\""));
+}
+
 absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("--config: cannot read ", path));
@@ -76,11 +148,15 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       if (absl::Status s = SetMaxWebhookBody(value, config); !s.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(path, ": max_webhook_body: ", s.message()));
       }
-    } else {
+    } else if (absl::Status s = SetBound(key, value, config); absl::IsNotFound(s)) {
+      std::string known;
+      for (const char* k : kBoundKeys) absl::StrAppend(&known, ", ", k);
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": unknown key \"", key,
           "\" (known: data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key, "
-          "shutdown_grace, http_threads, max_webhook_body)"));
+          "shutdown_grace, http_threads, max_webhook_body", known, ")"));
+    } else if (!s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", key, ": ", s.message()));
     }
   }
   return absl::OkStatus();

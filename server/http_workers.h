@@ -1,11 +1,9 @@
 // The HTTP endpoint's workers: a pool that starts with a few threads, adds one whenever a task
-// (a connection, held for as long as it stays open) finds none idle, up to a maximum, and lets
+// (one request's handler) finds none idle, up to a maximum, and lets
 // threads beyond the minimum end after they have been idle for a while. An idle slipwayd then
 // keeps a handful of threads instead of one per possible connection.
 #ifndef SLIPWAY_SERVER_HTTP_WORKERS_H_
 #define SLIPWAY_SERVER_HTTP_WORKERS_H_
-
-#include <httplib.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -24,16 +22,16 @@ struct HttpWorkersOptions {
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(30);
 };
 
-class HttpWorkers final : public httplib::TaskQueue {
+class HttpWorkers final {
  public:
   explicit HttpWorkers(HttpWorkersOptions options);
-  ~HttpWorkers() override;
+  ~HttpWorkers();
 
   // Runs `fn` on an idle thread, a new one if none is idle and the maximum allows, or else
   // queues it for the next thread that becomes idle. After shutdown, runs it on the caller.
-  void enqueue(std::function<void()> fn) override;
+  void enqueue(std::function<void()> fn);
   // Runs what is queued, then ends and joins every thread. Idempotent.
-  void shutdown() override;
+  void shutdown();
 
   // Threads alive now, and the most there have been at once.
   int threads();

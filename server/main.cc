@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <map>
 #include <cstdio>
 #include <iostream>
 
@@ -89,6 +91,13 @@ int main(int argc, char** argv) {
   app.add_option("--max-webhook-body", max_webhook_body,
                  "Largest webhook body accepted, e.g. 5MiB; larger ones get 413 before they "
                  "are read (default 25MiB)");
+  // The HTTP edge's bounds and delivery retention: one flag per config key.
+  std::map<std::string, std::string> bounds;
+  for (const char* key : slipway::server::kBoundKeys) {
+    std::string flag = std::string("--") + key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    app.add_option(flag, bounds[key], std::string("Same as the config key ") + key);
+  }
   app.add_option("--log-format", log_format, "text or json (default text)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate: serve gRPC and HTTP over TLS");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
@@ -151,6 +160,15 @@ int main(int argc, char** argv) {
   if (!max_webhook_body.empty()) {
     if (absl::Status s = slipway::server::SetMaxWebhookBody(max_webhook_body, &config); !s.ok()) {
       return Fail(absl::InvalidArgumentError(std::string("--max-webhook-body: ") + std::string(s.message())));
+    }
+  }
+
+  for (const auto& [key, value] : bounds) {
+    if (value.empty()) continue;
+    if (absl::Status s = slipway::server::SetBound(key, value, &config); !s.ok()) {
+      std::string flag = "--" + key;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      return Fail(absl::InvalidArgumentError(flag + ": " + std::string(s.message())));
     }
   }
 

@@ -43,6 +43,28 @@ struct Metrics::Impl {
           .Name("slipway_previews")
           .Help("Live preview environments, by state.")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& http_connections =
+      prometheus::BuildGauge()
+          .Name("slipway_http_connections")
+          .Help("HTTP connections open now.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& http_buffered =
+      prometheus::BuildGauge()
+          .Name("slipway_http_buffered_bytes")
+          .Help("Bytes of HTTP requests held in memory now (heads and bodies).")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& http_rejected =
+      prometheus::BuildCounter()
+          .Name("slipway_http_rejected_total")
+          .Help("HTTP requests and connections refused or cut by a bound, by reason.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& unrecorded =
+      prometheus::BuildCounter()
+          .Name("slipway_webhook_rejections_unrecorded_total")
+          .Help("Rejected deliveries counted but not stored: their client passed the rate.")
+          .Register(*registry);
+  // Counters mirrored from totals kept elsewhere: what was already added, by series.
+  std::map<std::string, int64_t> mirrored ABSL_GUARDED_BY(mu);
   // Family::Add takes a lock and hashes the labels, so each method's series are looked up
   // once and kept here.
   struct MethodSeries {
@@ -105,6 +127,25 @@ void Metrics::SetPreviewCounts(const std::map<std::string, int>& by_state) {
     auto it = by_state.find(state);
     impl_->previews.Add({{"state", state}}).Set(it == by_state.end() ? 0 : it->second);
   }
+}
+
+void Metrics::SetHttpEdge(int64_t connections, int64_t buffered_bytes,
+                          const std::map<std::string, int64_t>& rejected) {
+  absl::MutexLock lock(&impl_->mu);
+  impl_->http_connections.Add({}).Set(static_cast<double>(connections));
+  impl_->http_buffered.Add({}).Set(static_cast<double>(buffered_bytes));
+  for (const auto& [reason, total] : rejected) {
+    int64_t& seen = impl_->mirrored["rejected:" + reason];
+    impl_->http_rejected.Add({{"reason", reason}}).Increment(static_cast<double>(total - seen));
+    seen = total;
+  }
+}
+
+void Metrics::SetUnrecordedRejections(int64_t total) {
+  absl::MutexLock lock(&impl_->mu);
+  int64_t& seen = impl_->mirrored["unrecorded"];
+  impl_->unrecorded.Add({}).Increment(static_cast<double>(total - seen));
+  seen = total;
 }
 
 std::string Metrics::Render() const {

@@ -3,6 +3,7 @@
 #ifndef SLIPWAY_SERVER_METRICS_H_
 #define SLIPWAY_SERVER_METRICS_H_
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,6 +29,13 @@ class Metrics {
   // Live preview environments by state ("ready", "creating", ...): sets the gauge
   // slipway_previews{state}; states not given are set to 0.
   void SetPreviewCounts(const std::map<std::string, int>& by_state);
+  // The HTTP edge's counters as they stand now (HttpEdgeStats): open connections and buffered
+  // bytes become gauges, refusals by reason the counter slipway_http_rejected_total{reason}.
+  void SetHttpEdge(int64_t connections, int64_t buffered_bytes,
+                   const std::map<std::string, int64_t>& rejected);
+  // Deliveries whose record was not stored because their client passed the rate of rejected
+  // deliveries that are recorded.
+  void SetUnrecordedRejections(int64_t total);
   // The text exposition format.
   std::string Render() const;
 

@@ -2,7 +2,6 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,11 +31,13 @@
 #include "trigger/poller.h"
 #include "trigger/scheduler.h"
 #include "server/background.h"
-#include "server/http_workers.h"
+#include "server/http_edge.h"
+#include "server/http_routes.h"
 #include "server/auth.h"
 #include "server/metrics.h"
 #include "server/services.h"
 #include "storage/database.h"
+#include "storage/delivery_repository.h"
 #include "storage/request_log.h"
 
 namespace slipway::server {
@@ -107,14 +108,25 @@ struct Server::Impl {
   std::unique_ptr<AdminServiceImpl> admin_service;
   std::unique_ptr<HealthServiceImpl> health_service;
   std::unique_ptr<grpc::Server> grpc_server;
-  std::unique_ptr<httplib::Server> http_server;
-  std::thread http_thread;
+  std::unique_ptr<HttpRoutes> routes;
+  std::unique_ptr<HttpEdge> http_edge;
   int grpc_port = 0;
   int http_port = 0;
   std::atomic<bool> ready{false};
   absl::Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
   std::thread maintenance_thread;
+
+  absl::StatusOr<int64_t> PruneDeliveries(const Clock& clock) {
+    int64_t deleted = 0;
+    storage::DeliveryRetention retention{.older_than = clock.Now() - options.delivery_retention,
+                                         .keep = options.delivery_keep};
+    RETURN_IF_ERROR(db->Write([&](storage::Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(deleted, storage::DeliveryRepository().Prune(tx, retention));
+      return absl::OkStatus();
+    }));
+    return deleted;
+  }
 
   // Drives the periodic maintenance steps until shutdown. The steps themselves take the
   // injected clock; only this loop waits in real time.
@@ -129,6 +141,12 @@ struct Server::Impl {
         spdlog::info("pruned {} request ids older than {}", *pruned,
                      absl::FormatDuration(storage::kRequestIdRetention));
       }
+      auto deliveries = PruneDeliveries(*clock);
+      if (!deliveries.ok()) {
+        spdlog::warn("delivery retention failed: {}", std::string(deliveries.status().message()));
+      } else if (*deliveries > 0) {
+        spdlog::info("delivery retention pruned {} delivery record(s)", *deliveries);
+      }
       auto history = release::PruneHistory(*db, *clock);
       if (!history.ok()) {
         spdlog::warn("retention failed: {}", std::string(history.status().message()));
@@ -142,130 +160,28 @@ struct Server::Impl {
   }
 
   absl::Status StartHttp(const HostPort& hp) {
-    if (!options.tls_cert.empty()) {
-      http_server = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(),
-                                                         options.tls_key.c_str());
-      if (!http_server->is_valid()) {
-        return absl::InvalidArgumentError("--tls-cert/--tls-key: not a usable PEM pair");
-      }
-    } else {
-      http_server = std::make_unique<httplib::Server>();
-    }
-    http_server->set_tcp_nodelay(true);
-    // Each connection holds a worker while it is open, so the pool's maximum bounds how many
-    // Git hosts, CI jobs and scrapers are served at once; it grows to that on demand and
-    // shrinks back when idle. Keep-alive connections are not cut after a few requests.
-    const int http_threads = std::max(1, options.http_threads);
-    http_server->new_task_queue = [http_threads] {
-      return new HttpWorkers({.min_threads = std::min(2, http_threads), .max_threads = http_threads});
-    };
-    http_server->set_keep_alive_max_count(1000);
-    http_server->set_payload_max_length(static_cast<size_t>(options.max_webhook_bytes));
-    // Form-encoded deliveries (GitHub's `payload=` option) are refused plainly, before the body
-    // is read, instead of running into the HTTP library's small form limit.
-    http_server->set_pre_routing_handler(
-        [this](const httplib::Request& req, httplib::Response& res) {
-          if (req.path.rfind("/hooks/", 0) == 0 &&
-              req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) ==
-                  0) {
-            res.status = 415;
-            res.set_content("{\"status\":\"send webhooks as application/json\"}\n",
-                            "application/json");
-            metrics->ObserveHttp("/hooks", 415);
-            return httplib::Server::HandlerResponse::Handled;
-          }
-          return httplib::Server::HandlerResponse::Unhandled;
-        });
-    http_server->Post(R"(/hooks/t/([A-Za-z0-9_]{1,128}))",
-                      [this](const httplib::Request& req, httplib::Response& res) {
-                        trigger::Headers headers;
-                        for (const auto& [k, v] : req.headers) {
-                          headers[absl::AsciiStrToLower(k)] = v;
-                        }
-                        std::map<std::string, std::string> query;
-                        for (const auto& [k, v] : req.params) query[k] = v;
-                        trigger::IntakeResult r =
-                            intake->HandleGeneric(req.matches[1].str(), headers, query, req.body);
-                        res.status = r.status;
-                        nlohmann::json body = {{"status", r.message}};
-                        if (r.status != 404) body["delivery"] = r.delivery.id();
-                        for (const auto& m : r.delivery.matches()) {
-                          if (!m.run_id().empty()) body["run"] = m.run_id();
-                        }
-                        res.set_content(body.dump() + "\n", "application/json");
-                        metrics->ObserveHttp("/hooks/t", r.status);
-                      });
-    http_server->Post(R"(/hooks/(github|gitlab|gitea|forgejo|bitbucket))",
-                      [this](const httplib::Request& req, httplib::Response& res) {
-                        auto provider = trigger::ProviderFromName(req.matches[1].str());
-                        trigger::Headers headers;
-                        for (const auto& [k, v] : req.headers) {
-                          headers[absl::AsciiStrToLower(k)] = v;
-                        }
-                        trigger::IntakeResult r =
-                            intake->Handle(*provider, headers, req.body);
-                        res.status = r.status;
-                        nlohmann::json body = {{"delivery", r.delivery.id()},
-                                               {"status", r.message}};
-                        nlohmann::json runs = nlohmann::json::array();
-                        for (const auto& m : r.delivery.matches()) {
-                          if (!m.run_id().empty()) runs.push_back(m.run_id());
-                        }
-                        body["runs"] = runs;
-                        nlohmann::json previews = nlohmann::json::array();
-                        for (const auto& m : r.delivery.matches()) {
-                          if (m.preview_action().empty()) continue;
-                          previews.push_back({{"preview", m.preview()},
-                                              {"action", m.preview_action()}});
-                        }
-                        if (!previews.empty()) body["previews"] = previews;
-                        res.set_content(body.dump() + "\n", "application/json");
-                        metrics->ObserveHttp("/hooks/" + req.matches[1].str(), r.status);
-                      });
-    http_server->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
-      res.status = 200;
-      res.set_content("ok\n", "text/plain");
-      metrics->ObserveHttp("/healthz", 200);
-    });
-    http_server->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-      absl::Status s = ready ? db->Read([](storage::Transaction&) { return absl::OkStatus(); })
-                             : absl::UnavailableError("shutting down");
-      if (s.ok()) {
-        res.status = 200;
-        res.set_content("ready\n", "text/plain");
-      } else {
-        res.status = 503;
-        res.set_content(absl::StrCat("not ready: ", s.message(), "\n"), "text/plain");
-      }
-      metrics->ObserveHttp("/readyz", res.status);
-    });
-    http_server->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      metrics->ObserveHttp("/metrics", 200);
-      if (previews != nullptr) metrics->SetPreviewCounts(previews->CountByState());
-      res.set_content(metrics->Render(), "text/plain; version=0.0.4");
-    });
-    // The HTTP library listens with a backlog of 5: a burst of Git hosts connecting at once
-    // would have its connections dropped and retried a second later. The listening socket is
-    // noted here and given a real backlog once bound.
-    int listen_fd = -1;
-    http_server->set_socket_options([&listen_fd](socket_t sock) {
-      httplib::default_socket_options(sock);
-      listen_fd = sock;
-    });
-    if (hp.port == 0) {
-      http_port = http_server->bind_to_any_port(hp.host.c_str());
-    } else {
-      http_port = http_server->bind_to_port(hp.host.c_str(), hp.port) ? hp.port : -1;
-    }
-    if (http_port <= 0) {
-      return absl::UnavailableError(
-          absl::StrCat("--http-listen: cannot listen on ", options.http_listen));
-    }
-    http_server->set_socket_options(httplib::default_socket_options);  // drops &listen_fd
-    if (listen_fd >= 0 && ::listen(listen_fd, SOMAXCONN) != 0) {
-      spdlog::warn("HTTP listen backlog stays at 5: {}", std::strerror(errno));
-    }
-    http_thread = std::thread([this] { http_server->listen_after_bind(); });
+    routes = std::make_unique<HttpRoutes>(HttpRoutes::Deps{
+        .intake = intake.get(),
+        .metrics = metrics.get(),
+        .db = db.get(),
+        .previews = previews.get(),
+        .serving = [this] { return ready.load(); },
+        .edge_stats = [this] {
+          return http_edge != nullptr ? http_edge->Stats() : HttpEdgeStats();
+        }});
+    HttpEdgeOptions edge = options.http;
+    edge.host = hp.host;
+    edge.port = hp.port;
+    edge.tls_cert = options.tls_cert;
+    edge.tls_key = options.tls_key;
+    edge.max_body_bytes = options.max_webhook_bytes;
+    edge.max_handler_threads = std::max(1, options.http_threads);
+    HttpRoutes* r = routes.get();
+    ASSIGN_OR_RETURN(http_edge,
+                     HttpEdge::Start(
+                         edge, [r](const HttpRequest& head) { return r->Head(head); },
+                         [r](HttpRequest& request) { return r->Handle(request); }));
+    http_port = http_edge->port();
     return absl::OkStatus();
   }
 };
@@ -448,8 +364,7 @@ void Server::Shutdown(absl::Duration grace) {
   impl_->grpc_server->Shutdown(std::chrono::system_clock::now() +
                                absl::ToChronoMilliseconds(grace));
   impl_->grpc_server->Wait();
-  impl_->http_server->stop();
-  if (impl_->http_thread.joinable()) impl_->http_thread.join();
+  impl_->http_edge->Stop(grace);
   // Runs stop where they are; a restart resumes them from the store.
   impl_->scheduler_thread.reset();
   impl_->poller_thread.reset();

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "deploy/driver.h"
+#include "server/http_edge.h"
 
 namespace slipway::server {
 
@@ -34,8 +35,15 @@ struct ServerOptions {
   // Threads that run driver and HTTP work of flow nodes.
   int task_threads = 8;
   int http_threads = 128;
-  // Webhook bodies larger than this are refused with 413 before they are read.
+  // Webhook bodies larger than this are refused with 413, whatever their framing.
   int64_t max_webhook_bytes = 25 << 20;
+  // The HTTP edge's other bounds (timeouts, head size, header count, connections); its host,
+  // port, TLS files, body limit and handler threads come from the fields above.
+  HttpEdgeOptions http;
+  // Delivery records older than this, or past the newest `delivery_keep`, are pruned by the
+  // maintenance step.
+  absl::Duration delivery_retention = absl::Hours(24 * 30);
+  int64_t delivery_keep = 100000;
   // How often previews are compared with what is known of their pull requests and branches
   // (zero: never), and the largest share of live previews one reconcile may delete.
   absl::Duration reconcile_interval = absl::Minutes(5);

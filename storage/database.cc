@@ -169,6 +169,17 @@ constexpr const char* kMigrations[] = {
       PRIMARY KEY (pipeline, key)
     ) WITHOUT ROWID;
     )sql",
+    // 10: delivery retention by age, deliveries listed by the repository they came for, and the
+    // row /readyz writes to learn whether the store takes writes again.
+    R"sql(
+    ALTER TABLE deliveries ADD COLUMN receive_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deliveries ADD COLUMN repository TEXT NOT NULL DEFAULT '';
+    CREATE INDEX deliveries_by_receive ON deliveries (receive_ms);
+    CREATE TABLE write_probe (
+      id INTEGER PRIMARY KEY,
+      time_ms INTEGER NOT NULL
+    );
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -452,6 +463,7 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
   absl::MutexLock lock(&write_mu_);
   absl::Status begin = writer_->Step("BEGIN IMMEDIATE");
   if (!begin.ok()) {
+    writes_failing_ = true;
     for (PendingWrite* w : batch) w->status = begin;
     return;
   }
@@ -469,6 +481,7 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
     any_ok = any_ok || w->status.ok();
   }
   absl::Status end = any_ok ? writer_->Step("COMMIT") : writer_->Step("ROLLBACK");
+  if (any_ok) writes_failing_ = !end.ok();
   if (!end.ok()) {
     // A failed COMMIT may already have rolled back; ROLLBACK then reports an error.
     if (!sqlite3_get_autocommit(writer_->db())) writer_->Step("ROLLBACK").IgnoreError();
@@ -489,6 +502,17 @@ std::unique_ptr<Connection> Database::TakeReader() {
 void Database::ReturnReader(std::unique_ptr<Connection> conn) {
   absl::MutexLock lock(&readers_mu_);
   idle_readers_.push_back(std::move(conn));
+}
+
+absl::Status Database::CheckWritable() {
+  if (!writes_failing_) return Read([](Transaction&) { return absl::OkStatus(); });
+  // The last commit failed: only a write that reaches the disk says it works again.
+  return Write([](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT OR REPLACE INTO write_probe (id, time_ms) "
+                                           "VALUES (1, COALESCE((SELECT time_ms FROM write_probe "
+                                           "WHERE id = 1), 0) + 1)"));
+    return stmt->Run();
+  });
 }
 
 absl::Status Database::Read(absl::FunctionRef<absl::Status(Transaction&)> fn) {

@@ -7,6 +7,7 @@
 #ifndef SLIPWAY_STORAGE_DATABASE_H_
 #define SLIPWAY_STORAGE_DATABASE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -108,6 +109,10 @@ class Database {
   // Runs `fn` in a read transaction that sees one consistent snapshot.
   absl::Status Read(absl::FunctionRef<absl::Status(Transaction&)> fn);
 
+  // OK when the store can be read and, if the last commit failed, when a probe write now
+  // commits. The error of the failing read or write otherwise (UNAVAILABLE, RESOURCE_EXHAUSTED).
+  absl::Status CheckWritable();
+
   int schema_version() const { return schema_version_; }
   const std::string& path() const { return options_.path; }
 
@@ -129,6 +134,8 @@ class Database {
   std::vector<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread committer_;
+  // Set when a commit fails, cleared when one succeeds.
+  std::atomic<bool> writes_failing_{false};
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
 };

@@ -1,6 +1,8 @@
 #include "storage/delivery_repository.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "storage/errors.h"
 
@@ -13,7 +15,19 @@ absl::StatusOr<v1::Delivery> Decode(const std::string& blob) {
   return d;
 }
 
+int64_t ReceiveMs(const v1::Delivery& d) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, d.receive_time(), &t, &err)) return 0;
+  return absl::ToUnixMillis(t);
+}
+
 }  // namespace
+
+std::string DeliveryRepositoryKey(v1::Provider provider, std::string_view repository) {
+  return absl::StrCat(static_cast<int>(provider), ":",
+                      absl::AsciiStrToLower(absl::string_view(repository.data(), repository.size())));
+}
 
 absl::Status DeliveryRepository::Insert(Transaction& tx, const v1::Delivery& delivery,
                                         bool claims_id) const {
@@ -23,14 +37,25 @@ absl::Status DeliveryRepository::Insert(Transaction& tx, const v1::Delivery& del
     ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (row) seq = stmt->ColumnInt(0);
   }
+  std::string blob = delivery.SerializeAsString();
+  // A record that would not decode would break every later listing: refuse it here.
+  if (v1::Delivery check; !check.ParseFromString(blob)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "delivery ", delivery.id(), ": a text field is not valid UTF-8; nothing stored"));
+  }
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO deliveries (id, seq, provider, delivery_id, "
-                                         "duplicate, spec) VALUES (?, ?, ?, ?, ?, ?)"));
+                                         "duplicate, spec, receive_ms, repository) "
+                                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
   stmt->Bind(1, delivery.id())
       .Bind(2, seq)
       .Bind(3, static_cast<int64_t>(delivery.provider()))
       .Bind(4, delivery.delivery_id())
       .Bind(5, static_cast<int64_t>(claims_id ? 0 : 1))
-      .BindBlob(6, delivery.SerializeAsString());
+      .BindBlob(6, blob)
+      .Bind(7, ReceiveMs(delivery))
+      .Bind(8, delivery.event().repository().empty()
+                   ? std::string()
+                   : DeliveryRepositoryKey(delivery.provider(), delivery.event().repository()));
   absl::Status s = stmt->Run();
   if (absl::IsAlreadyExists(s)) return AlreadyExists("delivery", delivery.delivery_id());
   return s;
@@ -55,23 +80,50 @@ absl::StatusOr<std::optional<v1::Delivery>> DeliveryRepository::FindOriginal(
   return d;
 }
 
-absl::StatusOr<std::vector<v1::Delivery>> DeliveryRepository::List(Transaction& tx,
-                                                                   std::string_view pipeline,
-                                                                   int limit) const {
-  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM deliveries ORDER BY seq DESC"));
-  std::vector<v1::Delivery> out;
-  while (static_cast<int>(out.size()) < limit) {
+absl::StatusOr<DeliveryPage> DeliveryRepository::List(Transaction& tx, std::string_view pipeline,
+                                                      const std::vector<std::string>& repositories,
+                                                      int limit) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("SELECT id, spec, repository FROM deliveries ORDER BY seq DESC"));
+  DeliveryPage page;
+  while (static_cast<int>(page.deliveries.size()) < limit) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(v1::Delivery d, Decode(stmt->ColumnBlob(0)));
+    v1::Delivery d;
+    if (!d.ParseFromString(stmt->ColumnBlob(1))) {
+      page.undecodable.push_back(stmt->ColumnText(0));
+      continue;
+    }
     if (!pipeline.empty()) {
       bool any = false;
       for (const auto& m : d.matches()) any = any || m.pipeline() == pipeline;
+      const std::string repository = stmt->ColumnText(2);
+      for (const auto& r : repositories) any = any || (!repository.empty() && r == repository);
       if (!any) continue;
     }
-    out.push_back(std::move(d));
+    page.deliveries.push_back(std::move(d));
   }
-  return out;
+  return page;
+}
+
+absl::StatusOr<int64_t> DeliveryRepository::Prune(Transaction& tx,
+                                                  const DeliveryRetention& retention) const {
+  int64_t deleted = 0;
+  if (retention.older_than != absl::InfinitePast()) {
+    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("DELETE FROM deliveries WHERE receive_ms < ?"));
+    stmt->Bind(1, absl::ToUnixMillis(retention.older_than));
+    RETURN_IF_ERROR(stmt->Run());
+    deleted += tx.Changes();
+  }
+  if (retention.keep > 0) {
+    ASSIGN_OR_RETURN(auto stmt,
+                     tx.Prepare("DELETE FROM deliveries WHERE seq <= (SELECT MAX(seq) FROM "
+                                "deliveries) - ?"));
+    stmt->Bind(1, retention.keep);
+    RETURN_IF_ERROR(stmt->Run());
+    deleted += tx.Changes();
+  }
+  return deleted;
 }
 
 absl::StatusOr<std::optional<int64_t>> ScheduleRepository::NextFire(Transaction& tx,

@@ -5,11 +5,13 @@
 #include <set>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "common/proto_yaml.h"
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "common/time_format.h"
+#include "common/utf8.h"
 #include "pipeline/secrets.h"
 #include "storage/delivery_repository.h"
 #include "storage/pipeline_repository.h"
@@ -49,6 +51,12 @@ std::string EventName(v1::GitEventKind kind) {
 IntakeResult WebhookIntake::Finish(v1::Delivery delivery, int status, std::string message) {
   delivery.set_status(status);
   delivery.set_message(message);
+  if (status >= 400 && !rejections_.Allow(delivery.client(), clock_->Now())) {
+    // This client is past the rate of rejected deliveries that are recorded: counted only, so
+    // a flood of bad requests cannot fill the disk.
+    unrecorded_.fetch_add(1, std::memory_order_relaxed);
+    return {status, std::move(message), std::move(delivery)};
+  }
   const bool claims = status < 300 && !delivery.duplicate();
   absl::Status s = db_->Write([&](storage::Transaction& tx) {
     return storage::DeliveryRepository().Insert(tx, delivery, claims);
@@ -66,25 +74,69 @@ IntakeResult WebhookIntake::Finish(v1::Delivery delivery, int status, std::strin
       return storage::DeliveryRepository().Insert(tx, delivery, /*claims_id=*/false);
     });
   }
-  if (!s.ok()) {
-    return {500, absl::StrCat("cannot record the delivery: ", s.message()), delivery};
-  }
+  if (!s.ok()) return StoreFailed(std::move(delivery), s);
   return {status, std::move(message), std::move(delivery)};
 }
 
+IntakeResult WebhookIntake::StoreFailed(v1::Delivery delivery, const absl::Status& why) {
+  // Nothing of this delivery was committed: it names no run, and the host is asked to retry.
+  for (auto& m : *delivery.mutable_matches()) m.clear_run_id();
+  delivery.set_status(503);
+  delivery.set_message(absl::StrCat("the store cannot take deliveries now (", why.message(),
+                                    "); retry later"));
+  return {503, delivery.message(), std::move(delivery)};
+}
+
+void WebhookIntake::Log(const IntakeResult& r, std::string_view client) {
+  const v1::Delivery& d = r.delivery;
+  int runs = 0;
+  for (const auto& m : d.matches()) runs += m.run_id().empty() ? 0 : 1;
+  std::string line = absl::StrCat(
+      "delivery ", d.id().empty() ? "-" : d.id(), " provider=",
+      EnumShortName(v1::Provider_descriptor()->FindValueByNumber(d.provider())), " event=\"",
+      SanitizeText(d.event().event(), 64), "\" id=\"", SanitizeText(d.delivery_id(), 80),
+      "\" client=", SanitizeText(client, 64), " status=", r.status, " verdict=",
+      EnumShortName(v1::SignatureVerdict_descriptor()->FindValueByNumber(d.signature())),
+      " runs=", runs, " reason=\"", SanitizeText(r.message, 200), "\"");
+  if (r.status < 400) {
+    spdlog::info("{}", line);
+    return;
+  }
+  // Rejections are logged at a bounded rate; the rest are summed up once the window turns.
+  int64_t dropped = 0;
+  bool log = rejection_log_.Allow(clock_->Now(), &dropped);
+  if (dropped > 0) spdlog::warn("{} more rejected deliveries were not logged", dropped);
+  if (log) spdlog::warn("{}", line);
+}
+
 IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers,
-                                   std::string_view body) {
+                                   std::string_view body, std::string_view client) {
+  IntakeResult r = HandleVerified(provider, headers, body, client);
+  Log(r, client);
+  return r;
+}
+
+IntakeResult WebhookIntake::HandleVerified(v1::Provider provider, const Headers& headers,
+                                           std::string_view body, std::string_view client) {
   v1::Delivery d;
   d.set_id("dlv-" + ids_->OrderedHex());
+  d.set_client(SanitizeText(client, 64));
   d.set_provider(provider);
   d.set_delivery_id(DeliveryId(provider, headers, body));
   d.set_receive_time(FormatRfc3339(clock_->Now()));
   for (const auto& [k, v] : RedactHeaders(headers)) (*d.mutable_headers())[k] = v;
   d.set_body_bytes(static_cast<int64_t>(body.size()));
 
-  auto event = ParseDelivery(provider, headers, body);
-  if (!event.ok()) return Finish(std::move(d), 400, std::string(event.status().message()));
-  *d.mutable_event() = *event;
+  // Until the signature holds, only what finds the binding is read from the body, and only
+  // that (the event header and the repository) is recorded.
+  auto binding = ParseBinding(provider, headers, body);
+  if (!binding.ok()) return Finish(std::move(d), 400, std::string(binding.status().message()));
+  v1::SourceEvent* claimed = d.mutable_event();
+  claimed->set_provider(provider);
+  claimed->set_kind(binding->kind());
+  claimed->set_event(SanitizeText(binding->event(), 100));
+  claimed->set_repository(SanitizeText(binding->repository(), 300));
+  const std::string repository = binding->repository();
 
   // Every pipeline source that binds this repository, found by index.
   std::vector<Binding> bindings;
@@ -92,19 +144,19 @@ IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers
   absl::Status read = db_->Read([&](storage::Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(original,
                      storage::DeliveryRepository().FindOriginal(tx, provider, d.delivery_id()));
-    ASSIGN_OR_RETURN(auto names, storage::PipelinesBinding(tx, provider, event->repository()));
+    ASSIGN_OR_RETURN(auto names, storage::PipelinesBinding(tx, provider, repository));
     for (const auto& name : names) {
       auto p = storage::PipelineRepository().Get(tx, name);
       if (p.ok()) bindings.push_back({*std::move(p), nullptr});
     }
     return absl::OkStatus();
   });
-  if (!read.ok()) return {500, std::string(read.message()), d};
-  for (auto& b : bindings) b.source = BindingSource(b.pipeline, provider, event->repository());
-  if (event->kind() == v1::GIT_EVENT_KIND_PING) return Finish(std::move(d), 200, "pong");
+  if (!read.ok()) return StoreFailed(std::move(d), read);
+  for (auto& b : bindings) b.source = BindingSource(b.pipeline, provider, repository);
+  if (binding->kind() == v1::GIT_EVENT_KIND_PING) return Finish(std::move(d), 200, "pong");
   if (bindings.empty()) {
     return Finish(std::move(d), 404,
-                  absl::StrCat("no pipeline binds repository \"", event->repository(), "\""));
+                  absl::StrCat("no pipeline binds repository \"", claimed->repository(), "\""));
   }
 
   // Only bindings whose signature holds take part; a binding without a secret accepts
@@ -139,6 +191,15 @@ IntakeResult WebhookIntake::Handle(v1::Provider provider, const Headers& headers
   if (original.has_value()) {
     d.set_duplicate(true);
     return Finish(std::move(d), 200, absl::StrCat("duplicate of delivery ", original->id()));
+  }
+
+  // Verified: now the whole body is read.
+  auto event = ParseDelivery(provider, headers, body);
+  if (!event.ok()) return Finish(std::move(d), 400, std::string(event.status().message()));
+  *d.mutable_event() = *event;
+  if (event->kind() == v1::GIT_EVENT_KIND_OTHER) {
+    return Finish(std::move(d), 202,
+                  absl::StrCat("event `", SanitizeText(event->event(), 100), "` is not handled"));
   }
 
   std::vector<v1::Pipeline> pipelines;
@@ -251,14 +312,23 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
     for (auto& m : *d.mutable_matches()) m.clear_run_id();
     return Finish(std::move(d), status, message);
   }
-  return {500, absl::StrCat("cannot record the delivery: ", result.committed.message()), d};
+  return StoreFailed(std::move(d), result.committed);
 }
 
 
 IntakeResult WebhookIntake::HandleGeneric(std::string_view token, const Headers& headers,
                                           const std::map<std::string, std::string>& query,
-                                          std::string_view body) {
+                                          std::string_view body, std::string_view client) {
+  IntakeResult r = HandleGenericVerified(token, headers, query, body, client);
+  if (r.status != 404) Log(r, client);
+  return r;
+}
+
+IntakeResult WebhookIntake::HandleGenericVerified(std::string_view token, const Headers& headers,
+                                                  const std::map<std::string, std::string>& query,
+                                                  std::string_view body, std::string_view client) {
   v1::Delivery d;
+  d.set_client(SanitizeText(client, 64));
   d.set_id("dlv-" + ids_->OrderedHex());
   d.set_provider(v1::PROVIDER_UNSPECIFIED);
   d.set_receive_time(FormatRfc3339(clock_->Now()));
@@ -271,8 +341,9 @@ IntakeResult WebhookIntake::HandleGeneric(std::string_view token, const Headers&
   };
   std::string request = header("x-request-id");
   if (request.empty()) request = header("x-slipway-delivery");
+  request = SanitizeText(request, 200);
   // Without a request id every call is its own delivery.
-  d.set_delivery_id(request.empty() ? "generic:" + d.id() : request.substr(0, 200));
+  d.set_delivery_id(request.empty() ? "generic:" + d.id() : request);
 
   std::optional<std::pair<std::string, std::string>> owner;
   std::optional<v1::Pipeline> pipeline;
@@ -284,7 +355,7 @@ IntakeResult WebhookIntake::HandleGeneric(std::string_view token, const Headers&
     }
     return absl::OkStatus();
   });
-  if (!read.ok()) return {500, std::string(read.message()), d};
+  if (!read.ok()) return StoreFailed(std::move(d), read);
   const v1::WebhookTrigger* trig = nullptr;
   if (pipeline.has_value()) {
     for (const auto& w : pipeline->webhook_triggers()) {
@@ -311,6 +382,13 @@ IntakeResult WebhookIntake::HandleGeneric(std::string_view token, const Headers&
     d.set_signature(v1::SIGNATURE_VERDICT_VALID);
   } else {
     d.set_signature(v1::SIGNATURE_VERDICT_NOT_REQUIRED);
+  }
+  for (const auto& [k, v] : query) {
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) {
+      return Finish(std::move(d), 400,
+                    absl::StrCat("query parameter \"", SanitizeText(k, 64),
+                                 "\": not valid UTF-8"));
+    }
   }
   std::map<std::string, std::string> args = query;
   if (!body.empty()) {
@@ -394,7 +472,23 @@ absl::StatusOr<std::vector<v1::Delivery>> WebhookIntake::List(const std::string&
                                                               int limit) {
   std::vector<v1::Delivery> out;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(out, storage::DeliveryRepository().List(tx, pipeline, limit));
+    // A pipeline's deliveries include those for its repositories that matched nothing.
+    std::vector<std::string> repositories;
+    if (!pipeline.empty()) {
+      auto p = storage::PipelineRepository().Get(tx, pipeline);
+      if (p.ok()) {
+        for (const auto& src : p->sources()) {
+          repositories.push_back(storage::DeliveryRepositoryKey(src.provider(), src.repository()));
+        }
+      }
+    }
+    ASSIGN_OR_RETURN(storage::DeliveryPage page,
+                     storage::DeliveryRepository().List(tx, pipeline, repositories, limit));
+    for (const auto& skipped : page.undecodable) {
+      spdlog::warn("delivery {} is stored but cannot be decoded; it is left out of the list",
+                   skipped);
+    }
+    out = std::move(page.deliveries);
     return absl::OkStatus();
   }));
   return out;

@@ -5,6 +5,7 @@
 #ifndef SLIPWAY_TRIGGER_INTAKE_H_
 #define SLIPWAY_TRIGGER_INTAKE_H_
 
+#include <atomic>
 #include <string>
 #include <string_view>
 
@@ -15,13 +16,15 @@
 #include "slipway/v1/delivery.pb.h"
 #include "storage/database.h"
 #include "trigger/providers.h"
+#include "trigger/rate_limit.h"
 
 namespace slipway::trigger {
 
 struct IntakeResult {
-  // 200 runs started or ping or duplicate; 202 nothing to start (no match, skipped, held);
-  // 400 malformed; 401 bad or missing signature; 404 no pipeline binds the repository;
-  // 500 the delivery could not be stored.
+  // 200 runs started or ping or duplicate; 202 nothing to start (no match, skipped, held, an
+  // event Slipway does not handle); 400 malformed; 401 bad or missing signature; 404 no
+  // pipeline binds the repository; 503 the store cannot write now (nothing was committed, and
+  // the delivery names no run).
   int status = 500;
   std::string message;
   v1::Delivery delivery;
@@ -35,7 +38,11 @@ class WebhookIntake {
                 IdGenerator* ids, preview::PreviewManager* previews = nullptr)
       : db_(db), executor_(executor), clock_(clock), ids_(ids), previews_(previews) {}
 
-  IntakeResult Handle(v1::Provider provider, const Headers& headers, std::string_view body);
+  // `client` is the sender's address: rejected deliveries are recorded at most at a rate per
+  // client (past it they are only counted, UnrecordedRejections). Every delivery is logged in
+  // one line without secrets or body; rejections at a bounded rate.
+  IntakeResult Handle(v1::Provider provider, const Headers& headers, std::string_view body,
+                      std::string_view client = "");
 
   // A generic webhook trigger: POST /hooks/t/<token>. 404 for an unknown token; 401 when the
   // trigger has an HMAC secret and X-Slipway-Signature-256 does not match; 400 for a body that
@@ -44,7 +51,7 @@ class WebhookIntake {
   // deduplicates.
   IntakeResult HandleGeneric(std::string_view token, const Headers& headers,
                              const std::map<std::string, std::string>& query,
-                             std::string_view body);
+                             std::string_view body, std::string_view client = "");
 
   // Handles an event that did not come over HTTP (repository polling) like an accepted,
   // trusted delivery of `pipelines`: matches triggers, starts runs, records the delivery.
@@ -55,19 +62,36 @@ class WebhookIntake {
   // NOT_FOUND for an unknown id; FAILED_PRECONDITION if that delivery was rejected.
   absl::StatusOr<v1::Delivery> Redeliver(const std::string& id);
 
+  // Newest first. With `pipeline`, the deliveries that matched it and those for its sources'
+  // repositories that matched nothing. A stored record that cannot be decoded is left out with
+  // a log line.
   absl::StatusOr<std::vector<v1::Delivery>> List(const std::string& pipeline, int limit);
+  // Rejected deliveries not recorded because their client passed the rate, since start.
+  int64_t UnrecordedRejections() const { return unrecorded_.load(); }
   absl::StatusOr<v1::Delivery> Get(const std::string& id);
 
  private:
   // Starts what the event's trusted pipelines trigger and finishes the delivery record.
   IntakeResult Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& pipelines);
   IntakeResult Finish(v1::Delivery delivery, int status, std::string message);
+  IntakeResult StoreFailed(v1::Delivery delivery, const absl::Status& why);
+  IntakeResult HandleVerified(v1::Provider provider, const Headers& headers,
+                              std::string_view body, std::string_view client);
+  IntakeResult HandleGenericVerified(std::string_view token, const Headers& headers,
+                                     const std::map<std::string, std::string>& query,
+                                     std::string_view body, std::string_view client);
+  void Log(const IntakeResult& result, std::string_view client);
 
   storage::Database* db_;
   release::Executor* executor_;
   const Clock* clock_;
   IdGenerator* ids_;
   preview::PreviewManager* previews_;
+  // 60 rejected deliveries recorded per client address at once, then one a second.
+  KeyedRateLimiter rejections_{60, absl::Seconds(1), 10000};
+  // 20 rejection log lines per 10 seconds.
+  WindowLimiter rejection_log_{20, absl::Seconds(10)};
+  std::atomic<int64_t> unrecorded_{0};
 };
 
 }  // namespace slipway::trigger

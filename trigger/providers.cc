@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/random.h"
+#include "common/utf8.h"
 
 namespace slipway::trigger {
 namespace {
@@ -342,8 +343,26 @@ absl::StatusOr<v1::Provider> ProviderFromName(std::string_view name) {
       "unknown provider \"", std::string(name), "\" (github, gitlab, gitea, bitbucket)"));
 }
 
-absl::StatusOr<v1::SourceEvent> ParseDelivery(v1::Provider provider, const Headers& headers,
-                                           std::string_view body) {
+namespace {
+
+// The binding part of a delivery: the repository (and whether it is a ping), nothing else.
+absl::Status ParseBinding(v1::Provider provider, const std::string& event, const Json& j,
+                          v1::SourceEvent& e) {
+  const bool gitlab = provider == v1::PROVIDER_GITLAB;
+  e.set_repository(gitlab ? Str(j, {"project", "path_with_namespace"})
+                          : Str(j, {"repository", "full_name"}));
+  if (!gitlab && provider != v1::PROVIDER_BITBUCKET && event == "ping") {
+    e.set_kind(v1::GIT_EVENT_KIND_PING);
+    return absl::OkStatus();
+  }
+  if (e.repository().empty()) {
+    return Missing(gitlab ? "project.path_with_namespace" : "repository.full_name");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SourceEvent> Parse(v1::Provider provider, const Headers& headers,
+                                      std::string_view body, bool binding_only) {
   const char* event_header = provider == v1::PROVIDER_GITHUB  ? "x-github-event"
                              : provider == v1::PROVIDER_GITLAB ? "x-gitlab-event"
                              : provider == v1::PROVIDER_GITEA  ? "x-gitea-event"
@@ -373,6 +392,11 @@ absl::StatusOr<v1::SourceEvent> ParseDelivery(v1::Provider provider, const Heade
   e.set_provider(provider);
   e.set_event(event);
   absl::Status s;
+  if (binding_only) {
+    s = ParseBinding(provider, event, j, e);
+    if (!s.ok()) return s;
+    return e;
+  }
   switch (provider) {
     case v1::PROVIDER_GITHUB:
       s = ParseGitHubLike(event, j, e, /*gitea=*/false);
@@ -393,13 +417,25 @@ absl::StatusOr<v1::SourceEvent> ParseDelivery(v1::Provider provider, const Heade
   return e;
 }
 
+}  // namespace
+
+absl::StatusOr<v1::SourceEvent> ParseDelivery(v1::Provider provider, const Headers& headers,
+                                           std::string_view body) {
+  return Parse(provider, headers, body, /*binding_only=*/false);
+}
+
+absl::StatusOr<v1::SourceEvent> ParseBinding(v1::Provider provider, const Headers& headers,
+                                          std::string_view body) {
+  return Parse(provider, headers, body, /*binding_only=*/true);
+}
+
 std::string DeliveryId(v1::Provider provider, const Headers& headers, std::string_view body) {
   const char* name = provider == v1::PROVIDER_GITHUB  ? "x-github-delivery"
                      : provider == v1::PROVIDER_GITLAB ? "idempotency-key"
                      : provider == v1::PROVIDER_GITEA  ? "x-gitea-delivery"
                                                        : "x-request-uuid";
   std::string id = Header(headers, name);
-  if (!id.empty() && id.size() <= 200) return id;
+  if (!id.empty() && id.size() <= 200 && IsValidUtf8(id)) return id;
   return "sha256:" + Sha256Hex(body);
 }
 
@@ -439,10 +475,11 @@ Headers RedactHeaders(const Headers& headers) {
   for (const auto& [k, v] : headers) {
     if (k == "x-hub-signature-256" || k == "x-hub-signature" || k == "x-gitea-signature" ||
         k == "x-gogs-signature" || k == "x-gitlab-token" || k == "authorization" ||
-        k == "cookie") {
+        k == "cookie" || k == "x-slipway-signature-256" || k == "proxy-authorization") {
       continue;
     }
-    out[k] = v.size() > 512 ? v.substr(0, 512) : v;
+    if (out.size() >= kMaxRecordedHeaders) break;
+    out[SanitizeText(k, kMaxRecordedHeaderName)] = SanitizeText(v, kMaxRecordedHeaderValue);
   }
   return out;
 }

@@ -25,6 +25,12 @@ absl::StatusOr<v1::Provider> ProviderFromName(std::string_view name);
 absl::StatusOr<v1::SourceEvent> ParseDelivery(v1::Provider provider, const Headers& headers,
                                            std::string_view body);
 
+// Only what is needed to find the delivery's binding before its signature is checked: the
+// provider, the event header and the repository (and GIT_EVENT_KIND_PING for pings). Nothing
+// else of an unverified body is read. INVALID_ARGUMENT as for ParseDelivery.
+absl::StatusOr<v1::SourceEvent> ParseBinding(v1::Provider provider, const Headers& headers,
+                                          std::string_view body);
+
 // The provider's delivery id (X-GitHub-Delivery, GitLab Idempotency-Key, X-Gitea-Delivery,
 // Bitbucket X-Request-UUID); when absent, "sha256:" + the body's hash, so that a repeated body
 // still deduplicates.
@@ -35,7 +41,11 @@ std::string DeliveryId(v1::Provider provider, const Headers& headers, std::strin
 v1::SignatureVerdict VerifySignature(v1::Provider provider, const Headers& headers,
                                      std::string_view body, std::string_view secret);
 
-// The headers worth keeping on a delivery record: everything but signatures and tokens.
+// The headers worth keeping on a delivery record: everything but signatures and tokens, at
+// most kMaxRecordedHeaders of them, each name and value valid UTF-8 and cut to its bound.
+inline constexpr size_t kMaxRecordedHeaders = 40;
+inline constexpr size_t kMaxRecordedHeaderName = 64;
+inline constexpr size_t kMaxRecordedHeaderValue = 512;
 Headers RedactHeaders(const Headers& headers);
 
 }  // namespace slipway::trigger
