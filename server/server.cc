@@ -192,6 +192,7 @@ Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
 int Server::grpc_port() const { return impl_->grpc_port; }
 int Server::http_port() const { return impl_->http_port; }
+HttpEdgeStats Server::http_stats() const { return impl_->http_edge->Stats(); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                                       const Clock* clock, IdGenerator* ids) {

@@ -68,6 +68,8 @@ class Server {
 
   int grpc_port() const;
   int http_port() const;
+  // The HTTP edge's counters now (connections, buffered bytes, refusals by reason).
+  HttpEdgeStats http_stats() const;
   // Stops accepting calls, lets in-flight calls finish for up to `grace`, then cancels the
   // rest and stops the HTTP listener. Idempotent.
   void Shutdown(absl::Duration grace);

@@ -113,7 +113,11 @@ TEST_F(PipelineRepositoryTest, SourceBindingsFollowWritesAndAreBackfilledByTheMi
     // Back to version 6: the tables of later migrations go too.
     for (const char* sql : {"DROP TABLE source_bindings", "DROP TABLE polled_refs",
                             "DROP TABLE poll_schedule", "DROP TABLE previews",
-                            "DROP TABLE preview_subjects", "PRAGMA user_version = 6"}) {
+                            "DROP TABLE preview_subjects", "DROP TABLE write_probe",
+                            "DROP INDEX deliveries_by_receive",
+                            "ALTER TABLE deliveries DROP COLUMN receive_ms",
+                            "ALTER TABLE deliveries DROP COLUMN repository",
+                            "PRAGMA user_version = 6"}) {
       auto stmt = tx.Prepare(sql);
       if (!stmt.ok()) return stmt.status();
       if (auto s = (*stmt)->Run(); !s.ok()) return s;
