@@ -1,5 +1,7 @@
 #include "pipeline/validation.h"
 
+#include <algorithm>
+
 #include <map>
 #include <set>
 #include <string_view>
@@ -476,6 +478,16 @@ class Validator {
         Globs(tf + ".git.paths.ignore", g.paths().ignore());
         if (g.paths().include_size() > 0 && g.paths().ignore_size() > 0) {
           Add(tf + ".git.paths", "use include or ignore, not both");
+        }
+        if (g.actions_size() > 0 &&
+            std::find(g.events().begin(), g.events().end(), v1::GIT_EVENT_PULL_REQUEST) ==
+                g.events().end()) {
+          Add(tf + ".git.actions", "only for pull_request events; add pull_request to events");
+        }
+        for (int a = 0; a < g.actions_size(); ++a) {
+          if (g.actions(a) == v1::PULL_REQUEST_ACTION_UNSPECIFIED) {
+            Add(absl::StrCat(tf, ".git.actions[", a, "]"), "must name an action");
+          }
         }
       } else if (tr.has_schedule()) {
         Cron(tf + ".schedule.cron", tr.schedule().cron());

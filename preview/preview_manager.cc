@@ -328,6 +328,35 @@ std::vector<v1::DeliveryMatch> PreviewManager::HandleEvent(const v1::Pipeline& p
             absl::ToUnixMillis(deps_.clock->Now()));
       })
       .IgnoreError();
+  if (is_delete) {
+    // A deleted branch takes every live preview of it in this repository with it, whichever
+    // blueprint made it and however (pull request, push, `slipway preview create`).
+    std::vector<v1::Preview> of_branch;
+    for (const auto& [uid, live] : live_) {
+      if (live.pipeline() == pipeline.name() && live.subject().source() == source.name() &&
+          live.subject().branch() == branch) {
+        of_branch.push_back(live);
+      }
+    }
+    for (v1::Preview& p : of_branch) {
+      v1::DeliveryMatch m;
+      m.set_pipeline(pipeline.name());
+      m.set_blueprint(p.blueprint());
+      m.set_preview(p.name());
+      if (p.state() == v1::PREVIEW_STATE_TEARING_DOWN) {
+        m.set_skipped("already being torn down");
+      } else {
+        absl::Status s = BeginTeardown(p, "branch deleted", actor, false);
+        if (s.ok()) {
+          m.set_preview_action("teardown");
+        } else {
+          m.set_skipped(std::string(s.message()));
+        }
+      }
+      out.push_back(std::move(m));
+    }
+    if (!out.empty()) return out;
+  }
   for (const auto& bp : pipeline.preview_blueprints()) {
     // Which of the blueprint's triggers concern this event, and whether they match.
     bool concerned = false, matched = false;

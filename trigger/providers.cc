@@ -188,6 +188,30 @@ absl::Status ParseGitHubLike(const std::string& event, const Json& j, v1::Source
     ParsePullRequestLike(j, e, gitea);
     return absl::OkStatus();
   }
+  if (gitea && event == "delete") {
+    // Gitea and Forgejo announce a deleted branch or tag with this event instead of a push with
+    // an all-zero SHA: `ref` is the bare name, `ref_type` says which. (GitHub sends a push with
+    // `deleted: true` besides its own `delete` event, so only the push counts there.)
+    std::string ref = Str(j, {"ref"});
+    std::string type = Str(j, {"ref_type"});
+    if (ref.empty()) return Missing("ref");
+    if (absl::StartsWith(ref, "refs/heads/")) ref = ref.substr(11);
+    if (absl::StartsWith(ref, "refs/tags/")) {
+      ref = ref.substr(10);
+      type = "tag";
+    }
+    if (type == "branch") {
+      e.set_kind(v1::GIT_EVENT_KIND_BRANCH_DELETED);
+      e.set_branch(ref);
+    } else if (type == "tag") {
+      e.set_kind(v1::GIT_EVENT_KIND_TAG_DELETED);
+      e.set_tag(ref);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("payload ref_type \"", type, "\" is neither branch nor tag"));
+    }
+    return absl::OkStatus();
+  }
   e.set_kind(v1::GIT_EVENT_KIND_OTHER);
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/glob.h"
+#include "common/proto_yaml.h"
 
 namespace slipway::trigger {
 namespace {
@@ -70,6 +71,24 @@ RuleResult MatchGitTrigger(const v1::GitTrigger& trigger, const v1::SourceEvent&
   if (!listed) {
     r.reason = absl::StrCat("trigger does not listen to ", event.event(), " events");
     return r;
+  }
+  if (want == v1::GIT_EVENT_PULL_REQUEST) {
+    const v1::PullRequestAction action = event.pull_request().action();
+    const bool taken =
+        trigger.actions().empty()
+            ? (action == v1::PULL_REQUEST_ACTION_OPENED ||
+               action == v1::PULL_REQUEST_ACTION_REOPENED ||
+               action == v1::PULL_REQUEST_ACTION_SYNCHRONIZED)
+            : std::find(trigger.actions().begin(), trigger.actions().end(), action) !=
+                  trigger.actions().end();
+    if (!taken) {
+      r.reason = absl::StrCat(
+          "pull request action \"",
+          EnumShortName(v1::PullRequestAction_descriptor()->FindValueByNumber(action)),
+          "\" is not one the trigger takes",
+          trigger.actions().empty() ? " (by default: opened, reopened, synchronized)" : "");
+      return r;
+    }
   }
   if (want == v1::GIT_EVENT_TAG) {
     if (!trigger.tags().empty() && !AnyGlob(trigger.tags(), event.tag())) {

@@ -120,10 +120,46 @@ TEST(MatchGitTriggerTest, PullRequestsMatchTheirHeadBranch) {
   t.add_branches("feature/**");
   v1::SourceEvent pr;
   pr.set_kind(v1::GIT_EVENT_KIND_PULL_REQUEST);
+  pr.mutable_pull_request()->set_action(v1::PULL_REQUEST_ACTION_OPENED);
   pr.set_branch("feature/login/ui");
   EXPECT_TRUE(MatchGitTrigger(t, pr).matched);
   pr.set_branch("main");
   EXPECT_FALSE(MatchGitTrigger(t, pr).matched);
+}
+
+TEST(MatchGitTriggerTest, ByDefaultAPullRequestStartsARunOnlyWhenItBringsCodeThatIsStillOpen) {
+  v1::GitTrigger t;
+  t.add_events(v1::GIT_EVENT_PULL_REQUEST);
+  v1::SourceEvent pr;
+  pr.set_kind(v1::GIT_EVENT_KIND_PULL_REQUEST);
+  pr.set_branch("feature");
+  for (auto action : {v1::PULL_REQUEST_ACTION_OPENED, v1::PULL_REQUEST_ACTION_REOPENED,
+                      v1::PULL_REQUEST_ACTION_SYNCHRONIZED}) {
+    pr.mutable_pull_request()->set_action(action);
+    EXPECT_TRUE(MatchGitTrigger(t, pr).matched) << action;
+  }
+  for (auto action : {v1::PULL_REQUEST_ACTION_CLOSED, v1::PULL_REQUEST_ACTION_MERGED,
+                      v1::PULL_REQUEST_ACTION_LABELED, v1::PULL_REQUEST_ACTION_EDITED}) {
+    pr.mutable_pull_request()->set_action(action);
+    RuleResult r = MatchGitTrigger(t, pr);
+    EXPECT_FALSE(r.matched) << action;
+    EXPECT_THAT(r.reason, ::testing::HasSubstr("is not one the trigger takes")) << action;
+  }
+}
+
+TEST(MatchGitTriggerTest, ListedActionsAreTheOnlyOnesTaken) {
+  v1::GitTrigger t;
+  t.add_events(v1::GIT_EVENT_PULL_REQUEST);
+  t.add_actions(v1::PULL_REQUEST_ACTION_MERGED);
+  v1::SourceEvent pr;
+  pr.set_kind(v1::GIT_EVENT_KIND_PULL_REQUEST);
+  pr.set_branch("feature");
+  pr.mutable_pull_request()->set_action(v1::PULL_REQUEST_ACTION_MERGED);
+  EXPECT_TRUE(MatchGitTrigger(t, pr).matched);
+  pr.mutable_pull_request()->set_action(v1::PULL_REQUEST_ACTION_OPENED);
+  EXPECT_FALSE(MatchGitTrigger(t, pr).matched);
+  pr.mutable_pull_request()->set_action(v1::PULL_REQUEST_ACTION_CLOSED);
+  EXPECT_THAT(MatchGitTrigger(t, pr).reason, ::testing::HasSubstr("\"closed\""));
 }
 
 }  // namespace
