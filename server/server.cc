@@ -37,7 +37,6 @@
 #include "server/metrics.h"
 #include "server/services.h"
 #include "storage/database.h"
-#include "storage/delivery_repository.h"
 #include "storage/request_log.h"
 
 namespace slipway::server {
@@ -117,17 +116,6 @@ struct Server::Impl {
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
   std::thread maintenance_thread;
 
-  absl::StatusOr<int64_t> PruneDeliveries(const Clock& clock) {
-    int64_t deleted = 0;
-    storage::DeliveryRetention retention{.older_than = clock.Now() - options.delivery_retention,
-                                         .keep = options.delivery_keep};
-    RETURN_IF_ERROR(db->Write([&](storage::Transaction& tx) -> absl::Status {
-      ASSIGN_OR_RETURN(deleted, storage::DeliveryRepository().Prune(tx, retention));
-      return absl::OkStatus();
-    }));
-    return deleted;
-  }
-
   // Drives the periodic maintenance steps until shutdown. The steps themselves take the
   // injected clock; only this loop waits in real time.
   void MaintenanceLoop(const Clock* clock) {
@@ -141,7 +129,8 @@ struct Server::Impl {
         spdlog::info("pruned {} request ids older than {}", *pruned,
                      absl::FormatDuration(storage::kRequestIdRetention));
       }
-      auto deliveries = PruneDeliveries(*clock);
+      auto deliveries = trigger::PruneDeliveries(*db, *clock, options.delivery_retention,
+                                                 options.delivery_keep);
       if (!deliveries.ok()) {
         spdlog::warn("delivery retention failed: {}", std::string(deliveries.status().message()));
       } else if (*deliveries > 0) {

@@ -525,4 +525,15 @@ absl::StatusOr<v1::Delivery> WebhookIntake::Redeliver(const std::string& id) {
   return r.delivery;
 }
 
+absl::StatusOr<int64_t> PruneDeliveries(storage::Database& db, const Clock& clock,
+                                        absl::Duration max_age, int64_t keep) {
+  const storage::DeliveryRetention retention{.older_than = clock.Now() - max_age, .keep = keep};
+  int64_t deleted = 0;
+  RETURN_IF_ERROR(db.Write([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(deleted, storage::DeliveryRepository().Prune(tx, retention));
+    return absl::OkStatus();
+  }));
+  return deleted;
+}
+
 }  // namespace slipway::trigger

@@ -94,6 +94,12 @@ class WebhookIntake {
   std::atomic<int64_t> unrecorded_{0};
 };
 
+// Delivery retention, the maintenance step's part for deliveries: deletes the records received
+// more than `max_age` before the clock's now, and all but the newest `keep` (0: no bound by
+// count). Returns how many were deleted; storage errors as they come.
+absl::StatusOr<int64_t> PruneDeliveries(storage::Database& db, const Clock& clock,
+                                        absl::Duration max_age, int64_t keep);
+
 }  // namespace slipway::trigger
 
 #endif  // SLIPWAY_TRIGGER_INTAKE_H_

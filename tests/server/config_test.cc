@@ -74,5 +74,53 @@ TEST(ConfigTest, UnknownKeysAndBadValuesAreErrors) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("cannot read")));
 }
 
+TEST(ConfigTest, SetsTheHttpEdgeBoundsAndDeliveryRetention) {
+  testing::TempDir dir;
+  std::ofstream(dir.File("c.yaml"))
+      << "http_head_timeout: 5s\nhttp_idle_timeout: 2m\nhttp_body_timeout: 30s\n"
+         "http_max_head: 32KiB\nhttp_max_headers: 50\nhttp_max_connections: 2000\n"
+         "http_max_connections_per_client: 64\nhttp_max_buffered: 128MiB\n"
+         "delivery_retention: 168h\ndelivery_keep: 5000\n";
+  DaemonConfig config;
+  ASSERT_OK(LoadConfigFile(dir.File("c.yaml"), &config));
+  const HttpEdgeOptions& h = config.server.http;
+  EXPECT_EQ(h.head_timeout, absl::Seconds(5));
+  EXPECT_EQ(h.idle_timeout, absl::Minutes(2));
+  EXPECT_EQ(h.body_timeout, absl::Seconds(30));
+  EXPECT_EQ(h.max_head_bytes, 32 << 10);
+  EXPECT_EQ(h.max_headers, 50);
+  EXPECT_EQ(h.max_connections, 2000);
+  EXPECT_EQ(h.max_connections_per_client, 64);
+  EXPECT_EQ(h.max_buffered_bytes, 128 << 20);
+  EXPECT_EQ(config.server.delivery_retention, absl::Hours(168));
+  EXPECT_EQ(config.server.delivery_keep, 5000);
+}
+
+TEST(ConfigTest, OutOfRangeBoundsNameTheKeyAndChangeNothing) {
+  testing::TempDir dir;
+  DaemonConfig config;
+  const struct {
+    const char* yaml;
+    const char* says;
+  } cases[] = {
+      {"http_head_timeout: 0s\n", "http_head_timeout: \"0s\" is not between 1s and 10m"},
+      {"http_max_headers: 0\n", "http_max_headers: 0 is not between 1 and 1000"},
+      {"http_max_head: 100B\n", "http_max_head: 100B is not between 1KiB and 1MiB"},
+      {"http_max_connections_per_client: lots\n",
+       "http_max_connections_per_client: \"lots\" is not a number"},
+      {"delivery_keep: 10\n", "delivery_keep: 10 is not between 100 and 1000000000"},
+      {"http_max_bodies: 1\n", "unknown key \"http_max_bodies\""},
+  };
+  for (const auto& c : cases) {
+    std::ofstream(dir.File("bad.yaml")) << c.yaml;
+    EXPECT_THAT(LoadConfigFile(dir.File("bad.yaml"), &config),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.says)))
+        << c.yaml;
+  }
+  EXPECT_EQ(config.server.http.head_timeout, absl::Seconds(10));
+  EXPECT_EQ(config.server.http.max_headers, 100);
+  EXPECT_EQ(config.server.delivery_keep, 100000);
+}
+
 }  // namespace
 }  // namespace slipway::server

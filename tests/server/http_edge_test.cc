@@ -360,6 +360,29 @@ TEST_F(HttpEdgeTest, AFloodOfConnectionsFromOneAddressIsCappedPerClient) {
   EXPECT_EQ(SignedDelivery("beside-the-flood"), 200) << last_body_;
 }
 
+TEST_F(HttpEdgeTest, AFloodOfRejectedDeliveriesFromOneClientIsCountedNotStored) {
+  const std::string body = testing::WebhookFixture("github/push-branch.json");
+  httplib::Client http("127.0.0.1", server_->http_port());
+  for (int i = 0; i < 100; ++i) {
+    auto res = http.Post("/hooks/github",
+                         {{"X-GitHub-Event", "push"}, {"X-GitHub-Delivery", "u" + std::to_string(i)}},
+                         body, "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 401);
+  }
+  // The first 60 (the burst) are recorded; the rest only counted.
+  const size_t recorded = Deliveries().size();
+  EXPECT_GE(recorded, 60u);
+  EXPECT_LT(recorded, 70u);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("slipway_webhook_rejections_unrecorded_total " +
+                                       std::to_string(100 - recorded)));
+  // A signed delivery from the same client is not held back by it.
+  EXPECT_EQ(SignedDelivery("after-the-flood"), 200) << last_body_;
+  EXPECT_EQ(Deliveries().size(), recorded + 1);
+}
+
 TEST_F(HttpEdgeTest, IdleKeepAliveConnectionsAreClosedAfterTheIdleTimeout) {
   Raw c(server_->http_port());
   ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));

@@ -500,5 +500,111 @@ TEST_F(PreviewWebhookTest, EveryProvidersPullRequestFixturesCreateUpdateAndTearD
   }
 }
 
+// Signs and posts `body` as `provider`'s `event`; the HTTP status and the answer.
+std::pair<int, nlohmann::json> PostSigned(int port, const char* provider, const char* event,
+                                          const std::string& body, const std::string& id) {
+  const Case c{"", provider, event, 200, false};
+  httplib::Client http("127.0.0.1", port);
+  auto res = http.Post(std::string("/hooks/") + provider, SignedHeaders(c, body, id), body,
+                       "application/json");
+  if (!res) return {-1, {}};
+  return {res->status, nlohmann::json::parse(res->body)};
+}
+
+TEST_F(PreviewWebhookTest, AGiteaDeleteEventTearsDownThePreviewOfItsBranch) {
+  auto [name, action] = Send("gitea/pull_request-opened.json", "gitea-open");
+  ASSERT_EQ(action, "create");
+  v1::Preview ready = WaitFor(name, v1::PREVIEW_STATE_READY);
+  // Gitea's delete event: the bare branch name and its type, no push with a zero SHA.
+  auto opened = nlohmann::json::parse(Fixture("gitea/pull_request-opened.json"));
+  nlohmann::json del = {{"ref", ready.subject().branch()},
+                        {"ref_type", "branch"},
+                        {"pusher_type", "user"},
+                        {"repository", opened["repository"]},
+                        {"sender", opened["sender"]}};
+  auto [status, answer] = PostSigned(server_.http_port(), "gitea", "delete", del.dump(), "gd-1");
+  ASSERT_EQ(status, 200) << answer.dump();
+  ASSERT_TRUE(answer.contains("previews")) << answer.dump();
+  EXPECT_EQ(answer["previews"][0]["preview"], name);
+  EXPECT_EQ(answer["previews"][0]["action"], "teardown");
+  WaitFor(name, v1::PREVIEW_STATE_DELETED);
+}
+
+TEST_F(PreviewWebhookTest, APreviewMadeThroughTheApiGoesWhenItsBranchIsDeleted) {
+  // A blueprint that listens to pull requests only; its preview is made by hand for a branch.
+  auto pr = nlohmann::json::parse(Fixture("github/pull_request-opened.json"));
+  const std::string repo = pr["repository"]["full_name"];
+  std::string yaml = "name: by-hand\nsources:\n  - {name: app, provider: github, repository: \"" +
+                     repo + "\", webhook_secret: {value: " + kSecret +
+                     "}}\nstages:\n  - name: ci\n    resources: [{name: web, driver: process, "
+                     "process: {command: [web]}}]\n    flow: {sequential: [{ref: web, deploy: "
+                     "{resource: web}}]}\npreview_blueprints:\n  - name: pr\n    triggers: "
+                     "[{pull_request: {source: app}}]\n    resources: [{name: web, driver: "
+                     "process, process: {command: [web]}}]\n";
+  v1::ApplyPipelineRequest apply;
+  ASSERT_TRUE(ParseYaml(yaml, apply.mutable_pipeline()).ok()) << yaml;
+  v1::ApplyPipelineResponse applied;
+  ASSERT_TRUE(v1::PipelineService::NewStub(server_.Channel())
+                  ->ApplyPipeline(TestServer::Context(server_.admin_token()).get(), apply, &applied)
+                  .ok());
+  v1::CreatePreviewRequest create;
+  create.set_pipeline("by-hand");
+  create.set_branch("feature/made-by-hand");
+  create.set_sha(std::string(40, 'a'));
+  v1::Preview made;
+  auto s = v1::PreviewService::NewStub(server_.Channel())
+               ->CreatePreview(TestServer::Context(server_.admin_token()).get(), create, &made);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  WaitFor(made.name(), v1::PREVIEW_STATE_READY);
+
+  // GitHub's push for the deleted branch.
+  auto push = nlohmann::json::parse(Fixture("github/push-branch.json"));
+  push["repository"] = pr["repository"];
+  push["ref"] = "refs/heads/feature/made-by-hand";
+  push["after"] = std::string(40, '0');
+  push["deleted"] = true;
+  push["created"] = false;
+  push["commits"] = nlohmann::json::array();
+  push["head_commit"] = nullptr;
+  auto [status, answer] = PostSigned(server_.http_port(), "github", "push", push.dump(), "gh-del");
+  ASSERT_EQ(status, 200) << answer.dump();
+  bool torn = false;
+  for (const auto& p : answer["previews"]) {
+    torn = torn || (p["preview"] == made.name() && p["action"] == "teardown");
+  }
+  EXPECT_TRUE(torn) << answer.dump();
+  WaitFor(made.name(), v1::PREVIEW_STATE_DELETED);
+}
+
+TEST_F(WebhookTest, AnEventSlipwayDoesNotHandleSaysSoAndIsListedForThePipeline) {
+  std::string issue = nlohmann::json::parse(Fixture("github/push-branch.json"))
+                          .at("repository")
+                          .dump();
+  std::string body = "{\"action\": \"opened\", \"repository\": " + issue + "}";
+  const Case issues{"", "github", "issues", 202, false};
+  auto res = Post(issues, body, SignedHeaders(issues, body, "an-issue"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+  EXPECT_THAT(res->body, HasSubstr("event `issues` is not handled"));
+
+  // It matched nothing, and is listed for the pipeline that binds its repository.
+  auto deliveries = v1::DeliveryService::NewStub(server_.Channel());
+  v1::ListDeliveriesRequest req;
+  req.set_pipeline("hooks");
+  v1::ListDeliveriesResponse resp;
+  ASSERT_TRUE(
+      deliveries->ListDeliveries(TestServer::Context(server_.admin_token()).get(), req, &resp)
+          .ok());
+  ASSERT_EQ(resp.deliveries_size(), 1);
+  EXPECT_EQ(resp.deliveries(0).message(), "event `issues` is not handled");
+  EXPECT_EQ(resp.deliveries(0).matches_size(), 0);
+  // Another pipeline's listing does not show it.
+  req.set_pipeline("someone-else");
+  ASSERT_TRUE(
+      deliveries->ListDeliveries(TestServer::Context(server_.admin_token()).get(), req, &resp)
+          .ok());
+  EXPECT_EQ(resp.deliveries_size(), 0);
+}
+
 }  // namespace
 }  // namespace slipway

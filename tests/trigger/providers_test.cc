@@ -270,5 +270,55 @@ TEST(ProvidersTest, DeliveryIdsComeFromEachProvidersHeader) {
   EXPECT_EQ(redacted.size(), 1u);
 }
 
+TEST(GiteaFixturesTest, DeleteEventsAreBranchAndTagDeletions) {
+  auto opened = nlohmann::json::parse(testing::WebhookFixture("gitea/pull_request-opened.json"));
+  Headers h = {{"x-gitea-event", "delete"}};
+  nlohmann::json body = {{"ref", "feature/x"}, {"ref_type", "branch"},
+                         {"repository", opened["repository"]}, {"sender", opened["sender"]}};
+  auto branch = ParseDelivery(v1::PROVIDER_GITEA, h, body.dump());
+  ASSERT_OK(branch);
+  EXPECT_EQ(branch->kind(), v1::GIT_EVENT_KIND_BRANCH_DELETED);
+  EXPECT_EQ(branch->branch(), "feature/x");
+  EXPECT_EQ(branch->sha(), "");
+  body["ref"] = "v1.2.0";
+  body["ref_type"] = "tag";
+  auto tag = ParseDelivery(v1::PROVIDER_GITEA, h, body.dump());
+  ASSERT_OK(tag);
+  EXPECT_EQ(tag->kind(), v1::GIT_EVENT_KIND_TAG_DELETED);
+  EXPECT_EQ(tag->tag(), "v1.2.0");
+  body["ref_type"] = "wiki";
+  EXPECT_THAT(ParseDelivery(v1::PROVIDER_GITEA, h, body.dump()),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ref_type")));
+  // GitHub's own delete event is not acted on: its push with deleted=true is.
+  auto github = ParseDelivery(v1::PROVIDER_GITHUB, {{"x-github-event", "delete"}}, body.dump());
+  ASSERT_OK(github);
+  EXPECT_EQ(github->kind(), v1::GIT_EVENT_KIND_OTHER);
+}
+
+TEST(ParseBindingTest, ReadsOnlyTheRepositoryOfAnUnverifiedBody) {
+  const std::string body = testing::WebhookFixture("github/push-branch.json");
+  auto b = ParseBinding(v1::PROVIDER_GITHUB, {{"x-github-event", "push"}}, body);
+  ASSERT_OK(b);
+  EXPECT_EQ(b->repository(), "woodpecker-ci/woodpecker");
+  EXPECT_EQ(b->event(), "push");
+  EXPECT_EQ(b->branch(), "");
+  EXPECT_EQ(b->sha(), "");
+  EXPECT_EQ(b->commit_messages_size(), 0);
+  EXPECT_EQ(b->sender(), "");
+}
+
+TEST(RedactHeadersTest, KeepsBoundedValidTextWithoutSecrets) {
+  Headers h = {{"x-hub-signature-256", "sha256=abc"}, {"user-agent", "bad\xff\xfe"},
+               {"a-long", std::string(5000, 'a')}};
+  for (int i = 0; i < 100; ++i) h["x-extra-" + std::to_string(100 + i)] = "v";
+  Headers kept = RedactHeaders(h);
+  EXPECT_EQ(kept.count("x-hub-signature-256"), 0u);
+  EXPECT_LE(kept.size(), kMaxRecordedHeaders);
+  EXPECT_EQ(kept["user-agent"], "bad\xEF\xBF\xBD\xEF\xBF\xBD");
+  ASSERT_EQ(kept.count("a-long"), 1u);
+  EXPECT_LE(kept["a-long"].size(), kMaxRecordedHeaderValue);
+  EXPECT_GT(kept["a-long"].size(), kMaxRecordedHeaderValue - 8);
+}
+
 }  // namespace
 }  // namespace slipway::trigger
