@@ -5,11 +5,23 @@
 // same HMAC and run a no-op command (answering once the command has started, its default, and
 // once it has finished). Then slipwayd at a fixed 1,000 deliveries/s for latency,
 // and the time from a delivery's acknowledgement to its run's first node reaching the driver.
+// The same load again while 1,000 idle and 1,000 slow-head connections are held open, and (with
+// --slipwayd) the peak memory of a separate slipwayd during a 100 MB chunked upload.
 //   webhook_bench --fixture F [--webhook-bin /usr/bin/webhook] [--seconds 10] [--connections 8]
+//                 [--held-idle 1000] [--held-slow 1000] [--slipwayd build/server/slipwayd]
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -126,6 +138,163 @@ LoadResult Bare(const std::string& body, const std::string& secret, int connecti
 
 using slipway::bench::Percentile;
 
+int Connect(int port, const std::string& source) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 &&
+      errno != EINPROGRESS) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Holds `idle` connections that send nothing and `slow` ones that send one byte of a head that
+// never ends each second, from 100 connections per loopback address (127.0.<k>.<j>), and opens
+// each again when the server cuts it. Stops when destroyed.
+class Holder {
+ public:
+  Holder(int port, int idle, int slow) : port_(port) {
+    for (int i = 0; i < idle + slow; ++i) {
+      conns_.push_back({-1, i >= idle, 0,
+                        "127.0." + std::to_string(10 + i / 25000) + "." +
+                            std::to_string(1 + (i / 100) % 250)});
+    }
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Holder() {
+    stop_ = true;
+    thread_.join();
+    for (auto& c : conns_) {
+      if (c.fd >= 0) ::close(c.fd);
+    }
+  }
+  long reopened() const { return reopened_; }
+  int open() const { return open_; }
+
+ private:
+  struct Conn {
+    int fd;
+    bool slow;
+    size_t sent;
+    std::string source;
+  };
+  void Run() {
+    static const std::string head = "POST /hooks/github HTTP/1.1\r\nHost: bench\r\nX-Slow: ";
+    auto next_drip = Clock::now();
+    while (!stop_) {
+      int open = 0;
+      for (auto& c : conns_) {
+        if (c.fd < 0) {
+          c.fd = Connect(port_, c.source);
+          c.sent = 0;
+          continue;
+        }
+        char buf[512];
+        ssize_t n = ::recv(c.fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)) {
+          ::close(c.fd);
+          c.fd = -1;
+          ++reopened_;
+          continue;
+        }
+        ++open;
+      }
+      open_ = open;
+      if (Clock::now() >= next_drip) {
+        for (auto& c : conns_) {
+          if (c.fd < 0 || !c.slow) continue;
+          char byte = c.sent < head.size() ? head[c.sent] : 'x';
+          if (::send(c.fd, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) ++c.sent;
+        }
+        next_drip += std::chrono::seconds(1);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  const int port_;
+  std::vector<Conn> conns_;
+  std::atomic<bool> stop_{false};
+  std::atomic<long> reopened_{0};
+  std::atomic<int> open_{0};
+  std::thread thread_;
+};
+
+// Peak resident memory of a separate slipwayd while one unsigned client uploads `bytes` as a
+// chunked body: {idle RSS, peak RSS, status answered} in MiB. Zeros if it cannot start.
+struct UploadResult {
+  double idle_rss_mib = 0, peak_rss_mib = 0;
+  int status = 0;
+  size_t sent = 0;
+};
+
+double ProcMib(int pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return std::stod(line.substr(std::strlen(field))) / 1024.0;
+  }
+  return 0;
+}
+
+UploadResult ChunkedUpload(const std::string& slipwayd, const std::string& dir, size_t bytes) {
+  UploadResult r;
+  const std::string data = dir + "/upload-daemon";
+  slipway::deploy::SpawnOptions spawn{{slipwayd, "--data-dir", data, "--grpc-listen",
+                                       "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
+                                      slipway::deploy::BaseEnvironment(), dir, dir + "/upload.log"};
+  auto pid = slipway::deploy::Spawn(spawn);
+  if (!pid.ok()) return r;
+  int port = 0;
+  for (int i = 0; i < 200 && port == 0; ++i) {
+    std::ifstream in(data + "/endpoints.json");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string key = "\"http\": \"127.0.0.1:";
+    auto at = text.find(key);
+    if (at != std::string::npos) port = std::atoi(text.c_str() + at + key.size());
+    if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (port != 0) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    r.idle_rss_mib = ProcMib(*pid, "VmRSS:");
+    int fd = Connect(port, "127.0.0.1");
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    pollfd w{fd, POLLOUT, 0};
+    ::poll(&w, 1, 2000);
+    std::string head = "POST /hooks/github HTTP/1.1\r\nHost: bench\r\nX-GitHub-Event: push\r\n"
+                       "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+    const std::string chunk = "10000\r\n" + std::string(0x10000, ' ') + "\r\n";
+    std::string answer;
+    while (r.sent < bytes) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0) break;
+      if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) <= 0) break;
+      r.sent += chunk.size();
+    }
+    if (r.sent >= bytes) ::send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL);
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) > 0) {
+      char buf[256];
+      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n > 12) r.status = std::atoi(buf + 9);
+    }
+    ::close(fd);
+    r.peak_rss_mib = ProcMib(*pid, "VmHWM:");
+  }
+  slipway::deploy::StopProcessGroup(*pid, absl::Seconds(5));
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -137,6 +306,12 @@ int main(int argc, char** argv) {
   app.add_option("--webhook-bin", webhook_bin);
   app.add_option("--seconds", seconds);
   app.add_option("--connections", connections);
+  int held_idle = 1000, held_slow = 1000;
+  std::string slipwayd_bin;
+  app.add_option("--held-idle", held_idle, "Idle connections held during the held-load phase");
+  app.add_option("--held-slow", held_slow, "Slow-head connections held during that phase");
+  app.add_option("--slipwayd", slipwayd_bin,
+                 "slipwayd binary: measure its peak RSS during a 100 MB chunked upload");
   CLI11_PARSE(app, argc, argv);
   std::ifstream in(fixture, std::ios::binary);
   std::stringstream ss;
@@ -241,6 +416,30 @@ stages:
                      res.set_content("{}", "application/json");
                    });
   }
+  // The same load while idle and slow clients hold connections open all along.
+  LoadResult held;
+  int held_open = 0;
+  long held_reopened = 0;
+  {
+    Holder holder(bench->http_port(), held_idle, held_slow);
+    auto wait_until = Clock::now() + std::chrono::seconds(10);
+    while (holder.open() < (held_idle + held_slow) * 95 / 100 && Clock::now() < wait_until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    held_open = holder.open();
+    held = Load(bench->http_port(), "/hooks/github", body, secret, connections, seconds, 0, 200);
+    held_open = std::min(held_open, holder.open());
+    held_reopened = holder.reopened();
+  }
+  auto held_drain = Clock::now();
+  while (noop.applies() < slip.ok + held.ok &&
+         Clock::now() < held_drain + std::chrono::seconds(60)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  UploadResult upload;
+  if (!slipwayd_bin.empty()) {
+    upload = ChunkedUpload(std::filesystem::absolute(slipwayd_bin), dir, size_t{100} << 20);
+  }
   LoadResult other = run_webhook(false);
   LoadResult waiting = run_webhook(true);
   LoadResult paced = Load(bench->http_port(), "/hooks/github", body, secret, connections,
@@ -267,12 +466,24 @@ stages:
   std::fprintf(stderr, "slipwayd at full load: acknowledgement p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
                Percentile(slip.latencies_ms, 0.5), Percentile(slip.latencies_ms, 0.99),
                Percentile(slip.latencies_ms, 1.0));
-  for (const auto* r : {&slip, &other, &waiting, &paced}) {
+  std::fprintf(stderr,
+               "slipwayd holding %d idle + %d slow connections (%d open at the end, %ld reopened "
+               "after the server cut them): %.0f/s, acknowledgement p50 %.2f ms, p99 %.2f ms\n",
+               held_idle, held_slow, held_open, held_reopened, held.ok / held.seconds,
+               Percentile(held.latencies_ms, 0.5), Percentile(held.latencies_ms, 0.99));
+  if (!slipwayd_bin.empty()) {
+    std::fprintf(stderr,
+                 "slipwayd during a 100 MB chunked upload: idle RSS %.1f MiB, peak RSS %.1f MiB, "
+                 "answered %d after %zu bytes sent\n",
+                 upload.idle_rss_mib, upload.peak_rss_mib, upload.status, upload.sent);
+  }
+  for (const auto* r : {&slip, &held, &other, &waiting, &paced}) {
     for (const auto& [what, n] : r->failures) {
       std::fprintf(stderr, "%s: %ld failed with %s\n",
                    r == &other     ? "webhook"
                    : r == &waiting ? "webhook waiting for its command"
                    : r == &paced   ? "slipwayd paced"
+                   : r == &held    ? "slipwayd holding connections"
                                    : "slipwayd",
                    n,
                    what.c_str());
@@ -285,13 +496,22 @@ stages:
       "\"paced_rate_per_s\": %.0f, \"paced_ack_p50_ms\": %.2f, "
       "\"paced_ack_p99_ms\": %.2f, \"delivery_to_first_node_p50_ms\": %.2f, "
       "\"delivery_to_first_node_p99_ms\": %.2f, \"runs_matched\": %zu, \"paced_runs\": %zu, "
-      "\"runs_deployed_after_load\": %d, \"executor_catch_up_s\": %.3f}\n",
+      "\"runs_deployed_after_load\": %d, \"executor_catch_up_s\": %.3f, "
+      "\"ratio_to_commit_ceiling\": %.2f, \"held_idle\": %d, \"held_slow\": %d, "
+      "\"held_open_at_end\": %d, \"held_reopened\": %ld, \"held_deliveries_per_s\": %.0f, "
+      "\"held_ratio_to_unloaded\": %.2f, \"held_ack_p99_ms\": %.2f, \"held_failed\": %ld, "
+      "\"upload_idle_rss_mib\": %.1f, \"upload_peak_rss_mib\": %.1f, \"upload_status\": %d}\n",
       ceiling.ok / ceiling.seconds, durable.ok / durable.seconds, slip.ok / slip.seconds, slip.ok, slip.failed, other.ok / std::max(other.seconds, 1e-9),
       other.ok, other.failed, other.ok > 0 ? (slip.ok / slip.seconds) / (other.ok / other.seconds) : 0,
       waiting.ok / std::max(waiting.seconds, 1e-9),
       waiting.ok > 0 ? (slip.ok / slip.seconds) / (waiting.ok / waiting.seconds) : 0,
       paced.ok / paced.seconds, Percentile(paced.latencies_ms, 0.5), Percentile(paced.latencies_ms, 0.99),
       Percentile(to_running, 0.5), Percentile(to_running, 0.99), to_running.size(), paced.acked.size(),
-      deployed_after_load, drain_s);
+      deployed_after_load, drain_s,
+      durable.ok > 0 ? (slip.ok / slip.seconds) / (durable.ok / durable.seconds) : 0, held_idle,
+      held_slow, held_open, held_reopened, held.ok / held.seconds,
+      slip.ok > 0 ? (held.ok / held.seconds) / (slip.ok / slip.seconds) : 0,
+      Percentile(held.latencies_ms, 0.99), held.failed, upload.idle_rss_mib, upload.peak_rss_mib,
+      upload.status);
   return 0;
 }
