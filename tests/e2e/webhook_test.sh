@@ -53,6 +53,25 @@ check "delivery get never shows the signature" lacks x-hub-signature "$shown"
 check "redeliver starts the run again" bash -c "\"$SLIPWAY\" --data-dir \"$DATA\" delivery redeliver $first | grep -q 'started 1 run'"
 check "two runs now" test "$(cli runs wp -o json | json "len(d['runs'])")" = 2
 check "raw bodies are not logged" bash -c "! grep -q 'woodpecker-ci/woodpecker.git' $WORK/slipwayd.log"
+check "each delivery is logged in one line with its verdict" grep -q 'id="gh-1" client=127.0.0.1 status=200 verdict=valid runs=1' "$WORK/slipwayd.log"
+check "the rejected one too" grep -q 'id="gh-2" client=127.0.0.1 status=401 verdict=invalid runs=0' "$WORK/slipwayd.log"
+check "secrets are never logged" lacks "$WOODPECKER_HOOK_SECRET" "$(cat "$WORK/slipwayd.log")"
+
+# The HTTP edge refuses from the head what it will not read, and counts it.
+code=$(curl -s -o "$WORK/gz" -w "%{http_code}" -X POST "http://$HTTP/hooks/github" \
+  -H "Content-Type: application/json" -H "Content-Encoding: gzip" -H "X-GitHub-Event: push" \
+  --data-binary @"$BODY")
+check "a compressed body is 415" test "$code" = 415
+code=$(curl -s -o /dev/null -w "%{http_code}" -X POST "http://$HTTP/hooks/github" \
+  -H "Content-Type: application/json" -H "X-GitHub-Event: push" -H "Transfer-Encoding: chunked" \
+  --data-binary @<(head -c 30000000 /dev/zero | tr '\0' ' '))
+check "a 30 MB chunked body is 413 (over the 25 MiB default)" test "$code" = 413
+code=$(curl -s -o /dev/null -w "%{http_code}" "http://$HTTP/hooks/github")
+check "a GET on a hook is 405" test "$code" = 405
+metrics=$(curl -s "http://$HTTP/metrics")
+check "refusals are counted by reason" grep -q 'slipway_http_rejected_total{reason="content_encoding"} 1' <<<"$metrics"
+check "the body limit too" grep -q 'slipway_http_rejected_total{reason="body_too_large"} 1' <<<"$metrics"
+check "no run was started by them" test "$(cli runs wp -o json | json "len(d['runs'])")" = 2
 
 # Generic webhook triggers: a token URL shown once, HMAC, arguments from query and body.
 cat >"$WORK/g.yaml" <<'YAML'
@@ -94,4 +113,16 @@ check "it started nothing" test "$(cli runs wp -o json | json "len(d['runs'])")"
 kill -TERM "$PID"; wait "$PID"; PID=""
 check "a --max-webhook-body out of range is refused, naming the flag" bash -c \
   "\"$SLIPWAYD\" --data-dir \"$DATA\" --max-webhook-body 2GiB 2>&1 | grep -q -- '--max-webhook-body: 2GiB is not between 1KiB and 1GiB'"
+check "an edge bound out of range is refused, naming the flag" bash -c \
+  "\"$SLIPWAYD\" --data-dir \"$DATA\" --http-max-headers 0 2>&1 | grep -q -- '--http-max-headers: 0 is not between 1 and 1000'"
+
+# A short head timeout is a flag: a client that sends half a head and waits is cut.
+DAEMON_FLAGS="--http-head-timeout 1s" start_daemon
+HTTP=$(endpoint http)
+exec 7<>"/dev/tcp/${HTTP%:*}/${HTTP#*:}"
+printf 'POST /hooks/github HTTP/1.1\r\nHost: x\r\n' >&7
+check "a head not finished within --http-head-timeout is cut" timeout 5 cat <&7
+exec 7>&-
+check "and counted" grep -q 'slipway_http_rejected_total{reason="head_timeout"} 1' <<<"$(curl -s "http://$HTTP/metrics")"
+kill -TERM "$PID"; wait "$PID"; PID=""
 summary

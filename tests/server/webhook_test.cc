@@ -223,8 +223,8 @@ TEST_F(WebhookTest, TruncatedOversizeAndUnknownDeliveriesGetHonestStatuses) {
 }
 
 TEST_F(WebhookTest, IdleKeepAliveConnectionsDoNotHoldBackDeliveries) {
-  // Clients that keep their connections open (scrapers, proxies) each hold a server worker;
-  // a delivery on a new connection is still answered long before they time out (5 s).
+  // Clients that keep their connections open (scrapers, proxies) hold no handler thread; a
+  // delivery on a new connection is answered while they wait.
   std::vector<std::unique_ptr<httplib::Client>> idle;
   for (int i = 0; i < 24; ++i) {
     idle.push_back(std::make_unique<httplib::Client>("127.0.0.1", server_.http_port()));
