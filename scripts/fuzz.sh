@@ -14,7 +14,7 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -DSLIPWAY_LIBFUZZER
 libs=(-lsimdjson -lprotobuf -lcrypto -labsl_strings -labsl_status -labsl_statusor
       -labsl_str_format_internal -labsl_time -labsl_time_zone -labsl_int128 -labsl_cord
       -labsl_raw_logging_internal -labsl_throw_delegate)
-common=("$root/trigger/providers.cc" "$root/common/random.cc" "$root/common/clock.cc"
+common=("$root/trigger/providers.cc" "$root/common/random.cc" "$root/common/clock.cc" "$root/common/utf8.cc"
         "$root/build/proto/slipway/v1/delivery.pb.cc" "$root/build/proto/slipway/v1/pipeline.pb.cc")
 objects=()
 for src in "${common[@]}"; do

@@ -22,6 +22,8 @@ void HttpWorkers::StartThreadLocked() {
 
 std::list<HttpWorkers::Worker> HttpWorkers::TakeDoneLocked() {
   std::list<Worker> done;
+  if (done_ == 0) return done;  // the common case: no walk of the list per task
+  done_ = 0;
   for (auto it = workers_.begin(); it != workers_.end();) {
     auto next = std::next(it);
     if (it->done) done.splice(done.end(), workers_, it);
@@ -71,6 +73,7 @@ void HttpWorkers::Run(Worker* self) {
     lock.lock();
   }
   --alive_;
+  ++done_;
   self->done = true;
 }
 

@@ -53,6 +53,7 @@ class HttpWorkers final {
   std::deque<std::function<void()>> tasks_;
   std::list<Worker> workers_;
   int alive_ = 0, idle_ = 0, starting_ = 0, peak_ = 0;
+  int done_ = 0;  // workers that ended and are not yet joined
   bool stopping_ = false;
 };
 
