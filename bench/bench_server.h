@@ -49,8 +49,9 @@ inline bool ApplyPipeline(const std::shared_ptr<grpc::Channel>& channel, const s
 // slipwayd in this process. Shut down, and its data dir removed, when destroyed.
 class BenchServer {
  public:
-  // nullptr (after printing why) if it cannot start.
-  static std::unique_ptr<BenchServer> Start(const std::string& name) {
+  // nullptr (after printing why) if it cannot start. `http` overrides the HTTP edge's options.
+  static std::unique_ptr<BenchServer> Start(const std::string& name,
+                                            const server::HttpEdgeOptions& http = {}) {
     auto b = std::unique_ptr<BenchServer>(new BenchServer());
     std::string dir = std::filesystem::temp_directory_path() / ("slipway-" + name + "-XXXXXX");
     b->dir_ = ::mkdtemp(dir.data());
@@ -59,6 +60,7 @@ class BenchServer {
     options.grpc_listen = "127.0.0.1:0";
     options.http_listen = "127.0.0.1:0";
     options.driver_overrides = {{"process", &b->noop_}};
+    options.http = http;
     auto started = server::Server::Start(options, &b->clock_, &b->ids_);
     if (!started.ok()) {
       std::fprintf(stderr, "cannot start: %s\n", std::string(started.status().message()).c_str());

@@ -203,8 +203,10 @@ class Edge final : public HttpEdge {
     }
     port_ = acceptor_.local_endpoint().port();
     Accept();
-    // Two I/O threads on two cores: parsing and TLS never wait on a handler.
-    for (int i = 0; i < 2; ++i) io_threads_.emplace_back([this] { ioc_.run(); });
+    // Parsing and TLS never wait on a handler.
+    for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+      io_threads_.emplace_back([this] { ioc_.run(); });
+    }
     return absl::OkStatus();
   }
 

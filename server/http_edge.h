@@ -64,6 +64,8 @@ struct HttpEdgeOptions {
   int max_connections_per_client = 256;
   // Handler threads: started on demand up to this many, ended when idle.
   int max_handler_threads = 128;
+  // Threads that read, parse and write (not a flag: two fit a 2-core machine).
+  int io_threads = 2;
 };
 
 // Counters of the edge, for /metrics and tests.
