@@ -55,6 +55,7 @@ IntakeResult WebhookIntake::Finish(v1::Delivery delivery, int status, std::strin
     // This client is past the rate of rejected deliveries that are recorded: counted only, so
     // a flood of bad requests cannot fill the disk.
     unrecorded_.fetch_add(1, std::memory_order_relaxed);
+    delivery.clear_id();  // there is no record to point at
     return {status, std::move(message), std::move(delivery)};
   }
   const bool claims = status < 300 && !delivery.duplicate();
@@ -320,7 +321,7 @@ IntakeResult WebhookIntake::HandleGeneric(std::string_view token, const Headers&
                                           const std::map<std::string, std::string>& query,
                                           std::string_view body, std::string_view client) {
   IntakeResult r = HandleGenericVerified(token, headers, query, body, client);
-  if (r.status != 404) Log(r, client);
+  Log(r, client);
   return r;
 }
 
@@ -364,6 +365,7 @@ IntakeResult WebhookIntake::HandleGenericVerified(std::string_view token, const 
   }
   if (trig == nullptr) {
     // Not recorded: an unknown token must not let anyone fill the delivery log.
+    d.clear_id();
     return {404, "unknown webhook token", d};
   }
   d.mutable_event()->set_sender("webhook:" + trig->name());
@@ -456,7 +458,9 @@ IntakeResult WebhookIntake::HandleEvent(const v1::SourceEvent& event,
   d.set_receive_time(FormatRfc3339(clock_->Now()));
   d.set_signature(v1::SIGNATURE_VERDICT_NOT_REQUIRED);
   *d.mutable_event() = event;
-  return Dispatch(std::move(d), pipelines);
+  IntakeResult r = Dispatch(std::move(d), pipelines);
+  Log(r, "poll");
+  return r;
 }
 
 absl::StatusOr<v1::Delivery> WebhookIntake::Get(const std::string& id) {

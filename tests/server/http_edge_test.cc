@@ -63,6 +63,7 @@ class Raw {
     if (fd_ >= 0) ::close(fd_);
   }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
   bool Send(std::string_view data) {
     while (!data.empty()) {
       ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
@@ -381,6 +382,51 @@ TEST_F(HttpEdgeTest, AFloodOfRejectedDeliveriesFromOneClientIsCountedNotStored) 
   // A signed delivery from the same client is not held back by it.
   EXPECT_EQ(SignedDelivery("after-the-flood"), 200) << last_body_;
   EXPECT_EQ(Deliveries().size(), recorded + 1);
+}
+
+TEST_F(HttpEdgeTest, ABodyThatArrivesTooSlowlyIsCutAtTheBodyDeadline) {
+  Raw c(server_->http_port());
+  ASSERT_TRUE(c.Send("POST /hooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"a\":"));
+  // Nothing more is sent: the body deadline (3 s here) closes the connection.
+  EXPECT_TRUE(c.ClosedWithin(std::chrono::seconds(8)));
+  EXPECT_TRUE(testing::WaitUntil([&] { return Rejected("body_timeout") == 1; }));
+  EXPECT_EQ(SignedDelivery("after-slow-body"), 200) << last_body_;
+}
+
+TEST_F(HttpEdgeTest, AClientThatExpectsContinueGetsItBeforeSendingItsBody) {
+  const std::string body = testing::WebhookFixture("github/push-branch.json");
+  Raw c(server_->http_port());
+  ASSERT_TRUE(c.Send("POST /hooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\n"
+                     "X-GitHub-Delivery: expects-continue\r\nX-Hub-Signature-256: sha256=" +
+                     HmacSha256Hex(kSecret, body) +
+                     "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  ASSERT_TRUE(c.Readable(5000));
+  char buf[64];
+  ssize_t n = ::recv(c.fd(), buf, sizeof(buf), 0);
+  ASSERT_GT(n, 0);
+  EXPECT_THAT(std::string(buf, static_cast<size_t>(n)), StartsWith("HTTP/1.1 100 Continue"));
+  ASSERT_TRUE(c.Send(body));
+  // The answer, then the close after the 1 s keep-alive idle timeout.
+  bool closed = false;
+  std::string answer = c.ReadUntilClosed(std::chrono::seconds(5), &closed);
+  EXPECT_THAT(answer, StartsWith("HTTP/1.1 200")) << answer;
+}
+
+TEST(HttpEdgeLimitTest, ConnectionsPastTheTotalAreClosedAtAccept) {
+  server::ServerOptions o = HttpEdgeTest::Options();
+  o.http.max_connections = 6;
+  TestServer server(o);
+  std::vector<std::unique_ptr<Raw>> conns;
+  for (int i = 0; i < 12; ++i) {
+    conns.push_back(std::make_unique<Raw>(server.http_port(), "127.0.3." + std::to_string(i + 1)));
+  }
+  int closed = 0;
+  for (auto& c : conns) closed += c->ClosedWithin(std::chrono::milliseconds(20)) ? 1 : 0;
+  EXPECT_GE(closed, 6);
+  EXPECT_GE(server.server().http_stats().rejected["connection_limit"], 6);
+  EXPECT_LE(server.server().http_stats().peak_connections, 6);
 }
 
 TEST_F(HttpEdgeTest, IdleKeepAliveConnectionsAreClosedAfterTheIdleTimeout) {
