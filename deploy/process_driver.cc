@@ -1,5 +1,7 @@
 #include "deploy/process_driver.h"
 
+#include "common/private_files.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -93,27 +95,16 @@ absl::Status ProcessDriver::Save(const Instance& inst) {
                       {"desired_hash", inst.desired_hash}, {"port", inst.port},
                       {"pid", inst.pid},          {"start_time", inst.start_time},
                       {"restarts", inst.restarts}};
-  std::string path = RecordPath(inst.key);
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump();
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", ec.message()));
-  return absl::OkStatus();
+  // Records carry each service's environment, which may hold credentials: 0600.
+  return WritePrivateFile(RecordPath(inst.key), j.dump());
 }
 
 absl::Status ProcessDriver::Load() {
-  std::error_code ec;
-  fs::create_directories(options_.state_dir + "/instances", ec);
-  fs::create_directories(options_.state_dir + "/logs", ec);
-  fs::create_directories(options_.state_dir + "/work", ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("process driver: cannot create ", options_.state_dir, ": ", ec.message()));
+  // Records, logs and working dirs of services: readable by slipwayd's user only.
+  for (const char* sub : {"", "/instances", "/logs", "/work"}) {
+    if (absl::Status s = MakePrivateDir(options_.state_dir + sub); !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("process driver: ", s.message()));
+    }
   }
   absl::MutexLock lock(&mu_);
   for (const auto& entry : fs::directory_iterator(options_.state_dir + "/instances")) {

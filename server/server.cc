@@ -17,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/private_files.h"
 #include "common/status_macros.h"
 #include "deploy/command_driver.h"
 #include "deploy/httplib_http_client.h"
@@ -197,6 +198,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::FailedPreconditionError(
         absl::StrCat("--data-dir: cannot create ", options.data_dir, ": ", strerror(errno)));
   }
+  if (unsigned open = OpenToOthers(options.data_dir); open != 0) {
+    // Not changed behind the operator's back (it may be shared on purpose), but said: what is
+    // inside is private either way.
+    spdlog::warn("data dir {} is open to other users (group and other bits {:03o}); its files "
+                 "are kept 0600, but `chmod 700 {}` closes it",
+                 options.data_dir, open, options.data_dir);
+  }
   ASSIGN_OR_RETURN(impl->db, storage::Database::Open({.path = DatabasePath(options.data_dir),
                                                       .vfs = options.sqlite_vfs}));
   impl->metrics = std::make_unique<Metrics>();
@@ -331,11 +339,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       },
       absl::Seconds(1));
   bool tls = !options.tls_cert.empty();
-  {
-    std::ofstream out(EndpointsPath(options.data_dir), std::ios::trunc);
-    out << "{\"grpc\": \"" << grpc_hp.host << ":" << impl->grpc_port << "\", \"http\": \""
-        << http_hp.host << ":" << impl->http_port << "\", \"tls\": " << (tls ? "true" : "false")
-        << "}\n";
+  if (absl::Status s = WritePrivateFile(
+          EndpointsPath(options.data_dir),
+          absl::StrCat("{\"grpc\": \"", grpc_hp.host, ":", impl->grpc_port, "\", \"http\": \"",
+                       http_hp.host, ":", impl->http_port, "\", \"tls\": ", tls ? "true" : "false",
+                       "}\n"));
+      !s.ok()) {
+    spdlog::warn("{}", std::string(s.message()));
   }
   spdlog::info("slipwayd serving gRPC on {}:{} and HTTP on {}:{}{} (data dir {})", grpc_hp.host,
                impl->grpc_port, http_hp.host, impl->http_port, tls ? " with TLS" : "",

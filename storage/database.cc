@@ -1,5 +1,7 @@
 #include "storage/database.h"
 
+#include <sys/stat.h>
+
 #include "storage/pipeline_repository.h"
 
 #include <sqlite3.h>
@@ -10,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "common/private_files.h"
 #include "common/status_macros.h"
 
 namespace slipway::storage {
@@ -368,6 +371,17 @@ absl::StatusOr<std::unique_ptr<Connection>> Database::NewConnection() {
 }
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
+  if (options.path != ":memory:") {
+    // The database holds secrets and token hashes: 0600 whatever the umask. SQLite gives its
+    // WAL and shared-memory files the database file's mode; ones left by an older Slipway are
+    // narrowed here.
+    if (absl::Status s = MakePrivateFile(options.path); !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("storage: open: ", s.message()));
+    }
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+      ::chmod((options.path + suffix).c_str(), 0600);  // absent is fine
+    }
+  }
   std::unique_ptr<Database> db(new Database(options));
   ASSIGN_OR_RETURN(auto writer, db->NewConnection());
   {

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/duration.h"
+#include "common/private_files.h"
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "storage/pipeline_repository.h"
@@ -170,8 +171,8 @@ absl::StatusOr<CommitChanges> Libgit2RefLister::DescribeChange(
   const std::string path = absl::StrCat(mirror_dir_, "/", Sha256Hex(url).substr(0, 24), ".git");
   git_repository* raw = nullptr;
   if (git_repository_open_bare(&raw, path.c_str()) != 0) {
-    std::error_code ec;
-    std::filesystem::create_directories(mirror_dir_, ec);
+    // Mirrors hold the repositories' history: private to slipwayd's user.
+    if (absl::Status s = MakePrivateDir(mirror_dir_); !s.ok()) return s;
     if (git_repository_init(&raw, path.c_str(), /*is_bare=*/1) != 0) {
       return absl::InternalError(Git2Error("cannot create the mirror " + path));
     }

@@ -8,10 +8,17 @@ SRC=$3
 DAEMON_FLAGS="--log-format json"
 source "$(dirname "$0")/lib.sh"
 
+# Under the usual umask the data dir and everything in it stay private.
+umask 022
 start_daemon
 
 # The admin token is written once, mode 0600, and found by the CLI on its own.
 check "admin token file is 0600" test "$(stat -c %a "$DATA/admin.token")" = 600
+check "the data dir is 0700" test "$(stat -c %a "$DATA")" = 700
+for f in slipway.db slipway.db-wal slipway.db-shm endpoints.json; do
+  check "$f is 0600 under umask 022" test "$(stat -c %a "$DATA/$f")" = 600
+done
+check "the process driver's folder is 0700" test "$(stat -c %a "$DATA/process")" = 700
 check "logs are JSON lines" python3 -c "
 import json,sys
 for line in open('$WORK/slipwayd.log'):

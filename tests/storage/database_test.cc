@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <thread>
 #include <vector>
 
@@ -53,6 +55,35 @@ TEST(DatabaseTest, CreatesSchemaAndKeepsDataAcrossReopen) {
   }));
   EXPECT_EQ(got->uid(), "u1");
   EXPECT_EQ(got->stages_size(), 2);
+}
+
+TEST(DatabaseTest, TheDatabaseAndItsWalArePrivateWhateverTheUmask) {
+  testing::TempDir dir;
+  const mode_t old = ::umask(022);
+  {
+    auto db = Database::Open({.path = dir.File("private.db")});
+    ASSERT_OK(db);
+    ASSERT_OK((*db)->Write([](Transaction& tx) -> absl::Status {
+      auto st = tx.Prepare("CREATE TABLE t (x INTEGER)");
+      if (!st.ok()) return st.status();
+      return (*st)->Run();
+    }));
+    struct stat st;
+    ASSERT_EQ(::stat(dir.File("private.db").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    ASSERT_EQ(::stat(dir.File("private.db-wal").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+  // A database an older Slipway left readable by others is narrowed when opened.
+  ASSERT_EQ(::chmod(dir.File("private.db").c_str(), 0644), 0);
+  {
+    auto db = Database::Open({.path = dir.File("private.db")});
+    ASSERT_OK(db);
+    struct stat st;
+    ASSERT_EQ(::stat(dir.File("private.db").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+  ::umask(old);
 }
 
 TEST(DatabaseTest, RefusesADatabaseFromANewerVersion) {

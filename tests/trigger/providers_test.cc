@@ -308,11 +308,14 @@ TEST(ParseBindingTest, ReadsOnlyTheRepositoryOfAnUnverifiedBody) {
 }
 
 TEST(RedactHeadersTest, KeepsBoundedValidTextWithoutSecrets) {
-  Headers h = {{"x-hub-signature-256", "sha256=abc"}, {"user-agent", "bad\xff\xfe"},
+  Headers h = {{"x-hub-signature-256", "sha256=abc"}, {"proxy-authorization", "Basic dTpw"},
+               {"x-slipway-signature-256", "sha256=def"}, {"user-agent", "bad\xff\xfe"},
                {"a-long", std::string(5000, 'a')}};
   for (int i = 0; i < 100; ++i) h["x-extra-" + std::to_string(100 + i)] = "v";
   Headers kept = RedactHeaders(h);
   EXPECT_EQ(kept.count("x-hub-signature-256"), 0u);
+  EXPECT_EQ(kept.count("proxy-authorization"), 0u);
+  EXPECT_EQ(kept.count("x-slipway-signature-256"), 0u);
   EXPECT_LE(kept.size(), kMaxRecordedHeaders);
   EXPECT_EQ(kept["user-agent"], "bad\xEF\xBF\xBD\xEF\xBF\xBD");
   ASSERT_EQ(kept.count("a-long"), 1u);
