@@ -450,17 +450,17 @@ grpc::Status HealthServiceImpl::Watch(
     grpc::ServerContext* context, const grpc::health::v1::HealthCheckRequest* request,
     grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) {
   grpc::health::v1::HealthCheckResponse response;
-  if (!KnownService(request->service())) {
-    response.set_status(grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN);
-    writer->Write(response);
-  }
-  response.set_status(grpc::health::v1::HealthCheckResponse::SERVING);
+  // An unknown service is said once and the stream stays open saying nothing more, as the
+  // health protocol asks (it never becomes known in a running slipwayd).
+  const bool known = KnownService(request->service());
+  response.set_status(known ? grpc::health::v1::HealthCheckResponse::SERVING
+                            : grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN);
   if (!writer->Write(response)) return grpc::Status::OK;
   absl::MutexLock lock(&mu_);
   while (!shutting_down_ && !context->IsCancelled()) {
     mu_.AwaitWithTimeout(absl::Condition(&shutting_down_), absl::Milliseconds(500));
   }
-  if (shutting_down_) {
+  if (shutting_down_ && known) {
     response.set_status(grpc::health::v1::HealthCheckResponse::NOT_SERVING);
     writer->Write(response);
   }

@@ -590,6 +590,28 @@ TEST_F(ServiceTest, HealthReportsServingWithoutAToken) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(ServiceTest, HealthWatchOfAnUnknownServiceSaysSoOnceAndNothingAfter) {
+  auto health = grpc::health::v1::Health::NewStub(server_.Channel());
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service("no.such.Service");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1500));
+  auto reader = health->Watch(&ctx, req);
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(reader->Read(&resp));
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN);
+  // The stream ends only at the deadline, with no second status.
+  EXPECT_FALSE(reader->Read(&resp)) << "then said " << resp.status();
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+
+  req.set_service("");
+  grpc::ClientContext known;
+  known.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  auto watch = health->Watch(&known, req);
+  ASSERT_TRUE(watch->Read(&resp));
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
 // Sends one ServerReflectionRequest (encoded by hand: the reflection protos are not shipped
 // with Debian's gRPC) and returns the raw response bytes.
 std::string ReflectionCall(std::shared_ptr<grpc::Channel> channel, const std::string& request) {
