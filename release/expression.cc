@@ -60,6 +60,10 @@ bool IsPathChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
 }
 
+// Calls nested deeper than this are refused: the parser, the checker and the evaluator recurse
+// once per level, so a hostile pipeline must not choose the depth.
+constexpr int kMaxCallDepth = 32;
+
 class Parser {
  public:
   explicit Parser(std::string_view text, size_t offset) : text_(text), offset_(offset) {}
@@ -119,6 +123,9 @@ class Parser {
     SkipSpace();
     if (pos_ < text_.size() && text_[pos_] == '(') {
       if (word.find('.') != std::string::npos) return Error("a function name has no '.'");
+      if (depth_ >= kMaxCallDepth) {
+        return Error(absl::StrCat("calls nested deeper than ", kMaxCallDepth, " levels"));
+      }
       ++pos_;
       node->kind = ExprNode::kCall;
       node->text = word;
@@ -128,7 +135,11 @@ class Parser {
         return node;
       }
       while (true) {
-        ASSIGN_OR_RETURN(Node arg, ParseExpr());
+        ++depth_;
+        absl::StatusOr<Node> parsed = ParseExpr();
+        --depth_;
+        if (!parsed.ok()) return parsed.status();
+        Node arg = *std::move(parsed);
         node->args.push_back(std::move(arg));
         SkipSpace();
         if (pos_ < text_.size() && text_[pos_] == ',') {
@@ -157,6 +168,7 @@ class Parser {
     return node;
   }
 
+  int depth_ = 0;  // calls open around the expression being parsed
   std::string_view text_;
   size_t offset_;
   size_t pos_ = 0;

@@ -79,6 +79,26 @@ TEST(ExpressionTest, ParseErrorsSayWhere) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at 7")));
 }
 
+TEST(ExpressionTest, DeeplyNestedCallsAreRefusedInsteadOfExhaustingTheStack) {
+  auto nested = [](int depth) {
+    std::string text = "${";
+    for (int i = 0; i < depth; ++i) text += "lower(";
+    text += "trigger.sha";
+    for (int i = 0; i < depth; ++i) text += ")";
+    return text + "}";
+  };
+  EXPECT_EQ(Eval(nested(32)), "3f2c9a1b7e");
+  EXPECT_THAT(Template::Parse(nested(33)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("deeper than 32")));
+  // What crashed slipwayd at run start: 7,000 levels, and an unclosed run of them.
+  EXPECT_THAT(Template::Parse(nested(7000)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("deeper than 32")));
+  std::string unclosed = "${";
+  for (int i = 0; i < 7000; ++i) unclosed += "lower(";
+  EXPECT_THAT(Template::Parse(unclosed + "}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("deeper than 32")));
+}
+
 TEST(ExpressionTest, CheckValidatesPathsFunctionsAndTypes) {
   auto resolve = [](const std::string& path) -> absl::Status {
     if (absl::StartsWith(path, "trigger.") || path == "args.version") return absl::OkStatus();
