@@ -15,6 +15,7 @@ namespace {
 constexpr std::string_view kHooks = "/hooks/";
 constexpr std::string_view kGeneric = "/hooks/t/";
 
+// absl::StartsWith takes Debian's absl::string_view, not std::string_view (TOOLCHAIN.md).
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
