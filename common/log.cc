@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/url_credentials.h"
 
 namespace slipway {
 namespace {
@@ -22,7 +23,7 @@ class JsonLineFormatter final : public spdlog::formatter {
                                     absl::UTCTimeZone());
     auto level = spdlog::level::to_string_view(msg.level);
     line["level"] = std::string(level.data(), level.size());
-    line["msg"] = std::string(msg.payload.data(), msg.payload.size());
+    line["msg"] = MaskUrlCredentials(std::string_view(msg.payload.data(), msg.payload.size()));
     std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     text.push_back('\n');
     dest.append(text.data(), text.data() + text.size());
@@ -30,6 +31,30 @@ class JsonLineFormatter final : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> clone() const override {
     return std::make_unique<JsonLineFormatter>();
   }
+};
+
+// Human lines, with URL credentials masked like everywhere else.
+class TextLineFormatter final : public spdlog::formatter {
+ public:
+  TextLineFormatter()
+      : pattern_("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (!HasUrlCredentials(payload)) {
+      pattern_.format(msg, dest);
+      return;
+    }
+    std::string masked = MaskUrlCredentials(payload);
+    spdlog::details::log_msg copy = msg;
+    copy.payload = spdlog::string_view_t(masked.data(), masked.size());
+    pattern_.format(copy, dest);
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<TextLineFormatter>();
+  }
+
+ private:
+  spdlog::pattern_formatter pattern_;
 };
 
 }  // namespace
@@ -40,7 +65,7 @@ absl::Status SetUpLogging(std::string_view format) {
   if (format == "json") {
     logger->set_formatter(std::make_unique<JsonLineFormatter>());
   } else if (format == "text") {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+    logger->set_formatter(std::make_unique<TextLineFormatter>());
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("--log-format: \"", std::string(format), "\" is not text or json"));

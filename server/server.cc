@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_interceptor.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -32,6 +33,7 @@
 #include "server/http_routes.h"
 #include "server/auth.h"
 #include "server/metrics.h"
+#include "server/redaction.h"
 #include "server/services.h"
 #include "storage/database.h"
 #include "storage/request_log.h"
@@ -294,6 +296,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // A second daemon on the same port must fail, not silently share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(4 << 20);
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> chain;
+    chain.push_back(MakeRedactionInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(chain));
+  }
   builder.RegisterService(impl->pipeline_service.get());
   builder.RegisterService(impl->admin_service.get());
   builder.RegisterService(impl->release_service.get());
