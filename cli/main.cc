@@ -182,6 +182,9 @@ int main(int argc, char** argv) {
   auto* runs_cmd = app.add_subcommand("runs", "List runs, newest first");
   runs_cmd->add_option("target", start.target, "PIPELINE or PIPELINE/STAGE");
   runs_cmd->add_option("--state", state, "Only runs in this state (running, failed, …)");
+  int runs_limit = 50;
+  runs_cmd->add_option("--limit", runs_limit, "At most this many runs, newest first (1 to 10000)")
+      ->check(CLI::Range(1, 10000));
   auto* logs_cmd = app.add_subcommand("logs", "Show a run's log lines");
   logs_cmd->add_option("run", run_id, "Run id")->required();
   logs_cmd->add_flag("-f,--follow", follow, "Keep following until the run ends");
@@ -306,7 +309,7 @@ int main(int argc, char** argv) {
   if (hold_cmd->parsed()) return slipway::cli::Hold(*conn, rollback.target, reason, output);
   if (unhold_cmd->parsed()) return slipway::cli::Unhold(*conn, rollback.target, output);
   if (get_stage->parsed()) return slipway::cli::GetStage(*conn, rollback.target, output);
-  if (runs_cmd->parsed()) return slipway::cli::ListRuns(*conn, start.target, state, output);
+  if (runs_cmd->parsed()) return slipway::cli::ListRuns(*conn, start.target, state, runs_limit, output);
   if (logs_cmd->parsed()) return slipway::cli::WatchRun(*conn, run_id, true, node, follow, output);
   if (cancel_cmd->parsed()) return slipway::cli::CancelRun(*conn, run_id, reason, output);
   if (approve_cmd->parsed() || reject_cmd->parsed()) {

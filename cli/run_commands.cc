@@ -1,5 +1,6 @@
 #include "cli/run_commands.h"
 
+#include <algorithm>
 #include <unistd.h>
 
 #include <cstdio>
@@ -204,7 +205,7 @@ int GetRun(const Connection& c, const std::string& run_id, const std::string& ou
 }
 
 int ListRuns(const Connection& c, const std::string& target, const std::string& state,
-             const std::string& output) {
+             int limit, const std::string& output) {
   v1::ListRunsRequest req;
   std::string pipeline = target, stage;
   if (target.find('/') != std::string::npos && !SplitTarget(target, &pipeline, &stage)) {
@@ -219,8 +220,15 @@ int ListRuns(const Connection& c, const std::string& target, const std::string& 
   }
   auto stub = v1::ReleaseService::NewStub(c.channel);
   v1::ListRunsResponse resp;
-  grpc::Status s = stub->ListRuns(c.NewContext().get(), req, &resp);
-  if (!s.ok()) return RpcFail(s, c);
+  // Pages of at most 100 until `limit` runs or the end.
+  do {
+    req.set_page_size(std::min(100, limit - resp.runs_size()));
+    v1::ListRunsResponse page;
+    grpc::Status s = stub->ListRuns(c.NewContext().get(), req, &page);
+    if (!s.ok()) return RpcFail(s, c);
+    for (auto& r : *page.mutable_runs()) *resp.add_runs() = std::move(r);
+    req.set_page_token(page.next_page_token());
+  } while (!req.page_token().empty() && resp.runs_size() < limit);
   if (output != "table") {
     Print(resp, output);
     return 0;

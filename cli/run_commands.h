@@ -25,7 +25,7 @@ int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
              const std::string& node, bool follow, const std::string& output);
 int GetRun(const Connection& c, const std::string& run_id, const std::string& output);
 int ListRuns(const Connection& c, const std::string& target, const std::string& state,
-             const std::string& output);
+             int limit, const std::string& output);
 int CancelRun(const Connection& c, const std::string& run_id, const std::string& reason,
               const std::string& output);
 int ApproveRun(const Connection& c, const std::string& run_id, const std::string& node,

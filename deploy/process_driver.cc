@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -47,6 +48,10 @@ struct ProcessDriver::Instance {
   std::string log_path;
   std::string health_path;
   std::string desired_hash;
+  // Tags the process of the current start (SLIPWAY_PROCESS_TAG=<owner>:<nonce>).
+  std::string nonce;
+  // Recorded before a teardown stops anything.
+  bool tearing_down = false;
   int port = 0;
   pid_t pid = 0;
   int64_t start_time = 0;
@@ -94,7 +99,8 @@ absl::Status ProcessDriver::Save(const Instance& inst) {
                       {"log_path", inst.log_path}, {"health_path", inst.health_path},
                       {"desired_hash", inst.desired_hash}, {"port", inst.port},
                       {"pid", inst.pid},          {"start_time", inst.start_time},
-                      {"restarts", inst.restarts}};
+                      {"restarts", inst.restarts}, {"nonce", inst.nonce},
+                      {"tearing_down", inst.tearing_down}};
   // Records carry each service's environment, which may hold credentials: 0600.
   return WritePrivateFile(RecordPath(inst.key), j.dump());
 }
@@ -103,6 +109,15 @@ absl::Status ProcessDriver::Load() {
   // Records, logs and working dirs of services: readable by slipwayd's user only.
   for (const char* sub : {"", "/instances", "/logs", "/work"}) {
     if (absl::Status s = MakePrivateDir(options_.state_dir + sub); !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("process driver: ", s.message()));
+    }
+  }
+  const std::string owner_path = options_.state_dir + "/owner";
+  owner_ = ReadTail(owner_path, 64);
+  if (owner_.empty()) {
+    SecureIdGenerator ids;
+    owner_ = ids.RandomHex(8);
+    if (absl::Status s = WritePrivateFile(owner_path, owner_); !s.ok()) {
       return absl::FailedPreconditionError(absl::StrCat("process driver: ", s.message()));
     }
   }
@@ -125,11 +140,49 @@ absl::Status ProcessDriver::Load() {
     inst->pid = j.value("pid", 0);
     inst->start_time = j.value("start_time", int64_t{0});
     inst->restarts = j.value("restarts", 0);
+    inst->nonce = j.value("nonce", "");
+    inst->tearing_down = j.value("tearing_down", false);
     if (inst->key.empty()) continue;
     if (!inst->Alive()) inst->restart_at = clock_->Now();
     instances_[inst->key] = inst;
   }
+  StopStraysLocked();
   return absl::OkStatus();
+}
+
+void ProcessDriver::StopStraysLocked() {
+  std::map<std::string, pid_t> live;  // nonce -> the recorded, live leader
+  for (auto& [key, inst] : instances_) {
+    absl::MutexLock il(&inst->mu);
+    if (!inst->tearing_down && !inst->nonce.empty() && inst->Alive()) live[inst->nonce] = inst->pid;
+  }
+  std::vector<pid_t> groups;
+  for (const MarkedProcess& p : FindProcessesByEnv(kProcessTagVariable, owner_ + ":")) {
+    std::string nonce = p.value.substr(owner_.size() + 1);
+    auto it = live.find(nonce);
+    if (it != live.end() && it->second == p.pgid) continue;  // the service or its children
+    groups.push_back(p.pgid);
+  }
+  // A teardown that was interrupted is finished: whatever it had not stopped is stopped now.
+  for (auto it = instances_.begin(); it != instances_.end();) {
+    bool finished = false;
+    {
+      absl::MutexLock il(&it->second->mu);
+      Instance& inst = *it->second;
+      if (inst.tearing_down) {
+        if (inst.Alive()) groups.push_back(inst.pid);
+        std::error_code ec;
+        fs::remove(RecordPath(inst.key), ec);
+        fs::remove(inst.log_path, ec);
+        finished = true;
+      }
+    }
+    it = finished ? instances_.erase(it) : std::next(it);
+  }
+  std::sort(groups.begin(), groups.end());
+  groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+  StopProcessGroups(groups, options_.stray_grace);
+  strays_stopped_ = static_cast<int>(groups.size());
 }
 
 std::shared_ptr<ProcessDriver::Instance> ProcessDriver::Find(const std::string& key) {
@@ -144,8 +197,17 @@ absl::Status ProcessDriver::StartLocked(Instance& inst) {
       static_cast<int64_t>(fs::file_size(inst.log_path, ec)) > options_.max_log_bytes) {
     fs::resize_file(inst.log_path, 0, ec);
   }
+  // The intent first: a crash after the spawn then leaves a record naming the tag of a process
+  // whose pid was never written, and the next Load stops it.
+  SecureIdGenerator ids;
+  inst.nonce = ids.RandomHex(8);
+  inst.pid = 0;
+  inst.start_time = 0;
+  RETURN_IF_ERROR(Save(inst));
   SpawnOptions spawn{inst.argv, inst.env, inst.working_dir, inst.log_path};
+  spawn.env[kProcessTagVariable] = Tag(inst.nonce);
   ASSIGN_OR_RETURN(pid_t pid, Spawn(spawn));
+  if (options_.after_spawn) RETURN_IF_ERROR(options_.after_spawn());
   inst.pid = pid;
   auto start = ProcessStartTime(pid);
   inst.start_time = start.ok() ? *start : 0;
@@ -240,6 +302,9 @@ absl::StatusOr<JobResult> ProcessDriver::RunJob(const DeployRequest& request,
   spawn.env = BaseEnvironment();
   for (const auto& [k, v] : p.env()) spawn.env[k] = v;
   for (const auto& [k, v] : request.env) spawn.env[k] = v;
+  // Jobs are not recorded: one still running when slipwayd restarts is a stray.
+  SecureIdGenerator ids;
+  spawn.env[kProcessTagVariable] = Tag("job-" + ids.RandomHex(8));
   spawn.working_dir = p.working_dir();
   ASSIGN_OR_RETURN(CommandResult r, RunCommand(spawn, timeout));
   if (r.timed_out) {
@@ -258,13 +323,25 @@ absl::Status ProcessDriver::Teardown(const DeployRequest& request) {
     inst = it->second;
     instances_.erase(it);
   }
-  absl::MutexLock il(&inst->mu);
-  if (inst->Alive()) StopProcessGroup(inst->pid, options_.stop_grace);
-  std::error_code ec;
-  fs::remove(RecordPath(inst->key), ec);
-  fs::remove(inst->log_path, ec);
-  inst->pid = 0;
-  return absl::OkStatus();
+  absl::Status saved;
+  {
+    absl::MutexLock il(&inst->mu);
+    inst->tearing_down = true;
+    saved = Save(*inst);
+    if (saved.ok()) {
+      if (inst->Alive()) StopProcessGroup(inst->pid, options_.stop_grace);
+      std::error_code ec;
+      fs::remove(RecordPath(inst->key), ec);
+      fs::remove(inst->log_path, ec);
+      inst->pid = 0;
+      return absl::OkStatus();
+    }
+    inst->tearing_down = false;
+  }
+  // Nothing was stopped: the instance stays managed.
+  absl::MutexLock lock(&mu_);
+  instances_.emplace(inst->key, inst);
+  return saved;
 }
 
 int ProcessDriver::Supervise() {

@@ -4,11 +4,20 @@
 // backoff; stdout and stderr go to a size-bounded log file. Instance records are kept in the
 // state directory, so after a controller restart each service is re-adopted if it still runs
 // (same pid and start time) or started again.
+//
+// No strays: every process the driver starts carries SLIPWAY_PROCESS_TAG=<owner>:<nonce> in its
+// environment, where <owner> is generated once per state directory and <nonce> once per start.
+// The record of a start (its intent, with the nonce) is written before the process is spawned,
+// and a teardown is recorded before it stops anything. On Load, every process carrying this
+// driver's owner tag that is not the recorded, live process of its instance (one spawned just
+// before a crash, a job that was running, a service whose teardown was interrupted) is stopped
+// with its process group.
 #ifndef SLIPWAY_DEPLOY_PROCESS_DRIVER_H_
 #define SLIPWAY_DEPLOY_PROCESS_DRIVER_H_
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,7 +41,15 @@ struct ProcessDriverOptions {
   absl::Duration max_restart_backoff = absl::Minutes(1);
   // How long Apply watches a new process for an immediate exit.
   absl::Duration startup_watch = absl::Milliseconds(100);
+  // How long Load gives strays to exit on SIGTERM before SIGKILL.
+  absl::Duration stray_grace = absl::Seconds(2);
+  // Called right after a service process is spawned and before its pid is recorded; an error
+  // ends the start there, as a crash at that point would. For failure tests; null in use.
+  std::function<absl::Status()> after_spawn;
 };
+
+// The environment variable that tags every process the driver starts.
+inline constexpr char kProcessTagVariable[] = "SLIPWAY_PROCESS_TAG";
 
 // Thread-safe. Not owned collaborators must outlive it.
 class ProcessDriver final : public Driver {
@@ -41,8 +58,11 @@ class ProcessDriver final : public Driver {
   ~ProcessDriver() override;
 
   // Loads the instance records, re-adopting running services; the ones that are gone are
-  // started again by the next Supervise().
+  // started again by the next Supervise(). Then stops every stray (see above).
   absl::Status Load();
+
+  // How many process groups the last Load stopped as strays.
+  int strays_stopped() const { return strays_stopped_; }
 
   absl::StatusOr<DeployResult> Apply(const DeployRequest& request) override;
   absl::StatusOr<bool> Healthy(const DeployRequest& request) override;
@@ -68,10 +88,17 @@ class ProcessDriver final : public Driver {
   absl::Status StartLocked(Instance& inst);
   absl::Status Save(const Instance& inst);
   std::string RecordPath(const std::string& key) const;
+  std::string Tag(const std::string& nonce) const { return owner_ + ":" + nonce; }
+  // Stops every tagged process that is not the live process of a loaded instance; removes
+  // the instances whose teardown was interrupted. Needs mu_ held.
+  void StopStraysLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ProcessDriverOptions options_;
   const Clock* clock_;
   HttpClient* http_;
+  // Set by Load from <state_dir>/owner.
+  std::string owner_;
+  int strays_stopped_ = 0;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Instance>> instances_ ABSL_GUARDED_BY(mu_);
 };

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -207,6 +208,60 @@ absl::StatusOr<CommandResult> RunCommand(const SpawnOptions& options, absl::Dura
   if (result.timed_out) result.exit_code = 124;
   result.output = std::move(output);
   return result;
+}
+
+namespace {
+
+// Field 5 of /proc/<pid>/stat, or 0.
+pid_t ProcessGroupOf(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string stat = ss.str();
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return 0;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  int pgid = 0;
+  if (fields.size() < 3 || fields[0] == "Z" || !absl::SimpleAtoi(fields[2], &pgid)) return 0;
+  return pgid;
+}
+
+}  // namespace
+
+std::vector<MarkedProcess> FindProcessesByEnv(const std::string& name,
+                                              const std::string& value_prefix) {
+  std::vector<MarkedProcess> out;
+  const std::string needle = name + "=" + value_prefix;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid) || pid <= 0) continue;
+    std::ifstream in(entry.path() / "environ", std::ios::binary);
+    if (!in) continue;
+    std::string var;
+    while (std::getline(in, var, '\0')) {
+      if (var.compare(0, needle.size(), needle) != 0) continue;
+      pid_t pgid = ProcessGroupOf(pid);
+      if (pgid > 0) out.push_back({pid, pgid, var.substr(name.size() + 1)});
+      break;
+    }
+  }
+  return out;
+}
+
+void StopProcessGroups(const std::vector<pid_t>& pgids, absl::Duration grace) {
+  for (pid_t g : pgids) {
+    if (g > 1) ::kill(-g, SIGTERM);
+  }
+  absl::Time deadline = absl::Now() + grace;
+  for (pid_t g : pgids) {
+    if (g <= 1) continue;
+    while (::kill(-g, 0) == 0 && absl::Now() < deadline) {
+      WaitForExit(g, absl::Milliseconds(50));
+    }
+    ::kill(-g, SIGKILL);
+    WaitForExit(g, absl::ZeroDuration());
+  }
 }
 
 }  // namespace slipway::deploy

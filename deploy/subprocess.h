@@ -49,6 +49,23 @@ struct CommandResult {
 // Runs to completion (or kills its group after `timeout`) and captures its output.
 absl::StatusOr<CommandResult> RunCommand(const SpawnOptions& options, absl::Duration timeout);
 
+// A process found by the environment variable it carries.
+struct MarkedProcess {
+  pid_t pid = 0;
+  // Its process group (a spawned process leads its own).
+  pid_t pgid = 0;
+  // The variable's value.
+  std::string value;
+};
+
+// Every live process of this user whose environment has `name`=`value_prefix`..., read from
+// /proc/<pid>/environ (processes we cannot read are skipped).
+std::vector<MarkedProcess> FindProcessesByEnv(const std::string& name,
+                                              const std::string& value_prefix);
+
+// SIGTERM to each process group, then SIGKILL to those still there after `grace`.
+void StopProcessGroups(const std::vector<pid_t>& pgids, absl::Duration grace);
+
 // PATH and HOME of this process, to give children a usable environment.
 std::map<std::string, std::string> BaseEnvironment();
 

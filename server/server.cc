@@ -6,7 +6,9 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <csignal>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -219,9 +221,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->tasks = std::make_unique<deploy::ThreadPool>(std::max(1, options.task_threads));
   deploy::ProcessDriverOptions process_options;
   process_options.state_dir = options.data_dir + "/process";
+  // For crash tests: SLIPWAY_FAILPOINT=process.after_spawn kills slipwayd right after it
+  // spawns a service and before it records the pid.
+  if (const char* fp = std::getenv("SLIPWAY_FAILPOINT");
+      fp != nullptr && std::string_view(fp) == "process.after_spawn") {
+    process_options.after_spawn = [] {
+      ::raise(SIGKILL);
+      return absl::OkStatus();
+    };
+  }
   impl->process_driver =
       std::make_unique<deploy::ProcessDriver>(process_options, clock, impl->http.get());
   RETURN_IF_ERROR(impl->process_driver->Load());
+  if (int strays = impl->process_driver->strays_stopped(); strays > 0) {
+    spdlog::warn("process driver: stopped {} process group(s) left from before the restart", strays);
+  }
   impl->command_driver = std::make_unique<deploy::CommandDriver>();
   release::ExecutorDeps exec;
   exec.db = impl->db.get();

@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "deploy/command_driver.h"
 #include "deploy/httplib_http_client.h"
@@ -34,12 +36,24 @@ class ProcessDriverTest : public ::testing::Test {
       driver_->Teardown(r).IgnoreError();
     }
   }
-  void NewDriver() {
+  void NewDriver(std::function<absl::Status()> after_spawn = nullptr) {
+    driver_ = MakeDriver(std::move(after_spawn));
+    ASSERT_OK(driver_->Load());
+  }
+  std::unique_ptr<ProcessDriver> MakeDriver(std::function<absl::Status()> after_spawn = nullptr) {
     ProcessDriverOptions o;
     o.state_dir = dir_.File("state");
     o.stop_grace = absl::Seconds(2);
-    driver_ = std::make_unique<ProcessDriver>(o, &clock_, &http_);
-    ASSERT_OK(driver_->Load());
+    o.stray_grace = absl::Seconds(1);
+    o.after_spawn = std::move(after_spawn);
+    return std::make_unique<ProcessDriver>(o, &clock_, &http_);
+  }
+  // The processes tagged by this test's driver, found the way a restarted driver finds them.
+  std::vector<MarkedProcess> Tagged() {
+    std::ifstream in(dir_.File("state/owner"));
+    std::string owner;
+    std::getline(in, owner);
+    return FindProcessesByEnv(kProcessTagVariable, owner + ":");
   }
   DeployRequest Hello(const std::string& version, const std::string& key = "shop/dev/web") {
     DeployRequest r;
@@ -152,6 +166,71 @@ TEST_F(ProcessDriverTest, ARestartedControllerReadoptsRunningServices) {
   EXPECT_FALSE(driver_->PidOf("shop/dev/web").has_value());
   EXPECT_EQ(driver_->Supervise(), 1);
   EXPECT_TRUE(Serves(r->status.at("url") + "/version", "1.0"));
+}
+
+TEST_F(ProcessDriverTest, AProcessSpawnedJustBeforeACrashIsStoppedOnRestart) {
+  // The controller "dies" between spawning the service and recording its pid.
+  NewDriver([] { return absl::AbortedError("crash at process.after_spawn"); });
+  EXPECT_THAT(driver_->Apply(Hello("1.0")), StatusIs(absl::StatusCode::kAborted, HasSubstr("after_spawn")));
+  std::vector<MarkedProcess> strays = Tagged();
+  ASSERT_EQ(strays.size(), 1u) << "the spawned process runs, untracked";
+  pid_t stray = strays[0].pid;
+  ASSERT_TRUE(ProcessExists(stray));
+
+  NewDriver();  // the restart
+  EXPECT_EQ(driver_->strays_stopped(), 1);
+  EXPECT_TRUE(testing::WaitUntil([&] { return !ProcessExists(stray); }));
+  // The recorded intent brings the service back, once.
+  EXPECT_EQ(driver_->Supervise(), 1);
+  ASSERT_TRUE(driver_->PidOf("shop/dev/web").has_value());
+  EXPECT_NE(*driver_->PidOf("shop/dev/web"), stray);
+  EXPECT_EQ(Tagged().size(), 1u);
+  // A second restart adopts it and stops nothing.
+  pid_t pid = *driver_->PidOf("shop/dev/web");
+  NewDriver();
+  EXPECT_EQ(driver_->strays_stopped(), 0);
+  EXPECT_EQ(driver_->PidOf("shop/dev/web"), pid);
+}
+
+TEST_F(ProcessDriverTest, AnInterruptedTeardownIsFinishedOnRestart) {
+  ASSERT_OK(driver_->Apply(Hello("1.0")));
+  pid_t pid = *driver_->PidOf("shop/dev/web");
+  // The teardown recorded its intent and then the controller died.
+  std::string record;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.File("state/instances"))) {
+    record = e.path();
+  }
+  std::ifstream in(record);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  size_t at = text.find("\"tearing_down\":false");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, 20, "\"tearing_down\":true");
+  std::ofstream(record) << text;
+
+  NewDriver();
+  EXPECT_EQ(driver_->strays_stopped(), 1);
+  EXPECT_TRUE(testing::WaitUntil([&] { return !ProcessExists(pid); }));
+  EXPECT_TRUE(driver_->Keys().empty());
+  EXPECT_EQ(driver_->Supervise(), 0);
+  EXPECT_FALSE(std::filesystem::exists(record));
+}
+
+TEST_F(ProcessDriverTest, AJobStillRunningWhenTheControllerRestartsIsStopped) {
+  DeployRequest r;
+  r.key = "shop/dev/migrate";
+  r.spec.mutable_process()->add_command("/bin/sleep");
+  r.spec.mutable_process()->add_command("30");
+  std::thread job([&] { driver_->RunJob(r, {}, absl::Seconds(60)).IgnoreError(); });
+  ASSERT_TRUE(testing::WaitUntil([&] { return Tagged().size() == 1; }));
+  pid_t pid = Tagged()[0].pid;
+  // A second driver on the same state dir, as slipwayd after a restart.
+  std::unique_ptr<ProcessDriver> restarted = MakeDriver();
+  ASSERT_OK(restarted->Load());
+  EXPECT_EQ(restarted->strays_stopped(), 1);
+  job.join();
+  EXPECT_FALSE(ProcessExists(pid));
 }
 
 TEST_F(ProcessDriverTest, AServiceThatExitsAtOnceIsReportedWithItsLog) {
