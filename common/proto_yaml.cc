@@ -1,5 +1,6 @@
 #include "common/proto_yaml.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
@@ -46,11 +47,29 @@ const FieldDescriptor* ListWrapperField(const Descriptor* d) {
   return nullptr;
 }
 
+// Deeper than this, a document is refused before protobuf's decoder (limit 100) or the
+// server's own nesting rules (16 levels of workflows) would see it.
+constexpr int kMaxMessageDepth = 48;
+
 class YamlReader {
  public:
   absl::Status ReadMessage(const YAML::Node& node, Message* msg, const std::string& path) {
     const Descriptor* d = msg->GetDescriptor();
     if (node.IsNull()) return absl::OkStatus();
+    if (depth_ >= kMaxMessageDepth) {
+      return Error(node, path, absl::StrCat("nested deeper than ", kMaxMessageDepth, " levels"));
+    }
+    ++depth_;
+    absl::Status s = ReadMessageAtDepth(node, msg, path, d);
+    --depth_;
+    return s;
+  }
+
+ private:
+  int depth_ = 0;
+
+  absl::Status ReadMessageAtDepth(const YAML::Node& node, Message* msg, const std::string& path,
+                                  const Descriptor* d) {
     if (const FieldDescriptor* f = ListWrapperField(d); f != nullptr && node.IsSequence()) {
       return ReadRepeated(node, msg, f, path);
     }
@@ -365,6 +384,10 @@ absl::Status ParseYaml(std::string_view text, Message* message) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    return absl::InvalidArgumentError(absl::StrCat("not valid YAML: nested deeper than ",
+                                                   kMaxMessageDepth, " levels (line ",
+                                                   e.mark.line + 1, ")"));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("not valid YAML: ", e.what()));
   }

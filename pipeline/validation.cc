@@ -13,26 +13,27 @@
 #include "common/duration.h"
 #include "common/glob.h"
 #include "common/names.h"
+#include "expression/expression.h"
+#include "expression/flow_check.h"
 
 namespace slipway::pipeline {
 namespace {
 
-// Roots an expression may start with, and the functions it may call.
-const std::set<std::string, std::less<>>& ExpressionRoots() {
-  static const auto* roots = new std::set<std::string, std::less<>>{
-      "args", "trigger", "refs", "stage", "preview", "artifact", "pipeline"};
-  return *roots;
-}
-const std::set<std::string, std::less<>>& ExpressionFunctions() {
-  static const auto* fns = new std::set<std::string, std::less<>>{
-      "slug", "lower", "upper", "replace", "truncate", "concat", "if", "eq", "ne", "default",
-      "not", "and", "or", "trim", "sha256", "short_sha"};
-  return *fns;
-}
-
 bool IsIdentChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          c == '_' || c == '-';
+}
+
+// The path of a named list element: "stages[dev]". By position ("stages[2]") while it has no
+// valid name, or the name repeats an earlier element's; that is then reported on its own.
+template <typename T>
+std::string Element(const std::string& list, const google::protobuf::RepeatedPtrField<T>& items,
+                    int index) {
+  const std::string& name = items[index].name();
+  bool repeated = false;
+  for (int j = 0; j < index && !repeated; ++j) repeated = items[j].name() == name;
+  if (!repeated && CheckDnsLabel(name).ok()) return absl::StrCat(list, "[", name, "]");
+  return absl::StrCat(list, "[", index, "]");
 }
 
 class Validator {
@@ -50,7 +51,7 @@ class Validator {
     std::set<std::string> names;
     for (int i = 0; i < p.sources_size(); ++i) {
       const auto& s = p.sources(i);
-      std::string f = absl::StrCat("sources[", i, "]");
+      std::string f = Element("sources", p.sources(), i);
       Name(f + ".name", s.name());
       Unique(names, f + ".name", s.name(), "source");
       if (s.provider() == v1::PROVIDER_UNSPECIFIED) {
@@ -85,13 +86,14 @@ class Validator {
 
     names.clear();
     for (int i = 0; i < p.preview_blueprints_size(); ++i) {
-      Blueprint(absl::StrCat("preview_blueprints[", i, "]"), p.preview_blueprints(i), names);
+      Blueprint(Element("preview_blueprints", p.preview_blueprints(), i),
+                p.preview_blueprints(i), names);
     }
 
     names.clear();
     for (int i = 0; i < p.webhook_triggers_size(); ++i) {
       const auto& w = p.webhook_triggers(i);
-      std::string f = absl::StrCat("webhook_triggers[", i, "]");
+      std::string f = Element("webhook_triggers", p.webhook_triggers(), i);
       Name(f + ".name", w.name());
       Unique(names, f + ".name", w.name(), "webhook trigger");
       if (w.stage().empty()) {
@@ -184,45 +186,45 @@ class Validator {
     }
   }
 
-  // Checks `${...}` expressions in `text`: balanced, a known root or function, and refs that
-  // name a node of the same flow.
-  void Expressions(const std::string& field, const std::string& text) {
-    size_t pos = 0;
-    while ((pos = text.find("${", pos)) != std::string::npos) {
-      size_t end = text.find('}', pos);
-      if (end == std::string::npos) {
-        Add(field, absl::StrCat("unterminated expression starting at \"",
-                                text.substr(pos, 20), "\""));
-        return;
+  // The preview naming format, with the same parser and checker as flows: what it may read is
+  // what a preview's name is made from.
+  void NamingFormat(const std::string& field, const std::string& text) {
+    auto t = expression::Template::Parse(text);
+    if (!t.ok()) {
+      Add(field, std::string(t.status().message()));
+      return;
+    }
+    static const auto* known = new std::set<std::string>{
+        "trigger.branch", "trigger.sha", "trigger.pull_request", "trigger.source", "pipeline.name"};
+    absl::Status s = t->Check([](const std::string& path) -> absl::Status {
+      if (known->contains(path) || absl::StartsWith(path, "args.")) return absl::OkStatus();
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", path, "\": a name may use trigger.branch, trigger.sha, trigger.pull_request, "
+          "trigger.source, pipeline.name and args.<name>"));
+    });
+    if (!s.ok()) Add(field, std::string(s.message()));
+  }
+
+  // Everything run start checks in a flow and its resources (every expression parses, calls
+  // known functions with the right types and reads only what exists when it runs), with the
+  // run's arguments not known yet.
+  void FlowCheck(const std::string& field, const v1::Flow& flow,
+                 const google::protobuf::RepeatedPtrField<v1::Resource>& resources,
+                 const std::string& resources_field, bool preview) {
+    expression::FlowCheckInput in;
+    in.flow = &flow;
+    in.resources = &resources;
+    in.field = field;
+    in.resources_field = resources_field;
+    in.preview = preview;
+    in.any_args = true;
+    for (const std::string& problem : expression::CheckFlow(in)) {
+      size_t colon = problem.find(": ");
+      if (colon == std::string::npos) {
+        Add(field, problem);
+      } else {
+        Add(problem.substr(0, colon), problem.substr(colon + 2));
       }
-      std::string expr = text.substr(pos + 2, end - pos - 2);
-      size_t i = 0;
-      while (i < expr.size() && expr[i] == ' ') ++i;
-      size_t start = i;
-      while (i < expr.size() && IsIdentChar(expr[i])) ++i;
-      std::string root = expr.substr(start, i - start);
-      if (root.empty()) {
-        Add(field, absl::StrCat("empty or malformed expression \"${", expr, "}\""));
-      } else if (i < expr.size() && expr[i] == '(') {
-        if (!ExpressionFunctions().contains(root)) {
-          Add(field, absl::StrCat("unknown function \"", root, "\" in \"${", expr, "}\""));
-        }
-      } else if (!ExpressionRoots().contains(root)) {
-        Add(field, absl::StrCat("unknown name \"", root, "\" in \"${", expr,
-                                "}\" (known: ", absl::StrJoin(ExpressionRoots(), ", "), ")"));
-      } else if (root == "refs") {
-        size_t ref_start = i + 1;
-        size_t j = ref_start;
-        while (j < expr.size() && IsIdentChar(expr[j])) ++j;
-        std::string ref = expr.substr(ref_start, j - ref_start);
-        if (i >= expr.size() || expr[i] != '.' || ref.empty()) {
-          Add(field, absl::StrCat("\"${", expr, "}\": refs needs a node, as refs.<ref>.<field>"));
-        } else if (!flow_refs_.contains(ref)) {
-          Add(field, absl::StrCat("\"${", expr, "}\" refers to node \"", ref,
-                                  "\", which is not in this flow"));
-        }
-      }
-      pos = end + 1;
     }
   }
 
@@ -231,7 +233,7 @@ class Validator {
     std::set<std::string> names;
     for (int i = 0; i < rs.size(); ++i) {
       const auto& r = rs[i];
-      std::string f = absl::StrCat(base, "[", i, "]");
+      std::string f = Element(base, rs, i);
       Name(f + ".name", r.name());
       Unique(names, f + ".name", r.name(), "resource");
       v1::ResourceKind kind =
@@ -247,10 +249,6 @@ class Validator {
       if (r.driver() == "process") {
         if (r.process().command_size() == 0) Add(f + ".process.command", "required for driver \"process\"");
         if (r.has_command()) Add(f + ".command", "set, but the driver is \"process\"");
-        for (int k = 0; k < r.process().command_size(); ++k) {
-          Expressions(absl::StrCat(f, ".process.command[", k, "]"), r.process().command(k));
-        }
-        for (const auto& [k, v] : r.process().env()) Expressions(f + ".process.env." + k, v);
         Duration(f + ".process.health.interval", r.process().health().interval(), absl::Hours(1));
         Duration(f + ".process.health.timeout", r.process().health().timeout(), absl::Hours(1));
         if (!r.process().health().http_path().empty() &&
@@ -261,24 +259,7 @@ class Validator {
         if (r.command().apply_size() == 0) Add(f + ".command.apply", "required for driver \"command\"");
         if (r.has_process()) Add(f + ".process", "set, but the driver is \"command\"");
         Duration(f + ".command.timeout", r.command().timeout(), absl::Hours(24));
-        for (const auto& [k, v] : r.command().env()) Expressions(f + ".command.env." + k, v);
       }
-      const auto& a = r.artifact();
-      Expressions(f + ".artifact.image", a.image());
-      Expressions(f + ".artifact.sha", a.sha());
-      Expressions(f + ".artifact.version", a.version());
-      for (const auto& [k, v] : a.config()) Expressions(f + ".artifact.config." + k, v);
-    }
-  }
-
-  void CollectRefs(const v1::Step& step, int depth) {
-    if (depth > kMaxNesting) return;
-    if (!step.ref().empty()) flow_refs_.insert(step.ref());
-    const v1::Steps* group = step.has_sequential() ? &step.sequential()
-                             : step.has_parallel() ? &step.parallel()
-                                                   : nullptr;
-    if (group != nullptr) {
-      for (const auto& s : group->steps()) CollectRefs(s, depth + 1);
     }
   }
 
@@ -289,7 +270,6 @@ class Validator {
   };
 
   void Flow(const std::string& f, const v1::Flow& flow, FlowContext& ctx, bool allow_empty) {
-    flow_refs_.clear();
     const v1::Steps* root = flow.has_sequential() ? &flow.sequential()
                             : flow.has_parallel() ? &flow.parallel()
                                                   : nullptr;
@@ -297,7 +277,6 @@ class Validator {
       if (!allow_empty) Add(f, "required: a sequential or parallel list of steps");
       return;
     }
-    for (const auto& s : root->steps()) CollectRefs(s, 1);
     std::string list = f + (flow.has_sequential() ? ".sequential" : ".parallel");
     if (root->steps_size() == 0 && !allow_empty) Add(list, "a workflow needs at least one step");
     for (int i = 0; i < root->steps_size(); ++i) {
@@ -341,16 +320,9 @@ class Validator {
       }
       Duration(f + ".retry.backoff", s.retry().backoff(), absl::Hours(1));
     }
-    Expressions(f + ".skip_if", s.skip_if());
     switch (s.kind_case()) {
       case v1::Step::kDeploy:
         ResourceRef(f + ".deploy.resource", s.deploy().resource(), ctx);
-        Expressions(f + ".deploy.artifact.image", s.deploy().artifact().image());
-        Expressions(f + ".deploy.artifact.sha", s.deploy().artifact().sha());
-        Expressions(f + ".deploy.artifact.version", s.deploy().artifact().version());
-        for (const auto& [k, v] : s.deploy().artifact().config()) {
-          Expressions(f + ".deploy.artifact.config." + k, v);
-        }
         break;
       case v1::Step::kPromote: {
         ResourceRef(f + ".promote.resource", s.promote().resource(), ctx);
@@ -383,9 +355,6 @@ class Validator {
           Add(f + ".run_job.resource",
               absl::StrCat("\"", s.run_job().resource(), "\" is a service, not a job"));
         }
-        for (int k = 0; k < s.run_job().args_size(); ++k) {
-          Expressions(absl::StrCat(f, ".run_job.args[", k, "]"), s.run_job().args(k));
-        }
         break;
       }
       case v1::Step::kAwaitCondition: {
@@ -397,7 +366,6 @@ class Validator {
             Add(f + ".await_condition.http", "set either resource (with path) or url");
           }
           if (!h.resource().empty()) ResourceRef(f + ".await_condition.http.resource", h.resource(), ctx);
-          Expressions(f + ".await_condition.http.url", h.url());
           for (int k = 0; k < h.expect_status_size(); ++k) {
             if (h.expect_status(k) < 100 || h.expect_status(k) > 599) {
               Add(absl::StrCat(f, ".await_condition.http.expect_status[", k, "]"), "not an HTTP status");
@@ -423,17 +391,12 @@ class Validator {
           Add(f + ".http_request.method", absl::StrCat("\"", h.method(), "\" is not GET, POST, PUT, PATCH or DELETE"));
         }
         if (h.url().empty()) Add(f + ".http_request.url", "required");
-        Expressions(f + ".http_request.url", h.url());
-        Expressions(f + ".http_request.body", h.body());
-        for (const auto& [k, v] : h.headers()) Expressions(f + ".http_request.headers." + k, v);
         if (h.has_signing_secret()) Secret(f + ".http_request.signing_secret", h.signing_secret());
         if (h.has_bearer_token()) Secret(f + ".http_request.bearer_token", h.bearer_token());
         break;
       }
       case v1::Step::kMessage:
         if (s.message().url().empty()) Add(f + ".message.url", "required");
-        Expressions(f + ".message.url", s.message().url());
-        Expressions(f + ".message.text", s.message().text());
         break;
       case v1::Step::kSleep:
         if (s.sleep().duration().empty()) Add(f + ".sleep.duration", "required");
@@ -456,8 +419,7 @@ class Validator {
 
   void Stage(const v1::Pipeline& p, int i, std::set<std::string>& names) {
     const auto& st = p.stages(i);
-    std::string f = absl::StrCat("stages[", i, "]");
-    flow_refs_.clear();
+    std::string f = Element("stages", p.stages(), i);
     Name(f + ".name", st.name());
     Unique(names, f + ".name", st.name(), "stage");
     std::map<std::string, v1::ResourceKind>& resources = stage_resources_[st.name()];
@@ -516,10 +478,10 @@ class Validator {
              absl::Hours(24 * 365 * 10));
     FlowContext ctx{i, &resources, {}};
     Flow(f + ".flow", st.flow(), ctx, /*allow_empty=*/false);
+    FlowCheck(f + ".flow", st.flow(), st.resources(), f + ".resources", /*preview=*/false);
   }
 
   void Blueprint(const std::string& f, const v1::PreviewBlueprint& b, std::set<std::string>& names) {
-    flow_refs_.clear();
     Name(f + ".name", b.name());
     Unique(names, f + ".name", b.name(), "preview blueprint");
     if (b.triggers_size() == 0) Add(f + ".triggers", "a blueprint needs at least one trigger");
@@ -548,7 +510,7 @@ class Validator {
     const auto& n = b.naming();
     if (n.rule_case() == v1::PreviewNaming::kFormat) {
       if (n.format().empty()) Add(f + ".naming.format", "must not be empty");
-      Expressions(f + ".naming.format", n.format());
+      NamingFormat(f + ".naming.format", n.format());
     }
     for (const std::string* prefix : {&n.pr_number().prefix(), &n.branch().prefix()}) {
       for (char c : *prefix) {
@@ -568,13 +530,17 @@ class Validator {
     Flow(f + ".flow", b.flow(), ctx, /*allow_empty=*/true);
     FlowContext teardown_ctx{-1, &resources, {}};
     Flow(f + ".teardown.flow", b.teardown().flow(), teardown_ctx, /*allow_empty=*/true);
+    FlowCheck(f + ".flow", b.flow(), b.resources(), f + ".resources", /*preview=*/true);
+    // The resources were checked with the flow above.
+    static const auto* no_resources = new google::protobuf::RepeatedPtrField<v1::Resource>();
+    FlowCheck(f + ".teardown.flow", b.teardown().flow(), *no_resources, f + ".resources",
+              /*preview=*/true);
   }
 
   std::vector<Problem> problems_;
   std::set<std::string> sources_;
   std::map<std::string, int> stage_index_;
   std::map<std::string, std::map<std::string, v1::ResourceKind>> stage_resources_;
-  std::set<std::string> flow_refs_;
   int nodes_ = 0;
 };
 

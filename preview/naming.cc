@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
 #include "common/random.h"
-#include "release/expression.h"
+#include "expression/expression.h"
 
 namespace slipway::preview {
 namespace {
@@ -43,7 +43,7 @@ absl::StatusOr<std::string> BaseName(const v1::PreviewNaming& naming, std::strin
                                      const std::map<std::string, std::string>& values) {
   switch (naming.rule_case()) {
     case v1::PreviewNaming::kFormat: {
-      auto tmpl = release::Template::Parse(naming.format());
+      auto tmpl = expression::Template::Parse(naming.format());
       if (!tmpl.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat("naming.format: ", tmpl.status().message()));

@@ -16,12 +16,16 @@
 #include "common/status_macros.h"
 #include "common/time_format.h"
 #include "pipeline/secrets.h"
-#include "release/expression.h"
-#include "release/flow_check.h"
+#include "expression/expression.h"
+#include "expression/flow_check.h"
 #include "storage/request_log.h"
 
 namespace slipway::release {
 namespace {
+
+using expression::CheckFlowStatus;
+using expression::FlowCheckInput;
+using expression::Template;
 
 constexpr absl::Duration kDefaultTimeout = absl::Minutes(10);
 constexpr absl::Duration kDefaultBackoff = absl::Seconds(1);
@@ -386,9 +390,13 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   }
   const bool for_preview =
       request.kind == v1::RUN_KIND_PREVIEW || request.kind == v1::RUN_KIND_PREVIEW_TEARDOWN;
-  FlowCheckInput check{&stage->flow(), &stage->resources(),
-                       absl::StrCat("stages[", stage->name(), "].flow"), request.args,
-                       for_preview};
+  FlowCheckInput check;
+  check.flow = &stage->flow();
+  check.resources = &stage->resources();
+  check.field = absl::StrCat("stages[", stage->name(), "].flow");
+  check.resources_field = absl::StrCat("stages[", stage->name(), "].resources");
+  check.args = request.args;
+  check.preview = for_preview;
   RETURN_IF_ERROR(CheckFlowStatus(check));
 
   auto ar = std::make_unique<ActiveRun>();

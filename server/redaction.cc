@@ -20,6 +20,10 @@ class RedactionInterceptor final : public grpc::experimental::Interceptor {
   explicit RedactionInterceptor(bool raw) : raw_(raw) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (!raw_ && methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() == nullptr) {
+      undecodable_request_ = true;
+    }
     if (!raw_ && methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) {
       // Typed handlers hand gRPC a pointer to their generated message, which derives from
       // protobuf::Message first; serialization happens after interceptors run.
@@ -34,6 +38,21 @@ class RedactionInterceptor final : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
+      // gRPC answers a request it cannot decode with INTERNAL and no message. The bytes came from
+      // the client: say what is wrong with them.
+      if (undecodable_request_ && status.error_code() == grpc::StatusCode::INTERNAL &&
+          status.error_message().empty()) {
+        status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "request: cannot be decoded: not valid protobuf for this method, or "
+                              "messages nested deeper than 100 levels (the decoder's limit)");
+        methods->ModifySendStatus(status);
+      } else if (!status.ok() && status.error_message().empty()) {
+        // No error leaves slipwayd without words.
+        status = grpc::Status(status.error_code(),
+                              "slipwayd gave no reason for this error; its log may say more",
+                              status.error_details());
+        methods->ModifySendStatus(status);
+      }
       if (HasUrlCredentials(status.error_message())) {
         methods->ModifySendStatus(grpc::Status(status.error_code(),
                                                MaskUrlCredentials(status.error_message()),
@@ -45,6 +64,7 @@ class RedactionInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   bool raw_;
+  bool undecodable_request_ = false;
   std::unique_ptr<google::protobuf::Message> copy_;
 };
 

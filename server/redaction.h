@@ -1,7 +1,9 @@
 // Every gRPC response leaves slipwayd through RedactSecrets (pipeline/secrets.h), whatever
 // service or scope produced it: a gRPC server interceptor rewrites each outgoing message that
 // holds a secret or a URL credential, and masks URL credentials in error messages. A new RPC or
-// a new field therefore cannot leak a marked secret by forgetting a call.
+// a new field therefore cannot leak a marked secret by forgetting a call. The same interceptor
+// turns gRPC's empty INTERNAL for an undecodable request into INVALID_ARGUMENT saying so, and
+// gives any other error without a message one.
 #ifndef SLIPWAY_SERVER_REDACTION_H_
 #define SLIPWAY_SERVER_REDACTION_H_
 

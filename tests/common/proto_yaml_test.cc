@@ -114,3 +114,27 @@ TEST(ProtoYamlTest, EnumShortNamesDropTheTypePrefix) {
 
 }  // namespace
 }  // namespace slipway
+
+namespace slipway {
+namespace {
+
+// Workflows nested `depth` levels in a stage's flow, as YAML (flow style).
+std::string NestedFlowYaml(int depth) {
+  std::string steps = "[{ref: go, sleep: {duration: 1s}}]";
+  for (int i = 0; i < depth; ++i) steps = "[{sequential: " + steps + "}]";
+  return "name: shop\nstages:\n  - name: dev\n    flow: {sequential: " + steps + "}\n";
+}
+
+TEST(ProtoYamlTest, NestingHasALimitThatIsNamed) {
+  v1::Pipeline p;
+  EXPECT_TRUE(ParseYaml(NestedFlowYaml(16), &p).ok());
+  EXPECT_THAT(ParseYaml(NestedFlowYaml(40), &p),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                ::testing::HasSubstr("nested deeper than 48 levels")));
+  // Far past the limit: refused the same way, without exhausting the stack.
+  EXPECT_THAT(ParseYaml(NestedFlowYaml(1500), &p),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("deep")));
+}
+
+}  // namespace
+}  // namespace slipway

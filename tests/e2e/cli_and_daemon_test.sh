@@ -56,7 +56,7 @@ check "the stale update changed nothing" grep -q '"description": "first edit"' <
 sed 's/driver: process/driver: dokcer/' "$SRC/examples/shop/pipeline.yaml" | sed 's/^name: shop/name: broken/' >"$WORK/bad.yaml"
 out=$(cli apply -f "$WORK/bad.yaml" 2>&1); rc=$?
 check "invalid apply exits 1" test "$rc" = 1
-check "invalid apply names the field" grep -q 'stages\[0\].resources\[0\].driver: unknown driver "dokcer"' <<<"$out"
+check "invalid apply names the field" grep -q 'stages\[dev\].resources\[web\].driver: unknown driver "dokcer"' <<<"$out"
 out=$(cli validate -f "$WORK/bad.yaml" 2>&1); rc=$?
 check "validate lists every problem and exits 1" bash -c "test $rc = 1 && test \$(grep -c 'unknown driver' <<<\"$out\") = 4"
 out=$(cli get pipeline broken 2>&1); rc=$?

@@ -69,7 +69,7 @@ TEST_F(PipelineManagerTest, CreateRejectsInvalidSpecsAndDuplicates) {
   bad.mutable_pipeline()->mutable_stages(0)->mutable_resources(0)->set_driver("dokcer");
   EXPECT_THAT(manager_->Create(bad),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("stages[0].resources[0].driver: unknown driver \"dokcer\"")));
+                       HasSubstr("stages[dev].resources[web].driver: unknown driver \"dokcer\"")));
   EXPECT_THAT(manager_->Get("shop"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("shop")));
   ASSERT_OK(manager_->Create(CreateRequest("shop")));
   EXPECT_THAT(manager_->Create(CreateRequest("shop")),

@@ -9,6 +9,9 @@
 #include "tests/testing/status_matchers.h"
 
 namespace slipway::pipeline {
+
+void PrintTo(const Problem& p, std::ostream* os) { *os << p.field << ": " << p.message; }
+
 namespace {
 
 using ::testing::Contains;
@@ -36,11 +39,11 @@ TEST(ValidationTest, TheExampleAndTheTestPipelineAreValid) {
 TEST(ValidationTest, UnknownDriverIsReportedAtItsPath) {
   v1::Pipeline p = testing::MinimalPipeline();
   p.mutable_stages(1)->mutable_resources(0)->set_driver("dokcer");
-  EXPECT_THAT(Validate(p), Contains(ProblemAt("stages[1].resources[0].driver",
+  EXPECT_THAT(Validate(p), Contains(ProblemAt("stages[prod].resources[web].driver",
                                                "unknown driver \"dokcer\"")));
   EXPECT_THAT(ProblemsToStatus(Validate(p)),
               testing::StatusIs(absl::StatusCode::kInvalidArgument,
-                                HasSubstr("stages[1].resources[0].driver: unknown driver \"dokcer\"")));
+                                HasSubstr("stages[prod].resources[web].driver: unknown driver \"dokcer\"")));
 }
 
 TEST(ValidationTest, NamesMustBeDnsLabels) {
@@ -60,8 +63,8 @@ TEST(ValidationTest, DuplicatesAreReported) {
   *steps->add_steps() = steps->steps(0);
   auto problems = Validate(p);
   EXPECT_THAT(problems, Contains(ProblemAt("stages[1].name", "duplicate stage name \"dev\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].resources[1].name", "duplicate resource")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[1].ref", "duplicate ref \"deploy\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].resources[1].name", "duplicate resource")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].ref", "duplicate ref \"deploy\"")));
 }
 
 TEST(ValidationTest, ReferencesMustResolve) {
@@ -86,13 +89,13 @@ stages:
 webhook_triggers: [{name: hook, stage: qa}]
 )");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].triggers[0].git.source", "unknown source \"nope\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].deploy.resource", "unknown resource \"api\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[1].promote.from_stage", "not an earlier stage")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[2].run_job.resource", "is a service, not a job")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[3].message.text", "node \"zzz\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[1].flow.sequential[0].promote.from_resource", "no resource \"db\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("webhook_triggers[0].stage", "unknown stage \"qa\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].triggers[0].git.source", "unknown source \"nope\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.resource", "unknown resource \"api\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].promote.from_stage", "not an earlier stage")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[2].run_job.resource", "is a service, not a job")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[3].message.text", "node \"zzz\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[prod].flow.sequential[0].promote.from_resource", "no resource \"db\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("webhook_triggers[hook].stage", "unknown stage \"qa\"")));
 }
 
 TEST(ValidationTest, WorkflowsMustNotBeEmpty) {
@@ -109,9 +112,9 @@ stages:
     flow: {sequential: [{ref: x}]}
 )");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].parallel", "at least one step")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[1].flow", "required")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[2].flow.sequential[0]", "needs one node kind")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].parallel", "at least one step")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[qa].flow", "required")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[prod].flow.sequential[0]", "needs one node kind")));
 }
 
 TEST(ValidationTest, BoundsOnRetriesTimeoutsAndApprovals) {
@@ -128,13 +131,13 @@ stages:
         - {ref: c, sleep: {duration: 25h}}
 )");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].timeout", "longer than the maximum")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].retry.max_attempts", "outside 1-10")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].retry.backoff", "longer than")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[1].timeout", "not a duration")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[1].approval.approvals", "outside 1-10")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[2].sleep.duration", "longer than")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].protection.required_approvals", "outside 0-10")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].timeout", "longer than the maximum")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].retry.max_attempts", "outside 1-10")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].retry.backoff", "longer than")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].timeout", "not a duration")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].approval.approvals", "outside 1-10")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[2].sleep.duration", "longer than")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].protection.required_approvals", "outside 0-10")));
 }
 
 TEST(ValidationTest, GlobAndCronSyntax) {
@@ -152,10 +155,10 @@ stages:
     flow: {sequential: [{ref: a, deploy: {resource: web}}]}
 )");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].triggers[0].git.branches[0]", "unterminated '['")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].triggers[1].schedule.cron", "minute: 61")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].triggers[2]", "set git or schedule")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].protection.freeze_windows[0].duration", "required")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].triggers[0].git.branches[0]", "unterminated '['")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].triggers[1].schedule.cron", "minute: 61")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].triggers[2]", "set git or schedule")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].protection.freeze_windows[0].duration", "required")));
 }
 
 TEST(ValidationTest, UnknownExpressionsAreRejected) {
@@ -165,9 +168,9 @@ TEST(ValidationTest, UnknownExpressionsAreRejected) {
   deploy->mutable_artifact()->set_image("${frobnicate(trigger.sha)}");
   deploy->mutable_artifact()->set_sha("${trigger.sha");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].deploy.artifact.version", "unknown name \"secrets\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].deploy.artifact.image", "unknown function \"frobnicate\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[0].flow.sequential[0].deploy.artifact.sha", "unterminated expression")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.artifact.version", "\"secrets.x\": unknown name")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.artifact.image", "unknown function \"frobnicate\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.artifact.sha", "unterminated \"${")));
 }
 
 TEST(ValidationTest, SizeLimits) {
@@ -199,10 +202,10 @@ TEST(ValidationTest, SecretsNeedASource) {
   v1::Pipeline p = testing::MinimalPipeline();
   p.mutable_sources(0)->mutable_webhook_secret()->Clear();
   p.mutable_sources(0)->mutable_webhook_secret()->set_file("relative/path");
-  EXPECT_THAT(Validate(p), Contains(ProblemAt("sources[0].webhook_secret.file", "absolute path")));
+  EXPECT_THAT(Validate(p), Contains(ProblemAt("sources[app].webhook_secret.file", "absolute path")));
   p.mutable_sources(0)->mutable_webhook_secret()->Clear();
   p.mutable_sources(0)->mutable_webhook_secret()->set_redacted(true);
-  EXPECT_THAT(Validate(p), Contains(ProblemAt("sources[0].webhook_secret", "redacted")));
+  EXPECT_THAT(Validate(p), Contains(ProblemAt("sources[app].webhook_secret", "redacted")));
 }
 
 TEST(ValidationTest, PreviewBlueprintRules) {
@@ -222,11 +225,11 @@ preview_blueprints:
     resources: [{name: web, driver: command, command: {apply: []}}]
 )");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[0].triggers[0].pull_request.source", "unknown source \"other\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[0].naming", "prefix \"PR_\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[0].lifetime.ttl", "not a duration")));
-  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[0].budget.max_active", "negative")));
-  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[0].resources[0].command.apply", "required")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].triggers[0].pull_request.source", "unknown source \"other\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].naming", "prefix \"PR_\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].lifetime.ttl", "not a duration")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].budget.max_active", "negative")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].resources[web].command.apply", "required")));
 }
 
 TEST(ValidationTest, ProblemsToStatusCountsTheRest) {

@@ -82,7 +82,7 @@ TEST_F(ServiceTest, PipelineLifecycleThroughEveryRpc) {
   v1::ValidatePipelineResponse validated;
   ASSERT_TRUE(pipelines_->ValidatePipeline(Ctx().get(), validate, &validated).ok());
   EXPECT_FALSE(validated.valid());
-  EXPECT_EQ(validated.problems(0).field(), "stages[0].resources[0].driver");
+  EXPECT_EQ(validated.problems(0).field(), "stages[dev].resources[web].driver");
 
   v1::ApplyPipelineResponse applied;
   ASSERT_TRUE(Apply(testing::MinimalPipeline("shop"), &applied).ok());
@@ -97,6 +97,66 @@ TEST_F(ServiceTest, PipelineLifecycleThroughEveryRpc) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// Everything run start would refuse, apply refuses first, naming the field; and nesting at and
+// beyond each limit is INVALID_ARGUMENT naming the limit, never INTERNAL or a crash.
+TEST_F(ServiceTest, ApplyRefusesWhatRunStartWouldRefuseAndEveryLimitIsNamed) {
+  auto apply_with = [&](const std::function<void(v1::Pipeline&)>& edit) {
+    v1::ApplyPipelineRequest req;
+    *req.mutable_pipeline() = testing::MinimalPipeline("shop");
+    edit(*req.mutable_pipeline());
+    v1::ApplyPipelineResponse resp;
+    return pipelines_->ApplyPipeline(Ctx().get(), req, &resp);
+  };
+  auto version = [](v1::Pipeline& p) {
+    return p.mutable_stages(0)->mutable_flow()->mutable_sequential()->mutable_steps(0)
+        ->mutable_deploy()->mutable_artifact()->mutable_version();
+  };
+  // An unbalanced call used to pass apply and fail only when a run started.
+  grpc::Status s = apply_with([&](v1::Pipeline& p) { *version(p) = "${slug(trigger.branch}"; });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("stages[dev].flow.sequential[0].deploy.artifact.version: at "));
+  // Reading an output of a later node, which the old apply-time scanner let through.
+  s = apply_with([&](v1::Pipeline& p) { *version(p) = "${refs.later.version}"; });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("there is no node \"later\""));
+
+  // Calls nested 32 deep are fine; 33 and 7,000 are refused by apply.
+  auto nested = [](int depth) {
+    std::string e = "${";
+    for (int i = 0; i < depth; ++i) e += "lower(";
+    e += "trigger.branch";
+    for (int i = 0; i < depth; ++i) e += ")";
+    return e + "}";
+  };
+  EXPECT_TRUE(apply_with([&](v1::Pipeline& p) { *version(p) = nested(31); }).ok());
+  for (int depth : {33, 7000}) {
+    s = apply_with([&](v1::Pipeline& p) { *version(p) = nested(depth); });
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << depth;
+    EXPECT_THAT(s.error_message(), HasSubstr("nested deeper than 32")) << depth;
+  }
+
+  // Nested workflows: 16 levels are fine, 17 and 200 are refused, naming the limit.
+  auto nest_flow = [](v1::Pipeline& p, int depth) {
+    v1::Step* step = p.mutable_stages(0)->mutable_flow()->mutable_sequential()->mutable_steps(0);
+    v1::Step leaf = *step;
+    for (int i = 0; i < depth; ++i) {
+      step->clear_ref();
+      step = step->mutable_sequential()->add_steps();
+    }
+    *step = leaf;
+  };
+  s = apply_with([&](v1::Pipeline& p) { nest_flow(p, 15); });
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  for (int depth : {17, 60, 200}) {
+    s = apply_with([&](v1::Pipeline& p) { nest_flow(p, depth); });
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << depth << " " << s.error_message();
+    EXPECT_THAT(s.error_message(), depth < 40 ? HasSubstr("nested more than 16")
+                                              : HasSubstr("nested deeper than 100"))
+        << depth;
+  }
+}
+
 TEST_F(ServiceTest, ErrorCodesReachTheClientWithTheFieldInTheMessage) {
   v1::CreatePipelineRequest create;
   *create.mutable_pipeline() = testing::MinimalPipeline("shop");
@@ -104,7 +164,7 @@ TEST_F(ServiceTest, ErrorCodesReachTheClientWithTheFieldInTheMessage) {
   v1::Pipeline out;
   grpc::Status s = pipelines_->CreatePipeline(Ctx().get(), create, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(s.error_message(), HasSubstr("stages[1].resources[0].driver: unknown driver \"dokcer\""));
+  EXPECT_THAT(s.error_message(), HasSubstr("stages[prod].resources[web].driver: unknown driver \"dokcer\""));
 
   ASSERT_TRUE(Apply(testing::MinimalPipeline("shop")).ok());
   *create.mutable_pipeline() = testing::MinimalPipeline("shop");

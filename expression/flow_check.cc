@@ -1,4 +1,4 @@
-#include "release/flow_check.h"
+#include "expression/flow_check.h"
 
 #include <map>
 
@@ -6,9 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "release/expression.h"
+#include "expression/expression.h"
 
-namespace slipway::release {
+namespace slipway::expression {
 namespace {
 
 struct RefInfo {
@@ -101,7 +101,7 @@ class Checker {
     };
     if (root == "args") {
       if (parts.size() != 2) return bad("use args.<name>");
-      if (!in_.args.contains(parts[1])) {
+      if (!in_.any_args && !in_.args.contains(parts[1])) {
         std::vector<std::string> given;
         for (const auto& [k, v] : in_.args) given.push_back(k);
         return bad(absl::StrCat("argument \"", parts[1], "\" was not given (given: ",
@@ -193,12 +193,17 @@ class Checker {
   }
 
   void Resource(const v1::Resource& r) {
-    std::string f = "resources[" + r.name() + "]";
+    std::string f = in_.resources_field + "[" + r.name() + "]";
     for (int i = 0; i < r.process().command_size(); ++i) {
       Expr(absl::StrCat(f, ".process.command[", i, "]"), r.process().command(i), nullptr, true);
     }
     for (const auto& [k, v] : r.process().env()) Expr(f + ".process.env." + k, v, nullptr, true);
     for (const auto& [k, v] : r.command().env()) Expr(f + ".command.env." + k, v, nullptr, true);
+    const auto& a = r.artifact();
+    Expr(f + ".artifact.image", a.image(), nullptr, false);
+    Expr(f + ".artifact.sha", a.sha(), nullptr, false);
+    Expr(f + ".artifact.version", a.version(), nullptr, false);
+    for (const auto& [k, v] : a.config()) Expr(f + ".artifact.config." + k, v, nullptr, false);
   }
 
   const FlowCheckInput& in_;
@@ -249,4 +254,4 @@ absl::Status CheckFlowStatus(const FlowCheckInput& input) {
   return absl::InvalidArgumentError(msg);
 }
 
-}  // namespace slipway::release
+}  // namespace slipway::expression

@@ -1,4 +1,4 @@
-#include "release/expression.h"
+#include "expression/expression.h"
 
 #include <cctype>
 
@@ -10,7 +10,7 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 
-namespace slipway::release {
+namespace slipway::expression {
 
 struct ExprNode {
   enum Kind { kLiteral, kPath, kCall } kind;
@@ -424,4 +424,4 @@ absl::StatusOr<std::string> Template::Evaluate(
   return out;
 }
 
-}  // namespace slipway::release
+}  // namespace slipway::expression

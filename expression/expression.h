@@ -4,8 +4,8 @@
 // `$${` writes a literal `${`. Templates are compiled once, checked against what a node may
 // read before the flow starts, and evaluated with the run's values; evaluation never runs a
 // shell and never fails on a checked template.
-#ifndef SLIPWAY_RELEASE_EXPRESSION_H_
-#define SLIPWAY_RELEASE_EXPRESSION_H_
+#ifndef SLIPWAY_EXPRESSION_EXPRESSION_H_
+#define SLIPWAY_EXPRESSION_EXPRESSION_H_
 
 #include <functional>
 #include <memory>
@@ -17,7 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace slipway::release {
+namespace slipway::expression {
 
 enum class ExprType { kString, kInt, kBool };
 
@@ -57,6 +57,6 @@ class Template {
 // at most 63 characters. Empty input gives "x".
 std::string Slug(std::string_view text);
 
-}  // namespace slipway::release
+}  // namespace slipway::expression
 
-#endif  // SLIPWAY_RELEASE_EXPRESSION_H_
+#endif  // SLIPWAY_EXPRESSION_EXPRESSION_H_

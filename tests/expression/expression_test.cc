@@ -1,4 +1,4 @@
-#include "release/expression.h"
+#include "expression/expression.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "tests/testing/status_matchers.h"
 
-namespace slipway::release {
+namespace slipway::expression {
 namespace {
 
 using ::slipway::testing::StatusIs;
@@ -138,4 +138,4 @@ TEST(ExpressionTest, EvaluatingAnUnknownPathIsAnError) {
 }
 
 }  // namespace
-}  // namespace slipway::release
+}  // namespace slipway::expression

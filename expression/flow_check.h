@@ -2,9 +2,11 @@
 // calls known functions with the right types, and reads only what will exist when the node
 // runs — run arguments that were given, trigger values, and outputs of nodes that will have
 // finished before it (an earlier step of a sequential list, never a later node or a parallel
-// sibling). Errors name the node's field path and the position in the expression.
-#ifndef SLIPWAY_RELEASE_FLOW_CHECK_H_
-#define SLIPWAY_RELEASE_FLOW_CHECK_H_
+// sibling). Errors name the node's field path and the position in the expression. The same
+// check runs at apply time (pipeline validation, with any arguments allowed) and at run start,
+// so a spec that applies cleanly never fails it later except for a missing argument.
+#ifndef SLIPWAY_EXPRESSION_FLOW_CHECK_H_
+#define SLIPWAY_EXPRESSION_FLOW_CHECK_H_
 
 #include <map>
 #include <set>
@@ -14,7 +16,7 @@
 #include "absl/status/status.h"
 #include "slipway/v1/pipeline.pb.h"
 
-namespace slipway::release {
+namespace slipway::expression {
 
 // The values every run offers under `trigger.`.
 const std::set<std::string>& TriggerFields();
@@ -26,12 +28,17 @@ struct FlowCheckInput {
   const v1::Flow* flow = nullptr;
   // Resources the flow may name (the stage's or the blueprint's).
   const google::protobuf::RepeatedPtrField<v1::Resource>* resources = nullptr;
-  // Field path of the flow, for messages: "stages[2].flow".
+  // Field paths of the flow and of the resources, for messages: "stages[dev].flow",
+  // "stages[dev].resources".
   std::string field;
+  std::string resources_field = "resources";
   // The run's arguments.
   std::map<std::string, std::string> args;
   // True for preview blueprint flows, where `preview.*` may be read.
   bool preview = false;
+  // True at apply time, when the run's arguments are not known yet: any `args.<name>` may be
+  // read (run start then checks the arguments given).
+  bool any_args = false;
 };
 
 // Returns every problem, each as "field.path: what is wrong"; empty if the flow may run.
@@ -40,6 +47,6 @@ std::vector<std::string> CheckFlow(const FlowCheckInput& input);
 // The first problem as INVALID_ARGUMENT ("flow check failed: …"), or OK.
 absl::Status CheckFlowStatus(const FlowCheckInput& input);
 
-}  // namespace slipway::release
+}  // namespace slipway::expression
 
-#endif  // SLIPWAY_RELEASE_FLOW_CHECK_H_
+#endif  // SLIPWAY_EXPRESSION_FLOW_CHECK_H_

@@ -1,4 +1,4 @@
-#include "release/flow_check.h"
+#include "expression/flow_check.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include "tests/testing/pipelines.h"
 #include "tests/testing/status_matchers.h"
 
-namespace slipway::release {
+namespace slipway::expression {
 namespace {
 
 using ::testing::Contains;
@@ -102,7 +102,7 @@ TEST(FlowCheckTest, StatusNamesTheFirstProblem) {
       sequential:
         - {ref: web, deploy: {resource: web, artifact: {version: "${args.version}"}}}
 )");
-  FlowCheckInput in{&st.flow(), &st.resources(), "stages[0].flow", {}, false};
+  FlowCheckInput in{&st.flow(), &st.resources(), "stages[0].flow", "resources", {}, false};
   EXPECT_THAT(CheckFlowStatus(in),
               testing::StatusIs(absl::StatusCode::kInvalidArgument,
                                 HasSubstr("flow check failed: stages[0].flow.sequential[0].deploy.artifact.version")));
@@ -115,10 +115,10 @@ TEST(FlowCheckTest, TheExamplePipelineFlowsPassWithTheirArguments) {
   ASSERT_OK(ParseYaml(testing::ReadRepoFile("examples/shop/pipeline.yaml"), &p));
   for (int i = 0; i < p.stages_size(); ++i) {
     FlowCheckInput in{&p.stages(i).flow(), &p.stages(i).resources(),
-                      "stages[" + std::to_string(i) + "].flow", {{"version", "1.0.0"}}, false};
+                      "stages[" + std::to_string(i) + "].flow", "resources", {{"version", "1.0.0"}}, false};
     EXPECT_THAT(CheckFlow(in), IsEmpty()) << p.stages(i).name();
   }
 }
 
 }  // namespace
-}  // namespace slipway::release
+}  // namespace slipway::expression
