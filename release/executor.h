@@ -63,6 +63,18 @@ struct StartRequest {
   std::optional<v1::ConcurrencyPolicy> policy;
   // For preview runs (kinds PREVIEW and PREVIEW_TEARDOWN): the preview's name.
   std::string preview;
+  // How the request id is logged: under this method, with the fingerprint of the API request
+  // that asked for the run (empty for internal callers, whose ids name what they start), and
+  // with `request_extra`, which a retry gets back besides the run (a rollback's target and diff).
+  std::string request_method = "StartRun";
+  std::string request_fingerprint;
+  std::string request_extra;
+};
+
+// A request id found in the request log: the run it started and the extra it was logged with.
+struct LoggedStart {
+  v1::Run run;
+  std::string extra;
 };
 
 // Thread-safe.
@@ -80,9 +92,19 @@ class Executor {
   // Checks the flow in full (every expression, argument and node-output read), applies the
   // stage's concurrency policy and stores the new run. INVALID_ARGUMENT if the check fails
   // (nothing is stored); NOT_FOUND for an unknown stage; FAILED_PRECONDITION for policy
-  // `forbid` with an active run (naming it), or for a held stage without override_hold. `request_id`, when set, is recorded in the same
-  // transaction: a second Start with the same id returns the first run.
-  absl::StatusOr<v1::Run> Start(const StartRequest& request, const std::string& request_id);
+  // `forbid` with an active run (naming it), or for a held stage without override_hold.
+  // `request_id`, when set, is looked up and recorded in the request log inside the transaction
+  // that creates the run: a later or concurrent Start with the same method and id returns the
+  // first run (and, in `extra`, what it was logged with); the same id with another fingerprint
+  // is INVALID_ARGUMENT.
+  absl::StatusOr<v1::Run> Start(const StartRequest& request, const std::string& request_id,
+                                std::string* extra = nullptr);
+
+  // The run an earlier Start with this method and request id created, if any.
+  // INVALID_ARGUMENT if it was logged with another fingerprint.
+  absl::StatusOr<std::optional<LoggedStart>> FindLogged(const std::string& method,
+                                                        const std::string& request_id,
+                                                        const std::string& fingerprint);
 
   // Starts several runs (each with its request id) and writes them, with whatever `also`
   // writes, in one transaction; `also` sees each run or the error that kept it from starting.
@@ -91,6 +113,8 @@ class Executor {
   struct StartAllResult {
     absl::Status committed;
     std::vector<absl::StatusOr<v1::Run>> runs;  // one per request, in order
+    // What each request id was logged with (StartRequest::request_extra), in order.
+    std::vector<std::string> extras;
   };
   StartAllResult StartAll(
       const std::vector<std::pair<StartRequest, std::string>>& requests,
@@ -138,6 +162,8 @@ class Executor {
   // Checks a start, applies the concurrency policy and adds the run to the active set, marked
   // as starting: nothing advances or writes it until StartAll has committed its first state.
   absl::StatusOr<PendingStart> Prepare(const StartRequest& request, const std::string& request_id);
+  // The run `run_id` as it stands: from memory if active, else from the store.
+  absl::StatusOr<v1::Run> CurrentRun(const std::string& run_id);
 
   absl::Status StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& step)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -184,6 +210,8 @@ class Executor {
 
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<ActiveRun>> active_ ABSL_GUARDED_BY(mu_);
+  // "<method>\n<request id>" of the starts between their Prepare and their commit.
+  std::set<std::string> starting_requests_ ABSL_GUARDED_BY(mu_);
   // What Tick looks at, so that its work grows with what changed, not with the active runs:
   // runs that changed since they were last advanced (an event, a finished task, a start)...
   std::set<std::string> ready_ ABSL_GUARDED_BY(mu_);

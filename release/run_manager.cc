@@ -1,5 +1,7 @@
 #include "release/run_manager.h"
 
+#include "storage/request_log.h"
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
@@ -38,6 +40,13 @@ absl::StatusOr<int64_t> PageToken(const std::string& token) {
 
 absl::StatusOr<v1::Run> RunManager::StartRun(const v1::StartRunRequest& request,
                                              const std::string& caller) {
+  return Start(request, caller, "StartRun",
+               request.request_id().empty() ? "" : storage::Fingerprint(request));
+}
+
+absl::StatusOr<v1::Run> RunManager::Start(const v1::StartRunRequest& request,
+                                          const std::string& caller, const std::string& method,
+                                          const std::string& fingerprint) {
   RETURN_IF_ERROR(CheckName("pipeline", request.pipeline()));
   RETURN_IF_ERROR(CheckName("stage", request.stage()));
   if (request.request_id().size() > 128) {
@@ -60,6 +69,8 @@ absl::StatusOr<v1::Run> RunManager::StartRun(const v1::StartRunRequest& request,
   if (start.trigger.event().empty()) start.trigger.set_event("api");
   start.trigger.set_actor(caller);
   start.override_hold = request.override_hold();
+  start.request_method = method;
+  start.request_fingerprint = fingerprint;
   return executor_->Start(start, request.request_id());
 }
 
@@ -130,7 +141,8 @@ absl::StatusOr<v1::Run> RunManager::RetryRun(const v1::RetryRunRequest& request,
   start.mutable_trigger()->set_event("retry");
   start.mutable_trigger()->set_reason(absl::StrCat("retry of ", old.id()));
   start.set_request_id(request.request_id());
-  return StartRun(start, caller);
+  return Start(start, caller, "RetryRun",
+               request.request_id().empty() ? "" : storage::Fingerprint(request));
 }
 
 absl::StatusOr<v1::ListReleasesResponse> RunManager::ListReleases(

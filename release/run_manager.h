@@ -29,6 +29,13 @@ class RunManager {
                                      const std::string& caller, bool reject);
   // A new run of the same pipeline and stage with the same arguments and trigger.
   absl::StatusOr<v1::Run> RetryRun(const v1::RetryRunRequest& request, const std::string& caller);
+
+ private:
+  // StartRun, with its request id logged under `method` and `fingerprint`.
+  absl::StatusOr<v1::Run> Start(const v1::StartRunRequest& request, const std::string& caller,
+                                const std::string& method, const std::string& fingerprint);
+
+ public:
   absl::StatusOr<v1::ListReleasesResponse> ListReleases(const v1::ListReleasesRequest& request);
   absl::StatusOr<v1::Release> GetRelease(const v1::GetReleaseRequest& request);
 

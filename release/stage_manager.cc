@@ -1,5 +1,7 @@
 #include "release/stage_manager.h"
 
+#include "storage/request_log.h"
+
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -30,6 +32,17 @@ void Compare(const char* field, const std::string& a, const std::string& b,
     out.push_back(absl::StrCat(field, ": ", a.empty() ? "(none)" : a, " -> ",
                                b.empty() ? "(none)" : b));
   }
+}
+
+// A rollback's answer from its run and what was logged with it (target and diff).
+absl::StatusOr<v1::RollbackStageResponse> Answer(LoggedStart logged) {
+  v1::RollbackStageResponse out;
+  if (!out.ParseFromString(logged.extra)) {
+    return absl::DataLossError("request log: a rollback's answer cannot be decoded");
+  }
+  logged.run.clear_stage_spec();
+  *out.mutable_run() = std::move(logged.run);
+  return out;
 }
 
 // Text that a deploy node must take literally, not as an expression.
@@ -90,6 +103,18 @@ absl::StatusOr<v1::RollbackStageResponse> StageManager::Rollback(
     const v1::RollbackStageRequest& request, const std::string& caller) {
   RETURN_IF_ERROR(CheckStage(request.pipeline(), request.stage()));
   if (request.to_release() < 0) return absl::InvalidArgumentError("to_release: must not be negative");
+  if (request.request_id().size() > 128) {
+    return absl::InvalidArgumentError("request_id: at most 128 characters");
+  }
+  // A retry answers with the first call's target, diff and run, even when a newer release or
+  // the rollback itself has changed what a new call would compute.
+  const std::string fingerprint =
+      request.request_id().empty() || request.dry_run() ? "" : storage::Fingerprint(request);
+  if (!fingerprint.empty()) {
+    ASSIGN_OR_RETURN(auto logged,
+                     executor_->FindLogged("RollbackStage", request.request_id(), fingerprint));
+    if (logged.has_value()) return Answer(std::move(*logged));
+  }
   std::optional<v1::Release> current;
   v1::Release target;
   std::optional<v1::Pipeline> pipeline;
@@ -165,10 +190,13 @@ absl::StatusOr<v1::RollbackStageResponse> StageManager::Rollback(
                                ? absl::StrCat("rolled back to release ", target.number())
                                : absl::StrCat("rolled back to release ", target.number(), ": ",
                                               request.reason()));
-  ASSIGN_OR_RETURN(v1::Run run, executor_->Start(start, request.request_id()));
-  run.clear_stage_spec();
-  *out.mutable_run() = std::move(run);
-  return out;
+  start.request_method = "RollbackStage";
+  start.request_fingerprint = fingerprint;
+  start.request_extra = out.SerializeAsString();
+  std::string extra;
+  ASSIGN_OR_RETURN(v1::Run run,
+                   executor_->Start(start, request.dry_run() ? "" : request.request_id(), &extra));
+  return Answer({std::move(run), std::move(extra)});
 }
 
 absl::StatusOr<v1::ReleaseDiff> StageManager::Diff(const v1::DiffReleasesRequest& request) {

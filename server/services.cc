@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "common/error_reason.h"
 #include "absl/status/status.h"
 #include "server/grpc_status.h"
 #include "storage/run_repository.h"
@@ -38,6 +39,10 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const
       deps.tokens->Authenticate(AuthorizationHeader(context), scope);
   absl::Status status = principal.ok() ? fn(*principal) : principal.status();
   grpc::Status result = ToGrpcStatus(status);
+  if (ErrorReason reason = ReasonOf(status); reason != ErrorReason::kNone) {
+    // For clients: the typed reason, so that none has to read the message.
+    context->AddTrailingMetadata("slipway-error-reason", std::string(ReasonName(reason)));
+  }
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   deps.metrics->ObserveRpc(method, static_cast<int>(result.error_code()), seconds);

@@ -1,5 +1,6 @@
 #include "trigger/intake.h"
 
+#include "common/error_reason.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include <set>
@@ -290,8 +291,7 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
           if (runs[i].ok()) {
             m->set_run_id(runs[i]->id());
             ++started;
-          } else if (runs[i].status().code() == absl::StatusCode::kFailedPrecondition &&
-                     runs[i].status().message().find("is held") != std::string_view::npos) {
+          } else if (ReasonOf(runs[i].status()) == ErrorReason::kStageHeld) {
             m->set_skipped("stage held");
           } else {
             m->set_skipped(std::string(runs[i].status().message()));
@@ -435,7 +435,7 @@ IntakeResult WebhookIntake::HandleGenericVerified(std::string_view token, const 
       request.empty() ? "" : absl::StrCat("webhook:", pipeline->name(), "/", trig->name(), ":", request);
   auto run = executor_->Start(start, request_id);
   if (!run.ok()) {
-    if (run.status().message().find("is held") != std::string_view::npos) {
+    if (ReasonOf(run.status()) == ErrorReason::kStageHeld) {
       m->set_skipped("stage held");
       return Finish(std::move(d), 202, "stage held");
     }

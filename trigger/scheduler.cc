@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/error_reason.h"
 #include "absl/strings/str_cat.h"
 #include "common/cron.h"
 #include "common/duration.h"
@@ -75,7 +76,7 @@ absl::StatusOr<SchedulerReport> Scheduler::Tick() {
           if (run.ok()) {
             ++report.started;
           } else {
-            skip = run.status().message().find("is held") != std::string_view::npos
+            skip = ReasonOf(run.status()) == ErrorReason::kStageHeld
                        ? "stage held"
                        : std::string(run.status().message());
           }
