@@ -129,6 +129,8 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       config->server.tls_cert = value;
     } else if (key == "tls_key") {
       config->server.tls_key = value;
+    } else if (key == "secret_key_file") {
+      config->server.secret_key_file = value;
     } else if (key == "log_format") {
       config->log_format = value;
     } else if (key == "shutdown_grace") {
@@ -153,7 +155,7 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       for (const char* k : kBoundKeys) absl::StrAppend(&known, ", ", k);
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": unknown key \"", key,
-          "\" (known: data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key, "
+          "\" (known: data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key, secret_key_file, "
           "shutdown_grace, http_threads, max_webhook_body", known, ")"));
     } else if (!s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": ", key, ": ", s.message()));

@@ -101,6 +101,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", log_format, "text or json (default text)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate: serve gRPC and HTTP over TLS");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
+  std::string secret_key_file, new_key_file;
+  app.add_option("--secret-key-file", secret_key_file,
+                 "Key that seals secret values in the database (default: <data dir>/secret.key, "
+                 "created 0600 on first start)");
   app.add_option("--shutdown-grace", grace, "How long SIGTERM waits for in-flight calls "
                                             "(default 10s)");
 
@@ -118,6 +122,14 @@ int main(int argc, char** argv) {
   for (auto* sub : {create, list, revoke}) {
     sub->add_option("--data-dir", data_dir, "Data directory");
   }
+  auto* secrets = app.add_subcommand("secrets", "Manage the key that seals stored secrets");
+  secrets->require_subcommand(1);
+  auto* rotate = secrets->add_subcommand(
+      "rotate-key", "Re-seal every stored secret under a new key (run while slipwayd is stopped)");
+  rotate->add_option("--data-dir", data_dir, "Data directory");
+  rotate->add_option("--secret-key-file", secret_key_file, "The current key file");
+  rotate->add_option("--new-key-file", new_key_file,
+                     "Where to write the new key (default: the current key file is replaced)");
   CLI11_PARSE(app, argc, argv);
 
   DaemonConfig config;
@@ -132,6 +144,7 @@ int main(int argc, char** argv) {
   if (!log_format.empty()) config.log_format = log_format;
   if (!tls_cert.empty()) config.server.tls_cert = tls_cert;
   if (!tls_key.empty()) config.server.tls_key = tls_key;
+  if (!secret_key_file.empty()) config.server.secret_key_file = secret_key_file;
   if (!grace.empty()) {
     auto d = slipway::ParseDuration(grace);
     if (!d.ok()) return Fail(absl::InvalidArgumentError(
@@ -170,6 +183,15 @@ int main(int argc, char** argv) {
       std::replace(flag.begin(), flag.end(), '_', '-');
       return Fail(absl::InvalidArgumentError(flag + ": " + std::string(s.message())));
     }
+  }
+
+  if (rotate->parsed()) {
+    auto rows = slipway::server::RotateSecretKey(config.server.data_dir,
+                                                 config.server.secret_key_file, new_key_file);
+    if (!rows.ok()) return Fail(rows.status());
+    std::printf("re-sealed the secrets of %lld stored rows under the new key\n",
+                static_cast<long long>(*rows));
+    return 0;
   }
 
   if (token->parsed()) {

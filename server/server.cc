@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/private_files.h"
+#include "common/secret_box.h"
 #include "common/status_macros.h"
 #include "deploy/command_driver.h"
 #include "deploy/httplib_http_client.h"
@@ -39,6 +40,7 @@
 #include "server/services.h"
 #include "storage/database.h"
 #include "storage/request_log.h"
+#include "storage/sealed_secrets.h"
 
 namespace slipway::server {
 namespace {
@@ -74,6 +76,30 @@ absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string&
 }  // namespace
 
 std::string DatabasePath(const std::string& data_dir) { return data_dir + "/slipway.db"; }
+std::string DefaultSecretKeyPath(const std::string& data_dir) { return data_dir + "/secret.key"; }
+
+absl::StatusOr<int64_t> RotateSecretKey(const std::string& data_dir, const std::string& key_file,
+                                        const std::string& new_key_file) {
+  const std::string old_path = key_file.empty() ? DefaultSecretKeyPath(data_dir) : key_file;
+  const std::string new_path = new_key_file.empty() ? old_path + ".new" : new_key_file;
+  ASSIGN_OR_RETURN(SecretBox old_box, SecretBox::FromKeyFile(old_path, false));
+  auto old_shared = std::make_shared<const SecretBox>(old_box);
+  ASSIGN_OR_RETURN(auto db, storage::Database::Open({.path = DatabasePath(data_dir),
+                                                     .secrets = old_shared}));
+  RETURN_IF_ERROR(storage::CheckSecretKey(*db, old_box));
+  RETURN_IF_ERROR(SecretBox::WriteNewKeyFile(new_path));
+  ASSIGN_OR_RETURN(SecretBox new_box, SecretBox::FromKeyFile(new_path, false));
+  ASSIGN_OR_RETURN(int64_t rows, storage::SealStoredSecrets(*db, new_box, &old_box));
+  RETURN_IF_ERROR(db->Compact());
+  db.reset();
+  if (new_path == old_path + ".new" && ::rename(new_path.c_str(), old_path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("secrets are sealed under ", new_path,
+                                            " but it could not replace ", old_path, ": ",
+                                            strerror(errno), "; move it there yourself"));
+  }
+  return rows;
+}
+
 std::string AdminTokenPath(const std::string& data_dir) { return data_dir + "/admin.token"; }
 std::string EndpointsPath(const std::string& data_dir) { return data_dir + "/endpoints.json"; }
 
@@ -205,8 +231,26 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                  "are kept 0600, but `chmod 700 {}` closes it",
                  options.data_dir, open, options.data_dir);
   }
+  // Secrets are sealed at rest under a key kept outside the database. A database that has no
+  // key recorded yet (new, or written before keys) is sealed and compacted now.
+  const std::string key_file = options.secret_key_file.empty()
+                                   ? DefaultSecretKeyPath(options.data_dir)
+                                   : options.secret_key_file;
+  ASSIGN_OR_RETURN(SecretBox box, SecretBox::FromKeyFile(
+                                      key_file, /*create_if_missing=*/options.secret_key_file.empty()));
+  auto secrets = std::make_shared<const SecretBox>(std::move(box));
   ASSIGN_OR_RETURN(impl->db, storage::Database::Open({.path = DatabasePath(options.data_dir),
-                                                      .vfs = options.sqlite_vfs}));
+                                                      .vfs = options.sqlite_vfs,
+                                                      .secrets = secrets}));
+  RETURN_IF_ERROR(storage::CheckSecretKey(*impl->db, *secrets));
+  ASSIGN_OR_RETURN(bool sealed_before, storage::SecretsSealed(*impl->db));
+  if (!sealed_before) {
+    ASSIGN_OR_RETURN(int64_t rows, storage::SealStoredSecrets(*impl->db, *secrets));
+    if (rows > 0) {
+      RETURN_IF_ERROR(impl->db->Compact());
+      spdlog::info("sealed the secrets of {} stored rows under key {}", rows, secrets->key_id());
+    }
+  }
   impl->metrics = std::make_unique<Metrics>();
   impl->tokens = std::make_unique<TokenManager>(impl->db.get(), clock, ids);
   ASSIGN_OR_RETURN(bool bootstrapped,

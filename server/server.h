@@ -27,6 +27,9 @@ struct ServerOptions {
   // PEM files. When both are set, gRPC and HTTP are served over TLS only.
   std::string tls_cert;
   std::string tls_key;
+  // The key secret values are sealed with in the database (64 hex characters). Empty: the
+  // default, <data_dir>/secret.key, created 0600 with a new key on first start.
+  std::string secret_key_file;
   // Name of a registered SQLite VFS (tests inject faults); empty for the default.
   std::string sqlite_vfs;
   // Drivers to use instead of the built-in `process` and `command`, by name (tests and
@@ -53,6 +56,14 @@ struct ServerOptions {
 // The database file and admin token file inside a data dir.
 std::string DatabasePath(const std::string& data_dir);
 std::string AdminTokenPath(const std::string& data_dir);
+std::string DefaultSecretKeyPath(const std::string& data_dir);
+
+// `slipwayd secrets rotate-key`, run while slipwayd is stopped: writes a new key to
+// `new_key_file` (default: <key file>.new), re-seals every stored secret under it in one
+// transaction, compacts the database, and then replaces the key file with the new one.
+// Returns how many stored rows were re-sealed.
+absl::StatusOr<int64_t> RotateSecretKey(const std::string& data_dir, const std::string& key_file,
+                                        const std::string& new_key_file);
 // Written at start: {"grpc": "127.0.0.1:7420", "http": "127.0.0.1:7421", "tls": false}, so
 // the CLI and scripts find a running daemon's real ports.
 std::string EndpointsPath(const std::string& data_dir);

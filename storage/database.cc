@@ -183,6 +183,13 @@ constexpr const char* kMigrations[] = {
       time_ms INTEGER NOT NULL
     );
     )sql",
+    // 11: settings of the store itself, such as the id of the key its secrets are sealed with.
+    R"sql(
+    CREATE TABLE settings (
+      name TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -424,7 +431,7 @@ absl::Status Database::Migrate() {
   for (int v = version; v < kLatestVersion; ++v) {
     absl::Status s = writer_->Exec(kMigrations[v]);
     if (s.ok() && v + 1 == 7) {
-      Transaction tx(writer_.get(), /*writable=*/true);
+      Transaction tx(writer_.get(), /*writable=*/true, options_.secrets.get());
       s = BackfillSourceBindings(tx);
     }
     if (!s.ok()) return rollback(s);
@@ -481,7 +488,7 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
     for (PendingWrite* w : batch) w->status = begin;
     return;
   }
-  Transaction tx(writer_.get(), /*writable=*/true);
+  Transaction tx(writer_.get(), /*writable=*/true, options_.secrets.get());
   bool any_ok = false;
   for (PendingWrite* w : batch) {
     if (batch.size() == 1) {
@@ -518,6 +525,14 @@ void Database::ReturnReader(std::unique_ptr<Connection> conn) {
   idle_readers_.push_back(std::move(conn));
 }
 
+absl::Status Database::Compact() {
+  absl::MutexLock lock(&write_mu_);
+  // Old page images (with whatever they held) leave the WAL and the file's free pages.
+  RETURN_IF_ERROR(writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  RETURN_IF_ERROR(writer_->Exec("VACUUM"));
+  return writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
 absl::Status Database::CheckWritable() {
   if (!writes_failing_) return Read([](Transaction&) { return absl::OkStatus(); });
   // The last commit failed: only a write that reaches the disk says it works again.
@@ -533,7 +548,7 @@ absl::Status Database::Read(absl::FunctionRef<absl::Status(Transaction&)> fn) {
   if (options_.path == ":memory:") {
     absl::MutexLock lock(&write_mu_);
     RETURN_IF_ERROR(writer_->Step("BEGIN"));
-    Transaction tx(writer_.get(), /*writable=*/false);
+    Transaction tx(writer_.get(), /*writable=*/false, options_.secrets.get());
     absl::Status s = fn(tx);
     writer_->Step("COMMIT").IgnoreError();
     return s;
@@ -544,7 +559,7 @@ absl::Status Database::Read(absl::FunctionRef<absl::Status(Transaction&)> fn) {
   }
   absl::Status s = conn->Step("BEGIN");
   if (s.ok()) {
-    Transaction tx(conn.get(), /*writable=*/false);
+    Transaction tx(conn.get(), /*writable=*/false, options_.secrets.get());
     s = fn(tx);
     absl::Status end = conn->Step("COMMIT");
     if (s.ok()) s = end;

@@ -26,6 +26,10 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
+namespace slipway {
+class SecretBox;
+}  // namespace slipway
+
 namespace slipway::storage {
 
 // The schema version this binary writes. A database with a higher version is refused.
@@ -38,6 +42,8 @@ struct DatabaseOptions {
   // Name of a registered SQLite VFS to use instead of the default (tests inject faults).
   std::string vfs;
   absl::Duration busy_timeout = absl::Seconds(5);
+  // Seals secret values at rest (storage/sealed_secrets.h). Null: stored as they are.
+  std::shared_ptr<const SecretBox> secrets;
 };
 
 class Connection;
@@ -81,12 +87,16 @@ class Transaction {
   // Number of rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() const;
   bool writable() const { return writable_; }
+  // What repositories seal secret values with; null when the database has no key.
+  const SecretBox* secrets() const { return secrets_; }
 
  private:
   friend class Database;
-  Transaction(Connection* conn, bool writable) : conn_(conn), writable_(writable) {}
+  Transaction(Connection* conn, bool writable, const SecretBox* secrets)
+      : conn_(conn), writable_(writable), secrets_(secrets) {}
   Connection* conn_;
   bool writable_;
+  const SecretBox* secrets_;
 };
 
 // Thread-safe. Writes are serialized through one connection; reads use a pool of connections
@@ -112,6 +122,11 @@ class Database {
   // OK when the store can be read and, if the last commit failed, when a probe write now
   // commits. The error of the failing read or write otherwise (UNAVAILABLE, RESOURCE_EXHAUSTED).
   absl::Status CheckWritable();
+
+  // Rewrites the file without free pages and empties the WAL, so that data replaced or deleted
+  // before (such as secrets stored before they were sealed) is no longer on disk. Blocks writes
+  // while it runs.
+  absl::Status Compact();
 
   int schema_version() const { return schema_version_; }
   const std::string& path() const { return options_.path; }

@@ -1,5 +1,7 @@
 #include "storage/pipeline_repository.h"
 
+#include "storage/sealed_secrets.h"
+
 #include "absl/strings/ascii.h"
 #include "common/status_macros.h"
 #include "storage/errors.h"
@@ -7,12 +9,10 @@
 namespace slipway::storage {
 namespace {
 
-absl::StatusOr<v1::Pipeline> Decode(const std::string& blob, std::string_view name) {
+absl::StatusOr<v1::Pipeline> Decode(const Transaction& tx, const std::string& blob,
+                                     std::string_view name) {
   v1::Pipeline p;
-  if (!p.ParseFromString(blob)) {
-    return absl::DataLossError(
-        absl::StrCat("storage: pipeline \"", std::string(name), "\" cannot be decoded"));
-  }
+  RETURN_IF_ERROR(ParseStored(tx, blob, &p, absl::StrCat("pipeline \"", std::string(name), "\"")));
   return p;
 }
 
@@ -58,7 +58,7 @@ absl::StatusOr<v1::Pipeline> PipelineRepository::Get(Transaction& tx,
   stmt->Bind(1, name);
   ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return NotFound("pipeline", name);
-  return Decode(stmt->ColumnBlob(0), name);
+  return Decode(tx, stmt->ColumnBlob(0), name);
 }
 
 absl::Status PipelineRepository::Insert(Transaction& tx, const v1::Pipeline& pipeline) const {
@@ -69,7 +69,7 @@ absl::Status PipelineRepository::Insert(Transaction& tx, const v1::Pipeline& pip
       .Bind(2, pipeline.uid())
       .Bind(3, pipeline.etag())
       .Bind(4, pipeline.revision())
-      .BindBlob(5, pipeline.SerializeAsString());
+      .BindBlob(5, StoredBytes(tx, pipeline));
   absl::Status s = stmt->Run();
   if (absl::IsAlreadyExists(s)) return AlreadyExists("pipeline", pipeline.name());
   RETURN_IF_ERROR(s);
@@ -83,7 +83,7 @@ absl::Status PipelineRepository::Update(Transaction& tx, const v1::Pipeline& pip
                                            "spec = ? WHERE name = ? AND etag = ?"));
     stmt->Bind(1, pipeline.etag())
         .Bind(2, pipeline.revision())
-        .BindBlob(3, pipeline.SerializeAsString())
+        .BindBlob(3, StoredBytes(tx, pipeline))
         .Bind(4, pipeline.name())
         .Bind(5, expected_etag);
     RETURN_IF_ERROR(stmt->Run());
@@ -119,7 +119,7 @@ absl::StatusOr<std::vector<v1::Pipeline>> PipelineRepository::List(Transaction& 
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(v1::Pipeline p, Decode(stmt->ColumnBlob(1), stmt->ColumnText(0)));
+    ASSIGN_OR_RETURN(v1::Pipeline p, Decode(tx, stmt->ColumnBlob(1), stmt->ColumnText(0)));
     out.push_back(std::move(p));
   }
   return out;

@@ -1,21 +1,23 @@
 #include "storage/preview_repository.h"
 
+#include "storage/sealed_secrets.h"
+
 #include "common/status_macros.h"
 #include "storage/errors.h"
 
 namespace slipway::storage {
 namespace {
 
-absl::StatusOr<v1::Preview> Decode(const std::string& blob) {
+absl::StatusOr<v1::Preview> Decode(const Transaction& tx, const std::string& blob) {
   v1::Preview p;
-  if (!p.ParseFromString(blob)) return absl::DataLossError("storage: preview cannot be decoded");
+  RETURN_IF_ERROR(ParseStored(tx, blob, &p, "preview"));
   return p;
 }
 
-absl::StatusOr<std::optional<v1::Preview>> One(Statement& stmt) {
+absl::StatusOr<std::optional<v1::Preview>> One(const Transaction& tx, Statement& stmt) {
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return std::nullopt;
-  ASSIGN_OR_RETURN(v1::Preview p, Decode(stmt.ColumnBlob(0)));
+  ASSIGN_OR_RETURN(v1::Preview p, Decode(tx, stmt.ColumnBlob(0)));
   return p;
 }
 
@@ -40,7 +42,7 @@ absl::Status PreviewRepository::Put(Transaction& tx, const v1::Preview& preview)
       .Bind(5, preview.key())
       .Bind(6, static_cast<int64_t>(preview.state() == v1::PREVIEW_STATE_DELETED ? 0 : 1))
       .Bind(7, seq)
-      .BindBlob(8, preview.SerializeAsString());
+      .BindBlob(8, StoredBytes(tx, preview));
   absl::Status s = stmt->Run();
   if (absl::IsAlreadyExists(s)) return AlreadyExists("live preview", preview.name());
   return s;
@@ -51,7 +53,7 @@ absl::StatusOr<std::optional<v1::Preview>> PreviewRepository::FindByName(
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM previews WHERE name = ? "
                                          "ORDER BY live DESC, seq DESC LIMIT 1"));
   stmt->Bind(1, name);
-  return One(*stmt);
+  return One(tx, *stmt);
 }
 
 absl::StatusOr<std::optional<v1::Preview>> PreviewRepository::FindLive(
@@ -60,7 +62,7 @@ absl::StatusOr<std::optional<v1::Preview>> PreviewRepository::FindLive(
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM previews WHERE pipeline = ? AND "
                                          "blueprint = ? AND key = ? AND live = 1"));
   stmt->Bind(1, pipeline).Bind(2, blueprint).Bind(3, key);
-  return One(*stmt);
+  return One(tx, *stmt);
 }
 
 absl::StatusOr<bool> PreviewRepository::NameTaken(Transaction& tx, std::string_view name) const {
@@ -80,7 +82,7 @@ absl::StatusOr<std::vector<v1::Preview>> PreviewRepository::List(Transaction& tx
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(v1::Preview p, Decode(stmt->ColumnBlob(0)));
+    ASSIGN_OR_RETURN(v1::Preview p, Decode(tx, stmt->ColumnBlob(0)));
     out.push_back(std::move(p));
   }
   return out;

@@ -1,5 +1,7 @@
 #include "storage/run_repository.h"
 
+#include "storage/sealed_secrets.h"
+
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
@@ -10,11 +12,9 @@ namespace slipway::storage {
 namespace {
 
 template <typename T>
-absl::StatusOr<T> Decode(const std::string& blob, std::string_view what) {
+absl::StatusOr<T> Decode(const Transaction& tx, const std::string& blob, std::string_view what) {
   T message;
-  if (!message.ParseFromString(blob)) {
-    return absl::DataLossError(absl::StrCat("storage: ", std::string(what), " cannot be decoded"));
-  }
+  RETURN_IF_ERROR(ParseStored(tx, blob, &message, what));
   return message;
 }
 
@@ -48,7 +48,7 @@ absl::StatusOr<int64_t> RunRepository::Insert(Transaction& tx, const v1::Run& ru
       .Bind(4, run.stage())
       .Bind(5, static_cast<int64_t>(run.state()))
       .Bind(6, static_cast<int64_t>(IsActive(run.state()) ? 1 : 0))
-      .BindBlob(7, run.SerializeAsString());
+      .BindBlob(7, StoredBytes(tx, run));
   absl::Status s = stmt->Run();
   if (absl::IsAlreadyExists(s)) return AlreadyExists("run", run.id());
   RETURN_IF_ERROR(s);
@@ -60,7 +60,7 @@ absl::Status RunRepository::Update(Transaction& tx, const v1::Run& run) const {
                    tx.Prepare("UPDATE runs SET state = ?, active = ?, spec = ? WHERE id = ?"));
   stmt->Bind(1, static_cast<int64_t>(run.state()))
       .Bind(2, static_cast<int64_t>(IsActive(run.state()) ? 1 : 0))
-      .BindBlob(3, run.SerializeAsString())
+      .BindBlob(3, StoredBytes(tx, run))
       .Bind(4, run.id());
   RETURN_IF_ERROR(stmt->Run());
   if (tx.Changes() != 1) return NotFound("run", run.id());
@@ -72,7 +72,7 @@ absl::StatusOr<v1::Run> RunRepository::Get(Transaction& tx, std::string_view id)
   stmt->Bind(1, id);
   ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return NotFound("run", id);
-  return Decode<v1::Run>(stmt->ColumnBlob(0), "run");
+  return Decode<v1::Run>(tx, stmt->ColumnBlob(0), "run");
 }
 
 absl::StatusOr<int64_t> RunRepository::SequenceOf(Transaction& tx, std::string_view id) const {
@@ -107,7 +107,7 @@ absl::StatusOr<std::vector<v1::Run>> RunRepository::List(Transaction& tx,
         continue;
       }
     }
-    ASSIGN_OR_RETURN(v1::Run run, Decode<v1::Run>(stmt->ColumnBlob(0), "run"));
+    ASSIGN_OR_RETURN(v1::Run run, Decode<v1::Run>(tx, stmt->ColumnBlob(0), "run"));
     out.push_back(std::move(run));
   }
   return out;
@@ -124,7 +124,7 @@ absl::StatusOr<std::vector<v1::Run>> RunRepository::ListActive(Transaction& tx,
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(v1::Run run, Decode<v1::Run>(stmt->ColumnBlob(0), "run"));
+    ASSIGN_OR_RETURN(v1::Run run, Decode<v1::Run>(tx, stmt->ColumnBlob(0), "run"));
     out.push_back(std::move(run));
   }
   return out;
@@ -148,7 +148,7 @@ absl::StatusOr<std::vector<v1::RunEvent>> RunRepository::EventsAfter(Transaction
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(v1::RunEvent e, Decode<v1::RunEvent>(stmt->ColumnBlob(0), "run event"));
+    ASSIGN_OR_RETURN(v1::RunEvent e, Decode<v1::RunEvent>(tx, stmt->ColumnBlob(0), "run event"));
     out.push_back(std::move(e));
   }
   return out;
@@ -184,7 +184,7 @@ absl::StatusOr<std::optional<v1::StageHold>> StageHoldRepository::Get(
   stmt->Bind(1, pipeline).Bind(2, stage);
   ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return std::nullopt;
-  ASSIGN_OR_RETURN(v1::StageHold h, Decode<v1::StageHold>(stmt->ColumnBlob(0), "stage hold"));
+  ASSIGN_OR_RETURN(v1::StageHold h, Decode<v1::StageHold>(tx, stmt->ColumnBlob(0), "stage hold"));
   return h;
 }
 
@@ -213,7 +213,7 @@ absl::StatusOr<std::vector<v1::StageHold>> StageHoldRepository::List(Transaction
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(v1::StageHold h, Decode<v1::StageHold>(stmt->ColumnBlob(0), "stage hold"));
+    ASSIGN_OR_RETURN(v1::StageHold h, Decode<v1::StageHold>(tx, stmt->ColumnBlob(0), "stage hold"));
     out.push_back(std::move(h));
   }
   return out;
@@ -233,7 +233,7 @@ absl::StatusOr<int64_t> ReleaseRepository::Insert(Transaction& tx, v1::Release r
       .Bind(2, release.stage())
       .Bind(3, release.number())
       .Bind(4, release.run_id())
-      .BindBlob(5, release.SerializeAsString());
+      .BindBlob(5, StoredBytes(tx, release));
   RETURN_IF_ERROR(stmt->Run());
   return release.number();
 }
@@ -249,7 +249,7 @@ absl::StatusOr<v1::Release> ReleaseRepository::Get(Transaction& tx, std::string_
     return NotFound("release", absl::StrCat(std::string(pipeline), "/", std::string(stage), " ",
                                             number));
   }
-  return Decode<v1::Release>(stmt->ColumnBlob(0), "release");
+  return Decode<v1::Release>(tx, stmt->ColumnBlob(0), "release");
 }
 
 absl::StatusOr<std::optional<v1::Release>> ReleaseRepository::Latest(
@@ -259,7 +259,7 @@ absl::StatusOr<std::optional<v1::Release>> ReleaseRepository::Latest(
   stmt->Bind(1, pipeline).Bind(2, stage);
   ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return std::nullopt;
-  ASSIGN_OR_RETURN(v1::Release r, Decode<v1::Release>(stmt->ColumnBlob(0), "release"));
+  ASSIGN_OR_RETURN(v1::Release r, Decode<v1::Release>(tx, stmt->ColumnBlob(0), "release"));
   return r;
 }
 
@@ -279,7 +279,7 @@ absl::StatusOr<std::vector<v1::Release>> ReleaseRepository::List(Transaction& tx
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(v1::Release r, Decode<v1::Release>(stmt->ColumnBlob(0), "release"));
+    ASSIGN_OR_RETURN(v1::Release r, Decode<v1::Release>(tx, stmt->ColumnBlob(0), "release"));
     out.push_back(std::move(r));
   }
   return out;
@@ -293,7 +293,7 @@ absl::Status StageResourceRepository::Put(Transaction& tx, std::string_view pipe
                                          "(pipeline, stage, resource) DO UPDATE SET state = "
                                          "excluded.state"));
   stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, state.name()).BindBlob(4,
-                                                                        state.SerializeAsString());
+                                                                        StoredBytes(tx, state));
   return stmt->Run();
 }
 
@@ -306,7 +306,7 @@ absl::StatusOr<std::optional<v1::ResourceState>> StageResourceRepository::Get(
   ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return std::nullopt;
   ASSIGN_OR_RETURN(v1::ResourceState s,
-                   Decode<v1::ResourceState>(stmt->ColumnBlob(0), "resource state"));
+                   Decode<v1::ResourceState>(tx, stmt->ColumnBlob(0), "resource state"));
   return s;
 }
 
@@ -320,7 +320,7 @@ absl::StatusOr<std::vector<v1::ResourceState>> StageResourceRepository::List(
     ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
     ASSIGN_OR_RETURN(v1::ResourceState s,
-                     Decode<v1::ResourceState>(stmt->ColumnBlob(0), "resource state"));
+                     Decode<v1::ResourceState>(tx, stmt->ColumnBlob(0), "resource state"));
     out.push_back(std::move(s));
   }
   return out;

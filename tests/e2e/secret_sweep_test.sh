@@ -124,4 +124,41 @@ run2=$(cli run vault/dev -o json | json "d.get('id','')")
 wait_for 60 ended "$run2"
 check "a run after the round trip still has its secrets" test "$(run_state "$run2")" = SUCCEEDED
 
+# At rest: with slipwayd stopped, the database and its WAL hold none of the secret values.
+kill -TERM "$PID"; wait "$PID" 2>/dev/null; PID=""
+SEALED=(sw-webhook-aa11 sw-hmac-bb22 sw-sign-cc33 sw-bearer-dd44 sw-header-ee55 sw-env-ff66
+        sw-prev-kk11 sw-prevtok-ll22 sw-job-mm33)
+disk=$(cat "$DATA"/slipway.db* | tr -c '[:print:]' '.')
+for s in "${SEALED[@]}"; do
+  check "$s is not in slipway.db or its WAL" lacks "$s" "$disk"
+done
+check "sealed values are" grep -q "slipway-sealed:v1:" <<<"$disk"
+check "the key file is private" test "$(stat -c %a "$DATA/secret.key")" = 600
+
+# A wrong key is a clear startup error that changes nothing.
+before=$(cat "$DATA"/slipway.db* | sha256sum)
+openssl rand -hex 32 >"$WORK/wrong.key"
+"$SLIPWAYD" --data-dir "$DATA" --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+  --secret-key-file "$WORK/wrong.key" >"$WORK/wrong.log" 2>&1 &
+wrong=$!
+wait "$wrong"; rc=$?
+check "slipwayd refuses to start with another key (exit $rc)" test "$rc" != 0
+check "it says why" grep -q "is not the one the database's secrets are sealed with" "$WORK/wrong.log"
+check "the database is unchanged" test "$(cat "$DATA"/slipway.db* | sha256sum)" = "$before"
+
+# Rotation while stopped: a new key, and every secret still works.
+old_key=$(cat "$DATA/secret.key")
+check "secrets rotate-key succeeds" bash -c "\"$SLIPWAYD\" secrets rotate-key --data-dir \"$DATA\" | grep -q 're-sealed'"
+check "the key file holds a new key" test "$(cat "$DATA/secret.key")" != "$old_key"
+start_daemon
+HTTP=$(endpoint http)
+body='{"ref":"refs/heads/main","after":"1111111111111111111111111111111111111111","repository":{"full_name":"acme/vault"}}'
+sig="sha256=$(printf '%s' "$body" | openssl dgst -sha256 -hmac sw-webhook-aa11 -hex | awk '{print $2}')"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$HTTP/hooks/github" -H "Content-Type: application/json" \
+  -H "X-GitHub-Event: push" -H "X-GitHub-Delivery: after-rotate" -H "X-Hub-Signature-256: $sig" --data-binary "$body")
+check "after rotation the webhook secret still verifies deliveries ($code)" test "$code" != 401
+bad=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$HTTP/hooks/github" -H "Content-Type: application/json" \
+  -H "X-GitHub-Event: push" -H "X-GitHub-Delivery: after-rotate-bad" -H "X-Hub-Signature-256: sha256=00" --data-binary "$body")
+check "and a wrong signature is still refused" test "$bad" = 401
+
 summary

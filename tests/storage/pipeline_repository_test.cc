@@ -114,6 +114,7 @@ TEST_F(PipelineRepositoryTest, SourceBindingsFollowWritesAndAreBackfilledByTheMi
     for (const char* sql : {"DROP TABLE source_bindings", "DROP TABLE polled_refs",
                             "DROP TABLE poll_schedule", "DROP TABLE previews",
                             "DROP TABLE preview_subjects", "DROP TABLE write_probe",
+                            "DROP TABLE settings",
                             "DROP INDEX deliveries_by_receive",
                             "ALTER TABLE deliveries DROP COLUMN receive_ms",
                             "ALTER TABLE deliveries DROP COLUMN repository",
