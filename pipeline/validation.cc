@@ -555,11 +555,19 @@ std::vector<Problem> Validate(const v1::Pipeline& pipeline) { return Validator()
 
 absl::Status ProblemsToStatus(const std::vector<Problem>& problems) {
   if (problems.empty()) return absl::OkStatus();
-  const Problem& p = problems.front();
-  std::string msg = p.field.empty() ? p.message : absl::StrCat(p.field, ": ", p.message);
-  if (problems.size() > 1) {
-    absl::StrAppend(&msg, " (and ", problems.size() - 1, " more problem",
-                    problems.size() > 2 ? "s" : "", "; ValidatePipeline lists them all)");
+  auto line = [](const Problem& p) {
+    return p.field.empty() ? p.message : absl::StrCat(p.field, ": ", p.message);
+  };
+  if (problems.size() == 1) return absl::InvalidArgumentError(line(problems.front()));
+  // Every problem, one per line, so that one apply shows all there is to fix.
+  constexpr size_t kMaxListed = 50;
+  std::string msg = absl::StrCat(problems.size(), " problems:");
+  for (size_t i = 0; i < problems.size() && i < kMaxListed; ++i) {
+    absl::StrAppend(&msg, "\n  ", line(problems[i]));
+  }
+  if (problems.size() > kMaxListed) {
+    absl::StrAppend(&msg, "\n  … and ", problems.size() - kMaxListed,
+                    " more (ValidatePipeline lists them all)");
   }
   return absl::InvalidArgumentError(msg);
 }

@@ -29,8 +29,8 @@ struct Problem {
 // fields are ignored.
 std::vector<Problem> Validate(const v1::Pipeline& pipeline);
 
-// OK if `problems` is empty; otherwise INVALID_ARGUMENT with the first problem as
-// "field: message", followed by how many more there are.
+// OK if `problems` is empty; otherwise INVALID_ARGUMENT: one problem as "field: message", or
+// "N problems:" and each on its own line (the first 50).
 absl::Status ProblemsToStatus(const std::vector<Problem>& problems);
 
 // The names of the drivers this build knows.

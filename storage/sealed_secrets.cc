@@ -3,6 +3,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
+#include <functional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -24,7 +26,18 @@ bool IsSecret(const FieldDescriptor* f) {
 }
 
 // Whether messages of type `d` can contain a secret field, at any depth (cached per type).
+bool MayHoldSlow(const Descriptor* d);
+
 bool MayHold(const Descriptor* d) {
+  // Asked for every message written and read: answered from a per-thread copy without a lock.
+  thread_local std::unordered_map<const Descriptor*, bool> seen;
+  if (auto it = seen.find(d); it != seen.end()) return it->second;
+  bool may = MayHoldSlow(d);
+  seen.emplace(d, may);
+  return may;
+}
+
+bool MayHoldSlow(const Descriptor* d) {
   static std::mutex mu;
   static auto* cache = new std::map<const Descriptor*, bool>();
   std::lock_guard<std::mutex> lock(mu);
@@ -92,6 +105,27 @@ absl::Status ForEachSecret(Message* m, const std::function<absl::Status(std::str
   return absl::OkStatus();
 }
 
+// Whether `m` has a value in a secret field (read only: no copy).
+bool AnySecretValue(const Message& m) {
+  if (!MayHold(m.GetDescriptor())) return false;
+  const Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (IsSecret(f)) return true;  // set, so it has a value
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_map()) continue;
+    if (!MayHold(f->message_type())) continue;
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        if (AnySecretValue(r->GetRepeatedMessage(m, f, i))) return true;
+      }
+    } else if (AnySecretValue(r->GetMessage(m, f))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // The tables whose blobs hold messages with secrets. SQL text is static: statements are cached
 // by it.
 struct SealedTable {
@@ -147,6 +181,7 @@ absl::Status OpenSecrets(Message* message, const SecretBox& box) {
 }
 
 bool HasPlainSecrets(const Message& message) {
+  if (!AnySecretValue(message)) return false;
   std::unique_ptr<Message> copy(message.New());
   copy->CopyFrom(message);
   bool plain = false;
@@ -158,9 +193,7 @@ bool HasPlainSecrets(const Message& message) {
 }
 
 std::string StoredBytes(const Transaction& tx, const Message& message) {
-  if (tx.secrets() == nullptr || !MayHold(message.GetDescriptor())) {
-    return message.SerializeAsString();
-  }
+  if (tx.secrets() == nullptr || !AnySecretValue(message)) return message.SerializeAsString();
   std::unique_ptr<Message> copy(message.New());
   copy->CopyFrom(message);
   SealSecrets(copy.get(), *tx.secrets());
@@ -172,7 +205,7 @@ absl::Status ParseStored(const Transaction& tx, std::string_view bytes, Message*
   if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError(absl::StrCat("storage: ", std::string(what), " cannot be decoded"));
   }
-  if (tx.secrets() == nullptr) return absl::OkStatus();
+  if (tx.secrets() == nullptr || !AnySecretValue(*message)) return absl::OkStatus();
   absl::Status s = OpenSecrets(message, *tx.secrets());
   if (!s.ok()) return absl::DataLossError(absl::StrCat("storage: ", std::string(what), ": ", s.message()));
   return absl::OkStatus();

@@ -232,10 +232,16 @@ preview_blueprints:
   EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].resources[web].command.apply", "required")));
 }
 
-TEST(ValidationTest, ProblemsToStatusCountsTheRest) {
+TEST(ValidationTest, ProblemsToStatusListsEveryProblemOnItsOwnLine) {
   std::vector<Problem> problems = {{"a", "bad"}, {"b", "worse"}, {"c", "worst"}};
   EXPECT_THAT(ProblemsToStatus(problems),
-              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a: bad (and 2 more problems")));
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                ::testing::StrEq("3 problems:\n  a: bad\n  b: worse\n  c: worst")));
+  EXPECT_THAT(ProblemsToStatus({{"a", "bad"}}),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument, ::testing::StrEq("a: bad")));
+  std::vector<Problem> many(60, Problem{"x", "y"});
+  EXPECT_THAT(ProblemsToStatus(many),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("and 10 more")));
   EXPECT_OK(ProblemsToStatus({}));
 }
 
