@@ -5,6 +5,8 @@
 #include <chrono>
 
 #include "absl/status/status.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -93,6 +95,22 @@ absl::StatusOr<Connection> Connect(const ConnectionFlags& flags) {
 
 std::string DescribeError(const grpc::Status& status, const std::string& address) {
   std::string msg = absl::StrCat(CodeName(status.error_code()), ": ", status.error_message());
+  // With field violations, print each on its own line from them, not from the text.
+  google::rpc::Status details;
+  google::rpc::BadRequest bad;
+  if (!status.error_details().empty() && details.ParseFromString(status.error_details())) {
+    for (const auto& any : details.details()) {
+      if (any.type_url() == "type.googleapis.com/google.rpc.BadRequest" &&
+          bad.ParseFromString(any.value()) && bad.field_violations_size() > 0) {
+        msg = absl::StrCat(CodeName(status.error_code()), ": ", bad.field_violations_size(),
+                           bad.field_violations_size() == 1 ? " problem" : " problems");
+        for (const auto& v : bad.field_violations()) {
+          absl::StrAppend(&msg, "\n  ", v.field().empty() ? "" : v.field() + ": ",
+                          v.description());
+        }
+      }
+    }
+  }
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     absl::StrAppend(&msg, "\n(is slipwayd running at ", address,
                     "? pass --server host:port or set SLIPWAY_SERVER)");

@@ -13,6 +13,8 @@
 #include "common/duration.h"
 #include "common/glob.h"
 #include "common/names.h"
+#include "google/rpc/error_details.pb.h"
+#include "absl/strings/cord.h"
 #include "expression/expression.h"
 #include "expression/flow_check.h"
 
@@ -558,7 +560,18 @@ absl::Status ProblemsToStatus(const std::vector<Problem>& problems) {
   auto line = [](const Problem& p) {
     return p.field.empty() ? p.message : absl::StrCat(p.field, ": ", p.message);
   };
-  if (problems.size() == 1) return absl::InvalidArgumentError(line(problems.front()));
+  // Every problem also as a google.rpc.BadRequest, which the gRPC edge sends as error details.
+  google::rpc::BadRequest details;
+  for (const Problem& p : problems) {
+    auto* v = details.add_field_violations();
+    v->set_field(p.field);
+    v->set_description(p.message);
+  }
+  auto with_details = [&](absl::Status s) {
+    s.SetPayload(std::string(kBadRequestTypeUrl), absl::Cord(details.SerializeAsString()));
+    return s;
+  };
+  if (problems.size() == 1) return with_details(absl::InvalidArgumentError(line(problems.front())));
   // Every problem, one per line, so that one apply shows all there is to fix.
   constexpr size_t kMaxListed = 50;
   std::string msg = absl::StrCat(problems.size(), " problems:");
@@ -569,7 +582,7 @@ absl::Status ProblemsToStatus(const std::vector<Problem>& problems) {
     absl::StrAppend(&msg, "\n  … and ", problems.size() - kMaxListed,
                     " more (ValidatePipeline lists them all)");
   }
-  return absl::InvalidArgumentError(msg);
+  return with_details(absl::InvalidArgumentError(msg));
 }
 
 }  // namespace slipway::pipeline

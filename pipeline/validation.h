@@ -29,8 +29,13 @@ struct Problem {
 // fields are ignored.
 std::vector<Problem> Validate(const v1::Pipeline& pipeline);
 
+// The payload (absl::Status::SetPayload) under which an error carries a google.rpc.BadRequest
+// with every problem; the gRPC edge sends it as the call's error details.
+inline constexpr char kBadRequestTypeUrl[] = "type.googleapis.com/google.rpc.BadRequest";
+
 // OK if `problems` is empty; otherwise INVALID_ARGUMENT: one problem as "field: message", or
-// "N problems:" and each on its own line (the first 50).
+// "N problems:" and each on its own line (the first 50), with every problem as a BadRequest
+// payload (kBadRequestTypeUrl).
 absl::Status ProblemsToStatus(const std::vector<Problem>& problems);
 
 // The names of the drivers this build knows.

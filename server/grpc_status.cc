@@ -1,6 +1,9 @@
 #include "server/grpc_status.h"
 
+#include <optional>
 #include <string>
+
+#include "google/rpc/status.pb.h"
 
 namespace slipway::server {
 
@@ -57,7 +60,17 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
       code = grpc::StatusCode::INTERNAL;
       break;
   }
-  return grpc::Status(code, std::string(status.message()));
+  // Typed details travel as a serialized google.rpc.Status (field violations of a bad request).
+  constexpr char kBadRequest[] = "type.googleapis.com/google.rpc.BadRequest";
+  auto payload = status.GetPayload(kBadRequest);
+  if (!payload.has_value()) return grpc::Status(code, std::string(status.message()));
+  google::rpc::Status details;
+  google::protobuf::Any* any = details.add_details();
+  any->set_type_url(kBadRequest);
+  any->set_value(std::string(*payload));
+  details.set_code(static_cast<int>(code));
+  details.set_message(std::string(status.message()));
+  return grpc::Status(code, std::string(status.message()), details.SerializeAsString());
 }
 
 }  // namespace slipway::server

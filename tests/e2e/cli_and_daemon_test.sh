@@ -57,6 +57,7 @@ sed 's/driver: process/driver: dokcer/' "$SRC/examples/shop/pipeline.yaml" | sed
 out=$(cli apply -f "$WORK/bad.yaml" 2>&1); rc=$?
 check "invalid apply exits 1" test "$rc" = 1
 check "invalid apply names the field" grep -q 'stages\[dev\].resources\[web\].driver: unknown driver "dokcer"' <<<"$out"
+check "apply prints every violation on its own line" test "$(grep -c '^  [a-z_]*\[[a-z]*\].resources\[web\].driver: unknown driver' <<<"$out")" = 4
 out=$(cli validate -f "$WORK/bad.yaml" 2>&1); rc=$?
 check "validate lists every problem and exits 1" bash -c "test $rc = 1 && test \$(grep -c 'unknown driver' <<<\"$out\") = 4"
 out=$(cli get pipeline broken 2>&1); rc=$?

@@ -7,6 +7,9 @@
 
 #include <functional>
 
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "slipway/v1/admin_service.grpc.pb.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
@@ -155,6 +158,35 @@ TEST_F(ServiceTest, ApplyRefusesWhatRunStartWouldRefuseAndEveryLimitIsNamed) {
                                               : HasSubstr("nested deeper than 100"))
         << depth;
   }
+}
+
+TEST_F(ServiceTest, InvalidArgumentCarriesEveryProblemAsBadRequestFieldViolations) {
+  v1::CreatePipelineRequest create;
+  *create.mutable_pipeline() = testing::MinimalPipeline("shop");
+  create.mutable_pipeline()->mutable_stages(0)->mutable_resources(0)->set_driver("dokcer");
+  create.mutable_pipeline()->mutable_stages(1)->mutable_resources(0)->set_driver("podmn");
+  v1::Pipeline out;
+  grpc::Status s = pipelines_->CreatePipeline(Ctx().get(), create, &out);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("2 problems:"));
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(s.error_details()));
+  EXPECT_EQ(details.code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  ASSERT_EQ(details.details_size(), 1);
+  EXPECT_EQ(details.details(0).type_url(), "type.googleapis.com/google.rpc.BadRequest");
+  google::rpc::BadRequest bad;
+  ASSERT_TRUE(bad.ParseFromString(details.details(0).value()));
+  ASSERT_EQ(bad.field_violations_size(), 2);
+  EXPECT_EQ(bad.field_violations(0).field(), "stages[dev].resources[web].driver");
+  EXPECT_THAT(bad.field_violations(0).description(), HasSubstr("unknown driver \"dokcer\""));
+  EXPECT_EQ(bad.field_violations(1).field(), "stages[prod].resources[web].driver");
+  // Errors that are not about fields carry no details.
+  v1::GetPipelineRequest get;
+  get.set_name("nope");
+  v1::Pipeline got;
+  grpc::Status missing = pipelines_->GetPipeline(Ctx().get(), get, &got);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(missing.error_details().empty());
 }
 
 TEST_F(ServiceTest, ErrorCodesReachTheClientWithTheFieldInTheMessage) {
