@@ -348,6 +348,10 @@ std::string Slug(std::string_view text) {
 }
 
 absl::StatusOr<Template> Template::Parse(std::string_view text) {
+  if (text.size() > kMaxTemplateBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("a template of ", text.size(),
+                                                   " bytes; at most ", kMaxTemplateBytes));
+  }
   Template t;
   std::string literal;
   size_t i = 0;

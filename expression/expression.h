@@ -21,6 +21,9 @@ namespace slipway::expression {
 
 enum class ExprType { kString, kInt, kBool };
 
+// The longest text Template::Parse takes (an HTTP body template is the largest in practice).
+inline constexpr size_t kMaxTemplateBytes = 64 << 10;
+
 struct ExprNode;
 
 // A parsed template. Cheap to copy (shares its parse tree).

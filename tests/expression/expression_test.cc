@@ -137,5 +137,13 @@ TEST(ExpressionTest, EvaluatingAnUnknownPathIsAnError) {
   EXPECT_THAT(t->Evaluate(kValues), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("args.nope")));
 }
 
+TEST(ExpressionTest, TemplatesHaveASizeLimit) {
+  EXPECT_TRUE(Template::Parse(std::string(kMaxTemplateBytes, 'x')).ok());
+  auto big = Template::Parse(std::string(kMaxTemplateBytes + 1, 'x'));
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(big.status().message().find("at most 65536"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace slipway::expression
