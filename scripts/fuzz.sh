@@ -15,7 +15,8 @@ libs=(-lsimdjson -lprotobuf -lcrypto -labsl_strings -labsl_status -labsl_statuso
       -labsl_str_format_internal -labsl_time -labsl_time_zone -labsl_int128 -labsl_cord
       -labsl_raw_logging_internal -labsl_throw_delegate)
 common=("$root/trigger/providers.cc" "$root/common/random.cc" "$root/common/clock.cc" "$root/common/utf8.cc"
-        "$root/build/proto/slipway/v1/delivery.pb.cc" "$root/build/proto/slipway/v1/pipeline.pb.cc")
+        "$root/build/proto/slipway/v1/delivery.pb.cc" "$root/build/proto/slipway/v1/pipeline.pb.cc"
+        "$root/build/proto/slipway/v1/options.pb.cc")
 objects=()
 for src in "${common[@]}"; do
   obj="$out/$(basename "$src").o"
