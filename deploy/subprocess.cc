@@ -250,15 +250,14 @@ std::vector<MarkedProcess> FindProcessesByEnv(const std::string& name,
 }
 
 void StopProcessGroups(const std::vector<pid_t>& pgids, absl::Duration grace) {
+  // SIGTERM to all first, so that their graces overlap; then each leader gets up to `grace` to
+  // exit before its group is killed.
   for (pid_t g : pgids) {
     if (g > 1) ::kill(-g, SIGTERM);
   }
-  absl::Time deadline = absl::Now() + grace;
   for (pid_t g : pgids) {
     if (g <= 1) continue;
-    while (::kill(-g, 0) == 0 && absl::Now() < deadline) {
-      WaitForExit(g, absl::Milliseconds(50));
-    }
+    WaitForExit(g, grace);
     ::kill(-g, SIGKILL);
     WaitForExit(g, absl::ZeroDuration());
   }

@@ -63,7 +63,8 @@ struct MarkedProcess {
 std::vector<MarkedProcess> FindProcessesByEnv(const std::string& name,
                                               const std::string& value_prefix);
 
-// SIGTERM to each process group, then SIGKILL to those still there after `grace`.
+// SIGTERM to each process group, then SIGKILL to each group once its leader has exited or had
+// `grace` to.
 void StopProcessGroups(const std::vector<pid_t>& pgids, absl::Duration grace);
 
 // PATH and HOME of this process, to give children a usable environment.
