@@ -134,6 +134,7 @@ struct SealedTable {
   const char* update;
   int keys;  // leading key columns of `select`, bound in the same order into `update`
   const Message* prototype;
+  int integer_key = -1;  // the key column that holds an integer (releases' number), if any
 };
 
 const std::vector<SealedTable>& SealedTables() {
@@ -144,7 +145,7 @@ const std::vector<SealedTable>& SealedTables() {
        &v1::Run::default_instance()},
       {"releases", "SELECT pipeline, stage, number, spec FROM releases",
        "UPDATE releases SET spec = ?1 WHERE pipeline = ?2 AND stage = ?3 AND number = ?4", 3,
-       &v1::Release::default_instance()},
+       &v1::Release::default_instance(), /*integer_key=*/2},
       {"stage_resources", "SELECT pipeline, stage, resource, state FROM stage_resources",
        "UPDATE stage_resources SET state = ?1 WHERE pipeline = ?2 AND stage = ?3 AND resource = ?4",
        3, &v1::ResourceState::default_instance()},
@@ -239,7 +240,7 @@ absl::StatusOr<int64_t> SealStoredSecrets(Database& db, const SecretBox& box,
   RETURN_IF_ERROR(db.Write([&](Transaction& tx) -> absl::Status {
     for (const SealedTable& t : SealedTables()) {
       struct Row {
-        std::vector<std::string> text_keys;
+        std::vector<std::string> text_keys;  // by key column; the integer key's entry is unused
         int64_t int_key = 0;
         std::string blob;
       };
@@ -251,12 +252,8 @@ absl::StatusOr<int64_t> SealStoredSecrets(Database& db, const SecretBox& box,
           if (!more) break;
           Row row;
           for (int k = 0; k < t.keys; ++k) {
-            // The third key of releases is its number.
-            if (k == 2 && std::string_view(t.name) == "releases") {
-              row.int_key = stmt->ColumnInt(k);
-            } else {
-              row.text_keys.push_back(stmt->ColumnText(k));
-            }
+            if (k == t.integer_key) row.int_key = stmt->ColumnInt(k);
+            row.text_keys.push_back(k == t.integer_key ? "" : stmt->ColumnText(k));
           }
           row.blob = stmt->ColumnBlob(t.keys);
           rows.push_back(std::move(row));
@@ -276,9 +273,13 @@ absl::StatusOr<int64_t> SealStoredSecrets(Database& db, const SecretBox& box,
         SealSecrets(m.get(), box);
         ASSIGN_OR_RETURN(auto up, tx.Prepare(t.update));
         up->BindBlob(1, m->SerializeAsString());
-        int index = 2;
-        for (const std::string& k : row.text_keys) up->Bind(index++, k);
-        if (std::string_view(t.name) == "releases") up->Bind(index++, row.int_key);
+        for (int k = 0; k < t.keys; ++k) {
+          if (k == t.integer_key) {
+            up->Bind(k + 2, row.int_key);
+          } else {
+            up->Bind(k + 2, row.text_keys[k]);
+          }
+        }
         RETURN_IF_ERROR(up->Run());
         ++rewritten;
       }

@@ -116,15 +116,32 @@ TEST_F(SealedStoreTest, AnOldDatabaseIsSealedInPlaceAndAWrongKeyIsRefused) {
   Open(nullptr);  // written before there was a key
   v1::Pipeline p = WithSecrets();
   ASSERT_OK(db_->Write([&](Transaction& tx) { return PipelineRepository().Insert(tx, p); }));
+  // A release (keyed by pipeline, stage and an integer number) whose resource has an env secret.
+  v1::Release release;
+  release.set_pipeline("shop");
+  release.set_stage("dev");
+  release.set_run_id("run-1");
+  v1::ResourceState* web = release.add_resources();
+  web->set_name("web");
+  (*web->mutable_spec()->mutable_process()->mutable_env())["DB_PASSWORD"] = "env-secret-4";
+  ASSERT_OK(db_->Write([&](Transaction& tx) { return ReleaseRepository().Insert(tx, release).status(); }));
   auto box = std::make_shared<const SecretBox>(NewBox());
   Open(box);
   ASSERT_OK(CheckSecretKey(*db_, *box));
   auto rows = SealStoredSecrets(*db_, *box);
   ASSERT_OK(rows);
-  EXPECT_EQ(*rows, 1);
+  EXPECT_EQ(*rows, 2);
   ASSERT_OK(db_->Compact());
   std::string bytes = FileBytes(dir_.File("db")) + FileBytes(dir_.File("db-wal"));
   EXPECT_EQ(bytes.find("bearer-secret-2"), std::string::npos);
+  EXPECT_EQ(bytes.find("env-secret-4"), std::string::npos);
+  ASSERT_OK(db_->Read([&](Transaction& tx) -> absl::Status {
+    auto got = ReleaseRepository().Get(tx, "shop", "dev", 1);
+    if (got.ok()) {
+      EXPECT_EQ(got->resources(0).spec().process().env().at("DB_PASSWORD"), "env-secret-4");
+    }
+    return got.status();
+  }));
 
   std::string other(32, 'z');
   auto wrong = std::make_shared<const SecretBox>(*SecretBox::FromKey(other));
