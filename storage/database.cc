@@ -448,7 +448,12 @@ struct Database::PendingWrite {
   absl::FunctionRef<absl::Status(Transaction&)>* fn;
   absl::Status status;
   bool done = false;
+  std::vector<std::string> changed_pipelines;
 };
+
+void Transaction::NotePipelineChanged(std::string_view name) {
+  if (changed_pipelines_ != nullptr) changed_pipelines_->emplace_back(name);
+}
 
 absl::Status Database::Write(absl::FunctionRef<absl::Status(Transaction&)> fn) {
   PendingWrite me{&fn};
@@ -491,6 +496,7 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
   Transaction tx(writer_.get(), /*writable=*/true, options_.secrets.get());
   bool any_ok = false;
   for (PendingWrite* w : batch) {
+    tx.changed_pipelines_ = &w->changed_pipelines;
     if (batch.size() == 1) {
       w->status = (*w->fn)(tx);
     } else {
@@ -501,8 +507,14 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
     }
     any_ok = any_ok || w->status.ok();
   }
+  tx.changed_pipelines_ = nullptr;
   absl::Status end = any_ok ? writer_->Step("COMMIT") : writer_->Step("ROLLBACK");
   if (any_ok) writes_failing_ = !end.ok();
+  if (any_ok && end.ok()) {
+    for (PendingWrite* w : batch) {
+      if (w->status.ok()) pipeline_changes_.Publish(w->changed_pipelines);
+    }
+  }
   if (!end.ok()) {
     // A failed COMMIT may already have rolled back; ROLLBACK then reports an error.
     if (!sqlite3_get_autocommit(writer_->db())) writer_->Step("ROLLBACK").IgnoreError();
@@ -545,6 +557,7 @@ absl::Status Database::CheckWritable() {
 }
 
 absl::Status Database::Read(absl::FunctionRef<absl::Status(Transaction&)> fn) {
+  reads_.fetch_add(1, std::memory_order_relaxed);
   if (options_.path == ":memory:") {
     absl::MutexLock lock(&write_mu_);
     RETURN_IF_ERROR(writer_->Step("BEGIN"));

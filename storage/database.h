@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "storage/change_feed.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -89,6 +90,9 @@ class Transaction {
   bool writable() const { return writable_; }
   // What repositories seal secret values with; null when the database has no key.
   const SecretBox* secrets() const { return secrets_; }
+  // Records that this write changed the pipeline `name`: published on the database's
+  // pipeline_changes() feed once the write has committed (never if it is rolled back).
+  void NotePipelineChanged(std::string_view name);
 
  private:
   friend class Database;
@@ -97,6 +101,7 @@ class Transaction {
   Connection* conn_;
   bool writable_;
   const SecretBox* secrets_;
+  std::vector<std::string>* changed_pipelines_ = nullptr;
 };
 
 // Thread-safe. Writes are serialized through one connection; reads use a pool of connections
@@ -128,6 +133,12 @@ class Database {
   // while it runs.
   absl::Status Compact();
 
+  // Names of pipelines changed by committed writes (Transaction::NotePipelineChanged).
+  const ChangeFeed& pipeline_changes() const { return pipeline_changes_; }
+
+  // Read transactions run so far (background work that should be idle reads nothing).
+  uint64_t reads() const { return reads_.load(std::memory_order_relaxed); }
+
   int schema_version() const { return schema_version_; }
   const std::string& path() const { return options_.path; }
 
@@ -153,6 +164,8 @@ class Database {
   std::atomic<bool> writes_failing_{false};
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+  ChangeFeed pipeline_changes_;
+  std::atomic<uint64_t> reads_{0};
 };
 
 // Turns a SQLite result code into a status: constraint violations are ALREADY_EXISTS, busy and

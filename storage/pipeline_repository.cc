@@ -73,6 +73,7 @@ absl::Status PipelineRepository::Insert(Transaction& tx, const v1::Pipeline& pip
   absl::Status s = stmt->Run();
   if (absl::IsAlreadyExists(s)) return AlreadyExists("pipeline", pipeline.name());
   RETURN_IF_ERROR(s);
+  tx.NotePipelineChanged(pipeline.name());
   return PutSourceBindings(tx, pipeline);
 }
 
@@ -88,7 +89,10 @@ absl::Status PipelineRepository::Update(Transaction& tx, const v1::Pipeline& pip
         .Bind(5, expected_etag);
     RETURN_IF_ERROR(stmt->Run());
   }
-  if (tx.Changes() == 1) return PutSourceBindings(tx, pipeline);
+  if (tx.Changes() == 1) {
+    tx.NotePipelineChanged(pipeline.name());
+    return PutSourceBindings(tx, pipeline);
+  }
   RETURN_IF_ERROR(Get(tx, pipeline.name()).status());
   return EtagMismatch("pipeline", pipeline.name(), expected_etag);
 }
@@ -101,7 +105,10 @@ absl::Status PipelineRepository::Delete(Transaction& tx, std::string_view name,
     stmt->Bind(1, name).Bind(2, expected_etag).Bind(3, expected_etag);
     RETURN_IF_ERROR(stmt->Run());
   }
-  if (tx.Changes() == 1) return DeleteSourceBindings(tx, name);
+  if (tx.Changes() == 1) {
+    tx.NotePipelineChanged(name);
+    return DeleteSourceBindings(tx, name);
+  }
   RETURN_IF_ERROR(Get(tx, name).status());
   return EtagMismatch("pipeline", name, expected_etag);
 }

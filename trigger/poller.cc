@@ -234,113 +234,220 @@ absl::StatusOr<CommitChanges> Libgit2RefLister::DescribeChange(
   return out;
 }
 
-absl::StatusOr<PollReport> Poller::Tick() {
-  PollReport report;
-  const absl::Time now = clock_->Now();
-  std::vector<v1::Pipeline> pipelines;
+namespace {
+
+std::string SourceKey(const std::string& pipeline, const v1::Source& src) {
+  return absl::StrCat(pipeline, "/", src.name(), "@", src.clone_url());
+}
+
+}  // namespace
+
+void Poller::Remove(const std::string& pipeline) {
+  auto keys = keys_of_.find(pipeline);
+  if (keys == keys_of_.end()) return;
+  for (const std::string& key : keys->second) {
+    auto e = entries_.find(key);
+    if (e == entries_.end()) continue;
+    due_.erase({e->second.next_ms, key});
+    entries_.erase(e);
+  }
+  keys_of_.erase(keys);
+}
+
+void Poller::SetNext(const std::string& key, Entry& entry, int64_t next_ms) {
+  due_.erase({entry.next_ms, key});
+  entry.next_ms = next_ms;
+  due_.insert({next_ms, key});
+}
+
+absl::Status Poller::Sync() {
+  // Asked before the store is read: whatever commits meanwhile is seen again next time.
+  storage::ChangeFeed::Changes changes = db_->pipeline_changes().Since(feed_next_);
+  if (!changes.everything && changes.keys.empty()) return absl::OkStatus();
+  std::set<std::string> names(changes.keys.begin(), changes.keys.end());
+  std::map<std::string, Entry> found;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(pipelines, storage::PipelineRepository().ListAll(tx));
-    return absl::OkStatus();
-  }));
-  for (const auto& p : pipelines) {
-    for (const auto& src : p.sources()) {
-      if (src.clone_url().empty() || src.poll_interval().empty()) continue;
-      auto interval = ParseDuration(src.poll_interval());
-      if (!interval.ok()) continue;
-      const std::string key = absl::StrCat(p.name(), "/", src.name(), "@", src.clone_url());
-      const int64_t now_ms = absl::ToUnixMillis(now);
-      const int64_t next_ms = absl::ToUnixMillis(now + *interval);
-      std::optional<int64_t> due;
-      bool initialized = false;
-      std::map<std::string, std::string> stored;
-      RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
-        ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT next_poll_ms, initialized FROM "
-                                               "poll_schedule WHERE source_key = ?"));
+    storage::PipelineRepository repo;
+    std::vector<v1::Pipeline> pipelines;
+    if (changes.everything) {
+      ASSIGN_OR_RETURN(pipelines, repo.ListAll(tx));
+    } else {
+      for (const std::string& name : names) {
+        auto p = repo.Get(tx, name);
+        if (p.ok()) {
+          pipelines.push_back(*std::move(p));
+        } else if (!absl::IsNotFound(p.status())) {
+          return p.status();
+        }
+      }
+    }
+    for (const auto& p : pipelines) {
+      for (const auto& src : p.sources()) {
+        if (src.clone_url().empty() || src.poll_interval().empty()) continue;
+        auto interval = ParseDuration(src.poll_interval());
+        if (!interval.ok()) continue;
+        const std::string key = SourceKey(p.name(), src);
+        Entry entry{p.name(), src.name(), src.clone_url(), *interval, 0};
+        // Polled first at once, unless the store says when.
+        ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT next_poll_ms FROM poll_schedule WHERE "
+                                               "source_key = ?"));
         stmt->Bind(1, key);
         ASSIGN_OR_RETURN(bool row, stmt->Step());
-        if (row) {
-          due = stmt->ColumnInt(0);
-          initialized = stmt->ColumnInt(1) != 0;
-        }
-        stmt.reset();
-        ASSIGN_OR_RETURN(stored, StoredRefs(tx, key));
-        return absl::OkStatus();
-      }));
-      if (due.has_value() && now_ms < *due) continue;
-      ++report.polled;
-      auto refs = lister_->ListRefs(src.clone_url());
-      if (!refs.ok()) {
-        // Unreachable is not "deleted": keep what was seen and try again later.
-        ++report.unreachable;
-        spdlog::warn("polling {}/{}: {}", p.name(), src.name(), std::string(refs.status().message()));
-        RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
-          return PostponePoll(tx, key, next_ms);
-        }));
-        continue;
+        if (row) entry.next_ms = stmt->ColumnInt(0);
+        found[key] = std::move(entry);
       }
-      if (initialized) {
-        auto dispatch = [&](v1::SourceEvent e, const std::string& ref, const std::string& sha) {
-          e.set_provider(src.provider());
-          e.set_repository(src.repository());
-          e.set_event("poll");
-          e.set_sender("poller");
-          intake_->HandleEvent(e, absl::StrCat("poll:", key, ":", ref, ":", sha), {p});
-          ++report.events;
-        };
-        // What the last poll saw: commits reachable from these are not new.
-        std::vector<std::string> known_tips;
-        for (const auto& [ref, tip] : stored) known_tips.push_back(tip);
-        for (const auto& [ref, sha] : *refs) {
-          auto old = stored.find(ref);
-          if (old != stored.end() && old->second == sha) continue;
-          v1::SourceEvent e;
-          if (absl::StartsWith(ref, "refs/heads/")) {
-            e.set_kind(v1::GIT_EVENT_KIND_PUSH);
-            e.set_branch(ref.substr(11));
-            e.set_created(old == stored.end());
-            if (old != stored.end()) e.set_before(old->second);
-          } else if (old == stored.end()) {
-            e.set_kind(v1::GIT_EVENT_KIND_TAG);
-            e.set_tag(ref.substr(10));
-          } else {
-            continue;  // a moved tag is not a release event
-          }
-          e.set_sha(sha);
-          // The new commits' messages and files, so skip flags and path rules apply. A tag
-          // carries its commit's message. Without them the change still acts (unfiltered).
-          auto changes = e.tag().empty()
-                             ? lister_->DescribeChange(src.clone_url(), e.before(), sha,
-                                                       known_tips, kMaxPolledCommits)
-                             : lister_->DescribeChange(src.clone_url(), "", sha, {}, 1);
-          if (changes.ok()) {
-            for (auto& m : changes->messages) e.add_commit_messages(std::move(m));
-            for (auto& f : changes->files) e.add_changed_files(std::move(f));
-          } else if (!absl::IsUnimplemented(changes.status())) {
-            spdlog::warn("polling {}/{}: commits of {}: {}", p.name(), src.name(), ref,
-                         std::string(changes.status().message()));
-          }
-          dispatch(e, ref, sha);
-        }
-        for (const auto& [ref, sha] : stored) {
-          if (refs->contains(ref)) continue;
-          v1::SourceEvent e;
-          if (absl::StartsWith(ref, "refs/heads/")) {
-            e.set_kind(v1::GIT_EVENT_KIND_BRANCH_DELETED);
-            e.set_branch(ref.substr(11));
-          } else {
-            e.set_kind(v1::GIT_EVENT_KIND_TAG_DELETED);
-            e.set_tag(ref.substr(10));
-          }
-          e.set_before(sha);
-          dispatch(e, ref, "deleted-" + sha);
-        }
-      }
-      RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
-        return StoreRefs(tx, key, *refs, next_ms);
-      }));
     }
+    return absl::OkStatus();
+  }));
+  if (changes.everything) {
+    entries_.clear();
+    keys_of_.clear();
+    due_.clear();
+  } else {
+    for (const std::string& name : names) Remove(name);
+  }
+  for (auto& [key, entry] : found) {
+    keys_of_[entry.pipeline].push_back(key);
+    due_.insert({entry.next_ms, key});
+    entries_[key] = std::move(entry);
+  }
+  feed_next_ = changes.next;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PollReport> Poller::Tick() {
+  PollReport report;
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(Sync());
+  const absl::Time now = clock_->Now();
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  // What is due now, taken first: a source or schedule handled here is not due again in this
+  // Tick, whatever its next time.
+  std::vector<std::string> due;
+  for (auto it = due_.begin(); it != due_.end() && it->first <= now_ms; ++it) {
+    due.push_back(it->second);
+  }
+  for (const std::string& key : due) {
+    if (entries_.contains(key)) RETURN_IF_ERROR(Poll(key, now, report));
   }
   return report;
+}
+
+int Poller::Scheduled() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(entries_.size());
+}
+
+absl::Status Poller::Poll(const std::string& key, absl::Time now, PollReport& report) {
+  Entry& entry = entries_.at(key);
+  const int64_t next_ms = absl::ToUnixMillis(now + entry.interval);
+  std::optional<v1::Pipeline> pipeline;
+  bool initialized = false;
+  std::map<std::string, std::string> stored;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto p = storage::PipelineRepository().Get(tx, entry.pipeline);
+    if (p.ok()) {
+      pipeline = *std::move(p);
+    } else if (!absl::IsNotFound(p.status())) {
+      return p.status();
+    }
+    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT initialized FROM poll_schedule WHERE "
+                                           "source_key = ?"));
+    stmt->Bind(1, key);
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (row) initialized = stmt->ColumnInt(0) != 0;
+    stmt.reset();
+    ASSIGN_OR_RETURN(stored, StoredRefs(tx, key));
+    return absl::OkStatus();
+  }));
+  const v1::Source* found = nullptr;
+  if (pipeline.has_value()) {
+    for (const auto& s : pipeline->sources()) {
+      if (SourceKey(pipeline->name(), s) == key) found = &s;
+    }
+  }
+  if (found == nullptr) {
+    // Changed since it was scheduled: the change feed brings the new version next time.
+    due_.erase({entry.next_ms, key});
+    entries_.erase(key);
+    return absl::OkStatus();
+  }
+  const v1::Pipeline& p = *pipeline;
+  const v1::Source& src = *found;
+  ++report.polled;
+  auto refs = lister_->ListRefs(src.clone_url());
+  if (!refs.ok()) {
+    // Unreachable is not "deleted": keep what was seen and try again later.
+    ++report.unreachable;
+    spdlog::warn("polling {}/{}: {}", p.name(), src.name(), std::string(refs.status().message()));
+    RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
+      return PostponePoll(tx, key, next_ms);
+    }));
+    SetNext(key, entry, next_ms);
+    return absl::OkStatus();
+  }
+  if (initialized) {
+    auto dispatch = [&](v1::SourceEvent e, const std::string& ref, const std::string& sha) {
+      e.set_provider(src.provider());
+      e.set_repository(src.repository());
+      e.set_event("poll");
+      e.set_sender("poller");
+      intake_->HandleEvent(e, absl::StrCat("poll:", key, ":", ref, ":", sha), {p});
+      ++report.events;
+    };
+    // What the last poll saw: commits reachable from these are not new.
+    std::vector<std::string> known_tips;
+    for (const auto& [ref, tip] : stored) known_tips.push_back(tip);
+    for (const auto& [ref, sha] : *refs) {
+      auto old = stored.find(ref);
+      if (old != stored.end() && old->second == sha) continue;
+      v1::SourceEvent e;
+      if (absl::StartsWith(ref, "refs/heads/")) {
+        e.set_kind(v1::GIT_EVENT_KIND_PUSH);
+        e.set_branch(ref.substr(11));
+        e.set_created(old == stored.end());
+        if (old != stored.end()) e.set_before(old->second);
+      } else if (old == stored.end()) {
+        e.set_kind(v1::GIT_EVENT_KIND_TAG);
+        e.set_tag(ref.substr(10));
+      } else {
+        continue;  // a moved tag is not a release event
+      }
+      e.set_sha(sha);
+      // The new commits' messages and files, so skip flags and path rules apply. A tag
+      // carries its commit's message. Without them the change still acts (unfiltered).
+      auto changes = e.tag().empty()
+                         ? lister_->DescribeChange(src.clone_url(), e.before(), sha, known_tips,
+                                                   kMaxPolledCommits)
+                         : lister_->DescribeChange(src.clone_url(), "", sha, {}, 1);
+      if (changes.ok()) {
+        for (auto& m : changes->messages) e.add_commit_messages(std::move(m));
+        for (auto& f : changes->files) e.add_changed_files(std::move(f));
+      } else if (!absl::IsUnimplemented(changes.status())) {
+        spdlog::warn("polling {}/{}: commits of {}: {}", p.name(), src.name(), ref,
+                     std::string(changes.status().message()));
+      }
+      dispatch(e, ref, sha);
+    }
+    for (const auto& [ref, sha] : stored) {
+      if (refs->contains(ref)) continue;
+      v1::SourceEvent e;
+      if (absl::StartsWith(ref, "refs/heads/")) {
+        e.set_kind(v1::GIT_EVENT_KIND_BRANCH_DELETED);
+        e.set_branch(ref.substr(11));
+      } else {
+        e.set_kind(v1::GIT_EVENT_KIND_TAG_DELETED);
+        e.set_tag(ref.substr(10));
+      }
+      e.set_before(sha);
+      dispatch(e, ref, "deleted-" + sha);
+    }
+  }
+  RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
+    return StoreRefs(tx, key, *refs, next_ms);
+  }));
+  SetNext(key, entry, next_ms);
+  return absl::OkStatus();
 }
 
 }  // namespace slipway::trigger

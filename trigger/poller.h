@@ -6,13 +6,17 @@
 #ifndef SLIPWAY_TRIGGER_POLLER_H_
 #define SLIPWAY_TRIGGER_POLLER_H_
 
+#include <cstdint>
 #include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
-
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "storage/database.h"
 #include "trigger/intake.h"
@@ -69,7 +73,11 @@ struct PollReport {
   int unreachable = 0;
 };
 
-// Thread-safe through the store. Does not own its collaborators.
+// Thread-safe: Tick serializes itself. Does not own its collaborators.
+//
+// Keeps its own schedule of the sources to poll, earliest first, built once from the store and
+// updated from the database's pipeline change feed: an idle Tick reads nothing, and only a
+// source that is due is read, listed and compared.
 class Poller {
  public:
   Poller(storage::Database* db, WebhookIntake* intake, RefLister* lister, const Clock* clock)
@@ -79,11 +87,35 @@ class Poller {
   // records what it sees.
   absl::StatusOr<PollReport> Tick();
 
+  // Number of polled sources in the schedule.
+  int Scheduled();
+
  private:
+  struct Entry {
+    std::string pipeline;
+    std::string source;
+    std::string clone_url;
+    absl::Duration interval;
+    int64_t next_ms = 0;
+  };
+  absl::Status Sync() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Remove(const std::string& pipeline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Polls the source `key`, which is due at `now`.
+  absl::Status Poll(const std::string& key, absl::Time now, PollReport& report)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetNext(const std::string& key, Entry& entry, int64_t next_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   storage::Database* db_;
   WebhookIntake* intake_;
   RefLister* lister_;
   const Clock* clock_;
+
+  absl::Mutex mu_;
+  uint64_t feed_next_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<std::string>> keys_of_ ABSL_GUARDED_BY(mu_);
+  std::set<std::pair<int64_t, std::string>> due_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace slipway::trigger

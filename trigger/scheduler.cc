@@ -26,74 +26,197 @@ std::optional<std::string> ActiveFreeze(const v1::Stage& stage, absl::Time now) 
   return std::nullopt;
 }
 
-absl::StatusOr<SchedulerReport> Scheduler::Tick() {
-  SchedulerReport report;
-  const absl::Time now = clock_->Now();
+namespace {
+
+// The key changes with the cron text, so an edited schedule starts afresh.
+std::string ScheduleKey(const std::string& pipeline, const std::string& stage, int index,
+                        const std::string& cron) {
+  return absl::StrCat(pipeline, "/", stage, "/", index, "/", cron);
+}
+
+constexpr int64_t kNever = INT64_MAX;
+
+}  // namespace
+
+void Scheduler::Remove(const std::string& pipeline) {
+  auto keys = keys_of_.find(pipeline);
+  if (keys == keys_of_.end()) return;
+  for (const std::string& key : keys->second) {
+    auto e = entries_.find(key);
+    if (e == entries_.end()) continue;
+    due_.erase({e->second.next_ms, key});
+    entries_.erase(e);
+  }
+  keys_of_.erase(keys);
+}
+
+void Scheduler::SetNext(const std::string& key, Entry& entry, int64_t next_ms) {
+  due_.erase({entry.next_ms, key});
+  entry.next_ms = next_ms;
+  if (next_ms != kNever) due_.insert({next_ms, key});
+}
+
+absl::Status Scheduler::Sync() {
+  // Asked before the store is read: whatever commits meanwhile is seen again next time.
+  storage::ChangeFeed::Changes changes = db_->pipeline_changes().Since(feed_next_);
+  if (!changes.everything && changes.keys.empty()) return absl::OkStatus();
+  std::set<std::string> names(changes.keys.begin(), changes.keys.end());
   std::vector<v1::Pipeline> pipelines;
-  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(pipelines, storage::PipelineRepository().ListAll(tx));
-    return absl::OkStatus();
-  }));
+  std::map<std::string, std::optional<int64_t>> stored;  // key → next fire in the store
+  std::map<std::string, Entry> found;
   storage::ScheduleRepository schedules;
-  for (const auto& p : pipelines) {
-    for (const auto& stage : p.stages()) {
-      for (int i = 0; i < stage.triggers_size(); ++i) {
-        const auto& t = stage.triggers(i);
-        if (!t.has_schedule()) continue;
-        auto cron = CronSchedule::Parse(t.schedule().cron());
-        if (!cron.ok()) continue;
-        // The key changes with the cron text, so an edited schedule starts afresh.
-        std::string key = absl::StrCat(p.name(), "/", stage.name(), "/", i, "/", t.schedule().cron());
-        std::optional<int64_t> next;
-        RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
-          ASSIGN_OR_RETURN(next, schedules.NextFire(tx, key));
-          return absl::OkStatus();
-        }));
-        auto upcoming = cron->Next(now);
-        if (!next.has_value()) {
-          // A new schedule waits for its first time; it does not fire at once.
-          if (upcoming.has_value()) {
-            RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
-              return schedules.SetNextFire(tx, key, absl::ToUnixMillis(*upcoming));
-            }));
-          }
-          continue;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    storage::PipelineRepository repo;
+    if (changes.everything) {
+      ASSIGN_OR_RETURN(pipelines, repo.ListAll(tx));
+    } else {
+      for (const std::string& name : names) {
+        auto p = repo.Get(tx, name);
+        if (p.ok()) {
+          pipelines.push_back(*std::move(p));
+        } else if (!absl::IsNotFound(p.status())) {
+          return p.status();
         }
-        if (absl::FromUnixMillis(*next) > now) continue;
-        std::string skip;
-        if (auto frozen = ActiveFreeze(stage, now); frozen.has_value()) {
-          skip = absl::StrCat("stage frozen: ", *frozen);
-        } else {
-          release::StartRequest start;
-          start.pipeline = p;
-          start.stage = stage.name();
-          start.args.insert(t.schedule().args().begin(), t.schedule().args().end());
-          start.trigger.set_event("schedule");
-          start.trigger.set_source(t.schedule().cron());
-          start.trigger.set_actor("scheduler");
-          // One run per scheduled time, even if this Tick is repeated after a crash.
-          auto run = executor_->Start(start, absl::StrCat("schedule:", key, ":", *next));
-          if (run.ok()) {
-            ++report.started;
-          } else {
-            skip = ReasonOf(run.status()) == ErrorReason::kStageHeld
-                       ? "stage held"
-                       : std::string(run.status().message());
-          }
-        }
-        if (!skip.empty()) {
-          ++report.skipped;
-          spdlog::info("schedule {} of {}/{} skipped: {}", t.schedule().cron(), p.name(),
-                       stage.name(), skip);
-        }
-        int64_t after_ms = upcoming.has_value() ? absl::ToUnixMillis(*upcoming) : INT64_MAX;
-        RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
-          return schedules.SetNextFire(tx, key, after_ms);
-        }));
       }
     }
+    for (const auto& p : pipelines) {
+      for (const auto& stage : p.stages()) {
+        for (int i = 0; i < stage.triggers_size(); ++i) {
+          const auto& t = stage.triggers(i);
+          if (!t.has_schedule()) continue;
+          auto cron = CronSchedule::Parse(t.schedule().cron());
+          if (!cron.ok()) continue;
+          std::string key = ScheduleKey(p.name(), stage.name(), i, t.schedule().cron());
+          ASSIGN_OR_RETURN(stored[key], schedules.NextFire(tx, key));
+          found[key] = Entry{p.name(), stage.name(), i, t.schedule().cron(), *cron, kNever};
+        }
+      }
+    }
+    return absl::OkStatus();
+  }));
+  // A new schedule waits for its first time; it does not fire at once.
+  const absl::Time now = clock_->Now();
+  std::vector<std::pair<std::string, int64_t>> first_times;
+  for (auto& [key, entry] : found) {
+    if (stored[key].has_value()) {
+      entry.next_ms = *stored[key];
+      continue;
+    }
+    auto upcoming = entry.cron.Next(now);
+    entry.next_ms = upcoming.has_value() ? absl::ToUnixMillis(*upcoming) : kNever;
+    if (upcoming.has_value()) first_times.push_back({key, entry.next_ms});
+  }
+  if (!first_times.empty()) {
+    RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) -> absl::Status {
+      for (const auto& [key, ms] : first_times) RETURN_IF_ERROR(schedules.SetNextFire(tx, key, ms));
+      return absl::OkStatus();
+    }));
+  }
+  if (changes.everything) {
+    entries_.clear();
+    keys_of_.clear();
+    due_.clear();
+  } else {
+    for (const std::string& name : names) Remove(name);
+  }
+  for (auto& [key, entry] : found) {
+    keys_of_[entry.pipeline].push_back(key);
+    if (entry.next_ms != kNever) due_.insert({entry.next_ms, key});
+    entries_[key] = std::move(entry);
+  }
+  feed_next_ = changes.next;
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Fire(const std::string& key, absl::Time now, SchedulerReport& report) {
+  Entry& entry = entries_.at(key);
+  const int64_t fire_ms = entry.next_ms;
+  std::optional<v1::Pipeline> pipeline;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto p = storage::PipelineRepository().Get(tx, entry.pipeline);
+    if (p.ok()) {
+      pipeline = *std::move(p);
+    } else if (!absl::IsNotFound(p.status())) {
+      return p.status();
+    }
+    return absl::OkStatus();
+  }));
+  const v1::Stage* stage = nullptr;
+  if (pipeline.has_value()) {
+    for (const auto& s : pipeline->stages()) {
+      if (s.name() == entry.stage) stage = &s;
+    }
+  }
+  if (stage == nullptr || entry.trigger >= stage->triggers_size() ||
+      stage->triggers(entry.trigger).schedule().cron() != entry.cron_text) {
+    // Changed since it was indexed: the change feed brings the new version next time.
+    SetNext(key, entry, kNever);
+    return absl::OkStatus();
+  }
+  const v1::Trigger& t = stage->triggers(entry.trigger);
+  std::string skip;
+  if (auto frozen = ActiveFreeze(*stage, now); frozen.has_value()) {
+    skip = absl::StrCat("stage frozen: ", *frozen);
+  } else {
+    release::StartRequest start;
+    start.pipeline = *pipeline;
+    start.stage = stage->name();
+    start.args.insert(t.schedule().args().begin(), t.schedule().args().end());
+    start.trigger.set_event("schedule");
+    start.trigger.set_source(t.schedule().cron());
+    start.trigger.set_actor("scheduler");
+    // One run per scheduled time, even if this Tick is repeated after a crash.
+    auto run = executor_->Start(start, absl::StrCat("schedule:", key, ":", fire_ms));
+    if (run.ok()) {
+      ++report.started;
+    } else {
+      skip = ReasonOf(run.status()) == ErrorReason::kStageHeld
+                 ? "stage held"
+                 : std::string(run.status().message());
+    }
+  }
+  if (!skip.empty()) {
+    ++report.skipped;
+    spdlog::info("schedule {} of {}/{} skipped: {}", entry.cron_text, entry.pipeline, entry.stage,
+                 skip);
+  }
+  // Missed times fire once: the next time is computed from now.
+  auto upcoming = entry.cron.Next(now);
+  const int64_t after_ms = upcoming.has_value() ? absl::ToUnixMillis(*upcoming) : kNever;
+  RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
+    return storage::ScheduleRepository().SetNextFire(tx, key, after_ms);
+  }));
+  SetNext(key, entry, after_ms);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SchedulerReport> Scheduler::Tick() {
+  SchedulerReport report;
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(Sync());
+  const absl::Time now = clock_->Now();
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  // What is due now, taken first: a source or schedule handled here is not due again in this
+  // Tick, whatever its next time.
+  std::vector<std::string> due;
+  for (auto it = due_.begin(); it != due_.end() && it->first <= now_ms; ++it) {
+    due.push_back(it->second);
+  }
+  for (const std::string& key : due) {
+    if (entries_.contains(key)) RETURN_IF_ERROR(Fire(key, now, report));
   }
   return report;
+}
+
+std::optional<absl::Time> Scheduler::NextFire() {
+  absl::MutexLock lock(&mu_);
+  if (due_.empty()) return std::nullopt;
+  return absl::FromUnixMillis(due_.begin()->first);
+}
+
+int Scheduler::Indexed() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(entries_.size());
 }
 
 }  // namespace slipway::trigger

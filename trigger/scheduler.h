@@ -4,12 +4,20 @@
 #ifndef SLIPWAY_TRIGGER_SCHEDULER_H_
 #define SLIPWAY_TRIGGER_SCHEDULER_H_
 
+#include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/cron.h"
 #include "release/executor.h"
 #include "storage/database.h"
 
@@ -25,7 +33,12 @@ struct SchedulerReport {
   int skipped = 0;
 };
 
-// Thread-safe (Tick serializes itself through the store). Does not own its collaborators.
+// Thread-safe: Tick serializes itself. Does not own its collaborators.
+//
+// Keeps an index of every schedule trigger and its next fire time, earliest first. The index is
+// built once from the store and then updated from the database's pipeline change feed, so an
+// idle Tick reads nothing: its work grows with the pipelines that changed and the schedules
+// that are due, not with the number of pipelines.
 class Scheduler {
  public:
   Scheduler(storage::Database* db, release::Executor* executor, const Clock* clock)
@@ -33,10 +46,39 @@ class Scheduler {
 
   absl::StatusOr<SchedulerReport> Tick();
 
+  // When the earliest indexed schedule is due, if any (as of the last Tick).
+  std::optional<absl::Time> NextFire();
+  // Number of schedule triggers in the index.
+  int Indexed();
+
  private:
+  struct Entry {
+    std::string pipeline;
+    std::string stage;
+    int trigger = 0;
+    std::string cron_text;
+    CronSchedule cron;
+    // Unix ms of the next fire; INT64_MAX when the expression never matches again.
+    int64_t next_ms = 0;
+  };
+  // Brings the index up to date with the pipelines changed since the last call.
+  absl::Status Sync() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Remove(const std::string& pipeline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetNext(const std::string& key, Entry& entry, int64_t next_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fires the schedule `key`, which is due at `now`.
+  absl::Status Fire(const std::string& key, absl::Time now, SchedulerReport& report)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   storage::Database* db_;
   release::Executor* executor_;
   const Clock* clock_;
+
+  absl::Mutex mu_;
+  uint64_t feed_next_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<std::string>> keys_of_ ABSL_GUARDED_BY(mu_);
+  std::set<std::pair<int64_t, std::string>> due_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace slipway::trigger

@@ -142,6 +142,44 @@ TEST_F(PollerTest, NewCommitsAndDeletedBranchesActLikePushes) {
   EXPECT_EQ(cleanup[0].trigger().event(), "branch_deleted");
 }
 
+TEST_F(PollerTest, OnlyDueSourcesAreReadAndSourceEditsReschedule) {
+  Poller poller(db_.get(), intake_.get(), &git_, &clock_);
+  ASSERT_OK(poller.Tick());
+  EXPECT_EQ(poller.Scheduled(), 1);
+  const uint64_t reads = db_->reads();
+  for (int i = 0; i < 30; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_EQ(poller.Tick()->polled, 0);
+  }
+  EXPECT_EQ(db_->reads(), reads);  // nothing due, nothing changed: the store is not read
+  // A longer interval takes effect from the next poll on; a source without one is not polled.
+  v1::Pipeline p;
+  ASSERT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto got = storage::PipelineRepository().Get(tx, "polled");
+    if (got.ok()) p = *got;
+    return got.status();
+  }));
+  v1::Pipeline edited = p;
+  edited.mutable_sources(0)->set_poll_interval("1h");
+  ASSERT_OK(db_->Write([&](storage::Transaction& tx) {
+    return storage::PipelineRepository().Update(tx, edited, p.etag());
+  }));
+  clock_.Advance(absl::Seconds(30));
+  EXPECT_EQ(poller.Tick()->polled, 1);  // due at its old time
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_EQ(poller.Tick()->polled, 0);  // next in an hour
+  clock_.Advance(absl::Hours(1));
+  EXPECT_EQ(poller.Tick()->polled, 1);
+  v1::Pipeline unpolled = edited;
+  unpolled.mutable_sources(0)->clear_poll_interval();
+  ASSERT_OK(db_->Write([&](storage::Transaction& tx) {
+    return storage::PipelineRepository().Update(tx, unpolled, edited.etag());
+  }));
+  clock_.Advance(absl::Hours(2));
+  EXPECT_EQ(poller.Tick()->polled, 0);
+  EXPECT_EQ(poller.Scheduled(), 0);
+}
+
 TEST_F(PollerTest, PolledCommitsCarryMessagesAndFilesForSkipFlagsAndPathRules) {
   Poller poller(db_.get(), intake_.get(), &git_, &clock_);
   ASSERT_OK(poller.Tick());

@@ -83,6 +83,40 @@ TEST_F(SchedulerTest, FiresOncePerScheduledTimeAndNotAtCreation) {
   EXPECT_EQ(Runs(), 2);
 }
 
+TEST_F(SchedulerTest, AnIdleTickReadsNothingAndPipelineWritesUpdateTheIndex) {
+  Scheduler s(db_.get(), executor_.get(), &clock_);
+  ASSERT_OK(s.Tick());
+  EXPECT_EQ(s.Indexed(), 1);
+  const uint64_t reads = db_->reads();
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_OK(s.Tick());
+  }
+  EXPECT_EQ(db_->reads(), reads);  // nothing changed, nothing due: the store is not read
+  // An edited schedule replaces the old one, and fires at its own time.
+  v1::Pipeline edited = pipeline_;
+  edited.mutable_stages(0)->mutable_triggers(0)->mutable_schedule()->set_cron("30 4 * * *");
+  ASSERT_OK(db_->Write([&](storage::Transaction& tx) {
+    return storage::PipelineRepository().Update(tx, edited, pipeline_.etag());
+  }));
+  ASSERT_OK(s.Tick());
+  EXPECT_EQ(s.Indexed(), 1);
+  AdvanceTo(3, 0);
+  EXPECT_EQ(s.Tick()->started, 0);
+  AdvanceTo(4, 30);
+  EXPECT_EQ(s.Tick()->started, 1);
+  // A deleted pipeline's schedule is gone from the index and never fires.
+  ASSERT_OK(db_->Write([&](storage::Transaction& tx) {
+    return storage::PipelineRepository().Delete(tx, "shop", "");
+  }));
+  ASSERT_OK(s.Tick());
+  EXPECT_EQ(s.Indexed(), 0);
+  EXPECT_FALSE(s.NextFire().has_value());
+  clock_.Advance(absl::Hours(48));
+  EXPECT_EQ(s.Tick()->started, 0);
+  EXPECT_EQ(Runs(), 1);
+}
+
 TEST_F(SchedulerTest, HeldAndFrozenStagesSkipTheirTime) {
   Scheduler s(db_.get(), executor_.get(), &clock_);
   ASSERT_OK(s.Tick());
