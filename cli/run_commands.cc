@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/proto_yaml.h"
+#include "common/run_state.h"
 #include "slipway/v1/delivery_service.grpc.pb.h"
 #include "slipway/v1/release_service.grpc.pb.h"
 
@@ -32,11 +33,6 @@ bool SplitTarget(const std::string& target, std::string* pipeline, std::string* 
   *pipeline = parts[0];
   *stage = parts[1];
   return true;
-}
-
-bool Terminal(v1::RunState s) {
-  return s == v1::RUN_STATE_SUCCEEDED || s == v1::RUN_STATE_FAILED ||
-         s == v1::RUN_STATE_CANCELLED || s == v1::RUN_STATE_SKIPPED;
 }
 
 const char* Color(v1::RunState s, bool tty) {
@@ -121,7 +117,7 @@ int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
     return RpcFail(s, c);
   }
   if (logs_only) return 0;
-  if (!Terminal(last_state)) {
+  if (!RunEnded(last_state)) {
     auto run_stub = v1::ReleaseService::NewStub(c.channel);
     v1::GetRunRequest get;
     get.set_id(run_id);

@@ -27,6 +27,8 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "deploy/driver.h"
+#include "preview/live_previews.h"
+#include "preview/matching.h"
 #include "release/executor.h"
 #include "slipway/v1/delivery.pb.h"
 #include "slipway/v1/pipeline.pb.h"
@@ -159,11 +161,10 @@ class PreviewManager {
   absl::Status BeginTeardown(v1::Preview& p, const std::string& why, const std::string& actor,
                              bool skip_flow) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Save(const v1::Preview& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::Preview* Live(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::Preview* LiveByKey(const std::string& pipeline, const std::string& blueprint,
-                         const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Live previews of the blueprint that hold resources (count against the budget).
-  std::vector<v1::Preview*> Occupying(const std::string& pipeline, const std::string& blueprint)
+  // Live previews of the blueprint that hold resources (count against the budget), oldest
+  // first. In budget.cc.
+  std::vector<const v1::Preview*> Occupying(const std::string& pipeline,
+                                            const std::string& blueprint)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Step(v1::Preview& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StartRun(v1::Preview& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -187,8 +188,8 @@ class PreviewManager {
   PreviewOptions options_;
 
   absl::Mutex mu_;
-  // Live previews by uid.
-  std::map<std::string, v1::Preview> live_ ABSL_GUARDED_BY(mu_);
+  // Live previews, indexed, with the set of those that have work.
+  LivePreviews live_ ABSL_GUARDED_BY(mu_);
   // Previews with a driver task in flight.
   std::set<std::string> busy_ ABSL_GUARDED_BY(mu_);
 
@@ -196,9 +197,6 @@ class PreviewManager {
   bool work_ ABSL_GUARDED_BY(work_mu_) = false;
   std::vector<TaskDone> done_ ABSL_GUARDED_BY(work_mu_);
 };
-
-// The subject key of a pull request or branch of `source`: "app/pr:12", "app/branch:main".
-std::string SubjectKey(const std::string& source, int64_t pull_request, const std::string& branch);
 
 }  // namespace slipway::preview
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/duration.h"
+#include "common/run_state.h"
 #include "common/status_macros.h"
 #include "storage/pipeline_repository.h"
 #include "storage/run_repository.h"
@@ -49,7 +50,7 @@ absl::Status PruneStage(storage::Database& db, const Clock& clock, const std::st
         ASSIGN_OR_RETURN(auto page, runs.List(tx, filter));
         if (page.empty()) break;
         for (const auto& r : page) {
-          if (storage::IsActive(r.state()) || r.end_time().empty() || r.end_time() >= cutoff) continue;
+          if (RunActive(r.state()) || r.end_time().empty() || r.end_time() >= cutoff) continue;
           ASSIGN_OR_RETURN(int64_t n, runs.DeleteEvents(tx, r.id()));
           report.events_deleted += n;
         }

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
+#include "common/run_state.h"
 #include "common/status_macros.h"
 #include "storage/pipeline_repository.h"
 #include "storage/run_repository.h"
@@ -129,7 +130,7 @@ absl::StatusOr<v1::Run> RunManager::ApproveRun(const v1::ApproveRunRequest& requ
 absl::StatusOr<v1::Run> RunManager::RetryRun(const v1::RetryRunRequest& request,
                                              const std::string& caller) {
   ASSIGN_OR_RETURN(v1::Run old, GetRun(request.id()));
-  if (storage::IsActive(old.state())) {
+  if (RunActive(old.state())) {
     return absl::FailedPreconditionError(
         absl::StrCat("run ", old.id(), " has not ended; cancel it first or wait"));
   }

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "common/error_reason.h"
+#include "common/run_state.h"
 #include "absl/status/status.h"
 #include "server/grpc_status.h"
 #include "storage/run_repository.h"
@@ -204,7 +205,7 @@ grpc::Status ReleaseServiceImpl::WatchRun(grpc::ServerContext* context,
                    for (const auto& e : *events) {
                      if (!writer->Write(e)) return absl::CancelledError("client went away");
                      after = e.sequence();
-                     ended = !storage::IsActive(e.state()) && e.state() != v1::RUN_STATE_UNSPECIFIED;
+                     ended = RunEnded(e.state());
                    }
                    if (ended && events->size() < 100) {
                      // Nothing follows the event that ended the run.
@@ -213,7 +214,7 @@ grpc::Status ReleaseServiceImpl::WatchRun(grpc::ServerContext* context,
                    }
                    if (events->empty()) {
                      auto run = runs_->GetRun(request->id());
-                     if (run.ok() && !storage::IsActive(run->state()) &&
+                     if (run.ok() && RunEnded(run->state()) &&
                          run->last_event() <= after) {
                        return absl::OkStatus();
                      }

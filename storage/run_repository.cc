@@ -1,11 +1,11 @@
 #include "storage/run_repository.h"
 
-#include "storage/sealed_secrets.h"
-
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "common/run_state.h"
 #include "common/status_macros.h"
+#include "storage/sealed_secrets.h"
 #include "storage/errors.h"
 
 namespace slipway::storage {
@@ -20,18 +20,6 @@ absl::StatusOr<T> Decode(const Transaction& tx, const std::string& blob, std::st
 
 }  // namespace
 
-bool IsActive(v1::RunState state) {
-  switch (state) {
-    case v1::RUN_STATE_QUEUED:
-    case v1::RUN_STATE_PENDING:
-    case v1::RUN_STATE_RUNNING:
-    case v1::RUN_STATE_AWAITING_APPROVAL:
-    case v1::RUN_STATE_CANCELLING:
-      return true;
-    default:
-      return false;
-  }
-}
 
 absl::StatusOr<int64_t> RunRepository::Insert(Transaction& tx, const v1::Run& run) const {
   int64_t seq = 1;
@@ -47,7 +35,7 @@ absl::StatusOr<int64_t> RunRepository::Insert(Transaction& tx, const v1::Run& ru
       .Bind(3, run.pipeline())
       .Bind(4, run.stage())
       .Bind(5, static_cast<int64_t>(run.state()))
-      .Bind(6, static_cast<int64_t>(IsActive(run.state()) ? 1 : 0))
+      .Bind(6, static_cast<int64_t>(RunActive(run.state()) ? 1 : 0))
       .BindBlob(7, StoredBytes(tx, run));
   absl::Status s = stmt->Run();
   if (absl::IsAlreadyExists(s)) return AlreadyExists("run", run.id());
@@ -59,7 +47,7 @@ absl::Status RunRepository::Update(Transaction& tx, const v1::Run& run) const {
   ASSIGN_OR_RETURN(auto stmt,
                    tx.Prepare("UPDATE runs SET state = ?, active = ?, spec = ? WHERE id = ?"));
   stmt->Bind(1, static_cast<int64_t>(run.state()))
-      .Bind(2, static_cast<int64_t>(IsActive(run.state()) ? 1 : 0))
+      .Bind(2, static_cast<int64_t>(RunActive(run.state()) ? 1 : 0))
       .BindBlob(3, StoredBytes(tx, run))
       .Bind(4, run.id());
   RETURN_IF_ERROR(stmt->Run());

@@ -16,9 +16,6 @@
 
 namespace slipway::storage {
 
-// True for QUEUED, PENDING, RUNNING, AWAITING_APPROVAL and CANCELLING.
-bool IsActive(v1::RunState state);
-
 struct RunFilter {
   std::string pipeline;  // empty: any
   std::string stage;     // empty: any
