@@ -70,6 +70,48 @@ std::unique_ptr<StepThread> PreviewThread(preview::PreviewManager* previews, con
   return std::make_unique<StepThread>(std::move(f), clock);
 }
 
+namespace {
+
+// A wait that Wake cuts short.
+class Sleeper {
+ public:
+  void Wait(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&woken_), d);
+    woken_ = false;
+  }
+  void Wake() {
+    absl::MutexLock lock(&mu_);
+    woken_ = true;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+std::unique_ptr<StepThread> SchedulerThread(trigger::Scheduler* scheduler, const Clock* clock) {
+  auto sleeper = std::make_shared<Sleeper>();
+  StepFunctions f;
+  f.step = [scheduler] {
+    if (auto r = scheduler->Tick(); !r.ok()) {
+      spdlog::warn("scheduler: {}", std::string(r.status().message()));
+    }
+  };
+  f.next_wake = [scheduler, clock]() -> std::optional<absl::Time> {
+    std::optional<absl::Time> next = scheduler->NextFire();
+    // Still due after a Tick: it failed (a store error); tried again in a second.
+    if (next.has_value() && *next <= clock->Now()) return clock->Now() + absl::Seconds(1);
+    return next;
+  };
+  f.wait_for_work = [sleeper](absl::Duration d) { sleeper->Wait(d); };
+  f.wake = [sleeper] { sleeper->Wake(); };
+  f.max_wait = absl::Seconds(1);
+  return std::make_unique<StepThread>(std::move(f), clock);
+}
+
 PeriodicThread::PeriodicThread(std::function<void()> step, absl::Duration interval) {
   thread_ = std::thread([this, step = std::move(step), interval] {
     absl::MutexLock lock(&mu_);

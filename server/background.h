@@ -1,5 +1,5 @@
 // The threads that drive slipwayd's step functions in production: the run executor's and the
-// preview manager's Tick, and periodic work (Supervise, schedules). Each stops (and joins) when
+// preview manager's and the scheduler's Tick, and periodic work (Supervise, polling). Each stops (and joins) when
 // destroyed.
 #ifndef SLIPWAY_SERVER_BACKGROUND_H_
 #define SLIPWAY_SERVER_BACKGROUND_H_
@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "preview/preview_manager.h"
 #include "release/executor.h"
+#include "trigger/scheduler.h"
 
 namespace slipway::server {
 
@@ -47,6 +48,10 @@ std::unique_ptr<StepThread> ExecutorThread(release::Executor* executor, const Cl
 // `reconcile_interval` (never, if zero).
 std::unique_ptr<StepThread> PreviewThread(preview::PreviewManager* previews, const Clock* clock,
                                           absl::Duration reconcile_interval);
+
+// Scheduler::Tick every second (to pick up pipeline changes) and at each schedule's fire time,
+// so a run starts within milliseconds of its minute.
+std::unique_ptr<StepThread> SchedulerThread(trigger::Scheduler* scheduler, const Clock* clock);
 
 // Calls `step` every `interval` until destroyed.
 class PeriodicThread {

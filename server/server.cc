@@ -122,7 +122,7 @@ struct Server::Impl {
   std::unique_ptr<PreviewServiceImpl> preview_service;
   std::unique_ptr<trigger::WebhookIntake> intake;
   std::unique_ptr<trigger::Scheduler> scheduler;
-  std::unique_ptr<PeriodicThread> scheduler_thread;
+  std::unique_ptr<StepThread> scheduler_thread;
   std::unique_ptr<trigger::Libgit2RefLister> ref_lister;
   std::unique_ptr<trigger::Poller> poller;
   std::unique_ptr<PeriodicThread> poller_thread;
@@ -383,14 +383,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   deploy::ProcessDriver* supervised = impl->process_driver.get();
   impl->supervisor_thread = std::make_unique<PeriodicThread>(
       [supervised] { supervised->Supervise(); }, absl::Milliseconds(500));
-  trigger::Scheduler* scheduler = impl->scheduler.get();
-  impl->scheduler_thread = std::make_unique<PeriodicThread>(
-      [scheduler] {
-        if (auto r = scheduler->Tick(); !r.ok()) {
-          spdlog::warn("scheduler: {}", std::string(r.status().message()));
-        }
-      },
-      absl::Seconds(1));
+  impl->scheduler_thread = SchedulerThread(impl->scheduler.get(), clock);
   trigger::Poller* poller = impl->poller.get();
   impl->poller_thread = std::make_unique<PeriodicThread>(
       [poller] {
