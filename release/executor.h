@@ -1,12 +1,21 @@
 // The run executor: owns every run that has not ended, applies the stage's concurrency policy,
-// walks each run's flow (sequential and parallel, nested), starts nodes through drivers and the
-// HTTP client on background tasks, applies timeouts, retries and approvals, and records a
-// release when a run succeeds. Every state change is committed to the store before it is
-// announced, so a restarted controller resumes each unfinished run (Recover).
+// walks each run's flow (sequential and parallel, nested), starts nodes through their node kinds
+// on background tasks, applies timeouts, retries and approvals, and records a release when a
+// run succeeds. Every state change is committed to the store before it is announced, so a
+// restarted controller resumes each unfinished run (Recover).
 //
 // Background work is a step function: Tick() does everything that is due at the clock's now
-// and returns; a thin thread drives it in production (server/executor_thread.h), tests call it
-// directly after advancing a FakeClock.
+// and returns; a thin thread drives it in production (ExecutorThread in server/background.h),
+// tests call it directly after advancing a FakeClock.
+//
+// Its parts, one file each (docs/adr/0007-executor-structure.md):
+//   executor.cc         the active set, its indexes and timers, Tick, Commit, cancel, approve
+//   run_start.cc        Start/StartAll: checks, request ids, admission, the first write
+//   admission.{h,cc}    the concurrency policy as a pure function
+//   flow_walk.cc        advancing a run's flow, starting nodes, attempts and retries
+//   nodes/              one node kind per file (what a step does when an attempt starts)
+//   run_journal.{h,cc}  the changes not yet committed, and how a batch is written
+//   recording.{h,cc}    the release and hold an ended run records
 #ifndef SLIPWAY_RELEASE_EXECUTOR_H_
 #define SLIPWAY_RELEASE_EXECUTOR_H_
 
@@ -27,6 +36,8 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "deploy/driver.h"
+#include "release/nodes/node_kind.h"
+#include "release/run_journal.h"
 #include "slipway/v1/pipeline.pb.h"
 #include "slipway/v1/release.pb.h"
 #include "storage/database.h"
@@ -45,6 +56,8 @@ struct ExecutorDeps {
   // Called (with the executor's lock held: it must not call back) after a commit that ended
   // runs. Optional.
   std::function<void()> on_run_ended;
+  // What each kind of step does (release/nodes/). Empty: BuiltinNodeKinds().
+  NodeKinds node_kinds;
 };
 
 struct StartRequest {
@@ -165,7 +178,9 @@ class Executor {
   // The run `run_id` as it stands: from memory if active, else from the store.
   absl::StatusOr<v1::Run> CurrentRun(const std::string& run_id);
 
-  absl::Status StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& step)
+  // Starts an attempt of `node` through its node kind (flow_walk.cc). Whatever happens is
+  // recorded in the node: it fails, waits, or runs work posted after the next commit.
+  void StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& step)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Walks a group; returns its state: SUCCEEDED, FAILED, or RUNNING (still going).
   v1::NodeState AdvanceGroup(ActiveRun& ar, const v1::Steps& steps, const std::string& path,
@@ -205,8 +220,6 @@ class Executor {
 
   ExecutorDeps deps_;
   storage::RunRepository runs_repo_;
-  storage::ReleaseRepository releases_repo_;
-  storage::StageResourceRepository resources_repo_;
 
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<ActiveRun>> active_ ABSL_GUARDED_BY(mu_);
@@ -218,20 +231,13 @@ class Executor {
   // ...each run's next timed work, earliest first...
   std::set<std::pair<absl::Time, std::string>> timers_ ABSL_GUARDED_BY(mu_);
   // ...and the stages where a queued run may now start. The active runs of each stage:
-  std::set<std::pair<std::string, std::string>> promote_stages_ ABSL_GUARDED_BY(mu_);
+  std::set<StageKey> promote_stages_ ABSL_GUARDED_BY(mu_);
   // Runs that have ended but are still active (their end not yet written, or tasks in flight).
   std::set<std::string> ended_ ABSL_GUARDED_BY(mu_);
-  std::map<std::pair<std::string, std::string>, std::set<std::string>> by_stage_
-      ABSL_GUARDED_BY(mu_);
-  // Changes not yet committed.
-  std::vector<std::string> dirty_runs_ ABSL_GUARDED_BY(mu_);
-  std::vector<v1::RunEvent> pending_events_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::pair<std::string, v1::ResourceState>> pending_resources_ ABSL_GUARDED_BY(mu_);
-  std::vector<v1::Release> pending_releases_ ABSL_GUARDED_BY(mu_);
-  // Holds placed by successful rollbacks, keyed by run id; pinned to the release they record.
-  std::map<std::string, v1::StageHold> pending_holds_ ABSL_GUARDED_BY(mu_);
-  // Driver and HTTP work of started nodes, posted once their RUNNING state is committed.
-  std::vector<std::function<void()>> pending_tasks_ ABSL_GUARDED_BY(mu_);
+  std::map<StageKey, std::set<std::string>> by_stage_ ABSL_GUARDED_BY(mu_);
+  // Changes not yet committed, and the driver and HTTP work of started nodes, posted once their
+  // RUNNING state is committed.
+  RunJournal journal_ ABSL_GUARDED_BY(mu_);
   // Latest committed event sequence per active run, for WaitForEvents (entries go with the run,
   // so memory stays bounded by the active runs).
   std::map<std::string, int64_t> committed_events_ ABSL_GUARDED_BY(mu_);

@@ -1,0 +1,74 @@
+#include "release/nodes/support.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/duration.h"
+#include "common/status_macros.h"
+#include "expression/expression.h"
+
+namespace slipway::release {
+
+absl::StatusOr<std::string> Resolve(const std::string& text,
+                                    const std::map<std::string, std::string>& values) {
+  if (text.find('$') == std::string::npos) return text;
+  ASSIGN_OR_RETURN(expression::Template t, expression::Template::Parse(text));
+  absl::flat_hash_map<std::string, std::string> flat(values.begin(), values.end());
+  return t.Evaluate(flat);
+}
+
+std::string Truncate(std::string s, size_t max) {
+  if (s.size() > max) s = s.substr(s.size() - max);
+  return s;
+}
+
+absl::Duration DurationOr(const std::string& text, absl::Duration fallback) {
+  if (text.empty()) return fallback;
+  auto d = ParseDuration(text);
+  return d.ok() ? *d : fallback;
+}
+
+bool StatusExpected(int status, const google::protobuf::RepeatedField<int32_t>& expect, int lo,
+                    int hi) {
+  if (expect.empty()) return status >= lo && status <= hi;
+  return std::find(expect.begin(), expect.end(), status) != expect.end();
+}
+
+absl::StatusOr<deploy::DeployRequest> MakeDeployRequest(
+    const std::map<std::string, std::string>& values, const std::string& pipeline,
+    const std::string& stage, const std::string& run_id, const v1::Resource& spec,
+    const v1::Artifact& artifact) {
+  std::map<std::string, std::string> v = values;
+  v["artifact.image"] = artifact.image();
+  v["artifact.sha"] = artifact.sha();
+  v["artifact.version"] = artifact.version();
+  for (const auto& [k, val] : artifact.config()) v["artifact.config." + k] = val;
+  deploy::DeployRequest req;
+  req.key = absl::StrCat(pipeline, "/", stage, "/", spec.name());
+  req.spec = spec;
+  req.artifact = artifact;
+  auto* cmd = req.spec.mutable_process()->mutable_command();
+  for (auto& arg : *cmd) {
+    ASSIGN_OR_RETURN(arg, Resolve(arg, v));
+  }
+  for (auto& [k, val] : *req.spec.mutable_process()->mutable_env()) {
+    ASSIGN_OR_RETURN(val, Resolve(val, v));
+  }
+  for (auto& [k, val] : *req.spec.mutable_command()->mutable_env()) {
+    ASSIGN_OR_RETURN(val, Resolve(val, v));
+  }
+  req.env = {{"SLIPWAY_PIPELINE", pipeline},
+             {"SLIPWAY_STAGE", stage},
+             {"SLIPWAY_RESOURCE", spec.name()},
+             {"SLIPWAY_RUN_ID", run_id},
+             {"SLIPWAY_ARTIFACT_IMAGE", artifact.image()},
+             {"SLIPWAY_ARTIFACT_SHA", artifact.sha()},
+             {"SLIPWAY_ARTIFACT_VERSION", artifact.version()},
+             {"SLIPWAY_TRIGGER_BRANCH", v["trigger.branch"]},
+             {"SLIPWAY_TRIGGER_SHA", v["trigger.sha"]}};
+  for (const auto& [k, val] : artifact.config()) req.env["SLIPWAY_CONFIG_" + k] = val;
+  return req;
+}
+
+}  // namespace slipway::release

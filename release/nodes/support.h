@@ -1,0 +1,43 @@
+// What several node kinds share: templates, deploy requests, HTTP status checks and bounds.
+#ifndef SLIPWAY_RELEASE_NODES_SUPPORT_H_
+#define SLIPWAY_RELEASE_NODES_SUPPORT_H_
+
+#include <cstddef>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "deploy/driver.h"
+#include "google/protobuf/repeated_field.h"
+#include "slipway/v1/pipeline.pb.h"
+
+namespace slipway::release {
+
+// Outputs (a job's output, an HTTP body) keep at most their last this many bytes.
+inline constexpr size_t kMaxOutputBytes = 4096;
+
+// `text` with its ${...} templates evaluated against `values`.
+absl::StatusOr<std::string> Resolve(const std::string& text,
+                                    const std::map<std::string, std::string>& values);
+
+// The last `max` bytes of `s`.
+std::string Truncate(std::string s, size_t max);
+
+// `text` as a duration; `fallback` when it is empty or unreadable.
+absl::Duration DurationOr(const std::string& text, absl::Duration fallback);
+
+// Whether an HTTP status is expected: one of `expect`, or within [lo, hi] when it is empty.
+bool StatusExpected(int status, const google::protobuf::RepeatedField<int32_t>& expect, int lo,
+                    int hi);
+
+// The driver request for resource `spec` of `run` with `artifact`: templates in the resource's
+// settings see `values` plus artifact.*, and the environment names the run.
+absl::StatusOr<deploy::DeployRequest> MakeDeployRequest(
+    const std::map<std::string, std::string>& values, const std::string& pipeline,
+    const std::string& stage, const std::string& run_id, const v1::Resource& spec,
+    const v1::Artifact& artifact);
+
+}  // namespace slipway::release
+
+#endif  // SLIPWAY_RELEASE_NODES_SUPPORT_H_
