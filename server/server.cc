@@ -290,6 +290,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   for (const auto& [name, driver] : options.driver_overrides) exec.drivers[name] = driver;
   exec.http = impl->http.get();
   exec.tasks = impl->tasks.get();
+  // What each kind of flow step does: one file per kind in release/nodes/.
+  exec.node_kinds = release::BuiltinNodeKinds();
   Impl* self = impl.get();
   exec.on_run_ended = [self] {
     if (self->previews != nullptr) self->previews->Notify();
