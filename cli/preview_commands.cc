@@ -1,4 +1,3 @@
-#include "cli/preview_commands.h"
 
 #include <unistd.h>
 
@@ -8,11 +7,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cli/command_group.h"
 #include "common/proto_yaml.h"
 #include "slipway/v1/preview.grpc.pb.h"
 
 namespace slipway::cli {
 namespace {
+
+struct PreviewFlags {
+  std::string pipeline, blueprint, branch, sha;
+  std::vector<std::string> args;  // k=v
+  bool skip_teardown = false;
+  // Wait until the preview is READY (or DELETED, for delete), or failed.
+  bool wait = false;
+};
 
 std::string StateName(v1::PreviewState s) {
   return EnumShortName(v1::PreviewState_descriptor()->FindValueByNumber(s));
@@ -67,8 +75,6 @@ int WaitFor(const Connection& c, const std::string& name, bool deleting, const s
   }
   return Fail(absl::StrCat("preview ", name, " did not settle within 10 minutes"));
 }
-
-}  // namespace
 
 int ListPreviews(const Connection& c, const std::string& pipeline, bool all,
                  const std::string& output) {
@@ -185,5 +191,50 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
   return Fail(absl::StrCat("preview: unknown command \"", verb,
                            "\" (get, create, delete, extend, pause, resume)"));
 }
+
+class PreviewGroup final : public CommandGroup {
+ public:
+  void Register(CLI::App& app) override {
+    previews_ = app.add_subcommand("previews", "List preview environments");
+    previews_->add_option("pipeline", list_pipeline_, "Only this pipeline's");
+    previews_->add_flag("--all", list_all_, "Include deleted previews");
+    preview_ = app.add_subcommand(
+        "preview", "preview get NAME | create PIPELINE --branch B | delete NAME | extend NAME 2h "
+                   "| pause NAME | resume NAME");
+    preview_->add_option("words", words_, "verb and its arguments")->required()->expected(1, 3);
+    preview_->add_option("--branch", flags_.branch, "create: the branch to preview");
+    preview_->add_option("--sha", flags_.sha, "create: its commit");
+    preview_->add_option("--blueprint", flags_.blueprint,
+                         "create: the blueprint (if the pipeline has several)");
+    preview_->add_option("--arg", flags_.args, "create: key=value, repeatable");
+    preview_->add_flag("--skip-teardown", flags_.skip_teardown,
+                       "delete: do not run the teardown flow (resources are still removed)");
+    preview_->add_flag("--wait", flags_.wait, "create/resume: until READY; delete: until DELETED");
+  }
+
+  std::optional<int> Run(const Globals& g) override {
+    if (previews_->parsed()) {
+      return WithConnection(g, [&](const Connection& c) {
+        return ListPreviews(c, list_pipeline_, list_all_, g.output);
+      });
+    }
+    if (preview_->parsed()) {
+      return WithConnection(
+          g, [&](const Connection& c) { return PreviewCommand(c, words_, flags_, g.output); });
+    }
+    return std::nullopt;
+  }
+
+ private:
+  CLI::App *previews_ = nullptr, *preview_ = nullptr;
+  std::string list_pipeline_;
+  bool list_all_ = false;
+  std::vector<std::string> words_;
+  PreviewFlags flags_;
+};
+
+}  // namespace
+
+std::unique_ptr<CommandGroup> PreviewCommands() { return std::make_unique<PreviewGroup>(); }
 
 }  // namespace slipway::cli

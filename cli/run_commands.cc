@@ -1,4 +1,5 @@
-#include "cli/run_commands.h"
+// The run and release commands: run (with --wait progress), run get, runs, logs, cancel,
+// approve, reject, retry, releases, release get.
 
 #include <algorithm>
 #include <unistd.h>
@@ -6,9 +7,10 @@
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "cli/command_group.h"
 #include "common/proto_yaml.h"
 #include "common/run_state.h"
 #include "slipway/v1/delivery_service.grpc.pb.h"
@@ -17,9 +19,15 @@
 namespace slipway::cli {
 namespace {
 
-void Print(const google::protobuf::Message& m, const std::string& output) {
-  std::fputs((output == "yaml" ? ToYaml(m) : ToJson(m) + "\n").c_str(), stdout);
-}
+struct StartFlags {
+  std::string target;             // pipeline/stage
+  std::vector<std::string> args;  // k=v
+  std::string sha, branch, tag, reason, request_id;
+  bool wait = false;
+  bool override_hold = false;
+};
+
+
 
 std::string Short(const google::protobuf::EnumValueDescriptor* v) { return EnumShortName(v); }
 std::string StateName(v1::RunState s) { return Short(v1::RunState_descriptor()->FindValueByNumber(s)); }
@@ -27,13 +35,6 @@ std::string NodeStateName(v1::NodeState s) {
   return Short(v1::NodeState_descriptor()->FindValueByNumber(s));
 }
 
-bool SplitTarget(const std::string& target, std::string* pipeline, std::string* stage) {
-  std::vector<std::string> parts = absl::StrSplit(target, '/');
-  if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) return false;
-  *pipeline = parts[0];
-  *stage = parts[1];
-  return true;
-}
 
 const char* Color(v1::RunState s, bool tty) {
   if (!tty) return "";
@@ -46,6 +47,7 @@ const char* Color(v1::RunState s, bool tty) {
     default: return "\033[36m";
   }
 }
+
 
 }  // namespace
 
@@ -129,6 +131,8 @@ int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
   }
   return last_state == v1::RUN_STATE_SUCCEEDED ? 0 : 1;
 }
+
+namespace {
 
 int StartRun(const Connection& c, const StartFlags& flags, const std::string& output) {
   v1::StartRunRequest req;
@@ -326,190 +330,122 @@ int GetRelease(const Connection& c, const std::string& target, int64_t number,
   return 0;
 }
 
-namespace {
 
-void PrintDiff(const v1::ReleaseDiff& diff) {
-  if (diff.resources_size() == 0) {
-    std::printf("no differences between release %lld and release %lld\n",
-                static_cast<long long>(diff.from_release()), static_cast<long long>(diff.to_release()));
-    return;
+class RunGroup final : public CommandGroup {
+ public:
+  void Register(CLI::App& app) override {
+    run_ = app.add_subcommand(
+        "run", "Start a run of a stage's release flow (PIPELINE/STAGE), or show one (run get ID)");
+    run_->add_option("target", run_words_, "PIPELINE/STAGE, or: get RUN_ID")->required();
+    run_->add_option("--arg", start_.args, "Run argument name=value (repeatable)");
+    run_->add_option("--sha", start_.sha, "Git SHA being released (${trigger.sha})");
+    run_->add_option("--branch", start_.branch, "Branch (${trigger.branch})");
+    run_->add_option("--tag", start_.tag, "Tag (${trigger.tag})");
+    run_->add_option("--reason", start_.reason, "Why (recorded on the run)");
+    run_->add_option("--request-id", start_.request_id,
+                     "Idempotency key: a retried CI job attaches to the same run");
+    run_->add_flag("--override-hold", start_.override_hold,
+                   "Run although the stage is held (recorded; lifts the hold)");
+    run_->add_flag("--wait", start_.wait,
+                   "Show progress until the run ends; exit 0 only if it succeeded");
+    runs_ = app.add_subcommand("runs", "List runs, newest first");
+    runs_->add_option("target", runs_target_, "PIPELINE or PIPELINE/STAGE");
+    runs_->add_option("--state", state_, "Only runs in this state (running, failed, …)");
+    runs_->add_option("--limit", limit_, "At most this many runs, newest first (1 to 10000)")
+        ->check(CLI::Range(1, 10000));
+    logs_ = app.add_subcommand("logs", "Show a run's log lines");
+    logs_->add_option("run", logs_run_, "Run id")->required();
+    logs_->add_flag("-f,--follow", follow_, "Keep following until the run ends");
+    logs_->add_option("--node", logs_node_, "Only this node's lines");
+    cancel_ = app.add_subcommand("cancel", "Cancel a run");
+    cancel_->add_option("run", cancel_run_, "Run id")->required();
+    cancel_->add_option("--reason", cancel_reason_, "Why");
+    approve_ = app.add_subcommand("approve", "Approve a run's approval node");
+    reject_ = app.add_subcommand("reject", "Reject a run's approval node (the run fails)");
+    for (CLI::App* cmd : {approve_, reject_}) {
+      cmd->add_option("run", approval_run_, "Run id")->required();
+      cmd->add_option("--node", approval_node_, "The approval node's ref")->required();
+      cmd->add_option("--comment", approval_comment_, "Comment");
+    }
+    retry_ = app.add_subcommand("retry", "Start a run again with the same arguments");
+    retry_->add_option("run", retry_run_, "Run id")->required();
+    retry_->add_option("--request-id", retry_request_id_, "Idempotency key");
+    retry_->add_flag("--wait", retry_wait_, "Show progress until the run ends");
+    releases_ = app.add_subcommand("releases", "List a stage's releases, newest first");
+    releases_->add_option("target", releases_target_, "PIPELINE/STAGE")->required();
+    release_ = app.add_subcommand("release", "Show a release: release get PIPELINE/STAGE N");
+    release_->add_option("words", release_words_, "get PIPELINE/STAGE N")->required();
   }
-  std::printf("release %lld -> release %lld\n", static_cast<long long>(diff.from_release()),
-              static_cast<long long>(diff.to_release()));
-  for (const auto& r : diff.resources()) {
-    std::printf("  %s\n", r.resource().c_str());
-    for (const auto& ch : r.changes()) std::printf("    %s\n", ch.c_str());
+
+  std::optional<int> Run(const Globals& g) override {
+    const std::string& out = g.output;
+    if (run_->parsed()) {
+      if (run_words_.size() == 2 && run_words_[0] == "get") {
+        return WithConnection(g, [&](const Connection& c) { return GetRun(c, run_words_[1], out); });
+      }
+      if (run_words_.size() != 1) return Fail("run: expected PIPELINE/STAGE or get RUN_ID");
+      start_.target = run_words_[0];
+      return WithConnection(g, [&](const Connection& c) { return StartRun(c, start_, out); });
+    }
+    if (runs_->parsed()) {
+      return WithConnection(
+          g, [&](const Connection& c) { return ListRuns(c, runs_target_, state_, limit_, out); });
+    }
+    if (logs_->parsed()) {
+      return WithConnection(g, [&](const Connection& c) {
+        return WatchRun(c, logs_run_, true, logs_node_, follow_, out);
+      });
+    }
+    if (cancel_->parsed()) {
+      return WithConnection(
+          g, [&](const Connection& c) { return CancelRun(c, cancel_run_, cancel_reason_, out); });
+    }
+    if (approve_->parsed() || reject_->parsed()) {
+      return WithConnection(g, [&](const Connection& c) {
+        return ApproveRun(c, approval_run_, approval_node_, approval_comment_, reject_->parsed(),
+                          out);
+      });
+    }
+    if (retry_->parsed()) {
+      return WithConnection(g, [&](const Connection& c) {
+        return RetryRun(c, retry_run_, retry_request_id_, retry_wait_, out);
+      });
+    }
+    if (releases_->parsed()) {
+      return WithConnection(
+          g, [&](const Connection& c) { return ListReleases(c, releases_target_, out); });
+    }
+    if (release_->parsed()) {
+      int64_t number = 0;
+      if (release_words_.size() != 3 || release_words_[0] != "get" ||
+          !absl::SimpleAtoi(release_words_[2], &number)) {
+        return Fail("release: expected get PIPELINE/STAGE NUMBER");
+      }
+      return WithConnection(
+          g, [&](const Connection& c) { return GetRelease(c, release_words_[1], number, out); });
+    }
+    return std::nullopt;
   }
-}
+
+ private:
+  CLI::App *run_ = nullptr, *runs_ = nullptr, *logs_ = nullptr, *cancel_ = nullptr;
+  CLI::App *approve_ = nullptr, *reject_ = nullptr, *retry_ = nullptr;
+  CLI::App *releases_ = nullptr, *release_ = nullptr;
+  StartFlags start_;
+  std::vector<std::string> run_words_, release_words_;
+  std::string runs_target_, state_;
+  int limit_ = 50;
+  std::string logs_run_, logs_node_;
+  bool follow_ = false;
+  std::string cancel_run_, cancel_reason_;
+  std::string approval_run_, approval_node_, approval_comment_;
+  std::string retry_run_, retry_request_id_;
+  bool retry_wait_ = false;
+  std::string releases_target_;
+};
 
 }  // namespace
 
-int Rollback(const Connection& c, const RollbackFlags& flags, const std::string& output) {
-  v1::RollbackStageRequest req;
-  std::string pipeline, stage;
-  if (!SplitTarget(flags.target, &pipeline, &stage)) return Fail("rollback: expected PIPELINE/STAGE");
-  req.set_pipeline(pipeline);
-  req.set_stage(stage);
-  req.set_to_release(flags.to);
-  req.set_dry_run(flags.dry_run);
-  req.set_reason(flags.reason);
-  req.set_request_id(flags.request_id);
-  auto stub = v1::ReleaseService::NewStub(c.channel);
-  v1::RollbackStageResponse resp;
-  grpc::Status s = stub->RollbackStage(c.NewContext().get(), req, &resp);
-  if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") {
-    Print(resp, output);
-    if (flags.dry_run || flags.no_wait) return 0;
-    return WatchRun(c, resp.run().id(), false, "", true, output);
-  }
-  PrintDiff(resp.diff());
-  if (flags.dry_run) {
-    std::printf("dry run: nothing changed\n");
-    return 0;
-  }
-  std::printf("rollback to release %lld: run %s\n", static_cast<long long>(resp.target_release()),
-              resp.run().id().c_str());
-  if (flags.no_wait) return 0;
-  int rc = WatchRun(c, resp.run().id(), false, "", true, output);
-  if (rc == 0) std::printf("stage %s is held; `slipway unhold %s` lifts it\n", flags.target.c_str(), flags.target.c_str());
-  return rc;
-}
-
-int Diff(const Connection& c, const std::string& target, int64_t from, int64_t to,
-         const std::string& output) {
-  v1::DiffReleasesRequest req;
-  std::string pipeline, stage;
-  if (!SplitTarget(target, &pipeline, &stage)) return Fail("diff: expected PIPELINE/STAGE FROM TO");
-  req.set_pipeline(pipeline);
-  req.set_stage(stage);
-  req.set_from_release(from);
-  req.set_to_release(to);
-  auto stub = v1::ReleaseService::NewStub(c.channel);
-  v1::ReleaseDiff diff;
-  grpc::Status s = stub->DiffReleases(c.NewContext().get(), req, &diff);
-  if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") Print(diff, output);
-  else PrintDiff(diff);
-  return 0;
-}
-
-int Hold(const Connection& c, const std::string& target, const std::string& reason,
-         const std::string& output) {
-  v1::HoldStageRequest req;
-  std::string pipeline, stage;
-  if (!SplitTarget(target, &pipeline, &stage)) return Fail("hold: expected PIPELINE/STAGE");
-  req.set_pipeline(pipeline);
-  req.set_stage(stage);
-  req.set_reason(reason);
-  auto stub = v1::ReleaseService::NewStub(c.channel);
-  v1::StageHold hold;
-  grpc::Status s = stub->HoldStage(c.NewContext().get(), req, &hold);
-  if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") Print(hold, output);
-  else std::printf("stage %s held (release %lld)\n", target.c_str(), static_cast<long long>(hold.pinned_release()));
-  return 0;
-}
-
-int Unhold(const Connection& c, const std::string& target, const std::string& output) {
-  v1::ReleaseHoldRequest req;
-  std::string pipeline, stage;
-  if (!SplitTarget(target, &pipeline, &stage)) return Fail("unhold: expected PIPELINE/STAGE");
-  req.set_pipeline(pipeline);
-  req.set_stage(stage);
-  auto stub = v1::ReleaseService::NewStub(c.channel);
-  v1::ReleaseHoldResponse resp;
-  grpc::Status s = stub->ReleaseHold(c.NewContext().get(), req, &resp);
-  if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") Print(resp, output);
-  else std::printf("stage %s %s\n", target.c_str(), resp.has_released() ? "released" : "was not held");
-  return 0;
-}
-
-int GetStage(const Connection& c, const std::string& target, const std::string& output) {
-  v1::GetStageRequest req;
-  std::string pipeline, stage;
-  if (!SplitTarget(target, &pipeline, &stage)) return Fail("get stage: expected PIPELINE/STAGE");
-  req.set_pipeline(pipeline);
-  req.set_stage(stage);
-  auto stub = v1::ReleaseService::NewStub(c.channel);
-  v1::StageStatus st;
-  grpc::Status s = stub->GetStage(c.NewContext().get(), req, &st);
-  if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") {
-    Print(st, output);
-    return 0;
-  }
-  std::printf("Stage:     %s/%s\n", st.pipeline().c_str(), st.spec().name().c_str());
-  std::printf("Release:   %s\n", st.current_release() > 0 ? std::to_string(st.current_release()).c_str() : "none yet");
-  if (st.has_hold()) {
-    std::printf("Hold:      %s (by %s at %s, pins release %lld)\n", st.hold().reason().c_str(),
-                st.hold().held_by().c_str(), st.hold().hold_time().c_str(),
-                static_cast<long long>(st.hold().pinned_release()));
-  } else {
-    std::printf("Hold:      none\n");
-  }
-  std::printf("Resources:\n");
-  for (const auto& r : st.resources()) {
-    auto url = r.status().find("url");
-    std::printf("  %-16s version %-16s %s\n", r.name().c_str(), r.artifact().version().c_str(),
-                url == r.status().end() ? "" : url->second.c_str());
-  }
-  std::printf("Recent runs:\n");
-  for (const auto& r : st.recent_runs()) {
-    std::printf("  %-22s %-10s %-18s %s\n", r.id().c_str(),
-                Short(v1::RunKind_descriptor()->FindValueByNumber(r.kind())).c_str(),
-                StateName(r.state()).c_str(), r.create_time().c_str());
-  }
-  return 0;
-}
-
-int ListDeliveries(const Connection& c, const std::string& pipeline, const std::string& output) {
-  v1::ListDeliveriesRequest req;
-  req.set_pipeline(pipeline);
-  auto stub = v1::DeliveryService::NewStub(c.channel);
-  v1::ListDeliveriesResponse resp;
-  grpc::Status s = stub->ListDeliveries(c.NewContext().get(), req, &resp);
-  if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") {
-    Print(resp, output);
-    return 0;
-  }
-  std::printf("%-22s %-10s %-26s %-7s %-22s %s\n", "DELIVERY", "PROVIDER", "EVENT", "STATUS",
-              "RECEIVED", "RESULT");
-  for (const auto& d : resp.deliveries()) {
-    std::string what = d.event().event();
-    if (!d.event().branch().empty()) what += " " + d.event().branch();
-    if (!d.event().tag().empty()) what += " " + d.event().tag();
-    std::printf("%-22s %-10s %-26s %-7d %-22s %s\n", d.id().c_str(),
-                Short(v1::Provider_descriptor()->FindValueByNumber(d.provider())).c_str(),
-                what.substr(0, 26).c_str(), d.status(), d.receive_time().substr(0, 19).c_str(),
-                d.message().c_str());
-  }
-  return 0;
-}
-
-int GetDelivery(const Connection& c, const std::string& id, const std::string& output) {
-  v1::GetDeliveryRequest req;
-  req.set_id(id);
-  auto stub = v1::DeliveryService::NewStub(c.channel);
-  v1::Delivery d;
-  grpc::Status s = stub->GetDelivery(c.NewContext().get(), req, &d);
-  if (!s.ok()) return RpcFail(s, c);
-  Print(d, output == "json" ? "json" : "yaml");
-  return 0;
-}
-
-int Redeliver(const Connection& c, const std::string& id, const std::string& output) {
-  v1::RedeliverRequest req;
-  req.set_id(id);
-  auto stub = v1::DeliveryService::NewStub(c.channel);
-  v1::Delivery d;
-  grpc::Status s = stub->Redeliver(c.NewContext().get(), req, &d);
-  if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") Print(d, output);
-  else std::printf("delivery %s: %d %s\n", d.id().c_str(), d.status(), d.message().c_str());
-  return 0;
-}
+std::unique_ptr<CommandGroup> RunCommands() { return std::make_unique<RunGroup>(); }
 
 }  // namespace slipway::cli

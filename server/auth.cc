@@ -28,27 +28,6 @@ bool WellFormed(std::string_view token) {
 
 }  // namespace
 
-absl::StatusOr<v1::Scope> ParseScope(std::string_view text) {
-  if (text == "read") return v1::SCOPE_READ;
-  if (text == "deploy") return v1::SCOPE_DEPLOY;
-  if (text == "admin") return v1::SCOPE_ADMIN;
-  return absl::InvalidArgumentError(
-      absl::StrCat("scope: \"", std::string(text), "\" is not read, deploy or admin"));
-}
-
-std::string ScopeName(v1::Scope scope) {
-  switch (scope) {
-    case v1::SCOPE_READ:
-      return "read";
-    case v1::SCOPE_DEPLOY:
-      return "deploy";
-    case v1::SCOPE_ADMIN:
-      return "admin";
-    default:
-      return "none";
-  }
-}
-
 absl::StatusOr<IssuedToken> TokenManager::Create(v1::Scope scope, std::string_view description,
                                                  std::string_view created_by) {
   if (scope != v1::SCOPE_READ && scope != v1::SCOPE_DEPLOY && scope != v1::SCOPE_ADMIN) {

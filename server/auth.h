@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "common/token_text.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -34,9 +35,7 @@ struct IssuedToken {
   std::string secret;
 };
 
-// Parses "read", "deploy" or "admin". INVALID_ARGUMENT otherwise.
-absl::StatusOr<v1::Scope> ParseScope(std::string_view text);
-std::string ScopeName(v1::Scope scope);
+// Scope names ("read", "deploy", "admin"): ParseScope and ScopeName in common/token_text.h.
 
 // Thread-safe; does not own its collaborators. Tokens that authenticated are remembered for
 // kAuthCacheTtl so that a call does not read the database; a revocation through this object

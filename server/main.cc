@@ -38,7 +38,7 @@ int RunTokenCommand(const std::string& action, const std::string& data_dir,
   if (!db.ok()) return Fail(db.status());
   slipway::server::TokenManager tokens(db->get(), &clock, &ids);
   if (action == "create") {
-    auto scope = slipway::server::ParseScope(scope_text);
+    auto scope = slipway::ParseScope(scope_text);
     if (!scope.ok()) return Fail(scope.status());
     auto issued = tokens.Create(*scope, description, "slipwayd token create");
     if (!issued.ok()) return Fail(issued.status());
@@ -50,13 +50,7 @@ int RunTokenCommand(const std::string& action, const std::string& data_dir,
   if (action == "list") {
     auto list = tokens.List(all);
     if (!list.ok()) return Fail(list.status());
-    std::printf("%-14s %-7s %-25s %-25s %s\n", "ID", "SCOPE", "CREATED", "REVOKED", "DESCRIPTION");
-    for (const auto& t : *list) {
-      std::printf("%-14s %-7s %-25s %-25s %s\n", t.id().c_str(),
-                  slipway::server::ScopeName(t.scope()).c_str(), t.create_time().c_str(),
-                  t.revoke_time().empty() ? "-" : t.revoke_time().c_str(),
-                  t.description().c_str());
-    }
+    slipway::PrintTokenTable(stdout, *list);
     return 0;
   }
   auto revoked = tokens.Revoke(id);

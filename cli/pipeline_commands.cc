@@ -1,0 +1,252 @@
+// The pipeline commands: apply, update, validate, get pipelines, get pipeline, delete pipeline.
+// Files are read and checked locally before any call, so a typo never reaches the server.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/str_join.h"
+#include "cli/command_group.h"
+#include "common/proto_yaml.h"
+#include "slipway/v1/pipeline_service.grpc.pb.h"
+
+namespace slipway::cli {
+namespace {
+
+bool ReadSpec(const std::string& path, v1::Pipeline* pipeline, std::string* error) {
+  std::stringstream ss;
+  if (path == "-") {
+    ss << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path);
+    if (!in) {
+      *error = path + ": cannot read the file";
+      return false;
+    }
+    ss << in.rdbuf();
+  }
+  absl::Status s = slipway::ParseYaml(ss.str(), pipeline);
+  if (!s.ok()) {
+    *error = path + ": " + std::string(s.message());
+    return false;
+  }
+  return true;
+}
+
+void PrintPipelineSummary(const v1::Pipeline& p) {
+  std::printf("Name:         %s\n", p.name().c_str());
+  if (!p.description().empty()) std::printf("Description:  %s\n", p.description().c_str());
+  std::printf("Revision:     %lld\n", static_cast<long long>(p.revision()));
+  std::printf("Etag:         %s\n", p.etag().c_str());
+  std::printf("Created:      %s\n", p.create_time().c_str());
+  std::printf("Updated:      %s\n", p.update_time().c_str());
+  if (p.sources_size() > 0) {
+    std::printf("Sources:\n");
+    for (const auto& s : p.sources()) {
+      std::printf("  %-14s %-10s %s\n", s.name().c_str(),
+                  slipway::EnumShortName(v1::Provider_descriptor()->FindValueByNumber(s.provider())).c_str(),
+                  s.repository().c_str());
+    }
+  }
+  std::printf("Stages:\n");
+  std::printf("  %-3s %-16s %-10s %-40s %s\n", "#", "NAME", "CONCURRENCY", "RESOURCES", "TRIGGERS");
+  for (int i = 0; i < p.stages_size(); ++i) {
+    const auto& st = p.stages(i);
+    std::vector<std::string> resources;
+    for (const auto& r : st.resources()) resources.push_back(r.name() + "(" + r.driver() + ")");
+    std::string concurrency =
+        st.concurrency() == v1::CONCURRENCY_POLICY_UNSPECIFIED
+            ? "queue"
+            : slipway::EnumShortName(v1::ConcurrencyPolicy_descriptor()->FindValueByNumber(st.concurrency()));
+    std::printf("  %-3d %-16s %-11s %-40s %d\n", i + 1, st.name().c_str(), concurrency.c_str(),
+                absl::StrJoin(resources, ",").c_str(), st.triggers_size());
+  }
+  if (p.preview_blueprints_size() > 0) {
+    std::vector<std::string> names;
+    for (const auto& b : p.preview_blueprints()) names.push_back(b.name());
+    std::printf("Previews:     %s\n", absl::StrJoin(names, ", ").c_str());
+  }
+  if (p.webhook_triggers_size() > 0) {
+    std::vector<std::string> names;
+    for (const auto& w : p.webhook_triggers()) names.push_back(w.name() + "->" + w.stage());
+    std::printf("Webhooks:     %s\n", absl::StrJoin(names, ", ").c_str());
+  }
+}
+
+class PipelineGroup final : public CommandGroup {
+ public:
+  void Register(CLI::App& app) override {
+    apply_ = app.add_subcommand("apply", "Create or update a pipeline from a file");
+    apply_->add_option("-f,--file", file_, "Pipeline YAML or JSON file ('-' for stdin)")
+        ->required();
+    apply_->add_option("--request-id", request_id_,
+                       "Idempotency key: a retry returns the first result");
+    update_ = app.add_subcommand(
+        "update", "Replace a pipeline from a file that carries its etag (from get -o yaml); "
+                  "fails if the pipeline changed since");
+    update_->add_option("-f,--file", file_, "Pipeline YAML or JSON file ('-' for stdin)")
+        ->required();
+    update_->add_option("--request-id", request_id_, "Idempotency key");
+    validate_ = app.add_subcommand("validate", "Check a pipeline file without writing anything");
+    validate_->add_option("-f,--file", file_, "Pipeline YAML or JSON file ('-' for stdin)")
+        ->required();
+    CLI::App* get = SharedSubcommand(app, "get", "Show pipelines and stages");
+    list_ = get->add_subcommand("pipelines", "List pipelines");
+    list_->add_option("--prefix", prefix_, "Only names starting with this");
+    get_ = get->add_subcommand("pipeline", "Show one pipeline");
+    get_->add_option("name", name_, "Pipeline name")->required();
+    CLI::App* del = SharedSubcommand(app, "delete", "Delete a pipeline");
+    delete_ = del->add_subcommand("pipeline", "Delete a pipeline");
+    delete_->add_option("name", name_, "Pipeline name")->required();
+    delete_->add_option("--etag", etag_, "Only if the pipeline is still at this etag");
+    delete_->add_option("--request-id", request_id_, "Idempotency key");
+  }
+
+  std::optional<int> Run(const Globals& g) override {
+    if (!apply_->parsed() && !update_->parsed() && !validate_->parsed() && !list_->parsed() &&
+        !get_->parsed() && !delete_->parsed()) {
+      return std::nullopt;
+    }
+    if (apply_->parsed() || validate_->parsed() || update_->parsed()) {
+      std::string error;
+      if (!ReadSpec(file_, &spec_, &error)) return Fail(error);
+    }
+    return WithConnection(g, [&](const Connection& c) { return Call(g, c); });
+  }
+
+ private:
+  int Call(const Globals& g, const Connection& c) {
+    auto stub = v1::PipelineService::NewStub(c.channel);
+    if (apply_->parsed()) {
+      v1::ApplyPipelineRequest req;
+      *req.mutable_pipeline() = spec_;
+      req.set_request_id(request_id_);
+      v1::ApplyPipelineResponse resp;
+      grpc::Status s = stub->ApplyPipeline(c.NewContext().get(), req, &resp);
+      if (!s.ok()) return RpcFail(s, c);
+      if (g.output != "table") {
+        Print(resp, g.output);
+        return 0;
+      }
+      const char* what = resp.result() == v1::ApplyPipelineResponse::RESULT_CREATED   ? "created"
+                         : resp.result() == v1::ApplyPipelineResponse::RESULT_UPDATED ? "updated"
+                                                                                      : "unchanged";
+      std::printf("pipeline/%s %s (revision %lld)", resp.pipeline().name().c_str(), what,
+                  static_cast<long long>(resp.pipeline().revision()));
+      if (resp.changed_size() > 0) {
+        std::printf(": %s", absl::StrJoin(resp.changed(), ", ").c_str());
+      }
+      std::printf("\n");
+      for (const auto& [name, url] : resp.pipeline().new_webhook_urls()) {
+        std::printf("webhook trigger %s: POST http://<slipwayd-http>%s (shown once; keep it secret)\n",
+                    name.c_str(), url.c_str());
+      }
+      return 0;
+    }
+
+    if (update_->parsed()) {
+      v1::UpdatePipelineRequest req;
+      *req.mutable_pipeline() = spec_;
+      req.set_request_id(request_id_);
+      v1::Pipeline resp;
+      grpc::Status s = stub->UpdatePipeline(c.NewContext().get(), req, &resp);
+      if (!s.ok()) return RpcFail(s, c);
+      if (g.output != "table") {
+        Print(resp, g.output);
+      } else {
+        std::printf("pipeline/%s updated (revision %lld, etag_ %s)\n", resp.name().c_str(),
+                    static_cast<long long>(resp.revision()), resp.etag().c_str());
+      }
+      return 0;
+    }
+
+    if (validate_->parsed()) {
+      v1::ValidatePipelineRequest req;
+      *req.mutable_pipeline() = spec_;
+      v1::ValidatePipelineResponse resp;
+      grpc::Status s = stub->ValidatePipeline(c.NewContext().get(), req, &resp);
+      if (!s.ok()) return RpcFail(s, c);
+      if (g.output != "table") {
+        Print(resp, g.output);
+      } else if (resp.valid()) {
+        std::printf("%s: valid\n", file_.c_str());
+      } else {
+        for (const auto& p : resp.problems()) {
+          std::fprintf(stderr, "%s: %s%s%s\n", file_.c_str(), p.field().c_str(),
+                       p.field().empty() ? "" : ": ", p.message().c_str());
+        }
+        std::fprintf(stderr, "%d problem%s\n", resp.problems_size(),
+                     resp.problems_size() == 1 ? "" : "s");
+      }
+      return resp.valid() ? 0 : 1;
+    }
+
+    if (list_->parsed()) {
+      v1::ListPipelinesResponse all_pages;
+      v1::ListPipelinesRequest req;
+      req.set_name_prefix(prefix_);
+      req.set_page_size(100);
+      do {
+        v1::ListPipelinesResponse resp;
+        grpc::Status s = stub->ListPipelines(c.NewContext().get(), req, &resp);
+        if (!s.ok()) return RpcFail(s, c);
+        for (auto& p : *resp.mutable_pipelines()) *all_pages.add_pipelines() = std::move(p);
+        req.set_page_token(resp.next_page_token());
+      } while (!req.page_token().empty());
+      if (g.output != "table") {
+        Print(all_pages, g.output);
+        return 0;
+      }
+      std::printf("%-24s %-7s %-9s %-25s %s\n", "NAME", "STAGES", "REVISION", "UPDATED", "DESCRIPTION");
+      for (const auto& p : all_pages.pipelines()) {
+        std::printf("%-24s %-7d %-9lld %-25s %s\n", p.name().c_str(), p.stages_size(),
+                    static_cast<long long>(p.revision()), p.update_time().c_str(),
+                    p.description().c_str());
+      }
+      return 0;
+    }
+
+    if (get_->parsed()) {
+      v1::GetPipelineRequest req;
+      req.set_name(name_);
+      v1::Pipeline resp;
+      grpc::Status s = stub->GetPipeline(c.NewContext().get(), req, &resp);
+      if (!s.ok()) return RpcFail(s, c);
+      if (g.output != "table") {
+        Print(resp, g.output);
+      } else {
+        PrintPipelineSummary(resp);
+      }
+      return 0;
+    }
+
+    if (delete_->parsed()) {
+      v1::DeletePipelineRequest req;
+      req.set_name(name_);
+      req.set_etag(etag_);
+      req.set_request_id(request_id_);
+      v1::DeletePipelineResponse resp;
+      grpc::Status s = stub->DeletePipeline(c.NewContext().get(), req, &resp);
+      if (!s.ok()) return RpcFail(s, c);
+      if (g.output == "table") std::printf("pipeline/%s deleted\n", name_.c_str());
+      else Print(resp, g.output);
+      return 0;
+    }
+    return 2;
+  }
+
+  CLI::App* apply_ = nullptr;
+  CLI::App* update_ = nullptr;
+  CLI::App* validate_ = nullptr;
+  CLI::App* list_ = nullptr;
+  CLI::App* get_ = nullptr;
+  CLI::App* delete_ = nullptr;
+  std::string file_, request_id_, name_, etag_, prefix_;
+  v1::Pipeline spec_;
+};
+
+}  // namespace
+
+std::unique_ptr<CommandGroup> PipelineCommands() { return std::make_unique<PipelineGroup>(); }
+
+}  // namespace slipway::cli

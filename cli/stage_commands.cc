@@ -1,0 +1,225 @@
+// The stage commands: rollback (with --dry-run and --to), diff, hold, unhold, get stage.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/command_group.h"
+#include "common/proto_yaml.h"
+#include "slipway/v1/release_service.grpc.pb.h"
+
+namespace slipway::cli {
+namespace {
+
+struct RollbackFlags {
+  std::string target;
+  int64_t to = 0;
+  bool dry_run = false;
+  bool no_wait = false;
+  std::string reason, request_id;
+};
+
+void PrintDiff(const v1::ReleaseDiff& diff) {
+  if (diff.resources_size() == 0) {
+    std::printf("no differences between release %lld and release %lld\n",
+                static_cast<long long>(diff.from_release()), static_cast<long long>(diff.to_release()));
+    return;
+  }
+  std::printf("release %lld -> release %lld\n", static_cast<long long>(diff.from_release()),
+              static_cast<long long>(diff.to_release()));
+  for (const auto& r : diff.resources()) {
+    std::printf("  %s\n", r.resource().c_str());
+    for (const auto& ch : r.changes()) std::printf("    %s\n", ch.c_str());
+  }
+}
+
+int Rollback(const Connection& c, const RollbackFlags& flags, const std::string& output) {
+  v1::RollbackStageRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(flags.target, &pipeline, &stage)) return Fail("rollback: expected PIPELINE/STAGE");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  req.set_to_release(flags.to);
+  req.set_dry_run(flags.dry_run);
+  req.set_reason(flags.reason);
+  req.set_request_id(flags.request_id);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::RollbackStageResponse resp;
+  grpc::Status s = stub->RollbackStage(c.NewContext().get(), req, &resp);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") {
+    Print(resp, output);
+    if (flags.dry_run || flags.no_wait) return 0;
+    return WatchRun(c, resp.run().id(), false, "", true, output);
+  }
+  PrintDiff(resp.diff());
+  if (flags.dry_run) {
+    std::printf("dry run: nothing changed\n");
+    return 0;
+  }
+  std::printf("rollback to release %lld: run %s\n", static_cast<long long>(resp.target_release()),
+              resp.run().id().c_str());
+  if (flags.no_wait) return 0;
+  int rc = WatchRun(c, resp.run().id(), false, "", true, output);
+  if (rc == 0) std::printf("stage %s is held; `slipway unhold %s` lifts it\n", flags.target.c_str(), flags.target.c_str());
+  return rc;
+}
+
+int Diff(const Connection& c, const std::string& target, int64_t from, int64_t to,
+         const std::string& output) {
+  v1::DiffReleasesRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(target, &pipeline, &stage)) return Fail("diff: expected PIPELINE/STAGE FROM TO");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  req.set_from_release(from);
+  req.set_to_release(to);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::ReleaseDiff diff;
+  grpc::Status s = stub->DiffReleases(c.NewContext().get(), req, &diff);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") Print(diff, output);
+  else PrintDiff(diff);
+  return 0;
+}
+
+int Hold(const Connection& c, const std::string& target, const std::string& reason,
+         const std::string& output) {
+  v1::HoldStageRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(target, &pipeline, &stage)) return Fail("hold: expected PIPELINE/STAGE");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  req.set_reason(reason);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::StageHold hold;
+  grpc::Status s = stub->HoldStage(c.NewContext().get(), req, &hold);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") Print(hold, output);
+  else std::printf("stage %s held (release %lld)\n", target.c_str(), static_cast<long long>(hold.pinned_release()));
+  return 0;
+}
+
+int Unhold(const Connection& c, const std::string& target, const std::string& output) {
+  v1::ReleaseHoldRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(target, &pipeline, &stage)) return Fail("unhold: expected PIPELINE/STAGE");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::ReleaseHoldResponse resp;
+  grpc::Status s = stub->ReleaseHold(c.NewContext().get(), req, &resp);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") Print(resp, output);
+  else std::printf("stage %s %s\n", target.c_str(), resp.has_released() ? "released" : "was not held");
+  return 0;
+}
+
+int GetStage(const Connection& c, const std::string& target, const std::string& output) {
+  v1::GetStageRequest req;
+  std::string pipeline, stage;
+  if (!SplitTarget(target, &pipeline, &stage)) return Fail("get stage: expected PIPELINE/STAGE");
+  req.set_pipeline(pipeline);
+  req.set_stage(stage);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  v1::StageStatus st;
+  grpc::Status s = stub->GetStage(c.NewContext().get(), req, &st);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") {
+    Print(st, output);
+    return 0;
+  }
+  std::printf("Stage:     %s/%s\n", st.pipeline().c_str(), st.spec().name().c_str());
+  std::printf("Release:   %s\n", st.current_release() > 0 ? std::to_string(st.current_release()).c_str() : "none yet");
+  if (st.has_hold()) {
+    std::printf("Hold:      %s (by %s at %s, pins release %lld)\n", st.hold().reason().c_str(),
+                st.hold().held_by().c_str(), st.hold().hold_time().c_str(),
+                static_cast<long long>(st.hold().pinned_release()));
+  } else {
+    std::printf("Hold:      none\n");
+  }
+  std::printf("Resources:\n");
+  for (const auto& r : st.resources()) {
+    auto url = r.status().find("url");
+    std::printf("  %-16s version %-16s %s\n", r.name().c_str(), r.artifact().version().c_str(),
+                url == r.status().end() ? "" : url->second.c_str());
+  }
+  std::printf("Recent runs:\n");
+  for (const auto& r : st.recent_runs()) {
+    std::printf("  %-22s %-10s %-18s %s\n", r.id().c_str(),
+                EnumShortName(v1::RunKind_descriptor()->FindValueByNumber(r.kind())).c_str(),
+                EnumShortName(v1::RunState_descriptor()->FindValueByNumber(r.state())).c_str(), r.create_time().c_str());
+  }
+  return 0;
+}
+
+
+class StageGroup final : public CommandGroup {
+ public:
+  void Register(CLI::App& app) override {
+    rollback_ = app.add_subcommand(
+        "rollback",
+        "Roll a stage back to the release before the current one (or --to N) and hold it");
+    rollback_->add_option("target", rollback_flags_.target, "PIPELINE/STAGE")->required();
+    rollback_->add_option("--to", rollback_flags_.to, "Release number to go back to");
+    rollback_->add_flag("--dry-run", rollback_flags_.dry_run,
+                        "Show what would change; change nothing");
+    rollback_->add_option("--reason", rollback_flags_.reason, "Why (recorded on the hold)");
+    rollback_->add_option("--request-id", rollback_flags_.request_id, "Idempotency key");
+    rollback_->add_flag("--no-wait", rollback_flags_.no_wait,
+                        "Return once the rollback has started");
+    diff_ = app.add_subcommand("diff", "What changed between two releases");
+    diff_->add_option("words", diff_words_, "PIPELINE/STAGE FROM TO")->required()->expected(3);
+    hold_ = app.add_subcommand("hold", "Hold a stage: triggers stop starting runs on it");
+    hold_->add_option("target", hold_target_, "PIPELINE/STAGE")->required();
+    hold_->add_option("--reason", hold_reason_, "Why")->required();
+    unhold_ = app.add_subcommand("unhold", "Lift a stage's hold");
+    unhold_->add_option("target", unhold_target_, "PIPELINE/STAGE")->required();
+    CLI::App* get = SharedSubcommand(app, "get", "Show pipelines and stages");
+    get_stage_ = get->add_subcommand("stage", "Show a stage: release, hold, resources, runs");
+    get_stage_->add_option("target", stage_target_, "PIPELINE/STAGE")->required();
+  }
+
+  std::optional<int> Run(const Globals& g) override {
+    const std::string& out = g.output;
+    if (rollback_->parsed()) {
+      return WithConnection(g, [&](const Connection& c) { return Rollback(c, rollback_flags_, out); });
+    }
+    if (diff_->parsed()) {
+      int64_t from = 0, to = 0;
+      if (!absl::SimpleAtoi(diff_words_[1], &from) || !absl::SimpleAtoi(diff_words_[2], &to)) {
+        return Fail("diff: expected PIPELINE/STAGE FROM TO (release numbers)");
+      }
+      return WithConnection(g, [&](const Connection& c) {
+        return Diff(c, diff_words_[0], from, to, out);
+      });
+    }
+    if (hold_->parsed()) {
+      return WithConnection(g, [&](const Connection& c) {
+        return Hold(c, hold_target_, hold_reason_, out);
+      });
+    }
+    if (unhold_->parsed()) {
+      return WithConnection(g, [&](const Connection& c) { return Unhold(c, unhold_target_, out); });
+    }
+    if (get_stage_->parsed()) {
+      return WithConnection(g, [&](const Connection& c) { return GetStage(c, stage_target_, out); });
+    }
+    return std::nullopt;
+  }
+
+ private:
+  CLI::App *rollback_ = nullptr, *diff_ = nullptr, *hold_ = nullptr, *unhold_ = nullptr;
+  CLI::App* get_stage_ = nullptr;
+  RollbackFlags rollback_flags_;
+  std::vector<std::string> diff_words_;
+  std::string hold_target_, hold_reason_, unhold_target_, stage_target_;
+};
+
+}  // namespace
+
+std::unique_ptr<CommandGroup> StageCommands() { return std::make_unique<StageGroup>(); }
+
+}  // namespace slipway::cli
