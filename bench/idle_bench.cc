@@ -331,8 +331,11 @@ int main(int argc, char** argv) {
   auto runs = client.ListRuns(absl::StrCat("sched-", schedules));
   double late_ms = -1;
   if (runs.ok() && runs->runs_size() > 0) {
-    auto created = slipway::ParseRfc3339(runs->runs(0).create_time());
-    if (created.has_value()) late_ms = absl::ToDoubleMilliseconds(*created - minute);
+    absl::Time created;
+    std::string err;
+    if (absl::ParseTime(absl::RFC3339_full, runs->runs(0).create_time(), &created, &err)) {
+      late_ms = absl::ToDoubleMilliseconds(created - minute);
+    }
   }
 
   std::printf("pipelines with a daily schedule: %d, polled sources: %d, live previews: %d\n",

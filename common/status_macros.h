@@ -1,5 +1,7 @@
 // RETURN_IF_ERROR and ASSIGN_OR_RETURN for absl::Status / absl::StatusOr (abseil 20220623
-// does not ship them). These are the only macros the project defines.
+// does not ship them), with the helper macros they expand to. Besides these, only tests
+// (ASSERT_OK, EXPECT_OK) and server/services.cc (SLIPWAY_METHOD, a method name literal) define
+// macros.
 #ifndef SLIPWAY_COMMON_STATUS_MACROS_H_
 #define SLIPWAY_COMMON_STATUS_MACROS_H_
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/duration.h"
 #include "common/run_state.h"
+#include "common/time_format.h"
 #include "common/status_macros.h"
 #include "storage/pipeline_repository.h"
 #include "storage/run_repository.h"
@@ -42,15 +43,16 @@ absl::Status PruneStage(storage::Database& db, const Clock& clock, const std::st
     if (!keep.keep_run_logs().empty()) {
       auto age = ParseDuration(keep.keep_run_logs());
       if (!age.ok()) return absl::OkStatus();  // validation rejects this at apply time
-      const std::string cutoff = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", clock.Now() - *age,
-                                                  absl::UTCTimeZone());
+      const absl::Time cutoff = clock.Now() - *age;
       int64_t before_seq = 0;
       while (true) {
         storage::RunFilter filter{pipeline, stage.name(), {}, before_seq, 500};
         ASSIGN_OR_RETURN(auto page, runs.List(tx, filter));
         if (page.empty()) break;
         for (const auto& r : page) {
-          if (RunActive(r.state()) || r.end_time().empty() || r.end_time() >= cutoff) continue;
+          // An end time that cannot be read keeps the run's events (never deleted by mistake).
+          std::optional<absl::Time> ended = ParseRfc3339(r.end_time());
+          if (RunActive(r.state()) || !ended.has_value() || *ended >= cutoff) continue;
           ASSIGN_OR_RETURN(int64_t n, runs.DeleteEvents(tx, r.id()));
           report.events_deleted += n;
         }

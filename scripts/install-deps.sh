@@ -9,7 +9,7 @@ packages=(
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libjemalloc-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev prometheus-cpp-dev libgit2-dev libboost1.81-dev
   nghttp2-client prometheus python3-grpcio webhook
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format clang-tidy
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,9 @@
 // slipwayd as an object: opens the store under the data dir, issues the bootstrap admin token,
-// and serves gRPC (PipelineService, AdminService, ReleaseService, Health, reflection) and HTTP
-// (/hooks/<provider>, /healthz, /readyz, /metrics) until Shutdown. main.cc runs one; service tests run one in-process on
+// and serves gRPC (PipelineService, AdminService, ReleaseService, DeliveryService,
+// PreviewService, Health, reflection) and HTTP (/hooks/<provider>, /healthz, /readyz,
+// /metrics) until Shutdown. It is the composition root: it builds the drivers, the node kinds,
+// the executor, the preview manager, the scheduler and the poller, and the threads that drive
+// them (server/background.h). main.cc runs one; service tests run one in-process on
 // 127.0.0.1:0.
 #ifndef SLIPWAY_SERVER_SERVER_H_
 #define SLIPWAY_SERVER_SERVER_H_
