@@ -146,9 +146,9 @@ class Client {
     Auth(ctx);
     slipway::v1::ListPreviewsResponse resp;
     if (!stub->ListPreviews(&ctx, {}, &resp).ok()) return -1;
-    return static_cast<int>(std::count_if(
-        resp.previews().begin(), resp.previews().end(),
-        [](const auto& p) { return p.state() == slipway::v1::PREVIEW_STATE_READY; }));
+    return static_cast<int>(
+        std::count_if(resp.previews().begin(), resp.previews().end(),
+                      [](const auto& p) { return p.state() == slipway::v1::PREVIEW_STATE_READY; }));
   }
 
  private:
@@ -158,20 +158,24 @@ class Client {
 
 std::string SchedulePipeline(int i, const std::string& cron) {
   return absl::StrCat(R"(
-name: sched-)", i, R"(
+name: sched-)",
+                      i, R"(
 stages:
   - name: dev
     concurrency: allow
     resources: [{name: web, driver: command, command: {apply: ["true"]}}]
-    triggers: [{schedule: {cron: ")", cron, R"("}}]
+    triggers: [{schedule: {cron: ")",
+                      cron, R"("}}]
     flow: {sequential: [{ref: web, deploy: {resource: web}}]}
 )");
 }
 
 std::string PolledPipeline(int i, const std::string& repo) {
   return absl::StrCat(R"(
-name: polled-)", i, R"(
-sources: [{name: app, provider: github, repository: bench/polled, clone_url: ")", repo,
+name: polled-)",
+                      i, R"(
+sources: [{name: app, provider: github, repository: bench/polled, clone_url: ")",
+                      repo,
                       R"(", poll_interval: 1h}]
 stages:
   - name: dev
@@ -250,10 +254,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot create the polled repository\n");
     return 1;
   }
-  slipway::deploy::SpawnOptions spawn{
-      {slipwayd, "--data-dir", dir + "/data", "--grpc-listen", "127.0.0.1:0", "--http-listen",
-       "127.0.0.1:0"},
-      slipway::deploy::BaseEnvironment(), dir, dir + "/slipwayd.log"};
+  slipway::deploy::SpawnOptions spawn{{slipwayd, "--data-dir", dir + "/data", "--grpc-listen",
+                                       "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
+                                      slipway::deploy::BaseEnvironment(),
+                                      dir,
+                                      dir + "/slipwayd.log"};
   auto daemon = slipway::deploy::Spawn(spawn);
   if (!daemon.ok()) {
     std::fprintf(stderr, "cannot start slipwayd: %s\n",
@@ -323,7 +328,8 @@ int main(int argc, char** argv) {
 
   // A schedule due at the next minute that is at least 20 s away.
   absl::Time now = absl::Now();
-  absl::Time minute = absl::FromUnixSeconds((absl::ToUnixSeconds(now + absl::Seconds(20)) / 60 + 1) * 60);
+  absl::Time minute =
+      absl::FromUnixSeconds((absl::ToUnixSeconds(now + absl::Seconds(20)) / 60 + 1) * 60);
   absl::CivilMinute cm = absl::ToCivilMinute(minute, absl::UTCTimeZone());
   const std::string probe = absl::StrCat(cm.minute(), " ", cm.hour(), " * * *");
   if (!client.Apply(SchedulePipeline(schedules, probe))) return stop(1);
@@ -351,8 +357,8 @@ int main(int argc, char** argv) {
               small.get.p99, big.get.p50, big.get.p99);
   std::printf("%-12s %6.2f / %5.2f %6.2f / %5.2f\n", "ListRuns", small.list.p50, small.list.p99,
               big.list.p50, big.list.p99);
-  std::printf("%-12s %6.2f / %5.2f %6.2f / %5.2f\n", "StartRun", small.start.p50,
-              small.start.p99, big.start.p50, big.start.p99);
+  std::printf("%-12s %6.2f / %5.2f %6.2f / %5.2f\n", "StartRun", small.start.p50, small.start.p99,
+              big.start.p50, big.start.p99);
   std::printf("schedule due at %s: run created %.0f ms after that minute\n",
               slipway::FormatRfc3339(minute).c_str(), late_ms);
   return stop(late_ms >= 0 ? 0 : 1);

@@ -50,12 +50,12 @@ int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
 // Connects, runs `fn` with the connection, and returns its exit code (1 if connecting fails).
 int WithConnection(const Globals& globals, const std::function<int(const Connection&)>& fn);
 
-std::unique_ptr<CommandGroup> PipelineCommands();    // pipeline_commands.cc
-std::unique_ptr<CommandGroup> TokenCommands();       // token_commands.cc
-std::unique_ptr<CommandGroup> RunCommands();         // run_commands.cc
-std::unique_ptr<CommandGroup> StageCommands();       // stage_commands.cc
-std::unique_ptr<CommandGroup> DeliveryCommands();    // delivery_commands.cc
-std::unique_ptr<CommandGroup> PreviewCommands();     // preview_commands.cc
+std::unique_ptr<CommandGroup> PipelineCommands();  // pipeline_commands.cc
+std::unique_ptr<CommandGroup> TokenCommands();     // token_commands.cc
+std::unique_ptr<CommandGroup> RunCommands();       // run_commands.cc
+std::unique_ptr<CommandGroup> StageCommands();     // stage_commands.cc
+std::unique_ptr<CommandGroup> DeliveryCommands();  // delivery_commands.cc
+std::unique_ptr<CommandGroup> PreviewCommands();   // preview_commands.cc
 
 }  // namespace slipway::cli
 

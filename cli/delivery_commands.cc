@@ -57,11 +57,12 @@ int Redeliver(const Connection& c, const std::string& id, const std::string& out
   v1::Delivery d;
   grpc::Status s = stub->Redeliver(c.NewContext().get(), req, &d);
   if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") Print(d, output);
-  else std::printf("delivery %s: %d %s\n", d.id().c_str(), d.status(), d.message().c_str());
+  if (output != "table")
+    Print(d, output);
+  else
+    std::printf("delivery %s: %d %s\n", d.id().c_str(), d.status(), d.message().c_str());
   return 0;
 }
-
 
 class DeliveryGroup final : public CommandGroup {
  public:
@@ -75,11 +76,13 @@ class DeliveryGroup final : public CommandGroup {
   std::optional<int> Run(const Globals& g) override {
     const std::string& out = g.output;
     if (deliveries_->parsed()) {
-      return WithConnection(g, [&](const Connection& c) { return ListDeliveries(c, pipeline_, out); });
+      return WithConnection(g,
+                            [&](const Connection& c) { return ListDeliveries(c, pipeline_, out); });
     }
     if (delivery_->parsed()) {
       if (words_[0] == "get") {
-        return WithConnection(g, [&](const Connection& c) { return GetDelivery(c, words_[1], out); });
+        return WithConnection(g,
+                              [&](const Connection& c) { return GetDelivery(c, words_[1], out); });
       }
       if (words_[0] == "redeliver") {
         return WithConnection(g, [&](const Connection& c) { return Redeliver(c, words_[1], out); });

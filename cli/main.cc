@@ -5,11 +5,15 @@
 // main only sets up the global flags and dispatches: each command group (command_group.h)
 // registers its own commands and flags, in its own file.
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
 
 #include "cli/command_group.h"
 #include "cli/connection.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   CLI::App app{"slipway: the Slipway release controller's command-line client"};
   app.set_version_flag("--version", "slipway 0.1.0");
   app.require_subcommand(1);
@@ -17,21 +21,24 @@ int main(int argc, char** argv) {
   app.fallthrough();
   slipway::cli::ConnectionFlags flags;
   slipway::cli::Globals globals;
-    app.add_option("--server", flags.server, "slipwayd gRPC address host:port "
-                                           "(default: $SLIPWAY_SERVER, the local daemon, "
-                                           "127.0.0.1:7420)");
-  app.add_option("--token", flags.token, "Bearer token (default: $SLIPWAY_TOKEN or the local "
-                                         "daemon's admin.token)");
-  app.add_option("--data-dir", flags.data_dir, "Local daemon's data dir, where the token and "
-                                               "ports are found");
+  app.add_option("--server", flags.server,
+                 "slipwayd gRPC address host:port "
+                 "(default: $SLIPWAY_SERVER, the local daemon, "
+                 "127.0.0.1:7420)");
+  app.add_option("--token", flags.token,
+                 "Bearer token (default: $SLIPWAY_TOKEN or the local "
+                 "daemon's admin.token)");
+  app.add_option("--data-dir", flags.data_dir,
+                 "Local daemon's data dir, where the token and "
+                 "ports are found");
   app.add_flag("--tls", flags.tls, "Connect with TLS");
-  app.add_option("--ca-cert", flags.ca_cert, "PEM CA certificate to verify the server (implies "
-                                             "--tls)");
+  app.add_option("--ca-cert", flags.ca_cert,
+                 "PEM CA certificate to verify the server (implies "
+                 "--tls)");
   app.add_option("--timeout", flags.timeout_seconds, "Seconds to wait for each call")
       ->check(CLI::PositiveNumber);
   app.add_option("-o,--output", globals.output, "Output: table, json or yaml")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
-
 
   std::vector<std::unique_ptr<slipway::cli::CommandGroup>> groups;
   groups.push_back(slipway::cli::PipelineCommands());
@@ -53,4 +60,17 @@ int main(int argc, char** argv) {
     if (std::optional<int> code = group->Run(globals); code.has_value()) return *code;
   }
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "slipway: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "slipway: unexpected error\n");
+  }
+  return 1;
 }

@@ -44,7 +44,8 @@ void PrintPipelineSummary(const v1::Pipeline& p) {
     std::printf("Sources:\n");
     for (const auto& s : p.sources()) {
       std::printf("  %-14s %-10s %s\n", s.name().c_str(),
-                  slipway::EnumShortName(v1::Provider_descriptor()->FindValueByNumber(s.provider())).c_str(),
+                  slipway::EnumShortName(v1::Provider_descriptor()->FindValueByNumber(s.provider()))
+                      .c_str(),
                   s.repository().c_str());
     }
   }
@@ -57,7 +58,8 @@ void PrintPipelineSummary(const v1::Pipeline& p) {
     std::string concurrency =
         st.concurrency() == v1::CONCURRENCY_POLICY_UNSPECIFIED
             ? "queue"
-            : slipway::EnumShortName(v1::ConcurrencyPolicy_descriptor()->FindValueByNumber(st.concurrency()));
+            : slipway::EnumShortName(
+                  v1::ConcurrencyPolicy_descriptor()->FindValueByNumber(st.concurrency()));
     std::printf("  %-3d %-16s %-11s %-40s %d\n", i + 1, st.name().c_str(), concurrency.c_str(),
                 absl::StrJoin(resources, ",").c_str(), st.triggers_size());
   }
@@ -82,8 +84,9 @@ class PipelineGroup final : public CommandGroup {
     apply_->add_option("--request-id", request_id_,
                        "Idempotency key: a retry returns the first result");
     update_ = app.add_subcommand(
-        "update", "Replace a pipeline from a file that carries its etag (from get -o yaml); "
-                  "fails if the pipeline changed since");
+        "update",
+        "Replace a pipeline from a file that carries its etag (from get -o yaml); "
+        "fails if the pipeline changed since");
     update_->add_option("-f,--file", file_, "Pipeline YAML or JSON file ('-' for stdin)")
         ->required();
     update_->add_option("--request-id", request_id_, "Idempotency key");
@@ -138,8 +141,9 @@ class PipelineGroup final : public CommandGroup {
       }
       std::printf("\n");
       for (const auto& [name, url] : resp.pipeline().new_webhook_urls()) {
-        std::printf("webhook trigger %s: POST http://<slipwayd-http>%s (shown once; keep it secret)\n",
-                    name.c_str(), url.c_str());
+        std::printf(
+            "webhook trigger %s: POST http://<slipwayd-http>%s (shown once; keep it secret)\n",
+            name.c_str(), url.c_str());
       }
       return 0;
     }
@@ -197,7 +201,8 @@ class PipelineGroup final : public CommandGroup {
         Print(all_pages, g.output);
         return 0;
       }
-      std::printf("%-24s %-7s %-9s %-25s %s\n", "NAME", "STAGES", "REVISION", "UPDATED", "DESCRIPTION");
+      std::printf("%-24s %-7s %-9s %-25s %s\n", "NAME", "STAGES", "REVISION", "UPDATED",
+                  "DESCRIPTION");
       for (const auto& p : all_pages.pipelines()) {
         std::printf("%-24s %-7d %-9lld %-25s %s\n", p.name().c_str(), p.stages_size(),
                     static_cast<long long>(p.revision()), p.update_time().c_str(),
@@ -228,8 +233,10 @@ class PipelineGroup final : public CommandGroup {
       v1::DeletePipelineResponse resp;
       grpc::Status s = stub->DeletePipeline(c.NewContext().get(), req, &resp);
       if (!s.ok()) return RpcFail(s, c);
-      if (g.output == "table") std::printf("pipeline/%s deleted\n", name_.c_str());
-      else Print(resp, g.output);
+      if (g.output == "table")
+        std::printf("pipeline/%s deleted\n", name_.c_str());
+      else
+        Print(resp, g.output);
       return 0;
     }
     return 2;

@@ -45,7 +45,8 @@ void Show(const v1::Preview& p, const std::string& output) {
 }
 
 // Polls until the preview reaches a state that `done` accepts, or 10 minutes pass.
-int WaitFor(const Connection& c, const std::string& name, bool deleting, const std::string& output) {
+int WaitFor(const Connection& c, const std::string& name, bool deleting,
+            const std::string& output) {
   auto stub = v1::PreviewService::NewStub(c.channel);
   auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(10);
   while (std::chrono::steady_clock::now() < give_up) {
@@ -82,21 +83,21 @@ int ListPreviews(const Connection& c, const std::string& pipeline, bool all,
   req.set_pipeline(pipeline);
   req.set_include_deleted(all);
   v1::ListPreviewsResponse resp;
-  grpc::Status s = v1::PreviewService::NewStub(c.channel)->ListPreviews(c.NewContext().get(), req,
-                                                                         &resp);
+  grpc::Status s =
+      v1::PreviewService::NewStub(c.channel)->ListPreviews(c.NewContext().get(), req, &resp);
   if (!s.ok()) return RpcFail(s, c);
   if (output != "table") {
     std::fputs((output == "json" ? ToJson(resp) + "\n" : ToYaml(resp)).c_str(), stdout);
     return 0;
   }
-  std::printf("%-30s %-10s %-14s %-28s %-12s %-20s %s\n", "NAME", "PIPELINE", "STATE", "FOR",
-              "SHA", "EXPIRES", "URLS");
+  std::printf("%-30s %-10s %-14s %-28s %-12s %-20s %s\n", "NAME", "PIPELINE", "STATE", "FOR", "SHA",
+              "EXPIRES", "URLS");
   for (const auto& p : resp.previews()) {
     std::string what = p.subject().pull_request() > 0
                            ? absl::StrCat("PR #", p.subject().pull_request())
                            : "branch " + p.subject().branch();
-    std::printf("%-30s %-10s %-14s %-28s %-12s %-20s %s\n", p.name().c_str(),
-                p.pipeline().c_str(), StateName(p.state()).c_str(), what.substr(0, 28).c_str(),
+    std::printf("%-30s %-10s %-14s %-28s %-12s %-20s %s\n", p.name().c_str(), p.pipeline().c_str(),
+                StateName(p.state()).c_str(), what.substr(0, 28).c_str(),
                 p.subject().sha().substr(0, 12).c_str(), p.expire_time().substr(0, 19).c_str(),
                 Urls(p).c_str());
   }
@@ -199,8 +200,9 @@ class PreviewGroup final : public CommandGroup {
     previews_->add_option("pipeline", list_pipeline_, "Only this pipeline's");
     previews_->add_flag("--all", list_all_, "Include deleted previews");
     preview_ = app.add_subcommand(
-        "preview", "preview get NAME | create PIPELINE --branch B | delete NAME | extend NAME 2h "
-                   "| pause NAME | resume NAME");
+        "preview",
+        "preview get NAME | create PIPELINE --branch B | delete NAME | extend NAME 2h "
+        "| pause NAME | resume NAME");
     preview_->add_option("words", words_, "verb and its arguments")->required()->expected(1, 3);
     preview_->add_option("--branch", flags_.branch, "create: the branch to preview");
     preview_->add_option("--sha", flags_.sha, "create: its commit");

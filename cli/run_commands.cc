@@ -1,9 +1,9 @@
 // The run and release commands: run (with --wait progress), run get, runs, logs, cancel,
 // approve, reject, retry, releases, release get.
 
-#include <algorithm>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
@@ -27,27 +27,29 @@ struct StartFlags {
   bool override_hold = false;
 };
 
-
-
 std::string Short(const google::protobuf::EnumValueDescriptor* v) { return EnumShortName(v); }
-std::string StateName(v1::RunState s) { return Short(v1::RunState_descriptor()->FindValueByNumber(s)); }
+std::string StateName(v1::RunState s) {
+  return Short(v1::RunState_descriptor()->FindValueByNumber(s));
+}
 std::string NodeStateName(v1::NodeState s) {
   return Short(v1::NodeState_descriptor()->FindValueByNumber(s));
 }
 
-
 const char* Color(v1::RunState s, bool tty) {
   if (!tty) return "";
   switch (s) {
-    case v1::RUN_STATE_SUCCEEDED: return "\033[32m";
+    case v1::RUN_STATE_SUCCEEDED:
+      return "\033[32m";
     case v1::RUN_STATE_FAILED:
-    case v1::RUN_STATE_CANCELLED: return "\033[31m";
+    case v1::RUN_STATE_CANCELLED:
+      return "\033[31m";
     case v1::RUN_STATE_AWAITING_APPROVAL:
-    case v1::RUN_STATE_QUEUED: return "\033[33m";
-    default: return "\033[36m";
+    case v1::RUN_STATE_QUEUED:
+      return "\033[33m";
+    default:
+      return "\033[36m";
   }
 }
-
 
 }  // namespace
 
@@ -144,7 +146,8 @@ int StartRun(const Connection& c, const StartFlags& flags, const std::string& ou
   req.set_stage(stage);
   for (const std::string& kv : flags.args) {
     size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) return Fail("--arg: expected name=value, got \"" + kv + "\"");
+    if (eq == std::string::npos || eq == 0)
+      return Fail("--arg: expected name=value, got \"" + kv + "\"");
     (*req.mutable_args())[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   req.mutable_trigger()->set_sha(flags.sha);
@@ -204,8 +207,8 @@ int GetRun(const Connection& c, const std::string& run_id, const std::string& ou
   return 0;
 }
 
-int ListRuns(const Connection& c, const std::string& target, const std::string& state,
-             int limit, const std::string& output) {
+int ListRuns(const Connection& c, const std::string& target, const std::string& state, int limit,
+             const std::string& output) {
   v1::ListRunsRequest req;
   std::string pipeline = target, stage;
   if (target.find('/') != std::string::npos && !SplitTarget(target, &pipeline, &stage)) {
@@ -214,7 +217,8 @@ int ListRuns(const Connection& c, const std::string& target, const std::string& 
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   if (!state.empty()) {
-    const auto* v = v1::RunState_descriptor()->FindValueByName("RUN_STATE_" + absl::AsciiStrToUpper(state));
+    const auto* v =
+        v1::RunState_descriptor()->FindValueByName("RUN_STATE_" + absl::AsciiStrToUpper(state));
     if (v == nullptr) return Fail("--state: unknown state \"" + state + "\"");
     req.add_states(static_cast<v1::RunState>(v->number()));
   }
@@ -238,8 +242,8 @@ int ListRuns(const Connection& c, const std::string& target, const std::string& 
   for (const auto& r : resp.runs()) {
     std::printf("%-22s %-18s %-18s %-8s %-25s %s %s\n", r.id().c_str(),
                 (r.pipeline() + "/" + r.stage()).c_str(), StateName(r.state()).c_str(),
-                r.release() > 0 ? std::to_string(r.release()).c_str() : "-", r.create_time().c_str(),
-                r.trigger().event().c_str(), r.trigger().sha().c_str());
+                r.release() > 0 ? std::to_string(r.release()).c_str() : "-",
+                r.create_time().c_str(), r.trigger().event().c_str(), r.trigger().sha().c_str());
   }
   return 0;
 }
@@ -253,8 +257,10 @@ int CancelRun(const Connection& c, const std::string& run_id, const std::string&
   v1::Run run;
   grpc::Status s = stub->CancelRun(c.NewContext().get(), req, &run);
   if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") Print(run, output);
-  else std::printf("run %s %s\n", run.id().c_str(), StateName(run.state()).c_str());
+  if (output != "table")
+    Print(run, output);
+  else
+    std::printf("run %s %s\n", run.id().c_str(), StateName(run.state()).c_str());
   return 0;
 }
 
@@ -269,8 +275,11 @@ int ApproveRun(const Connection& c, const std::string& run_id, const std::string
   grpc::Status s = reject ? stub->RejectRun(c.NewContext().get(), req, &run)
                           : stub->ApproveRun(c.NewContext().get(), req, &run);
   if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") Print(run, output);
-  else std::printf("run %s: %s %s\n", run.id().c_str(), node.c_str(), reject ? "rejected" : "approved");
+  if (output != "table")
+    Print(run, output);
+  else
+    std::printf("run %s: %s %s\n", run.id().c_str(), node.c_str(),
+                reject ? "rejected" : "approved");
   return 0;
 }
 
@@ -283,8 +292,10 @@ int RetryRun(const Connection& c, const std::string& run_id, const std::string& 
   v1::Run run;
   grpc::Status s = stub->RetryRun(c.NewContext().get(), req, &run);
   if (!s.ok()) return RpcFail(s, c);
-  if (output == "table") std::printf("run %s started (retry of %s)\n", run.id().c_str(), run_id.c_str());
-  else if (!wait) Print(run, output);
+  if (output == "table")
+    std::printf("run %s started (retry of %s)\n", run.id().c_str(), run_id.c_str());
+  else if (!wait)
+    Print(run, output);
   return wait ? WatchRun(c, run.id(), false, "", true, output) : 0;
 }
 
@@ -318,7 +329,8 @@ int GetRelease(const Connection& c, const std::string& target, int64_t number,
                const std::string& output) {
   v1::GetReleaseRequest req;
   std::string pipeline, stage;
-  if (!SplitTarget(target, &pipeline, &stage)) return Fail("release get: expected PIPELINE/STAGE N");
+  if (!SplitTarget(target, &pipeline, &stage))
+    return Fail("release get: expected PIPELINE/STAGE N");
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   req.set_number(number);
@@ -329,7 +341,6 @@ int GetRelease(const Connection& c, const std::string& target, int64_t number,
   Print(release, output == "json" ? "json" : "yaml");
   return 0;
 }
-
 
 class RunGroup final : public CommandGroup {
  public:
@@ -381,7 +392,8 @@ class RunGroup final : public CommandGroup {
     const std::string& out = g.output;
     if (run_->parsed()) {
       if (run_words_.size() == 2 && run_words_[0] == "get") {
-        return WithConnection(g, [&](const Connection& c) { return GetRun(c, run_words_[1], out); });
+        return WithConnection(g,
+                              [&](const Connection& c) { return GetRun(c, run_words_[1], out); });
       }
       if (run_words_.size() != 1) return Fail("run: expected PIPELINE/STAGE or get RUN_ID");
       start_.target = run_words_[0];

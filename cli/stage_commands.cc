@@ -24,7 +24,8 @@ struct RollbackFlags {
 void PrintDiff(const v1::ReleaseDiff& diff) {
   if (diff.resources_size() == 0) {
     std::printf("no differences between release %lld and release %lld\n",
-                static_cast<long long>(diff.from_release()), static_cast<long long>(diff.to_release()));
+                static_cast<long long>(diff.from_release()),
+                static_cast<long long>(diff.to_release()));
     return;
   }
   std::printf("release %lld -> release %lld\n", static_cast<long long>(diff.from_release()),
@@ -38,7 +39,8 @@ void PrintDiff(const v1::ReleaseDiff& diff) {
 int Rollback(const Connection& c, const RollbackFlags& flags, const std::string& output) {
   v1::RollbackStageRequest req;
   std::string pipeline, stage;
-  if (!SplitTarget(flags.target, &pipeline, &stage)) return Fail("rollback: expected PIPELINE/STAGE");
+  if (!SplitTarget(flags.target, &pipeline, &stage))
+    return Fail("rollback: expected PIPELINE/STAGE");
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   req.set_to_release(flags.to);
@@ -63,7 +65,9 @@ int Rollback(const Connection& c, const RollbackFlags& flags, const std::string&
               resp.run().id().c_str());
   if (flags.no_wait) return 0;
   int rc = WatchRun(c, resp.run().id(), false, "", true, output);
-  if (rc == 0) std::printf("stage %s is held; `slipway unhold %s` lifts it\n", flags.target.c_str(), flags.target.c_str());
+  if (rc == 0)
+    std::printf("stage %s is held; `slipway unhold %s` lifts it\n", flags.target.c_str(),
+                flags.target.c_str());
   return rc;
 }
 
@@ -80,8 +84,10 @@ int Diff(const Connection& c, const std::string& target, int64_t from, int64_t t
   v1::ReleaseDiff diff;
   grpc::Status s = stub->DiffReleases(c.NewContext().get(), req, &diff);
   if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") Print(diff, output);
-  else PrintDiff(diff);
+  if (output != "table")
+    Print(diff, output);
+  else
+    PrintDiff(diff);
   return 0;
 }
 
@@ -97,8 +103,11 @@ int Hold(const Connection& c, const std::string& target, const std::string& reas
   v1::StageHold hold;
   grpc::Status s = stub->HoldStage(c.NewContext().get(), req, &hold);
   if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") Print(hold, output);
-  else std::printf("stage %s held (release %lld)\n", target.c_str(), static_cast<long long>(hold.pinned_release()));
+  if (output != "table")
+    Print(hold, output);
+  else
+    std::printf("stage %s held (release %lld)\n", target.c_str(),
+                static_cast<long long>(hold.pinned_release()));
   return 0;
 }
 
@@ -112,8 +121,10 @@ int Unhold(const Connection& c, const std::string& target, const std::string& ou
   v1::ReleaseHoldResponse resp;
   grpc::Status s = stub->ReleaseHold(c.NewContext().get(), req, &resp);
   if (!s.ok()) return RpcFail(s, c);
-  if (output != "table") Print(resp, output);
-  else std::printf("stage %s %s\n", target.c_str(), resp.has_released() ? "released" : "was not held");
+  if (output != "table")
+    Print(resp, output);
+  else
+    std::printf("stage %s %s\n", target.c_str(), resp.has_released() ? "released" : "was not held");
   return 0;
 }
 
@@ -132,7 +143,8 @@ int GetStage(const Connection& c, const std::string& target, const std::string& 
     return 0;
   }
   std::printf("Stage:     %s/%s\n", st.pipeline().c_str(), st.spec().name().c_str());
-  std::printf("Release:   %s\n", st.current_release() > 0 ? std::to_string(st.current_release()).c_str() : "none yet");
+  std::printf("Release:   %s\n",
+              st.current_release() > 0 ? std::to_string(st.current_release()).c_str() : "none yet");
   if (st.has_hold()) {
     std::printf("Hold:      %s (by %s at %s, pins release %lld)\n", st.hold().reason().c_str(),
                 st.hold().held_by().c_str(), st.hold().hold_time().c_str(),
@@ -150,11 +162,11 @@ int GetStage(const Connection& c, const std::string& target, const std::string& 
   for (const auto& r : st.recent_runs()) {
     std::printf("  %-22s %-10s %-18s %s\n", r.id().c_str(),
                 EnumShortName(v1::RunKind_descriptor()->FindValueByNumber(r.kind())).c_str(),
-                EnumShortName(v1::RunState_descriptor()->FindValueByNumber(r.state())).c_str(), r.create_time().c_str());
+                EnumShortName(v1::RunState_descriptor()->FindValueByNumber(r.state())).c_str(),
+                r.create_time().c_str());
   }
   return 0;
 }
-
 
 class StageGroup final : public CommandGroup {
  public:
@@ -185,27 +197,27 @@ class StageGroup final : public CommandGroup {
   std::optional<int> Run(const Globals& g) override {
     const std::string& out = g.output;
     if (rollback_->parsed()) {
-      return WithConnection(g, [&](const Connection& c) { return Rollback(c, rollback_flags_, out); });
+      return WithConnection(g,
+                            [&](const Connection& c) { return Rollback(c, rollback_flags_, out); });
     }
     if (diff_->parsed()) {
       int64_t from = 0, to = 0;
       if (!absl::SimpleAtoi(diff_words_[1], &from) || !absl::SimpleAtoi(diff_words_[2], &to)) {
         return Fail("diff: expected PIPELINE/STAGE FROM TO (release numbers)");
       }
-      return WithConnection(g, [&](const Connection& c) {
-        return Diff(c, diff_words_[0], from, to, out);
-      });
+      return WithConnection(
+          g, [&](const Connection& c) { return Diff(c, diff_words_[0], from, to, out); });
     }
     if (hold_->parsed()) {
-      return WithConnection(g, [&](const Connection& c) {
-        return Hold(c, hold_target_, hold_reason_, out);
-      });
+      return WithConnection(
+          g, [&](const Connection& c) { return Hold(c, hold_target_, hold_reason_, out); });
     }
     if (unhold_->parsed()) {
       return WithConnection(g, [&](const Connection& c) { return Unhold(c, unhold_target_, out); });
     }
     if (get_stage_->parsed()) {
-      return WithConnection(g, [&](const Connection& c) { return GetStage(c, stage_target_, out); });
+      return WithConnection(g,
+                            [&](const Connection& c) { return GetStage(c, stage_target_, out); });
     }
     return std::nullopt;
   }

@@ -47,8 +47,8 @@ class TokenGroup final : public CommandGroup {
     if (g.output != "table") {
       Print(resp, g.output);
     } else {
-      std::fprintf(stderr, "token %s (%s) created; it is shown once:\n",
-                   resp.token().id().c_str(), scope_.c_str());
+      std::fprintf(stderr, "token %s (%s) created; it is shown once:\n", resp.token().id().c_str(),
+                   scope_.c_str());
       std::printf("%s\n", resp.secret().c_str());
     }
     return 0;

@@ -13,10 +13,10 @@
 #define SLIPWAY_CONCAT_INNER_(a, b) a##b
 #define SLIPWAY_CONCAT_(a, b) SLIPWAY_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                              \
-  do {                                                     \
-    ::absl::Status slipway_status_ = (expr);               \
-    if (!slipway_status_.ok()) return slipway_status_;     \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    ::absl::Status slipway_status_ = (expr);           \
+    if (!slipway_status_.ok()) return slipway_status_; \
   } while (false)
 
 #define ASSIGN_OR_RETURN(lhs, expr) \

@@ -89,16 +89,16 @@ absl::StatusOr<std::pair<v1::Preview, PreviewManager::Outcome>> PreviewManager::
         RETURN_IF_ERROR(Save(p));
         return std::make_pair(p, Outcome::kQueued);
       case v1::PREVIEW_STATE_TEARDOWN_FAILED:
-        return absl::FailedPreconditionError(absl::StrCat(
-            "preview ", p.name(), " failed to tear down (", p.message(),
-            "); delete it (--skip-teardown) before a new one can be created"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("preview ", p.name(), " failed to tear down (", p.message(),
+                         "); delete it (--skip-teardown) before a new one can be created"));
       default:
         break;
     }
-    const bool same = p.subject().sha() == subject.sha() &&
-                      (p.state() == v1::PREVIEW_STATE_READY ||
-                       p.state() == v1::PREVIEW_STATE_CREATING ||
-                       p.state() == v1::PREVIEW_STATE_UPDATING);
+    const bool same =
+        p.subject().sha() == subject.sha() &&
+        (p.state() == v1::PREVIEW_STATE_READY || p.state() == v1::PREVIEW_STATE_CREATING ||
+         p.state() == v1::PREVIEW_STATE_UPDATING);
     if (same && args.empty()) return std::make_pair(p, Outcome::kUnchanged);
     *p.mutable_subject() = subject;
     for (const auto& [k, v] : args) (*p.mutable_args())[k] = v;
@@ -116,7 +116,7 @@ absl::StatusOr<std::pair<v1::Preview, PreviewManager::Outcome>> PreviewManager::
     p.set_generation(p.generation() + 1);
     p.clear_run_id();
     p.set_state(p.state() == v1::PREVIEW_STATE_CREATING ? v1::PREVIEW_STATE_CREATING
-                                                         : v1::PREVIEW_STATE_UPDATING);
+                                                        : v1::PREVIEW_STATE_UPDATING);
     p.set_message(absl::StrCat("updating to ", subject.sha()));
     RETURN_IF_ERROR(Save(p));
     return std::make_pair(p, Outcome::kUpdated);
@@ -139,9 +139,9 @@ absl::StatusOr<std::pair<v1::Preview, PreviewManager::Outcome>> PreviewManager::
       break;
     }
     case BudgetDecision::kReject:
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "blueprint ", pipeline.name(), "/", blueprint.name(), " already has ", max,
-          " live previews (budget.max_active) and its policy is reject"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("blueprint ", pipeline.name(), "/", blueprint.name(), " already has ", max,
+                       " live previews (budget.max_active) and its policy is reject"));
   }
   std::map<std::string, std::string> values = {
       {"trigger.branch", subject.branch()},
@@ -151,8 +151,8 @@ absl::StatusOr<std::pair<v1::Preview, PreviewManager::Outcome>> PreviewManager::
       {"trigger.source", subject.source()},
       {"pipeline.name", pipeline.name()}};
   for (const auto& [k, v] : args) values["args." + k] = v;
-  ASSIGN_OR_RETURN(std::string name, BaseName(blueprint.naming(), subject.branch(),
-                                              subject.pull_request(), values));
+  ASSIGN_OR_RETURN(std::string name,
+                   BaseName(blueprint.naming(), subject.branch(), subject.pull_request(), values));
   if (live_.ByName(name) != nullptr) {
     name = Disambiguate(name, absl::StrCat(pipeline.name(), "/", blueprint.name(), "/", key));
   }
@@ -201,9 +201,9 @@ absl::Status PreviewManager::StartRun(v1::Preview& p) {
   ASSIGN_OR_RETURN(std::optional<v1::Pipeline> pipeline, PipelineOf(p));
   const v1::PreviewBlueprint* bp = pipeline ? FindBlueprint(*pipeline, p.blueprint()) : nullptr;
   if (bp == nullptr) {
-    return BeginTeardown(p, absl::StrCat("blueprint ", p.pipeline(), "/", p.blueprint(),
-                                         " no longer exists"),
-                         "slipwayd", false);
+    return BeginTeardown(
+        p, absl::StrCat("blueprint ", p.pipeline(), "/", p.blueprint(), " no longer exists"),
+        "slipwayd", false);
   }
   *p.mutable_spec() = *bp;
   release::StartRequest req;
@@ -244,8 +244,8 @@ absl::Status PreviewManager::StartTeardownRun(v1::Preview& p) {
   req.policy = v1::CONCURRENCY_POLICY_ALLOW;
   req.args.insert(p.args().begin(), p.args().end());
   req.trigger = TriggerOf(p, p.message());
-  auto run = deps_.executor->Start(
-      req, absl::StrCat("preview-teardown:", p.uid(), ":", p.generation()));
+  auto run =
+      deps_.executor->Start(req, absl::StrCat("preview-teardown:", p.uid(), ":", p.generation()));
   if (!run.ok()) {
     if (p.spec().teardown().failure_policy() == v1::FAILURE_POLICY_BLOCK) {
       p.set_state(v1::PREVIEW_STATE_TEARDOWN_FAILED);
@@ -346,8 +346,8 @@ absl::Status PreviewManager::ApplyTaskDone(TaskDone& done) {
     }
     if (!done.status.ok()) {
       p.set_state(v1::PREVIEW_STATE_FAILED);
-      p.set_message(absl::StrCat("removing a resource dropped from the blueprint: ",
-                                 done.status.message()));
+      p.set_message(
+          absl::StrCat("removing a resource dropped from the blueprint: ", done.status.message()));
       return Save(p);
     }
     // Done below by Step (the run succeeded and nothing is left to remove).
@@ -390,7 +390,8 @@ absl::Status PreviewManager::Step(v1::Preview& p) {
   if (busy_.contains(p.uid())) return absl::OkStatus();
   switch (p.state()) {
     case v1::PREVIEW_STATE_QUEUED: {
-      if (DecideBudget(p.spec().budget(), static_cast<int>(Occupying(p.pipeline(), p.blueprint()).size())) !=
+      if (DecideBudget(p.spec().budget(),
+                       static_cast<int>(Occupying(p.pipeline(), p.blueprint()).size())) !=
           BudgetDecision::kAdmit) {
         return absl::OkStatus();
       }
@@ -462,8 +463,8 @@ absl::Status PreviewManager::Step(v1::Preview& p) {
       // older one still finishing a deploy after it was replaced) ends first.
       if (StopRuns(p, p.teardown_run_id())) return absl::OkStatus();
       const v1::Flow& flow = p.spec().teardown().flow();
-      const bool has_flow = flow.has_sequential() ? flow.sequential().steps_size() > 0
-                                                  : flow.has_parallel();
+      const bool has_flow =
+          flow.has_sequential() ? flow.sequential().steps_size() > 0 : flow.has_parallel();
       if (has_flow && !p.skip_teardown() && !p.teardown_flow_done()) {
         if (p.teardown_run_id().empty()) return StartTeardownRun(p);
         ASSIGN_OR_RETURN(auto run, RunOf(p.teardown_run_id()));

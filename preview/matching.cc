@@ -101,9 +101,9 @@ std::vector<v1::DeliveryMatch> PreviewManager::HandleEvent(const v1::Pipeline& p
   // means reconcile knows less, and it never deletes on missing knowledge.
   deps_.db
       ->Write([&](storage::Transaction& tx) {
-        return storage::PreviewRepository().SetSubjectOpen(
-            tx, pipeline.name(), subject.key, !(subject.closing || subject.is_delete),
-            absl::ToUnixMillis(deps_.clock->Now()));
+        return storage::PreviewRepository().SetSubjectOpen(tx, pipeline.name(), subject.key,
+                                                           !(subject.closing || subject.is_delete),
+                                                           absl::ToUnixMillis(deps_.clock->Now()));
       })
       .IgnoreError();
   if (subject.is_delete) {
@@ -141,10 +141,9 @@ std::vector<v1::DeliveryMatch> PreviewManager::HandleEvent(const v1::Pipeline& p
     const v1::Preview* existing = live_.BySubject(pipeline.name(), bp.name(), subject.key);
     if (existing != nullptr) m.set_preview(existing->name());
     const bool gone = subject.closing || subject.is_delete;
-    const bool unmatched_update =
-        !match.matched && subject.is_pr &&
-        (pr.action() == v1::PULL_REQUEST_ACTION_LABELED ||
-         pr.action() == v1::PULL_REQUEST_ACTION_EDITED);
+    const bool unmatched_update = !match.matched && subject.is_pr &&
+                                  (pr.action() == v1::PULL_REQUEST_ACTION_LABELED ||
+                                   pr.action() == v1::PULL_REQUEST_ACTION_EDITED);
     if (gone || unmatched_update) {
       if (existing == nullptr) {
         m.set_skipped(gone ? "no live preview" : match.why_not);
@@ -163,11 +162,11 @@ std::vector<v1::DeliveryMatch> PreviewManager::HandleEvent(const v1::Pipeline& p
         continue;
       }
       v1::Preview p = *existing;
-      std::string why = subject.closing ? (pr.action() == v1::PULL_REQUEST_ACTION_MERGED
-                                               ? "pull request merged"
-                                               : "pull request closed")
-                        : subject.is_delete ? "branch deleted"
-                                            : absl::StrCat("no longer matches: ", match.why_not);
+      std::string why =
+          subject.closing ? (pr.action() == v1::PULL_REQUEST_ACTION_MERGED ? "pull request merged"
+                                                                           : "pull request closed")
+          : subject.is_delete ? "branch deleted"
+                              : absl::StrCat("no longer matches: ", match.why_not);
       absl::Status s = BeginTeardown(p, why, actor, false);
       if (s.ok()) {
         m.set_preview_action("teardown");

@@ -36,9 +36,8 @@ absl::Status PreviewManager::Load() {
 absl::Status PreviewManager::Save(const v1::Preview& p) {
   v1::Preview copy = p;
   copy.set_update_time(Now());
-  RETURN_IF_ERROR(deps_.db->Write([&](storage::Transaction& tx) {
-    return storage::PreviewRepository().Put(tx, copy);
-  }));
+  RETURN_IF_ERROR(deps_.db->Write(
+      [&](storage::Transaction& tx) { return storage::PreviewRepository().Put(tx, copy); }));
   live_.Put(std::move(copy));  // a DELETED preview leaves the live set
   Notify();
   return absl::OkStatus();
@@ -53,9 +52,9 @@ absl::StatusOr<v1::Preview> PreviewManager::Create(const v1::Pipeline& pipeline,
   const v1::PreviewBlueprint* bp = nullptr;
   if (blueprint.empty()) {
     if (pipeline.preview_blueprints_size() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "blueprint: pipeline ", pipeline.name(), " has ", pipeline.preview_blueprints_size(),
-          " preview blueprints; name one"));
+      return absl::InvalidArgumentError(absl::StrCat("blueprint: pipeline ", pipeline.name(),
+                                                     " has ", pipeline.preview_blueprints_size(),
+                                                     " preview blueprints; name one"));
     }
     bp = &pipeline.preview_blueprints(0);
   } else {
@@ -77,8 +76,8 @@ absl::StatusOr<v1::Preview> PreviewManager::Create(const v1::Pipeline& pipeline,
   subject.set_branch(branch);
   subject.set_sha(sha);
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto r, Upsert(pipeline, *bp, SubjectKey(source, 0, branch), subject, args,
-                                  actor));
+  ASSIGN_OR_RETURN(auto r,
+                   Upsert(pipeline, *bp, SubjectKey(source, 0, branch), subject, args, actor));
   return r.first;
 }
 
@@ -100,9 +99,10 @@ absl::StatusOr<v1::Preview> PreviewManager::Extend(const std::string& name, absl
   if (p.state() == v1::PREVIEW_STATE_TEARING_DOWN) {
     return absl::FailedPreconditionError(absl::StrCat("preview ", name, " is being torn down"));
   }
-  absl::Time from = std::max(deps_.clock->Now(), p.expire_time().empty()
-                                                     ? deps_.clock->Now()
-                                                     : ParseRfc3339(p.expire_time()).value_or(absl::InfiniteFuture()));
+  absl::Time from = std::max(deps_.clock->Now(),
+                             p.expire_time().empty()
+                                 ? deps_.clock->Now()
+                                 : ParseRfc3339(p.expire_time()).value_or(absl::InfiniteFuture()));
   p.set_expire_time(FormatRfc3339(from + by));
   RETURN_IF_ERROR(Save(p));
   return p;
@@ -115,9 +115,10 @@ absl::StatusOr<v1::Preview> PreviewManager::Pause(const std::string& name,
   if (p.state() == v1::PREVIEW_STATE_PAUSED) return p;
   if (p.state() != v1::PREVIEW_STATE_READY && p.state() != v1::PREVIEW_STATE_FAILED &&
       p.state() != v1::PREVIEW_STATE_CREATING && p.state() != v1::PREVIEW_STATE_UPDATING) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "preview ", name, " is ", v1::PreviewState_Name(p.state()), "; only a running preview "
-        "can be paused"));
+    return absl::FailedPreconditionError(absl::StrCat("preview ", name, " is ",
+                                                      v1::PreviewState_Name(p.state()),
+                                                      "; only a running preview "
+                                                      "can be paused"));
   }
   p.set_state(v1::PREVIEW_STATE_PAUSED);
   p.set_message(absl::StrCat("paused by ", actor));

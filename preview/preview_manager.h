@@ -100,8 +100,7 @@ class PreviewManager {
   // updates or tears down the previews of every blueprint it concerns and records what it
   // says of its pull request or branch. Returns a match per blueprint acted on (or skipped,
   // with the reason). Everything is committed when it returns.
-  std::vector<v1::DeliveryMatch> HandleEvent(const v1::Pipeline& pipeline,
-                                             const v1::Source& source,
+  std::vector<v1::DeliveryMatch> HandleEvent(const v1::Pipeline& pipeline, const v1::Source& source,
                                              const v1::SourceEvent& event,
                                              const std::string& actor);
 
@@ -119,8 +118,7 @@ class PreviewManager {
   absl::StatusOr<v1::Preview> Pause(const std::string& name, const std::string& actor);
   absl::StatusOr<v1::Preview> Resume(const std::string& name, const std::string& actor);
   absl::StatusOr<v1::Preview> Get(const std::string& name);
-  absl::StatusOr<std::vector<v1::Preview>> List(const std::string& pipeline,
-                                                bool include_deleted);
+  absl::StatusOr<std::vector<v1::Preview>> List(const std::string& pipeline, bool include_deleted);
 
   // Does everything due now: starts runs, notices ended ones, expires previews, starts and
   // finishes teardowns. Returns the first store error (the work is retried next time).
@@ -173,8 +171,8 @@ class PreviewManager {
   absl::Status StartTeardownRun(v1::Preview& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Posts the removal of the preview's resources named in `names` (all recorded ones and the
   // blueprint's when empty).
-  void PostRemoval(const v1::Preview& p, Removal kind,
-                   const std::vector<std::string>& names) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PostRemoval(const v1::Preview& p, Removal kind, const std::vector<std::string>& names)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ApplyTaskDone(TaskDone& done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<v1::Run>> RunOf(const std::string& run_id);
   // The preview's pipeline as stored now; nullopt if it was deleted.

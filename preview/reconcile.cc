@@ -14,8 +14,8 @@ namespace slipway::preview {
 std::optional<bool> RecordedSubjectStates::StillOpen(const v1::Preview& preview) {
   std::optional<bool> open;
   absl::Status s = db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(open, storage::PreviewRepository().SubjectOpen(tx, preview.pipeline(),
-                                                                    preview.key()));
+    ASSIGN_OR_RETURN(
+        open, storage::PreviewRepository().SubjectOpen(tx, preview.pipeline(), preview.key()));
     return absl::OkStatus();
   });
   if (!s.ok()) return std::nullopt;
@@ -54,9 +54,9 @@ ReconcileReport PreviewManager::Reconcile() {
     const v1::Preview* live = live_.ByUid(uid);
     if (live == nullptr) continue;
     v1::Preview p = *live;
-    if (BeginTeardown(p, absl::StrCat("blueprint ", p.pipeline(), "/", p.blueprint(),
-                                      " no longer exists"),
-                      "reconcile", false)
+    if (BeginTeardown(
+            p, absl::StrCat("blueprint ", p.pipeline(), "/", p.blueprint(), " no longer exists"),
+            "reconcile", false)
             .ok()) {
       ++report.orphaned;
     }
@@ -76,12 +76,11 @@ ReconcileReport PreviewManager::Reconcile() {
     }
   }
   report.candidates = static_cast<int>(candidates.size());
-  const int allowed =
-      std::max(1, static_cast<int>(options_.reconcile_max_share * report.live));
+  const int allowed = std::max(1, static_cast<int>(options_.reconcile_max_share * report.live));
   if (report.candidates > allowed) {
     report.refused = true;
-    report.message = absl::StrCat("reconcile would delete ", report.candidates, " of ",
-                                  report.live, " live previews (more than ",
+    report.message = absl::StrCat("reconcile would delete ", report.candidates, " of ", report.live,
+                                  " live previews (more than ",
                                   static_cast<int>(options_.reconcile_max_share * 100),
                                   "%); deleted none. Delete them explicitly if this is right.");
     return report;
@@ -96,8 +95,8 @@ ReconcileReport PreviewManager::Reconcile() {
       ++report.deleted;
     }
   }
-  report.message = absl::StrCat("reconcile: ", report.live, " live, ", report.unknown,
-                                " unknown, ", report.deleted, " torn down, ", report.orphaned,
+  report.message = absl::StrCat("reconcile: ", report.live, " live, ", report.unknown, " unknown, ",
+                                report.deleted, " torn down, ", report.orphaned,
                                 " without a blueprint torn down");
   return report;
 }

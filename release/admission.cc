@@ -44,8 +44,8 @@ Admission Admit(v1::ConcurrencyPolicy policy, const std::string& stage, const st
       }
       if (!running.empty()) {
         out.queued = true;
-        out.waiting_reason = absl::StrCat("waiting for run ", running.front().id,
-                                          " to finish (policy latest)");
+        out.waiting_reason =
+            absl::StrCat("waiting for run ", running.front().id, " to finish (policy latest)");
       }
       break;
     case v1::CONCURRENCY_POLICY_QUEUE:

@@ -128,8 +128,8 @@ absl::StatusOr<v1::Run> Executor::Cancel(const std::string& run_id, const std::s
       ASSIGN_OR_RETURN(stored, runs_repo_.Get(tx, run_id));
       return absl::OkStatus();
     }));
-    return absl::FailedPreconditionError(absl::StrCat(
-        "run ", run_id, " has already ended (", v1::RunState_Name(stored.state()), ")"));
+    return absl::FailedPreconditionError(absl::StrCat("run ", run_id, " has already ended (",
+                                                      v1::RunState_Name(stored.state()), ")"));
   }
   ActiveRun& ar = *it->second;
   if (ar.run.state() == v1::RUN_STATE_QUEUED) {
@@ -173,8 +173,9 @@ absl::StatusOr<v1::Run> Executor::Approve(const std::string& run_id, const std::
     return absl::NotFoundError(absl::StrCat("run ", run_id, " has no approval node \"", ref, "\""));
   }
   if (node->state() != v1::NODE_STATE_AWAITING_APPROVAL) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "node \"", ref, "\" is not waiting for approval (", v1::NodeState_Name(node->state()), ")"));
+    return absl::FailedPreconditionError(absl::StrCat("node \"", ref,
+                                                      "\" is not waiting for approval (",
+                                                      v1::NodeState_Name(node->state()), ")"));
   }
   if (!ar.run.trigger().actor().empty() && by == ar.run.trigger().actor()) {
     return absl::PermissionDeniedError(
@@ -182,9 +183,8 @@ absl::StatusOr<v1::Run> Executor::Approve(const std::string& run_id, const std::
   }
   for (const auto& a : node->approvals()) {
     if (a.by() == by) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(by, " has already ", a.rejected() ? "rejected" : "approved", " \"", ref,
-                       "\""));
+      return absl::FailedPreconditionError(absl::StrCat(
+          by, " has already ", a.rejected() ? "rejected" : "approved", " \"", ref, "\""));
     }
   }
   auto* approval = node->add_approvals();
@@ -210,8 +210,9 @@ absl::StatusOr<v1::Run> Executor::Approve(const std::string& run_id, const std::
     node->set_end_time(Now());
     (*node->mutable_outputs())["approved_by"] = absl::StrJoin(approvers, ",");
   }
-  Emit(ar, node, absl::StrCat(reject ? "rejected" : "approved", " by ", by, " (", approvals, "/",
-                              needed, ")"));
+  Emit(ar, node,
+       absl::StrCat(reject ? "rejected" : "approved", " by ", by, " (", approvals, "/", needed,
+                    ")"));
   AdvanceRun(ar);
   UpdateTimer(ar);
   v1::Run out = ar.run;
@@ -328,17 +329,18 @@ absl::Status Executor::Tick() {
   return Commit();
 }
 
-absl::Status Executor::Commit(
-    const std::function<absl::Status(storage::Transaction&)>& extra) {
+absl::Status Executor::Commit(const std::function<absl::Status(storage::Transaction&)>& extra) {
   // One commit at a time, in order; the lock is released while the store writes, so starts,
   // cancels and approvals are not held up by the fsync.
   mu_.Await(absl::Condition(
       +[](bool* committing) { return !*committing; }, &committing_));
   // Runs whose first state Start is still writing are written by a later commit.
-  JournalBatch batch = journal_.Take([&](const std::string& run_id) {
-    auto it = active_.find(run_id);
-    return it != active_.end() && it->second->starting;
-  });
+  // (Take calls it under mu_, which this function holds.)
+  JournalBatch batch =
+      journal_.Take([&](const std::string& run_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        auto it = active_.find(run_id);
+        return it != active_.end() && it->second->starting;
+      });
   if (batch.writes_nothing() && extra == nullptr) {
     journal_.Restore(std::move(batch));
     DropEndedRuns();  // e.g. the last late result of an ended run, with nothing to record
@@ -417,8 +419,7 @@ bool Executor::WaitForEvents(const std::string& run_id, int64_t after, absl::Dur
   absl::MutexLock lock(&mu_);
   auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = committed_events_.find(run_id);
-    return (it != committed_events_.end() && it->second > after) ||
-           !active_.contains(run_id);
+    return (it != committed_events_.end() && it->second > after) || !active_.contains(run_id);
   };
   return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
 }

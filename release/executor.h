@@ -141,8 +141,7 @@ class Executor {
   // Records an approval (or rejection) of the approval node `ref`. PERMISSION_DENIED for the
   // run's initiator; FAILED_PRECONDITION if the node is not waiting for approval.
   absl::StatusOr<v1::Run> Approve(const std::string& run_id, const std::string& ref,
-                                  const std::string& by, const std::string& comment,
-                                  bool reject);
+                                  const std::string& by, const std::string& comment, bool reject);
 
   // Does everything due now: collects finished tasks, wakes sleeping and retrying nodes, applies
   // timeouts, starts ready nodes and queued runs, finishes runs, and commits all changes in one

@@ -37,7 +37,7 @@ void Executor::StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& st
   node.clear_wake_time();
   node.clear_error();
   const std::map<std::string, std::string> values = Values(ar);
-  auto fail = [&](const std::string& error) {
+  auto fail = [&](const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     node.set_state(v1::NODE_STATE_FAILED);
     node.set_error(error);
     node.set_end_time(Now());
@@ -58,8 +58,8 @@ void Executor::StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& st
   node.set_state(v1::NODE_STATE_RUNNING);
   auto kind = deps_.node_kinds.find(step.kind_case());
   if (kind == deps_.node_kinds.end()) return fail("unsupported node kind");
-  NodeContext ctx{ar.run, step, values, now, timeout, deps_.drivers, deps_.db, deps_.clock,
-                  deps_.http};
+  NodeContext ctx{ar.run,        step,     values,      now,       timeout,
+                  deps_.drivers, deps_.db, deps_.clock, deps_.http};
   NodeStart start = kind->second->Start(ctx);
   switch (start.kind) {
     case NodeStart::Kind::kFail:
@@ -85,13 +85,13 @@ void Executor::StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& st
     Emit(ar, &node, "not waiting for completion");
   }
   // Posted after the RUNNING state is committed.
-  journal_.AddTask([this, work = std::move(start.work), run_id = ar.run.id(), path = node.path(),
-                    attempt]() {
-    Completion c{run_id, path, attempt, work()};
-    absl::MutexLock lock(&completions_mu_);
-    completions_.push_back(std::move(c));
-    work_ = true;
-  });
+  journal_.AddTask(
+      [this, work = std::move(start.work), run_id = ar.run.id(), path = node.path(), attempt]() {
+        Completion c{run_id, path, attempt, work()};
+        absl::MutexLock lock(&completions_mu_);
+        completions_.push_back(std::move(c));
+        work_ = true;
+      });
 }
 
 void Executor::FailAttempt(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& step,
@@ -104,8 +104,9 @@ void Executor::FailAttempt(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& 
     backoff = std::min(backoff, absl::Hours(1));
     node.set_state(v1::NODE_STATE_WAITING);
     node.set_wake_time(FormatRfc3339(deps_.clock->Now() + backoff));
-    Emit(ar, &node, absl::StrCat("attempt ", node.attempts(), " failed: ", error, "; retrying in ",
-                                 absl::FormatDuration(backoff)));
+    Emit(ar, &node,
+         absl::StrCat("attempt ", node.attempts(), " failed: ", error, "; retrying in ",
+                      absl::FormatDuration(backoff)));
   } else {
     node.set_state(v1::NODE_STATE_FAILED);
     node.set_end_time(Now());
@@ -114,7 +115,8 @@ void Executor::FailAttempt(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& 
 }
 
 v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const std::string& path) {
-  if (step.has_sequential()) return AdvanceGroup(ar, step.sequential(), path + ".sequential", false);
+  if (step.has_sequential())
+    return AdvanceGroup(ar, step.sequential(), path + ".sequential", false);
   if (step.has_parallel()) return AdvanceGroup(ar, step.parallel(), path + ".parallel", true);
   v1::NodeStatus* node = ar.Node(path);
   if (node == nullptr) return v1::NODE_STATE_FAILED;
@@ -123,7 +125,7 @@ v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const s
   // An unreadable time is due now.
   auto parse = [](const std::string& t) { return ParseRfc3339(t).value_or(absl::InfinitePast()); };
   // A cancelled run starts nothing new and stops waiting; running work finishes on its own.
-  auto cancel_node = [&] {
+  auto cancel_node = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     node->set_state(v1::NODE_STATE_CANCELLED);
     node->set_end_time(Now());
     Emit(ar, node);
@@ -136,8 +138,7 @@ v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const s
       break;
     case v1::NODE_STATE_RUNNING:
       if (!node->deadline().empty() && now >= parse(node->deadline())) {
-        FailAttempt(ar, *node, step,
-                    absl::StrCat("timed out after ", TimeoutText(step)));
+        FailAttempt(ar, *node, step, absl::StrCat("timed out after ", TimeoutText(step)));
       }
       break;
     case v1::NODE_STATE_WAITING:
@@ -183,8 +184,8 @@ v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const s
   }
 }
 
-v1::NodeState Executor::AdvanceGroup(ActiveRun& ar, const v1::Steps& steps,
-                                     const std::string& path, bool parallel) {
+v1::NodeState Executor::AdvanceGroup(ActiveRun& ar, const v1::Steps& steps, const std::string& path,
+                                     bool parallel) {
   bool running = false, failed = false;
   for (int i = 0; i < steps.steps_size(); ++i) {
     v1::NodeState s = AdvanceStep(ar, steps.steps(i), absl::StrCat(path, "[", i, "]"));
@@ -209,7 +210,8 @@ void Executor::AdvanceRun(ActiveRun& ar) {
     Emit(ar, nullptr, "running");
   }
   const v1::Flow& flow = ar.run.stage_spec().flow();
-  v1::NodeState st = flow.has_sequential() ? AdvanceGroup(ar, flow.sequential(), "sequential", false)
+  v1::NodeState st = flow.has_sequential()
+                         ? AdvanceGroup(ar, flow.sequential(), "sequential", false)
                      : flow.has_parallel() ? AdvanceGroup(ar, flow.parallel(), "parallel", true)
                                            : v1::NODE_STATE_SUCCEEDED;
   if (ar.run.state() == v1::RUN_STATE_CANCELLING) {
@@ -238,7 +240,8 @@ void Executor::AdvanceRun(ActiveRun& ar) {
     // Parallel siblings may still be running; the run ends when they are done.
     bool running = false;
     for (const auto& n : ar.run.nodes()) {
-      if (n.state() == v1::NODE_STATE_RUNNING || n.state() == v1::NODE_STATE_WAITING) running = true;
+      if (n.state() == v1::NODE_STATE_RUNNING || n.state() == v1::NODE_STATE_WAITING)
+        running = true;
     }
     if (!running) FinishRun(ar, v1::RUN_STATE_FAILED, error);
     return;
@@ -282,8 +285,9 @@ void Executor::FinishRun(ActiveRun& ar, v1::RunState state, const std::string& e
   if (auto release = ReleaseOf(ar.run, changed, Now()); release.has_value()) {
     journal_.AddRelease(*std::move(release));
   }
-  Emit(ar, nullptr, absl::StrCat("run ", EnumShortName(v1::RunState_descriptor()->FindValueByNumber(state)),
-                                 error.empty() ? "" : ": " + error));
+  Emit(ar, nullptr,
+       absl::StrCat("run ", EnumShortName(v1::RunState_descriptor()->FindValueByNumber(state)),
+                    error.empty() ? "" : ": " + error));
 }
 
 void Executor::ApplyCompletion(Completion& c) {
@@ -316,8 +320,7 @@ void Executor::ApplyCompletion(Completion& c) {
   if (!r.condition_met) {
     absl::Time deadline = ParseRfc3339(node->deadline()).value_or(absl::InfinitePast());
     if (deps_.clock->Now() >= deadline) {
-      FailAttempt(ar, *node, step,
-                  absl::StrCat("condition not met within ", TimeoutText(step)));
+      FailAttempt(ar, *node, step, absl::StrCat("condition not met within ", TimeoutText(step)));
       return;
     }
     node->set_state(v1::NODE_STATE_WAITING);

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/duration.h"
 #include "common/run_state.h"
-#include "common/time_format.h"
 #include "common/status_macros.h"
+#include "common/time_format.h"
 #include "storage/pipeline_repository.h"
 #include "storage/run_repository.h"
 
@@ -23,13 +23,15 @@ absl::Status PruneStage(storage::Database& db, const Clock& clock, const std::st
       ASSIGN_OR_RETURN(auto latest, releases.Latest(tx, pipeline, stage.name()));
       if (latest.has_value() && latest->number() > keep.keep_releases()) {
         std::set<int64_t> protect = {latest->number()};
-        ASSIGN_OR_RETURN(auto before, releases.List(tx, pipeline, stage.name(), latest->number(), 1));
+        ASSIGN_OR_RETURN(auto before,
+                         releases.List(tx, pipeline, stage.name(), latest->number(), 1));
         if (!before.empty()) protect.insert(before.front().number());
         ASSIGN_OR_RETURN(auto hold, storage::StageHoldRepository().Get(tx, pipeline, stage.name()));
         if (hold.has_value() && hold->pinned_release() > 0) protect.insert(hold->pinned_release());
         ASSIGN_OR_RETURN(auto active, runs.ListActive(tx, pipeline, stage.name()));
         for (const auto& r : active) {
-          if (r.kind() == v1::RUN_KIND_ROLLBACK && r.rollback_to() > 0) protect.insert(r.rollback_to());
+          if (r.kind() == v1::RUN_KIND_ROLLBACK && r.rollback_to() > 0)
+            protect.insert(r.rollback_to());
         }
         // At most one rollback runs per stage (rollbacks replace each other), so four is enough.
         std::vector<int64_t> keep_list(protect.begin(), protect.end());

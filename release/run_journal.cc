@@ -1,6 +1,7 @@
 #include "release/run_journal.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <iterator>
 
 #include "common/status_macros.h"
@@ -10,8 +11,9 @@
 namespace slipway::release {
 
 std::vector<v1::RunEvent> RunJournal::TakeEventsFrom(size_t count) {
-  std::vector<v1::RunEvent> out(std::make_move_iterator(events_.begin() + count),
-                                std::make_move_iterator(events_.end()));
+  std::vector<v1::RunEvent> out(
+      std::make_move_iterator(events_.begin() + static_cast<std::ptrdiff_t>(count)),
+      std::make_move_iterator(events_.end()));
   events_.resize(count);
   return out;
 }

@@ -1,13 +1,12 @@
 #include "release/run_manager.h"
 
-#include "storage/request_log.h"
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
 #include "common/run_state.h"
 #include "common/status_macros.h"
 #include "storage/pipeline_repository.h"
+#include "storage/request_log.h"
 #include "storage/run_repository.h"
 
 namespace slipway::release {
@@ -121,8 +120,8 @@ absl::StatusOr<v1::Run> RunManager::ApproveRun(const v1::ApproveRunRequest& requ
   if (request.id().empty()) return absl::InvalidArgumentError("id: required");
   if (request.node().empty()) return absl::InvalidArgumentError("node: required");
   RETURN_IF_ERROR(GetRun(request.id()).status());
-  ASSIGN_OR_RETURN(v1::Run run,
-                   executor_->Approve(request.id(), request.node(), caller, request.comment(), reject));
+  ASSIGN_OR_RETURN(v1::Run run, executor_->Approve(request.id(), request.node(), caller,
+                                                   request.comment(), reject));
   run.clear_stage_spec();
   return run;
 }

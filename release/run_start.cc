@@ -93,8 +93,8 @@ bool SameRequest(const std::string& logged, const std::string& fingerprint) {
 
 }  // namespace
 
-absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request,
-                                        const std::string& request_id, std::string* extra) {
+absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request, const std::string& request_id,
+                                        std::string* extra) {
   StartAllResult r = StartAll({{request, request_id}}, nullptr);
   if (!r.committed.ok()) return r.committed;
   if (extra != nullptr) *extra = std::move(r.extras.front());
@@ -129,8 +129,8 @@ absl::StatusOr<std::optional<LoggedStart>> Executor::FindLogged(const std::strin
   LoggedStart out;
   std::string run_id;
   if (!DecodeLogged(logged->response, &run_id, &out.extra)) {
-    return absl::DataLossError(absl::StrCat("request log: the entry for request_id \"",
-                                            request_id, "\" cannot be decoded"));
+    return absl::DataLossError(absl::StrCat("request log: the entry for request_id \"", request_id,
+                                            "\" cannot be decoded"));
   }
   ASSIGN_OR_RETURN(out.run, CurrentRun(run_id));
   return out;
@@ -221,27 +221,27 @@ Executor::StartAllResult Executor::StartAll(
   });
   std::vector<size_t> raced;
   {
-  absl::MutexLock lock(&mu_);
-  for (const auto& [key, index] : claimed) starting_requests_.erase(key);
-  for (size_t i = 0; i < pending.size(); ++i) {
-    if (!pending[i].ok() || pending[i]->existing.has_value()) continue;
-    const std::string id = pending[i]->first.id();
-    auto it = active_.find(id);
-    promote_stages_.insert({pending[i]->first.pipeline(), pending[i]->first.stage()});
-    const bool not_written = pending[i]->raced_run_id.has_value() || !pending[i]->reused.ok();
-    if (!out.committed.ok() || not_written) {
-      out.runs[i] = out.committed.ok() ? pending[i]->reused : out.committed;
-      if (out.committed.ok() && pending[i]->raced_run_id.has_value()) raced.push_back(i);
-      if (it != active_.end()) EraseActive(it);
-      committed_events_.erase(id);
-      journal_.Forget(id);
-      continue;
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, index] : claimed) starting_requests_.erase(key);
+    for (size_t i = 0; i < pending.size(); ++i) {
+      if (!pending[i].ok() || pending[i]->existing.has_value()) continue;
+      const std::string id = pending[i]->first.id();
+      auto it = active_.find(id);
+      promote_stages_.insert({pending[i]->first.pipeline(), pending[i]->first.stage()});
+      const bool not_written = pending[i]->raced_run_id.has_value() || !pending[i]->reused.ok();
+      if (!out.committed.ok() || not_written) {
+        out.runs[i] = out.committed.ok() ? pending[i]->reused : out.committed;
+        if (out.committed.ok() && pending[i]->raced_run_id.has_value()) raced.push_back(i);
+        if (it != active_.end()) EraseActive(it);
+        committed_events_.erase(id);
+        journal_.Forget(id);
+        continue;
+      }
+      it->second->starting = false;
+      ready_.insert(id);
+      committed_events_[id] = std::max(committed_events_[id], pending[i]->first.last_event());
+      out.runs[i] = it->second->run;
     }
-    it->second->starting = false;
-    ready_.insert(id);
-    committed_events_[id] = std::max(committed_events_[id], pending[i]->first.last_event());
-    out.runs[i] = it->second->run;
-  }
   }
   // Starts that lost a race to a concurrent one with the same request id answer with its run.
   for (size_t i : raced) {
@@ -282,20 +282,22 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   }
   if (request.stage_spec.has_value()) stage = &*request.stage_spec;
   if (stage == nullptr) {
-    return absl::NotFoundError(absl::StrCat("stage \"", request.stage, "\" not found in pipeline \"",
-                                            request.pipeline.name(), "\""));
+    return absl::NotFoundError(absl::StrCat(
+        "stage \"", request.stage, "\" not found in pipeline \"", request.pipeline.name(), "\""));
   }
   bool lift_hold = false;
   if (request.kind == v1::RUN_KIND_RELEASE) {
     ASSIGN_OR_RETURN(auto hold, HoldOf(request.pipeline.name(), request.stage));
     if (hold.has_value()) {
       if (!request.override_hold) {
-        return WithReason(absl::FailedPreconditionError(absl::StrCat(
-            "stage ", request.pipeline.name(), "/", request.stage, " is held since ",
-            hold->hold_time(), " by ", hold->held_by(), ": ", hold->reason(),
-            hold->pinned_release() > 0 ? absl::StrCat(" (pins release ", hold->pinned_release(), ")")
-                                       : "",
-            "; release the hold, or start with override_hold")),
+        return WithReason(
+            absl::FailedPreconditionError(absl::StrCat(
+                "stage ", request.pipeline.name(), "/", request.stage, " is held since ",
+                hold->hold_time(), " by ", hold->held_by(), ": ", hold->reason(),
+                hold->pinned_release() > 0
+                    ? absl::StrCat(" (pins release ", hold->pinned_release(), ")")
+                    : "",
+                "; release the hold, or start with override_hold")),
             ErrorReason::kStageHeld);
       }
       lift_hold = true;
@@ -362,14 +364,14 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   }
   auto others = [](const std::vector<ActiveRun*>& runs) {
     std::vector<OtherRun> out;
+    out.reserve(runs.size());
     for (const ActiveRun* r : runs) {
       out.push_back({r->run.id(), r->run.state() == v1::RUN_STATE_CANCELLING});
     }
     return out;
   };
-  const Admission admission =
-      Admit(policy, absl::StrCat(run.pipeline(), "/", run.stage()), run.id(), others(running),
-            others(queued));
+  const Admission admission = Admit(policy, absl::StrCat(run.pipeline(), "/", run.stage()),
+                                    run.id(), others(running), others(queued));
   RETURN_IF_ERROR(admission.refused);
   run.set_state(admission.queued ? v1::RUN_STATE_QUEUED : v1::RUN_STATE_PENDING);
   if (admission.queued) run.set_waiting_reason(admission.waiting_reason);

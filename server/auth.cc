@@ -43,9 +43,8 @@ absl::StatusOr<IssuedToken> TokenManager::Create(v1::Scope scope, std::string_vi
   out.token.set_description(std::string(description));
   out.token.set_created_by(std::string(created_by));
   out.token.set_create_time(FormatRfc3339(clock_->Now()));
-  RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
-    return repo_.Insert(tx, out.token, Sha256(out.secret));
-  }));
+  RETURN_IF_ERROR(db_->Write(
+      [&](storage::Transaction& tx) { return repo_.Insert(tx, out.token, Sha256(out.secret)); }));
   return out;
 }
 

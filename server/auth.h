@@ -13,11 +13,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "common/token_text.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/random.h"
+#include "common/token_text.h"
 #include "slipway/v1/admin_service.pb.h"
 #include "storage/database.h"
 #include "storage/token_repository.h"

@@ -1,6 +1,6 @@
 // The threads that drive slipwayd's step functions in production: the run executor's and the
-// preview manager's and the scheduler's Tick, and periodic work (Supervise, polling). Each stops (and joins) when
-// destroyed.
+// preview manager's and the scheduler's Tick, and periodic work (Supervise, polling). Each stops
+// (and joins) when destroyed.
 #ifndef SLIPWAY_SERVER_BACKGROUND_H_
 #define SLIPWAY_SERVER_BACKGROUND_H_
 

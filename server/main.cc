@@ -6,15 +6,16 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <map>
 #include <cstdio>
+#include <exception>
 #include <iostream>
+#include <map>
 
 #include "common/clock.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/paths.h"
 #include "common/random.h"
-#include "common/duration.h"
 #include "server/auth.h"
 #include "server/config.h"
 #include "server/server.h"
@@ -61,20 +62,25 @@ int RunTokenCommand(const std::string& action, const std::string& data_dir,
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   CLI::App app{"slipwayd: the Slipway release controller"};
   app.set_version_flag("--version", "slipwayd 0.1.0");
-  std::string config_path, data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key,
-      grace, reconcile_interval, max_webhook_body;
+  std::string config_path, data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key, grace,
+      reconcile_interval, max_webhook_body;
   double reconcile_max_share = -1;
   int http_threads = 0;
   app.add_option("--config", config_path, "YAML config file (flags win over it)");
-  app.add_option("--data-dir", data_dir, "Data directory (default: $SLIPWAY_DATA_DIR or "
-                                         "~/.local/share/slipway)");
-  app.add_option("--grpc-listen", grpc_listen, "gRPC host:port (default 127.0.0.1:7420; port 0 "
-                                               "picks a free port)");
-  app.add_option("--http-listen", http_listen, "HTTP host:port for /healthz, /readyz, /metrics "
-                                               "(default 127.0.0.1:7421)");
+  app.add_option("--data-dir", data_dir,
+                 "Data directory (default: $SLIPWAY_DATA_DIR or "
+                 "~/.local/share/slipway)");
+  app.add_option("--grpc-listen", grpc_listen,
+                 "gRPC host:port (default 127.0.0.1:7420; port 0 "
+                 "picks a free port)");
+  app.add_option("--http-listen", http_listen,
+                 "HTTP host:port for /healthz, /readyz, /metrics "
+                 "(default 127.0.0.1:7421)");
   app.add_option("--preview-reconcile-interval", reconcile_interval,
                  "How often previews are compared with their pull requests and branches "
                  "(default 5m; 0s turns it off)");
@@ -99,8 +105,9 @@ int main(int argc, char** argv) {
   app.add_option("--secret-key-file", secret_key_file,
                  "Key that seals secret values in the database (default: <data dir>/secret.key, "
                  "created 0600 on first start)");
-  app.add_option("--shutdown-grace", grace, "How long SIGTERM waits for in-flight calls "
-                                            "(default 10s)");
+  app.add_option("--shutdown-grace", grace,
+                 "How long SIGTERM waits for in-flight calls "
+                 "(default 10s)");
 
   auto* token = app.add_subcommand("token", "Manage API tokens offline on a data dir");
   token->require_subcommand(1);
@@ -141,15 +148,17 @@ int main(int argc, char** argv) {
   if (!secret_key_file.empty()) config.server.secret_key_file = secret_key_file;
   if (!grace.empty()) {
     auto d = slipway::ParseDuration(grace);
-    if (!d.ok()) return Fail(absl::InvalidArgumentError(
-        std::string("--shutdown-grace: ") + std::string(d.status().message())));
+    if (!d.ok())
+      return Fail(absl::InvalidArgumentError(std::string("--shutdown-grace: ") +
+                                             std::string(d.status().message())));
     config.shutdown_grace = *d;
   }
 
   if (!reconcile_interval.empty()) {
     auto d = slipway::ParseDuration(reconcile_interval);
-    if (!d.ok()) return Fail(absl::InvalidArgumentError(
-        std::string("--preview-reconcile-interval: ") + std::string(d.status().message())));
+    if (!d.ok())
+      return Fail(absl::InvalidArgumentError(std::string("--preview-reconcile-interval: ") +
+                                             std::string(d.status().message())));
     config.server.reconcile_interval = *d;
   }
   if (reconcile_max_share >= 0) {
@@ -161,12 +170,14 @@ int main(int argc, char** argv) {
 
   if (app.count("--http-threads") > 0) {
     if (absl::Status s = slipway::server::SetHttpThreads(http_threads, &config); !s.ok()) {
-      return Fail(absl::InvalidArgumentError(std::string("--http-threads: ") + std::string(s.message())));
+      return Fail(
+          absl::InvalidArgumentError(std::string("--http-threads: ") + std::string(s.message())));
     }
   }
   if (!max_webhook_body.empty()) {
     if (absl::Status s = slipway::server::SetMaxWebhookBody(max_webhook_body, &config); !s.ok()) {
-      return Fail(absl::InvalidArgumentError(std::string("--max-webhook-body: ") + std::string(s.message())));
+      return Fail(absl::InvalidArgumentError(std::string("--max-webhook-body: ") +
+                                             std::string(s.message())));
     }
   }
 
@@ -219,4 +230,17 @@ int main(int argc, char** argv) {
   server->reset();
   spdlog::info("stopped cleanly");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "slipwayd: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "slipwayd: unexpected error\n");
+  }
+  return 1;
 }

@@ -6,8 +6,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -28,19 +28,19 @@
 #include "release/retention.h"
 #include "release/run_manager.h"
 #include "release/stage_manager.h"
-#include "trigger/intake.h"
-#include "trigger/poller.h"
-#include "trigger/scheduler.h"
+#include "server/auth.h"
 #include "server/background.h"
 #include "server/http_edge.h"
 #include "server/http_routes.h"
-#include "server/auth.h"
 #include "server/metrics.h"
 #include "server/redaction.h"
 #include "server/services.h"
 #include "storage/database.h"
 #include "storage/request_log.h"
 #include "storage/sealed_secrets.h"
+#include "trigger/intake.h"
+#include "trigger/poller.h"
+#include "trigger/scheduler.h"
 
 namespace slipway::server {
 namespace {
@@ -84,8 +84,8 @@ absl::StatusOr<int64_t> RotateSecretKey(const std::string& data_dir, const std::
   const std::string new_path = new_key_file.empty() ? old_path + ".new" : new_key_file;
   ASSIGN_OR_RETURN(SecretBox old_box, SecretBox::FromKeyFile(old_path, false));
   auto old_shared = std::make_shared<const SecretBox>(old_box);
-  ASSIGN_OR_RETURN(auto db, storage::Database::Open({.path = DatabasePath(data_dir),
-                                                     .secrets = old_shared}));
+  ASSIGN_OR_RETURN(
+      auto db, storage::Database::Open({.path = DatabasePath(data_dir), .secrets = old_shared}));
   RETURN_IF_ERROR(storage::CheckSecretKey(*db, old_box));
   RETURN_IF_ERROR(SecretBox::WriteNewKeyFile(new_path));
   ASSIGN_OR_RETURN(SecretBox new_box, SecretBox::FromKeyFile(new_path, false));
@@ -156,8 +156,8 @@ struct Server::Impl {
         spdlog::info("pruned {} request ids older than {}", *pruned,
                      absl::FormatDuration(storage::kRequestIdRetention));
       }
-      auto deliveries = trigger::PruneDeliveries(*db, *clock, options.delivery_retention,
-                                                 options.delivery_keep);
+      auto deliveries =
+          trigger::PruneDeliveries(*db, *clock, options.delivery_retention, options.delivery_keep);
       if (!deliveries.ok()) {
         spdlog::warn("delivery retention failed: {}", std::string(deliveries.status().message()));
       } else if (*deliveries > 0) {
@@ -182,9 +182,8 @@ struct Server::Impl {
         .db = db.get(),
         .previews = previews.get(),
         .serving = [this] { return ready.load(); },
-        .edge_stats = [this] {
-          return http_edge != nullptr ? http_edge->Stats() : HttpEdgeStats();
-        }});
+        .edge_stats =
+            [this] { return http_edge != nullptr ? http_edge->Stats() : HttpEdgeStats(); }});
     HttpEdgeOptions edge = options.http;
     edge.host = hp.host;
     edge.port = hp.port;
@@ -193,10 +192,9 @@ struct Server::Impl {
     edge.max_body_bytes = options.max_webhook_bytes;
     edge.max_handler_threads = std::max(1, options.http_threads);
     HttpRoutes* r = routes.get();
-    ASSIGN_OR_RETURN(http_edge,
-                     HttpEdge::Start(
-                         edge, [r](const HttpRequest& head) { return r->Head(head); },
-                         [r](HttpRequest& request) { return r->Handle(request); }));
+    ASSIGN_OR_RETURN(http_edge, HttpEdge::Start(
+                                    edge, [r](const HttpRequest& head) { return r->Head(head); },
+                                    [r](HttpRequest& request) { return r->Handle(request); }));
     http_port = http_edge->port();
     return absl::OkStatus();
   }
@@ -227,17 +225,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (unsigned open = OpenToOthers(options.data_dir); open != 0) {
     // Not changed behind the operator's back (it may be shared on purpose), but said: what is
     // inside is private either way.
-    spdlog::warn("data dir {} is open to other users (group and other bits {:03o}); its files "
-                 "are kept 0600, but `chmod 700 {}` closes it",
-                 options.data_dir, open, options.data_dir);
+    spdlog::warn(
+        "data dir {} is open to other users (group and other bits {:03o}); its files "
+        "are kept 0600, but `chmod 700 {}` closes it",
+        options.data_dir, open, options.data_dir);
   }
   // Secrets are sealed at rest under a key kept outside the database. A database that has no
   // key recorded yet (new, or written before keys) is sealed and compacted now.
   const std::string key_file = options.secret_key_file.empty()
                                    ? DefaultSecretKeyPath(options.data_dir)
                                    : options.secret_key_file;
-  ASSIGN_OR_RETURN(SecretBox box, SecretBox::FromKeyFile(
-                                      key_file, /*create_if_missing=*/options.secret_key_file.empty()));
+  ASSIGN_OR_RETURN(
+      SecretBox box,
+      SecretBox::FromKeyFile(key_file, /*create_if_missing=*/options.secret_key_file.empty()));
   auto secrets = std::make_shared<const SecretBox>(std::move(box));
   ASSIGN_OR_RETURN(impl->db, storage::Database::Open({.path = DatabasePath(options.data_dir),
                                                       .vfs = options.sqlite_vfs,
@@ -278,15 +278,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       std::make_unique<deploy::ProcessDriver>(process_options, clock, impl->http.get());
   RETURN_IF_ERROR(impl->process_driver->Load());
   if (int strays = impl->process_driver->strays_stopped(); strays > 0) {
-    spdlog::warn("process driver: stopped {} process group(s) left from before the restart", strays);
+    spdlog::warn("process driver: stopped {} process group(s) left from before the restart",
+                 strays);
   }
   impl->command_driver = std::make_unique<deploy::CommandDriver>();
   release::ExecutorDeps exec;
   exec.db = impl->db.get();
   exec.clock = clock;
   exec.ids = ids;
-  exec.drivers = {{"process", impl->process_driver.get()},
-                  {"command", impl->command_driver.get()}};
+  exec.drivers = {{"process", impl->process_driver.get()}, {"command", impl->command_driver.get()}};
   for (const auto& [name, driver] : options.driver_overrides) exec.drivers[name] = driver;
   exec.http = impl->http.get();
   exec.tasks = impl->tasks.get();
@@ -319,14 +319,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   preview_options.reconcile_max_share = options.reconcile_max_share;
   impl->previews = std::make_unique<preview::PreviewManager>(preview_deps, preview_options);
   RETURN_IF_ERROR(impl->previews->Load());
-  impl->preview_service = std::make_unique<PreviewServiceImpl>(deps, impl->previews.get(),
-                                                               impl->pipelines.get());
+  impl->preview_service =
+      std::make_unique<PreviewServiceImpl>(deps, impl->previews.get(), impl->pipelines.get());
   impl->intake = std::make_unique<trigger::WebhookIntake>(impl->db.get(), impl->executor.get(),
                                                           clock, ids, impl->previews.get());
   impl->scheduler =
       std::make_unique<trigger::Scheduler>(impl->db.get(), impl->executor.get(), clock);
-  impl->ref_lister =
-      std::make_unique<trigger::Libgit2RefLister>(options.data_dir + "/mirrors");
+  impl->ref_lister = std::make_unique<trigger::Libgit2RefLister>(options.data_dir + "/mirrors");
   impl->poller = std::make_unique<trigger::Poller>(impl->db.get(), impl->intake.get(),
                                                    impl->ref_lister.get(), clock);
   impl->delivery_service = std::make_unique<DeliveryServiceImpl>(
@@ -395,11 +394,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       },
       absl::Seconds(1));
   bool tls = !options.tls_cert.empty();
-  if (absl::Status s = WritePrivateFile(
-          EndpointsPath(options.data_dir),
-          absl::StrCat("{\"grpc\": \"", grpc_hp.host, ":", impl->grpc_port, "\", \"http\": \"",
-                       http_hp.host, ":", impl->http_port, "\", \"tls\": ", tls ? "true" : "false",
-                       "}\n"));
+  if (absl::Status s =
+          WritePrivateFile(EndpointsPath(options.data_dir),
+                           absl::StrCat("{\"grpc\": \"", grpc_hp.host, ":", impl->grpc_port,
+                                        "\", \"http\": \"", http_hp.host, ":", impl->http_port,
+                                        "\", \"tls\": ", tls ? "true" : "false", "}\n"));
       !s.ok()) {
     spdlog::warn("{}", std::string(s.message()));
   }

@@ -1,14 +1,13 @@
 #include "server/services.h"
 
-#include "common/duration.h"
-
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 
+#include "absl/status/status.h"
+#include "common/duration.h"
 #include "common/error_reason.h"
 #include "common/run_state.h"
-#include "absl/status/status.h"
 #include "server/grpc_status.h"
 #include "storage/run_repository.h"
 
@@ -44,8 +43,7 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const
     // For clients: the typed reason, so that none has to read the message.
     context->AddTrailingMetadata("slipway-error-reason", std::string(ReasonName(reason)));
   }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   deps.metrics->ObserveRpc(method, static_cast<int>(result.error_code()), seconds);
   if (status.code() == absl::StatusCode::kInternal ||
       status.code() == absl::StatusCode::kDataLoss ||
@@ -67,26 +65,26 @@ grpc::Status PipelineServiceImpl::CreatePipeline(grpc::ServerContext* context,
 grpc::ServerUnaryReactor* PipelineServiceImpl::GetPipeline(grpc::CallbackServerContext* context,
                                                            const grpc::ByteBuffer* request,
                                                            grpc::ByteBuffer* response) {
-  grpc::Status status = Serve(
-      deps_, context, SLIPWAY_METHOD(PipelineService, GetPipeline), v1::SCOPE_READ,
-      [&](const Principal&) -> absl::Status {
-        std::vector<grpc::Slice> slices;
-        std::string bytes;
-        if (request->Dump(&slices).ok()) {
-          for (const auto& slice : slices) {
-            bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-          }
-        }
-        v1::GetPipelineRequest parsed;
-        if (!parsed.ParseFromString(bytes)) {
-          return absl::InvalidArgumentError("request: not a slipway.v1.GetPipelineRequest");
-        }
-        auto serialized = pipelines_->GetSerialized(parsed.name());
-        if (!serialized.ok()) return serialized.status();
-        grpc::Slice slice((*serialized)->data(), (*serialized)->size());
-        *response = grpc::ByteBuffer(&slice, 1);
-        return absl::OkStatus();
-      });
+  grpc::Status status =
+      Serve(deps_, context, SLIPWAY_METHOD(PipelineService, GetPipeline), v1::SCOPE_READ,
+            [&](const Principal&) -> absl::Status {
+              std::vector<grpc::Slice> slices;
+              std::string bytes;
+              if (request->Dump(&slices).ok()) {
+                for (const auto& slice : slices) {
+                  bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+                }
+              }
+              v1::GetPipelineRequest parsed;
+              if (!parsed.ParseFromString(bytes)) {
+                return absl::InvalidArgumentError("request: not a slipway.v1.GetPipelineRequest");
+              }
+              auto serialized = pipelines_->GetSerialized(parsed.name());
+              if (!serialized.ok()) return serialized.status();
+              grpc::Slice slice((*serialized)->data(), (*serialized)->size());
+              *response = grpc::ByteBuffer(&slice, 1);
+              return absl::OkStatus();
+            });
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(status);
   return reactor;
@@ -123,8 +121,8 @@ grpc::Status PipelineServiceImpl::ApplyPipeline(grpc::ServerContext* context,
 grpc::Status PipelineServiceImpl::ValidatePipeline(grpc::ServerContext* context,
                                                    const v1::ValidatePipelineRequest* request,
                                                    v1::ValidatePipelineResponse* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ValidatePipeline),
-               v1::SCOPE_READ, [&](const Principal&) -> absl::Status {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ValidatePipeline), v1::SCOPE_READ,
+               [&](const Principal&) -> absl::Status {
                  *response = pipelines_->Validate(*request);
                  return absl::OkStatus();
                });
@@ -214,8 +212,7 @@ grpc::Status ReleaseServiceImpl::WatchRun(grpc::ServerContext* context,
                    }
                    if (events->empty()) {
                      auto run = runs_->GetRun(request->id());
-                     if (run.ok() && RunEnded(run->state()) &&
-                         run->last_event() <= after) {
+                     if (run.ok() && RunEnded(run->state()) && run->last_event() <= after) {
                        return absl::OkStatus();
                      }
                      runs_->WaitForEvents(request->id(), after, absl::Seconds(1));
@@ -226,8 +223,7 @@ grpc::Status ReleaseServiceImpl::WatchRun(grpc::ServerContext* context,
 }
 
 grpc::Status ReleaseServiceImpl::CancelRun(grpc::ServerContext* context,
-                                           const v1::CancelRunRequest* request,
-                                           v1::Run* response) {
+                                           const v1::CancelRunRequest* request, v1::Run* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, CancelRun), v1::SCOPE_DEPLOY,
                [&](const Principal& p) {
                  return Respond(runs_->CancelRun(*request, "token:" + p.token_id), response);
@@ -249,8 +245,7 @@ grpc::Status ReleaseServiceImpl::RejectRun(grpc::ServerContext* context,
                                            v1::Run* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, RejectRun), v1::SCOPE_DEPLOY,
                [&](const Principal& p) {
-                 return Respond(runs_->ApproveRun(*request, "token:" + p.token_id, true),
-                                response);
+                 return Respond(runs_->ApproveRun(*request, "token:" + p.token_id, true), response);
                });
 }
 
@@ -341,10 +336,9 @@ grpc::Status DeliveryServiceImpl::GetDelivery(grpc::ServerContext* context,
 grpc::Status DeliveryServiceImpl::Redeliver(grpc::ServerContext* context,
                                             const v1::RedeliverRequest* request,
                                             v1::Delivery* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(DeliveryService, Redeliver), v1::SCOPE_DEPLOY,
-               [&](const Principal&) {
-                 return Respond(intake_->Redeliver(request->id()), response);
-               });
+  return Serve(
+      deps_, context, SLIPWAY_METHOD(DeliveryService, Redeliver), v1::SCOPE_DEPLOY,
+      [&](const Principal&) { return Respond(intake_->Redeliver(request->id()), response); });
 }
 
 grpc::Status PreviewServiceImpl::ListPreviews(grpc::ServerContext* context,
@@ -362,27 +356,27 @@ grpc::Status PreviewServiceImpl::ListPreviews(grpc::ServerContext* context,
 grpc::Status PreviewServiceImpl::GetPreview(grpc::ServerContext* context,
                                             const v1::GetPreviewRequest* request,
                                             v1::Preview* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, GetPreview), v1::SCOPE_READ,
-               [&](const Principal&) { return Respond(previews_->Get(request->name()), response); });
+  return Serve(
+      deps_, context, SLIPWAY_METHOD(PreviewService, GetPreview), v1::SCOPE_READ,
+      [&](const Principal&) { return Respond(previews_->Get(request->name()), response); });
 }
 
 grpc::Status PreviewServiceImpl::CreatePreview(grpc::ServerContext* context,
                                                const v1::CreatePreviewRequest* request,
                                                v1::Preview* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, CreatePreview), v1::SCOPE_DEPLOY,
-               [&](const Principal& caller) -> absl::Status {
-                 if (request->pipeline().empty()) {
-                   return absl::InvalidArgumentError("pipeline: must not be empty");
-                 }
-                 auto pipeline = pipelines_->Get(request->pipeline());
-                 if (!pipeline.ok()) return pipeline.status();
-                 std::map<std::string, std::string> args(request->args().begin(),
-                                                         request->args().end());
-                 return Respond(previews_->Create(*pipeline, request->blueprint(),
-                                                  request->branch(), request->sha(), args,
-                                                  "token:" + caller.token_id),
-                                response);
-               });
+  return Serve(
+      deps_, context, SLIPWAY_METHOD(PreviewService, CreatePreview), v1::SCOPE_DEPLOY,
+      [&](const Principal& caller) -> absl::Status {
+        if (request->pipeline().empty()) {
+          return absl::InvalidArgumentError("pipeline: must not be empty");
+        }
+        auto pipeline = pipelines_->Get(request->pipeline());
+        if (!pipeline.ok()) return pipeline.status();
+        std::map<std::string, std::string> args(request->args().begin(), request->args().end());
+        return Respond(previews_->Create(*pipeline, request->blueprint(), request->branch(),
+                                         request->sha(), args, "token:" + caller.token_id),
+                       response);
+      });
 }
 
 grpc::Status PreviewServiceImpl::DeletePreview(grpc::ServerContext* context,
@@ -399,15 +393,15 @@ grpc::Status PreviewServiceImpl::DeletePreview(grpc::ServerContext* context,
 grpc::Status PreviewServiceImpl::ExtendPreview(grpc::ServerContext* context,
                                                const v1::ExtendPreviewRequest* request,
                                                v1::Preview* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, ExtendPreview), v1::SCOPE_DEPLOY,
-               [&](const Principal&) -> absl::Status {
-                 auto by = ParseDuration(request->duration());
-                 if (!by.ok()) {
-                   return absl::InvalidArgumentError(
-                       absl::StrCat("duration: ", by.status().message()));
-                 }
-                 return Respond(previews_->Extend(request->name(), *by), response);
-               });
+  return Serve(
+      deps_, context, SLIPWAY_METHOD(PreviewService, ExtendPreview), v1::SCOPE_DEPLOY,
+      [&](const Principal&) -> absl::Status {
+        auto by = ParseDuration(request->duration());
+        if (!by.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat("duration: ", by.status().message()));
+        }
+        return Respond(previews_->Extend(request->name(), *by), response);
+      });
 }
 
 grpc::Status PreviewServiceImpl::PausePreview(grpc::ServerContext* context,
@@ -435,8 +429,9 @@ grpc::Status PreviewServiceImpl::ResumePreview(grpc::ServerContext* context,
 namespace {
 bool KnownService(const std::string& name) {
   return name.empty() || name == "slipway.v1.PipelineService" ||
-         name == "slipway.v1.AdminService" || name == "slipway.v1.ReleaseService" || name == "slipway.v1.DeliveryService" ||
-         name == "slipway.v1.PreviewService" || name == "grpc.health.v1.Health";
+         name == "slipway.v1.AdminService" || name == "slipway.v1.ReleaseService" ||
+         name == "slipway.v1.DeliveryService" || name == "slipway.v1.PreviewService" ||
+         name == "grpc.health.v1.Health";
 }
 }  // namespace
 

@@ -1,12 +1,10 @@
 #include "storage/database.h"
 
+#include <sqlite3.h>
 #include <sys/stat.h>
 
-#include "storage/pipeline_repository.h"
-
-#include <sqlite3.h>
-
 #include <algorithm>
+#include <cstddef>
 #include <utility>
 #include <vector>
 
@@ -14,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/private_files.h"
 #include "common/status_macros.h"
+#include "storage/pipeline_repository.h"
 
 namespace slipway::storage {
 namespace {
@@ -293,8 +292,8 @@ Statement::~Statement() {
 }
 
 Statement& Statement::Bind(int index, std::string_view text) {
-  int rc = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
-                             SQLITE_TRANSIENT);
+  int rc =
+      sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
   if (rc != SQLITE_OK && bind_status_.ok()) bind_status_ = SqliteStatus(rc, conn_->db(), "bind");
   return *this;
 }
@@ -413,7 +412,7 @@ absl::Status Database::Migrate() {
   absl::MutexLock lock(&write_mu_);
   sqlite3* h = writer_->db();
   RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-  auto rollback = [&](absl::Status s) {
+  auto rollback = [&](absl::Status s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     writer_->Exec("ROLLBACK").IgnoreError();
     return s;
   };
@@ -475,7 +474,7 @@ void Database::CommitLoop() {
       queue_mu_.Await(absl::Condition(&work));
       if (queue_.empty()) return;  // stopping, and nothing left to write
       // Everything queued so far goes into one transaction.
-      const size_t n = std::min(queue_.size(), kMaxBatch);
+      const auto n = static_cast<std::ptrdiff_t>(std::min(queue_.size(), kMaxBatch));
       batch.assign(queue_.begin(), queue_.begin() + n);
       queue_.erase(queue_.begin(), queue_.begin() + n);
     }

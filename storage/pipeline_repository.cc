@@ -1,16 +1,15 @@
 #include "storage/pipeline_repository.h"
 
-#include "storage/sealed_secrets.h"
-
 #include "absl/strings/ascii.h"
 #include "common/status_macros.h"
 #include "storage/errors.h"
+#include "storage/sealed_secrets.h"
 
 namespace slipway::storage {
 namespace {
 
 absl::StatusOr<v1::Pipeline> Decode(const Transaction& tx, const std::string& blob,
-                                     std::string_view name) {
+                                    std::string_view name) {
   v1::Pipeline p;
   RETURN_IF_ERROR(ParseStored(tx, blob, &p, absl::StrCat("pipeline \"", std::string(name), "\"")));
   return p;
@@ -52,8 +51,7 @@ absl::StatusOr<std::vector<std::string>> PipelinesBinding(Transaction& tx, int p
   return out;
 }
 
-absl::StatusOr<v1::Pipeline> PipelineRepository::Get(Transaction& tx,
-                                                      std::string_view name) const {
+absl::StatusOr<v1::Pipeline> PipelineRepository::Get(Transaction& tx, std::string_view name) const {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM pipelines WHERE name = ?"));
   stmt->Bind(1, name);
   ASSIGN_OR_RETURN(bool row, stmt->Step());
@@ -62,9 +60,8 @@ absl::StatusOr<v1::Pipeline> PipelineRepository::Get(Transaction& tx,
 }
 
 absl::Status PipelineRepository::Insert(Transaction& tx, const v1::Pipeline& pipeline) const {
-  ASSIGN_OR_RETURN(auto stmt,
-                   tx.Prepare("INSERT INTO pipelines (name, uid, etag, revision, spec) "
-                              "VALUES (?, ?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO pipelines (name, uid, etag, revision, spec) "
+                                         "VALUES (?, ?, ?, ?, ?)"));
   stmt->Bind(1, pipeline.name())
       .Bind(2, pipeline.uid())
       .Bind(3, pipeline.etag())
@@ -114,9 +111,9 @@ absl::Status PipelineRepository::Delete(Transaction& tx, std::string_view name,
 }
 
 absl::StatusOr<std::vector<v1::Pipeline>> PipelineRepository::List(Transaction& tx,
-                                                                    std::string_view prefix,
-                                                                    std::string_view after,
-                                                                    int limit) const {
+                                                                   std::string_view prefix,
+                                                                   std::string_view after,
+                                                                   int limit) const {
   // Prefix match by range so that the primary key index is used; names are ASCII.
   std::string upper = std::string(prefix) + "\x7f";
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT name, spec FROM pipelines WHERE name >= ? AND "

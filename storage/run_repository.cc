@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/run_state.h"
 #include "common/status_macros.h"
-#include "storage/sealed_secrets.h"
 #include "storage/errors.h"
+#include "storage/sealed_secrets.h"
 
 namespace slipway::storage {
 namespace {
@@ -19,7 +19,6 @@ absl::StatusOr<T> Decode(const Transaction& tx, const std::string& blob, std::st
 }
 
 }  // namespace
-
 
 absl::StatusOr<int64_t> RunRepository::Insert(Transaction& tx, const v1::Run& run) const {
   int64_t seq = 1;
@@ -104,9 +103,8 @@ absl::StatusOr<std::vector<v1::Run>> RunRepository::List(Transaction& tx,
 absl::StatusOr<std::vector<v1::Run>> RunRepository::ListActive(Transaction& tx,
                                                                std::string_view pipeline,
                                                                std::string_view stage) const {
-  ASSIGN_OR_RETURN(auto stmt,
-                   tx.Prepare("SELECT spec FROM runs WHERE active = 1 AND (? = '' OR "
-                              "(pipeline = ? AND stage = ?)) ORDER BY seq"));
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM runs WHERE active = 1 AND (? = '' OR "
+                                         "(pipeline = ? AND stage = ?)) ORDER BY seq"));
   stmt->Bind(1, pipeline).Bind(2, pipeline).Bind(3, stage);
   std::vector<v1::Run> out;
   while (true) {
@@ -227,21 +225,21 @@ absl::StatusOr<int64_t> ReleaseRepository::Insert(Transaction& tx, v1::Release r
 }
 
 absl::StatusOr<v1::Release> ReleaseRepository::Get(Transaction& tx, std::string_view pipeline,
-                                                   std::string_view stage,
-                                                   int64_t number) const {
+                                                   std::string_view stage, int64_t number) const {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM releases WHERE pipeline = ? AND "
                                          "stage = ? AND number = ?"));
   stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, number);
   ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) {
-    return NotFound("release", absl::StrCat(std::string(pipeline), "/", std::string(stage), " ",
-                                            number));
+    return NotFound("release",
+                    absl::StrCat(std::string(pipeline), "/", std::string(stage), " ", number));
   }
   return Decode<v1::Release>(tx, stmt->ColumnBlob(0), "release");
 }
 
-absl::StatusOr<std::optional<v1::Release>> ReleaseRepository::Latest(
-    Transaction& tx, std::string_view pipeline, std::string_view stage) const {
+absl::StatusOr<std::optional<v1::Release>> ReleaseRepository::Latest(Transaction& tx,
+                                                                     std::string_view pipeline,
+                                                                     std::string_view stage) const {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM releases WHERE pipeline = ? AND "
                                          "stage = ? ORDER BY number DESC LIMIT 1"));
   stmt->Bind(1, pipeline).Bind(2, stage);
@@ -254,15 +252,16 @@ absl::StatusOr<std::optional<v1::Release>> ReleaseRepository::Latest(
 absl::StatusOr<std::vector<v1::Release>> ReleaseRepository::List(Transaction& tx,
                                                                  std::string_view pipeline,
                                                                  std::string_view stage,
-                                                                 int64_t before,
-                                                                 int limit) const {
+                                                                 int64_t before, int limit) const {
   // A plain range on the primary key (no "? = 0 OR" that would hide it from the planner), so
   // any page costs the same however deep in the history it is.
   ASSIGN_OR_RETURN(auto stmt,
                    tx.Prepare("SELECT spec FROM releases WHERE pipeline = ? AND stage = ? AND "
                               "number < ? ORDER BY number DESC LIMIT ?"));
-  stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, before > 0 ? before : INT64_MAX).Bind(
-      4, static_cast<int64_t>(limit));
+  stmt->Bind(1, pipeline)
+      .Bind(2, stage)
+      .Bind(3, before > 0 ? before : INT64_MAX)
+      .Bind(4, static_cast<int64_t>(limit));
   std::vector<v1::Release> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
@@ -280,8 +279,7 @@ absl::Status StageResourceRepository::Put(Transaction& tx, std::string_view pipe
                                          "resource, state) VALUES (?, ?, ?, ?) ON CONFLICT "
                                          "(pipeline, stage, resource) DO UPDATE SET state = "
                                          "excluded.state"));
-  stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, state.name()).BindBlob(4,
-                                                                        StoredBytes(tx, state));
+  stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, state.name()).BindBlob(4, StoredBytes(tx, state));
   return stmt->Run();
 }
 

@@ -17,8 +17,8 @@
 namespace slipway::storage {
 
 struct RunFilter {
-  std::string pipeline;  // empty: any
-  std::string stage;     // empty: any
+  std::string pipeline;              // empty: any
+  std::string stage;                 // empty: any
   std::vector<v1::RunState> states;  // empty: any
   // Only runs created before the run with this sequence number (0: no bound).
   int64_t before_seq = 0;

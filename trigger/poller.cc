@@ -72,7 +72,8 @@ absl::StatusOr<std::map<std::string, std::string>> Libgit2RefLister::ListRefs(
   git_remote* remote = nullptr;
   auto error = [&](const char* what) {
     const git_error* e = git_error_last();
-    std::string msg = absl::StrCat(what, " ", url, ": ", e != nullptr ? e->message : "unknown error");
+    std::string msg =
+        absl::StrCat(what, " ", url, ": ", e != nullptr ? e->message : "unknown error");
     if (remote != nullptr) git_remote_free(remote);
     return absl::UnavailableError(msg);
   };
@@ -135,7 +136,8 @@ CommitPtr PeeledCommit(git_repository* repo, const std::string& sha) {
 }
 
 // Adds the paths `commit` changes against its first parent (all of its files for a root).
-absl::Status AddChangedFiles(git_repository* repo, git_commit* commit, std::vector<std::string>& files) {
+absl::Status AddChangedFiles(git_repository* repo, git_commit* commit,
+                             std::vector<std::string>& files) {
   git_tree* tree = nullptr;
   if (git_commit_tree(&tree, commit) != 0) return absl::InternalError(Git2Error("tree"));
   TreePtr owned_tree(tree);
@@ -226,8 +228,10 @@ absl::StatusOr<CommitChanges> Libgit2RefLister::DescribeChange(
     git_commit* raw_commit = nullptr;
     if (git_commit_lookup(&raw_commit, repo.get(), &oid) != 0) break;
     CommitPtr commit(raw_commit);
-    if (const char* m = git_commit_message(commit.get()); m != nullptr) out.messages.emplace_back(m);
-    if (out.files.size() < kMaxFiles) RETURN_IF_ERROR(AddChangedFiles(repo.get(), commit.get(), out.files));
+    if (const char* m = git_commit_message(commit.get()); m != nullptr)
+      out.messages.emplace_back(m);
+    if (out.files.size() < kMaxFiles)
+      RETURN_IF_ERROR(AddChangedFiles(repo.get(), commit.get(), out.files));
   }
   std::sort(out.files.begin(), out.files.end());
   out.files.erase(std::unique(out.files.begin(), out.files.end()), out.files.end());
@@ -380,9 +384,8 @@ absl::Status Poller::Poll(const std::string& key, absl::Time now, PollReport& re
     // Unreachable is not "deleted": keep what was seen and try again later.
     ++report.unreachable;
     spdlog::warn("polling {}/{}: {}", p.name(), src.name(), std::string(refs.status().message()));
-    RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
-      return PostponePoll(tx, key, next_ms);
-    }));
+    RETURN_IF_ERROR(
+        db_->Write([&](storage::Transaction& tx) { return PostponePoll(tx, key, next_ms); }));
     SetNext(key, entry, next_ms);
     return absl::OkStatus();
   }
@@ -397,6 +400,7 @@ absl::Status Poller::Poll(const std::string& key, absl::Time now, PollReport& re
     };
     // What the last poll saw: commits reachable from these are not new.
     std::vector<std::string> known_tips;
+    known_tips.reserve(stored.size());
     for (const auto& [ref, tip] : stored) known_tips.push_back(tip);
     for (const auto& [ref, sha] : *refs) {
       auto old = stored.find(ref);
@@ -416,10 +420,9 @@ absl::Status Poller::Poll(const std::string& key, absl::Time now, PollReport& re
       e.set_sha(sha);
       // The new commits' messages and files, so skip flags and path rules apply. A tag
       // carries its commit's message. Without them the change still acts (unfiltered).
-      auto changes = e.tag().empty()
-                         ? lister_->DescribeChange(src.clone_url(), e.before(), sha, known_tips,
-                                                   kMaxPolledCommits)
-                         : lister_->DescribeChange(src.clone_url(), "", sha, {}, 1);
+      auto changes = e.tag().empty() ? lister_->DescribeChange(src.clone_url(), e.before(), sha,
+                                                               known_tips, kMaxPolledCommits)
+                                     : lister_->DescribeChange(src.clone_url(), "", sha, {}, 1);
       if (changes.ok()) {
         for (auto& m : changes->messages) e.add_commit_messages(std::move(m));
         for (auto& f : changes->files) e.add_changed_files(std::move(f));
@@ -443,9 +446,8 @@ absl::Status Poller::Poll(const std::string& key, absl::Time now, PollReport& re
       dispatch(e, ref, "deleted-" + sha);
     }
   }
-  RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
-    return StoreRefs(tx, key, *refs, next_ms);
-  }));
+  RETURN_IF_ERROR(
+      db_->Write([&](storage::Transaction& tx) { return StoreRefs(tx, key, *refs, next_ms); }));
   SetNext(key, entry, next_ms);
   return absl::OkStatus();
 }

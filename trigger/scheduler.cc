@@ -2,10 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/error_reason.h"
 #include "absl/strings/str_cat.h"
 #include "common/cron.h"
 #include "common/duration.h"
+#include "common/error_reason.h"
 #include "common/status_macros.h"
 #include "storage/delivery_repository.h"
 #include "storage/pipeline_repository.h"

@@ -11,8 +11,8 @@ class ApprovalKind final : public NodeKind {
  public:
   bool idempotent() const override { return true; }
   NodeStart Start(const NodeContext& ctx) const override {
-    return NodeStart::AwaitApproval(absl::StrCat(
-        "waiting for ", std::max(1, ctx.step.approval().approvals()), " approval(s)"));
+    return NodeStart::AwaitApproval(
+        absl::StrCat("waiting for ", std::max(1, ctx.step.approval().approvals()), " approval(s)"));
   }
 };
 

@@ -75,8 +75,8 @@ class DeployKind final : public NodeKind {
           return c;
         }
         art = source->artifact();
-        c.log.push_back(absl::StrCat("promoting ", from_stage, "/", from_resource,
-                                     " (version \"", art.version(), "\")"));
+        c.log.push_back(absl::StrCat("promoting ", from_stage, "/", from_resource, " (version \"",
+                                     art.version(), "\")"));
       }
       auto req = MakeDeployRequest(values, pipeline, stage, run_id, spec_copy, art);
       if (!req.ok()) {

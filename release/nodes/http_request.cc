@@ -2,7 +2,6 @@
 // webhooks take), optionally signed or with a bearer token; the answer's status decides the
 // attempt.
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"

@@ -17,9 +17,9 @@ const std::vector<OtherRun> kRunning = {{"run-a", false}};
 const std::vector<OtherRun> kQueued = {{"run-b", false}, {"run-c", false}};
 
 TEST(AdmissionTest, AnIdleStageAdmitsUnderEveryPolicy) {
-  for (auto policy : {v1::CONCURRENCY_POLICY_ALLOW, v1::CONCURRENCY_POLICY_FORBID,
-                      v1::CONCURRENCY_POLICY_QUEUE, v1::CONCURRENCY_POLICY_REPLACE,
-                      v1::CONCURRENCY_POLICY_LATEST}) {
+  for (auto policy :
+       {v1::CONCURRENCY_POLICY_ALLOW, v1::CONCURRENCY_POLICY_FORBID, v1::CONCURRENCY_POLICY_QUEUE,
+        v1::CONCURRENCY_POLICY_REPLACE, v1::CONCURRENCY_POLICY_LATEST}) {
     Admission a = Admit(policy, "shop/prod", "run-new", kNone, kNone);
     EXPECT_TRUE(a.refused.ok());
     EXPECT_FALSE(a.queued) << v1::ConcurrencyPolicy_Name(policy);

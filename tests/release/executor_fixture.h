@@ -4,22 +4,21 @@
 #ifndef SLIPWAY_TESTS_RELEASE_EXECUTOR_FIXTURE_H_
 #define SLIPWAY_TESTS_RELEASE_EXECUTOR_FIXTURE_H_
 
-#include "release/executor.h"
-
-#include "release/retention.h"
-#include "release/stage_manager.h"
-#include "release/run_manager.h"
-#include "common/status_macros.h"
-#include "common/error_reason.h"
-
 #include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <mutex>
 #include <set>
 #include <thread>
-#include <gtest/gtest.h>
 
+#include "common/error_reason.h"
 #include "common/proto_yaml.h"
+#include "common/status_macros.h"
+#include "release/executor.h"
+#include "release/retention.h"
+#include "release/run_manager.h"
+#include "release/stage_manager.h"
 #include "storage/pipeline_repository.h"
 #include "storage/request_log.h"
 #include "tests/testing/fake_clock.h"
@@ -34,7 +33,6 @@ using ::slipway::testing::StatusIs;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
 
 inline constexpr char kPipeline[] = R"yaml(
 name: shop
@@ -90,7 +88,8 @@ class ExecutorTest : public ::testing::Test {
   }
 
   absl::StatusOr<v1::Run> Start(const v1::Pipeline& p, std::map<std::string, std::string> args = {},
-                                const std::string& stage = "dev", const std::string& request_id = "",
+                                const std::string& stage = "dev",
+                                const std::string& request_id = "",
                                 const std::string& actor = "alice") {
     StartRequest req;
     req.pipeline = p;
@@ -165,7 +164,8 @@ class RollbackTest : public ExecutorTest {
     v1::Pipeline p = Pipeline(R"([
         {ref: web, deploy: {resource: web, artifact: {version: "${args.version}"}}},
         {ref: api, deploy: {resource: api, artifact: {version: "${args.version}", config: {mode: "m${args.version}"}}}}])");
-    EXPECT_OK(db_->Write([&](storage::Transaction& tx) { return storage::PipelineRepository().Insert(tx, p); }));
+    EXPECT_OK(db_->Write(
+        [&](storage::Transaction& tx) { return storage::PipelineRepository().Insert(tx, p); }));
     return p;
   }
   std::optional<v1::StageHold> Hold() {

@@ -34,7 +34,8 @@ TEST_F(ExecutorTest, SequentialFlowDeploysAndRecordsARelease) {
 }
 
 TEST_F(ExecutorTest, AFailingFlowCheckCreatesNoRun) {
-  auto p = Pipeline(R"([{ref: web, deploy: {resource: web, artifact: {version: "${args.version}"}}}])");
+  auto p =
+      Pipeline(R"([{ref: web, deploy: {resource: web, artifact: {version: "${args.version}"}}}])");
   EXPECT_THAT(Start(p), StatusIs(absl::StatusCode::kInvalidArgument,
                                  HasSubstr("argument \"version\" was not given")));
   EXPECT_EQ(executor_->ActiveRuns(), 0);
@@ -49,7 +50,8 @@ TEST_F(ExecutorTest, AFailingFlowCheckCreatesNoRun) {
 TEST_F(ExecutorTest, RetriesWithExponentialBackoffThenSucceeds) {
   driver_.FailNextApply("shop/dev/web", absl::UnavailableError("port busy"));
   driver_.FailNextApply("shop/dev/web", absl::UnavailableError("port busy"));
-  auto p = Pipeline(R"([{ref: web, retry: {max_attempts: 3, backoff: 5s}, deploy: {resource: web}}])");
+  auto p =
+      Pipeline(R"([{ref: web, retry: {max_attempts: 3, backoff: 5s}, deploy: {resource: web}}])");
   auto run = Start(p);
   ASSERT_OK(run);
   Settle();
@@ -222,7 +224,8 @@ TEST_F(ExecutorTest, EachRunsTimedWorkWakesItAndNextWakeFollowsTheEarliest) {
 }
 
 TEST_F(ExecutorTest, RunsWaitingForApprovalAreLeftAloneWhileOthersComeAndGo) {
-  auto gated = Pipeline(R"([{ref: ok, approval: {}}, {ref: web, deploy: {resource: web}}])", "allow");
+  auto gated =
+      Pipeline(R"([{ref: ok, approval: {}}, {ref: web, deploy: {resource: web}}])", "allow");
   std::vector<std::string> waiting;
   for (int i = 0; i < 50; ++i) {
     auto r = Start(gated);
@@ -313,7 +316,8 @@ TEST_F(ExecutorTest, PolicyAllowRunsInParallel) {
 }
 
 TEST_F(ExecutorTest, ApprovalsNeedDistinctApproversOtherThanTheInitiator) {
-  auto p = Pipeline(R"([{ref: go, approval: {approvals: 2}}, {ref: web, deploy: {resource: web}}])");
+  auto p =
+      Pipeline(R"([{ref: go, approval: {approvals: 2}}, {ref: web, deploy: {resource: web}}])");
   auto run = Start(p, {}, "dev", "", "alice");
   ASSERT_OK(run);
   Settle();
@@ -372,7 +376,8 @@ TEST_F(ExecutorTest, PromoteCopiesWhatTheEarlierStageRuns) {
   EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.error();
   EXPECT_EQ(Node(done, "web").outputs().at("version"), "2.0");
   EXPECT_EQ(driver_.applies().back().key, "shop/prod/web");
-  EXPECT_THAT(driver_.applies().back().spec.process().command(), ElementsAre("web", "--version", "2.0"));
+  EXPECT_THAT(driver_.applies().back().spec.process().command(),
+              ElementsAre("web", "--version", "2.0"));
   ASSERT_EQ(Releases("prod").size(), 1u);
   EXPECT_EQ(Releases("prod")[0].resources(0).artifact().version(), "2.0");
 }
@@ -479,7 +484,8 @@ TEST_F(ExecutorTest, ARestartedExecutorResumesRunsExactlyOnce) {
 
 TEST_F(ExecutorTest, AMessageRunningAtRestartFollowsItsRetryPolicy) {
   http_.SetStatus("http://chat", 200);
-  auto p = Pipeline(R"([{ref: tell, retry: {max_attempts: 2, backoff: 1s}, message: {url: "http://chat", text: "hi"}}])");
+  auto p = Pipeline(
+      R"([{ref: tell, retry: {max_attempts: 2, backoff: 1s}, message: {url: "http://chat", text: "hi"}}])");
   auto run = Start(p);
   ASSERT_OK(run);
   ASSERT_OK(executor_->Tick());
@@ -548,10 +554,9 @@ TEST_F(ExecutorTest, StartAllStoresNothingWhenTheCallersWriteFails) {
   StartRequest dev;
   dev.pipeline = p;
   dev.stage = "dev";
-  auto r = executor_->StartAll({{dev, "req-2"}, {dev, ""}},
-                               [](storage::Transaction&, const auto&) {
-                                 return absl::AlreadyExistsError("delivery id already claimed");
-                               });
+  auto r = executor_->StartAll({{dev, "req-2"}, {dev, ""}}, [](storage::Transaction&, const auto&) {
+    return absl::AlreadyExistsError("delivery id already claimed");
+  });
   EXPECT_THAT(r.committed, StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("claimed")));
   ASSERT_EQ(r.runs.size(), 2u);
   EXPECT_THAT(r.runs[0], StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("claimed")));

@@ -34,7 +34,8 @@ TEST_F(IdempotencyTest, ConcurrentRetriesAllGetTheFirstRun) {
   std::vector<absl::StatusOr<v1::Run>> got(kRetries, absl::UnknownError("not run"));
   std::vector<std::thread> threads;
   for (int i = 0; i < kRetries; ++i) {
-    threads.emplace_back([&, i] { got[i] = Runs().StartRun(StartReq("dev", "ci-burst"), "token:ci"); });
+    threads.emplace_back(
+        [&, i] { got[i] = Runs().StartRun(StartReq("dev", "ci-burst"), "token:ci"); });
   }
   for (auto& t : threads) t.join();
   for (int i = 0; i < kRetries; ++i) {

@@ -42,10 +42,12 @@ TEST(ChangeFeedTest, OnlyCommittedPipelineWritesArePublished) {
   shop.set_uid("u1");
   shop.set_etag("e1");
   // Rolled back: nothing to see.
-  EXPECT_FALSE((*db)->Write([&](Transaction& tx) -> absl::Status {
-                  if (absl::Status s = repo.Insert(tx, shop); !s.ok()) return s;
-                  return absl::InternalError("fails after the insert");
-                }).ok());
+  EXPECT_FALSE((*db)
+                   ->Write([&](Transaction& tx) -> absl::Status {
+                     if (absl::Status s = repo.Insert(tx, shop); !s.ok()) return s;
+                     return absl::InternalError("fails after the insert");
+                   })
+                   .ok());
   EXPECT_THAT((*db)->pipeline_changes().Since(start).keys, IsEmpty());
   ASSERT_OK((*db)->Write([&](Transaction& tx) { return repo.Insert(tx, shop); }));
   v1::Pipeline edited = shop;

@@ -56,11 +56,11 @@ stages:
     resources: [{name: web, driver: process, process: {command: [web]}}]
     triggers: [{git: {source: app, events: [branch_deleted], branches: ["feature/*"]}}]
     flow: {sequential: [{ref: web, skip_if: "true", deploy: {resource: web}}]}
-)", &p));
+)",
+                        &p));
     p.mutable_sources(0)->set_clone_url(repo_);
-    ASSERT_OK(db_->Write([&](storage::Transaction& tx) {
-      return storage::PipelineRepository().Insert(tx, p);
-    }));
+    ASSERT_OK(db_->Write(
+        [&](storage::Transaction& tx) { return storage::PipelineRepository().Insert(tx, p); }));
   }
   void Git(const std::string& args) {
     std::string cmd = "git -c user.email=t@example.com -c user.name=t " + args + " >/dev/null 2>&1";

@@ -30,7 +30,8 @@ stages:
     resources: [{name: web, driver: process, process: {command: [web]}}]
     triggers: [{schedule: {cron: "0 3 * * *", args: {mode: nightly}}}]
     flow: {sequential: [{ref: web, deploy: {resource: web, artifact: {version: "${args.mode}"}}}]}
-)", &pipeline_));
+)",
+                        &pipeline_));
     ASSERT_OK(db_->Write([&](storage::Transaction& tx) {
       return storage::PipelineRepository().Insert(tx, pipeline_);
     }));
