@@ -34,6 +34,8 @@ mapfile -t sources < <(printf '%s\n' "${changed[@]}" | grep '\.cc$' |
                        grep -v -e '^tests/' -e '^bench/' -e '^fuzz/' || true)
 echo "== clang-tidy (${#sources[@]} changed sources)"
 if [ ${#sources[@]} -gt 0 ]; then
-  clang-tidy -p "$root/build-clang" --quiet --warnings-as-errors='*' "${sources[@]}"
+  printf '%s\n' "${sources[@]}" |
+    xargs -P "$(nproc)" -n 4 clang-tidy -p "$root/build-clang" --quiet --warnings-as-errors='*'
+
 fi
 echo "style: OK"
