@@ -246,45 +246,13 @@ std::string SourceKey(const std::string& pipeline, const v1::Source& src) {
 
 }  // namespace
 
-void Poller::Remove(const std::string& pipeline) {
-  auto keys = keys_of_.find(pipeline);
-  if (keys == keys_of_.end()) return;
-  for (const std::string& key : keys->second) {
-    auto e = entries_.find(key);
-    if (e == entries_.end()) continue;
-    due_.erase({e->second.next_ms, key});
-    entries_.erase(e);
-  }
-  keys_of_.erase(keys);
-}
-
-void Poller::SetNext(const std::string& key, Entry& entry, int64_t next_ms) {
-  due_.erase({entry.next_ms, key});
-  entry.next_ms = next_ms;
-  due_.insert({next_ms, key});
-}
-
 absl::Status Poller::Sync() {
   // Asked before the store is read: whatever commits meanwhile is seen again next time.
   storage::ChangeFeed::Changes changes = db_->pipeline_changes().Since(feed_next_);
   if (!changes.everything && changes.keys.empty()) return absl::OkStatus();
-  std::set<std::string> names(changes.keys.begin(), changes.keys.end());
   std::map<std::string, Entry> found;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    storage::PipelineRepository repo;
-    std::vector<v1::Pipeline> pipelines;
-    if (changes.everything) {
-      ASSIGN_OR_RETURN(pipelines, repo.ListAll(tx));
-    } else {
-      for (const std::string& name : names) {
-        auto p = repo.Get(tx, name);
-        if (p.ok()) {
-          pipelines.push_back(*std::move(p));
-        } else if (!absl::IsNotFound(p.status())) {
-          return p.status();
-        }
-      }
-    }
+    ASSIGN_OR_RETURN(std::vector<v1::Pipeline> pipelines, ChangedPipelines(tx, changes));
     for (const auto& p : pipelines) {
       for (const auto& src : p.sources()) {
         if (src.clone_url().empty() || src.poll_interval().empty()) continue;
@@ -303,18 +271,7 @@ absl::Status Poller::Sync() {
     }
     return absl::OkStatus();
   }));
-  if (changes.everything) {
-    entries_.clear();
-    keys_of_.clear();
-    due_.clear();
-  } else {
-    for (const std::string& name : names) Remove(name);
-  }
-  for (auto& [key, entry] : found) {
-    keys_of_[entry.pipeline].push_back(key);
-    due_.insert({entry.next_ms, key});
-    entries_[key] = std::move(entry);
-  }
+  index_.Replace(changes, std::move(found));
   feed_next_ = changes.next;
   return absl::OkStatus();
 }
@@ -324,26 +281,19 @@ absl::StatusOr<PollReport> Poller::Tick() {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(Sync());
   const absl::Time now = clock_->Now();
-  const int64_t now_ms = absl::ToUnixMillis(now);
-  // What is due now, taken first: a source or schedule handled here is not due again in this
-  // Tick, whatever its next time.
-  std::vector<std::string> due;
-  for (auto it = due_.begin(); it != due_.end() && it->first <= now_ms; ++it) {
-    due.push_back(it->second);
-  }
-  for (const std::string& key : due) {
-    if (entries_.contains(key)) RETURN_IF_ERROR(Poll(key, now, report));
+  for (const std::string& key : index_.DueAt(absl::ToUnixMillis(now))) {
+    if (index_.Find(key) != nullptr) RETURN_IF_ERROR(Poll(key, now, report));
   }
   return report;
 }
 
 int Poller::Scheduled() {
   absl::MutexLock lock(&mu_);
-  return static_cast<int>(entries_.size());
+  return static_cast<int>(index_.size());
 }
 
 absl::Status Poller::Poll(const std::string& key, absl::Time now, PollReport& report) {
-  Entry& entry = entries_.at(key);
+  Entry& entry = *index_.Find(key);
   const int64_t next_ms = absl::ToUnixMillis(now + entry.interval);
   std::optional<v1::Pipeline> pipeline;
   bool initialized = false;
@@ -372,8 +322,7 @@ absl::Status Poller::Poll(const std::string& key, absl::Time now, PollReport& re
   }
   if (found == nullptr) {
     // Changed since it was scheduled: the change feed brings the new version next time.
-    due_.erase({entry.next_ms, key});
-    entries_.erase(key);
+    index_.Erase(key);
     return absl::OkStatus();
   }
   const v1::Pipeline& p = *pipeline;
@@ -386,7 +335,7 @@ absl::Status Poller::Poll(const std::string& key, absl::Time now, PollReport& re
     spdlog::warn("polling {}/{}: {}", p.name(), src.name(), std::string(refs.status().message()));
     RETURN_IF_ERROR(
         db_->Write([&](storage::Transaction& tx) { return PostponePoll(tx, key, next_ms); }));
-    SetNext(key, entry, next_ms);
+    index_.SetNext(key, next_ms);
     return absl::OkStatus();
   }
   if (initialized) {
@@ -448,7 +397,7 @@ absl::Status Poller::Poll(const std::string& key, absl::Time now, PollReport& re
   }
   RETURN_IF_ERROR(
       db_->Write([&](storage::Transaction& tx) { return StoreRefs(tx, key, *refs, next_ms); }));
-  SetNext(key, entry, next_ms);
+  index_.SetNext(key, next_ms);
   return absl::OkStatus();
 }
 

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "storage/database.h"
+#include "trigger/due_index.h"
 #include "trigger/intake.h"
 
 namespace slipway::trigger {
@@ -99,11 +100,8 @@ class Poller {
     int64_t next_ms = 0;
   };
   absl::Status Sync() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Remove(const std::string& pipeline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Polls the source `key`, which is due at `now`.
   absl::Status Poll(const std::string& key, absl::Time now, PollReport& report)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SetNext(const std::string& key, Entry& entry, int64_t next_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   storage::Database* db_;
@@ -113,9 +111,7 @@ class Poller {
 
   absl::Mutex mu_;
   uint64_t feed_next_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::vector<std::string>> keys_of_ ABSL_GUARDED_BY(mu_);
-  std::set<std::pair<int64_t, std::string>> due_ ABSL_GUARDED_BY(mu_);
+  DueIndex<Entry> index_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace slipway::trigger

@@ -34,51 +34,19 @@ std::string ScheduleKey(const std::string& pipeline, const std::string& stage, i
   return absl::StrCat(pipeline, "/", stage, "/", index, "/", cron);
 }
 
-constexpr int64_t kNever = INT64_MAX;
+constexpr int64_t kNever = INT64_MAX;  // DueIndex's "not due"
 
 }  // namespace
-
-void Scheduler::Remove(const std::string& pipeline) {
-  auto keys = keys_of_.find(pipeline);
-  if (keys == keys_of_.end()) return;
-  for (const std::string& key : keys->second) {
-    auto e = entries_.find(key);
-    if (e == entries_.end()) continue;
-    due_.erase({e->second.next_ms, key});
-    entries_.erase(e);
-  }
-  keys_of_.erase(keys);
-}
-
-void Scheduler::SetNext(const std::string& key, Entry& entry, int64_t next_ms) {
-  due_.erase({entry.next_ms, key});
-  entry.next_ms = next_ms;
-  if (next_ms != kNever) due_.insert({next_ms, key});
-}
 
 absl::Status Scheduler::Sync() {
   // Asked before the store is read: whatever commits meanwhile is seen again next time.
   storage::ChangeFeed::Changes changes = db_->pipeline_changes().Since(feed_next_);
   if (!changes.everything && changes.keys.empty()) return absl::OkStatus();
-  std::set<std::string> names(changes.keys.begin(), changes.keys.end());
-  std::vector<v1::Pipeline> pipelines;
   std::map<std::string, std::optional<int64_t>> stored;  // key → next fire in the store
   std::map<std::string, Entry> found;
   storage::ScheduleRepository schedules;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    storage::PipelineRepository repo;
-    if (changes.everything) {
-      ASSIGN_OR_RETURN(pipelines, repo.ListAll(tx));
-    } else {
-      for (const std::string& name : names) {
-        auto p = repo.Get(tx, name);
-        if (p.ok()) {
-          pipelines.push_back(*std::move(p));
-        } else if (!absl::IsNotFound(p.status())) {
-          return p.status();
-        }
-      }
-    }
+    ASSIGN_OR_RETURN(std::vector<v1::Pipeline> pipelines, ChangedPipelines(tx, changes));
     for (const auto& p : pipelines) {
       for (const auto& stage : p.stages()) {
         for (int i = 0; i < stage.triggers_size(); ++i) {
@@ -112,24 +80,13 @@ absl::Status Scheduler::Sync() {
       return absl::OkStatus();
     }));
   }
-  if (changes.everything) {
-    entries_.clear();
-    keys_of_.clear();
-    due_.clear();
-  } else {
-    for (const std::string& name : names) Remove(name);
-  }
-  for (auto& [key, entry] : found) {
-    keys_of_[entry.pipeline].push_back(key);
-    if (entry.next_ms != kNever) due_.insert({entry.next_ms, key});
-    entries_[key] = std::move(entry);
-  }
+  index_.Replace(changes, std::move(found));
   feed_next_ = changes.next;
   return absl::OkStatus();
 }
 
 absl::Status Scheduler::Fire(const std::string& key, absl::Time now, SchedulerReport& report) {
-  Entry& entry = entries_.at(key);
+  Entry& entry = *index_.Find(key);
   const int64_t fire_ms = entry.next_ms;
   std::optional<v1::Pipeline> pipeline;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
@@ -150,7 +107,7 @@ absl::Status Scheduler::Fire(const std::string& key, absl::Time now, SchedulerRe
   if (stage == nullptr || entry.trigger >= stage->triggers_size() ||
       stage->triggers(entry.trigger).schedule().cron() != entry.cron_text) {
     // Changed since it was indexed: the change feed brings the new version next time.
-    SetNext(key, entry, kNever);
+    index_.SetNext(key, kNever);
     return absl::OkStatus();
   }
   const v1::Trigger& t = stage->triggers(entry.trigger);
@@ -186,7 +143,7 @@ absl::Status Scheduler::Fire(const std::string& key, absl::Time now, SchedulerRe
   RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) {
     return storage::ScheduleRepository().SetNextFire(tx, key, after_ms);
   }));
-  SetNext(key, entry, after_ms);
+  index_.SetNext(key, after_ms);
   return absl::OkStatus();
 }
 
@@ -195,28 +152,22 @@ absl::StatusOr<SchedulerReport> Scheduler::Tick() {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(Sync());
   const absl::Time now = clock_->Now();
-  const int64_t now_ms = absl::ToUnixMillis(now);
-  // What is due now, taken first: a source or schedule handled here is not due again in this
-  // Tick, whatever its next time.
-  std::vector<std::string> due;
-  for (auto it = due_.begin(); it != due_.end() && it->first <= now_ms; ++it) {
-    due.push_back(it->second);
-  }
-  for (const std::string& key : due) {
-    if (entries_.contains(key)) RETURN_IF_ERROR(Fire(key, now, report));
+  for (const std::string& key : index_.DueAt(absl::ToUnixMillis(now))) {
+    if (index_.Find(key) != nullptr) RETURN_IF_ERROR(Fire(key, now, report));
   }
   return report;
 }
 
 std::optional<absl::Time> Scheduler::NextFire() {
   absl::MutexLock lock(&mu_);
-  if (due_.empty()) return std::nullopt;
-  return absl::FromUnixMillis(due_.begin()->first);
+  std::optional<int64_t> next = index_.Earliest();
+  if (!next.has_value()) return std::nullopt;
+  return absl::FromUnixMillis(*next);
 }
 
 int Scheduler::Indexed() {
   absl::MutexLock lock(&mu_);
-  return static_cast<int>(entries_.size());
+  return static_cast<int>(index_.size());
 }
 
 }  // namespace slipway::trigger

@@ -20,6 +20,7 @@
 #include "common/cron.h"
 #include "release/executor.h"
 #include "storage/database.h"
+#include "trigger/due_index.h"
 
 namespace slipway::trigger {
 
@@ -58,14 +59,11 @@ class Scheduler {
     int trigger = 0;
     std::string cron_text;
     CronSchedule cron;
-    // Unix ms of the next fire; INT64_MAX when the expression never matches again.
+    // Unix ms of the next fire; kNever when the expression never matches again.
     int64_t next_ms = 0;
   };
   // Brings the index up to date with the pipelines changed since the last call.
   absl::Status Sync() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Remove(const std::string& pipeline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SetNext(const std::string& key, Entry& entry, int64_t next_ms)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fires the schedule `key`, which is due at `now`.
   absl::Status Fire(const std::string& key, absl::Time now, SchedulerReport& report)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -76,9 +74,7 @@ class Scheduler {
 
   absl::Mutex mu_;
   uint64_t feed_next_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::vector<std::string>> keys_of_ ABSL_GUARDED_BY(mu_);
-  std::set<std::pair<int64_t, std::string>> due_ ABSL_GUARDED_BY(mu_);
+  DueIndex<Entry> index_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace slipway::trigger
