@@ -32,23 +32,12 @@
 
 namespace {
 
+using slipway::bench::ReadAll;
+using slipway::bench::RssKb;
+
 using Steady = std::chrono::steady_clock;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-long RssKb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
 
 // CPU seconds (user + system) the process has used.
 double CpuSeconds(pid_t pid) {

@@ -69,20 +69,18 @@ class AwaitConditionKind final : public NodeKind {
     if (spec == nullptr) return NodeStart::Fail("unknown resource");
     deploy::Driver* driver = ctx.DriverFor(*spec);
     if (driver == nullptr) return NodeStart::Fail("driver not available");
-    const std::map<std::string, std::string> values = ctx.values;
-    const std::string run_id = ctx.run.id();
-    const v1::Resource spec_copy = *spec;
+    const ResourceTarget target = ResourceTarget::Of(ctx, *spec);
     return NodeStart::Work([=]() {
       NodeResult c;
-      auto req =
-          MakeDeployRequest(values, pipeline, stage, run_id, spec_copy, spec_copy.artifact());
+      auto req = target.Request(target.spec.artifact());
       if (!req.ok()) {
         c.status = req.status();
         return c;
       }
       auto healthy = driver->Healthy(*req);
       c.condition_met = healthy.ok() && *healthy;
-      if (!c.condition_met) c.log.push_back(absl::StrCat(spec_copy.name(), " is not healthy yet"));
+      if (!c.condition_met)
+        c.log.push_back(absl::StrCat(target.spec.name(), " is not healthy yet"));
       return c;
     });
   }

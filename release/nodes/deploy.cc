@@ -49,19 +49,15 @@ class DeployKind final : public NodeKind {
     }
     storage::Database* db = ctx.db;
     const Clock* clock = ctx.clock;
-    const std::map<std::string, std::string> values = ctx.values;
-    const std::string pipeline = ctx.run.pipeline();
-    const std::string stage = ctx.run.stage();
-    const std::string run_id = ctx.run.id();
-    const v1::Resource spec_copy = *spec;
+    const ResourceTarget target = ResourceTarget::Of(ctx, *spec);
     return NodeStart::Work([=]() {
       NodeResult c;
       v1::Artifact art = artifact;
       if (!from_stage.empty()) {
         std::optional<v1::ResourceState> source;
         absl::Status s = db->Read([&](storage::Transaction& tx) -> absl::Status {
-          ASSIGN_OR_RETURN(source, storage::StageResourceRepository().Get(tx, pipeline, from_stage,
-                                                                          from_resource));
+          ASSIGN_OR_RETURN(source, storage::StageResourceRepository().Get(
+                                       tx, target.pipeline, from_stage, from_resource));
           return absl::OkStatus();
         });
         if (!s.ok()) {
@@ -78,7 +74,7 @@ class DeployKind final : public NodeKind {
         c.log.push_back(absl::StrCat("promoting ", from_stage, "/", from_resource, " (version \"",
                                      art.version(), "\")"));
       }
-      auto req = MakeDeployRequest(values, pipeline, stage, run_id, spec_copy, art);
+      auto req = target.Request(art);
       if (!req.ok()) {
         c.status = req.status();
         return c;
@@ -89,20 +85,20 @@ class DeployKind final : public NodeKind {
         return c;
       }
       v1::ResourceState state;
-      state.set_name(spec_copy.name());
-      *state.mutable_spec() = spec_copy;
+      state.set_name(target.spec.name());
+      *state.mutable_spec() = target.spec;
       *state.mutable_artifact() = art;
       state.set_update_time(FormatRfc3339(clock->Now()));
-      state.set_run_id(run_id);
+      state.set_run_id(target.run_id);
       for (const auto& [k, val] : result->status) (*state.mutable_status())[k] = val;
       c.resource = state;
       c.outputs = {{"image", art.image()},
                    {"sha", art.sha()},
                    {"version", art.version()},
-                   {"resource", spec_copy.name()}};
+                   {"resource", target.spec.name()}};
       if (result->status.contains("url")) c.outputs["url"] = result->status.at("url");
       c.log.push_back(
-          absl::StrCat("deployed ", spec_copy.name(), " version \"", art.version(), "\""));
+          absl::StrCat("deployed ", target.spec.name(), " version \"", art.version(), "\""));
       return c;
     });
   }

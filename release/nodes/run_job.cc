@@ -30,16 +30,11 @@ class RunJobKind final : public NodeKind {
       if (!r.ok()) return NodeStart::Fail(std::string(r.status().message()));
       env[k] = *r;
     }
-    const std::map<std::string, std::string> values = ctx.values;
-    const std::string pipeline = ctx.run.pipeline();
-    const std::string stage = ctx.run.stage();
-    const std::string run_id = ctx.run.id();
     const absl::Duration timeout = ctx.timeout;
-    const v1::Resource spec_copy = *spec;
+    const ResourceTarget target = ResourceTarget::Of(ctx, *spec);
     return NodeStart::Work([=]() {
       NodeResult c;
-      auto req =
-          MakeDeployRequest(values, pipeline, stage, run_id, spec_copy, spec_copy.artifact());
+      auto req = target.Request(target.spec.artifact());
       if (!req.ok()) {
         c.status = req.status();
         return c;

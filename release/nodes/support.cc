@@ -35,10 +35,11 @@ bool StatusExpected(int status, const google::protobuf::RepeatedField<int32_t>& 
   return std::find(expect.begin(), expect.end(), status) != expect.end();
 }
 
-absl::StatusOr<deploy::DeployRequest> MakeDeployRequest(
-    const std::map<std::string, std::string>& values, const std::string& pipeline,
-    const std::string& stage, const std::string& run_id, const v1::Resource& spec,
-    const v1::Artifact& artifact) {
+ResourceTarget ResourceTarget::Of(const NodeContext& ctx, const v1::Resource& spec) {
+  return {ctx.values, ctx.run.pipeline(), ctx.run.stage(), ctx.run.id(), spec};
+}
+
+absl::StatusOr<deploy::DeployRequest> ResourceTarget::Request(const v1::Artifact& artifact) const {
   std::map<std::string, std::string> v = values;
   v["artifact.image"] = artifact.image();
   v["artifact.sha"] = artifact.sha();

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "deploy/driver.h"
 #include "google/protobuf/repeated_field.h"
+#include "release/nodes/node_kind.h"
 #include "slipway/v1/pipeline.pb.h"
 
 namespace slipway::release {
@@ -31,12 +32,18 @@ absl::Duration DurationOr(const std::string& text, absl::Duration fallback);
 bool StatusExpected(int status, const google::protobuf::RepeatedField<int32_t>& expect, int lo,
                     int hi);
 
-// The driver request for resource `spec` of `run` with `artifact`: templates in the resource's
-// settings see `values` plus artifact.*, and the environment names the run.
-absl::StatusOr<deploy::DeployRequest> MakeDeployRequest(
-    const std::map<std::string, std::string>& values, const std::string& pipeline,
-    const std::string& stage, const std::string& run_id, const v1::Resource& spec,
-    const v1::Artifact& artifact);
+// What a node's background work needs to build driver requests for one resource, copied out
+// of the context (which does not outlive the start).
+struct ResourceTarget {
+  std::map<std::string, std::string> values;
+  std::string pipeline, stage, run_id;
+  v1::Resource spec;
+
+  static ResourceTarget Of(const NodeContext& ctx, const v1::Resource& spec);
+  // The request with `artifact`: templates in the resource's settings see the run's values plus
+  // artifact.*, and the environment names the run.
+  absl::StatusOr<deploy::DeployRequest> Request(const v1::Artifact& artifact) const;
+};
 
 }  // namespace slipway::release
 
