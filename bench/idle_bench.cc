@@ -37,8 +37,6 @@ using slipway::bench::RssKb;
 
 using Steady = std::chrono::steady_clock;
 
-
-
 // CPU seconds (user + system) the process has used.
 double CpuSeconds(pid_t pid) {
   std::string stat = ReadAll("/proc/" + std::to_string(pid) + "/stat");

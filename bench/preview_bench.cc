@@ -38,8 +38,6 @@ using slipway::bench::RssKb;
 using Clock = std::chrono::steady_clock;
 constexpr char kSecret[] = "bench-preview-secret";
 
-
-
 class Client {
  public:
   Client(int http_port, const std::string& grpc, const std::string& token,
@@ -58,9 +56,10 @@ class Client {
     std::string text = body.dump();
     thread_local httplib::Client http("127.0.0.1", http_port_);
     http.set_keep_alive(true);
-    httplib::Headers h = {{"X-GitHub-Event", "pull_request"},
-                          {"X-GitHub-Delivery", action + "-" + std::to_string(number) + "-" + sha},
-                          {"X-Hub-Signature-256", "sha256=" + slipway::HmacSha256Hex(kSecret, text)}};
+    httplib::Headers h = {
+        {"X-GitHub-Event", "pull_request"},
+        {"X-GitHub-Delivery", action + "-" + std::to_string(number) + "-" + sha},
+        {"X-Hub-Signature-256", "sha256=" + slipway::HmacSha256Hex(kSecret, text)}};
     auto res = http.Post("/hooks/github", h, text, "application/json");
     return res && res->status == 200;
   }
@@ -132,10 +131,13 @@ int main(int argc, char** argv) {
   slipway::deploy::SpawnOptions spawn{
       {slipwayd, "--data-dir", dir + "/data", "--grpc-listen", "127.0.0.1:0", "--http-listen",
        "127.0.0.1:0", "--preview-reconcile-interval", "0s"},
-      slipway::deploy::BaseEnvironment(), dir, dir + "/slipwayd.log"};
+      slipway::deploy::BaseEnvironment(),
+      dir,
+      dir + "/slipwayd.log"};
   auto daemon = slipway::deploy::Spawn(spawn);
   if (!daemon.ok()) {
-    std::fprintf(stderr, "cannot start slipwayd: %s\n", std::string(daemon.status().message()).c_str());
+    std::fprintf(stderr, "cannot start slipwayd: %s\n",
+                 std::string(daemon.status().message()).c_str());
     return 1;
   }
   nlohmann::json endpoints;
@@ -180,8 +182,8 @@ preview_blueprints:
         std::string name = "pr-" + std::to_string(n);
         std::string sha = slipway::Sha256Hex(name).substr(0, 40);
         auto t0 = Clock::now();
-        bool good = client.Send(n, "opened", sha) &&
-                    client.WaitFor(name, slipway::v1::PREVIEW_STATE_READY);
+        bool good =
+            client.Send(n, "opened", sha) && client.WaitFor(name, slipway::v1::PREVIEW_STATE_READY);
         auto t1 = Clock::now();
         good = good && client.Send(n, "closed", sha) &&
                client.WaitFor(name, slipway::v1::PREVIEW_STATE_DELETED);
@@ -247,8 +249,9 @@ preview_blueprints:
       "\"open_to_ready_p50_ms\": %.1f, \"open_to_ready_p99_ms\": %.1f, "
       "\"rss_after_cycles_mb\": %.1f, \"live_requested\": %d, \"live_ready\": %d, "
       "\"live_seconds\": %.1f, \"rss_idle_mb\": %.1f, \"rss_live_mb\": %.1f}\n",
-      ok.load(), failed.load(), ok / seconds, Percentile(open_to_ready, 0.5), Percentile(open_to_ready, 0.99),
-      rss_after_cycles / 1024.0, live, ready, live_seconds, rss_idle / 1024.0, rss_live / 1024.0);
+      ok.load(), failed.load(), ok / seconds, Percentile(open_to_ready, 0.5),
+      Percentile(open_to_ready, 0.99), rss_after_cycles / 1024.0, live, ready, live_seconds,
+      rss_idle / 1024.0, rss_live / 1024.0);
   kill(*daemon, SIGTERM);
   int status = 0;
   waitpid(*daemon, &status, 0);
