@@ -4,8 +4,12 @@
 // client waits for READY, closes it, and waits for DELETED. Then N previews are opened and
 // kept live at once, and slipwayd's resident memory is read from /proc (its children, the
 // services, are separate processes and not counted).
+// With --driver container, each preview is a container made through the Docker Engine API at
+// --container-host from --image (bench/container_preview_bench.sh starts a private Podman API
+// service, builds the image and measures `podman run` plus waiting for health beside it).
 //   preview_bench --fixture F [--slipwayd PATH] [--hello-server PATH] [--cycles 1000]
 //                 [--in-flight 16] [--live 1000]
+//                 [--driver process|container --container-host unix://… --image REF]
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <signal.h>
@@ -117,23 +121,34 @@ int main(int argc, char** argv) {
   CLI::App app{"preview_bench"};
   std::string fixture, slipwayd = SLIPWAYD_PATH, hello = HELLO_SERVER_PATH;
   int cycles = 1000, in_flight = 16, live = 1000;
+  std::string driver = "process", container_host, image;
   app.add_option("--fixture", fixture, "github/pull_request-opened.json")->required();
   app.add_option("--slipwayd", slipwayd);
   app.add_option("--hello-server", hello);
   app.add_option("--cycles", cycles);
   app.add_option("--in-flight", in_flight);
   app.add_option("--live", live);
+  app.add_option("--driver", driver, "process or container");
+  app.add_option("--container-host", container_host, "Engine socket for --driver container");
+  app.add_option("--image", image, "Image for --driver container (busybox httpd on 8080)");
   CLI11_PARSE(app, argc, argv);
   nlohmann::json base = nlohmann::json::parse(ReadAll(fixture));
 
   std::string dir = std::filesystem::temp_directory_path() / "slipway-preview-bench-XXXXXX";
   dir = ::mkdtemp(dir.data());
-  slipway::deploy::SpawnOptions spawn{
-      {slipwayd, "--data-dir", dir + "/data", "--grpc-listen", "127.0.0.1:0", "--http-listen",
-       "127.0.0.1:0", "--preview-reconcile-interval", "0s"},
-      slipway::deploy::BaseEnvironment(),
-      dir,
-      dir + "/slipwayd.log"};
+  std::vector<std::string> argv = {
+      slipwayd,      "--data-dir",    dir + "/data", "--grpc-listen",
+      "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--preview-reconcile-interval",
+      "0s"};
+  if (driver == "container") {
+    if (container_host.empty() || image.empty()) {
+      std::fprintf(stderr, "--driver container needs --container-host and --image\n");
+      return 2;
+    }
+    argv.insert(argv.end(), {"--container-host", container_host});
+  }
+  slipway::deploy::SpawnOptions spawn{argv, slipway::deploy::BaseEnvironment(), dir,
+                                      dir + "/slipwayd.log"};
   auto daemon = slipway::deploy::Spawn(spawn);
   if (!daemon.ok()) {
     std::fprintf(stderr, "cannot start slipwayd: %s\n",
@@ -167,6 +182,30 @@ preview_blueprints:
         driver: process
         process: {command: [HELLO, --version, "${trigger.sha}"], health: {http_path: /version}}
 )";
+  if (driver == "container") {
+    yaml = R"(
+name: bench
+sources: [{name: gh, provider: github, repository: Codertocat/Hello-World, webhook_secret: {value: bench-preview-secret}}]
+stages:
+  - name: dev
+    resources: [{name: web, driver: container, container: {image: IMAGE}}]
+    flow: {sequential: [{ref: web, deploy: {resource: web}}]}
+preview_blueprints:
+  - name: pr
+    triggers: [{pull_request: {source: gh}}]
+    resources:
+      - name: web
+        driver: container
+        container:
+          image: IMAGE
+          env: {SHA: "${trigger.sha}"}
+          command: [sh, -c, "echo $SHA > /www/sha.txt; exec httpd -f -p 8080 -h /www"]
+          ports: [{container_port: 8080}]
+          health: {http_path: /sha.txt}
+          stop_timeout: 1s
+)";
+    for (size_t at; (at = yaml.find("IMAGE")) != std::string::npos;) yaml.replace(at, 5, image);
+  }
   for (size_t at; (at = yaml.find("HELLO")) != std::string::npos;) yaml.replace(at, 5, hello);
   if (!slipway::bench::ApplyPipeline(client.channel(), token, yaml)) return 1;
 
@@ -248,10 +287,12 @@ preview_blueprints:
       "{\"cycles_ok\": %d, \"cycles_failed\": %d, \"cycles_per_s\": %.1f, "
       "\"open_to_ready_p50_ms\": %.1f, \"open_to_ready_p99_ms\": %.1f, "
       "\"rss_after_cycles_mb\": %.1f, \"live_requested\": %d, \"live_ready\": %d, "
-      "\"live_seconds\": %.1f, \"rss_idle_mb\": %.1f, \"rss_live_mb\": %.1f}\n",
+      "\"live_seconds\": %.1f, \"rss_idle_mb\": %.1f, \"rss_live_mb\": %.1f, \"controller\": "
+      "\"%s\"}\n",
       ok.load(), failed.load(), ok / seconds, Percentile(open_to_ready, 0.5),
       Percentile(open_to_ready, 0.99), rss_after_cycles / 1024.0, live, ready, live_seconds,
-      rss_idle / 1024.0, rss_live / 1024.0);
+      rss_idle / 1024.0, rss_live / 1024.0,
+      ReadAll(dir + "/data/container/controller-id").substr(0, 12).c_str());
   kill(*daemon, SIGTERM);
   int status = 0;
   waitpid(*daemon, &status, 0);

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "cli/connection.h"
 #include "google/protobuf/message.h"
+#include "slipway/v1/release_service.pb.h"
 
 namespace slipway::cli {
 
@@ -46,6 +47,10 @@ bool SplitTarget(const std::string& target, std::string* pipeline, std::string* 
 // when `follow`; exit 0 only if it succeeded. In run_commands.cc; rollback uses it too.
 int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
              const std::string& node, bool follow, const std::string& output);
+
+// Streams a deployed resource's output to stdout (preview logs, stage logs). In
+// preview_commands.cc.
+int StreamResourceLogs(const Connection& c, const v1::WatchResourceLogsRequest& req);
 
 // Connects, runs `fn` with the connection, and returns its exit code (1 if connecting fails).
 int WithConnection(const Globals& globals, const std::function<int(const Connection&)>& fn);

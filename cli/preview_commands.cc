@@ -10,6 +10,7 @@
 #include "cli/command_group.h"
 #include "common/proto_yaml.h"
 #include "slipway/v1/preview.grpc.pb.h"
+#include "slipway/v1/release_service.grpc.pb.h"
 
 namespace slipway::cli {
 namespace {
@@ -18,6 +19,10 @@ struct PreviewFlags {
   std::string pipeline, blueprint, branch, sha;
   std::vector<std::string> args;  // k=v
   bool skip_teardown = false;
+  // logs: which resource, follow, how many lines first.
+  std::string resource;
+  bool follow = false;
+  int tail = 0;
   // Wait until the preview is READY (or DELETED, for delete), or failed.
   bool wait = false;
 };
@@ -104,6 +109,28 @@ int ListPreviews(const Connection& c, const std::string& pipeline, bool all,
   return 0;
 }
 
+}  // namespace
+
+int StreamResourceLogs(const Connection& c, const v1::WatchResourceLogsRequest& req) {
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + c.token);
+  if (!req.follow()) {
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(c.timeout_seconds));
+  }
+  auto reader = stub->WatchResourceLogs(&ctx, req);
+  v1::ResourceLogChunk chunk;
+  while (reader->Read(&chunk)) {
+    std::fwrite(chunk.data().data(), 1, chunk.data().size(), stdout);
+    std::fflush(stdout);
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return RpcFail(s, c);
+  return 0;
+}
+
+namespace {
+
 int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
                    const PreviewFlags& flags, const std::string& output) {
   auto stub = v1::PreviewService::NewStub(c.channel);
@@ -125,6 +152,28 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
     if (!s.ok()) return RpcFail(s, c);
     std::fputs((output == "json" ? ToJson(p) + "\n" : ToYaml(p)).c_str(), stdout);
     return 0;
+  }
+  if (verb == "logs") {
+    if (!need(2, "logs NAME --resource R [-f] [--tail N]")) return 1;
+    v1::GetPreviewRequest get;
+    get.set_name(words[1]);
+    s = stub->GetPreview(c.NewContext().get(), get, &p);
+    if (!s.ok()) return RpcFail(s, c);
+    std::string resource = flags.resource;
+    if (resource.empty()) {
+      if (p.spec().resources_size() != 1) {
+        return Fail(absl::StrCat("preview logs: --resource: required (preview ", p.name(), " has ",
+                                 p.spec().resources_size(), " resources)"));
+      }
+      resource = p.spec().resources(0).name();
+    }
+    v1::WatchResourceLogsRequest req;
+    req.set_pipeline(p.pipeline());
+    req.set_preview(p.name());
+    req.set_resource(resource);
+    req.set_follow(flags.follow);
+    req.set_tail_lines(flags.tail);
+    return StreamResourceLogs(c, req);
   }
   if (verb == "create") {
     if (!need(2, "create PIPELINE --branch B [--sha S] [--arg k=v] [--blueprint N] [--wait]")) {
@@ -190,7 +239,7 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
     return 0;
   }
   return Fail(absl::StrCat("preview: unknown command \"", verb,
-                           "\" (get, create, delete, extend, pause, resume)"));
+                           "\" (get, create, delete, extend, pause, resume, logs)"));
 }
 
 class PreviewGroup final : public CommandGroup {
@@ -202,7 +251,7 @@ class PreviewGroup final : public CommandGroup {
     preview_ = app.add_subcommand(
         "preview",
         "preview get NAME | create PIPELINE --branch B | delete NAME | extend NAME 2h "
-        "| pause NAME | resume NAME");
+        "| pause NAME | resume NAME | logs NAME --resource R [-f]");
     preview_->add_option("words", words_, "verb and its arguments")->required()->expected(1, 3);
     preview_->add_option("--branch", flags_.branch, "create: the branch to preview");
     preview_->add_option("--sha", flags_.sha, "create: its commit");
@@ -211,6 +260,9 @@ class PreviewGroup final : public CommandGroup {
     preview_->add_option("--arg", flags_.args, "create: key=value, repeatable");
     preview_->add_flag("--skip-teardown", flags_.skip_teardown,
                        "delete: do not run the teardown flow (resources are still removed)");
+    preview_->add_option("--resource", flags_.resource, "logs: the resource whose output to show");
+    preview_->add_flag("-f,--follow", flags_.follow, "logs: keep following new output");
+    preview_->add_option("--tail", flags_.tail, "logs: lines of earlier output (default 100)");
     preview_->add_flag("--wait", flags_.wait, "create/resume: until READY; delete: until DELETED");
   }
 

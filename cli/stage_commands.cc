@@ -1,4 +1,5 @@
-// The stage commands: rollback (with --dry-run and --to), diff, hold, unhold, get stage.
+// The stage commands: rollback (with --dry-run and --to), diff, hold, unhold, get stage,
+// service-logs.
 #include <unistd.h>
 
 #include <cstdio>
@@ -189,6 +190,12 @@ class StageGroup final : public CommandGroup {
     hold_->add_option("--reason", hold_reason_, "Why")->required();
     unhold_ = app.add_subcommand("unhold", "Lift a stage's hold");
     unhold_->add_option("target", unhold_target_, "PIPELINE/STAGE")->required();
+    service_logs_ = app.add_subcommand("service-logs",
+                                       "Show a stage's deployed service output (container logs)");
+    service_logs_->add_option("target", logs_target_, "PIPELINE/STAGE")->required();
+    service_logs_->add_option("resource", logs_resource_, "The resource")->required();
+    service_logs_->add_flag("-f,--follow", logs_follow_, "Keep following new output");
+    service_logs_->add_option("--tail", logs_tail_, "Lines of earlier output (default 100)");
     CLI::App* get = SharedSubcommand(app, "get", "Show pipelines and stages");
     get_stage_ = get->add_subcommand("stage", "Show a stage: release, hold, resources, runs");
     get_stage_->add_option("target", stage_target_, "PIPELINE/STAGE")->required();
@@ -215,6 +222,19 @@ class StageGroup final : public CommandGroup {
     if (unhold_->parsed()) {
       return WithConnection(g, [&](const Connection& c) { return Unhold(c, unhold_target_, out); });
     }
+    if (service_logs_->parsed()) {
+      v1::WatchResourceLogsRequest req;
+      std::string pipeline, stage;
+      if (!SplitTarget(logs_target_, &pipeline, &stage)) {
+        return Fail("service-logs: expected PIPELINE/STAGE RESOURCE");
+      }
+      req.set_pipeline(pipeline);
+      req.set_stage(stage);
+      req.set_resource(logs_resource_);
+      req.set_follow(logs_follow_);
+      req.set_tail_lines(logs_tail_);
+      return WithConnection(g, [&](const Connection& c) { return StreamResourceLogs(c, req); });
+    }
     if (get_stage_->parsed()) {
       return WithConnection(g,
                             [&](const Connection& c) { return GetStage(c, stage_target_, out); });
@@ -225,6 +245,10 @@ class StageGroup final : public CommandGroup {
  private:
   CLI::App *rollback_ = nullptr, *diff_ = nullptr, *hold_ = nullptr, *unhold_ = nullptr;
   CLI::App* get_stage_ = nullptr;
+  CLI::App* service_logs_ = nullptr;
+  std::string logs_target_, logs_resource_;
+  bool logs_follow_ = false;
+  int logs_tail_ = 0;
   RollbackFlags rollback_flags_;
   std::vector<std::string> diff_words_;
   std::string hold_target_, hold_reason_, unhold_target_, stage_target_;

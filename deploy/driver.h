@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -24,11 +25,16 @@ struct DeployRequest {
   v1::Artifact artifact;
   // Values passed to the workload as environment variables (SLIPWAY_*), never through a shell.
   std::map<std::string, std::string> env;
+  // The hostname label this resource is served at when a router is configured ("pr-62",
+  // "shop-prod"); empty: not routed.
+  std::string route_label;
 };
 
 struct DeployResult {
   // What the driver reports about the running instance: "pid", "port", "url", …
   std::map<std::string, std::string> status;
+  // The exact image that runs, when the driver resolved one (see Artifact.digest).
+  std::string digest;
 };
 
 struct JobResult {
@@ -52,9 +58,17 @@ class Driver {
                                            absl::Duration timeout) = 0;
   // Stops and removes the instance; OK if it does not exist.
   virtual absl::Status Teardown(const DeployRequest& request) = 0;
+  // The instance's output: the last `tail` lines, then with `follow` new output until `sink`
+  // returns false (it is also called with an empty piece while nothing arrives) or the instance
+  // stops. UNIMPLEMENTED for drivers that keep no logs; NOT_FOUND when nothing runs.
+  virtual absl::Status Logs(const DeployRequest& request, bool follow, int tail,
+                            const std::function<bool(std::string_view)>& sink) {
+    (void)request, (void)follow, (void)tail, (void)sink;
+    return absl::UnimplementedError("this driver keeps no logs");
+  }
 };
 
-// Drivers by name ("process", "command"). Not owned.
+// Drivers by name ("process", "command", "container"). Not owned.
 using DriverRegistry = std::map<std::string, Driver*>;
 
 struct HttpRequest {

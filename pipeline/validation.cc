@@ -1,29 +1,30 @@
 #include "pipeline/validation.h"
 
 #include <algorithm>
-
 #include <map>
 #include <set>
 #include <string_view>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/byte_size.h"
 #include "common/cron.h"
 #include "common/duration.h"
 #include "common/glob.h"
 #include "common/names.h"
-#include "google/rpc/error_details.pb.h"
-#include "absl/strings/cord.h"
 #include "expression/expression.h"
 #include "expression/flow_check.h"
+#include "google/rpc/error_details.pb.h"
 
 namespace slipway::pipeline {
 namespace {
 
 bool IsIdentChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
 }
 
 // The path of a named list element: "stages[dev]". By position ("stages[2]") while it has no
@@ -88,8 +89,8 @@ class Validator {
 
     names.clear();
     for (int i = 0; i < p.preview_blueprints_size(); ++i) {
-      Blueprint(Element("preview_blueprints", p.preview_blueprints(), i),
-                p.preview_blueprints(i), names);
+      Blueprint(Element("preview_blueprints", p.preview_blueprints(), i), p.preview_blueprints(i),
+                names);
     }
 
     names.clear();
@@ -135,8 +136,8 @@ class Validator {
     if (!d.ok()) {
       Add(field, std::string(d.status().message()));
     } else if (*d > max) {
-      Add(field, absl::StrCat("\"", text, "\" is longer than the maximum ",
-                              absl::FormatDuration(max)));
+      Add(field,
+          absl::StrCat("\"", text, "\" is longer than the maximum ", absl::FormatDuration(max)));
     }
   }
 
@@ -158,13 +159,128 @@ class Validator {
     if (!c.ok()) Add(field, std::string(c.status().message()));
   }
 
+  void Container(const std::string& f, const v1::ContainerSettings& c, v1::ResourceKind kind) {
+    constexpr int kMaxArgs = 256, kMaxPorts = 32, kMaxVolumes = 32, kMaxEnv = 256;
+    if (c.image().size() > 512) Add(f + ".image", "longer than 512 characters");
+    if (c.command_size() > kMaxArgs)
+      Add(f + ".command", absl::StrCat("at most ", kMaxArgs, " entries"));
+    if (c.entrypoint_size() > kMaxArgs) {
+      Add(f + ".entrypoint", absl::StrCat("at most ", kMaxArgs, " entries"));
+    }
+    if (c.env_size() + c.secret_env_size() > kMaxEnv) {
+      Add(f + ".env", absl::StrCat("at most ", kMaxEnv, " variables"));
+    }
+    auto env_name = [](const std::string& k) {
+      if (k.empty() || k.size() > 256 || std::isdigit(static_cast<unsigned char>(k[0])))
+        return false;
+      return std::all_of(k.begin(), k.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+      });
+    };
+    for (const auto& [k, v] : c.env()) {
+      if (!env_name(k)) Add(f + ".env." + k, "not a valid environment variable name");
+      if (c.secret_env().contains(k)) Add(f + ".secret_env." + k, "also set in env");
+    }
+    for (const auto& [k, ref] : c.secret_env()) {
+      if (!env_name(k)) Add(f + ".secret_env." + k, "not a valid environment variable name");
+      Secret(f + ".secret_env." + k, ref);
+    }
+    if (c.ports_size() > kMaxPorts)
+      Add(f + ".ports", absl::StrCat("at most ", kMaxPorts, " ports"));
+    std::set<std::string> port_names;
+    std::set<int> port_numbers, host_ports;
+    for (int i = 0; i < c.ports_size(); ++i) {
+      const auto& p = c.ports(i);
+      const std::string pf = absl::StrCat(f, ".ports[", i, "]");
+      if (!p.name().empty()) {
+        Name(pf + ".name", p.name());
+        Unique(port_names, pf + ".name", p.name(), "port");
+      }
+      if (p.container_port() < 1 || p.container_port() > 65535) {
+        Add(pf + ".container_port", absl::StrCat(p.container_port(), " is outside 1-65535"));
+      } else if (!port_numbers.insert(p.container_port()).second) {
+        Add(pf + ".container_port", absl::StrCat("port ", p.container_port(), " is listed twice"));
+      }
+      if (p.host_port() != 0 && (p.host_port() < 1024 || p.host_port() > 65535)) {
+        Add(pf + ".host_port", absl::StrCat(p.host_port(), " is outside 1024-65535"));
+      } else if (p.host_port() != 0 && !host_ports.insert(p.host_port()).second) {
+        Add(pf + ".host_port", absl::StrCat("host port ", p.host_port(), " is listed twice"));
+      }
+    }
+    const auto& h = c.health();
+    if (!h.http_path().empty()) {
+      if (!absl::StartsWith(h.http_path(), "/"))
+        Add(f + ".health.http_path", "must start with '/'");
+      if (c.ports_size() == 0)
+        Add(f + ".health.http_path", "needs a port to check (ports is empty)");
+    }
+    if (!h.port().empty()) {
+      bool found = false;
+      for (int i = 0; i < c.ports_size(); ++i) {
+        std::string name = c.ports(i).name().empty()
+                               ? (i == 0 ? "http" : absl::StrCat("port-", i + 1))
+                               : c.ports(i).name();
+        found = found || name == h.port();
+      }
+      if (!found) Add(f + ".health.port", absl::StrCat("no port is named \"", h.port(), "\""));
+    }
+    Duration(f + ".health.interval", h.interval(), absl::Hours(1));
+    Duration(f + ".health.timeout", h.timeout(), absl::Hours(1));
+    Duration(f + ".stop_timeout", c.stop_timeout(), absl::Hours(1));
+    if (!c.limits().memory().empty()) {
+      auto bytes = ParseByteSize(c.limits().memory());
+      if (!bytes.ok()) {
+        Add(f + ".limits.memory", std::string(bytes.status().message()));
+      } else if (*bytes < (6 << 20)) {
+        Add(f + ".limits.memory", "below the engines' minimum of 6MiB");
+      }
+    }
+    if (!c.limits().cpus().empty()) {
+      double cpus = 0;
+      if (!absl::SimpleAtod(c.limits().cpus(), &cpus) || !(cpus > 0) || cpus > 1024) {
+        Add(f + ".limits.cpus",
+            absl::StrCat("\"", c.limits().cpus(),
+                         "\" is not a number of CPUs above 0 and at most 1024"));
+      }
+    }
+    if (c.volumes_size() > kMaxVolumes) {
+      Add(f + ".volumes", absl::StrCat("at most ", kMaxVolumes, " volumes"));
+    }
+    std::set<std::string> volume_names, paths;
+    for (int i = 0; i < c.volumes_size(); ++i) {
+      const auto& v = c.volumes(i);
+      const std::string vf = absl::StrCat(f, ".volumes[", i, "]");
+      Name(vf + ".name", v.name());
+      Unique(volume_names, vf + ".name", v.name(), "volume");
+      if (!absl::StartsWith(v.path(), "/") || absl::StrContains(v.path(), ":") ||
+          v.path().size() > 1024) {
+        Add(vf + ".path", "must be an absolute path inside the container, without ':'");
+      } else if (!paths.insert(v.path()).second) {
+        Add(vf + ".path", absl::StrCat("\"", v.path(), "\" is mounted twice"));
+      }
+    }
+    if (kind == v1::RESOURCE_KIND_JOB && c.restart() != v1::RESTART_POLICY_UNSPECIFIED &&
+        c.restart() != v1::RESTART_POLICY_NO) {
+      Add(f + ".restart", "a job runs once; only \"no\" applies");
+    }
+    if (!c.registry_auth().username().empty() || c.registry_auth().has_password()) {
+      if (c.registry_auth().username().empty()) Add(f + ".registry_auth.username", "required");
+      if (!c.registry_auth().has_password()) {
+        Add(f + ".registry_auth.password", "required");
+      } else {
+        Secret(f + ".registry_auth.password", c.registry_auth().password());
+      }
+    }
+  }
+
   void Secret(const std::string& field, const v1::SecretRef& s) {
     switch (s.source_case()) {
       case v1::SecretRef::kEnv:
         if (s.env().empty()) Add(field + ".env", "must not be empty");
         for (char c : s.env()) {
           if (!IsIdentChar(c) || c == '-') {
-            Add(field + ".env", absl::StrCat("\"", s.env(), "\" is not an environment variable name"));
+            Add(field + ".env",
+                absl::StrCat("\"", s.env(), "\" is not an environment variable name"));
             break;
           }
         }
@@ -179,8 +295,9 @@ class Validator {
         break;
       case v1::SecretRef::SOURCE_NOT_SET:
         if (s.redacted()) {
-          Add(field, "the stored value is redacted and there is no stored secret to keep; "
-                     "give env, file or value");
+          Add(field,
+              "the stored value is redacted and there is no stored secret to keep; "
+              "give env, file or value");
         } else {
           Add(field, "set one of env, file or value");
         }
@@ -200,9 +317,10 @@ class Validator {
         "trigger.branch", "trigger.sha", "trigger.pull_request", "trigger.source", "pipeline.name"};
     absl::Status s = t->Check([](const std::string& path) -> absl::Status {
       if (known->contains(path) || absl::StartsWith(path, "args.")) return absl::OkStatus();
-      return absl::InvalidArgumentError(absl::StrCat(
-          "\"", path, "\": a name may use trigger.branch, trigger.sha, trigger.pull_request, "
-          "trigger.source, pipeline.name and args.<name>"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", path,
+                       "\": a name may use trigger.branch, trigger.sha, trigger.pull_request, "
+                       "trigger.source, pipeline.name and args.<name>"));
     });
     if (!s.ok()) Add(field, std::string(s.message()));
   }
@@ -230,12 +348,20 @@ class Validator {
     }
   }
 
-  void Resources(const std::string& base, const google::protobuf::RepeatedPtrField<v1::Resource>& rs,
+  void Resources(const std::string& base,
+                 const google::protobuf::RepeatedPtrField<v1::Resource>& rs,
                  std::map<std::string, v1::ResourceKind>& out) {
     std::set<std::string> names;
+    int routed = 0;
     for (int i = 0; i < rs.size(); ++i) {
       const auto& r = rs[i];
       std::string f = Element(base, rs, i);
+      if (r.container().route() && ++routed > 1) {
+        Add(f + ".container.route", "another resource is already routed; at most one is");
+      }
+      if (r.container().route() && r.container().ports_size() == 0) {
+        Add(f + ".container.route", "needs a port to route to (ports is empty)");
+      }
       Name(f + ".name", r.name());
       Unique(names, f + ".name", r.name(), "resource");
       v1::ResourceKind kind =
@@ -243,13 +369,15 @@ class Validator {
       out[r.name()] = kind;
       const auto& drivers = KnownDrivers();
       if (r.driver().empty()) {
-        Add(f + ".driver", absl::StrCat("required (known drivers: ", absl::StrJoin(drivers, ", "), ")"));
+        Add(f + ".driver",
+            absl::StrCat("required (known drivers: ", absl::StrJoin(drivers, ", "), ")"));
       } else if (std::find(drivers.begin(), drivers.end(), r.driver()) == drivers.end()) {
-        Add(f + ".driver", absl::StrCat("unknown driver \"", r.driver(), "\" (known drivers: ",
-                                        absl::StrJoin(drivers, ", "), ")"));
+        Add(f + ".driver", absl::StrCat("unknown driver \"", r.driver(),
+                                        "\" (known drivers: ", absl::StrJoin(drivers, ", "), ")"));
       }
       if (r.driver() == "process") {
-        if (r.process().command_size() == 0) Add(f + ".process.command", "required for driver \"process\"");
+        if (r.process().command_size() == 0)
+          Add(f + ".process.command", "required for driver \"process\"");
         if (r.has_command()) Add(f + ".command", "set, but the driver is \"process\"");
         Duration(f + ".process.health.interval", r.process().health().interval(), absl::Hours(1));
         Duration(f + ".process.health.timeout", r.process().health().timeout(), absl::Hours(1));
@@ -258,9 +386,17 @@ class Validator {
           Add(f + ".process.health.http_path", "must start with '/'");
         }
       } else if (r.driver() == "command") {
-        if (r.command().apply_size() == 0) Add(f + ".command.apply", "required for driver \"command\"");
+        if (r.command().apply_size() == 0)
+          Add(f + ".command.apply", "required for driver \"command\"");
         if (r.has_process()) Add(f + ".process", "set, but the driver is \"command\"");
         Duration(f + ".command.timeout", r.command().timeout(), absl::Hours(24));
+      } else if (r.driver() == "container") {
+        if (r.has_process()) Add(f + ".process", "set, but the driver is \"container\"");
+        if (r.has_command()) Add(f + ".command", "set, but the driver is \"container\"");
+        Container(f + ".container", r.container(), kind);
+      }
+      if (r.has_container() && r.driver() != "container" && !r.driver().empty()) {
+        Add(f + ".container", absl::StrCat("set, but the driver is \"", r.driver(), "\""));
       }
     }
   }
@@ -302,8 +438,9 @@ class Validator {
     bool group = s.has_sequential() || s.has_parallel();
     if (!group) ++nodes_;
     if (s.kind_case() == v1::Step::KIND_NOT_SET) {
-      Add(f, "a step needs one node kind (deploy, promote, run_job, await_condition, approval, "
-             "http_request, message, sleep) or a nested sequential/parallel list");
+      Add(f,
+          "a step needs one node kind (deploy, promote, run_job, await_condition, approval, "
+          "http_request, message, sleep) or a nested sequential/parallel list");
       return;
     }
     if (!s.ref().empty()) {
@@ -337,8 +474,9 @@ class Validator {
           Add(f + ".promote.from_stage", absl::StrCat("unknown stage \"", from, "\""));
         } else if (stage_index_[from] >= ctx.stage_index) {
           Add(f + ".promote.from_stage",
-              absl::StrCat("\"", from, "\" is not an earlier stage; promote copies from a stage "
-                                       "that comes before this one"));
+              absl::StrCat("\"", from,
+                           "\" is not an earlier stage; promote copies from a stage "
+                           "that comes before this one"));
         } else {
           std::string res = s.promote().from_resource().empty() ? s.promote().resource()
                                                                 : s.promote().from_resource();
@@ -367,10 +505,12 @@ class Validator {
           if (h.url().empty() == h.resource().empty()) {
             Add(f + ".await_condition.http", "set either resource (with path) or url");
           }
-          if (!h.resource().empty()) ResourceRef(f + ".await_condition.http.resource", h.resource(), ctx);
+          if (!h.resource().empty())
+            ResourceRef(f + ".await_condition.http.resource", h.resource(), ctx);
           for (int k = 0; k < h.expect_status_size(); ++k) {
             if (h.expect_status(k) < 100 || h.expect_status(k) > 599) {
-              Add(absl::StrCat(f, ".await_condition.http.expect_status[", k, "]"), "not an HTTP status");
+              Add(absl::StrCat(f, ".await_condition.http.expect_status[", k, "]"),
+                  "not an HTTP status");
             }
           }
         } else if (a.condition_case() == v1::AwaitConditionNode::kResourceHealthy) {
@@ -390,7 +530,8 @@ class Validator {
         const auto& h = s.http_request();
         static const std::set<std::string> kMethods = {"", "GET", "POST", "PUT", "PATCH", "DELETE"};
         if (!kMethods.contains(h.method())) {
-          Add(f + ".http_request.method", absl::StrCat("\"", h.method(), "\" is not GET, POST, PUT, PATCH or DELETE"));
+          Add(f + ".http_request.method",
+              absl::StrCat("\"", h.method(), "\" is not GET, POST, PUT, PATCH or DELETE"));
         }
         if (h.url().empty()) Add(f + ".http_request.url", "required");
         if (h.has_signing_secret()) Secret(f + ".http_request.signing_secret", h.signing_secret());
@@ -443,9 +584,8 @@ class Validator {
         if (g.paths().include_size() > 0 && g.paths().ignore_size() > 0) {
           Add(tf + ".git.paths", "use include or ignore, not both");
         }
-        if (g.actions_size() > 0 &&
-            std::find(g.events().begin(), g.events().end(), v1::GIT_EVENT_PULL_REQUEST) ==
-                g.events().end()) {
+        if (g.actions_size() > 0 && std::find(g.events().begin(), g.events().end(),
+                                              v1::GIT_EVENT_PULL_REQUEST) == g.events().end()) {
           Add(tf + ".git.actions", "only for pull_request events; add pull_request to events");
         }
         for (int a = 0; a < g.actions_size(); ++a) {
@@ -483,7 +623,8 @@ class Validator {
     FlowCheck(f + ".flow", st.flow(), st.resources(), f + ".resources", /*preview=*/false);
   }
 
-  void Blueprint(const std::string& f, const v1::PreviewBlueprint& b, std::set<std::string>& names) {
+  void Blueprint(const std::string& f, const v1::PreviewBlueprint& b,
+                 std::set<std::string>& names) {
     Name(f + ".name", b.name());
     Unique(names, f + ".name", b.name(), "preview blueprint");
     if (b.triggers_size() == 0) Add(f + ".triggers", "a blueprint needs at least one trigger");
@@ -517,7 +658,8 @@ class Validator {
     for (const std::string* prefix : {&n.pr_number().prefix(), &n.branch().prefix()}) {
       for (char c : *prefix) {
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-          Add(f + ".naming", absl::StrCat("prefix \"", *prefix, "\" may only use a-z, 0-9 and '-'"));
+          Add(f + ".naming",
+              absl::StrCat("prefix \"", *prefix, "\" may only use a-z, 0-9 and '-'"));
           break;
         }
       }
@@ -549,7 +691,7 @@ class Validator {
 }  // namespace
 
 const std::vector<std::string>& KnownDrivers() {
-  static const auto* drivers = new std::vector<std::string>{"process", "command"};
+  static const auto* drivers = new std::vector<std::string>{"process", "command", "container"};
   return *drivers;
 }
 

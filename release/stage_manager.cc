@@ -1,7 +1,5 @@
 #include "release/stage_manager.h"
 
-#include "storage/request_log.h"
-
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +9,7 @@
 #include "common/time_format.h"
 #include "pipeline/secrets.h"
 #include "storage/pipeline_repository.h"
+#include "storage/request_log.h"
 #include "storage/run_repository.h"
 
 namespace slipway::release {
@@ -29,8 +28,8 @@ absl::Status CheckStage(const std::string& pipeline, const std::string& stage) {
 void Compare(const char* field, const std::string& a, const std::string& b,
              std::vector<std::string>& out) {
   if (a != b) {
-    out.push_back(absl::StrCat(field, ": ", a.empty() ? "(none)" : a, " -> ",
-                               b.empty() ? "(none)" : b));
+    out.push_back(
+        absl::StrCat(field, ": ", a.empty() ? "(none)" : a, " -> ", b.empty() ? "(none)" : b));
   }
 }
 
@@ -102,7 +101,8 @@ v1::ReleaseDiff DiffReleases(const v1::Release& from, const v1::Release& to) {
 absl::StatusOr<v1::RollbackStageResponse> StageManager::Rollback(
     const v1::RollbackStageRequest& request, const std::string& caller) {
   RETURN_IF_ERROR(CheckStage(request.pipeline(), request.stage()));
-  if (request.to_release() < 0) return absl::InvalidArgumentError("to_release: must not be negative");
+  if (request.to_release() < 0)
+    return absl::InvalidArgumentError("to_release: must not be negative");
   if (request.request_id().size() > 128) {
     return absl::InvalidArgumentError("request_id: at most 128 characters");
   }
@@ -126,15 +126,15 @@ absl::StatusOr<v1::RollbackStageResponse> StageManager::Rollback(
           "stage ", request.pipeline(), "/", request.stage(), " has no release to roll back from"));
     }
     if (request.to_release() > 0) {
-      ASSIGN_OR_RETURN(target, releases.Get(tx, request.pipeline(), request.stage(),
-                                            request.to_release()));
+      ASSIGN_OR_RETURN(target,
+                       releases.Get(tx, request.pipeline(), request.stage(), request.to_release()));
     } else {
       ASSIGN_OR_RETURN(auto before, releases.List(tx, request.pipeline(), request.stage(),
                                                   current->number(), 1));
       if (before.empty()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "stage ", request.pipeline(), "/", request.stage(), " has only release ",
-            current->number(), "; there is nothing before it to roll back to"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("stage ", request.pipeline(), "/", request.stage(), " has only release ",
+                         current->number(), "; there is nothing before it to roll back to"));
       }
       target = before.front();
     }
@@ -179,6 +179,8 @@ absl::StatusOr<v1::RollbackStageResponse> StageManager::Rollback(
     a->set_image(Literal(r.artifact().image()));
     a->set_sha(Literal(r.artifact().sha()));
     a->set_version(Literal(r.artifact().version()));
+    // The exact image that ran: a moved tag does not change what a rollback runs.
+    a->set_digest(r.artifact().digest());
     for (const auto& [k, v] : r.artifact().config()) (*a->mutable_config())[k] = Literal(v);
   }
   start.stage_spec = std::move(spec);
@@ -186,10 +188,10 @@ absl::StatusOr<v1::RollbackStageResponse> StageManager::Rollback(
   start.trigger.set_event("rollback");
   start.trigger.set_actor(caller);
   start.trigger.set_delivery("");
-  start.trigger.set_reason(request.reason().empty()
-                               ? absl::StrCat("rolled back to release ", target.number())
-                               : absl::StrCat("rolled back to release ", target.number(), ": ",
-                                              request.reason()));
+  start.trigger.set_reason(
+      request.reason().empty()
+          ? absl::StrCat("rolled back to release ", target.number())
+          : absl::StrCat("rolled back to release ", target.number(), ": ", request.reason()));
   start.request_method = "RollbackStage";
   start.request_fingerprint = fingerprint;
   start.request_extra = out.SerializeAsString();
@@ -204,10 +206,10 @@ absl::StatusOr<v1::ReleaseDiff> StageManager::Diff(const v1::DiffReleasesRequest
   v1::Release from, to;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
     storage::ReleaseRepository releases;
-    ASSIGN_OR_RETURN(from, releases.Get(tx, request.pipeline(), request.stage(),
-                                        request.from_release()));
-    ASSIGN_OR_RETURN(to, releases.Get(tx, request.pipeline(), request.stage(),
-                                      request.to_release()));
+    ASSIGN_OR_RETURN(from,
+                     releases.Get(tx, request.pipeline(), request.stage(), request.from_release()));
+    ASSIGN_OR_RETURN(to,
+                     releases.Get(tx, request.pipeline(), request.stage(), request.to_release()));
     return absl::OkStatus();
   }));
   return DiffReleases(from, to);
@@ -227,7 +229,8 @@ absl::StatusOr<v1::StageHold> StageManager::Hold(const v1::HoldStageRequest& req
     ASSIGN_OR_RETURN(v1::Pipeline p, storage::PipelineRepository().Get(tx, request.pipeline()));
     bool found = false;
     for (const auto& s : p.stages()) found = found || s.name() == request.stage();
-    if (!found) return absl::NotFoundError(absl::StrCat("stage \"", request.stage(), "\" not found"));
+    if (!found)
+      return absl::NotFoundError(absl::StrCat("stage \"", request.stage(), "\" not found"));
     ASSIGN_OR_RETURN(auto latest,
                      storage::ReleaseRepository().Latest(tx, request.pipeline(), request.stage()));
     if (latest.has_value()) hold.set_pinned_release(latest->number());
@@ -241,8 +244,8 @@ absl::StatusOr<v1::ReleaseHoldResponse> StageManager::ReleaseHold(
   RETURN_IF_ERROR(CheckStage(request.pipeline(), request.stage()));
   v1::ReleaseHoldResponse out;
   RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto lifted,
-                     storage::StageHoldRepository().Delete(tx, request.pipeline(), request.stage()));
+    ASSIGN_OR_RETURN(auto lifted, storage::StageHoldRepository().Delete(tx, request.pipeline(),
+                                                                        request.stage()));
     if (lifted.has_value()) *out.mutable_released() = *lifted;
     return absl::OkStatus();
   }));
@@ -262,7 +265,8 @@ absl::StatusOr<v1::StageStatus> StageManager::Status(const v1::GetStageRequest& 
         found = true;
       }
     }
-    if (!found) return absl::NotFoundError(absl::StrCat("stage \"", request.stage(), "\" not found"));
+    if (!found)
+      return absl::NotFoundError(absl::StrCat("stage \"", request.stage(), "\" not found"));
     pipeline::RedactSecrets(out.mutable_spec());
     ASSIGN_OR_RETURN(auto latest,
                      storage::ReleaseRepository().Latest(tx, request.pipeline(), request.stage()));
@@ -270,8 +274,8 @@ absl::StatusOr<v1::StageStatus> StageManager::Status(const v1::GetStageRequest& 
     ASSIGN_OR_RETURN(auto hold,
                      storage::StageHoldRepository().Get(tx, request.pipeline(), request.stage()));
     if (hold.has_value()) *out.mutable_hold() = *hold;
-    ASSIGN_OR_RETURN(auto resources, storage::StageResourceRepository().List(
-                                         tx, request.pipeline(), request.stage()));
+    ASSIGN_OR_RETURN(auto resources, storage::StageResourceRepository().List(tx, request.pipeline(),
+                                                                             request.stage()));
     for (auto& r : resources) *out.add_resources() = std::move(r);
     ASSIGN_OR_RETURN(auto runs, storage::RunRepository().List(
                                     tx, {request.pipeline(), request.stage(), {}, 0, 5}));

@@ -10,6 +10,7 @@ packages=(
   libspdlog-dev prometheus-cpp-dev libgit2-dev libboost1.81-dev
   nghttp2-client prometheus python3-grpcio webhook
   clang libclang-rt-14-dev clang-format clang-tidy
+  podman runc netavark aardvark-dns busybox-static caddy mmdebstrap
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -131,6 +131,16 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       config->server.tls_key = value;
     } else if (key == "secret_key_file") {
       config->server.secret_key_file = value;
+    } else if (key == "container_host") {
+      config->server.container_host = value;
+    } else if (key == "router") {
+      config->server.router = value;
+    } else if (key == "router_admin") {
+      config->server.router_admin = value;
+    } else if (key == "router_server") {
+      config->server.router_server = value;
+    } else if (key == "preview_domain") {
+      config->server.preview_domain = value;
     } else if (key == "log_format") {
       config->log_format = value;
     } else if (key == "shutdown_grace") {
@@ -142,10 +152,12 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       config->shutdown_grace = *d;
     } else if (key == "http_threads") {
       int64_t n = 0;
-      absl::Status s = absl::SimpleAtoi(value, &n)
-                           ? SetHttpThreads(n, config)
-                           : absl::InvalidArgumentError(absl::StrCat("\"", value, "\" is not a number"));
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": http_threads: ", s.message()));
+      absl::Status s =
+          absl::SimpleAtoi(value, &n)
+              ? SetHttpThreads(n, config)
+              : absl::InvalidArgumentError(absl::StrCat("\"", value, "\" is not a number"));
+      if (!s.ok())
+        return absl::InvalidArgumentError(absl::StrCat(path, ": http_threads: ", s.message()));
     } else if (key == "max_webhook_body") {
       if (absl::Status s = SetMaxWebhookBody(value, config); !s.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(path, ": max_webhook_body: ", s.message()));
@@ -153,10 +165,12 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
     } else if (absl::Status s = SetBound(key, value, config); absl::IsNotFound(s)) {
       std::string known;
       for (const char* k : kBoundKeys) absl::StrAppend(&known, ", ", k);
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": unknown key \"", key,
-          "\" (known: data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key, secret_key_file, "
-          "shutdown_grace, http_threads, max_webhook_body", known, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": unknown key \"", key,
+                       "\" (known: data_dir, grpc_listen, http_listen, log_format, tls_cert, "
+                       "tls_key, secret_key_file, "
+                       "shutdown_grace, http_threads, max_webhook_body",
+                       known, ")"));
     } else if (!s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": ", key, ": ", s.message()));
     }

@@ -1,5 +1,6 @@
 // slipwayd's YAML config file. Keys: data_dir, grpc_listen, http_listen, log_format, tls_cert,
-// tls_key, shutdown_grace, http_threads, max_webhook_body, and the bounds of kBoundKeys below.
+// tls_key, shutdown_grace, http_threads, max_webhook_body, container_host, router, router_admin,
+// router_server, preview_domain, and the bounds of kBoundKeys below.
 // Flags given on the command line win over the file.
 #ifndef SLIPWAY_SERVER_CONFIG_H_
 #define SLIPWAY_SERVER_CONFIG_H_
@@ -34,11 +35,16 @@ absl::Status SetMaxWebhookBody(std::string_view size, DaemonConfig* config);
 
 // The HTTP edge's bounds and the delivery retention, each a config key and a flag of the same
 // name with dashes (http_head_timeout, --http-head-timeout).
-inline constexpr const char* kBoundKeys[] = {
-    "http_head_timeout",    "http_idle_timeout",        "http_body_timeout",
-    "http_max_head",        "http_max_headers",         "http_max_connections",
-    "http_max_connections_per_client", "http_max_buffered", "delivery_retention",
-    "delivery_keep"};
+inline constexpr const char* kBoundKeys[] = {"http_head_timeout",
+                                             "http_idle_timeout",
+                                             "http_body_timeout",
+                                             "http_max_head",
+                                             "http_max_headers",
+                                             "http_max_connections",
+                                             "http_max_connections_per_client",
+                                             "http_max_buffered",
+                                             "delivery_retention",
+                                             "delivery_keep"};
 // Sets one of kBoundKeys from its text form (durations "10s", sizes "64KiB", counts "100").
 // INVALID_ARGUMENT saying what is allowed; NOT_FOUND for a key that is not one of them.
 absl::Status SetBound(std::string_view key, std::string_view value, DaemonConfig* config);

@@ -98,6 +98,17 @@ int Main(int argc, char** argv) {
     std::replace(flag.begin(), flag.end(), '_', '-');
     app.add_option(flag, bounds[key], std::string("Same as the config key ") + key);
   }
+  std::string container_host, router, router_admin, router_server, preview_domain;
+  app.add_option("--container-host", container_host,
+                 "Docker Engine API socket for the container driver, e.g. "
+                 "unix:///run/podman/podman.sock (config key container_host)");
+  app.add_option("--router", router, "Route services by hostname: caddy (config key router)");
+  app.add_option("--router-admin", router_admin,
+                 "Caddy admin API (default http://127.0.0.1:2019; config key router_admin)");
+  app.add_option("--router-server", router_server,
+                 "The Caddy HTTP server whose routes Slipway manages (default previews)");
+  app.add_option("--preview-domain", preview_domain,
+                 "Domain routed services are served under, e.g. preview.example.com");
   app.add_option("--log-format", log_format, "text or json (default text)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate: serve gRPC and HTTP over TLS");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
@@ -146,6 +157,11 @@ int Main(int argc, char** argv) {
   if (!tls_cert.empty()) config.server.tls_cert = tls_cert;
   if (!tls_key.empty()) config.server.tls_key = tls_key;
   if (!secret_key_file.empty()) config.server.secret_key_file = secret_key_file;
+  if (!container_host.empty()) config.server.container_host = container_host;
+  if (!router.empty()) config.server.router = router;
+  if (!router_admin.empty()) config.server.router_admin = router_admin;
+  if (!router_server.empty()) config.server.router_server = router_server;
+  if (!preview_domain.empty()) config.server.preview_domain = preview_domain;
   if (!grace.empty()) {
     auto d = slipway::ParseDuration(grace);
     if (!d.ok())

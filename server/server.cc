@@ -14,12 +14,17 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/names.h"
 #include "common/private_files.h"
 #include "common/secret_box.h"
 #include "common/status_macros.h"
+#include "deploy/caddy_router.h"
 #include "deploy/command_driver.h"
+#include "deploy/container_driver.h"
 #include "deploy/httplib_http_client.h"
 #include "deploy/process_driver.h"
 #include "deploy/thread_pool.h"
@@ -30,6 +35,7 @@
 #include "release/stage_manager.h"
 #include "server/auth.h"
 #include "server/background.h"
+#include "server/container_sweep.h"
 #include "server/http_edge.h"
 #include "server/http_routes.h"
 #include "server/metrics.h"
@@ -113,9 +119,13 @@ struct Server::Impl {
   std::unique_ptr<deploy::ThreadPool> tasks;
   std::unique_ptr<deploy::ProcessDriver> process_driver;
   std::unique_ptr<deploy::CommandDriver> command_driver;
+  std::unique_ptr<deploy::Router> router;
+  std::unique_ptr<deploy::ContainerDriver> container_driver;
+  std::unique_ptr<PeriodicThread> sweep_thread;
   std::unique_ptr<release::Executor> executor;
   std::unique_ptr<release::RunManager> runs;
   std::unique_ptr<release::StageManager> stages;
+  std::unique_ptr<release::ResourceLogReader> resource_logs;
   std::unique_ptr<preview::RecordedSubjectStates> subjects;
   std::unique_ptr<preview::PreviewManager> previews;
   std::unique_ptr<StepThread> preview_thread;
@@ -172,6 +182,79 @@ struct Server::Impl {
       }
       shutdown_mu.Lock();
       shutdown_mu.AwaitWithTimeout(absl::Condition(&shut_down), absl::Minutes(10));
+    }
+  }
+
+  // The container driver and its router, when --container-host is set. An engine that does not
+  // answer is reported, not fatal: deploys then fail naming the socket.
+  absl::Status StartContainerDriver() {
+    if (options.router != "" && options.router != "caddy") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--router: \"", options.router, "\" is not a router (known: caddy)"));
+    }
+    if (options.container_host.empty()) {
+      if (!options.router.empty()) {
+        return absl::InvalidArgumentError(
+            "--router: needs --container-host (routes lead to containers)");
+      }
+      return absl::OkStatus();
+    }
+    if (!absl::StartsWith(options.container_host, "unix://") &&
+        !absl::StartsWith(options.container_host, "/")) {
+      return absl::InvalidArgumentError(absl::StrCat("--container-host: \"", options.container_host,
+                                                     "\" is not unix:///path/to/socket"));
+    }
+    deploy::ContainerDriverOptions o;
+    o.host = options.container_host;
+    o.health_wait = options.container_health_wait;
+    o.sweep_max_share = options.reconcile_max_share;
+    RETURN_IF_ERROR(MakePrivateDir(options.data_dir + "/container"));
+    ASSIGN_OR_RETURN(o.controller_id, deploy::LoadControllerId(options.data_dir + "/container"));
+    if (options.router == "caddy") {
+      if (options.preview_domain.empty()) {
+        return absl::InvalidArgumentError("--preview-domain: required with --router");
+      }
+      for (const std::string& label :
+           std::vector<std::string>(absl::StrSplit(options.preview_domain, '.'))) {
+        if (!CheckDnsLabel(label).ok()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "--preview-domain: \"", options.preview_domain, "\" is not a domain name"));
+        }
+      }
+      router = std::make_unique<deploy::CaddyRouter>(options.router_admin, options.router_server);
+      if (auto routes = router->List("slipway."); !routes.ok()) {
+        if (absl::IsInvalidArgument(routes.status())) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("--router-admin: ", routes.status().message()));
+        }
+        spdlog::warn("{}", std::string(routes.status().message()));
+      }
+      o.router = router.get();
+      o.domain = options.preview_domain;
+    }
+    container_driver = std::make_unique<deploy::ContainerDriver>(o, http.get());
+    auto version = container_driver->Ping();
+    if (version.ok()) {
+      spdlog::info("container driver: engine {} at {} (controller id {})", *version,
+                   options.container_host, o.controller_id);
+    } else {
+      spdlog::warn("container driver: {}", std::string(version.status().message()));
+    }
+    return absl::OkStatus();
+  }
+
+  void SweepContainersOnce() {
+    deploy::SweepReport r = SweepContainers(*db, *container_driver);
+    if (!r.refused.empty()) {
+      spdlog::warn("container sweep: {}", r.refused);
+    } else if (r.removed_containers + r.removed_networks + r.removed_volumes + r.routes_added +
+                   r.routes_removed >
+               0) {
+      spdlog::info(
+          "container sweep: removed {} container(s), {} network(s), {} volume(s) nothing owns; "
+          "routes: {} put back, {} removed",
+          r.removed_containers, r.removed_networks, r.removed_volumes, r.routes_added,
+          r.routes_removed);
     }
   }
 
@@ -282,11 +365,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                  strays);
   }
   impl->command_driver = std::make_unique<deploy::CommandDriver>();
+  RETURN_IF_ERROR(impl->StartContainerDriver());
   release::ExecutorDeps exec;
   exec.db = impl->db.get();
   exec.clock = clock;
   exec.ids = ids;
   exec.drivers = {{"process", impl->process_driver.get()}, {"command", impl->command_driver.get()}};
+  if (impl->container_driver != nullptr) exec.drivers["container"] = impl->container_driver.get();
   for (const auto& [name, driver] : options.driver_overrides) exec.drivers[name] = driver;
   exec.http = impl->http.get();
   exec.tasks = impl->tasks.get();
@@ -330,8 +415,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                                                    impl->ref_lister.get(), clock);
   impl->delivery_service = std::make_unique<DeliveryServiceImpl>(
       CallDeps{impl->tokens.get(), impl->metrics.get()}, impl->intake.get());
-  impl->release_service =
-      std::make_unique<ReleaseServiceImpl>(deps, impl->runs.get(), impl->stages.get());
+  impl->resource_logs = std::make_unique<release::ResourceLogReader>(impl->db.get(), exec.drivers);
+  impl->release_service = std::make_unique<ReleaseServiceImpl>(
+      deps, impl->runs.get(), impl->stages.get(), impl->resource_logs.get());
   impl->pipeline_service = std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get());
   impl->admin_service = std::make_unique<AdminServiceImpl>(deps);
   impl->health_service = std::make_unique<HealthServiceImpl>();
@@ -385,6 +471,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->supervisor_thread = std::make_unique<PeriodicThread>(
       [supervised] { supervised->Supervise(); }, absl::Milliseconds(500));
   impl->scheduler_thread = SchedulerThread(impl->scheduler.get(), clock);
+  if (impl->container_driver != nullptr) {
+    // At start (re-adoption leaves duplicates and orphans of a crash to this), then periodically.
+    if (options.container_sweep_interval > absl::ZeroDuration()) {
+      impl->sweep_thread = std::make_unique<PeriodicThread>([raw] { raw->SweepContainersOnce(); },
+                                                            options.container_sweep_interval);
+    } else {
+      impl->SweepContainersOnce();
+    }
+  }
   trigger::Poller* poller = impl->poller.get();
   impl->poller_thread = std::make_unique<PeriodicThread>(
       [poller] {
@@ -426,6 +521,7 @@ void Server::Shutdown(absl::Duration grace) {
   impl_->preview_thread.reset();
   impl_->executor_thread.reset();
   impl_->supervisor_thread.reset();
+  impl_->sweep_thread.reset();
   impl_->tasks.reset();
   if (impl_->maintenance_thread.joinable()) impl_->maintenance_thread.join();
 }

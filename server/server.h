@@ -54,6 +54,20 @@ struct ServerOptions {
   // (zero: never), and the largest share of live previews one reconcile may delete.
   absl::Duration reconcile_interval = absl::Minutes(5);
   double reconcile_max_share = 0.5;
+  // The container driver's engine: "unix:///run/podman/podman.sock", "unix:///var/run/docker.sock".
+  // Empty: no `container` driver (deploys with it fail naming the flag).
+  std::string container_host;
+  // Routing by hostname: "" (none: services answer on 127.0.0.1 ports) or "caddy", with Caddy's
+  // admin API address, the name of the HTTP server in its config whose routes Slipway manages,
+  // and the domain services are routed under ("<preview>.<domain>", "<pipeline>-<stage>.<domain>").
+  std::string router;
+  std::string router_admin = "http://127.0.0.1:2019";
+  std::string router_server = "previews";
+  std::string preview_domain;
+  // How often labelled containers, networks, volumes and routes nothing owns are swept.
+  absl::Duration container_sweep_interval = absl::Minutes(1);
+  // How long a new service container gets to pass its health check.
+  absl::Duration container_health_wait = absl::Seconds(60);
 };
 
 // The database file and admin token file inside a data dir.

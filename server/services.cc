@@ -222,6 +222,34 @@ grpc::Status ReleaseServiceImpl::WatchRun(grpc::ServerContext* context,
                });
 }
 
+grpc::Status ReleaseServiceImpl::WatchResourceLogs(
+    grpc::ServerContext* context, const v1::WatchResourceLogsRequest* request,
+    grpc::ServerWriter<v1::ResourceLogChunk>* writer) {
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, WatchResourceLogs), v1::SCOPE_READ,
+               [&](const Principal&) -> absl::Status {
+                 constexpr size_t kMaxChunk = 64 << 10;
+                 bool gone = false;
+                 absl::Status s = logs_->Stream(*request, [&](std::string_view piece) {
+                   if (context->IsCancelled()) {
+                     gone = true;
+                     return false;
+                   }
+                   while (!piece.empty()) {
+                     v1::ResourceLogChunk chunk;
+                     chunk.set_data(std::string(piece.substr(0, kMaxChunk)));
+                     piece.remove_prefix(std::min(piece.size(), kMaxChunk));
+                     if (!writer->Write(chunk)) {
+                       gone = true;
+                       return false;
+                     }
+                   }
+                   return true;
+                 });
+                 if (gone) return absl::CancelledError("client went away");
+                 return s;
+               });
+}
+
 grpc::Status ReleaseServiceImpl::CancelRun(grpc::ServerContext* context,
                                            const v1::CancelRunRequest* request, v1::Run* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, CancelRun), v1::SCOPE_DEPLOY,

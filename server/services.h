@@ -12,16 +12,17 @@
 #include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "pipeline/pipeline_manager.h"
+#include "preview/preview_manager.h"
+#include "release/resource_logs.h"
+#include "release/run_manager.h"
+#include "release/stage_manager.h"
 #include "server/auth.h"
 #include "server/metrics.h"
 #include "slipway/v1/admin_service.grpc.pb.h"
-#include "slipway/v1/pipeline_service.grpc.pb.h"
-#include "slipway/v1/release_service.grpc.pb.h"
-#include "release/run_manager.h"
-#include "release/stage_manager.h"
 #include "slipway/v1/delivery_service.grpc.pb.h"
+#include "slipway/v1/pipeline_service.grpc.pb.h"
 #include "slipway/v1/preview.grpc.pb.h"
-#include "preview/preview_manager.h"
+#include "slipway/v1/release_service.grpc.pb.h"
 #include "trigger/intake.h"
 
 namespace slipway::server {
@@ -51,8 +52,7 @@ class PipelineServiceImpl final
   grpc::ServerUnaryReactor* GetPipeline(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
-  grpc::Status ListPipelines(grpc::ServerContext* context,
-                             const v1::ListPipelinesRequest* request,
+  grpc::Status ListPipelines(grpc::ServerContext* context, const v1::ListPipelinesRequest* request,
                              v1::ListPipelinesResponse* response) override;
   grpc::Status UpdatePipeline(grpc::ServerContext* context,
                               const v1::UpdatePipelineRequest* request,
@@ -60,8 +60,7 @@ class PipelineServiceImpl final
   grpc::Status DeletePipeline(grpc::ServerContext* context,
                               const v1::DeletePipelineRequest* request,
                               v1::DeletePipelineResponse* response) override;
-  grpc::Status ApplyPipeline(grpc::ServerContext* context,
-                             const v1::ApplyPipelineRequest* request,
+  grpc::Status ApplyPipeline(grpc::ServerContext* context, const v1::ApplyPipelineRequest* request,
                              v1::ApplyPipelineResponse* response) override;
   grpc::Status ValidatePipeline(grpc::ServerContext* context,
                                 const v1::ValidatePipelineRequest* request,
@@ -89,8 +88,9 @@ class AdminServiceImpl final : public v1::AdminService::Service {
 
 class ReleaseServiceImpl final : public v1::ReleaseService::Service {
  public:
-  ReleaseServiceImpl(CallDeps deps, release::RunManager* runs, release::StageManager* stages)
-      : deps_(deps), runs_(runs), stages_(stages) {}
+  ReleaseServiceImpl(CallDeps deps, release::RunManager* runs, release::StageManager* stages,
+                     release::ResourceLogReader* logs)
+      : deps_(deps), runs_(runs), stages_(stages), logs_(logs) {}
 
   grpc::Status StartRun(grpc::ServerContext* context, const v1::StartRunRequest* request,
                         v1::Run* response) override;
@@ -100,6 +100,9 @@ class ReleaseServiceImpl final : public v1::ReleaseService::Service {
                         v1::ListRunsResponse* response) override;
   grpc::Status WatchRun(grpc::ServerContext* context, const v1::WatchRunRequest* request,
                         grpc::ServerWriter<v1::RunEvent>* writer) override;
+  grpc::Status WatchResourceLogs(grpc::ServerContext* context,
+                                 const v1::WatchResourceLogsRequest* request,
+                                 grpc::ServerWriter<v1::ResourceLogChunk>* writer) override;
   grpc::Status CancelRun(grpc::ServerContext* context, const v1::CancelRunRequest* request,
                          v1::Run* response) override;
   grpc::Status ApproveRun(grpc::ServerContext* context, const v1::ApproveRunRequest* request,
@@ -108,13 +111,11 @@ class ReleaseServiceImpl final : public v1::ReleaseService::Service {
                          v1::Run* response) override;
   grpc::Status RetryRun(grpc::ServerContext* context, const v1::RetryRunRequest* request,
                         v1::Run* response) override;
-  grpc::Status ListReleases(grpc::ServerContext* context,
-                            const v1::ListReleasesRequest* request,
+  grpc::Status ListReleases(grpc::ServerContext* context, const v1::ListReleasesRequest* request,
                             v1::ListReleasesResponse* response) override;
   grpc::Status GetRelease(grpc::ServerContext* context, const v1::GetReleaseRequest* request,
                           v1::Release* response) override;
-  grpc::Status RollbackStage(grpc::ServerContext* context,
-                             const v1::RollbackStageRequest* request,
+  grpc::Status RollbackStage(grpc::ServerContext* context, const v1::RollbackStageRequest* request,
                              v1::RollbackStageResponse* response) override;
   grpc::Status DiffReleases(grpc::ServerContext* context, const v1::DiffReleasesRequest* request,
                             v1::ReleaseDiff* response) override;
@@ -129,6 +130,7 @@ class ReleaseServiceImpl final : public v1::ReleaseService::Service {
   CallDeps deps_;
   release::RunManager* runs_;
   release::StageManager* stages_;
+  release::ResourceLogReader* logs_;
 };
 
 class DeliveryServiceImpl final : public v1::DeliveryService::Service {
@@ -160,19 +162,15 @@ class PreviewServiceImpl final : public v1::PreviewService::Service {
                             v1::ListPreviewsResponse* response) override;
   grpc::Status GetPreview(grpc::ServerContext* context, const v1::GetPreviewRequest* request,
                           v1::Preview* response) override;
-  grpc::Status CreatePreview(grpc::ServerContext* context,
-                             const v1::CreatePreviewRequest* request,
+  grpc::Status CreatePreview(grpc::ServerContext* context, const v1::CreatePreviewRequest* request,
                              v1::Preview* response) override;
-  grpc::Status DeletePreview(grpc::ServerContext* context,
-                             const v1::DeletePreviewRequest* request,
+  grpc::Status DeletePreview(grpc::ServerContext* context, const v1::DeletePreviewRequest* request,
                              v1::Preview* response) override;
-  grpc::Status ExtendPreview(grpc::ServerContext* context,
-                             const v1::ExtendPreviewRequest* request,
+  grpc::Status ExtendPreview(grpc::ServerContext* context, const v1::ExtendPreviewRequest* request,
                              v1::Preview* response) override;
   grpc::Status PausePreview(grpc::ServerContext* context, const v1::PausePreviewRequest* request,
                             v1::Preview* response) override;
-  grpc::Status ResumePreview(grpc::ServerContext* context,
-                             const v1::ResumePreviewRequest* request,
+  grpc::Status ResumePreview(grpc::ServerContext* context, const v1::ResumePreviewRequest* request,
                              v1::Preview* response) override;
 
  private:

@@ -37,6 +37,7 @@ class DeployKind final : public NodeKind {
         if (!r.ok()) return NodeStart::Fail(std::string(r.status().message()));
         *out = *r;
       }
+      artifact.set_digest(a.digest());
       for (const auto& [k, val] : a.config()) {
         auto r = Resolve(val, ctx.values);
         if (!r.ok()) return NodeStart::Fail(std::string(r.status().message()));
@@ -84,6 +85,7 @@ class DeployKind final : public NodeKind {
         c.status = result.status();
         return c;
       }
+      if (!result->digest.empty()) art.set_digest(result->digest);
       v1::ResourceState state;
       state.set_name(target.spec.name());
       *state.mutable_spec() = target.spec;
@@ -97,8 +99,9 @@ class DeployKind final : public NodeKind {
                    {"version", art.version()},
                    {"resource", target.spec.name()}};
       if (result->status.contains("url")) c.outputs["url"] = result->status.at("url");
-      c.log.push_back(
-          absl::StrCat("deployed ", target.spec.name(), " version \"", art.version(), "\""));
+      if (!art.digest().empty()) c.outputs["digest"] = art.digest();
+      c.log.push_back(absl::StrCat("deployed ", target.spec.name(), " version \"", art.version(),
+                                   "\"", art.digest().empty() ? "" : " as ", art.digest()));
       return c;
     });
   }

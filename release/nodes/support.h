@@ -34,10 +34,19 @@ bool StatusExpected(int status, const google::protobuf::RepeatedField<int32_t>& 
 
 // What a node's background work needs to build driver requests for one resource, copied out
 // of the context (which does not outlive the start).
+// The hostname label a resource is served at through the router: the preview's name for a
+// preview ("pr-62"), "<pipeline>-<stage>" for a stage ("shop-prod"; shortened with a hash past
+// 63 characters). Only one service is routed: the one with container.route set, or else the
+// stage's first container service with a port; "" for the others.
+std::string RouteLabel(const v1::Stage& stage_spec, const std::string& pipeline,
+                       const std::string& stage, const v1::Resource& spec);
+
 struct ResourceTarget {
   std::map<std::string, std::string> values;
   std::string pipeline, stage, run_id;
   v1::Resource spec;
+  // The hostname label when the resource is routed (see RouteLabel).
+  std::string route_label;
 
   static ResourceTarget Of(const NodeContext& ctx, const v1::Resource& spec);
   // The request with `artifact`: templates in the resource's settings see the run's values plus

@@ -40,10 +40,76 @@ TEST(ValidationTest, UnknownDriverIsReportedAtItsPath) {
   v1::Pipeline p = testing::MinimalPipeline();
   p.mutable_stages(1)->mutable_resources(0)->set_driver("dokcer");
   EXPECT_THAT(Validate(p), Contains(ProblemAt("stages[prod].resources[web].driver",
-                                               "unknown driver \"dokcer\"")));
+                                              "unknown driver \"dokcer\"")));
   EXPECT_THAT(ProblemsToStatus(Validate(p)),
-              testing::StatusIs(absl::StatusCode::kInvalidArgument,
-                                HasSubstr("stages[prod].resources[web].driver: unknown driver \"dokcer\"")));
+              testing::StatusIs(
+                  absl::StatusCode::kInvalidArgument,
+                  HasSubstr("stages[prod].resources[web].driver: unknown driver \"dokcer\"")));
+}
+
+TEST(ValidationTest, ContainerSettingsAreCheckedAtTheirPaths) {
+  v1::Pipeline p = Parse(R"(
+name: shop
+stages:
+  - name: prod
+    resources:
+      - name: web
+        driver: container
+        container:
+          image: "${artifact.image}"
+          ports: [{container_port: 8080}, {container_port: 8080}, {name: Bad_Name, container_port: 70000}]
+          health: {http_path: healthz, port: admin}
+          limits: {memory: lots, cpus: "-1"}
+          volumes: [{name: data, path: relative}, {name: data, path: /x}]
+          env: {"1BAD": x}
+          secret_env: {TOKEN: {}}
+          route: true
+      - name: db
+        driver: container
+        container: {image: "postgres:15", route: true}
+    flow: {sequential: [{deploy: {resource: web}}]}
+)");
+  auto problems = Validate(p);
+  const std::string c = "stages[prod].resources[web].container";
+  EXPECT_THAT(problems, Contains(ProblemAt(c + ".ports[1].container_port", "listed twice")));
+  EXPECT_THAT(problems, Contains(ProblemAt(c + ".ports[2].container_port", "outside 1-65535")));
+  EXPECT_THAT(problems, Contains(ProblemAt(c + ".ports[2].name", "")));
+  EXPECT_THAT(problems, Contains(ProblemAt(c + ".health.http_path", "must start with '/'")));
+  EXPECT_THAT(problems, Contains(ProblemAt(c + ".health.port", "no port is named \"admin\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt(c + ".limits.memory", "")));
+  EXPECT_THAT(problems, Contains(ProblemAt(c + ".limits.cpus", "not a number of CPUs")));
+  EXPECT_THAT(problems, Contains(ProblemAt(c + ".volumes[0].path", "absolute path")));
+  EXPECT_THAT(problems, Contains(ProblemAt(c + ".volumes[1].name", "duplicate volume")));
+  EXPECT_THAT(problems, Contains(ProblemAt(c + ".env.1BAD", "not a valid environment variable")));
+  EXPECT_THAT(problems, Contains(ProblemAt(c + ".secret_env.TOKEN", "")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("stages[prod].resources[db].container.route", "already routed")));
+}
+
+TEST(ValidationTest, AValidContainerResourcePasses) {
+  v1::Pipeline p = Parse(R"(
+name: shop
+stages:
+  - name: prod
+    resources:
+      - name: web
+        driver: container
+        container:
+          image: "${artifact.image}"
+          command: ["/app/server"]
+          env: {DATABASE_URL: "postgres://db:5432/shop"}
+          secret_env: {API_KEY: {env: SHOP_API_KEY}}
+          ports: [{name: http, container_port: 8080}]
+          health: {http_path: /healthz}
+          limits: {memory: 256MiB, cpus: "0.5"}
+          pull: if_not_present
+          restart: always
+      - name: db
+        driver: container
+        container: {image: "postgres:15", volumes: [{name: data, path: /var/lib/postgresql/data}]}
+    flow: {sequential: [{ref: db, deploy: {resource: db}}, {ref: web, deploy: {resource: web}}]}
+)");
+  EXPECT_THAT(Validate(p), ::testing::IsEmpty());
 }
 
 TEST(ValidationTest, NamesMustBeDnsLabels) {
@@ -64,7 +130,8 @@ TEST(ValidationTest, DuplicatesAreReported) {
   auto problems = Validate(p);
   EXPECT_THAT(problems, Contains(ProblemAt("stages[1].name", "duplicate stage name \"dev\"")));
   EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].resources[1].name", "duplicate resource")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].ref", "duplicate ref \"deploy\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].ref",
+                                           "duplicate ref \"deploy\"")));
 }
 
 TEST(ValidationTest, ReferencesMustResolve) {
@@ -89,13 +156,20 @@ stages:
 webhook_triggers: [{name: hook, stage: qa}]
 )");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].triggers[0].git.source", "unknown source \"nope\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.resource", "unknown resource \"api\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].promote.from_stage", "not an earlier stage")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[2].run_job.resource", "is a service, not a job")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[3].message.text", "node \"zzz\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[prod].flow.sequential[0].promote.from_resource", "no resource \"db\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("webhook_triggers[hook].stage", "unknown stage \"qa\"")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("stages[dev].triggers[0].git.source", "unknown source \"nope\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.resource",
+                                           "unknown resource \"api\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].promote.from_stage",
+                                           "not an earlier stage")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[2].run_job.resource",
+                                           "is a service, not a job")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("stages[dev].flow.sequential[3].message.text", "node \"zzz\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[prod].flow.sequential[0].promote.from_resource",
+                                           "no resource \"db\"")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("webhook_triggers[hook].stage", "unknown stage \"qa\"")));
 }
 
 TEST(ValidationTest, WorkflowsMustNotBeEmpty) {
@@ -112,9 +186,11 @@ stages:
     flow: {sequential: [{ref: x}]}
 )");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].parallel", "at least one step")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("stages[dev].flow.sequential[0].parallel", "at least one step")));
   EXPECT_THAT(problems, Contains(ProblemAt("stages[qa].flow", "required")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[prod].flow.sequential[0]", "needs one node kind")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("stages[prod].flow.sequential[0]", "needs one node kind")));
 }
 
 TEST(ValidationTest, BoundsOnRetriesTimeoutsAndApprovals) {
@@ -131,13 +207,20 @@ stages:
         - {ref: c, sleep: {duration: 25h}}
 )");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].timeout", "longer than the maximum")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].retry.max_attempts", "outside 1-10")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].retry.backoff", "longer than")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].timeout", "not a duration")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].approval.approvals", "outside 1-10")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[2].sleep.duration", "longer than")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].protection.required_approvals", "outside 0-10")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].timeout",
+                                           "longer than the maximum")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].retry.max_attempts",
+                                           "outside 1-10")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("stages[dev].flow.sequential[0].retry.backoff", "longer than")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("stages[dev].flow.sequential[1].timeout", "not a duration")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].approval.approvals",
+                                           "outside 1-10")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("stages[dev].flow.sequential[2].sleep.duration", "longer than")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("stages[dev].protection.required_approvals", "outside 0-10")));
 }
 
 TEST(ValidationTest, GlobAndCronSyntax) {
@@ -155,22 +238,28 @@ stages:
     flow: {sequential: [{ref: a, deploy: {resource: web}}]}
 )");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].triggers[0].git.branches[0]", "unterminated '['")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("stages[dev].triggers[0].git.branches[0]", "unterminated '['")));
   EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].triggers[1].schedule.cron", "minute: 61")));
   EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].triggers[2]", "set git or schedule")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].protection.freeze_windows[0].duration", "required")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("stages[dev].protection.freeze_windows[0].duration", "required")));
 }
 
 TEST(ValidationTest, UnknownExpressionsAreRejected) {
   v1::Pipeline p = testing::MinimalPipeline();
-  auto* deploy = p.mutable_stages(0)->mutable_flow()->mutable_sequential()->mutable_steps(0)->mutable_deploy();
+  auto* deploy =
+      p.mutable_stages(0)->mutable_flow()->mutable_sequential()->mutable_steps(0)->mutable_deploy();
   deploy->mutable_artifact()->set_version("${secrets.x}");
   deploy->mutable_artifact()->set_image("${frobnicate(trigger.sha)}");
   deploy->mutable_artifact()->set_sha("${trigger.sha");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.artifact.version", "\"secrets.x\": unknown name")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.artifact.image", "unknown function \"frobnicate\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.artifact.sha", "unterminated \"${")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.artifact.version",
+                                           "\"secrets.x\": unknown name")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.artifact.image",
+                                           "unknown function \"frobnicate\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].deploy.artifact.sha",
+                                           "unterminated \"${")));
 }
 
 TEST(ValidationTest, SizeLimits) {
@@ -202,7 +291,8 @@ TEST(ValidationTest, SecretsNeedASource) {
   v1::Pipeline p = testing::MinimalPipeline();
   p.mutable_sources(0)->mutable_webhook_secret()->Clear();
   p.mutable_sources(0)->mutable_webhook_secret()->set_file("relative/path");
-  EXPECT_THAT(Validate(p), Contains(ProblemAt("sources[app].webhook_secret.file", "absolute path")));
+  EXPECT_THAT(Validate(p),
+              Contains(ProblemAt("sources[app].webhook_secret.file", "absolute path")));
   p.mutable_sources(0)->mutable_webhook_secret()->Clear();
   p.mutable_sources(0)->mutable_webhook_secret()->set_redacted(true);
   EXPECT_THAT(Validate(p), Contains(ProblemAt("sources[app].webhook_secret", "redacted")));
@@ -225,11 +315,15 @@ preview_blueprints:
     resources: [{name: web, driver: command, command: {apply: []}}]
 )");
   auto problems = Validate(p);
-  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].triggers[0].pull_request.source", "unknown source \"other\"")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].triggers[0].pull_request.source",
+                                           "unknown source \"other\"")));
   EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].naming", "prefix \"PR_\"")));
-  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].lifetime.ttl", "not a duration")));
-  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].budget.max_active", "negative")));
-  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].resources[web].command.apply", "required")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("preview_blueprints[pr].lifetime.ttl", "not a duration")));
+  EXPECT_THAT(problems,
+              Contains(ProblemAt("preview_blueprints[pr].budget.max_active", "negative")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].resources[web].command.apply",
+                                           "required")));
 }
 
 TEST(ValidationTest, ProblemsToStatusListsEveryProblemOnItsOwnLine) {
