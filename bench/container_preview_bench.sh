@@ -40,6 +40,7 @@ COPY www /www
 ENTRYPOINT ["/bin/busybox"]
 CF
 echo ok >"$WORK/img/www/healthz"
+echo "$IMAGE $WORK" >"$WORK/img/www/.image"  # its own image id, shared with no other image
 podman build -q -t "$IMAGE" "$WORK/img" >/dev/null
 
 # Baseline: podman run with a published port, then poll the same health check.

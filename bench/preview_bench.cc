@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
 
   std::string dir = std::filesystem::temp_directory_path() / "slipway-preview-bench-XXXXXX";
   dir = ::mkdtemp(dir.data());
-  std::vector<std::string> argv = {
+  std::vector<std::string> command = {
       slipwayd,      "--data-dir",    dir + "/data", "--grpc-listen",
       "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--preview-reconcile-interval",
       "0s"};
@@ -145,9 +145,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "--driver container needs --container-host and --image\n");
       return 2;
     }
-    argv.insert(argv.end(), {"--container-host", container_host});
+    command.insert(command.end(), {"--container-host", container_host});
   }
-  slipway::deploy::SpawnOptions spawn{argv, slipway::deploy::BaseEnvironment(), dir,
+  slipway::deploy::SpawnOptions spawn{command, slipway::deploy::BaseEnvironment(), dir,
                                       dir + "/slipwayd.log"};
   auto daemon = slipway::deploy::Spawn(spawn);
   if (!daemon.ok()) {

@@ -36,7 +36,8 @@ const FieldDescriptor* StringMapValue(const FieldDescriptor* f) {
 
 void SetRedactedFlag(Message* m) {
   const FieldDescriptor* flag = m->GetDescriptor()->FindFieldByName("redacted");
-  if (flag != nullptr && flag->cpp_type() == FieldDescriptor::CPPTYPE_BOOL && !flag->is_repeated()) {
+  if (flag != nullptr && flag->cpp_type() == FieldDescriptor::CPPTYPE_BOOL &&
+      !flag->is_repeated()) {
     m->GetReflection()->SetBool(m, flag, true);
   }
 }
@@ -127,7 +128,8 @@ const Message* MatchInList(const Message& item, int index, const Message& stored
   const Reflection* sr = stored.GetReflection();
   int stored_size = sr->FieldSize(stored, f);
   std::string name = NameOf(item);
-  if (name.empty()) return index < stored_size ? &sr->GetRepeatedMessage(stored, f, index) : nullptr;
+  if (name.empty())
+    return index < stored_size ? &sr->GetRepeatedMessage(stored, f, index) : nullptr;
   for (int j = 0; j < stored_size; ++j) {
     if (NameOf(sr->GetRepeatedMessage(stored, f, j)) == name) {
       return &sr->GetRepeatedMessage(stored, f, j);
@@ -174,7 +176,8 @@ void RestoreRedactedSecrets(Message* incoming, const Message& stored) {
       int n = std::min(r->FieldSize(*incoming, f), sr->FieldSize(stored, f));
       for (int i = 0; i < n; ++i) {
         std::string s = sr->GetRepeatedString(stored, f, i);
-        if (Unmasks(r->GetRepeatedString(*incoming, f, i), s)) r->SetRepeatedString(incoming, f, i, s);
+        if (Unmasks(r->GetRepeatedString(*incoming, f, i), s))
+          r->SetRepeatedString(incoming, f, i, s);
       }
       continue;
     }
@@ -201,7 +204,27 @@ void RestoreRedactedSecrets(Message* incoming, const Message& stored) {
       }
       continue;
     }
-    if (f->is_map()) continue;
+    if (f->is_map()) {
+      // Maps of messages (secret_env: name -> SecretRef): entries are matched by key.
+      const FieldDescriptor* key = f->message_type()->map_key();
+      const FieldDescriptor* value = f->message_type()->map_value();
+      if (key->cpp_type() != FieldDescriptor::CPPTYPE_STRING ||
+          value->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+        continue;
+      }
+      for (int i = 0; i < r->FieldSize(*incoming, f); ++i) {
+        Message* e = r->MutableRepeatedMessage(incoming, f, i);
+        const std::string k = e->GetReflection()->GetString(*e, key);
+        for (int j = 0; j < sr->FieldSize(stored, f); ++j) {
+          const Message& se = sr->GetRepeatedMessage(stored, f, j);
+          if (se.GetReflection()->GetString(se, key) != k) continue;
+          RestoreRedactedSecrets(e->GetReflection()->MutableMessage(e, value),
+                                 se.GetReflection()->GetMessage(se, value));
+          break;
+        }
+      }
+      continue;
+    }
     if (!f->is_repeated()) {
       if (sr->HasField(stored, f)) {
         RestoreRedactedSecrets(r->MutableMessage(incoming, f), sr->GetMessage(stored, f));
@@ -231,7 +254,8 @@ absl::StatusOr<std::string> ResolveSecret(const v1::SecretRef& ref) {
     }
     case v1::SecretRef::kFile: {
       std::ifstream in(ref.file());
-      if (!in) return absl::FailedPreconditionError(absl::StrCat("secret: cannot read ", ref.file()));
+      if (!in)
+        return absl::FailedPreconditionError(absl::StrCat("secret: cannot read ", ref.file()));
       std::stringstream ss;
       ss << in.rdbuf();
       std::string s = ss.str();

@@ -56,6 +56,8 @@ build_image() {
   mkdir -p "$dir/www"
   cp /bin/busybox "$dir/busybox"
   for kv in "$@"; do printf '%s\n' "${kv#*=}" >"$dir/www/${kv%%=*}"; done
+  # Distinct from every other test's image even with the same files (one image id per content).
+  printf '%s %s %s\n' "$tag" "$$" "$dir" >"$dir/www/.image"
   cat >"$dir/Containerfile" <<'CF'
 FROM scratch
 COPY busybox /bin/busybox

@@ -18,7 +18,6 @@
 #include "slipway/v1/preview.pb.h"
 #include "slipway/v1/release.pb.h"
 #include "slipway/v1/release_service.pb.h"
-
 #include "tests/testing/pipelines.h"
 
 namespace slipway::pipeline {
@@ -77,11 +76,14 @@ using google::protobuf::Message;
 
 // One message of each API file, so that all of them are linked in and registered.
 std::vector<const FileDescriptor*> ApiFiles() {
-  std::vector<const FileDescriptor*> files = {
-      v1::Pipeline::descriptor()->file(),           v1::CreateTokenResponse::descriptor()->file(),
-      v1::Delivery::descriptor()->file(),           v1::ListDeliveriesRequest::descriptor()->file(),
-      v1::ApplyPipelineRequest::descriptor()->file(), v1::Preview::descriptor()->file(),
-      v1::Run::descriptor()->file(),                v1::StartRunRequest::descriptor()->file()};
+  std::vector<const FileDescriptor*> files = {v1::Pipeline::descriptor()->file(),
+                                              v1::CreateTokenResponse::descriptor()->file(),
+                                              v1::Delivery::descriptor()->file(),
+                                              v1::ListDeliveriesRequest::descriptor()->file(),
+                                              v1::ApplyPipelineRequest::descriptor()->file(),
+                                              v1::Preview::descriptor()->file(),
+                                              v1::Run::descriptor()->file(),
+                                              v1::StartRunRequest::descriptor()->file()};
   return files;
 }
 
@@ -134,7 +136,8 @@ void Populate(Message* m, int depth) {
       }
       continue;
     }
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && f->type() == FieldDescriptor::TYPE_STRING) {
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING &&
+        f->type() == FieldDescriptor::TYPE_STRING) {
       if (f->is_repeated()) {
         r->AddString(m, f, SentinelFor(f));
       } else {
@@ -160,6 +163,10 @@ TEST(SecretFieldWalkTest, EveryFieldThatLooksLikeACredentialIsMarked) {
       {"slipway.v1.CreateTokenResponse.token", "the token's metadata; the secret is `secret`"},
       {"slipway.v1.ListTokensResponse.tokens", "token metadata; secrets are stored as hashes"},
       {"slipway.v1.Preview.key", "\"pr:<number>\" or \"branch:<name>\", an identity"},
+      {"slipway.v1.ContainerSettings.secret_env",
+       "names to SecretRefs, whose values are marked (SecretRef.value)"},
+      {"slipway.v1.ContainerSettings.registry_auth",
+       "a user name and a SecretRef password, whose value is marked"},
       {"slipway.v1.Delivery.headers",
        "recorded after intake drops Authorization, Cookie, signatures and tokens"},
   };
@@ -191,8 +198,8 @@ TEST(SecretFieldWalkTest, RedactionHidesEveryMarkedSecretInEveryMessage) {
     Populate(m.get(), 4);
     std::string before = m->DebugString();
     if (before.find("leak-") != std::string::npos) ++secrets_seen;
-    bool hides_something = before.find("leak-") != std::string::npos ||
-                           before.find("user:pw@") != std::string::npos;
+    bool hides_something =
+        before.find("leak-") != std::string::npos || before.find("user:pw@") != std::string::npos;
     EXPECT_EQ(NeedsRedaction(*m), hides_something) << d->full_name();
     std::unique_ptr<Message> original(m->New());
     original->CopyFrom(*m);
@@ -210,7 +217,8 @@ TEST(SecretFieldWalkTest, RedactionHidesEveryMarkedSecretInEveryMessage) {
     // A client that sends the redacted message back changes nothing.
     RestoreRedactedSecrets(m.get(), *original);
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*m, *original))
-        << d->full_name() << ":\n" << m->DebugString();
+        << d->full_name() << ":\n"
+        << m->DebugString();
   }
   // The walk reached the secrets of the pipeline model from Pipeline, Run, Preview and Release.
   EXPECT_GT(secrets_seen, 20);

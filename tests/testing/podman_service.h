@@ -72,6 +72,9 @@ class PodmanService {
     TempDir ctx;
     std::filesystem::create_directories(ctx.File("www"));
     for (const auto& [name, content] : files) std::ofstream(ctx.File("www/" + name)) << content;
+    // Every test image is distinct: two builds of the same files would share one image id, and
+    // removing one test's tag would then remove another test's image.
+    std::ofstream(ctx.File("www/.image")) << tag << " " << getpid() << "\n";
     std::filesystem::copy_file("/bin/busybox", ctx.File("busybox"));
     std::ofstream(ctx.File("Containerfile"))
         << "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n"
