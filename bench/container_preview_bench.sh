@@ -5,7 +5,7 @@
 # and what teardown leaves.
 #   bench/container_preview_bench.sh BUILD_DIR [CYCLES] [LIVE]
 set -euo pipefail
-BUILD=${1:-build}
+BUILD=$(cd "${1:-build}" && pwd)
 CYCLES=${2:-30}
 LIVE=${3:-100}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,7 +52,7 @@ for i in $(seq 1 "$CYCLES"); do
   until curl -sf "http://127.0.0.1:$port/sha.txt" >/dev/null; do sleep 0.01; done
   t1=$(date +%s%N)
   baseline+=($(( (t1 - t0) / 1000000 )))
-  podman rm -f -t 1 "$id" >/dev/null
+  podman rm -f -t 1 "$id" >/dev/null 2>&1
 done
 base_p50=$(printf '%s\n' "${baseline[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 
