@@ -53,7 +53,7 @@ std::string QueryEscape(const std::string& text) {
   return out;
 }
 
-ContainerEngine::ContainerEngine(std::string host, absl::Duration timeout)
+ContainerEngine::ContainerEngine(const std::string& host, absl::Duration timeout)
     : socket_(absl::StripPrefix(host, "unix://")), timeout_(timeout) {}
 
 absl::StatusOr<UnixHttpResponse> ContainerEngine::Call(const std::string& method,

@@ -52,7 +52,7 @@ struct VolumeInfo {
 class ContainerEngine {
  public:
   // `host`: "unix:///run/podman/podman.sock" or a bare socket path.
-  explicit ContainerEngine(std::string host, absl::Duration timeout = absl::Seconds(60));
+  explicit ContainerEngine(const std::string& host, absl::Duration timeout = absl::Seconds(60));
 
   const std::string& socket() const { return socket_; }
   // "unix://<socket>", for messages.

@@ -154,6 +154,7 @@ bool NeedsRedaction(const Message& message) { return Walk(nullptr, message, fals
 void RedactSecrets(Message* message) { Walk(message, *message, true); }
 
 void RestoreRedactedSecrets(Message* incoming, const Message& stored) {
+  if (incoming == nullptr) return;
   if (auto* ref = dynamic_cast<v1::SecretRef*>(incoming); ref != nullptr) {
     if (ref->redacted() && ref->source_case() == v1::SecretRef::SOURCE_NOT_SET) {
       ref->CopyFrom(stored);

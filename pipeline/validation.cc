@@ -178,12 +178,14 @@ class Validator {
       });
     };
     for (const auto& [k, v] : c.env()) {
-      if (!env_name(k)) Add(f + ".env." + k, "not a valid environment variable name");
-      if (c.secret_env().contains(k)) Add(f + ".secret_env." + k, "also set in env");
+      if (!env_name(k)) Add(absl::StrCat(f, ".env.", k), "not a valid environment variable name");
+      if (c.secret_env().contains(k)) Add(absl::StrCat(f, ".secret_env.", k), "also set in env");
     }
     for (const auto& [k, ref] : c.secret_env()) {
-      if (!env_name(k)) Add(f + ".secret_env." + k, "not a valid environment variable name");
-      Secret(f + ".secret_env." + k, ref);
+      if (!env_name(k)) {
+        Add(absl::StrCat(f, ".secret_env.", k), "not a valid environment variable name");
+      }
+      Secret(absl::StrCat(f, ".secret_env.", k), ref);
     }
     if (c.ports_size() > kMaxPorts)
       Add(f + ".ports", absl::StrCat("at most ", kMaxPorts, " ports"));

@@ -168,6 +168,16 @@ TEST_F(ContainerDriverTest, AMissingImageFailsNamingIt) {
   EXPECT_TRUE(Mine().empty());
 }
 
+TEST_F(ContainerDriverTest, AnImageThatCannotBePulledFailsNamingIt) {
+  DeployRequest r = Web();
+  // No registry answers on this machine: the pull itself fails.
+  r.spec.mutable_container()->set_image("127.0.0.1:9/slipway/absent:1");
+  auto got = driver_->Apply(r);
+  EXPECT_FALSE(got.ok());
+  EXPECT_THAT(got.status().message(), HasSubstr("pulling image 127.0.0.1:9/slipway/absent:1"));
+  EXPECT_TRUE(Mine().empty());
+}
+
 TEST_F(ContainerDriverTest, AnUnreachableEngineFailsNamingTheSocket) {
   ContainerDriverOptions o;
   o.host = "unix:///nonexistent/engine.sock";

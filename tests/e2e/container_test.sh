@@ -152,8 +152,19 @@ ctl=$(controller_id)
 engine POST "/containers/create?name=slipway-e2e-orphan-$TAG" "{\"Image\":\"$DB:15\",\"Labels\":{\"io.slipway.controller\":\"$ctl\",\"io.slipway.key\":\"shop/prod/ghost\",\"io.slipway.scope\":\"shop/prod\",\"io.slipway.role\":\"service\"}}" >/dev/null
 engine POST "/containers/create?name=slipway-e2e-unlabelled-$TAG" "{\"Image\":\"$DB:15\"}" >/dev/null
 engine POST "/containers/slipway-e2e-orphan-$TAG/start" >/dev/null
+# Routes: the stage's is lost (as when Caddy restarts with its file config), and a stale one of
+# this controller is left behind; the sweep puts the first back and removes the second.
+stage_route=$(curl -s "http://$CADDY_ADMIN/config/apps/http/servers/previews/routes" | json "[r['@id'] for r in d if 'shop-prod' in r['match'][0]['host'][0]][0]")
+curl -s -X DELETE "http://$CADDY_ADMIN/id/$stage_route" >/dev/null
+curl -s -X POST -H 'Content-Type: application/json' "http://$CADDY_ADMIN/config/apps/http/servers/previews/routes" \
+  -d "{\"@id\":\"slipway.$ctl.shop.preview_pr-99.web\",\"match\":[{\"host\":[\"pr-99.$DOMAIN\"]}],\"handle\":[{\"handler\":\"reverse_proxy\",\"upstreams\":[{\"dial\":\"127.0.0.1:9\"}]}]}" >/dev/null
+check "the stage's route is gone from Caddy" test -z "$(via_caddy shop-prod.$DOMAIN /version.txt)"
 kill "$PID"; wait "$PID" 2>/dev/null
 start_daemon
+served_again() { [ "$(via_caddy shop-prod.$DOMAIN /version.txt)" = one ]; }
+check "after the restart the sweep puts the stage's route back" wait_for 20 served_again
+stale_gone() { ! curl -s "http://$CADDY_ADMIN/config/apps/http/servers/previews/routes" | grep -q "pr-99.$DOMAIN"; }
+check "and removes the stale route" wait_for 20 stale_gone
 gone() { [ "$(engine GET "/containers/slipway-e2e-orphan-$TAG/json" | json "d.get('Id','')")" = "" ]; }
 check "the labelled orphan is swept" wait_for 20 gone
 check "the unlabelled container is untouched" test -n "$(engine GET "/containers/slipway-e2e-unlabelled-$TAG/json" | json "d.get('Id','')")"
