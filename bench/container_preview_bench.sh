@@ -10,15 +10,7 @@ CYCLES=${2:-30}
 LIVE=${3:-100}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
-export CONTAINERS_CONF=$WORK/containers.conf
-cat >"$CONTAINERS_CONF" <<'TOML'
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-[network]
-network_backend = "netavark"
-[engine]
-runtime = "runc"
-TOML
+export CONTAINERS_CONF=$ROOT/scripts/containers.conf
 SOCK=$WORK/podman.sock
 podman system service --time=0 "unix://$SOCK" >"$WORK/podman.log" 2>&1 &
 PODMAN_PID=$!

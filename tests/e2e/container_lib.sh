@@ -6,15 +6,7 @@ PODMAN_SOCK=$WORK/podman.sock
 PODMAN_PID=""
 CADDY_PID=""
 IMAGES=()
-export CONTAINERS_CONF=$WORK/containers.conf
-cat >"$CONTAINERS_CONF" <<'TOML'
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-[network]
-network_backend = "netavark"
-[engine]
-runtime = "runc"
-TOML
+export CONTAINERS_CONF="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)/containers.conf"
 
 free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 engine() {  # METHOD PATH [BODY]

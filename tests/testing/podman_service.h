@@ -1,4 +1,4 @@
-// A private Podman API service for tests of the container driver: its own containers.conf
+// A private Podman API service for tests of the container driver: scripts/containers.conf
 // (runc, explicit ulimits, netavark), its own socket in a temp dir, started with the fixture
 // and stopped by pid with it. Test images are built locally (no registry is reachable):
 // FROM scratch with busybox-static, serving /www on 8080.
@@ -28,11 +28,7 @@ namespace slipway::testing {
 class PodmanService {
  public:
   PodmanService() {
-    conf_ = dir_.File("containers.conf");
-    std::ofstream(conf_) << "[containers]\n"
-                            "default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"
-                            "[network]\nnetwork_backend = \"netavark\"\n"
-                            "[engine]\nruntime = \"runc\"\n";
+    conf_ = std::string(SLIPWAY_SOURCE_DIR) + "/scripts/containers.conf";
     ::setenv("CONTAINERS_CONF", conf_.c_str(), 1);
     socket_ = dir_.File("podman.sock");
     const std::string where = "unix://" + socket_;
