@@ -357,7 +357,8 @@ absl::StatusOr<DeployResult> ContainerDriver::Apply(const DeployRequest& request
   // Already running exactly this: keep it, remove any other (left by an interrupted deploy).
   const ContainerInfo* keep = nullptr;
   for (const auto& c : existing) {
-    if (c.running && c.labels.at(kLabelSpec) == r.spec_hash &&
+    auto spec = c.labels.find(kLabelSpec);
+    if (c.running && spec != c.labels.end() && spec->second == r.spec_hash &&
         (keep == nullptr || c.created > keep->created)) {
       keep = &c;
     }
@@ -625,11 +626,11 @@ SweepReport ContainerDriver::Sweep(const std::function<absl::StatusOr<Ownership>
     for (const ContainerInfo* c : kept) {
       auto host = c->labels.find(kLabelRoute);
       auto port = c->labels.find(kLabelRoutePort);
-      if (host == c->labels.end() || port == c->labels.end()) continue;
+      auto key = c->labels.find(kLabelKey);
+      if (host == c->labels.end() || port == c->labels.end() || key == c->labels.end()) continue;
       auto hp = c->host_ports.find(port->second);
       if (hp == c->host_ports.end()) continue;
-      Route want{RouteId(c->labels.at(kLabelKey)), host->second,
-                 absl::StrCat("127.0.0.1:", hp->second)};
+      Route want{RouteId(key->second), host->second, absl::StrCat("127.0.0.1:", hp->second)};
       auto it = present.find(want.id);
       if (it != present.end() && it->second.host == want.host &&
           it->second.upstream == want.upstream) {

@@ -126,6 +126,24 @@ TEST_F(ContainerDriverTest, ANewConfigurationReplacesTheContainerAfterItIsHealth
   EXPECT_EQ(mine[0].name, second->status.at("container"));
 }
 
+TEST_F(ContainerDriverTest, AContainerWithOnlySomeOfOurLabelsIsReplacedNotAdopted) {
+  // Carries this controller's id and the key, but no configuration hash (made by hand).
+  nlohmann::json config = {{"Image", image_},
+                           {"Labels",
+                            {{kLabelController, driver_->controller_id()},
+                             {kLabelKey, "shop/dev/web"},
+                             {kLabelRole, "service"}}}};
+  auto id =
+      driver_->engine().CreateContainer(absl::StrCat("slipway-test-partial-", getpid()), config);
+  ASSERT_THAT(id.status(), IsOk());
+  ASSERT_THAT(driver_->engine().StartContainer(*id), IsOk());
+  auto r = driver_->Apply(Web());
+  ASSERT_THAT(r.status(), IsOk());
+  auto mine = Mine();
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].name, r->status.at("container"));
+}
+
 TEST_F(ContainerDriverTest, AContainerThatFailsItsHealthCheckIsRemovedAndTheOldOneKeepsServing) {
   auto first = driver_->Apply(Web());
   ASSERT_THAT(first.status(), IsOk());
