@@ -19,7 +19,7 @@ nlohmann::json RouteJson(const Route& r) {
 
 }  // namespace
 
-CaddyRouter::CaddyRouter(std::string admin, std::string server)
+CaddyRouter::CaddyRouter(const std::string& admin, std::string server)
     : admin_(absl::StripSuffix(admin, "/")), server_(std::move(server)) {
   // The admin API listens on loopback: "http://127.0.0.1:2019" or "127.0.0.1:2019".
   absl::string_view rest = absl::StripPrefix(admin_, "http://");

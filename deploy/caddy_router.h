@@ -14,7 +14,7 @@ class CaddyRouter final : public Router {
  public:
   // `admin`: "http://127.0.0.1:2019" (the admin API listens on loopback). `server`: the name of the
   // HTTP server in Caddy's config whose routes Slipway manages ("previews" unless configured).
-  CaddyRouter(std::string admin, std::string server);
+  CaddyRouter(const std::string& admin, std::string server);
 
   absl::Status Put(const Route& route) override;
   absl::Status Remove(const std::string& id) override;

@@ -196,7 +196,7 @@ absl::StatusOr<ContainerDriver::Resolved> ContainerDriver::Prepare(const DeployR
   nlohmann::json env = nlohmann::json::array();
   std::map<std::string, std::string> vars = request.env;
   for (const auto& [k, v] : s.env()) vars[k] = v;
-  for (const auto& [k, v] : vars) env.push_back(k + "=" + v);
+  for (const auto& [k, v] : vars) env.push_back(absl::StrCat(k, "=", v));
   nlohmann::json host = {{"NetworkMode", r.network}};
   nlohmann::json exposed = nlohmann::json::object();
   nlohmann::json bindings = nlohmann::json::object();
