@@ -49,8 +49,9 @@ class Reader {
       if (left <= absl::ZeroDuration()) {
         return absl::DeadlineExceededError(absl::StrCat("no answer from ", socket_, " in time"));
       }
+      // Clamped before the +1: an infinite deadline leaves INT64_MAX milliseconds.
       int wait_ms =
-          static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, kIdleTickMs));
+          static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left), kIdleTickMs - 1) + 1);
       pollfd p{fd_, POLLIN, 0};
       int r = poll(&p, 1, wait_ms);
       if (r < 0) {
