@@ -16,6 +16,13 @@ CLI::App* SharedSubcommand(CLI::App& app, const std::string& name, const std::st
   return sub;
 }
 
+CLI::App* Example(CLI::App* cmd, std::initializer_list<const char*> lines) {
+  std::string text = lines.size() == 1 ? "Example:" : "Examples:";
+  for (const char* line : lines) text += std::string("\n  ") + line;
+  cmd->footer(text);
+  return cmd;
+}
+
 void Print(const google::protobuf::Message& m, const std::string& output) {
   std::fputs((output == "yaml" ? ToYaml(m) : ToJson(m) + "\n").c_str(), stdout);
 }

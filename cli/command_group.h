@@ -23,6 +23,9 @@ namespace slipway::cli {
 // first connect only when it is good).
 struct Globals {
   std::string output = "table";  // table, json or yaml
+  // Colours in tables: off with --no-color, NO_COLOR, TERM=dumb, or when stdout is no terminal.
+  bool color = false;
+  const CLI::App* app = nullptr;  // the whole command tree (completion, man page)
   std::function<absl::StatusOr<Connection>()> connect;
 };
 
@@ -35,8 +38,16 @@ class CommandGroup {
   virtual std::optional<int> Run(const Globals& globals) = 0;
 };
 
+// The help of `get`, which several groups add to.
+inline constexpr const char* kGetHelp =
+    "List or show resources: pipelines, pipeline, stages, stage, runs, releases, previews, "
+    "deliveries, tokens";
+
 // The subcommand `name` of `app` (e.g. "get", shared by several groups), added if missing.
 CLI::App* SharedSubcommand(CLI::App& app, const std::string& name, const std::string& help);
+
+// Sets `cmd`'s help footer to its examples, one command line per entry. Returns `cmd`.
+CLI::App* Example(CLI::App* cmd, std::initializer_list<const char*> lines);
 
 // A message in the protobuf JSON mapping or YAML on stdout.
 void Print(const google::protobuf::Message& m, const std::string& output);
@@ -46,7 +57,7 @@ bool SplitTarget(const std::string& target, std::string* pipeline, std::string* 
 // Shows a run's progress (or, with logs_only, its log lines, of `node` if set) until it ends
 // when `follow`; exit 0 only if it succeeded. In run_commands.cc; rollback uses it too.
 int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
-             const std::string& node, bool follow, const std::string& output);
+             const std::string& node, bool follow, const Globals& globals);
 
 // Streams a deployed resource's output to stdout (preview logs, stage logs). In
 // preview_commands.cc.
@@ -61,6 +72,8 @@ std::unique_ptr<CommandGroup> RunCommands();       // run_commands.cc
 std::unique_ptr<CommandGroup> StageCommands();     // stage_commands.cc
 std::unique_ptr<CommandGroup> DeliveryCommands();  // delivery_commands.cc
 std::unique_ptr<CommandGroup> PreviewCommands();   // preview_commands.cc
+// version, completion, and the hidden man (writes slipway.1).
+std::unique_ptr<CommandGroup> DocsCommands();  // docs_commands.cc
 
 }  // namespace slipway::cli
 

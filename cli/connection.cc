@@ -1,24 +1,24 @@
 #include "cli/connection.h"
 
-#include <cstdio>
-
 #include <chrono>
-
-#include "absl/status/status.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/paths.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 
 namespace slipway::cli {
 namespace {
+
+// Where the .deb's slipwayd keeps its state (StateDirectory=slipway).
+constexpr const char* kSystemDataDir = "/var/lib/slipway";
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
@@ -51,6 +51,12 @@ absl::StatusOr<Connection> Connect(const ConnectionFlags& flags) {
   Connection c;
   c.timeout_seconds = flags.timeout_seconds;
   std::string data_dir = flags.data_dir.empty() ? DefaultDataDir() : flags.data_dir;
+  // With no data dir of one's own, the packaged daemon's (readable by root and slipway).
+  if (flags.data_dir.empty() && Env("SLIPWAY_DATA_DIR").empty() &&
+      ReadFileOrEmpty(data_dir + "/admin.token").empty() &&
+      !ReadFileOrEmpty(std::string(kSystemDataDir) + "/admin.token").empty()) {
+    data_dir = kSystemDataDir;
+  }
   bool endpoints_tls = false;
   c.address = !flags.server.empty() ? flags.server : Env("SLIPWAY_SERVER");
   if (c.address.empty()) {
@@ -70,9 +76,9 @@ absl::StatusOr<Connection> Connect(const ConnectionFlags& flags) {
     c.token = std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(data_dir + "/admin.token")));
   }
   if (c.token.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no token: pass --token, set SLIPWAY_TOKEN, or run where ", data_dir,
-        "/admin.token is readable (the local daemon writes it on first start)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no token: pass --token, set SLIPWAY_TOKEN, or run where ", data_dir,
+                     "/admin.token is readable (the local daemon writes it on first start)"));
   }
   std::string ca = !flags.ca_cert.empty() ? flags.ca_cert : Env("SLIPWAY_CA_CERT");
   c.tls = flags.tls || !ca.empty() || endpoints_tls;
@@ -105,8 +111,7 @@ std::string DescribeError(const grpc::Status& status, const std::string& address
         msg = absl::StrCat(CodeName(status.error_code()), ": ", bad.field_violations_size(),
                            bad.field_violations_size() == 1 ? " problem" : " problems");
         for (const auto& v : bad.field_violations()) {
-          absl::StrAppend(&msg, "\n  ", v.field().empty() ? "" : v.field() + ": ",
-                          v.description());
+          absl::StrAppend(&msg, "\n  ", v.field().empty() ? "" : v.field() + ": ", v.description());
         }
       }
     }
@@ -121,6 +126,11 @@ std::string DescribeError(const grpc::Status& status, const std::string& address
 int Fail(const std::string& message) {
   std::fprintf(stderr, "slipway: %s\n", message.c_str());
   return 1;
+}
+
+int UsageFail(const std::string& message) {
+  std::fprintf(stderr, "slipway: %s\n", message.c_str());
+  return 2;
 }
 
 int RpcFail(const grpc::Status& status, const Connection& c) {

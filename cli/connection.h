@@ -42,6 +42,9 @@ std::string DescribeError(const grpc::Status& status, const std::string& address
 
 // Print "slipway: <message>" to stderr and return exit code 1.
 int Fail(const std::string& message);
+// Prints "slipway: <message>" and returns 2, the exit code of a usage error: a command given
+// arguments it cannot take. Nothing was sent to the server.
+int UsageFail(const std::string& message);
 // Fail with the described error of a call on `c`.
 int RpcFail(const grpc::Status& status, const Connection& c);
 

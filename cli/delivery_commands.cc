@@ -69,13 +69,20 @@ class DeliveryGroup final : public CommandGroup {
   void Register(CLI::App& app) override {
     deliveries_ = app.add_subcommand("deliveries", "List webhook deliveries, newest first");
     deliveries_->add_option("--pipeline", pipeline_, "Only deliveries that matched it");
+    Example(deliveries_, {"slipway deliveries --pipeline shop"});
+    get_deliveries_ = SharedSubcommand(app, "get", kGetHelp)
+                          ->add_subcommand("deliveries", "List webhook deliveries, newest first");
+    get_deliveries_->add_option("--pipeline", pipeline_, "Only deliveries that matched it");
+    Example(get_deliveries_, {"slipway get deliveries --pipeline shop -o json"});
     delivery_ = app.add_subcommand("delivery", "delivery get ID | delivery redeliver ID");
     delivery_->add_option("words", words_, "get ID | redeliver ID")->required()->expected(2);
+    Example(delivery_,
+            {"slipway delivery get d-5c1f0e2a", "slipway delivery redeliver d-5c1f0e2a"});
   }
 
   std::optional<int> Run(const Globals& g) override {
     const std::string& out = g.output;
-    if (deliveries_->parsed()) {
+    if (deliveries_->parsed() || get_deliveries_->parsed()) {
       return WithConnection(g,
                             [&](const Connection& c) { return ListDeliveries(c, pipeline_, out); });
     }
@@ -87,13 +94,13 @@ class DeliveryGroup final : public CommandGroup {
       if (words_[0] == "redeliver") {
         return WithConnection(g, [&](const Connection& c) { return Redeliver(c, words_[1], out); });
       }
-      return Fail("delivery: expected get ID or redeliver ID");
+      return UsageFail("delivery: expected get ID or redeliver ID");
     }
     return std::nullopt;
   }
 
  private:
-  CLI::App *deliveries_ = nullptr, *delivery_ = nullptr;
+  CLI::App *deliveries_ = nullptr, *delivery_ = nullptr, *get_deliveries_ = nullptr;
   std::string pipeline_;
   std::vector<std::string> words_;
 };

@@ -4,18 +4,23 @@
 //
 // main only sets up the global flags and dispatches: each command group (command_group.h)
 // registers its own commands and flags, in its own file.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "cli/command_group.h"
 #include "cli/connection.h"
+#include "common/cli_docs.h"
+#include "common/version.h"
 
 namespace {
 
 int Main(int argc, char** argv) {
-  CLI::App app{"slipway: the Slipway release controller's command-line client"};
-  app.set_version_flag("--version", "slipway 0.1.0");
+  CLI::App app{"the Slipway release controller's command-line client", "slipway"};
+  app.set_version_flag("--version", std::string("slipway ") + slipway::Version());
   app.require_subcommand(1);
   // Global flags may also follow the subcommand: `slipway get pipeline shop -o yaml`.
   app.fallthrough();
@@ -39,6 +44,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("-o,--output", globals.output, "Output: table, json or yaml")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
+  bool no_color = false;
+  app.add_flag("--no-color", no_color, "No colours in tables (also: NO_COLOR set to anything)");
 
   std::vector<std::unique_ptr<slipway::cli::CommandGroup>> groups;
   groups.push_back(slipway::cli::PipelineCommands());
@@ -47,14 +54,41 @@ int Main(int argc, char** argv) {
   groups.push_back(slipway::cli::StageCommands());
   groups.push_back(slipway::cli::DeliveryCommands());
   groups.push_back(slipway::cli::PreviewCommands());
+  groups.push_back(slipway::cli::DocsCommands());
   for (auto& group : groups) group->Register(app);
+  // The commands that only group others get an example too.
+  for (CLI::App* cmd : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (cmd->get_name() == "get") {
+      slipway::cli::Example(cmd, {"slipway get pipelines", "slipway get runs shop/prod --limit 5",
+                                  "slipway get stage shop/prod -o yaml"});
+    } else if (cmd->get_name() == "delete") {
+      slipway::cli::Example(cmd, {"slipway delete pipeline shop"});
+    } else if (cmd->get_name() == "token") {
+      slipway::cli::Example(cmd, {"slipway token create --scope read --description dashboards"});
+    }
+  }
+  // Set after the commands, which would otherwise inherit it.
+  app.footer(
+      "Talks to slipwayd over gRPC. Human tables by default; -o json and -o yaml print the "
+      "protobuf JSON mapping for scripts.\n"
+      "Example:\n  slipway apply -f pipeline.yaml && slipway run shop/staging --wait");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (std::string unknown = slipway::UnknownCommand(app, argc, argv); !unknown.empty()) {
+      std::fprintf(stderr, "slipway: %s\nRun 'slipway --help' for usage.\n", unknown.c_str());
+      return 2;
+    }
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+  const char* no_color_env = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  globals.color = !no_color && (no_color_env == nullptr || *no_color_env == '\0') &&
+                  (term == nullptr || std::string(term) != "dumb") && ::isatty(STDOUT_FILENO) &&
+                  globals.output == "table";
+  globals.app = &app;
   globals.connect = [&flags] { return slipway::cli::Connect(flags); };
   for (auto& group : groups) {
     if (std::optional<int> code = group->Run(globals); code.has_value()) return *code;

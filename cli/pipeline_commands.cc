@@ -83,6 +83,7 @@ class PipelineGroup final : public CommandGroup {
         ->required();
     apply_->add_option("--request-id", request_id_,
                        "Idempotency key: a retry returns the first result");
+    Example(apply_, {"slipway apply -f pipeline.yaml", "slipway apply -f - < pipeline.yaml"});
     update_ = app.add_subcommand(
         "update",
         "Replace a pipeline from a file that carries its etag (from get -o yaml); "
@@ -90,19 +91,25 @@ class PipelineGroup final : public CommandGroup {
     update_->add_option("-f,--file", file_, "Pipeline YAML or JSON file ('-' for stdin)")
         ->required();
     update_->add_option("--request-id", request_id_, "Idempotency key");
+    Example(update_, {"slipway get pipeline shop -o yaml > shop.yaml && $EDITOR shop.yaml && "
+                      "slipway update -f shop.yaml"});
     validate_ = app.add_subcommand("validate", "Check a pipeline file without writing anything");
     validate_->add_option("-f,--file", file_, "Pipeline YAML or JSON file ('-' for stdin)")
         ->required();
-    CLI::App* get = SharedSubcommand(app, "get", "Show pipelines and stages");
+    Example(validate_, {"slipway validate -f pipeline.yaml"});
+    CLI::App* get = SharedSubcommand(app, "get", kGetHelp);
     list_ = get->add_subcommand("pipelines", "List pipelines");
     list_->add_option("--prefix", prefix_, "Only names starting with this");
+    Example(list_, {"slipway get pipelines", "slipway get pipelines --prefix shop -o json"});
     get_ = get->add_subcommand("pipeline", "Show one pipeline");
     get_->add_option("name", name_, "Pipeline name")->required();
+    Example(get_, {"slipway get pipeline shop -o yaml"});
     CLI::App* del = SharedSubcommand(app, "delete", "Delete a pipeline");
     delete_ = del->add_subcommand("pipeline", "Delete a pipeline");
     delete_->add_option("name", name_, "Pipeline name")->required();
     delete_->add_option("--etag", etag_, "Only if the pipeline is still at this etag");
     delete_->add_option("--request-id", request_id_, "Idempotency key");
+    Example(delete_, {"slipway delete pipeline shop"});
   }
 
   std::optional<int> Run(const Globals& g) override {

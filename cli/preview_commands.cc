@@ -137,7 +137,7 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
   const std::string& verb = words[0];
   auto need = [&](size_t n, const char* usage) -> bool {
     if (words.size() != n) {
-      Fail(absl::StrCat("preview ", verb, ": usage: slipway preview ", usage));
+      UsageFail(absl::StrCat("preview ", verb, ": usage: slipway preview ", usage));
       return false;
     }
     return true;
@@ -145,7 +145,7 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
   v1::Preview p;
   grpc::Status s;
   if (verb == "get") {
-    if (!need(2, "get NAME")) return 1;
+    if (!need(2, "get NAME")) return 2;
     v1::GetPreviewRequest req;
     req.set_name(words[1]);
     s = stub->GetPreview(c.NewContext().get(), req, &p);
@@ -154,7 +154,7 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
     return 0;
   }
   if (verb == "logs") {
-    if (!need(2, "logs NAME --resource R [-f] [--tail N]")) return 1;
+    if (!need(2, "logs NAME --resource R [-f] [--tail N]")) return 2;
     v1::GetPreviewRequest get;
     get.set_name(words[1]);
     s = stub->GetPreview(c.NewContext().get(), get, &p);
@@ -162,8 +162,8 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
     std::string resource = flags.resource;
     if (resource.empty()) {
       if (p.spec().resources_size() != 1) {
-        return Fail(absl::StrCat("preview logs: --resource: required (preview ", p.name(), " has ",
-                                 p.spec().resources_size(), " resources)"));
+        return UsageFail(absl::StrCat("preview logs: --resource: required (preview ", p.name(),
+                                      " has ", p.spec().resources_size(), " resources)"));
       }
       resource = p.spec().resources(0).name();
     }
@@ -177,7 +177,7 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
   }
   if (verb == "create") {
     if (!need(2, "create PIPELINE --branch B [--sha S] [--arg k=v] [--blueprint N] [--wait]")) {
-      return 1;
+      return 2;
     }
     v1::CreatePreviewRequest req;
     req.set_pipeline(words[1]);
@@ -187,7 +187,7 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
     for (const std::string& kv : flags.args) {
       size_t eq = kv.find('=');
       if (eq == std::string::npos || eq == 0) {
-        return Fail(absl::StrCat("--arg ", kv, ": expected key=value"));
+        return UsageFail(absl::StrCat("--arg ", kv, ": expected key=value"));
       }
       (*req.mutable_args())[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
@@ -198,7 +198,7 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
     return 0;
   }
   if (verb == "delete") {
-    if (!need(2, "delete NAME [--skip-teardown] [--wait]")) return 1;
+    if (!need(2, "delete NAME [--skip-teardown] [--wait]")) return 2;
     v1::DeletePreviewRequest req;
     req.set_name(words[1]);
     req.set_skip_teardown(flags.skip_teardown);
@@ -209,7 +209,7 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
     return 0;
   }
   if (verb == "extend") {
-    if (!need(3, "extend NAME DURATION")) return 1;
+    if (!need(3, "extend NAME DURATION")) return 2;
     v1::ExtendPreviewRequest req;
     req.set_name(words[1]);
     req.set_duration(words[2]);
@@ -223,7 +223,7 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
     return 0;
   }
   if (verb == "pause" || verb == "resume") {
-    if (!need(2, verb == "pause" ? "pause NAME" : "resume NAME [--wait]")) return 1;
+    if (!need(2, verb == "pause" ? "pause NAME" : "resume NAME [--wait]")) return 2;
     if (verb == "pause") {
       v1::PausePreviewRequest req;
       req.set_name(words[1]);
@@ -238,8 +238,8 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
     Show(p, output);
     return 0;
   }
-  return Fail(absl::StrCat("preview: unknown command \"", verb,
-                           "\" (get, create, delete, extend, pause, resume, logs)"));
+  return UsageFail(absl::StrCat("preview: unknown command \"", verb,
+                                "\" (get, create, delete, extend, pause, resume, logs)"));
 }
 
 class PreviewGroup final : public CommandGroup {
@@ -248,6 +248,12 @@ class PreviewGroup final : public CommandGroup {
     previews_ = app.add_subcommand("previews", "List preview environments");
     previews_->add_option("pipeline", list_pipeline_, "Only this pipeline's");
     previews_->add_flag("--all", list_all_, "Include deleted previews");
+    Example(previews_, {"slipway previews shop", "slipway previews --all -o yaml"});
+    get_previews_ = SharedSubcommand(app, "get", kGetHelp)
+                        ->add_subcommand("previews", "List preview environments");
+    get_previews_->add_option("pipeline", list_pipeline_, "Only this pipeline's");
+    get_previews_->add_flag("--all", list_all_, "Include deleted previews");
+    Example(get_previews_, {"slipway get previews shop"});
     preview_ = app.add_subcommand(
         "preview",
         "preview get NAME | create PIPELINE --branch B | delete NAME | extend NAME 2h "
@@ -264,10 +270,14 @@ class PreviewGroup final : public CommandGroup {
     preview_->add_flag("-f,--follow", flags_.follow, "logs: keep following new output");
     preview_->add_option("--tail", flags_.tail, "logs: lines of earlier output (default 100)");
     preview_->add_flag("--wait", flags_.wait, "create/resume: until READY; delete: until DELETED");
+    Example(preview_, {"slipway preview create shop --branch feature/cart --wait",
+                       "slipway preview logs shop-feature-cart --resource web -f",
+                       "slipway preview extend shop-feature-cart 2h",
+                       "slipway preview delete shop-feature-cart --wait"});
   }
 
   std::optional<int> Run(const Globals& g) override {
-    if (previews_->parsed()) {
+    if (previews_->parsed() || get_previews_->parsed()) {
       return WithConnection(g, [&](const Connection& c) {
         return ListPreviews(c, list_pipeline_, list_all_, g.output);
       });
@@ -280,7 +290,7 @@ class PreviewGroup final : public CommandGroup {
   }
 
  private:
-  CLI::App *previews_ = nullptr, *preview_ = nullptr;
+  CLI::App *previews_ = nullptr, *preview_ = nullptr, *get_previews_ = nullptr;
   std::string list_pipeline_;
   bool list_all_ = false;
   std::vector<std::string> words_;

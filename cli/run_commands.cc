@@ -54,9 +54,10 @@ const char* Color(v1::RunState s, bool tty) {
 }  // namespace
 
 int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
-             const std::string& node, bool follow, const std::string& output) {
+             const std::string& node, bool follow, const Globals& globals) {
   auto stub = v1::ReleaseService::NewStub(c.channel);
-  const bool tty = ::isatty(STDOUT_FILENO) && output == "table";
+  const std::string& output = globals.output;
+  const bool tty = globals.color;
   int64_t after = 0;
   // Without --follow, `logs` prints what has happened so far and stops there.
   int64_t stop_at = -1;
@@ -136,18 +137,19 @@ int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
 
 namespace {
 
-int StartRun(const Connection& c, const StartFlags& flags, const std::string& output) {
+int StartRun(const Connection& c, const StartFlags& flags, const Globals& g) {
+  const std::string& output = g.output;
   v1::StartRunRequest req;
   std::string pipeline, stage;
   if (!SplitTarget(flags.target, &pipeline, &stage)) {
-    return Fail("run: expected PIPELINE/STAGE, e.g. shop/staging");
+    return UsageFail("run: expected PIPELINE/STAGE, e.g. shop/staging");
   }
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   for (const std::string& kv : flags.args) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0)
-      return Fail("--arg: expected name=value, got \"" + kv + "\"");
+      return UsageFail("--arg: expected name=value, got \"" + kv + "\"");
     (*req.mutable_args())[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   req.mutable_trigger()->set_sha(flags.sha);
@@ -170,7 +172,7 @@ int StartRun(const Connection& c, const StartFlags& flags, const std::string& ou
     return 0;
   }
   if (output == "table") std::printf("run %s started\n", run.id().c_str());
-  return WatchRun(c, run.id(), false, "", true, output);
+  return WatchRun(c, run.id(), false, "", true, g);
 }
 
 int GetRun(const Connection& c, const std::string& run_id, const std::string& output) {
@@ -212,14 +214,14 @@ int ListRuns(const Connection& c, const std::string& target, const std::string& 
   v1::ListRunsRequest req;
   std::string pipeline = target, stage;
   if (target.find('/') != std::string::npos && !SplitTarget(target, &pipeline, &stage)) {
-    return Fail("runs: expected PIPELINE or PIPELINE/STAGE");
+    return UsageFail("runs: expected PIPELINE or PIPELINE/STAGE");
   }
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   if (!state.empty()) {
     const auto* v =
         v1::RunState_descriptor()->FindValueByName("RUN_STATE_" + absl::AsciiStrToUpper(state));
-    if (v == nullptr) return Fail("--state: unknown state \"" + state + "\"");
+    if (v == nullptr) return UsageFail("--state: unknown state \"" + state + "\"");
     req.add_states(static_cast<v1::RunState>(v->number()));
   }
   auto stub = v1::ReleaseService::NewStub(c.channel);
@@ -284,7 +286,8 @@ int ApproveRun(const Connection& c, const std::string& run_id, const std::string
 }
 
 int RetryRun(const Connection& c, const std::string& run_id, const std::string& request_id,
-             bool wait, const std::string& output) {
+             bool wait, const Globals& g) {
+  const std::string& output = g.output;
   v1::RetryRunRequest req;
   req.set_id(run_id);
   req.set_request_id(request_id);
@@ -296,13 +299,14 @@ int RetryRun(const Connection& c, const std::string& run_id, const std::string& 
     std::printf("run %s started (retry of %s)\n", run.id().c_str(), run_id.c_str());
   else if (!wait)
     Print(run, output);
-  return wait ? WatchRun(c, run.id(), false, "", true, output) : 0;
+  return wait ? WatchRun(c, run.id(), false, "", true, g) : 0;
 }
 
 int ListReleases(const Connection& c, const std::string& target, const std::string& output) {
   v1::ListReleasesRequest req;
   std::string pipeline, stage;
-  if (!SplitTarget(target, &pipeline, &stage)) return Fail("releases: expected PIPELINE/STAGE");
+  if (!SplitTarget(target, &pipeline, &stage))
+    return UsageFail("releases: expected PIPELINE/STAGE");
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   auto stub = v1::ReleaseService::NewStub(c.channel);
@@ -330,7 +334,7 @@ int GetRelease(const Connection& c, const std::string& target, int64_t number,
   v1::GetReleaseRequest req;
   std::string pipeline, stage;
   if (!SplitTarget(target, &pipeline, &stage))
-    return Fail("release get: expected PIPELINE/STAGE N");
+    return UsageFail("release get: expected PIPELINE/STAGE N");
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   req.set_number(number);
@@ -359,18 +363,29 @@ class RunGroup final : public CommandGroup {
                    "Run although the stage is held (recorded; lifts the hold)");
     run_->add_flag("--wait", start_.wait,
                    "Show progress until the run ends; exit 0 only if it succeeded");
+    Example(run_, {"slipway run shop/staging --arg image=registry.example.com/shop:1.4.2 --wait",
+                   "slipway run shop/prod --sha 9f2c1e7 --request-id \"$CI_JOB_ID\"",
+                   "slipway run get run-3b9d2f60c1a84e57"});
     runs_ = app.add_subcommand("runs", "List runs, newest first");
-    runs_->add_option("target", runs_target_, "PIPELINE or PIPELINE/STAGE");
-    runs_->add_option("--state", state_, "Only runs in this state (running, failed, …)");
-    runs_->add_option("--limit", limit_, "At most this many runs, newest first (1 to 10000)")
-        ->check(CLI::Range(1, 10000));
+    get_runs_ =
+        SharedSubcommand(app, "get", kGetHelp)->add_subcommand("runs", "List runs, newest first");
+    for (CLI::App* cmd : {runs_, get_runs_}) {
+      cmd->add_option("target", runs_target_, "PIPELINE or PIPELINE/STAGE");
+      cmd->add_option("--state", state_, "Only runs in this state (running, failed, …)");
+      cmd->add_option("--limit", limit_, "At most this many runs, newest first (1 to 10000)")
+          ->check(CLI::Range(1, 10000));
+    }
+    Example(runs_, {"slipway runs shop/prod --state failed --limit 5"});
+    Example(get_runs_, {"slipway get runs shop/prod -o json"});
     logs_ = app.add_subcommand("logs", "Show a run's log lines");
     logs_->add_option("run", logs_run_, "Run id")->required();
     logs_->add_flag("-f,--follow", follow_, "Keep following until the run ends");
     logs_->add_option("--node", logs_node_, "Only this node's lines");
+    Example(logs_, {"slipway logs run-3b9d2f60c1a84e57 -f --node deploy"});
     cancel_ = app.add_subcommand("cancel", "Cancel a run");
     cancel_->add_option("run", cancel_run_, "Run id")->required();
     cancel_->add_option("--reason", cancel_reason_, "Why");
+    Example(cancel_, {"slipway cancel run-3b9d2f60c1a84e57 --reason 'wrong branch'"});
     approve_ = app.add_subcommand("approve", "Approve a run's approval node");
     reject_ = app.add_subcommand("reject", "Reject a run's approval node (the run fails)");
     for (CLI::App* cmd : {approve_, reject_}) {
@@ -378,14 +393,24 @@ class RunGroup final : public CommandGroup {
       cmd->add_option("--node", approval_node_, "The approval node's ref")->required();
       cmd->add_option("--comment", approval_comment_, "Comment");
     }
+    Example(approve_, {"slipway approve run-3b9d2f60c1a84e57 --node sign-off --comment 'QA ok'"});
+    Example(reject_, {"slipway reject run-3b9d2f60c1a84e57 --node sign-off --comment 'broken'"});
     retry_ = app.add_subcommand("retry", "Start a run again with the same arguments");
     retry_->add_option("run", retry_run_, "Run id")->required();
     retry_->add_option("--request-id", retry_request_id_, "Idempotency key");
     retry_->add_flag("--wait", retry_wait_, "Show progress until the run ends");
+    Example(retry_, {"slipway retry run-3b9d2f60c1a84e57 --wait"});
     releases_ = app.add_subcommand("releases", "List a stage's releases, newest first");
-    releases_->add_option("target", releases_target_, "PIPELINE/STAGE")->required();
+    get_releases_ = SharedSubcommand(app, "get", kGetHelp)
+                        ->add_subcommand("releases", "List a stage's releases, newest first");
+    for (CLI::App* cmd : {releases_, get_releases_}) {
+      cmd->add_option("target", releases_target_, "PIPELINE/STAGE")->required();
+    }
+    Example(releases_, {"slipway releases shop/prod"});
+    Example(get_releases_, {"slipway get releases shop/prod -o yaml"});
     release_ = app.add_subcommand("release", "Show a release: release get PIPELINE/STAGE N");
     release_->add_option("words", release_words_, "get PIPELINE/STAGE N")->required();
+    Example(release_, {"slipway release get shop/prod 12"});
   }
 
   std::optional<int> Run(const Globals& g) override {
@@ -395,17 +420,17 @@ class RunGroup final : public CommandGroup {
         return WithConnection(g,
                               [&](const Connection& c) { return GetRun(c, run_words_[1], out); });
       }
-      if (run_words_.size() != 1) return Fail("run: expected PIPELINE/STAGE or get RUN_ID");
+      if (run_words_.size() != 1) return UsageFail("run: expected PIPELINE/STAGE or get RUN_ID");
       start_.target = run_words_[0];
-      return WithConnection(g, [&](const Connection& c) { return StartRun(c, start_, out); });
+      return WithConnection(g, [&](const Connection& c) { return StartRun(c, start_, g); });
     }
-    if (runs_->parsed()) {
+    if (runs_->parsed() || get_runs_->parsed()) {
       return WithConnection(
           g, [&](const Connection& c) { return ListRuns(c, runs_target_, state_, limit_, out); });
     }
     if (logs_->parsed()) {
       return WithConnection(g, [&](const Connection& c) {
-        return WatchRun(c, logs_run_, true, logs_node_, follow_, out);
+        return WatchRun(c, logs_run_, true, logs_node_, follow_, g);
       });
     }
     if (cancel_->parsed()) {
@@ -420,10 +445,10 @@ class RunGroup final : public CommandGroup {
     }
     if (retry_->parsed()) {
       return WithConnection(g, [&](const Connection& c) {
-        return RetryRun(c, retry_run_, retry_request_id_, retry_wait_, out);
+        return RetryRun(c, retry_run_, retry_request_id_, retry_wait_, g);
       });
     }
-    if (releases_->parsed()) {
+    if (releases_->parsed() || get_releases_->parsed()) {
       return WithConnection(
           g, [&](const Connection& c) { return ListReleases(c, releases_target_, out); });
     }
@@ -431,7 +456,7 @@ class RunGroup final : public CommandGroup {
       int64_t number = 0;
       if (release_words_.size() != 3 || release_words_[0] != "get" ||
           !absl::SimpleAtoi(release_words_[2], &number)) {
-        return Fail("release: expected get PIPELINE/STAGE NUMBER");
+        return UsageFail("release: expected get PIPELINE/STAGE NUMBER");
       }
       return WithConnection(
           g, [&](const Connection& c) { return GetRelease(c, release_words_[1], number, out); });
@@ -443,6 +468,7 @@ class RunGroup final : public CommandGroup {
   CLI::App *run_ = nullptr, *runs_ = nullptr, *logs_ = nullptr, *cancel_ = nullptr;
   CLI::App *approve_ = nullptr, *reject_ = nullptr, *retry_ = nullptr;
   CLI::App *releases_ = nullptr, *release_ = nullptr;
+  CLI::App *get_runs_ = nullptr, *get_releases_ = nullptr;
   StartFlags start_;
   std::vector<std::string> run_words_, release_words_;
   std::string runs_target_, state_;

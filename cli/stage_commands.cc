@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/command_group.h"
 #include "common/proto_yaml.h"
+#include "slipway/v1/pipeline_service.grpc.pb.h"
 #include "slipway/v1/release_service.grpc.pb.h"
 
 namespace slipway::cli {
@@ -37,11 +38,12 @@ void PrintDiff(const v1::ReleaseDiff& diff) {
   }
 }
 
-int Rollback(const Connection& c, const RollbackFlags& flags, const std::string& output) {
+int Rollback(const Connection& c, const RollbackFlags& flags, const Globals& g) {
+  const std::string& output = g.output;
   v1::RollbackStageRequest req;
   std::string pipeline, stage;
   if (!SplitTarget(flags.target, &pipeline, &stage))
-    return Fail("rollback: expected PIPELINE/STAGE");
+    return UsageFail("rollback: expected PIPELINE/STAGE");
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   req.set_to_release(flags.to);
@@ -55,7 +57,7 @@ int Rollback(const Connection& c, const RollbackFlags& flags, const std::string&
   if (output != "table") {
     Print(resp, output);
     if (flags.dry_run || flags.no_wait) return 0;
-    return WatchRun(c, resp.run().id(), false, "", true, output);
+    return WatchRun(c, resp.run().id(), false, "", true, g);
   }
   PrintDiff(resp.diff());
   if (flags.dry_run) {
@@ -65,7 +67,7 @@ int Rollback(const Connection& c, const RollbackFlags& flags, const std::string&
   std::printf("rollback to release %lld: run %s\n", static_cast<long long>(resp.target_release()),
               resp.run().id().c_str());
   if (flags.no_wait) return 0;
-  int rc = WatchRun(c, resp.run().id(), false, "", true, output);
+  int rc = WatchRun(c, resp.run().id(), false, "", true, g);
   if (rc == 0)
     std::printf("stage %s is held; `slipway unhold %s` lifts it\n", flags.target.c_str(),
                 flags.target.c_str());
@@ -76,7 +78,8 @@ int Diff(const Connection& c, const std::string& target, int64_t from, int64_t t
          const std::string& output) {
   v1::DiffReleasesRequest req;
   std::string pipeline, stage;
-  if (!SplitTarget(target, &pipeline, &stage)) return Fail("diff: expected PIPELINE/STAGE FROM TO");
+  if (!SplitTarget(target, &pipeline, &stage))
+    return UsageFail("diff: expected PIPELINE/STAGE FROM TO");
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   req.set_from_release(from);
@@ -96,7 +99,7 @@ int Hold(const Connection& c, const std::string& target, const std::string& reas
          const std::string& output) {
   v1::HoldStageRequest req;
   std::string pipeline, stage;
-  if (!SplitTarget(target, &pipeline, &stage)) return Fail("hold: expected PIPELINE/STAGE");
+  if (!SplitTarget(target, &pipeline, &stage)) return UsageFail("hold: expected PIPELINE/STAGE");
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   req.set_reason(reason);
@@ -115,7 +118,7 @@ int Hold(const Connection& c, const std::string& target, const std::string& reas
 int Unhold(const Connection& c, const std::string& target, const std::string& output) {
   v1::ReleaseHoldRequest req;
   std::string pipeline, stage;
-  if (!SplitTarget(target, &pipeline, &stage)) return Fail("unhold: expected PIPELINE/STAGE");
+  if (!SplitTarget(target, &pipeline, &stage)) return UsageFail("unhold: expected PIPELINE/STAGE");
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   auto stub = v1::ReleaseService::NewStub(c.channel);
@@ -132,7 +135,8 @@ int Unhold(const Connection& c, const std::string& target, const std::string& ou
 int GetStage(const Connection& c, const std::string& target, const std::string& output) {
   v1::GetStageRequest req;
   std::string pipeline, stage;
-  if (!SplitTarget(target, &pipeline, &stage)) return Fail("get stage: expected PIPELINE/STAGE");
+  if (!SplitTarget(target, &pipeline, &stage))
+    return UsageFail("get stage: expected PIPELINE/STAGE");
   req.set_pipeline(pipeline);
   req.set_stage(stage);
   auto stub = v1::ReleaseService::NewStub(c.channel);
@@ -169,6 +173,45 @@ int GetStage(const Connection& c, const std::string& target, const std::string& 
   return 0;
 }
 
+// Each stage of `pipeline` in order, with its current release and hold.
+int ListStages(const Connection& c, const std::string& pipeline, const std::string& output) {
+  v1::GetPipelineRequest get;
+  get.set_name(pipeline);
+  v1::Pipeline p;
+  grpc::Status s =
+      v1::PipelineService::NewStub(c.channel)->GetPipeline(c.NewContext().get(), get, &p);
+  if (!s.ok()) return RpcFail(s, c);
+  auto stub = v1::ReleaseService::NewStub(c.channel);
+  std::vector<v1::StageStatus> stages;
+  for (const auto& spec : p.stages()) {
+    v1::GetStageRequest req;
+    req.set_pipeline(pipeline);
+    req.set_stage(spec.name());
+    v1::StageStatus st;
+    s = stub->GetStage(c.NewContext().get(), req, &st);
+    if (!s.ok()) return RpcFail(s, c);
+    stages.push_back(std::move(st));
+  }
+  if (output == "json") {
+    // One object per stage, in the protobuf JSON mapping, as a JSON array.
+    std::vector<std::string> items;
+    for (const auto& st : stages) items.push_back(ToJson(st));
+    std::printf("[%s]\n", absl::StrJoin(items, ",").c_str());
+    return 0;
+  }
+  if (output == "yaml") {
+    for (const auto& st : stages) std::printf("---\n%s", ToYaml(st).c_str());
+    return 0;
+  }
+  std::printf("%-20s %-8s %s\n", "STAGE", "RELEASE", "HOLD");
+  for (const auto& st : stages) {
+    std::printf("%-20s %-8s %s\n", st.spec().name().c_str(),
+                st.current_release() > 0 ? std::to_string(st.current_release()).c_str() : "-",
+                st.has_hold() ? st.hold().reason().c_str() : "-");
+  }
+  return 0;
+}
+
 class StageGroup final : public CommandGroup {
  public:
   void Register(CLI::App& app) override {
@@ -183,34 +226,44 @@ class StageGroup final : public CommandGroup {
     rollback_->add_option("--request-id", rollback_flags_.request_id, "Idempotency key");
     rollback_->add_flag("--no-wait", rollback_flags_.no_wait,
                         "Return once the rollback has started");
+    Example(rollback_, {"slipway rollback shop/prod --reason 'checkout 500s'",
+                        "slipway rollback shop/prod --to 12 --dry-run"});
     diff_ = app.add_subcommand("diff", "What changed between two releases");
     diff_->add_option("words", diff_words_, "PIPELINE/STAGE FROM TO")->required()->expected(3);
+    Example(diff_, {"slipway diff shop/prod 11 12"});
     hold_ = app.add_subcommand("hold", "Hold a stage: triggers stop starting runs on it");
     hold_->add_option("target", hold_target_, "PIPELINE/STAGE")->required();
     hold_->add_option("--reason", hold_reason_, "Why")->required();
+    Example(hold_, {"slipway hold shop/prod --reason 'freeze for the sale'"});
     unhold_ = app.add_subcommand("unhold", "Lift a stage's hold");
     unhold_->add_option("target", unhold_target_, "PIPELINE/STAGE")->required();
+    Example(unhold_, {"slipway unhold shop/prod"});
     service_logs_ = app.add_subcommand("service-logs",
                                        "Show a stage's deployed service output (container logs)");
     service_logs_->add_option("target", logs_target_, "PIPELINE/STAGE")->required();
     service_logs_->add_option("resource", logs_resource_, "The resource")->required();
     service_logs_->add_flag("-f,--follow", logs_follow_, "Keep following new output");
     service_logs_->add_option("--tail", logs_tail_, "Lines of earlier output (default 100)");
-    CLI::App* get = SharedSubcommand(app, "get", "Show pipelines and stages");
+    Example(service_logs_, {"slipway service-logs shop/prod web -f --tail 20"});
+    CLI::App* get = SharedSubcommand(app, "get", kGetHelp);
     get_stage_ = get->add_subcommand("stage", "Show a stage: release, hold, resources, runs");
     get_stage_->add_option("target", stage_target_, "PIPELINE/STAGE")->required();
+    Example(get_stage_, {"slipway get stage shop/prod"});
+    get_stages_ = get->add_subcommand("stages", "List a pipeline's stages: release and hold");
+    get_stages_->add_option("pipeline", stages_pipeline_, "Pipeline name")->required();
+    Example(get_stages_, {"slipway get stages shop", "slipway get stages shop -o json"});
   }
 
   std::optional<int> Run(const Globals& g) override {
     const std::string& out = g.output;
     if (rollback_->parsed()) {
       return WithConnection(g,
-                            [&](const Connection& c) { return Rollback(c, rollback_flags_, out); });
+                            [&](const Connection& c) { return Rollback(c, rollback_flags_, g); });
     }
     if (diff_->parsed()) {
       int64_t from = 0, to = 0;
       if (!absl::SimpleAtoi(diff_words_[1], &from) || !absl::SimpleAtoi(diff_words_[2], &to)) {
-        return Fail("diff: expected PIPELINE/STAGE FROM TO (release numbers)");
+        return UsageFail("diff: expected PIPELINE/STAGE FROM TO (release numbers)");
       }
       return WithConnection(
           g, [&](const Connection& c) { return Diff(c, diff_words_[0], from, to, out); });
@@ -226,7 +279,7 @@ class StageGroup final : public CommandGroup {
       v1::WatchResourceLogsRequest req;
       std::string pipeline, stage;
       if (!SplitTarget(logs_target_, &pipeline, &stage)) {
-        return Fail("service-logs: expected PIPELINE/STAGE RESOURCE");
+        return UsageFail("service-logs: expected PIPELINE/STAGE RESOURCE");
       }
       req.set_pipeline(pipeline);
       req.set_stage(stage);
@@ -234,6 +287,10 @@ class StageGroup final : public CommandGroup {
       req.set_follow(logs_follow_);
       req.set_tail_lines(logs_tail_);
       return WithConnection(g, [&](const Connection& c) { return StreamResourceLogs(c, req); });
+    }
+    if (get_stages_->parsed()) {
+      return WithConnection(
+          g, [&](const Connection& c) { return ListStages(c, stages_pipeline_, out); });
     }
     if (get_stage_->parsed()) {
       return WithConnection(g,
@@ -244,7 +301,8 @@ class StageGroup final : public CommandGroup {
 
  private:
   CLI::App *rollback_ = nullptr, *diff_ = nullptr, *hold_ = nullptr, *unhold_ = nullptr;
-  CLI::App* get_stage_ = nullptr;
+  CLI::App *get_stage_ = nullptr, *get_stages_ = nullptr;
+  std::string stages_pipeline_;
   CLI::App* service_logs_ = nullptr;
   std::string logs_target_, logs_resource_;
   bool logs_follow_ = false;

@@ -16,19 +16,26 @@ class TokenGroup final : public CommandGroup {
     create_ = token->add_subcommand("create", "Create a token; printed once");
     create_->add_option("--scope", scope_, "read, deploy or admin")->required();
     create_->add_option("--description", description_, "What it is for");
+    Example(create_, {"slipway token create --scope deploy --description 'CI for shop'"});
     list_ = token->add_subcommand("list", "List tokens");
     list_->add_flag("--all", all_, "Include revoked tokens");
+    Example(list_, {"slipway token list --all"});
+    get_tokens_ = SharedSubcommand(app, "get", kGetHelp)->add_subcommand("tokens", "List tokens");
+    get_tokens_->add_flag("--all", all_, "Include revoked tokens");
+    Example(get_tokens_, {"slipway get tokens", "slipway get tokens --all -o json"});
     revoke_ = token->add_subcommand("revoke", "Revoke a token");
     revoke_->add_option("id", id_, "Token id")->required();
+    Example(revoke_, {"slipway token revoke 3f9a2c1b7d4e"});
   }
 
   std::optional<int> Run(const Globals& g) override {
     if (create_->parsed()) {
       auto scope = ParseScope(scope_, "--scope");  // checked before any call
-      if (!scope.ok()) return Fail(std::string(scope.status().message()));
+      if (!scope.ok()) return UsageFail(std::string(scope.status().message()));
       return WithConnection(g, [&](const Connection& c) { return Create(g, c, *scope); });
     }
-    if (list_->parsed()) return WithConnection(g, [&](const Connection& c) { return List(g, c); });
+    if (list_->parsed() || get_tokens_->parsed())
+      return WithConnection(g, [&](const Connection& c) { return List(g, c); });
     if (revoke_->parsed()) {
       return WithConnection(g, [&](const Connection& c) { return Revoke(g, c); });
     }
@@ -85,6 +92,7 @@ class TokenGroup final : public CommandGroup {
   }
 
   CLI::App* create_ = nullptr;
+  CLI::App* get_tokens_ = nullptr;
   CLI::App* list_ = nullptr;
   CLI::App* revoke_ = nullptr;
   std::string scope_, description_, id_;

@@ -8,7 +8,7 @@ packages=(
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libjemalloc-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev prometheus-cpp-dev libgit2-dev libboost1.81-dev
-  nghttp2-client prometheus python3-grpcio webhook
+  nghttp2-client prometheus python3-grpcio python3-yaml webhook
   clang libclang-rt-14-dev clang-format clang-tidy
   podman runc netavark aardvark-dns busybox-static caddy mmdebstrap
 )

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -36,8 +37,13 @@ absl::StatusOr<IssuedToken> TokenManager::Create(v1::Scope scope, std::string_vi
   if (description.size() > 256) {
     return absl::InvalidArgumentError("description: at most 256 characters");
   }
+  return Store(scope, description, created_by, std::string(kTokenPrefix) + ids_->RandomHex(32));
+}
+
+absl::StatusOr<IssuedToken> TokenManager::Store(v1::Scope scope, std::string_view description,
+                                                std::string_view created_by, std::string secret) {
   IssuedToken out;
-  out.secret = std::string(kTokenPrefix) + ids_->RandomHex(32);
+  out.secret = std::move(secret);
   out.token.set_id(ids_->RandomHex(6));
   out.token.set_scope(scope);
   out.token.set_description(std::string(description));
@@ -123,12 +129,31 @@ void TokenManager::ClearCache() {
 }
 
 absl::StatusOr<bool> TokenManager::BootstrapAdminToken(const std::string& path) {
+  return BootstrapAdminToken(path, "");
+}
+
+absl::StatusOr<bool> TokenManager::BootstrapAdminToken(const std::string& path,
+                                                       std::string_view given) {
+  while (!given.empty() && absl::ascii_isspace(static_cast<unsigned char>(given.back()))) {
+    given.remove_suffix(1);
+  }
+  if (!given.empty() && !WellFormed(given)) {
+    return absl::InvalidArgumentError(
+        "admin_token_file: expected \"slw_\" and 64 lower-case hex digits (e.g. "
+        "`echo slw_$(openssl rand -hex 32)`)");
+  }
   int64_t active = 0;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(active, repo_.CountActive(tx));
     return absl::OkStatus();
   }));
   if (active > 0) return false;
+  if (!given.empty()) {
+    RETURN_IF_ERROR(Store(v1::SCOPE_ADMIN, "bootstrap admin token (admin_token_file)", "slipwayd",
+                          std::string(given))
+                        .status());
+    return true;
+  }
   ASSIGN_OR_RETURN(IssuedToken issued,
                    Create(v1::SCOPE_ADMIN, "bootstrap admin token", "slipwayd"));
   std::string tmp = path + ".tmp";

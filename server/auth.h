@@ -64,6 +64,10 @@ class TokenManager {
   // On a data dir with no active token: issues an admin token and writes it to `path` with
   // mode 0600. Returns true if it did so. Does nothing when an active token exists.
   absl::StatusOr<bool> BootstrapAdminToken(const std::string& path);
+  // The same with the operator's own token (the contents of `admin_token_file`, trailing
+  // whitespace ignored): stored as the admin token, written nowhere. INVALID_ARGUMENT naming
+  // admin_token_file when it is not "slw_" and 64 hex digits.
+  absl::StatusOr<bool> BootstrapAdminToken(const std::string& path, std::string_view given);
 
  private:
   storage::Database* db_;
@@ -74,6 +78,8 @@ class TokenManager {
     absl::Time fetched;
   };
   void ClearCache();
+  absl::StatusOr<IssuedToken> Store(v1::Scope scope, std::string_view description,
+                                    std::string_view created_by, std::string secret);
 
   storage::TokenRepository repo_;
   absl::Mutex cache_mu_;

@@ -129,6 +129,8 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       config->server.tls_cert = value;
     } else if (key == "tls_key") {
       config->server.tls_key = value;
+    } else if (key == "admin_token_file") {
+      config->server.admin_token_file = value;
     } else if (key == "secret_key_file") {
       config->server.secret_key_file = value;
     } else if (key == "container_host") {
@@ -165,12 +167,13 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
     } else if (absl::Status s = SetBound(key, value, config); absl::IsNotFound(s)) {
       std::string known;
       for (const char* k : kBoundKeys) absl::StrAppend(&known, ", ", k);
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": unknown key \"", key,
-                       "\" (known: data_dir, grpc_listen, http_listen, log_format, tls_cert, "
-                       "tls_key, secret_key_file, "
-                       "shutdown_grace, http_threads, max_webhook_body",
-                       known, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": unknown key \"", key,
+          "\" (known: data_dir, grpc_listen, http_listen, log_format, tls_cert, "
+          "tls_key, secret_key_file, admin_token_file, container_host, router, router_admin, "
+          "router_server, preview_domain, "
+          "shutdown_grace, http_threads, max_webhook_body",
+          known, ")"));
     } else if (!s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": ", key, ": ", s.message()));
     }

@@ -11,11 +11,14 @@
 #include <iostream>
 #include <map>
 
+#include "common/cli_docs.h"
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/paths.h"
 #include "common/random.h"
+#include "common/version.h"
+#include "deploy/unix_http.h"
 #include "server/auth.h"
 #include "server/config.h"
 #include "server/server.h"
@@ -65,8 +68,10 @@ int RunTokenCommand(const std::string& action, const std::string& data_dir,
 namespace {
 
 int Main(int argc, char** argv) {
-  CLI::App app{"slipwayd: the Slipway release controller"};
-  app.set_version_flag("--version", "slipwayd 0.1.0");
+  CLI::App app{"the Slipway release controller", "slipwayd"};
+  app.set_version_flag("--version", std::string("slipwayd ") + slipway::Version());
+  bool man = false;
+  app.add_flag("--man", man, "Print the slipwayd(8) man page and exit")->group("");
   std::string config_path, data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key, grace,
       reconcile_interval, max_webhook_body;
   double reconcile_max_share = -1;
@@ -112,7 +117,10 @@ int Main(int argc, char** argv) {
   app.add_option("--log-format", log_format, "text or json (default text)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate: serve gRPC and HTTP over TLS");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
-  std::string secret_key_file, new_key_file;
+  std::string secret_key_file, new_key_file, admin_token_file;
+  app.add_option("--admin-token-file", admin_token_file,
+                 "The first admin token (slw_ and 64 hex digits) on a new data dir, e.g. a "
+                 "mounted Secret; default: a new one written to <data dir>/admin.token");
   app.add_option("--secret-key-file", secret_key_file,
                  "Key that seals secret values in the database (default: <data dir>/secret.key, "
                  "created 0600 on first start)");
@@ -134,6 +142,14 @@ int Main(int argc, char** argv) {
   for (auto* sub : {create, list, revoke}) {
     sub->add_option("--data-dir", data_dir, "Data directory");
   }
+  auto* healthcheck = app.add_subcommand(
+      "healthcheck", "Exit 0 if the local slipwayd answers 200 on /healthz (a container probe)");
+  int health_port = 7421;
+  std::string health_path = "/healthz";
+  healthcheck->add_option("--port", health_port, "Its HTTP port on 127.0.0.1 (default 7421)")
+      ->check(CLI::Range(1, 65535));
+  healthcheck->add_option("--path", health_path, "The path to ask (default /healthz)");
+  healthcheck->footer("Example:\n  slipwayd healthcheck --port 7421 --path /readyz");
   auto* secrets = app.add_subcommand("secrets", "Manage the key that seals stored secrets");
   secrets->require_subcommand(1);
   auto* rotate = secrets->add_subcommand(
@@ -142,7 +158,27 @@ int Main(int argc, char** argv) {
   rotate->add_option("--secret-key-file", secret_key_file, "The current key file");
   rotate->add_option("--new-key-file", new_key_file,
                      "Where to write the new key (default: the current key file is replaced)");
+  // Set after the subcommands, which would otherwise inherit it.
+  app.footer(
+      "Serves gRPC (the CLI, CI jobs) and HTTP (webhooks, /healthz, /readyz, /metrics), and "
+      "keeps everything in SQLite under the data dir. SIGTERM drains in-flight calls and exits "
+      "0.\nExample:\n  slipwayd --config /etc/slipway/slipwayd.yaml\n"
+      "  slipwayd --data-dir /tmp/slipway --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0");
   CLI11_PARSE(app, argc, argv);
+  if (man) {
+    slipway::ManExtras extras;
+    extras.environment =
+        "SLIPWAY_DATA_DIR\tthe data dir, when neither --data-dir nor data_dir is set\n";
+    extras.files =
+        "/etc/slipway/slipwayd.yaml\tthe packaged config file\n"
+        "<data dir>/slipway.db\tthe SQLite database (WAL mode)\n"
+        "<data dir>/admin.token\tthe bootstrap admin token, written 0600 on first start\n"
+        "<data dir>/secret.key\tthe key that seals stored secrets, created 0600\n"
+        "<data dir>/endpoints.json\tthe addresses actually listened on\n";
+    extras.exit_status = "0\tstopped cleanly after SIGTERM or SIGINT\n1\tcould not start\n";
+    std::fputs(slipway::ManPage(app, "slipwayd", 8, extras).c_str(), stdout);
+    return 0;
+  }
 
   DaemonConfig config;
   config.server.data_dir = slipway::DefaultDataDir();
@@ -157,6 +193,7 @@ int Main(int argc, char** argv) {
   if (!tls_cert.empty()) config.server.tls_cert = tls_cert;
   if (!tls_key.empty()) config.server.tls_key = tls_key;
   if (!secret_key_file.empty()) config.server.secret_key_file = secret_key_file;
+  if (!admin_token_file.empty()) config.server.admin_token_file = admin_token_file;
   if (!container_host.empty()) config.server.container_host = container_host;
   if (!router.empty()) config.server.router = router;
   if (!router_admin.empty()) config.server.router_admin = router_admin;
@@ -204,6 +241,17 @@ int Main(int argc, char** argv) {
       std::replace(flag.begin(), flag.end(), '_', '-');
       return Fail(absl::InvalidArgumentError(flag + ": " + std::string(s.message())));
     }
+  }
+
+  if (healthcheck->parsed()) {
+    auto response = slipway::deploy::SendLoopbackHttp(
+        health_port, {.target = health_path, .host = "127.0.0.1", .timeout = absl::Seconds(3)});
+    if (!response.ok()) return Fail(response.status());
+    if (response->status != 200) {
+      std::fprintf(stderr, "slipwayd: %s answered %d\n", health_path.c_str(), response->status);
+      return 1;
+    }
+    return 0;
   }
 
   if (rotate->parsed()) {

@@ -336,10 +336,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   impl->metrics = std::make_unique<Metrics>();
   impl->tokens = std::make_unique<TokenManager>(impl->db.get(), clock, ids);
-  ASSIGN_OR_RETURN(bool bootstrapped,
-                   impl->tokens->BootstrapAdminToken(AdminTokenPath(options.data_dir)));
-  if (bootstrapped) {
+  std::string given_token;
+  if (!options.admin_token_file.empty()) {
+    std::ifstream in(options.admin_token_file);
+    if (!in) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("admin_token_file: cannot read ", options.admin_token_file));
+    }
+    given_token.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (given_token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("admin_token_file: ", options.admin_token_file, " is empty"));
+    }
+  }
+  ASSIGN_OR_RETURN(bool bootstrapped, impl->tokens->BootstrapAdminToken(
+                                          AdminTokenPath(options.data_dir), given_token));
+  if (bootstrapped && given_token.empty()) {
     spdlog::info("new data dir: admin token written to {}", AdminTokenPath(options.data_dir));
+  } else if (bootstrapped) {
+    spdlog::info("new data dir: the admin token of {} stored", options.admin_token_file);
   }
   impl->pipelines = std::make_unique<pipeline::PipelineManager>(impl->db.get(), clock, ids);
 

@@ -33,6 +33,10 @@ struct ServerOptions {
   // The key secret values are sealed with in the database (64 hex characters). Empty: the
   // default, <data_dir>/secret.key, created 0600 with a new key on first start.
   std::string secret_key_file;
+  // A file holding the first admin token ("slw_" and 64 hex digits), e.g. a mounted
+  // Kubernetes Secret. On a data dir with no active token it is stored instead of a new one,
+  // and admin.token is not written. Empty: a new token is written to <data_dir>/admin.token.
+  std::string admin_token_file;
   // Name of a registered SQLite VFS (tests inject faults); empty for the default.
   std::string sqlite_vfs;
   // Drivers to use instead of the built-in `process` and `command`, by name (tests and

@@ -1,0 +1,7 @@
+#include "common/version.h"
+
+namespace slipway {
+
+const char* Version() { return SLIPWAY_VERSION; }
+
+}  // namespace slipway
