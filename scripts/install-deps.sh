@@ -10,7 +10,7 @@ packages=(
   libspdlog-dev prometheus-cpp-dev libgit2-dev libboost1.81-dev
   nghttp2-client prometheus python3-grpcio python3-yaml webhook
   clang libclang-rt-14-dev clang-format clang-tidy
-  podman runc netavark aardvark-dns busybox-static caddy mmdebstrap
+  podman runc netavark aardvark-dns busybox-static caddy mmdebstrap zsh fish
 )
 missing=()
 for p in "${packages[@]}"; do

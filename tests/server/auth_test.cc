@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -58,7 +59,8 @@ TEST_F(AuthTest, AuthenticateChecksTokenAndScope) {
   EXPECT_EQ(ok->token_id, deploy->token.id());
   EXPECT_OK(tokens_->Authenticate("bearer " + deploy->secret, v1::SCOPE_DEPLOY));
   EXPECT_THAT(tokens_->Authenticate("Bearer " + deploy->secret, v1::SCOPE_ADMIN),
-              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("has scope deploy; this call needs admin")));
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("has scope deploy; this call needs admin")));
   EXPECT_THAT(tokens_->Authenticate("", v1::SCOPE_READ),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("missing credentials")));
   EXPECT_THAT(tokens_->Authenticate(deploy->secret, v1::SCOPE_READ),
@@ -112,6 +114,36 @@ TEST_F(AuthTest, BootstrapWritesAnAdminTokenOnceWithMode0600) {
   auto second = tokens_->BootstrapAdminToken(path);
   ASSERT_OK(second);
   EXPECT_FALSE(*second);
+}
+
+TEST_F(AuthTest, BootstrapStoresTheOperatorsTokenAndWritesNoFile) {
+  const std::string given = "slw_" + std::string(64, 'a');
+  std::string path = dir_.File("admin.token");
+  auto first = tokens_->BootstrapAdminToken(path, given + "\n");  // a file's trailing newline
+  ASSERT_OK(first);
+  EXPECT_TRUE(*first);
+  EXPECT_NE(::access(path.c_str(), F_OK), 0) << "the given token was written to " << path;
+  auto who = tokens_->Authenticate("Bearer " + given, v1::SCOPE_ADMIN);
+  ASSERT_OK(who);
+  // Once a token is active, a given one is not stored again.
+  auto second = tokens_->BootstrapAdminToken(path, "slw_" + std::string(64, 'b'));
+  ASSERT_OK(second);
+  EXPECT_FALSE(*second);
+  EXPECT_THAT(tokens_->Authenticate("Bearer slw_" + std::string(64, 'b'), v1::SCOPE_READ),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("invalid token")));
+}
+
+TEST_F(AuthTest, BootstrapRefusesAMalformedGivenTokenAndStoresNothing) {
+  for (const std::string& bad : std::vector<std::string>{
+           "hunter2", "slw_" + std::string(63, 'a'), "slw_" + std::string(64, 'G'),
+           "slw_" + std::string(64, 'a') + " trailing words"}) {
+    EXPECT_THAT(tokens_->BootstrapAdminToken(dir_.File("admin.token"), bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("admin_token_file")))
+        << bad;
+  }
+  auto listed = tokens_->List(true);
+  ASSERT_OK(listed);
+  EXPECT_TRUE(listed->empty());
 }
 
 TEST(ScopeTest, ParsesNames) {
