@@ -183,6 +183,7 @@ int ListStages(const Connection& c, const std::string& pipeline, const std::stri
   if (!s.ok()) return RpcFail(s, c);
   auto stub = v1::ReleaseService::NewStub(c.channel);
   std::vector<v1::StageStatus> stages;
+  stages.reserve(p.stages_size());
   for (const auto& spec : p.stages()) {
     v1::GetStageRequest req;
     req.set_pipeline(pipeline);
@@ -195,6 +196,7 @@ int ListStages(const Connection& c, const std::string& pipeline, const std::stri
   if (output == "json") {
     // One object per stage, in the protobuf JSON mapping, as a JSON array.
     std::vector<std::string> items;
+    items.reserve(stages.size());
     for (const auto& st : stages) items.push_back(ToJson(st));
     std::printf("[%s]\n", absl::StrJoin(items, ",").c_str());
     return 0;

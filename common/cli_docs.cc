@@ -48,7 +48,7 @@ std::string Roff(std::string_view text) {
                                         {{"\\", "\\e"}, {"-", "\\-"}});
   std::vector<std::string> lines = absl::StrSplit(out, '\n');
   for (std::string& line : lines) {
-    if (!line.empty() && (line[0] == '.' || line[0] == '\'')) line = "\\&" + line;
+    if (!line.empty() && (line[0] == '.' || line[0] == '\'')) line.insert(0, "\\&");
   }
   return absl::StrJoin(lines, "\n");
 }
