@@ -1,16 +1,51 @@
-// Commands about the CLI itself: `completion bash|zsh|fish` and the hidden `man`, which print
-// what common/cli_docs.h derives from the command tree. Neither connects to slipwayd.
+// Commands about the CLI itself: `version` (the client's and the server's), `completion
+// bash|zsh|fish` and the hidden `man`, which print what common/cli_docs.h derives from the
+// command tree. Only `version` connects to slipwayd.
 #include <cstdio>
 
+#include "absl/strings/str_cat.h"
 #include "cli/command_group.h"
 #include "common/cli_docs.h"
+#include "common/proto_yaml.h"
+#include "common/version.h"
+#include "slipway/v1/admin_service.grpc.pb.h"
 
 namespace slipway::cli {
 namespace {
 
+// The client's version, then the server's; exit 1 (after the client's) if the server cannot
+// be asked.
+int Version(const Globals& g) {
+  const std::string client = slipway::Version();
+  auto conn = g.connect();
+  v1::ServerInfo info;
+  grpc::Status s;
+  if (conn.ok()) {
+    s = v1::AdminService::NewStub(conn->channel)
+            ->GetServerInfo(conn->NewContext().get(), v1::GetServerInfoRequest(), &info);
+  }
+  if (g.output == "table") {
+    std::printf("client: slipway %s\n", client.c_str());
+    if (conn.ok() && s.ok()) {
+      std::printf("server: slipwayd %s at %s (started %s, storage %s)\n", info.version().c_str(),
+                  conn->address.c_str(), info.start_time().c_str(), info.storage().c_str());
+    }
+  } else {
+    // {"client": {"version": ...}, "server": ServerInfo}
+    std::string server = conn.ok() && s.ok() ? ToJson(info) : "null";
+    std::printf("{\"client\": {\"version\": \"%s\"}, \"server\": %s}\n", client.c_str(),
+                server.c_str());
+  }
+  if (!conn.ok()) return Fail(std::string(conn.status().message()));
+  if (!s.ok()) return RpcFail(s, *conn);
+  return 0;
+}
+
 class DocsGroup final : public CommandGroup {
  public:
   void Register(CLI::App& app) override {
+    version_ = app.add_subcommand("version", "Show the client's and the server's versions");
+    Example(version_, {"slipway version", "slipway version -o json"});
     completion_ = app.add_subcommand("completion", "Print a shell completion script");
     completion_->add_option("shell", shell_, "bash, zsh or fish")
         ->required()
@@ -24,6 +59,7 @@ class DocsGroup final : public CommandGroup {
   }
 
   std::optional<int> Run(const Globals& g) override {
+    if (version_->parsed()) return Version(g);
     if (completion_->parsed()) {
       std::fputs(CompletionScript(*g.app, "slipway", shell_).c_str(), stdout);
       return 0;
@@ -50,7 +86,7 @@ class DocsGroup final : public CommandGroup {
   }
 
  private:
-  CLI::App *completion_ = nullptr, *man_ = nullptr;
+  CLI::App *version_ = nullptr, *completion_ = nullptr, *man_ = nullptr;
   std::string shell_;
 };
 

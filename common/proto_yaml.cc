@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace slipway {
 namespace {
@@ -80,8 +81,7 @@ class YamlReader {
     for (const auto& kv : node) {
       std::string key = kv.first.as<std::string>();
       if (!seen.insert(key).second) {
-        return Error(kv.first, path.empty() ? key : absl::StrCat(path, ".", key),
-                     "is given twice");
+        return Error(kv.first, path.empty() ? key : absl::StrCat(path, ".", key), "is given twice");
       }
       const FieldDescriptor* f = d->FindFieldByName(key);
       if (f == nullptr) f = d->FindFieldByCamelcaseName(key);
@@ -90,16 +90,15 @@ class YamlReader {
         std::vector<std::string> known;
         for (int i = 0; i < d->field_count(); ++i) known.push_back(d->field(i)->name());
         return Error(kv.first, field_path,
-                     absl::StrCat("unknown field \"", key, "\" (known fields: ",
-                                  absl::StrJoin(known, ", "), ")"));
+                     absl::StrCat("unknown field \"", key,
+                                  "\" (known fields: ", absl::StrJoin(known, ", "), ")"));
       }
       if (const auto* oneof = f->containing_oneof(); oneof != nullptr && !oneof->is_synthetic()) {
         const FieldDescriptor* set = msg->GetReflection()->GetOneofFieldDescriptor(*msg, oneof);
         if (set != nullptr && set != f) {
           return Error(kv.first, field_path,
                        absl::StrCat("\"", set->name(), "\" and \"", f->name(),
-                                    "\" cannot both be set (only one of ", OneofNames(oneof),
-                                    ")"));
+                                    "\" cannot both be set (only one of ", OneofNames(oneof), ")"));
         }
       }
       if (f->is_map()) {
@@ -158,8 +157,8 @@ class YamlReader {
       const FieldDescriptor* value_field = entry->FindFieldByName("value");
       e->GetReflection()->SetString(e, entry->FindFieldByName("key"), key);
       if (value_field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-        RETURN_IF_ERROR(ReadMessage(kv.second, e->GetReflection()->MutableMessage(e, value_field),
-                                    item_path));
+        RETURN_IF_ERROR(
+            ReadMessage(kv.second, e->GetReflection()->MutableMessage(e, value_field), item_path));
       } else {
         RETURN_IF_ERROR(ReadScalar(kv.second, e, value_field, item_path, false));
       }
@@ -257,78 +256,18 @@ class YamlReader {
   }
 };
 
-// Writes messages through a visitor shared by the YAML and JSON writers.
-nlohmann::ordered_json ScalarToJson(const Message& msg, const FieldDescriptor* f, int index) {
-  const Reflection* r = msg.GetReflection();
-  bool rep = index >= 0;
-  switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_STRING:
-      return rep ? r->GetRepeatedString(msg, f, index) : r->GetString(msg, f);
-    case FieldDescriptor::CPPTYPE_INT32:
-      return rep ? r->GetRepeatedInt32(msg, f, index) : r->GetInt32(msg, f);
-    case FieldDescriptor::CPPTYPE_INT64:
-      return rep ? r->GetRepeatedInt64(msg, f, index) : r->GetInt64(msg, f);
-    case FieldDescriptor::CPPTYPE_UINT32:
-      return rep ? r->GetRepeatedUInt32(msg, f, index) : r->GetUInt32(msg, f);
-    case FieldDescriptor::CPPTYPE_UINT64:
-      return rep ? r->GetRepeatedUInt64(msg, f, index) : r->GetUInt64(msg, f);
-    case FieldDescriptor::CPPTYPE_DOUBLE:
-      return rep ? r->GetRepeatedDouble(msg, f, index) : r->GetDouble(msg, f);
-    case FieldDescriptor::CPPTYPE_FLOAT:
-      return rep ? r->GetRepeatedFloat(msg, f, index) : r->GetFloat(msg, f);
-    case FieldDescriptor::CPPTYPE_BOOL:
-      return rep ? r->GetRepeatedBool(msg, f, index) : r->GetBool(msg, f);
-    case FieldDescriptor::CPPTYPE_ENUM:
-      return EnumShortName(rep ? r->GetRepeatedEnum(msg, f, index) : r->GetEnum(msg, f));
-    case FieldDescriptor::CPPTYPE_MESSAGE:
-      break;
-  }
-  return nullptr;
-}
-
+// The protobuf JSON mapping, from protobuf's own printer, with the proto's field names.
 nlohmann::ordered_json MessageToJsonValue(const Message& msg) {
-  const Reflection* r = msg.GetReflection();
-  if (const FieldDescriptor* f = ListWrapperField(msg.GetDescriptor()); f != nullptr) {
-    nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (int i = 0; i < r->FieldSize(msg, f); ++i) {
-      list.push_back(MessageToJsonValue(r->GetRepeatedMessage(msg, f, i)));
-    }
-    return list;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  auto status = google::protobuf::util::MessageToJsonString(msg, &json, options);
+  if (!status.ok()) {
+    return nlohmann::ordered_json{
+        {"error", absl::StrCat("cannot print ", msg.GetDescriptor()->full_name(), ": ",
+                               std::string(status.message()))}};
   }
-  nlohmann::ordered_json out = nlohmann::ordered_json::object();
-  std::vector<const FieldDescriptor*> fields;
-  r->ListFields(msg, &fields);
-  for (const FieldDescriptor* f : fields) {
-    if (f->is_map()) {
-      // Sorted by key so that output is stable.
-      std::map<std::string, nlohmann::ordered_json> entries;
-      for (int i = 0; i < r->FieldSize(msg, f); ++i) {
-        const Message& e = r->GetRepeatedMessage(msg, f, i);
-        const FieldDescriptor* kf = e.GetDescriptor()->FindFieldByName("key");
-        const FieldDescriptor* vf = e.GetDescriptor()->FindFieldByName("value");
-        entries[e.GetReflection()->GetString(e, kf)] =
-            vf->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
-                ? MessageToJsonValue(e.GetReflection()->GetMessage(e, vf))
-                : ScalarToJson(e, vf, -1);
-      }
-      nlohmann::ordered_json m = nlohmann::ordered_json::object();
-      for (auto& [k, v] : entries) m[k] = std::move(v);
-      out[f->name()] = std::move(m);
-    } else if (f->is_repeated()) {
-      nlohmann::ordered_json list = nlohmann::ordered_json::array();
-      for (int i = 0; i < r->FieldSize(msg, f); ++i) {
-        list.push_back(f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
-                           ? MessageToJsonValue(r->GetRepeatedMessage(msg, f, i))
-                           : ScalarToJson(msg, f, i));
-      }
-      out[f->name()] = std::move(list);
-    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      out[f->name()] = MessageToJsonValue(r->GetMessage(msg, f));
-    } else {
-      out[f->name()] = ScalarToJson(msg, f, -1);
-    }
-  }
-  return out;
+  return nlohmann::ordered_json::parse(json);
 }
 
 void EmitJsonAsYaml(const nlohmann::ordered_json& v, YAML::Emitter& out) {

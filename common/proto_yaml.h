@@ -1,8 +1,11 @@
-// Reads and writes protobuf messages as YAML and JSON in the project's one file format: the
-// proto's JSON mapping with snake_case field names, enums as their lower-case short names
-// (`CONCURRENCY_POLICY_REPLACE` is written `replace`), and a message whose only field is a
-// repeated `steps` (`Steps`) written as a plain list. `slipway apply -f`, `-o yaml` and `-o json`
-// all use it, so what the CLI prints can be applied again.
+// Reads and writes protobuf messages as YAML and JSON. Reading is lenient, for files people
+// write: the proto's JSON mapping with snake_case (or lowerCamelCase) field names, enums as
+// their full names or lower-case short names (`CONCURRENCY_POLICY_REPLACE` or `replace`),
+// integers as numbers or strings, and a message whose only field is a repeated `steps`
+// (`Steps`) written as a plain list. Writing is the protobuf JSON mapping exactly, printed by
+// protobuf's own printer (with the proto's field names, which every parser of the mapping
+// accepts), so `slipway -o json` parses with any language's protobuf JSON parser and
+// `-o yaml` output can be applied again.
 #ifndef SLIPWAY_COMMON_PROTO_YAML_H_
 #define SLIPWAY_COMMON_PROTO_YAML_H_
 
@@ -20,8 +23,9 @@ namespace slipway {
 // field "dirver"`.
 absl::Status ParseYaml(std::string_view text, google::protobuf::Message* message);
 
+// The protobuf JSON mapping, as YAML.
 std::string ToYaml(const google::protobuf::Message& message);
-// Pretty-printed JSON (two-space indent) in the same conventions.
+// The protobuf JSON mapping, pretty-printed (two-space indent).
 std::string ToJson(const google::protobuf::Message& message);
 
 // The short lower-case name of an enum value (`replace` for CONCURRENCY_POLICY_REPLACE).

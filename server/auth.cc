@@ -120,7 +120,7 @@ absl::StatusOr<Principal> TokenManager::Authenticate(std::string_view authorizat
                                                     ScopeName(found.scope()), "; this call needs ",
                                                     ScopeName(needed)));
   }
-  return Principal{found.id(), found.scope()};
+  return Principal{found.id(), found.scope(), found.description()};
 }
 
 void TokenManager::ClearCache() {

@@ -28,6 +28,7 @@ namespace slipway::server {
 struct Principal {
   std::string token_id;
   v1::Scope scope = v1::SCOPE_UNSPECIFIED;
+  std::string description;  // the token's, for the audit log
 };
 
 struct IssuedToken {

@@ -5,14 +5,24 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <array>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "common/version.h"
 
 namespace slipway::server {
 
@@ -27,6 +37,13 @@ struct Metrics::Impl {
       prometheus::BuildHistogram()
           .Name("slipway_grpc_request_duration_seconds")
           .Help("Time spent handling gRPC requests, by method.")
+          .Register(*registry);
+  // Streams (WatchRun, WatchResourceLogs) last as long as what they follow: kept apart, so
+  // the unary histogram's quantiles describe request handling.
+  prometheus::Family<prometheus::Histogram>& stream_duration =
+      prometheus::BuildHistogram()
+          .Name("slipway_grpc_stream_duration_seconds")
+          .Help("How long server-streaming gRPC calls stayed open, by method.")
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& http =
       prometheus::BuildCounter()
@@ -43,11 +60,10 @@ struct Metrics::Impl {
           .Name("slipway_previews")
           .Help("Live preview environments, by state.")
           .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& http_connections =
-      prometheus::BuildGauge()
-          .Name("slipway_http_connections")
-          .Help("HTTP connections open now.")
-          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& http_connections = prometheus::BuildGauge()
+                                                                .Name("slipway_http_connections")
+                                                                .Help("HTTP connections open now.")
+                                                                .Register(*registry);
   prometheus::Family<prometheus::Gauge>& http_buffered =
       prometheus::BuildGauge()
           .Name("slipway_http_buffered_bytes")
@@ -76,7 +92,7 @@ struct Metrics::Impl {
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
-  impl_->info.Add({{"version", "0.1.0"}}).Set(1);
+  impl_->info.Add({{"version", Version()}}).Set(1);
 }
 
 Metrics::~Metrics() = default;
@@ -99,10 +115,15 @@ void Metrics::ObserveRpc(std::string_view method, int code, double seconds) {
     auto& series = impl_->methods[key];
     if (series == nullptr) {
       static const prometheus::Histogram::BucketBoundaries kBuckets = {
-          0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-          2.5,    5,       10};
+          0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+      static const prometheus::Histogram::BucketBoundaries kStreamBuckets = {
+          0.1, 1, 10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600};
       series = std::make_unique<Impl::MethodSeries>();
-      series->latency = &impl_->latency.Add({{"method", std::string(method)}}, kBuckets);
+      const bool streaming = method.find("/Watch") != std::string_view::npos;
+      series->latency =
+          streaming ? &impl_->stream_duration.Add({{"method", std::string(method)}}, kStreamBuckets)
+                    : &impl_->latency.Add({{"method", std::string(method)}}, kBuckets);
     }
     if (series->by_code[code] == nullptr) {
       series->by_code[code] = &impl_->rpcs.Add(
@@ -148,8 +169,83 @@ void Metrics::SetUnrecordedRejections(int64_t total) {
   seen = total;
 }
 
+namespace {
+
+// The standard process metrics (as Prometheus' client libraries name them), read from /proc at
+// each scrape. Empty where /proc cannot be read.
+std::string ProcessMetrics() {
+  std::string out;
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  size_t close = stat.rfind(')');
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (close != std::string::npos && ticks > 0) {
+    std::vector<std::string> f = absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
+    // f[0] is field 3 (state): utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
+    double utime = 0, stime = 0, start_ticks = 0, vsize = 0, rss = 0;
+    if (f.size() > 21 && absl::SimpleAtod(f[11], &utime) && absl::SimpleAtod(f[12], &stime) &&
+        absl::SimpleAtod(f[19], &start_ticks) && absl::SimpleAtod(f[20], &vsize) &&
+        absl::SimpleAtod(f[21], &rss)) {
+      double boot = 0;
+      std::ifstream stat_all("/proc/stat");
+      for (std::string line; std::getline(stat_all, line);) {
+        if (line.rfind("btime ", 0) == 0) (void)absl::SimpleAtod(line.substr(6), &boot);
+      }
+      absl::StrAppend(
+          &out,
+          "# HELP process_cpu_seconds_total User and system CPU time spent, in seconds.\n"
+          "# TYPE process_cpu_seconds_total counter\n"
+          "process_cpu_seconds_total ",
+          (utime + stime) / static_cast<double>(ticks), "\n",
+          "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+          "# TYPE process_resident_memory_bytes gauge\n"
+          "process_resident_memory_bytes ",
+          rss * static_cast<double>(page), "\n",
+          "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+          "# TYPE process_virtual_memory_bytes gauge\n"
+          "process_virtual_memory_bytes ",
+          vsize, "\n");
+      if (boot > 0) {
+        absl::StrAppend(&out,
+                        "# HELP process_start_time_seconds Start time of the process since the "
+                        "Unix epoch, in seconds.\n"
+                        "# TYPE process_start_time_seconds gauge\n"
+                        "process_start_time_seconds ",
+                        absl::StrFormat("%.2f", boot + start_ticks / static_cast<double>(ticks)),
+                        "\n");
+      }
+    }
+  }
+  std::error_code ec;
+  int64_t fds = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++fds;
+  }
+  if (!ec) {
+    absl::StrAppend(&out,
+                    "# HELP process_open_fds Number of open file descriptors.\n"
+                    "# TYPE process_open_fds gauge\n"
+                    "process_open_fds ",
+                    fds, "\n");
+  }
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    absl::StrAppend(&out,
+                    "# HELP process_max_fds Maximum number of open file descriptors.\n"
+                    "# TYPE process_max_fds gauge\n"
+                    "process_max_fds ",
+                    static_cast<int64_t>(limit.rlim_cur), "\n");
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string Metrics::Render() const {
-  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+  return prometheus::TextSerializer().Serialize(impl_->registry->Collect()) + ProcessMetrics();
 }
 
 }  // namespace slipway::server

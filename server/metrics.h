@@ -1,5 +1,6 @@
-// Prometheus metrics of slipwayd: per-RPC request counters and latency histograms, HTTP
-// request counters, and build info, rendered in the text exposition format for /metrics.
+// Prometheus metrics of slipwayd: per-RPC request counters and latency histograms (streams
+// apart), HTTP request counters, build info, and the standard process_* metrics (CPU, memory,
+// open fds, start time), rendered in the text exposition format for /metrics.
 #ifndef SLIPWAY_SERVER_METRICS_H_
 #define SLIPWAY_SERVER_METRICS_H_
 
@@ -22,7 +23,9 @@ class Metrics {
   ~Metrics();
 
   // Records one finished RPC: `method` is the full method name ("/slipway.v1.PipelineService/
-  // GetPipeline"), `code` the numeric gRPC status code (labelled by name, "NOT_FOUND").
+  // GetPipeline"), `code` the numeric gRPC status code (labelled by name, "NOT_FOUND"). The
+  // time goes to slipway_grpc_request_duration_seconds, or for a stream (a Watch method) to
+  // slipway_grpc_stream_duration_seconds.
   // Called on every RPC: after the first call per method and code it takes only a reader lock.
   void ObserveRpc(std::string_view method, int code, double seconds);
   void ObserveHttp(std::string_view path, int status);

@@ -22,6 +22,8 @@
 #include "common/private_files.h"
 #include "common/secret_box.h"
 #include "common/status_macros.h"
+#include "common/time_format.h"
+#include "common/version.h"
 #include "deploy/caddy_router.h"
 #include "deploy/command_driver.h"
 #include "deploy/container_driver.h"
@@ -40,6 +42,7 @@
 #include "server/http_routes.h"
 #include "server/metrics.h"
 #include "server/redaction.h"
+#include "server/reflection_v1.h"
 #include "server/services.h"
 #include "storage/database.h"
 #include "storage/request_log.h"
@@ -142,6 +145,7 @@ struct Server::Impl {
   std::unique_ptr<DeliveryServiceImpl> delivery_service;
   std::unique_ptr<PipelineServiceImpl> pipeline_service;
   std::unique_ptr<AdminServiceImpl> admin_service;
+  std::unique_ptr<grpc::Service> reflection_v1;
   std::unique_ptr<HealthServiceImpl> health_service;
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<HttpRoutes> routes;
@@ -434,7 +438,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->release_service = std::make_unique<ReleaseServiceImpl>(
       deps, impl->runs.get(), impl->stages.get(), impl->resource_logs.get());
   impl->pipeline_service = std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get());
-  impl->admin_service = std::make_unique<AdminServiceImpl>(deps);
+  impl->admin_service = std::make_unique<AdminServiceImpl>(
+      deps, ServerInfoSource{.version = Version(), .start_time = FormatRfc3339(clock->Now())});
   impl->health_service = std::make_unique<HealthServiceImpl>();
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -467,6 +472,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(impl->delivery_service.get());
   builder.RegisterService(impl->preview_service.get());
   builder.RegisterService(impl->health_service.get());
+  // v1alpha comes from gRPC's plugin; v1 lists the same services, and both reflection ones.
+  impl->reflection_v1 = MakeReflectionV1Service({
+      v1::PipelineService::service_full_name(),
+      v1::AdminService::service_full_name(),
+      v1::ReleaseService::service_full_name(),
+      v1::DeliveryService::service_full_name(),
+      v1::PreviewService::service_full_name(),
+      grpc::health::v1::Health::service_full_name(),
+      "grpc.reflection.v1.ServerReflection",
+      "grpc.reflection.v1alpha.ServerReflection",
+  });
+  builder.RegisterService(impl->reflection_v1.get());
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->grpc_port == 0) {
     return absl::UnavailableError(

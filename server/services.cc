@@ -5,9 +5,11 @@
 #include <chrono>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "common/duration.h"
 #include "common/error_reason.h"
 #include "common/run_state.h"
+#include "google/protobuf/message.h"
 #include "server/grpc_status.h"
 #include "storage/run_repository.h"
 
@@ -21,6 +23,50 @@ std::string AuthorizationHeader(const grpc::ServerContextBase* context) {
   return std::string(it->second.data(), it->second.size());
 }
 
+// Read-only methods by their verb; every other method changes something and is audited.
+bool IsMutation(std::string_view method) {
+  std::string_view name = method.substr(method.rfind('/') + 1);
+  for (std::string_view verb : {"Get", "List", "Watch", "Validate", "Diff"}) {
+    if (name.substr(0, verb.size()) == verb) return false;
+  }
+  return true;
+}
+
+// What an audit line names of the request: its top-level pipeline, stage, name, id, target
+// fields and the name of a pipeline it carries. Bounded: names are at most 253 characters.
+std::string AuditTarget(const google::protobuf::Message* request) {
+  if (request == nullptr) return "";
+  const auto* d = request->GetDescriptor();
+  const auto* r = request->GetReflection();
+  std::string out;
+  for (const char* field : {"pipeline", "stage", "name", "id", "number", "to_release"}) {
+    const auto* f = d->FindFieldByName(field);
+    if (f == nullptr || f->is_repeated()) continue;
+    std::string value;
+    if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+      value = r->GetString(*request, f).substr(0, 253);
+    } else if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_INT64) {
+      if (int64_t n = r->GetInt64(*request, f); n != 0) value = std::to_string(n);
+    } else if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
+               r->HasField(*request, f)) {
+      const auto& sub = r->GetMessage(*request, f);
+      if (const auto* n = sub.GetDescriptor()->FindFieldByName("name");
+          n != nullptr && n->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+        value = sub.GetReflection()->GetString(sub, n).substr(0, 253);
+      }
+    }
+    if (!value.empty()) absl::StrAppend(&out, " ", field, "=\"", value, "\"");
+  }
+  return out;
+}
+
+std::string RequestId(const google::protobuf::Message* request) {
+  if (request == nullptr) return "";
+  const auto* f = request->GetDescriptor()->FindFieldByName("request_id");
+  if (f == nullptr || f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) return "";
+  return request->GetReflection()->GetString(*request, f).substr(0, 128);
+}
+
 // Moves the value of `result` into `*response`, or returns its error.
 template <typename T>
 absl::Status Respond(absl::StatusOr<T> result, T* response) {
@@ -32,7 +78,8 @@ absl::Status Respond(absl::StatusOr<T> result, T* response) {
 }  // namespace
 
 grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const char* method,
-                   v1::Scope scope, const std::function<absl::Status(const Principal&)>& fn) {
+                   v1::Scope scope, const google::protobuf::Message* request,
+                   const std::function<absl::Status(const Principal&)>& fn) {
   // Latency of the server's own work, for metrics only; not domain time.
   auto start = std::chrono::steady_clock::now();
   absl::StatusOr<Principal> principal =
@@ -45,6 +92,19 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   deps.metrics->ObserveRpc(method, static_cast<int>(result.error_code()), seconds);
+  if (IsMutation(method)) {
+    // One line per mutation: who, what, which request, and how it ended.
+    std::string_view short_method = std::string_view(method).substr(sizeof("/slipway.v1.") - 1);
+    if (principal.ok()) {
+      spdlog::info("audit: {} by token {} (\"{}\"){}{} -> {}", short_method, principal->token_id,
+                   principal->description, AuditTarget(request),
+                   RequestId(request).empty() ? "" : " request_id=\"" + RequestId(request) + "\"",
+                   absl::StatusCodeToString(status.code()));
+    } else {
+      spdlog::warn("audit: {} refused{} -> {}: {}", short_method, AuditTarget(request),
+                   absl::StatusCodeToString(status.code()), std::string(status.message()));
+    }
+  }
   if (status.code() == absl::StatusCode::kInternal ||
       status.code() == absl::StatusCode::kDataLoss ||
       status.code() == absl::StatusCode::kUnavailable) {
@@ -59,6 +119,7 @@ grpc::Status PipelineServiceImpl::CreatePipeline(grpc::ServerContext* context,
                                                  const v1::CreatePipelineRequest* request,
                                                  v1::Pipeline* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, CreatePipeline), v1::SCOPE_ADMIN,
+               request,
                [&](const Principal&) { return Respond(pipelines_->Create(*request), response); });
 }
 
@@ -66,7 +127,7 @@ grpc::ServerUnaryReactor* PipelineServiceImpl::GetPipeline(grpc::CallbackServerC
                                                            const grpc::ByteBuffer* request,
                                                            grpc::ByteBuffer* response) {
   grpc::Status status =
-      Serve(deps_, context, SLIPWAY_METHOD(PipelineService, GetPipeline), v1::SCOPE_READ,
+      Serve(deps_, context, SLIPWAY_METHOD(PipelineService, GetPipeline), v1::SCOPE_READ, nullptr,
             [&](const Principal&) -> absl::Status {
               std::vector<grpc::Slice> slices;
               std::string bytes;
@@ -94,6 +155,7 @@ grpc::Status PipelineServiceImpl::ListPipelines(grpc::ServerContext* context,
                                                 const v1::ListPipelinesRequest* request,
                                                 v1::ListPipelinesResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ListPipelines), v1::SCOPE_READ,
+               request,
                [&](const Principal&) { return Respond(pipelines_->List(*request), response); });
 }
 
@@ -101,6 +163,7 @@ grpc::Status PipelineServiceImpl::UpdatePipeline(grpc::ServerContext* context,
                                                  const v1::UpdatePipelineRequest* request,
                                                  v1::Pipeline* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, UpdatePipeline), v1::SCOPE_ADMIN,
+               request,
                [&](const Principal&) { return Respond(pipelines_->Update(*request), response); });
 }
 
@@ -108,13 +171,14 @@ grpc::Status PipelineServiceImpl::DeletePipeline(grpc::ServerContext* context,
                                                  const v1::DeletePipelineRequest* request,
                                                  v1::DeletePipelineResponse*) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, DeletePipeline), v1::SCOPE_ADMIN,
-               [&](const Principal&) { return pipelines_->Delete(*request); });
+               request, [&](const Principal&) { return pipelines_->Delete(*request); });
 }
 
 grpc::Status PipelineServiceImpl::ApplyPipeline(grpc::ServerContext* context,
                                                 const v1::ApplyPipelineRequest* request,
                                                 v1::ApplyPipelineResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ApplyPipeline), v1::SCOPE_ADMIN,
+               request,
                [&](const Principal&) { return Respond(pipelines_->Apply(*request), response); });
 }
 
@@ -122,7 +186,7 @@ grpc::Status PipelineServiceImpl::ValidatePipeline(grpc::ServerContext* context,
                                                    const v1::ValidatePipelineRequest* request,
                                                    v1::ValidatePipelineResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ValidatePipeline), v1::SCOPE_READ,
-               [&](const Principal&) -> absl::Status {
+               request, [&](const Principal&) -> absl::Status {
                  *response = pipelines_->Validate(*request);
                  return absl::OkStatus();
                });
@@ -131,7 +195,7 @@ grpc::Status PipelineServiceImpl::ValidatePipeline(grpc::ServerContext* context,
 grpc::Status AdminServiceImpl::CreateToken(grpc::ServerContext* context,
                                            const v1::CreateTokenRequest* request,
                                            v1::CreateTokenResponse* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(AdminService, CreateToken), v1::SCOPE_ADMIN,
+  return Serve(deps_, context, SLIPWAY_METHOD(AdminService, CreateToken), v1::SCOPE_ADMIN, request,
                [&](const Principal& caller) -> absl::Status {
                  auto r = deps_.tokens->Create(request->scope(), request->description(),
                                                "token:" + caller.token_id);
@@ -147,7 +211,7 @@ grpc::Status AdminServiceImpl::CreateToken(grpc::ServerContext* context,
 grpc::Status AdminServiceImpl::ListTokens(grpc::ServerContext* context,
                                           const v1::ListTokensRequest* request,
                                           v1::ListTokensResponse* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(AdminService, ListTokens), v1::SCOPE_ADMIN,
+  return Serve(deps_, context, SLIPWAY_METHOD(AdminService, ListTokens), v1::SCOPE_ADMIN, request,
                [&](const Principal&) -> absl::Status {
                  auto r = deps_.tokens->List(request->include_revoked());
                  if (!r.ok()) return r.status();
@@ -159,7 +223,7 @@ grpc::Status AdminServiceImpl::ListTokens(grpc::ServerContext* context,
 grpc::Status AdminServiceImpl::RevokeToken(grpc::ServerContext* context,
                                            const v1::RevokeTokenRequest* request,
                                            v1::Token* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(AdminService, RevokeToken), v1::SCOPE_ADMIN,
+  return Serve(deps_, context, SLIPWAY_METHOD(AdminService, RevokeToken), v1::SCOPE_ADMIN, request,
                [&](const Principal& caller) -> absl::Status {
                  auto r = deps_.tokens->Revoke(request->id());
                  if (!r.ok()) return r.status();
@@ -169,9 +233,21 @@ grpc::Status AdminServiceImpl::RevokeToken(grpc::ServerContext* context,
                });
 }
 
+grpc::Status AdminServiceImpl::GetServerInfo(grpc::ServerContext* context,
+                                             const v1::GetServerInfoRequest* request,
+                                             v1::ServerInfo* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(AdminService, GetServerInfo), v1::SCOPE_READ, request,
+               [&](const Principal&) -> absl::Status {
+                 response->set_version(info_.version);
+                 response->set_start_time(info_.start_time);
+                 response->set_storage("sqlite");
+                 return absl::OkStatus();
+               });
+}
+
 grpc::Status ReleaseServiceImpl::StartRun(grpc::ServerContext* context,
                                           const v1::StartRunRequest* request, v1::Run* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, StartRun), v1::SCOPE_DEPLOY,
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, StartRun), v1::SCOPE_DEPLOY, request,
                [&](const Principal& p) {
                  return Respond(runs_->StartRun(*request, "token:" + p.token_id), response);
                });
@@ -179,21 +255,21 @@ grpc::Status ReleaseServiceImpl::StartRun(grpc::ServerContext* context,
 
 grpc::Status ReleaseServiceImpl::GetRun(grpc::ServerContext* context,
                                         const v1::GetRunRequest* request, v1::Run* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, GetRun), v1::SCOPE_READ,
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, GetRun), v1::SCOPE_READ, request,
                [&](const Principal&) { return Respond(runs_->GetRun(request->id()), response); });
 }
 
 grpc::Status ReleaseServiceImpl::ListRuns(grpc::ServerContext* context,
                                           const v1::ListRunsRequest* request,
                                           v1::ListRunsResponse* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, ListRuns), v1::SCOPE_READ,
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, ListRuns), v1::SCOPE_READ, request,
                [&](const Principal&) { return Respond(runs_->ListRuns(*request), response); });
 }
 
 grpc::Status ReleaseServiceImpl::WatchRun(grpc::ServerContext* context,
                                           const v1::WatchRunRequest* request,
                                           grpc::ServerWriter<v1::RunEvent>* writer) {
-  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, WatchRun), v1::SCOPE_READ,
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, WatchRun), v1::SCOPE_READ, request,
                [&](const Principal&) -> absl::Status {
                  int64_t after = request->after_sequence();
                  while (!context->IsCancelled()) {
@@ -226,7 +302,7 @@ grpc::Status ReleaseServiceImpl::WatchResourceLogs(
     grpc::ServerContext* context, const v1::WatchResourceLogsRequest* request,
     grpc::ServerWriter<v1::ResourceLogChunk>* writer) {
   return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, WatchResourceLogs), v1::SCOPE_READ,
-               [&](const Principal&) -> absl::Status {
+               request, [&](const Principal&) -> absl::Status {
                  constexpr size_t kMaxChunk = 64 << 10;
                  bool gone = false;
                  absl::Status s = logs_->Stream(*request, [&](std::string_view piece) {
@@ -252,7 +328,7 @@ grpc::Status ReleaseServiceImpl::WatchResourceLogs(
 
 grpc::Status ReleaseServiceImpl::CancelRun(grpc::ServerContext* context,
                                            const v1::CancelRunRequest* request, v1::Run* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, CancelRun), v1::SCOPE_DEPLOY,
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, CancelRun), v1::SCOPE_DEPLOY, request,
                [&](const Principal& p) {
                  return Respond(runs_->CancelRun(*request, "token:" + p.token_id), response);
                });
@@ -262,7 +338,7 @@ grpc::Status ReleaseServiceImpl::ApproveRun(grpc::ServerContext* context,
                                             const v1::ApproveRunRequest* request,
                                             v1::Run* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, ApproveRun), v1::SCOPE_DEPLOY,
-               [&](const Principal& p) {
+               request, [&](const Principal& p) {
                  return Respond(runs_->ApproveRun(*request, "token:" + p.token_id, false),
                                 response);
                });
@@ -271,7 +347,7 @@ grpc::Status ReleaseServiceImpl::ApproveRun(grpc::ServerContext* context,
 grpc::Status ReleaseServiceImpl::RejectRun(grpc::ServerContext* context,
                                            const v1::ApproveRunRequest* request,
                                            v1::Run* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, RejectRun), v1::SCOPE_DEPLOY,
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, RejectRun), v1::SCOPE_DEPLOY, request,
                [&](const Principal& p) {
                  return Respond(runs_->ApproveRun(*request, "token:" + p.token_id, true), response);
                });
@@ -279,7 +355,7 @@ grpc::Status ReleaseServiceImpl::RejectRun(grpc::ServerContext* context,
 
 grpc::Status ReleaseServiceImpl::RetryRun(grpc::ServerContext* context,
                                           const v1::RetryRunRequest* request, v1::Run* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, RetryRun), v1::SCOPE_DEPLOY,
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, RetryRun), v1::SCOPE_DEPLOY, request,
                [&](const Principal& p) {
                  return Respond(runs_->RetryRun(*request, "token:" + p.token_id), response);
                });
@@ -289,13 +365,14 @@ grpc::Status ReleaseServiceImpl::ListReleases(grpc::ServerContext* context,
                                               const v1::ListReleasesRequest* request,
                                               v1::ListReleasesResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, ListReleases), v1::SCOPE_READ,
+               request,
                [&](const Principal&) { return Respond(runs_->ListReleases(*request), response); });
 }
 
 grpc::Status ReleaseServiceImpl::GetRelease(grpc::ServerContext* context,
                                             const v1::GetReleaseRequest* request,
                                             v1::Release* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, GetRelease), v1::SCOPE_READ,
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, GetRelease), v1::SCOPE_READ, request,
                [&](const Principal&) { return Respond(runs_->GetRelease(*request), response); });
 }
 
@@ -303,7 +380,7 @@ grpc::Status ReleaseServiceImpl::RollbackStage(grpc::ServerContext* context,
                                                const v1::RollbackStageRequest* request,
                                                v1::RollbackStageResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, RollbackStage), v1::SCOPE_DEPLOY,
-               [&](const Principal& p) {
+               request, [&](const Principal& p) {
                  return Respond(stages_->Rollback(*request, "token:" + p.token_id), response);
                });
 }
@@ -312,13 +389,14 @@ grpc::Status ReleaseServiceImpl::DiffReleases(grpc::ServerContext* context,
                                               const v1::DiffReleasesRequest* request,
                                               v1::ReleaseDiff* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, DiffReleases), v1::SCOPE_READ,
+               request,
                [&](const Principal&) { return Respond(stages_->Diff(*request), response); });
 }
 
 grpc::Status ReleaseServiceImpl::HoldStage(grpc::ServerContext* context,
                                            const v1::HoldStageRequest* request,
                                            v1::StageHold* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, HoldStage), v1::SCOPE_DEPLOY,
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, HoldStage), v1::SCOPE_DEPLOY, request,
                [&](const Principal& p) {
                  return Respond(stages_->Hold(*request, "token:" + p.token_id), response);
                });
@@ -328,13 +406,14 @@ grpc::Status ReleaseServiceImpl::ReleaseHold(grpc::ServerContext* context,
                                              const v1::ReleaseHoldRequest* request,
                                              v1::ReleaseHoldResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, ReleaseHold), v1::SCOPE_DEPLOY,
+               request,
                [&](const Principal&) { return Respond(stages_->ReleaseHold(*request), response); });
 }
 
 grpc::Status ReleaseServiceImpl::GetStage(grpc::ServerContext* context,
                                           const v1::GetStageRequest* request,
                                           v1::StageStatus* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, GetStage), v1::SCOPE_READ,
+  return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, GetStage), v1::SCOPE_READ, request,
                [&](const Principal&) { return Respond(stages_->Status(*request), response); });
 }
 
@@ -342,7 +421,7 @@ grpc::Status DeliveryServiceImpl::ListDeliveries(grpc::ServerContext* context,
                                                  const v1::ListDeliveriesRequest* request,
                                                  v1::ListDeliveriesResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(DeliveryService, ListDeliveries), v1::SCOPE_READ,
-               [&](const Principal&) -> absl::Status {
+               request, [&](const Principal&) -> absl::Status {
                  int size = request->page_size() == 0 ? 50 : request->page_size();
                  if (size < 0 || size > 100) {
                    return absl::InvalidArgumentError("page_size: outside 1-100");
@@ -358,6 +437,7 @@ grpc::Status DeliveryServiceImpl::GetDelivery(grpc::ServerContext* context,
                                               const v1::GetDeliveryRequest* request,
                                               v1::Delivery* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(DeliveryService, GetDelivery), v1::SCOPE_READ,
+               request,
                [&](const Principal&) { return Respond(intake_->Get(request->id()), response); });
 }
 
@@ -365,7 +445,7 @@ grpc::Status DeliveryServiceImpl::Redeliver(grpc::ServerContext* context,
                                             const v1::RedeliverRequest* request,
                                             v1::Delivery* response) {
   return Serve(
-      deps_, context, SLIPWAY_METHOD(DeliveryService, Redeliver), v1::SCOPE_DEPLOY,
+      deps_, context, SLIPWAY_METHOD(DeliveryService, Redeliver), v1::SCOPE_DEPLOY, request,
       [&](const Principal&) { return Respond(intake_->Redeliver(request->id()), response); });
 }
 
@@ -373,7 +453,7 @@ grpc::Status PreviewServiceImpl::ListPreviews(grpc::ServerContext* context,
                                               const v1::ListPreviewsRequest* request,
                                               v1::ListPreviewsResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, ListPreviews), v1::SCOPE_READ,
-               [&](const Principal&) -> absl::Status {
+               request, [&](const Principal&) -> absl::Status {
                  auto list = previews_->List(request->pipeline(), request->include_deleted());
                  if (!list.ok()) return list.status();
                  for (auto& p : *list) *response->add_previews() = std::move(p);
@@ -385,7 +465,7 @@ grpc::Status PreviewServiceImpl::GetPreview(grpc::ServerContext* context,
                                             const v1::GetPreviewRequest* request,
                                             v1::Preview* response) {
   return Serve(
-      deps_, context, SLIPWAY_METHOD(PreviewService, GetPreview), v1::SCOPE_READ,
+      deps_, context, SLIPWAY_METHOD(PreviewService, GetPreview), v1::SCOPE_READ, request,
       [&](const Principal&) { return Respond(previews_->Get(request->name()), response); });
 }
 
@@ -393,7 +473,7 @@ grpc::Status PreviewServiceImpl::CreatePreview(grpc::ServerContext* context,
                                                const v1::CreatePreviewRequest* request,
                                                v1::Preview* response) {
   return Serve(
-      deps_, context, SLIPWAY_METHOD(PreviewService, CreatePreview), v1::SCOPE_DEPLOY,
+      deps_, context, SLIPWAY_METHOD(PreviewService, CreatePreview), v1::SCOPE_DEPLOY, request,
       [&](const Principal& caller) -> absl::Status {
         if (request->pipeline().empty()) {
           return absl::InvalidArgumentError("pipeline: must not be empty");
@@ -411,7 +491,7 @@ grpc::Status PreviewServiceImpl::DeletePreview(grpc::ServerContext* context,
                                                const v1::DeletePreviewRequest* request,
                                                v1::Preview* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, DeletePreview), v1::SCOPE_DEPLOY,
-               [&](const Principal& caller) {
+               request, [&](const Principal& caller) {
                  return Respond(previews_->Delete(request->name(), request->skip_teardown(),
                                                   "token:" + caller.token_id),
                                 response);
@@ -422,7 +502,7 @@ grpc::Status PreviewServiceImpl::ExtendPreview(grpc::ServerContext* context,
                                                const v1::ExtendPreviewRequest* request,
                                                v1::Preview* response) {
   return Serve(
-      deps_, context, SLIPWAY_METHOD(PreviewService, ExtendPreview), v1::SCOPE_DEPLOY,
+      deps_, context, SLIPWAY_METHOD(PreviewService, ExtendPreview), v1::SCOPE_DEPLOY, request,
       [&](const Principal&) -> absl::Status {
         auto by = ParseDuration(request->duration());
         if (!by.ok()) {
@@ -436,7 +516,7 @@ grpc::Status PreviewServiceImpl::PausePreview(grpc::ServerContext* context,
                                               const v1::PausePreviewRequest* request,
                                               v1::Preview* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, PausePreview), v1::SCOPE_DEPLOY,
-               [&](const Principal& caller) {
+               request, [&](const Principal& caller) {
                  return Respond(previews_->Pause(request->name(), "token:" + caller.token_id),
                                 response);
                });
@@ -446,7 +526,7 @@ grpc::Status PreviewServiceImpl::ResumePreview(grpc::ServerContext* context,
                                                const v1::ResumePreviewRequest* request,
                                                v1::Preview* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, ResumePreview), v1::SCOPE_DEPLOY,
-               [&](const Principal& caller) {
+               request, [&](const Principal& caller) {
                  return Respond(previews_->Resume(request->name(), "token:" + caller.token_id),
                                 response);
                });

@@ -35,8 +35,13 @@ struct CallDeps {
 
 // Authenticates the call for `scope`, runs `fn(principal)` (returning absl::Status), and
 // returns the converted status; records the call in the metrics.
+// Every call that changes something (not Get, List, Watch, Validate or Diff) is logged once,
+// as "audit: <Service/Method> by token <id> ("<description>") <target fields>
+// [request_id="..."] -> <code>", or as refused when authentication failed; `request` (may be
+// null) gives the target fields.
 grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const char* method,
-                   v1::Scope scope, const std::function<absl::Status(const Principal&)>& fn);
+                   v1::Scope scope, const google::protobuf::Message* request,
+                   const std::function<absl::Status(const Principal&)>& fn);
 
 // GetPipeline, the hot read path, is a raw callback method: it answers with the pipeline's
 // cached serialized bytes instead of copying and re-encoding the message per call.
@@ -71,9 +76,15 @@ class PipelineServiceImpl final
   pipeline::PipelineManager* pipelines_;
 };
 
+// What GetServerInfo reports.
+struct ServerInfoSource {
+  std::string version;
+  std::string start_time;  // RFC 3339
+};
+
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  explicit AdminServiceImpl(CallDeps deps) : deps_(deps) {}
+  AdminServiceImpl(CallDeps deps, ServerInfoSource info) : deps_(deps), info_(std::move(info)) {}
 
   grpc::Status CreateToken(grpc::ServerContext* context, const v1::CreateTokenRequest* request,
                            v1::CreateTokenResponse* response) override;
@@ -81,9 +92,12 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                           v1::ListTokensResponse* response) override;
   grpc::Status RevokeToken(grpc::ServerContext* context, const v1::RevokeTokenRequest* request,
                            v1::Token* response) override;
+  grpc::Status GetServerInfo(grpc::ServerContext* context, const v1::GetServerInfoRequest* request,
+                             v1::ServerInfo* response) override;
 
  private:
   CallDeps deps_;
+  ServerInfoSource info_;
 };
 
 class ReleaseServiceImpl final : public v1::ReleaseService::Service {

@@ -92,7 +92,7 @@ check "get runs lists the run" bash -c "'$SLIPWAY' --data-dir '$DATA' get runs s
 check "get stages lists the stages in order" bash -c "[ \"\$('$SLIPWAY' --data-dir '$DATA' get stages shop | awk 'NR>1{print \$1}' | tr '\n' ' ')\" = 'dev staging prod ' ]"
 check "get stages -o json is a JSON array of stages" bash -c "'$SLIPWAY' --data-dir '$DATA' get stages shop -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert [s[\"spec\"][\"name\"] for s in d]==[\"dev\",\"staging\",\"prod\"]'"
 check "get tokens lists the bootstrap token" bash -c "'$SLIPWAY' --data-dir '$DATA' get tokens | grep -q 'bootstrap admin token'"
-finished() { [ "$(cli run get "$run_id" -o json | json "d.get('state','')")" = succeeded ]; }
+finished() { [ "$(cli run get "$run_id" -o json | json "d.get('state','')")" = RUN_STATE_SUCCEEDED ]; }
 wait_for 30 finished
 
 # Colours: on a terminal, unless NO_COLOR or --no-color; never when piped.

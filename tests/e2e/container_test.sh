@@ -111,7 +111,7 @@ gh() {  # event delivery-id body
     -H "Content-Type: application/json" -H "X-GitHub-Event: $1" -H "X-GitHub-Delivery: $2" \
     -H "X-Hub-Signature-256: $(sign "$3")" --data-binary @"$3"
 }
-state_is() { [ "$(cli preview get "$1" -o json 2>/dev/null | json "d.get('state','').upper()")" = "$2" ]; }
+state_is() { [ "$(cli preview get "$1" -o json 2>/dev/null | json "d.get('state','').removeprefix('PREVIEW_STATE_')")" = "$2" ]; }
 wait_state() {  # name state [seconds]
   wait_for "${3:-90}" state_is "$1" "$2" && return 0
   cli preview get "$1" >&2

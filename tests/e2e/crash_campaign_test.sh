@@ -96,7 +96,7 @@ check "every run succeeded" python3 - "$WORK/runs.json" <<'PY'
 import collections, json, sys
 states = collections.Counter(r["state"] for r in json.load(open(sys.argv[1])).get("runs", []))
 print(dict(states))
-sys.exit(0 if set(states) == {"succeeded"} else 1)
+sys.exit(0 if set(states) == {"RUN_STATE_SUCCEEDED"} else 1)
 PY
 
 # Processes carrying this data dir's tag, and the pid slipwayd tracks.

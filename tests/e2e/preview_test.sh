@@ -62,7 +62,7 @@ gl() {  # delivery-id body
     -H "Content-Type: application/json" -H "X-Gitlab-Event: Push Hook" -H "Idempotency-Key: $1" \
     -H "X-Gitlab-Token: $PREVIEW_HOOK_SECRET" --data-binary @"$2"
 }
-state_is() { [ "$(cli preview get "$1" -o json 2>/dev/null | json "d.get('state','').upper()")" = "$2" ]; }
+state_is() { [ "$(cli preview get "$1" -o json 2>/dev/null | json "d.get('state','').removeprefix('PREVIEW_STATE_')")" = "$2" ]; }
 wait_state() {  # name state [seconds]
   wait_for "${3:-60}" state_is "$1" "$2" && return 0
   cli preview get "$1" >&2
@@ -160,7 +160,7 @@ name=$(cli preview create slow --branch crash-test --sha s1 -o json | json "d['n
 prep_running() {
   local run
   run=$(cli preview get "$1" -o json | json "d.get('run_id','')")
-  [ -n "$run" ] && [ "$(cli run get "$run" -o json | json "[n.get('state','') for n in d.get('nodes',[]) if n['ref']=='deploy-prep'][0]")" = running ]
+  [ -n "$run" ] && [ "$(cli run get "$run" -o json | json "[n.get('state','') for n in d.get('nodes',[]) if n['ref']=='deploy-prep'][0]")" = NODE_STATE_RUNNING ]
 }
 check "the preview's first deploy is running" wait_for 20 prep_running "$name"
 kill -9 "$PID"

@@ -11,7 +11,7 @@ SLIPWAY=$2
 SRC=$3
 export PATH="$(cd "$4" && pwd):$PATH"
 source "$(dirname "$0")/lib.sh"
-run_state() { cli run get "$1" -o json | json "d.get('state','')"; }
+run_state() { cli run get "$1" -o json | json "d.get('state','').removeprefix('RUN_STATE_').lower()"; }
 # Waits until `run_state RUN` prints $2 (or a node condition), up to 30 s.
 wait_for() {
   local run=$1 want=$2
@@ -25,7 +25,7 @@ wait_for() {
 }
 wait_node() {  # run ref state
   for _ in $(seq 1 300); do
-    s=$(cli run get "$1" -o json | json "[n.get('state','') for n in d['nodes'] if n['ref']=='$2'][0]")
+    s=$(cli run get "$1" -o json | json "[n.get('state','').removeprefix('NODE_STATE_').lower() for n in d['nodes'] if n['ref']=='$2'][0]")
     [ "$s" = "$3" ] && return 0
     sleep 0.1
   done
@@ -124,7 +124,7 @@ for s in slow gated busy; do
 done
 slow_url=$(url_of "$slow" web)
 check "the resumed deploy runs" test "$(curl -fsS "$slow_url/version")" = "slow"
-check "no run is left unfinished" test "$(cli runs -o json | json "len([r for r in d.get('runs',[]) if r['state'] in ('running','pending','queued','awaiting_approval','cancelling')])")" = 0
+check "no run is left unfinished" test "$(cli runs -o json | json "len([r for r in d.get('runs',[]) if r['state'].removeprefix('RUN_STATE_').lower() in ('running','pending','queued','awaiting_approval','cancelling')])")" = 0
 
 kill -TERM "$PID"; wait "$PID"; PID=""
 summary

@@ -79,7 +79,16 @@ rm -rf "$DATA/process"
 start_daemon
 check "rollback to release 1 with every process gone" cli rollback roll/prod --to 1
 check "the service answers v1 on its new port" serves "$(stage_url web)" v1
-check "every run of the stage ended" test "$(cli runs roll/prod -o json | json "len([r for r in d['runs'] if r['state'] not in ('succeeded','failed','cancelled','skipped')])")" = 0
+check "every run of the stage ended" test "$(cli runs roll/prod -o json | json "len([r for r in d['runs'] if r['state'].removeprefix('RUN_STATE_').lower() not in ('succeeded','failed','cancelled','skipped')])")" = 0
 
+# Who did what: one audit line per mutation, naming the token, the target and the outcome.
+admin_id=$(cli get tokens -o json | json "[t['id'] for t in d['tokens'] if t['description']=='bootstrap admin token'][0]")
+check "the rollback is audited with its token, target and outcome" \
+  grep -qE "audit: ReleaseService/RollbackStage by token $admin_id \(\"bootstrap admin token\"\) pipeline=\"roll\" stage=\"prod\".* -> OK" "$WORK/slipwayd.log"
+check "the apply is audited" grep -qE "audit: PipelineService/ApplyPipeline by token $admin_id .*pipeline=\"roll\" -> OK" "$WORK/slipwayd.log"
+check "runs are audited" grep -qE "audit: ReleaseService/StartRun by token $admin_id .*pipeline=\"roll\" stage=\"prod\"" "$WORK/slipwayd.log"
+check "reads are not audited" bash -c "! grep -q 'audit: .*/Get' '$WORK/slipwayd.log'"
+"$SLIPWAY" --data-dir "$DATA" --token "slw_$(printf '0%.0s' $(seq 64))" hold roll/prod --reason nope >/dev/null 2>&1
+check "a refused mutation is audited as refused" grep -qE "audit: ReleaseService/HoldStage refused pipeline=\"roll\" stage=\"prod\" -> UNAUTHENTICATED" "$WORK/slipwayd.log"
 kill -TERM "$PID"; wait "$PID"; PID=""
 summary

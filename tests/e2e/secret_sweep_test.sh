@@ -69,13 +69,13 @@ READ=$(cli token create --scope read -o json | json "d['secret']")
 check "a read token was issued" test -n "$READ"
 r() { "$SLIPWAY" --data-dir "$DATA" --token "$READ" "$@" 2>&1; }
 
-run_state() { cli run get "$1" -o json | json "d.get('state','').upper()"; }
+run_state() { cli run get "$1" -o json | json "d.get('state','').removeprefix('RUN_STATE_')"; }
 ended() { case "$(run_state "$1")" in *SUCCEEDED|*FAILED|*CANCELLED) return 0;; esac; return 1; }
 run=$(cli run vault/dev -o json 2>"$WORK/run.err" | json "d.get('id','')")
 wait_for 60 ended "$run"
 check "the run that uses every secret succeeds" test "$(run_state "$run")" = SUCCEEDED
 preview=$(cli preview create vault --blueprint pr --branch feature/x --sha abc -o json | json "d['name']")
-ready() { [ "$(r preview get "$preview" -o json | json "d.get('state','').upper()")" = READY ]; }
+ready() { [ "$(r preview get "$preview" -o json | json "d.get('state','').removeprefix('PREVIEW_STATE_')")" = READY ]; }
 check "the preview becomes READY" wait_for 60 ready
 # A webhook delivery with an Authorization header and a URL credential in its query.
 curl -s -o /dev/null -X POST "http://$HTTP/hooks/github" -H "Content-Type: application/json" \

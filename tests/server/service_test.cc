@@ -1,21 +1,23 @@
 // Service tests: a real server on 127.0.0.1:0 called through the generated stubs.
+#include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <functional>
 
+#include "common/version.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
-
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "slipway/v1/admin_service.grpc.pb.h"
-#include "slipway/v1/pipeline_service.grpc.pb.h"
-#include "slipway/v1/release_service.grpc.pb.h"
 #include "slipway/v1/delivery_service.grpc.pb.h"
+#include "slipway/v1/pipeline_service.grpc.pb.h"
 #include "slipway/v1/preview.grpc.pb.h"
+#include "slipway/v1/release_service.grpc.pb.h"
 #include "tests/testing/pipelines.h"
 #include "tests/testing/test_server.h"
 
@@ -111,8 +113,13 @@ TEST_F(ServiceTest, ApplyRefusesWhatRunStartWouldRefuseAndEveryLimitIsNamed) {
     return pipelines_->ApplyPipeline(Ctx().get(), req, &resp);
   };
   auto version = [](v1::Pipeline& p) {
-    return p.mutable_stages(0)->mutable_flow()->mutable_sequential()->mutable_steps(0)
-        ->mutable_deploy()->mutable_artifact()->mutable_version();
+    return p.mutable_stages(0)
+        ->mutable_flow()
+        ->mutable_sequential()
+        ->mutable_steps(0)
+        ->mutable_deploy()
+        ->mutable_artifact()
+        ->mutable_version();
   };
   // An unbalanced call used to pass apply and fail only when a run started.
   grpc::Status s = apply_with([&](v1::Pipeline& p) { *version(p) = "${slug(trigger.branch}"; });
@@ -153,9 +160,10 @@ TEST_F(ServiceTest, ApplyRefusesWhatRunStartWouldRefuseAndEveryLimitIsNamed) {
   EXPECT_TRUE(s.ok()) << s.error_message();
   for (int depth : {17, 60, 200}) {
     s = apply_with([&](v1::Pipeline& p) { nest_flow(p, depth); });
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << depth << " " << s.error_message();
-    EXPECT_THAT(s.error_message(), depth < 40 ? HasSubstr("nested more than 16")
-                                              : HasSubstr("nested deeper than 100"))
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << depth << " " << s.error_message();
+    EXPECT_THAT(s.error_message(),
+                depth < 40 ? HasSubstr("nested more than 16") : HasSubstr("nested deeper than 100"))
         << depth;
   }
 }
@@ -196,7 +204,8 @@ TEST_F(ServiceTest, ErrorCodesReachTheClientWithTheFieldInTheMessage) {
   v1::Pipeline out;
   grpc::Status s = pipelines_->CreatePipeline(Ctx().get(), create, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(s.error_message(), HasSubstr("stages[prod].resources[web].driver: unknown driver \"dokcer\""));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("stages[prod].resources[web].driver: unknown driver \"dokcer\""));
 
   ASSERT_TRUE(Apply(testing::MinimalPipeline("shop")).ok());
   *create.mutable_pipeline() = testing::MinimalPipeline("shop");
@@ -543,6 +552,11 @@ class AuthMatrixTest : public ServiceTest {
            v1::Token o;
            return a->RevokeToken(c, r, &o);
          }},
+        {"GetServerInfo", v1::SCOPE_READ,
+         [a](grpc::ClientContext* c) {
+           v1::ServerInfo o;
+           return a->GetServerInfo(c, v1::GetServerInfoRequest(), &o);
+         }},
     };
   }
 };
@@ -706,12 +720,14 @@ TEST_F(ServiceTest, HealthWatchOfAnUnknownServiceSaysSoOnceAndNothingAfter) {
 
 // Sends one ServerReflectionRequest (encoded by hand: the reflection protos are not shipped
 // with Debian's gRPC) and returns the raw response bytes.
-std::string ReflectionCall(std::shared_ptr<grpc::Channel> channel, const std::string& request) {
+std::string ReflectionCall(std::shared_ptr<grpc::Channel> channel, const std::string& request,
+                           const std::string& version = "v1alpha") {
   grpc::GenericStub stub(channel);
   grpc::CompletionQueue cq;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  auto call = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto call = stub.PrepareCall(
+      &ctx, "/grpc.reflection." + version + ".ServerReflection/ServerReflectionInfo", &cq);
   void* tag;
   bool ok;
   call->StartCall(reinterpret_cast<void*>(1));
@@ -754,6 +770,70 @@ TEST_F(ServiceTest, ReflectionListsAndDescribesServicesIncludingHealth) {
   EXPECT_THAT(described, HasSubstr("HealthCheckResponse"));
 }
 
+TEST_F(ServiceTest, ReflectionV1ListsAndDescribesTheSameServices) {
+  // By hand, as a client that knows only the wire format would ask.
+  std::string listed = ReflectionCall(server_.Channel(), std::string("\x3a\x01*", 3), "v1");
+  EXPECT_THAT(listed, HasSubstr("slipway.v1.PipelineService"));
+  EXPECT_THAT(listed, HasSubstr("grpc.reflection.v1.ServerReflection"));
+
+  // Through the generated stub: several requests on one stream, each answered in order.
+  auto stub = grpc::reflection::v1::ServerReflection::NewStub(server_.Channel());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub->ServerReflectionInfo(&ctx);
+  grpc::reflection::v1::ServerReflectionRequest req;
+  grpc::reflection::v1::ServerReflectionResponse resp;
+
+  req.set_list_services("");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  std::vector<std::string> names;
+  for (const auto& s : resp.list_services_response().service()) names.push_back(s.name());
+  EXPECT_THAT(names,
+              ::testing::IsSupersetOf({"slipway.v1.PipelineService", "slipway.v1.AdminService",
+                                       "slipway.v1.ReleaseService", "slipway.v1.DeliveryService",
+                                       "slipway.v1.PreviewService", "grpc.health.v1.Health"}));
+
+  req.set_file_containing_symbol("slipway.v1.ReleaseService.RollbackStage");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_TRUE(resp.has_file_descriptor_response()) << resp.DebugString();
+  std::vector<std::string> files;
+  for (const std::string& bytes : resp.file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    ASSERT_TRUE(file.ParseFromString(bytes));
+    files.push_back(file.name());
+  }
+  // The file first, then what it imports, directly or not.
+  ASSERT_FALSE(files.empty());
+  EXPECT_EQ(files[0], "slipway/v1/release_service.proto");
+  EXPECT_THAT(files, ::testing::Contains("slipway/v1/release.proto"));
+  EXPECT_THAT(files, ::testing::Contains("slipway/v1/pipeline.proto"));
+  EXPECT_EQ(resp.original_request().file_containing_symbol(),
+            "slipway.v1.ReleaseService.RollbackStage");
+
+  req.set_file_containing_symbol("slipway.v1.NoSuchThing");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_EQ(resp.error_response().error_code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_THAT(resp.error_response().error_message(), HasSubstr("slipway.v1.NoSuchThing"));
+
+  req.set_file_by_filename("grpc/health/v1/health.proto");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_EQ(resp.file_descriptor_response().file_descriptor_proto_size(), 1);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ServiceTest, ServerInfoReportsTheVersion) {
+  v1::ServerInfo info;
+  ASSERT_TRUE(admin_->GetServerInfo(Ctx().get(), v1::GetServerInfoRequest(), &info).ok());
+  EXPECT_EQ(info.version(), Version());
+  EXPECT_EQ(info.storage(), "sqlite");
+  EXPECT_FALSE(info.start_time().empty());
+}
+
 TEST_F(ServiceTest, HttpEndpointsAndMetrics) {
   httplib::Client http("127.0.0.1", server_.http_port());
   auto healthz = http.Get("/healthz");
@@ -770,7 +850,8 @@ TEST_F(ServiceTest, HttpEndpointsAndMetrics) {
   auto metrics = http.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
-  EXPECT_THAT(metrics->body, HasSubstr("slipway_grpc_requests_total{code=\"NOT_FOUND\",method=\"/slipway.v1.PipelineService/GetPipeline\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("slipway_grpc_requests_total{code=\"NOT_FOUND\",method=\"/"
+                                       "slipway.v1.PipelineService/GetPipeline\"} 1"));
   EXPECT_THAT(metrics->body, HasSubstr("slipway_grpc_request_duration_seconds_bucket"));
   EXPECT_EQ(metrics->body.find(server_.admin_token()), std::string::npos);
 
@@ -811,7 +892,8 @@ TEST(ServerRestartTest, DataSurvivesARestartOnTheSameDataDir) {
     v1::ApplyPipelineRequest req;
     *req.mutable_pipeline() = testing::MinimalPipeline("shop");
     v1::ApplyPipelineResponse resp;
-    ASSERT_TRUE(stub->ApplyPipeline(TestServer::Context(server.admin_token()).get(), req, &resp).ok());
+    ASSERT_TRUE(
+        stub->ApplyPipeline(TestServer::Context(server.admin_token()).get(), req, &resp).ok());
   }
   std::string token = server.admin_token();
   server.Stop();
