@@ -88,6 +88,7 @@ class YamlReader {
       std::string field_path = path.empty() ? key : absl::StrCat(path, ".", key);
       if (f == nullptr) {
         std::vector<std::string> known;
+        known.reserve(d->field_count());
         for (int i = 0; i < d->field_count(); ++i) known.push_back(d->field(i)->name());
         return Error(kv.first, field_path,
                      absl::StrCat("unknown field \"", key,
@@ -118,6 +119,7 @@ class YamlReader {
  private:
   static std::string OneofNames(const google::protobuf::OneofDescriptor* oneof) {
     std::vector<std::string> names;
+    names.reserve(oneof->field_count());
     for (int i = 0; i < oneof->field_count(); ++i) names.push_back(oneof->field(i)->name());
     return absl::StrJoin(names, ", ");
   }
