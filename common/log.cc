@@ -19,8 +19,8 @@ class JsonLineFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     nlohmann::ordered_json line;
-    line["time"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromChrono(msg.time),
-                                    absl::UTCTimeZone());
+    line["time"] =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromChrono(msg.time), absl::UTCTimeZone());
     auto level = spdlog::level::to_string_view(msg.level);
     line["level"] = std::string(level.data(), level.size());
     line["msg"] = MaskUrlCredentials(std::string_view(msg.payload.data(), msg.payload.size()));
@@ -59,9 +59,22 @@ class TextLineFormatter final : public spdlog::formatter {
 
 }  // namespace
 
-absl::Status SetUpLogging(std::string_view format) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "slipway", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+absl::Status SetUpLogging(std::string_view format, std::string_view level) {
+  spdlog::level::level_enum threshold;
+  if (level == "debug") {
+    threshold = spdlog::level::debug;
+  } else if (level == "info") {
+    threshold = spdlog::level::info;
+  } else if (level == "warn") {
+    threshold = spdlog::level::warn;
+  } else if (level == "error") {
+    threshold = spdlog::level::err;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--log-level: \"", std::string(level),
+                                                   "\" is not debug, info, warn or error"));
+  }
+  auto logger = std::make_shared<spdlog::logger>("slipway",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (format == "json") {
     logger->set_formatter(std::make_unique<JsonLineFormatter>());
   } else if (format == "text") {
@@ -70,6 +83,7 @@ absl::Status SetUpLogging(std::string_view format) {
     return absl::InvalidArgumentError(
         absl::StrCat("--log-format: \"", std::string(format), "\" is not text or json"));
   }
+  logger->set_level(threshold);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
   return absl::OkStatus();

@@ -11,8 +11,9 @@
 namespace slipway {
 
 // `format` is "text" (human lines) or "json" (one JSON object per line with time, level and
-// msg). Logs go to stderr. INVALID_ARGUMENT for any other format.
-absl::Status SetUpLogging(std::string_view format);
+// msg); `level` the least severe level written: "debug", "info", "warn" or "error". Logs go to
+// stderr. INVALID_ARGUMENT naming --log-format or --log-level for anything else.
+absl::Status SetUpLogging(std::string_view format, std::string_view level = "info");
 
 }  // namespace slipway
 

@@ -143,6 +143,8 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       config->server.router_server = value;
     } else if (key == "preview_domain") {
       config->server.preview_domain = value;
+    } else if (key == "log_level") {
+      config->log_level = value;
     } else if (key == "log_format") {
       config->log_format = value;
     } else if (key == "shutdown_grace") {
@@ -169,7 +171,7 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       for (const char* k : kBoundKeys) absl::StrAppend(&known, ", ", k);
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": unknown key \"", key,
-          "\" (known: data_dir, grpc_listen, http_listen, log_format, tls_cert, "
+          "\" (known: data_dir, grpc_listen, http_listen, log_format, log_level, tls_cert, "
           "tls_key, secret_key_file, admin_token_file, container_host, router, router_admin, "
           "router_server, preview_domain, "
           "shutdown_grace, http_threads, max_webhook_body",

@@ -1,4 +1,5 @@
-// slipwayd's YAML config file. Keys: data_dir, grpc_listen, http_listen, log_format, tls_cert,
+// slipwayd's YAML config file. Keys: data_dir, grpc_listen, http_listen, log_format, log_level,
+// tls_cert,
 // tls_key, secret_key_file, admin_token_file, shutdown_grace, http_threads, max_webhook_body,
 // container_host, router, router_admin, router_server, preview_domain, and the bounds of kBoundKeys
 // below. Flags given on the command line win over the file.
@@ -18,6 +19,7 @@ namespace slipway::server {
 struct DaemonConfig {
   ServerOptions server;
   std::string log_format = "text";
+  std::string log_level = "info";
   absl::Duration shutdown_grace = absl::Seconds(10);
 };
 

@@ -1,6 +1,7 @@
 // slipwayd: the composition root. Parses flags and the config file, picks the real clock,
 // randomness and store, runs the server until SIGTERM/SIGINT, then drains and exits 0.
 // `slipwayd token create|list|revoke` manages API tokens offline on a data dir.
+#include <grpc/support/log.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -27,6 +28,14 @@
 namespace {
 
 using slipway::server::DaemonConfig;
+
+// grpc-core's own log lines, through slipwayd's logger: in its format, at its level.
+void RouteGrpcLog(gpr_log_func_args* args) {
+  spdlog::level::level_enum level = spdlog::level::info;
+  if (args->severity == GPR_LOG_SEVERITY_DEBUG) level = spdlog::level::debug;
+  if (args->severity == GPR_LOG_SEVERITY_ERROR) level = spdlog::level::err;
+  spdlog::log(level, "grpc: {} ({}:{})", args->message, args->file, args->line);
+}
 
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "slipwayd: %s\n", std::string(s.message()).c_str());
@@ -115,6 +124,10 @@ int Main(int argc, char** argv) {
   app.add_option("--preview-domain", preview_domain,
                  "Domain routed services are served under, e.g. preview.example.com");
   app.add_option("--log-format", log_format, "text or json (default text)");
+  std::string log_level;
+  app.add_option("--log-level", log_level,
+                 "debug, info, warn or error (default info; config key log_level); gRPC's own "
+                 "errors always, its other lines with debug, all in --log-format");
   app.add_option("--tls-cert", tls_cert, "PEM certificate: serve gRPC and HTTP over TLS");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
   std::string secret_key_file, new_key_file, admin_token_file;
@@ -190,6 +203,7 @@ int Main(int argc, char** argv) {
   if (!grpc_listen.empty()) config.server.grpc_listen = grpc_listen;
   if (!http_listen.empty()) config.server.http_listen = http_listen;
   if (!log_format.empty()) config.log_format = log_format;
+  if (!log_level.empty()) config.log_level = log_level;
   if (!tls_cert.empty()) config.server.tls_cert = tls_cert;
   if (!tls_key.empty()) config.server.tls_key = tls_key;
   if (!secret_key_file.empty()) config.server.secret_key_file = secret_key_file;
@@ -268,7 +282,13 @@ int Main(int argc, char** argv) {
     return RunTokenCommand(action, config.server.data_dir, scope, description, token_id, all);
   }
 
-  if (absl::Status s = slipway::SetUpLogging(config.log_format); !s.ok()) return Fail(s);
+  if (absl::Status s = slipway::SetUpLogging(config.log_format, config.log_level); !s.ok()) {
+    return Fail(s);
+  }
+  gpr_set_log_function(RouteGrpcLog);
+  // gRPC's info lines are about its internals: shown only with --log-level debug.
+  gpr_set_log_verbosity(config.log_level == "debug" ? GPR_LOG_SEVERITY_DEBUG
+                                                    : GPR_LOG_SEVERITY_ERROR);
 
   // Signals are taken synchronously by this thread; every thread started later inherits the
   // mask, so no handler runs inside gRPC or SQLite code.

@@ -106,6 +106,19 @@ check "/metrics counts RPCs" bash -c "curl -fsS http://$http/metrics | grep -q '
 grpc=$(endpoint grpc)
 "$SLIPWAYD" --data-dir "$WORK/other" --grpc-listen "$grpc" --http-listen 127.0.0.1:0 >"$WORK/second.log" 2>&1; rc=$?
 check "a second daemon on a taken port exits non-zero" test "$rc" != 0
+"$SLIPWAYD" --data-dir "$WORK/other2" --grpc-listen "$grpc" --http-listen 127.0.0.1:0 \
+  --log-format json >"$WORK/second.json" 2>&1
+check "gRPC's own error about the taken port is in the log" grep -q '"msg":"grpc: ' "$WORK/second.json"
+check "with --log-format json every line is JSON, gRPC's too" python3 -c "
+import json, sys
+for line in open(sys.argv[1]):
+    json.loads(line)
+" "$WORK/second.json"
+out=$("$SLIPWAYD" --data-dir "$WORK/other3" --log-level loud 2>&1); rc=$?
+check "an unknown --log-level is refused naming it" bash -c "test $rc = 1 && grep -q -- '--log-level: \"loud\" is not debug, info, warn or error' <<<'$out'"
+"$SLIPWAYD" --data-dir "$WORK/other4" --grpc-listen "$grpc" --http-listen 127.0.0.1:0 \
+  --log-level error >"$WORK/quiet.log" 2>&1
+check "--log-level error leaves out info lines" bash -c "! grep -q ' info ' '$WORK/quiet.log' && grep -q ' error ' '$WORK/quiet.log'"
 
 # SIGTERM drains and exits 0.
 kill -TERM "$PID"; wait "$PID"; rc=$?; PID=""

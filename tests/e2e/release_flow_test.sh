@@ -126,5 +126,25 @@ slow_url=$(url_of "$slow" web)
 check "the resumed deploy runs" test "$(curl -fsS "$slow_url/version")" = "slow"
 check "no run is left unfinished" test "$(cli runs -o json | json "len([r for r in d.get('runs',[]) if r['state'].removeprefix('RUN_STATE_').lower() in ('running','pending','queued','awaiting_approval','cancelling')])")" = 0
 
+# Metrics after the flows: streams apart from the unary histogram, the process families, and
+# an exposition promtool accepts.
+cli logs "$slow" >/dev/null
+curl -fsS "http://$(endpoint http)/metrics" >"$WORK/metrics.txt"
+for family in process_cpu_seconds_total process_resident_memory_bytes process_virtual_memory_bytes \
+  process_open_fds process_max_fds process_start_time_seconds slipway_grpc_stream_duration_seconds \
+  slipway_grpc_request_duration_seconds slipway_grpc_requests_total slipway_build_info; do
+  check "/metrics has $family" grep -q "^# TYPE $family " "$WORK/metrics.txt"
+done
+check "WatchRun is in the stream histogram" grep -q 'slipway_grpc_stream_duration_seconds_count{method="/slipway.v1.ReleaseService/WatchRun"}' "$WORK/metrics.txt"
+check "WatchRun is not in the unary histogram" bash -c "! grep -q 'slipway_grpc_request_duration_seconds_count{method=\"/slipway.v1.ReleaseService/WatchRun\"}' '$WORK/metrics.txt'"
+check "the start time is this process's" python3 -c "
+import re, sys, time
+v = float(re.search(r'^process_start_time_seconds (\S+)', open(sys.argv[1]).read(), re.M).group(1))
+sys.exit(0 if time.time() - 600 < v <= time.time() + 1 else 1)
+" "$WORK/metrics.txt"
+if command -v promtool >/dev/null; then
+  check "promtool check metrics is clean" bash -c "promtool check metrics <'$WORK/metrics.txt'"
+fi
+
 kill -TERM "$PID"; wait "$PID"; PID=""
 summary
