@@ -18,16 +18,18 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/slipwayd.service
 # Completions and man pages come from the commands' own definitions (`slipway completion`,
 # `slipway man`, `slipwayd --man`), so they cannot drift from the help.
 set(SLIPWAY_GENERATED_DOCS ${PROJECT_BINARY_DIR}/generated-docs)
+# A sanitizer build runs them too: leak checks are for the tests, not for printing help.
+set(SLIPWAY_RUN_TOOL ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=0)
 add_custom_command(
   OUTPUT ${SLIPWAY_GENERATED_DOCS}/slipway.bash ${SLIPWAY_GENERATED_DOCS}/_slipway
          ${SLIPWAY_GENERATED_DOCS}/slipway.fish ${SLIPWAY_GENERATED_DOCS}/slipway.1
          ${SLIPWAY_GENERATED_DOCS}/slipwayd.8
   COMMAND ${CMAKE_COMMAND} -E make_directory ${SLIPWAY_GENERATED_DOCS}
-  COMMAND slipway completion bash > ${SLIPWAY_GENERATED_DOCS}/slipway.bash
-  COMMAND slipway completion zsh > ${SLIPWAY_GENERATED_DOCS}/_slipway
-  COMMAND slipway completion fish > ${SLIPWAY_GENERATED_DOCS}/slipway.fish
-  COMMAND slipway man > ${SLIPWAY_GENERATED_DOCS}/slipway.1
-  COMMAND slipwayd --man > ${SLIPWAY_GENERATED_DOCS}/slipwayd.8
+  COMMAND ${SLIPWAY_RUN_TOOL} $<TARGET_FILE:slipway> completion bash > ${SLIPWAY_GENERATED_DOCS}/slipway.bash
+  COMMAND ${SLIPWAY_RUN_TOOL} $<TARGET_FILE:slipway> completion zsh > ${SLIPWAY_GENERATED_DOCS}/_slipway
+  COMMAND ${SLIPWAY_RUN_TOOL} $<TARGET_FILE:slipway> completion fish > ${SLIPWAY_GENERATED_DOCS}/slipway.fish
+  COMMAND ${SLIPWAY_RUN_TOOL} $<TARGET_FILE:slipway> man > ${SLIPWAY_GENERATED_DOCS}/slipway.1
+  COMMAND ${SLIPWAY_RUN_TOOL} $<TARGET_FILE:slipwayd> --man > ${SLIPWAY_GENERATED_DOCS}/slipwayd.8
   DEPENDS slipway slipwayd
   COMMENT "Generating completions and man pages")
 add_custom_target(slipway_docs ALL DEPENDS ${SLIPWAY_GENERATED_DOCS}/slipway.1)
@@ -49,6 +51,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/LICENSE RENAME copyright
         DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT slipway)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/adr
         DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT slipway)
+# The API, for generating clients (`protoc -I /usr/share/slipway/proto ...`).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/proto/slipway
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/slipway/proto COMPONENT slipway)
 install(FILES ${PROJECT_SOURCE_DIR}/examples/shop/pipeline.yaml
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/shop COMPONENT slipway)
 
