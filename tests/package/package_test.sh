@@ -43,7 +43,7 @@ for path in ./usr/bin/slipwayd ./usr/bin/slipway ./lib/systemd/system/slipwayd.s
   ./etc/slipway/slipwayd.yaml ./usr/share/man/man1/slipway.1 ./usr/share/man/man8/slipwayd.8 \
   ./usr/share/bash-completion/completions/slipway ./usr/share/zsh/vendor-completions/_slipway \
   ./usr/share/fish/vendor_completions.d/slipway.fish ./usr/share/doc/slipway/copyright \
-  ./usr/share/doc/slipway/CHANGELOG.md; do
+  ./usr/share/doc/slipway/CHANGELOG.md ./usr/share/slipway/proto/slipway/v1/pipeline_service.proto; do
   check "the .deb holds $path" grep -qx -- "$path" <<<"$contents"
 done
 check "the config file is a conffile" bash -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./conffiles | grep -qx /etc/slipway/slipwayd.yaml"
