@@ -1,6 +1,7 @@
 #include "release/executor.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -359,6 +360,7 @@ absl::Status Executor::Commit(const std::function<absl::Status(storage::Transact
   committing_ = true;
   mu_.Unlock();
   std::map<std::string, int64_t> release_numbers;
+  const auto write_start = std::chrono::steady_clock::now();
   absl::Status s = deps_.db->Write([&](storage::Transaction& tx) -> absl::Status {
     RETURN_IF_ERROR(WriteBatch(tx, batch, runs, now, release_numbers));
     if (extra != nullptr) RETURN_IF_ERROR(extra(tx));
@@ -383,6 +385,20 @@ absl::Status Executor::Commit(const std::function<absl::Status(storage::Transact
   }
   for (const v1::RunEvent& e : batch.events) {
     committed_events_[e.run_id()] = std::max(committed_events_[e.run_id()], e.sequence());
+  }
+  if (deps_.on_commit) {
+    for (auto& [run_id, run] : runs) {
+      if (auto it = release_numbers.find(run_id); it != release_numbers.end()) {
+        run.set_release(it->second);
+      }
+    }
+    deps_.on_commit(CommitReport{
+        .runs = &runs,
+        .releases = &batch.releases,
+        .events = batch.events.size(),
+        .seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count(),
+        .active_runs = active_.size()});
   }
   DropEndedRuns();
   // Effects start only after the state that announces them is on disk.

@@ -46,6 +46,15 @@
 namespace slipway::release {
 
 // What the executor needs from the outside world. Not owned; must outlive the executor.
+// What one successful commit wrote, for metrics.
+struct CommitReport {
+  const std::map<std::string, v1::Run>* runs = nullptr;  // the run records, as committed
+  const std::vector<v1::Release>* releases = nullptr;    // releases recorded
+  size_t events = 0;                                     // run events written
+  double seconds = 0;      // how long the write took (steady clock: not domain time)
+  size_t active_runs = 0;  // runs the executor holds after it
+};
+
 struct ExecutorDeps {
   storage::Database* db = nullptr;
   const Clock* clock = nullptr;
@@ -56,6 +65,9 @@ struct ExecutorDeps {
   // Called (with the executor's lock held: it must not call back) after a commit that ended
   // runs. Optional.
   std::function<void()> on_run_ended;
+  // Called (with the executor's lock held: it must not call back) after every commit that
+  // wrote something. Optional.
+  std::function<void(const CommitReport&)> on_commit;
   // What each kind of step does (release/nodes/). Empty: BuiltinNodeKinds().
   NodeKinds node_kinds;
 };

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -79,6 +80,50 @@ struct Metrics::Impl {
           .Name("slipway_webhook_rejections_unrecorded_total")
           .Help("Rejected deliveries counted but not stored: their client passed the rate.")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& runs_started =
+      prometheus::BuildCounter()
+          .Name("slipway_runs_started_total")
+          .Help("Runs started, by pipeline, stage and kind.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& runs_ended =
+      prometheus::BuildCounter()
+          .Name("slipway_runs_ended_total")
+          .Help("Runs ended, by pipeline, stage, kind and outcome.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& run_duration =
+      prometheus::BuildHistogram()
+          .Name("slipway_run_duration_seconds")
+          .Help("From a run's start to its end, by kind and outcome.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& rollbacks =
+      prometheus::BuildCounter()
+          .Name("slipway_rollbacks_total")
+          .Help("Rollback runs ended, by pipeline, stage and outcome.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& releases =
+      prometheus::BuildCounter()
+          .Name("slipway_releases_total")
+          .Help("Releases recorded, by pipeline and stage.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& commit_events =
+      prometheus::BuildHistogram()
+          .Name("slipway_executor_commit_events")
+          .Help("Run events written per executor commit (group commit batch size).")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& commit_duration =
+      prometheus::BuildHistogram()
+          .Name("slipway_executor_commit_duration_seconds")
+          .Help("How long an executor commit's write took.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& active_runs =
+      prometheus::BuildGauge()
+          .Name("slipway_executor_active_runs")
+          .Help("Runs the executor holds: queued, running, waiting or ending.")
+          .Register(*registry);
+  // Runs seen and not yet ended, to count each start once (bounded by the active runs).
+  absl::flat_hash_set<std::string> started ABSL_GUARDED_BY(mu);
+  // Runs counted as ended, so that a later write of an ended record is not counted again.
+  absl::flat_hash_set<std::string> ended ABSL_GUARDED_BY(mu);
   // Counters mirrored from totals kept elsewhere: what was already added, by series.
   std::map<std::string, int64_t> mirrored ABSL_GUARDED_BY(mu);
   // Family::Add takes a lock and hashes the labels, so each method's series are looked up
@@ -135,6 +180,53 @@ void Metrics::ObserveRpc(std::string_view method, int code, double seconds) {
   }
   counter->Increment();
   histogram->Observe(seconds);
+}
+
+void Metrics::ObserveRun(const std::string& id, const std::string& pipeline,
+                         const std::string& stage, const std::string& kind,
+                         const std::string& state, bool ended, double seconds) {
+  absl::MutexLock lock(&impl_->mu);
+  if (!ended) {
+    if (impl_->started.size() >= 100'000) impl_->started.clear();  // a bound, not a case
+    if (impl_->started.insert(id).second) {
+      impl_->runs_started.Add({{"pipeline", pipeline}, {"stage", stage}, {"kind", kind}})
+          .Increment();
+    }
+    return;
+  }
+  if (impl_->ended.contains(id)) return;
+  if (impl_->ended.size() >= 10'000) impl_->ended.clear();
+  impl_->ended.insert(id);
+  // A run that ends in the commit that creates it (skipped, refused) started too.
+  if (impl_->started.erase(id) == 0) {
+    impl_->runs_started.Add({{"pipeline", pipeline}, {"stage", stage}, {"kind", kind}}).Increment();
+  }
+  impl_->runs_ended
+      .Add({{"pipeline", pipeline}, {"stage", stage}, {"kind", kind}, {"outcome", state}})
+      .Increment();
+  if (kind == "rollback") {
+    impl_->rollbacks.Add({{"pipeline", pipeline}, {"stage", stage}, {"outcome", state}})
+        .Increment();
+  }
+  if (seconds >= 0) {
+    static const prometheus::Histogram::BucketBoundaries kBuckets = {
+        0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600};
+    impl_->run_duration.Add({{"kind", kind}, {"outcome", state}}, kBuckets).Observe(seconds);
+  }
+}
+
+void Metrics::ObserveRelease(const std::string& pipeline, const std::string& stage) {
+  impl_->releases.Add({{"pipeline", pipeline}, {"stage", stage}}).Increment();
+}
+
+void Metrics::ObserveCommit(size_t events, double seconds, size_t active_runs) {
+  static const prometheus::Histogram::BucketBoundaries kSizes = {1,  2,   4,   8,   16,  32,
+                                                                 64, 128, 256, 512, 1024};
+  static const prometheus::Histogram::BucketBoundaries kSeconds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+  impl_->commit_events.Add({}, kSizes).Observe(static_cast<double>(events));
+  impl_->commit_duration.Add({}, kSeconds).Observe(seconds);
+  impl_->active_runs.Add({}).Set(static_cast<double>(active_runs));
 }
 
 void Metrics::ObserveHttp(std::string_view path, int status) {

@@ -36,6 +36,17 @@ class Metrics {
   // bytes become gauges, refusals by reason the counter slipway_http_rejected_total{reason}.
   void SetHttpEdge(int64_t connections, int64_t buffered_bytes,
                    const std::map<std::string, int64_t>& rejected);
+  // A run record as committed: the first time a run is seen counts it started
+  // (slipway_runs_started_total{pipeline,stage,kind}); an ended state counts it ended
+  // (slipway_runs_ended_total{pipeline,stage,kind,outcome}), with its duration
+  // (slipway_run_duration_seconds{kind,outcome}, `seconds` < 0 if unknown), and a rollback
+  // also in slipway_rollbacks_total{pipeline,stage,outcome}. Kinds and outcomes are the short
+  // enum names ("release", "succeeded"). Runs resumed after a restart count as started again.
+  void ObserveRun(const std::string& id, const std::string& pipeline, const std::string& stage,
+                  const std::string& kind, const std::string& state, bool ended, double seconds);
+  void ObserveRelease(const std::string& pipeline, const std::string& stage);
+  // One executor commit: events written, how long the write took, active runs after it.
+  void ObserveCommit(size_t events, double seconds, size_t active_runs);
   // Deliveries whose record was not stored because their client passed the rate of rejected
   // deliveries that are recorded.
   void SetUnrecordedRejections(int64_t total);

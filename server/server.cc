@@ -20,6 +20,8 @@
 #include "absl/strings/str_split.h"
 #include "common/names.h"
 #include "common/private_files.h"
+#include "common/proto_yaml.h"
+#include "common/run_state.h"
 #include "common/secret_box.h"
 #include "common/status_macros.h"
 #include "common/time_format.h"
@@ -399,6 +401,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   Impl* self = impl.get();
   exec.on_run_ended = [self] {
     if (self->previews != nullptr) self->previews->Notify();
+  };
+  exec.on_commit = [metrics = impl->metrics.get()](const release::CommitReport& report) {
+    for (const auto& [id, run] : *report.runs) {
+      double seconds = -1;
+      auto start = ParseRfc3339(run.start_time().empty() ? run.create_time() : run.start_time());
+      auto end = ParseRfc3339(run.end_time());
+      if (start.has_value() && end.has_value()) seconds = absl::ToDoubleSeconds(*end - *start);
+      metrics->ObserveRun(id, run.pipeline(), run.stage(),
+                          EnumShortName(v1::RunKind_descriptor()->FindValueByNumber(run.kind())),
+                          EnumShortName(v1::RunState_descriptor()->FindValueByNumber(run.state())),
+                          RunEnded(run.state()), seconds);
+    }
+    for (const auto& release : *report.releases) {
+      metrics->ObserveRelease(release.pipeline(), release.stage());
+    }
+    metrics->ObserveCommit(report.events, report.seconds, report.active_runs);
   };
   impl->executor = std::make_unique<release::Executor>(exec);
   RETURN_IF_ERROR(impl->executor->Recover());

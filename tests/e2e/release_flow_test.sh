@@ -132,9 +132,33 @@ cli logs "$slow" >/dev/null
 curl -fsS "http://$(endpoint http)/metrics" >"$WORK/metrics.txt"
 for family in process_cpu_seconds_total process_resident_memory_bytes process_virtual_memory_bytes \
   process_open_fds process_max_fds process_start_time_seconds slipway_grpc_stream_duration_seconds \
-  slipway_grpc_request_duration_seconds slipway_grpc_requests_total slipway_build_info; do
+  slipway_grpc_request_duration_seconds slipway_grpc_requests_total slipway_build_info \
+  slipway_runs_started_total slipway_runs_ended_total slipway_run_duration_seconds \
+  slipway_releases_total slipway_executor_commit_events slipway_executor_commit_duration_seconds \
+  slipway_executor_active_runs; do
   check "/metrics has $family" grep -q "^# TYPE $family " "$WORK/metrics.txt"
 done
+metric() {  # family label-value...: the sample of `family` whose labels include them all
+  python3 - "$WORK/metrics.txt" "$@" <<'PY'
+import re, sys
+text, family, want = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3:]
+for m in re.finditer(r'^' + re.escape(family) + r'\{([^}]*)\} (\S+)$', text, re.M):
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+    if all(labels.get(k) == v for k, v in (w.split('=', 1) for w in want)):
+        print(m.group(2)); break
+PY
+}
+for s in slow gated busy; do
+  check "the resumed e2e/$s run counts as ended, succeeded" \
+    test "$(metric slipway_runs_ended_total pipeline=e2e stage=$s kind=release outcome=succeeded)" = 1
+  check "and its release is counted" test "$(metric slipway_releases_total pipeline=e2e stage=$s)" = 1
+done
+check "run durations are observed by kind and outcome" \
+  python3 -c "import sys; sys.exit(0 if float(sys.argv[1] or 0) >= 3 else 1)" \
+  "$(metric slipway_run_duration_seconds_count kind=release outcome=succeeded)"
+check "commits are observed" python3 -c "import sys; sys.exit(0 if float(sys.argv[1] or 0) >= 1 else 1)" \
+  "$(grep '^slipway_executor_commit_events_count' "$WORK/metrics.txt" | awk '{print $2}')"
+check "no run id is a label" bash -c "! grep -q 'run-[0-9a-f]\{16\}' '$WORK/metrics.txt'"
 check "WatchRun is in the stream histogram" grep -q 'slipway_grpc_stream_duration_seconds_count{method="/slipway.v1.ReleaseService/WatchRun"}' "$WORK/metrics.txt"
 check "WatchRun is not in the unary histogram" bash -c "! grep -q 'slipway_grpc_request_duration_seconds_count{method=\"/slipway.v1.ReleaseService/WatchRun\"}' '$WORK/metrics.txt'"
 check "the start time is this process's" python3 -c "

@@ -90,5 +90,6 @@ check "runs are audited" grep -qE "audit: ReleaseService/StartRun by token $admi
 check "reads are not audited" bash -c "! grep -q 'audit: .*/Get' '$WORK/slipwayd.log'"
 "$SLIPWAY" --data-dir "$DATA" --token "slw_$(printf '0%.0s' $(seq 64))" hold roll/prod --reason nope >/dev/null 2>&1
 check "a refused mutation is audited as refused" grep -qE "audit: ReleaseService/HoldStage refused pipeline=\"roll\" stage=\"prod\" -> UNAUTHENTICATED" "$WORK/slipwayd.log"
+check "the rollback is counted in slipway_rollbacks_total" bash -c "curl -fsS http://\$(python3 -c \"import json;print(json.load(open('$DATA/endpoints.json'))['http'])\")/metrics | grep -E '^slipway_rollbacks_total\{' | grep 'outcome=\"succeeded\"' | grep -q 'pipeline=\"roll\"'"
 kill -TERM "$PID"; wait "$PID"; PID=""
 summary
