@@ -1,7 +1,6 @@
 #include "release/executor.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -360,7 +359,7 @@ absl::Status Executor::Commit(const std::function<absl::Status(storage::Transact
   committing_ = true;
   mu_.Unlock();
   std::map<std::string, int64_t> release_numbers;
-  const auto write_start = std::chrono::steady_clock::now();
+  const absl::Time write_start = deps_.clock->Now();
   absl::Status s = deps_.db->Write([&](storage::Transaction& tx) -> absl::Status {
     RETURN_IF_ERROR(WriteBatch(tx, batch, runs, now, release_numbers));
     if (extra != nullptr) RETURN_IF_ERROR(extra(tx));
@@ -392,13 +391,11 @@ absl::Status Executor::Commit(const std::function<absl::Status(storage::Transact
         run.set_release(it->second);
       }
     }
-    deps_.on_commit(CommitReport{
-        .runs = &runs,
-        .releases = &batch.releases,
-        .events = batch.events.size(),
-        .seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count(),
-        .active_runs = active_.size()});
+    deps_.on_commit(CommitReport{.runs = &runs,
+                                 .releases = &batch.releases,
+                                 .events = batch.events.size(),
+                                 .seconds = absl::ToDoubleSeconds(deps_.clock->Now() - write_start),
+                                 .active_runs = active_.size()});
   }
   DropEndedRuns();
   // Effects start only after the state that announces them is on disk.

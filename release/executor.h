@@ -51,7 +51,7 @@ struct CommitReport {
   const std::map<std::string, v1::Run>* runs = nullptr;  // the run records, as committed
   const std::vector<v1::Release>* releases = nullptr;    // releases recorded
   size_t events = 0;                                     // run events written
-  double seconds = 0;      // how long the write took (steady clock: not domain time)
+  double seconds = 0;      // how long the write took, by the injected clock
   size_t active_runs = 0;  // runs the executor holds after it
 };
 
