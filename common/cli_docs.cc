@@ -340,7 +340,8 @@ std::string UnknownCommand(const CLI::App& app, int argc, const char* const* arg
       names.push_back(sub->get_name());
     }
     if (next == nullptr) {
-      // A command that also takes arguments of its own (none here so far) would end the walk.
+      // A group that does not require a subcommand and takes arguments of its own reads this
+      // word as one of them: not an unknown command.
       if (current->get_require_subcommand_min() == 0 && !Positionals(*current).empty()) return "";
       std::string msg = absl::StrCat("unknown command \"", arg, "\" for \"", path, "\"");
       std::string nearest = NearestName(arg, names);

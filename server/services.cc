@@ -95,10 +95,11 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const
   if (IsMutation(method)) {
     // One line per mutation: who, what, which request, and how it ended.
     std::string_view short_method = std::string_view(method).substr(sizeof("/slipway.v1.") - 1);
+    const std::string request_id = RequestId(request);
     if (principal.ok()) {
       spdlog::info("audit: {} by token {} (\"{}\"){}{} -> {}", short_method, principal->token_id,
                    principal->description, AuditTarget(request),
-                   RequestId(request).empty() ? "" : " request_id=\"" + RequestId(request) + "\"",
+                   request_id.empty() ? "" : " request_id=\"" + request_id + "\"",
                    absl::StatusCodeToString(status.code()));
     } else {
       spdlog::warn("audit: {} refused{} -> {}: {}", short_method, AuditTarget(request),
