@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/bench_server.h"
+#include "common/proto_time.h"
 #include "common/time_format.h"
 #include "deploy/subprocess.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
@@ -324,10 +325,8 @@ int main(int argc, char** argv) {
   auto runs = client.ListRuns(absl::StrCat("sched-", schedules));
   double late_ms = -1;
   if (runs.ok() && runs->runs_size() > 0) {
-    absl::Time created;
-    std::string err;
-    if (absl::ParseTime(absl::RFC3339_full, runs->runs(0).create_time(), &created, &err)) {
-      late_ms = absl::ToDoubleMilliseconds(created - minute);
+    if (auto created = slipway::TimeFromProto(runs->runs(0).create_time())) {
+      late_ms = absl::ToDoubleMilliseconds(*created - minute);
     }
   }
 

@@ -59,7 +59,7 @@ v1::ResourceState Resource(const std::string& name, int64_t version) {
   r.mutable_spec()->mutable_process()->add_command("${artifact.version}");
   r.mutable_artifact()->set_version("1." + std::to_string(version));
   r.mutable_artifact()->set_sha("3f2c9a1b7e0d4c2a9b8f7e6d5c4b3a2918f7e6d5");
-  r.set_update_time("2026-11-26T06:00:00.000Z");
+  r.mutable_update_time()->set_seconds(1795500000);
   r.set_run_id("run-0123456789abcdef");
   (*r.mutable_status())["url"] = "http://127.0.0.1:40001";
   return r;
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
         r.set_stage("prod");
         r.set_run_id("run-0123456789abcdef");
         r.set_pipeline_revision(7);
-        r.set_create_time("2026-11-26T06:00:00.000Z");
+        r.mutable_create_time()->set_seconds(1795500000);
         r.mutable_trigger()->set_sha("3f2c9a1b7e0d4c2a9b8f7e6d5c4b3a2918f7e6d5");
         r.mutable_trigger()->set_event("push");
         for (const char* name : {"web", "api", "worker"}) *r.add_resources() = Resource(name, i);
@@ -144,7 +144,8 @@ int main(int argc, char** argv) {
   slipway::SecureIdGenerator ids;
   NoopDriver noop;
   InlineTasks tasks;
-  slipway::release::ExecutorDeps deps{db->get(), &clock, &ids, {{"process", &noop}}, nullptr, &tasks};
+  slipway::release::ExecutorDeps deps{db->get(), &clock, &ids, {{"process", &noop}},
+                                      nullptr,   &tasks};
   slipway::release::Executor executor(deps);
   slipway::release::StageManager stages(db->get(), &executor, &clock);
   v1::Pipeline pipeline;
@@ -152,17 +153,22 @@ int main(int argc, char** argv) {
   auto* stage = pipeline.add_stages();
   stage->set_name("prod");
   for (int r = 0; r < 2; ++r) {
-    (*db)->Write([&](slipway::storage::Transaction& tx) -> absl::Status {
-      v1::Release rel;
-      rel.set_pipeline("ten");
-      rel.set_stage("prod");
-      for (int i = 0; i < 10; ++i) *rel.add_resources() = Resource("svc-" + std::to_string(i), r);
-      return releases.Insert(tx, rel).status();
-    }).IgnoreError();
+    (*db)
+        ->Write([&](slipway::storage::Transaction& tx) -> absl::Status {
+          v1::Release rel;
+          rel.set_pipeline("ten");
+          rel.set_stage("prod");
+          for (int i = 0; i < 10; ++i)
+            *rel.add_resources() = Resource("svc-" + std::to_string(i), r);
+          return releases.Insert(tx, rel).status();
+        })
+        .IgnoreError();
   }
-  (*db)->Write([&](slipway::storage::Transaction& tx) {
-    return slipway::storage::PipelineRepository().Insert(tx, pipeline);
-  }).IgnoreError();
+  (*db)
+      ->Write([&](slipway::storage::Transaction& tx) {
+        return slipway::storage::PipelineRepository().Insert(tx, pipeline);
+      })
+      .IgnoreError();
   int failed = 0;
   Stats rollback = Measure(rollbacks, [&](int i) {
     v1::RollbackStageRequest req;
@@ -179,11 +185,13 @@ int main(int argc, char** argv) {
     }
   });
   int64_t releases_ten = 0;
-  (*db)->Read([&](slipway::storage::Transaction& tx) -> absl::Status {
-    auto latest = releases.Latest(tx, "ten", "prod");
-    if (latest.ok() && latest->has_value()) releases_ten = (*latest)->number();
-    return absl::OkStatus();
-  }).IgnoreError();
+  (*db)
+      ->Read([&](slipway::storage::Transaction& tx) -> absl::Status {
+        auto latest = releases.Latest(tx, "ten", "prod");
+        if (latest.ok() && latest->has_value()) releases_ten = (*latest)->number();
+        return absl::OkStatus();
+      })
+      .IgnoreError();
 
   std::printf(
       "{\"releases\": %lld, \"load_seconds\": %.1f, \"db_bytes_per_release\": %.0f, "

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/command_group.h"
+#include "common/proto_time.h"
 #include "common/proto_yaml.h"
 #include "slipway/v1/delivery_service.grpc.pb.h"
 
@@ -33,8 +34,8 @@ int ListDeliveries(const Connection& c, const std::string& pipeline, const std::
     if (!d.event().tag().empty()) what += " " + d.event().tag();
     std::printf("%-22s %-10s %-26s %-7d %-22s %s\n", d.id().c_str(),
                 EnumShortName(v1::Provider_descriptor()->FindValueByNumber(d.provider())).c_str(),
-                what.substr(0, 26).c_str(), d.status(), d.receive_time().substr(0, 19).c_str(),
-                d.message().c_str());
+                what.substr(0, 26).c_str(), d.status(),
+                FormatTimestamp(d.receive_time()).substr(0, 19).c_str(), d.message().c_str());
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/command_group.h"
 #include "common/cli_docs.h"
+#include "common/proto_time.h"
 #include "common/proto_yaml.h"
 #include "common/version.h"
 #include "slipway/v1/admin_service.grpc.pb.h"
@@ -28,7 +29,8 @@ int Version(const Globals& g) {
     std::printf("client: slipway %s\n", client.c_str());
     if (conn.ok() && s.ok()) {
       std::printf("server: slipwayd %s at %s (started %s, storage %s)\n", info.version().c_str(),
-                  conn->address.c_str(), info.start_time().c_str(), info.storage().c_str());
+                  conn->address.c_str(), FormatTimestamp(info.start_time()).c_str(),
+                  info.storage().c_str());
     }
   } else {
     // {"client": {"version": ...}, "server": ServerInfo}

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_join.h"
 #include "cli/command_group.h"
+#include "common/proto_time.h"
 #include "common/proto_yaml.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
 
@@ -38,8 +39,8 @@ void PrintPipelineSummary(const v1::Pipeline& p) {
   if (!p.description().empty()) std::printf("Description:  %s\n", p.description().c_str());
   std::printf("Revision:     %lld\n", static_cast<long long>(p.revision()));
   std::printf("Etag:         %s\n", p.etag().c_str());
-  std::printf("Created:      %s\n", p.create_time().c_str());
-  std::printf("Updated:      %s\n", p.update_time().c_str());
+  std::printf("Created:      %s\n", FormatTimestamp(p.create_time()).c_str());
+  std::printf("Updated:      %s\n", FormatTimestamp(p.update_time()).c_str());
   if (p.sources_size() > 0) {
     std::printf("Sources:\n");
     for (const auto& s : p.sources()) {
@@ -212,7 +213,7 @@ class PipelineGroup final : public CommandGroup {
                   "DESCRIPTION");
       for (const auto& p : all_pages.pipelines()) {
         std::printf("%-24s %-7d %-9lld %-25s %s\n", p.name().c_str(), p.stages_size(),
-                    static_cast<long long>(p.revision()), p.update_time().c_str(),
+                    static_cast<long long>(p.revision()), FormatTimestamp(p.update_time()).c_str(),
                     p.description().c_str());
       }
       return 0;

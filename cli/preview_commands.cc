@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/command_group.h"
+#include "common/proto_time.h"
 #include "common/proto_yaml.h"
 #include "slipway/v1/preview.grpc.pb.h"
 #include "slipway/v1/release_service.grpc.pb.h"
@@ -103,8 +104,8 @@ int ListPreviews(const Connection& c, const std::string& pipeline, bool all,
                            : "branch " + p.subject().branch();
     std::printf("%-30s %-10s %-14s %-28s %-12s %-20s %s\n", p.name().c_str(), p.pipeline().c_str(),
                 StateName(p.state()).c_str(), what.substr(0, 28).c_str(),
-                p.subject().sha().substr(0, 12).c_str(), p.expire_time().substr(0, 19).c_str(),
-                Urls(p).c_str());
+                p.subject().sha().substr(0, 12).c_str(),
+                FormatTimestamp(p.expire_time()).substr(0, 19).c_str(), Urls(p).c_str());
   }
   return 0;
 }
@@ -212,11 +213,14 @@ int PreviewCommand(const Connection& c, const std::vector<std::string>& words,
     if (!need(3, "extend NAME DURATION")) return 2;
     v1::ExtendPreviewRequest req;
     req.set_name(words[1]);
-    req.set_duration(words[2]);
+    if (absl::Status bad = ParseProtoDuration(words[2], req.mutable_duration()); !bad.ok()) {
+      return UsageFail(absl::StrCat("preview extend: DURATION: ", bad.message()));
+    }
     s = stub->ExtendPreview(c.NewContext().get(), req, &p);
     if (!s.ok()) return RpcFail(s, c);
     if (output == "table") {
-      std::printf("preview %s now expires at %s\n", p.name().c_str(), p.expire_time().c_str());
+      std::printf("preview %s now expires at %s\n", p.name().c_str(),
+                  FormatTimestamp(p.expire_time()).c_str());
     } else {
       Show(p, output);
     }

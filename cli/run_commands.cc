@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/command_group.h"
+#include "common/proto_time.h"
 #include "common/proto_yaml.h"
 #include "common/run_state.h"
 #include "slipway/v1/delivery_service.grpc.pb.h"
@@ -90,7 +91,7 @@ int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
       if (logs_only) {
         if (stop_at >= 0 && after >= stop_at && e.log().empty()) break;
         if (!e.log().empty()) {
-          std::printf("%s %-12s %s\n", e.time().c_str(),
+          std::printf("%s %-12s %s\n", FormatTimestamp(e.time()).c_str(),
                       e.node().ref().empty() ? "-" : e.node().ref().c_str(), e.log().c_str());
         }
         continue;
@@ -98,8 +99,9 @@ int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
       std::string what = e.node().ref().empty()
                              ? absl::StrCat("run ", StateName(e.state()))
                              : absl::StrCat(e.node().ref(), " ", NodeStateName(e.node().state()));
-      std::printf("%s%s %-28s%s %s\n", Color(e.state(), tty), e.time().substr(11, 12).c_str(),
-                  what.c_str(), tty ? "\033[0m" : "", e.log().c_str());
+      std::printf("%s%s %-28s%s %s\n", Color(e.state(), tty),
+                  FormatTimestamp(e.time()).substr(11, 12).c_str(), what.c_str(),
+                  tty ? "\033[0m" : "", e.log().c_str());
       std::fflush(stdout);
       if (stop_at >= 0 && after >= stop_at) break;
     }
@@ -193,7 +195,7 @@ int GetRun(const Connection& c, const std::string& run_id, const std::string& ou
   std::printf("Trigger:   %s by %s%s%s\n", run.trigger().event().c_str(),
               run.trigger().actor().c_str(), run.trigger().sha().empty() ? "" : " sha ",
               run.trigger().sha().c_str());
-  std::printf("Created:   %s\n", run.create_time().c_str());
+  std::printf("Created:   %s\n", FormatTimestamp(run.create_time()).c_str());
   if (run.release() > 0) std::printf("Release:   %lld\n", static_cast<long long>(run.release()));
   std::printf("Nodes:\n  %-16s %-18s %-8s %s\n", "REF", "STATE", "ATTEMPTS", "OUTPUTS / ERROR");
   for (const auto& n : run.nodes()) {
@@ -245,7 +247,8 @@ int ListRuns(const Connection& c, const std::string& target, const std::string& 
     std::printf("%-22s %-18s %-18s %-8s %-25s %s %s\n", r.id().c_str(),
                 (r.pipeline() + "/" + r.stage()).c_str(), StateName(r.state()).c_str(),
                 r.release() > 0 ? std::to_string(r.release()).c_str() : "-",
-                r.create_time().c_str(), r.trigger().event().c_str(), r.trigger().sha().c_str());
+                FormatTimestamp(r.create_time()).c_str(), r.trigger().event().c_str(),
+                r.trigger().sha().c_str());
   }
   return 0;
 }
@@ -322,7 +325,7 @@ int ListReleases(const Connection& c, const std::string& target, const std::stri
     std::vector<std::string> res;
     for (const auto& s2 : r.resources()) res.push_back(s2.name() + "=" + s2.artifact().version());
     std::printf("%-8lld %-22s %-25s %-10s %s\n", static_cast<long long>(r.number()),
-                r.run_id().c_str(), r.create_time().c_str(),
+                r.run_id().c_str(), FormatTimestamp(r.create_time()).c_str(),
                 r.rollback_of() > 0 ? std::to_string(r.rollback_of()).c_str() : "-",
                 absl::StrJoin(res, " ").c_str());
   }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/command_group.h"
+#include "common/proto_time.h"
 #include "common/proto_yaml.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
 #include "slipway/v1/release_service.grpc.pb.h"
@@ -152,7 +153,7 @@ int GetStage(const Connection& c, const std::string& target, const std::string& 
               st.current_release() > 0 ? std::to_string(st.current_release()).c_str() : "none yet");
   if (st.has_hold()) {
     std::printf("Hold:      %s (by %s at %s, pins release %lld)\n", st.hold().reason().c_str(),
-                st.hold().held_by().c_str(), st.hold().hold_time().c_str(),
+                st.hold().held_by().c_str(), FormatTimestamp(st.hold().hold_time()).c_str(),
                 static_cast<long long>(st.hold().pinned_release()));
   } else {
     std::printf("Hold:      none\n");
@@ -168,7 +169,7 @@ int GetStage(const Connection& c, const std::string& target, const std::string& 
     std::printf("  %-22s %-10s %-18s %s\n", r.id().c_str(),
                 EnumShortName(v1::RunKind_descriptor()->FindValueByNumber(r.kind())).c_str(),
                 EnumShortName(v1::RunState_descriptor()->FindValueByNumber(r.state())).c_str(),
-                r.create_time().c_str());
+                FormatTimestamp(r.create_time()).c_str());
   }
   return 0;
 }

@@ -23,22 +23,38 @@ absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
       ++i;
     }
     if (i == start) return bad();
+    // A fraction ("1.5s", "0.250s": protobuf's JSON form of a Duration), up to nine digits.
+    int64_t fraction = 0;
+    int64_t scale = 1;
+    if (i < text.size() && text[i] == '.') {
+      ++i;
+      size_t fraction_start = i;
+      while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+        if (i - fraction_start >= 9) return bad();
+        fraction = fraction * 10 + (text[i] - '0');
+        scale *= 10;
+        ++i;
+      }
+      if (i == fraction_start) return bad();
+    }
     size_t unit_start = i;
     while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
     std::string_view unit = text.substr(unit_start, i - unit_start);
+    absl::Duration one;
     if (unit == "ms") {
-      total += absl::Milliseconds(value);
+      one = absl::Milliseconds(1);
     } else if (unit == "s") {
-      total += absl::Seconds(value);
+      one = absl::Seconds(1);
     } else if (unit == "m") {
-      total += absl::Minutes(value);
+      one = absl::Minutes(1);
     } else if (unit == "h") {
-      total += absl::Hours(value);
+      one = absl::Hours(1);
     } else if (unit == "d") {
-      total += absl::Hours(24 * value);
+      one = absl::Hours(24);
     } else {
       return bad();
     }
+    total += one * value + one * fraction / scale;
   }
   return total;
 }

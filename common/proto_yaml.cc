@@ -12,7 +12,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "common/time_format.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace slipway {
@@ -57,6 +59,10 @@ class YamlReader {
   absl::Status ReadMessage(const YAML::Node& node, Message* msg, const std::string& path) {
     const Descriptor* d = msg->GetDescriptor();
     if (node.IsNull()) return absl::OkStatus();
+    if (d->full_name() == "google.protobuf.Duration" ||
+        d->full_name() == "google.protobuf.Timestamp") {
+      return ReadTime(node, msg, path);
+    }
     if (depth_ >= kMaxMessageDepth) {
       return Error(node, path, absl::StrCat("nested deeper than ", kMaxMessageDepth, " levels"));
     }
@@ -117,6 +123,29 @@ class YamlReader {
   }
 
  private:
+  // A Duration is written as pipeline files write durations ("90s", "5m", "1h30m", "1.5s"), a
+  // Timestamp as RFC 3339 ("2026-12-01T10:00:00Z").
+  static absl::Status ReadTime(const YAML::Node& node, Message* msg, const std::string& path) {
+    if (!node.IsScalar())
+      return Error(node, path, "expected a single value, not a list or mapping");
+    const std::string& text = node.Scalar();
+    if (msg->GetDescriptor()->full_name() == "google.protobuf.Duration") {
+      auto* d = google::protobuf::DynamicCastToGenerated<google::protobuf::Duration>(msg);
+      absl::Status s = d != nullptr ? ParseProtoDuration(text, d)
+                                    : absl::InternalError("not a generated Duration");
+      if (!s.ok()) return Error(node, path, std::string(s.message()));
+      return absl::OkStatus();
+    }
+    auto* t = google::protobuf::DynamicCastToGenerated<google::protobuf::Timestamp>(msg);
+    std::optional<absl::Time> when = ParseRfc3339(text);
+    if (t == nullptr || !when.has_value()) {
+      return Error(node, path,
+                   absl::StrCat("\"", text, "\" is not an RFC 3339 time (2026-12-01T10:00:00Z)"));
+    }
+    *t = ProtoTime(*when);
+    return absl::OkStatus();
+  }
+
   static std::string OneofNames(const google::protobuf::OneofDescriptor* oneof) {
     std::vector<std::string> names;
     names.reserve(oneof->field_count());

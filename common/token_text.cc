@@ -1,6 +1,7 @@
 #include "common/token_text.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 
 namespace slipway {
 
@@ -30,7 +31,8 @@ void PrintTokenTable(std::FILE* out, const std::vector<v1::Token>& tokens) {
                "DESCRIPTION");
   for (const auto& t : tokens) {
     std::fprintf(out, "%-14s %-7s %-25s %-25s %s\n", t.id().c_str(), ScopeName(t.scope()).c_str(),
-                 t.create_time().c_str(), t.revoke_time().empty() ? "-" : t.revoke_time().c_str(),
+                 FormatTimestamp(t.create_time()).c_str(),
+                 !t.has_revoke_time() ? "-" : FormatTimestamp(t.revoke_time()).c_str(),
                  t.description().c_str());
   }
 }

@@ -1,7 +1,7 @@
 #include "deploy/command_driver.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/duration.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "deploy/subprocess.h"
 
@@ -21,16 +21,15 @@ SpawnOptions Options(const DeployRequest& request,
 }
 
 absl::Duration Timeout(const DeployRequest& request) {
-  auto d = ParseDuration(request.spec.command().timeout());
-  return d.ok() ? *d : absl::Minutes(10);
+  return DurationOr(request.spec.command().timeout(), absl::Minutes(10));
 }
 
 absl::StatusOr<CommandResult> Run(const DeployRequest& request, const SpawnOptions& options,
                                   absl::Duration timeout, const char* what) {
   ASSIGN_OR_RETURN(CommandResult r, RunCommand(options, timeout));
   if (r.timed_out) {
-    return absl::DeadlineExceededError(absl::StrCat(request.key, ": ", what, " did not finish within ",
-                                                    absl::FormatDuration(timeout)));
+    return absl::DeadlineExceededError(absl::StrCat(
+        request.key, ": ", what, " did not finish within ", absl::FormatDuration(timeout)));
   }
   return r;
 }
@@ -46,8 +45,8 @@ absl::StatusOr<DeployResult> CommandDriver::Apply(const DeployRequest& request) 
   ASSIGN_OR_RETURN(CommandResult r, Run(request, Options(request, request.spec.command().apply()),
                                         Timeout(request), "apply"));
   if (r.exit_code != 0) {
-    return absl::InternalError(
-        absl::StrCat(request.key, ": apply exited with status ", r.exit_code, ": ", Tail(r.output)));
+    return absl::InternalError(absl::StrCat(request.key, ": apply exited with status ", r.exit_code,
+                                            ": ", Tail(r.output)));
   }
   DeployResult result;
   result.status["output"] = Tail(r.output);

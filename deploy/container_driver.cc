@@ -11,7 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/byte_size.h"
-#include "common/duration.h"
+#include "common/proto_time.h"
 #include "common/random.h"
 #include "common/status_macros.h"
 
@@ -172,8 +172,8 @@ absl::StatusOr<ContainerDriver::Resolved> ContainerDriver::Prepare(const DeployR
       if (Repository(d) == repo) r.digest = d;
     }
   }
-  if (!s.stop_timeout().empty()) {
-    ASSIGN_OR_RETURN(r.grace, ParseDuration(s.stop_timeout()));
+  if (s.has_stop_timeout()) {
+    r.grace = DurationFromProto(s.stop_timeout());
   }
 
   r.labels = {{kLabelController, options_.controller_id},
@@ -298,9 +298,8 @@ absl::StatusOr<bool> ContainerDriver::CheckHealth(const DeployRequest& request,
   HttpRequest probe;
   probe.url = absl::StrCat("http://127.0.0.1:", port, s.health().http_path());
   probe.timeout = absl::Seconds(1);
-  if (!s.health().timeout().empty()) {
-    auto t = ParseDuration(s.health().timeout());
-    if (t.ok()) probe.timeout = *t;
+  if (s.health().has_timeout()) {
+    probe.timeout = DurationFromProto(s.health().timeout());
   }
   auto r = http_->Send(probe);
   return r.ok() && r->status >= 200 && r->status < 400;
@@ -477,9 +476,8 @@ absl::Status ContainerDriver::Teardown(const DeployRequest& request) {
   const KeyParts key = Split(request.key);
   ASSIGN_OR_RETURN(std::vector<ContainerInfo> mine, ContainersOf(request.key, ""));
   absl::Duration grace = absl::Seconds(10);
-  if (!request.spec.container().stop_timeout().empty()) {
-    auto g = ParseDuration(request.spec.container().stop_timeout());
-    if (g.ok()) grace = *g;
+  if (request.spec.container().has_stop_timeout()) {
+    grace = DurationFromProto(request.spec.container().stop_timeout());
   }
   for (const auto& c : mine) RETURN_IF_ERROR(engine_.RemoveContainer(c.id, grace));
   if (options_.router != nullptr) RETURN_IF_ERROR(options_.router->Remove(RouteId(request.key)));

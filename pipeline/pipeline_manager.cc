@@ -7,8 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "common/time_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "pipeline/secrets.h"
 #include "pipeline/validation.h"
@@ -51,7 +51,6 @@ v1::Pipeline SpecOf(const v1::Pipeline& p) {
   spec.clear_revision();
   spec.clear_create_time();
   spec.clear_update_time();
-  for (auto& stage : *spec.mutable_stages()) stage.mutable_protection()->clear_hold();
   return spec;
 }
 
@@ -124,28 +123,20 @@ absl::Status PipelineManager::SyncWebhookTokens(storage::Transaction& tx, const 
 int64_t PipelineManager::NowMs() const { return absl::ToUnixMillis(clock_->Now()); }
 
 void PipelineManager::StampNew(v1::Pipeline& p) {
-  std::string now = FormatRfc3339(clock_->Now());
+  const google::protobuf::Timestamp now = ProtoTime(clock_->Now());
   p.set_uid(ids_->NewUid());
   p.set_etag(ids_->RandomHex(8));
   p.set_revision(1);
-  p.set_create_time(now);
-  p.set_update_time(now);
+  *p.mutable_create_time() = now;
+  *p.mutable_update_time() = now;
 }
 
 void PipelineManager::StampUpdate(const v1::Pipeline& current, v1::Pipeline& next) {
   next.set_uid(current.uid());
-  next.set_create_time(current.create_time());
+  *next.mutable_create_time() = current.create_time();
   next.set_revision(current.revision() + 1);
   next.set_etag(ids_->RandomHex(8));
-  next.set_update_time(FormatRfc3339(clock_->Now()));
-  // Holds are state of the stage, not spec: keep them across spec updates.
-  for (auto& stage : *next.mutable_stages()) {
-    for (const auto& old : current.stages()) {
-      if (old.name() == stage.name() && old.protection().has_hold()) {
-        *stage.mutable_protection()->mutable_hold() = old.protection().hold();
-      }
-    }
-  }
+  *next.mutable_update_time() = ProtoTime(clock_->Now());
 }
 
 absl::StatusOr<v1::Pipeline> PipelineManager::Create(const v1::CreatePipelineRequest& request) {
@@ -154,16 +145,15 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Create(const v1::CreatePipelineReq
   RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(p)));
   // Token URLs are returned once and never stored in plain text (not even in the request log).
   std::map<std::string, std::string> urls;
-  ASSIGN_OR_RETURN(
-      v1::Pipeline created,
-      storage::WriteOnce<v1::Pipeline>(
-          *db_, "CreatePipeline", request.request_id(), request, NowMs(),
-          [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
-            StampNew(p);
-            RETURN_IF_ERROR(repo_.Insert(tx, p));
-            RETURN_IF_ERROR(SyncWebhookTokens(tx, p, &urls));
-            return Redacted(p);
-          }));
+  ASSIGN_OR_RETURN(v1::Pipeline created,
+                   storage::WriteOnce<v1::Pipeline>(
+                       *db_, "CreatePipeline", request.request_id(), request, NowMs(),
+                       [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
+                         StampNew(p);
+                         RETURN_IF_ERROR(repo_.Insert(tx, p));
+                         RETURN_IF_ERROR(SyncWebhookTokens(tx, p, &urls));
+                         return Redacted(p);
+                       }));
   Invalidate(created.name());
   for (auto& [k, v] : urls) (*created.mutable_new_webhook_urls())[k] = v;
   return created;
@@ -362,8 +352,7 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
   return applied;
 }
 
-v1::ValidatePipelineResponse PipelineManager::Validate(
-    const v1::ValidatePipelineRequest& request) {
+v1::ValidatePipelineResponse PipelineManager::Validate(const v1::ValidatePipelineRequest& request) {
   v1::ValidatePipelineResponse out;
   v1::Pipeline spec = SpecOf(request.pipeline());
   // A spec read back with `get -o yaml` carries redacted secrets; judge it as Apply would.
@@ -371,7 +360,8 @@ v1::ValidatePipelineResponse PipelineManager::Validate(
        auto current = repo_.Get(tx, spec.name());
        if (current.ok()) RestoreRedactedSecrets(&spec, *current);
        return absl::OkStatus();
-     }).IgnoreError();
+     })
+      .IgnoreError();
   for (const Problem& p : pipeline::Validate(spec)) {
     auto* problem = out.add_problems();
     problem->set_field(p.field);

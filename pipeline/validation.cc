@@ -12,9 +12,9 @@
 #include "absl/strings/str_join.h"
 #include "common/byte_size.h"
 #include "common/cron.h"
-#include "common/duration.h"
 #include "common/glob.h"
 #include "common/names.h"
+#include "common/proto_time.h"
 #include "expression/expression.h"
 #include "expression/flow_check.h"
 #include "google/rpc/error_details.pb.h"
@@ -68,11 +68,12 @@ class Validator {
             absl::StrCat("\"", s.repository(), "\" is not a full name like \"owner/name\""));
       }
       if (s.has_webhook_secret()) Secret(f + ".webhook_secret", s.webhook_secret());
-      if (!s.poll_interval().empty()) {
+      if (s.has_poll_interval()) {
         if (s.clone_url().empty()) Add(f + ".clone_url", "required to poll the repository");
         Duration(f + ".poll_interval", s.poll_interval(), absl::Hours(24));
-        auto d = ParseDuration(s.poll_interval());
-        if (d.ok() && *d < absl::Seconds(5)) Add(f + ".poll_interval", "at least 5s");
+        if (DurationFromProto(s.poll_interval()) < absl::Seconds(5)) {
+          Add(f + ".poll_interval", "at least 5s");
+        }
       }
       sources_.insert(s.name());
     }
@@ -130,14 +131,12 @@ class Validator {
     }
   }
 
-  void Duration(const std::string& field, const std::string& text, absl::Duration max) {
-    if (text.empty()) return;
-    auto d = ParseDuration(text);
-    if (!d.ok()) {
-      Add(field, std::string(d.status().message()));
-    } else if (*d > max) {
-      Add(field,
-          absl::StrCat("\"", text, "\" is longer than the maximum ", absl::FormatDuration(max)));
+  void Duration(const std::string& field, const google::protobuf::Duration& d, absl::Duration max) {
+    if (absl::Status s = CheckDuration(d); !s.ok()) {
+      Add(field, std::string(s.message()));
+    } else if (DurationFromProto(d) > max) {
+      Add(field, absl::StrCat("\"", FormatDuration(d), "\" is longer than the maximum ",
+                              absl::FormatDuration(max)));
     }
   }
 
@@ -544,7 +543,7 @@ class Validator {
         if (s.message().url().empty()) Add(f + ".message.url", "required");
         break;
       case v1::Step::kSleep:
-        if (s.sleep().duration().empty()) Add(f + ".sleep.duration", "required");
+        if (!s.sleep().has_duration()) Add(f + ".sleep.duration", "required");
         Duration(f + ".sleep.duration", s.sleep().duration(), absl::Hours(24));
         break;
       case v1::Step::kSequential:
@@ -609,7 +608,7 @@ class Validator {
     for (int w = 0; w < prot.freeze_windows_size(); ++w) {
       std::string wf = absl::StrCat(f, ".protection.freeze_windows[", w, "]");
       Cron(wf + ".cron", prot.freeze_windows(w).cron());
-      if (prot.freeze_windows(w).duration().empty()) Add(wf + ".duration", "required");
+      if (!prot.freeze_windows(w).has_duration()) Add(wf + ".duration", "required");
       Duration(wf + ".duration", prot.freeze_windows(w).duration(), absl::Hours(24 * 31));
     }
     if (st.retention().keep_releases() < 0) {

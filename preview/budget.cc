@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/proto_time.h"
 #include "preview/preview_manager.h"
 
 namespace slipway::preview {
@@ -29,7 +30,7 @@ std::vector<const v1::Preview*> PreviewManager::Occupying(const std::string& pip
     out.push_back(p);
   }
   std::sort(out.begin(), out.end(), [](const v1::Preview* a, const v1::Preview* b) {
-    return a->create_time() < b->create_time();
+    return CompareTime(a->create_time(), b->create_time()) < 0;
   });
   return out;
 }

@@ -4,10 +4,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/duration.h"
+#include "common/proto_time.h"
 #include "common/run_state.h"
 #include "common/status_macros.h"
-#include "common/time_format.h"
 #include "preview/budget.h"
 #include "preview/matching.h"
 #include "preview/naming.h"
@@ -20,8 +19,8 @@ namespace {
 
 constexpr int kMaxRunsKept = 20;
 
-absl::Time ParseTime(const std::string& text) {
-  return ParseRfc3339(text).value_or(absl::InfiniteFuture());
+absl::Time ParseTime(const google::protobuf::Timestamp& t) {
+  return TimeFromProto(t).value_or(absl::InfiniteFuture());
 }
 
 // The flow of a create or update run: deploy every service (and wait for its health check),
@@ -42,9 +41,10 @@ v1::Stage RunStage(const v1::PreviewBlueprint& b, const PreviewOptions& options)
     if (has_health) {
       v1::Step* ready = steps->Add();
       ready->set_ref("ready-" + r.name());
-      ready->set_timeout(options.health_timeout);
+      *ready->mutable_timeout() = ProtoDuration(options.health_timeout);
       ready->mutable_await_condition()->set_resource_healthy(r.name());
-      ready->mutable_await_condition()->set_interval(options.health_interval);
+      *ready->mutable_await_condition()->mutable_interval() =
+          ProtoDuration(options.health_interval);
     }
   }
   if (b.flow().has_sequential()) {
@@ -76,10 +76,7 @@ absl::StatusOr<std::pair<v1::Preview, PreviewManager::Outcome>> PreviewManager::
     const v1::PreviewSubject& subject, const std::map<std::string, std::string>& args,
     const std::string& actor) {
   const absl::Time now = deps_.clock->Now();
-  absl::Duration ttl = absl::ZeroDuration();
-  if (!blueprint.lifetime().ttl().empty()) {
-    ASSIGN_OR_RETURN(ttl, ParseDuration(blueprint.lifetime().ttl()));
-  }
+  const absl::Duration ttl = DurationFromProto(blueprint.lifetime().ttl());
   if (const v1::Preview* existing = live_.BySubject(pipeline.name(), blueprint.name(), key)) {
     v1::Preview p = *existing;
     switch (p.state()) {
@@ -105,7 +102,7 @@ absl::StatusOr<std::pair<v1::Preview, PreviewManager::Outcome>> PreviewManager::
     *p.mutable_spec() = blueprint;
     p.set_actor(actor);
     if (blueprint.lifetime().reset_on_update() && ttl > absl::ZeroDuration()) {
-      p.set_expire_time(FormatRfc3339(now + ttl));
+      *p.mutable_expire_time() = ProtoTime(now + ttl);
     }
     if (p.state() == v1::PREVIEW_STATE_PAUSED || p.state() == v1::PREVIEW_STATE_QUEUED) {
       // Applied on resume, or when a slot frees.
@@ -170,8 +167,8 @@ absl::StatusOr<std::pair<v1::Preview, PreviewManager::Outcome>> PreviewManager::
   *p.mutable_spec() = blueprint;
   p.set_generation(1);
   p.set_actor(actor);
-  p.set_create_time(Now());
-  if (ttl > absl::ZeroDuration()) p.set_expire_time(FormatRfc3339(now + ttl));
+  *p.mutable_create_time() = Now();
+  if (ttl > absl::ZeroDuration()) *p.mutable_expire_time() = ProtoTime(now + ttl);
   if (queue) {
     p.set_state(v1::PREVIEW_STATE_QUEUED);
     p.set_message(absl::StrCat("waiting for a free slot (budget.max_active ",
@@ -357,11 +354,11 @@ absl::Status PreviewManager::ApplyTaskDone(TaskDone& done) {
   if (p.state() != v1::PREVIEW_STATE_TEARING_DOWN) return absl::OkStatus();
   if (!done.status.ok()) {
     p.set_message(absl::StrCat("teardown: ", done.status.message(), "; retrying"));
-    p.set_retry_time(FormatRfc3339(deps_.clock->Now() + options_.teardown_retry));
+    *p.mutable_retry_time() = ProtoTime(deps_.clock->Now() + options_.teardown_retry);
     return Save(p);
   }
   p.set_state(v1::PREVIEW_STATE_DELETED);
-  p.set_delete_time(Now());
+  *p.mutable_delete_time() = Now();
   p.clear_resources();
   RETURN_IF_ERROR(Save(p));
   if (!p.has_recreate()) return absl::OkStatus();
@@ -441,14 +438,14 @@ absl::Status PreviewManager::Step(v1::Preview& p) {
       }
       p.set_state(v1::PREVIEW_STATE_READY);
       p.set_ready_sha(p.subject().sha());
-      p.set_ready_time(Now());
+      *p.mutable_ready_time() = Now();
       p.set_message(absl::StrCat("ready at ", p.subject().sha()));
       return Save(p);
     }
     case v1::PREVIEW_STATE_READY:
     case v1::PREVIEW_STATE_FAILED:
     case v1::PREVIEW_STATE_PAUSED: {
-      if (!p.expire_time().empty() && now >= ParseTime(p.expire_time())) {
+      if (p.has_expire_time() && now >= ParseTime(p.expire_time())) {
         return BeginTeardown(p, "lifetime expired", "slipwayd", false);
       }
       if (p.state() == v1::PREVIEW_STATE_PAUSED && !p.stopped()) {
@@ -458,7 +455,7 @@ absl::Status PreviewManager::Step(v1::Preview& p) {
       return absl::OkStatus();
     }
     case v1::PREVIEW_STATE_TEARING_DOWN: {
-      if (!p.retry_time().empty() && now < ParseTime(p.retry_time())) return absl::OkStatus();
+      if (p.has_retry_time() && now < ParseTime(p.retry_time())) return absl::OkStatus();
       // Nothing may deploy while the preview is removed: every create or update run (also an
       // older one still finishing a deploy after it was replaced) ends first.
       if (StopRuns(p, p.teardown_run_id())) return absl::OkStatus();

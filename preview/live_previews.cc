@@ -1,6 +1,6 @@
 #include "preview/live_previews.h"
 
-#include "common/time_format.h"
+#include "common/proto_time.h"
 
 namespace slipway::preview {
 
@@ -19,7 +19,7 @@ bool HasPendingWork(const v1::Preview& p) {
 }
 
 std::optional<absl::Time> TimedWork(const v1::Preview& p) {
-  const std::string* text = nullptr;
+  const google::protobuf::Timestamp* text = nullptr;
   switch (p.state()) {
     case v1::PREVIEW_STATE_READY:
     case v1::PREVIEW_STATE_FAILED:
@@ -32,10 +32,7 @@ std::optional<absl::Time> TimedWork(const v1::Preview& p) {
     default:
       return std::nullopt;
   }
-  if (text->empty()) return std::nullopt;
-  std::optional<absl::Time> t = ParseRfc3339(*text);
-  if (!t.has_value()) return std::nullopt;
-  return t;
+  return TimeFromProto(*text);
 }
 
 void LivePreviews::Erase(const std::string& uid) {

@@ -7,8 +7,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "common/time_format.h"
 #include "preview/matching.h"
 #include "storage/pipeline_repository.h"
 #include "storage/preview_repository.h"
@@ -19,7 +19,7 @@ namespace slipway::preview {
 PreviewManager::PreviewManager(PreviewDeps deps, PreviewOptions options)
     : deps_(std::move(deps)), options_(std::move(options)) {}
 
-std::string PreviewManager::Now() const { return FormatRfc3339(deps_.clock->Now()); }
+google::protobuf::Timestamp PreviewManager::Now() const { return ProtoTime(deps_.clock->Now()); }
 
 absl::Status PreviewManager::Load() {
   std::vector<v1::Preview> all;
@@ -35,7 +35,7 @@ absl::Status PreviewManager::Load() {
 
 absl::Status PreviewManager::Save(const v1::Preview& p) {
   v1::Preview copy = p;
-  copy.set_update_time(Now());
+  *copy.mutable_update_time() = Now();
   RETURN_IF_ERROR(deps_.db->Write(
       [&](storage::Transaction& tx) { return storage::PreviewRepository().Put(tx, copy); }));
   live_.Put(std::move(copy));  // a DELETED preview leaves the live set
@@ -100,10 +100,10 @@ absl::StatusOr<v1::Preview> PreviewManager::Extend(const std::string& name, absl
     return absl::FailedPreconditionError(absl::StrCat("preview ", name, " is being torn down"));
   }
   absl::Time from = std::max(deps_.clock->Now(),
-                             p.expire_time().empty()
+                             !p.has_expire_time()
                                  ? deps_.clock->Now()
-                                 : ParseRfc3339(p.expire_time()).value_or(absl::InfiniteFuture()));
-  p.set_expire_time(FormatRfc3339(from + by));
+                                 : TimeFromProto(p.expire_time()).value_or(absl::InfiniteFuture()));
+  *p.mutable_expire_time() = ProtoTime(from + by);
   RETURN_IF_ERROR(Save(p));
   return p;
 }

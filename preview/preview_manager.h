@@ -73,9 +73,9 @@ struct PreviewOptions {
   // A failed resource teardown is tried again after this.
   absl::Duration teardown_retry = absl::Seconds(5);
   // How often a service's health is checked while a preview is being created.
-  std::string health_interval = "200ms";
+  absl::Duration health_interval = absl::Milliseconds(200);
   // How long a service may take to become healthy.
-  std::string health_timeout = "120s";
+  absl::Duration health_timeout = absl::Seconds(120);
 };
 
 struct ReconcileReport {
@@ -179,7 +179,7 @@ class PreviewManager {
   absl::StatusOr<std::optional<v1::Pipeline>> PipelineOf(const v1::Preview& p);
   // A copy of the live preview `name`; NOT_FOUND if there is none.
   absl::StatusOr<v1::Preview> LiveCopy(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string Now() const;
+  google::protobuf::Timestamp Now() const;
   static std::string StageOf(const v1::Preview& p) { return "preview:" + p.name(); }
 
   PreviewDeps deps_;

@@ -4,9 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_time.h"
 #include "common/proto_yaml.h"
 #include "common/status_macros.h"
-#include "common/time_format.h"
 #include "release/active_run.h"
 #include "release/nodes/node_kind.h"
 
@@ -17,7 +17,7 @@ Executor::Executor(ExecutorDeps deps) : deps_(std::move(deps)) {
 }
 Executor::~Executor() = default;
 
-std::string Executor::Now() const { return FormatRfc3339(deps_.clock->Now()); }
+google::protobuf::Timestamp Executor::Now() const { return ProtoTime(deps_.clock->Now()); }
 
 absl::StatusOr<std::optional<v1::StageHold>> Executor::HoldOf(const std::string& pipeline,
                                                               const std::string& stage) {
@@ -68,7 +68,7 @@ void Executor::Emit(ActiveRun& ar, const v1::NodeStatus* node, const std::string
   v1::RunEvent e;
   e.set_sequence(ar.run.last_event() + 1);
   ar.run.set_last_event(e.sequence());
-  e.set_time(Now());
+  *e.mutable_time() = Now();
   e.set_run_id(ar.run.id());
   e.set_state(ar.run.state());
   if (node != nullptr) *e.mutable_node() = *node;
@@ -105,7 +105,7 @@ absl::Status Executor::Recover() {
       if (kind != deps_.node_kinds.end() && kind->second->idempotent()) {
         // Start the same attempt again: re-applying an idempotent node is safe.
         node.set_state(v1::NODE_STATE_WAITING);
-        node.set_wake_time(Now());
+        *node.mutable_wake_time() = Now();
         node.set_attempts(std::max(0, node.attempts() - 1));
         Emit(a, &node, "the controller restarted while this node ran; starting it again");
       } else {
@@ -189,7 +189,7 @@ absl::StatusOr<v1::Run> Executor::Approve(const std::string& run_id, const std::
   }
   auto* approval = node->add_approvals();
   approval->set_by(by);
-  approval->set_time(Now());
+  *approval->mutable_time() = Now();
   approval->set_rejected(reject);
   approval->set_comment(comment);
   int needed = std::max(1, step->approval().approvals());
@@ -204,10 +204,10 @@ absl::StatusOr<v1::Run> Executor::Approve(const std::string& run_id, const std::
   if (reject) {
     node->set_state(v1::NODE_STATE_FAILED);
     node->set_error(absl::StrCat("rejected by ", by, comment.empty() ? "" : ": " + comment));
-    node->set_end_time(Now());
+    *node->mutable_end_time() = Now();
   } else if (approvals >= needed) {
     node->set_state(v1::NODE_STATE_SUCCEEDED);
-    node->set_end_time(Now());
+    *node->mutable_end_time() = Now();
     (*node->mutable_outputs())["approved_by"] = absl::StrJoin(approvers, ",");
   }
   Emit(ar, node,
@@ -239,8 +239,9 @@ void Executor::PromoteQueued() {
       }
       if (ar->starting) continue;
       // Ids are not in creation order; the oldest queued run by create time goes first.
-      if (next == nullptr || ar->run.create_time() < next->run.create_time() ||
-          (ar->run.create_time() == next->run.create_time() && ar->run.last_event() == 0)) {
+      const int order =
+          next == nullptr ? -1 : CompareTime(ar->run.create_time(), next->run.create_time());
+      if (order < 0 || (order == 0 && ar->run.last_event() == 0)) {
         next = ar;
       }
     }
@@ -275,12 +276,11 @@ void Executor::UpdateTimer(ActiveRun& ar) {
   absl::Time due = absl::InfiniteFuture();
   if (!ar.ended) {
     for (const auto& n : ar.run.nodes()) {
-      const std::string* t = nullptr;
-      if (n.state() == v1::NODE_STATE_WAITING) t = &n.wake_time();
-      if (n.state() == v1::NODE_STATE_RUNNING) t = &n.deadline();
-      if (t == nullptr || t->empty()) continue;
-      // An unreadable time is due now: the walk then sees it and acts (fails or starts).
-      absl::Time when = ParseRfc3339(*t).value_or(absl::InfinitePast());
+      const google::protobuf::Timestamp* t = nullptr;
+      if (n.state() == v1::NODE_STATE_WAITING && n.has_wake_time()) t = &n.wake_time();
+      if (n.state() == v1::NODE_STATE_RUNNING && n.has_deadline()) t = &n.deadline();
+      if (t == nullptr) continue;
+      absl::Time when = TimeFromProto(*t).value_or(absl::InfinitePast());
       if (when < due) due = when;
     }
   }
@@ -354,7 +354,7 @@ absl::Status Executor::Commit(const std::function<absl::Status(storage::Transact
     runs[id] = it->second->run;
     it->second->dirty = false;  // a change made while this commit writes lists it again
   }
-  const std::string now = Now();
+  const google::protobuf::Timestamp now = Now();
 
   committing_ = true;
   mu_.Unlock();

@@ -227,7 +227,7 @@ class Executor {
   // The stage's hold, if any.
   absl::StatusOr<std::optional<v1::StageHold>> HoldOf(const std::string& pipeline,
                                                       const std::string& stage);
-  std::string Now() const;
+  google::protobuf::Timestamp Now() const;
 
   ExecutorDeps deps_;
   storage::RunRepository runs_repo_;

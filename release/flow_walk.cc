@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_time.h"
 #include "common/proto_yaml.h"
-#include "common/time_format.h"
 #include "release/active_run.h"
 #include "release/nodes/support.h"
 #include "release/recording.h"
@@ -23,9 +23,9 @@ constexpr absl::Duration kDefaultInterval = absl::Seconds(2);
 // A node keeps its last this many log lines.
 constexpr int kMaxLogLines = 50;
 
-// The step's timeout as written, or the default's.
+// The step's timeout, or the default's.
 std::string TimeoutText(const v1::Step& step) {
-  return step.timeout().empty() ? absl::FormatDuration(kDefaultTimeout) : step.timeout();
+  return absl::FormatDuration(DurationOr(step.timeout(), kDefaultTimeout));
 }
 
 }  // namespace
@@ -33,14 +33,14 @@ std::string TimeoutText(const v1::Step& step) {
 void Executor::StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& step) {
   const absl::Time now = deps_.clock->Now();
   node.set_attempts(node.attempts() + 1);
-  if (node.start_time().empty()) node.set_start_time(Now());
+  if (!node.has_start_time()) *node.mutable_start_time() = Now();
   node.clear_wake_time();
   node.clear_error();
   const std::map<std::string, std::string> values = Values(ar);
   auto fail = [&](const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     node.set_state(v1::NODE_STATE_FAILED);
     node.set_error(error);
-    node.set_end_time(Now());
+    *node.mutable_end_time() = Now();
     Emit(ar, &node);
   };
   if (!step.skip_if().empty()) {
@@ -48,13 +48,13 @@ void Executor::StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& st
     if (!skip.ok()) return fail(absl::StrCat("skip_if: ", skip.status().message()));
     if (*skip == "true") {
       node.set_state(v1::NODE_STATE_SKIPPED);
-      node.set_end_time(Now());
+      *node.mutable_end_time() = Now();
       Emit(ar, &node, "skipped: skip_if is true");
       return;
     }
   }
   const absl::Duration timeout = DurationOr(step.timeout(), kDefaultTimeout);
-  node.set_deadline(FormatRfc3339(now + timeout));
+  *node.mutable_deadline() = ProtoTime(now + timeout);
   node.set_state(v1::NODE_STATE_RUNNING);
   auto kind = deps_.node_kinds.find(step.kind_case());
   if (kind == deps_.node_kinds.end()) return fail("unsupported node kind");
@@ -66,7 +66,7 @@ void Executor::StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& st
       return fail(start.error);
     case NodeStart::Kind::kWait:
       node.set_state(v1::NODE_STATE_WAITING);
-      node.set_wake_time(FormatRfc3339(start.wake));
+      *node.mutable_wake_time() = ProtoTime(start.wake);
       Emit(ar, &node, start.log);
       return;
     case NodeStart::Kind::kAwaitApproval:
@@ -81,7 +81,7 @@ void Executor::StartNode(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& st
   ++ar.in_flight;
   if (step.has_wait_for_completion() && !step.wait_for_completion()) {
     node.set_state(v1::NODE_STATE_SUCCEEDED);
-    node.set_end_time(Now());
+    *node.mutable_end_time() = Now();
     Emit(ar, &node, "not waiting for completion");
   }
   // Posted after the RUNNING state is committed.
@@ -103,13 +103,13 @@ void Executor::FailAttempt(ActiveRun& ar, v1::NodeStatus& node, const v1::Step& 
     for (int i = 1; i < node.attempts(); ++i) backoff *= 2;
     backoff = std::min(backoff, absl::Hours(1));
     node.set_state(v1::NODE_STATE_WAITING);
-    node.set_wake_time(FormatRfc3339(deps_.clock->Now() + backoff));
+    *node.mutable_wake_time() = ProtoTime(deps_.clock->Now() + backoff);
     Emit(ar, &node,
          absl::StrCat("attempt ", node.attempts(), " failed: ", error, "; retrying in ",
                       absl::FormatDuration(backoff)));
   } else {
     node.set_state(v1::NODE_STATE_FAILED);
-    node.set_end_time(Now());
+    *node.mutable_end_time() = Now();
     Emit(ar, &node, absl::StrCat("attempt ", node.attempts(), " failed: ", error));
   }
 }
@@ -123,11 +123,13 @@ v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const s
   const absl::Time now = deps_.clock->Now();
   const bool cancelling = ar.run.state() == v1::RUN_STATE_CANCELLING;
   // An unreadable time is due now.
-  auto parse = [](const std::string& t) { return ParseRfc3339(t).value_or(absl::InfinitePast()); };
+  auto parse = [](const google::protobuf::Timestamp& t) {
+    return TimeFromProto(t).value_or(absl::InfinitePast());
+  };
   // A cancelled run starts nothing new and stops waiting; running work finishes on its own.
   auto cancel_node = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     node->set_state(v1::NODE_STATE_CANCELLED);
-    node->set_end_time(Now());
+    *node->mutable_end_time() = Now();
     Emit(ar, node);
     return v1::NODE_STATE_FAILED;
   };
@@ -137,7 +139,7 @@ v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const s
       StartNode(ar, *node, step);
       break;
     case v1::NODE_STATE_RUNNING:
-      if (!node->deadline().empty() && now >= parse(node->deadline())) {
+      if (node->has_deadline() && now >= parse(node->deadline())) {
         FailAttempt(ar, *node, step, absl::StrCat("timed out after ", TimeoutText(step)));
       }
       break;
@@ -146,20 +148,20 @@ v1::NodeState Executor::AdvanceStep(ActiveRun& ar, const v1::Step& step, const s
       if (now >= parse(node->wake_time())) {
         if (step.has_sleep()) {
           node->set_state(v1::NODE_STATE_SUCCEEDED);
-          node->set_end_time(Now());
+          *node->mutable_end_time() = Now();
           node->clear_wake_time();
           Emit(ar, node, "slept");
-        } else if (step.has_await_condition() && !node->deadline().empty() &&
-                   node->attempts() > 0 && node->error().empty()) {
+        } else if (step.has_await_condition() && node->has_deadline() && node->attempts() > 0 &&
+                   node->error().empty()) {
           if (now >= parse(node->deadline())) {
             FailAttempt(ar, *node, step,
                         absl::StrCat("condition not met within ", TimeoutText(step)));
           } else {
             // The next check of a condition: same attempt, same deadline.
-            std::string deadline = node->deadline();
+            google::protobuf::Timestamp deadline = node->deadline();
             node->set_attempts(node->attempts() - 1);
             StartNode(ar, *node, step);
-            if (node->state() == v1::NODE_STATE_RUNNING) node->set_deadline(deadline);
+            if (node->state() == v1::NODE_STATE_RUNNING) *node->mutable_deadline() = deadline;
           }
         } else {
           StartNode(ar, *node, step);
@@ -205,7 +207,7 @@ void Executor::AdvanceRun(ActiveRun& ar) {
   if (ar.ended || ar.run.state() == v1::RUN_STATE_QUEUED) return;
   if (ar.run.state() == v1::RUN_STATE_PENDING) {
     ar.run.set_state(v1::RUN_STATE_RUNNING);
-    ar.run.set_start_time(Now());
+    *ar.run.mutable_start_time() = Now();
     ar.run.clear_waiting_reason();
     Emit(ar, nullptr, "running");
   }
@@ -260,7 +262,7 @@ void Executor::AdvanceRun(ActiveRun& ar) {
 
 void Executor::FinishRun(ActiveRun& ar, v1::RunState state, const std::string& error) {
   ar.run.set_state(state);
-  ar.run.set_end_time(Now());
+  *ar.run.mutable_end_time() = Now();
   if (!error.empty()) ar.run.set_error(error);
   ar.run.clear_waiting_reason();
   for (auto& n : *ar.run.mutable_nodes()) {
@@ -318,19 +320,19 @@ void Executor::ApplyCompletion(Completion& c) {
     return;
   }
   if (!r.condition_met) {
-    absl::Time deadline = ParseRfc3339(node->deadline()).value_or(absl::InfinitePast());
+    absl::Time deadline = TimeFromProto(node->deadline()).value_or(absl::InfinitePast());
     if (deps_.clock->Now() >= deadline) {
       FailAttempt(ar, *node, step, absl::StrCat("condition not met within ", TimeoutText(step)));
       return;
     }
     node->set_state(v1::NODE_STATE_WAITING);
-    node->set_wake_time(FormatRfc3339(
-        deps_.clock->Now() + DurationOr(step.await_condition().interval(), kDefaultInterval)));
+    *node->mutable_wake_time() = ProtoTime(
+        deps_.clock->Now() + DurationOr(step.await_condition().interval(), kDefaultInterval));
     Emit(ar, node, r.log.empty() ? "condition not met yet" : r.log.back());
     return;
   }
   node->set_state(v1::NODE_STATE_SUCCEEDED);
-  node->set_end_time(Now());
+  *node->mutable_end_time() = Now();
   node->clear_error();
   node->clear_wake_time();
   for (const auto& [k, v] : r.outputs) (*node->mutable_outputs())[k] = v;

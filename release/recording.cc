@@ -6,7 +6,7 @@
 namespace slipway::release {
 
 std::optional<v1::Release> ReleaseOf(const v1::Run& run, bool changed_workload,
-                                     const std::string& now) {
+                                     const google::protobuf::Timestamp& now) {
   if (run.state() != v1::RUN_STATE_SUCCEEDED || !changed_workload ||
       run.kind() == v1::RUN_KIND_PREVIEW || run.kind() == v1::RUN_KIND_PREVIEW_TEARDOWN) {
     return std::nullopt;
@@ -17,7 +17,7 @@ std::optional<v1::Release> ReleaseOf(const v1::Run& run, bool changed_workload,
   release.set_run_id(run.id());
   *release.mutable_trigger() = run.trigger();
   release.set_pipeline_revision(run.pipeline_revision());
-  release.set_create_time(now);
+  *release.mutable_create_time() = now;
   release.set_rollback_of(run.rollback_to());
   return release;
 }
@@ -37,7 +37,7 @@ std::optional<v1::StageHold> HoldAfter(const v1::Run& run) {
 
 absl::Status RecordReleases(storage::Transaction& tx, const std::vector<v1::Release>& releases,
                             const std::map<std::string, v1::StageHold>& holds,
-                            const std::string& now,
+                            const google::protobuf::Timestamp& now,
                             std::map<std::string, int64_t>& release_numbers) {
   storage::StageResourceRepository resources;
   storage::ReleaseRepository repo;
@@ -49,7 +49,7 @@ absl::Status RecordReleases(storage::Transaction& tx, const std::vector<v1::Rele
     if (auto hold = holds.find(release.run_id()); hold != holds.end()) {
       v1::StageHold h = hold->second;
       h.set_pinned_release(number);
-      h.set_hold_time(now);
+      *h.mutable_hold_time() = now;
       RETURN_IF_ERROR(storage::StageHoldRepository().Put(tx, h));
     }
   }

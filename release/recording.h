@@ -20,7 +20,7 @@ namespace slipway::release {
 // The release an ended run records (its resources are filled in when written), if any.
 // `changed_workload`: a deploy or promote node of the run succeeded.
 std::optional<v1::Release> ReleaseOf(const v1::Run& run, bool changed_workload,
-                                     const std::string& now);
+                                     const google::protobuf::Timestamp& now);
 // The hold a successful rollback places (pinned when its release is written), if any.
 std::optional<v1::StageHold> HoldAfter(const v1::Run& run);
 
@@ -28,7 +28,7 @@ std::optional<v1::StageHold> HoldAfter(const v1::Run& run);
 // `holds` pinned to its release. Fills `release_numbers` (run id → release number).
 absl::Status RecordReleases(storage::Transaction& tx, const std::vector<v1::Release>& releases,
                             const std::map<std::string, v1::StageHold>& holds,
-                            const std::string& now,
+                            const google::protobuf::Timestamp& now,
                             std::map<std::string, int64_t>& release_numbers);
 
 }  // namespace slipway::release

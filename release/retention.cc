@@ -3,10 +3,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "common/duration.h"
+#include "common/proto_time.h"
 #include "common/run_state.h"
 #include "common/status_macros.h"
-#include "common/time_format.h"
 #include "storage/pipeline_repository.h"
 #include "storage/run_repository.h"
 
@@ -42,10 +41,8 @@ absl::Status PruneStage(storage::Database& db, const Clock& clock, const std::st
         report.releases_deleted += deleted;
       }
     }
-    if (!keep.keep_run_logs().empty()) {
-      auto age = ParseDuration(keep.keep_run_logs());
-      if (!age.ok()) return absl::OkStatus();  // validation rejects this at apply time
-      const absl::Time cutoff = clock.Now() - *age;
+    if (keep.has_keep_run_logs()) {
+      const absl::Time cutoff = clock.Now() - DurationFromProto(keep.keep_run_logs());
       int64_t before_seq = 0;
       while (true) {
         storage::RunFilter filter{pipeline, stage.name(), {}, before_seq, 500};
@@ -53,7 +50,7 @@ absl::Status PruneStage(storage::Database& db, const Clock& clock, const std::st
         if (page.empty()) break;
         for (const auto& r : page) {
           // An end time that cannot be read keeps the run's events (never deleted by mistake).
-          std::optional<absl::Time> ended = ParseRfc3339(r.end_time());
+          std::optional<absl::Time> ended = TimeFromProto(r.end_time());
           if (RunActive(r.state()) || !ended.has_value() || *ended >= cutoff) continue;
           ASSIGN_OR_RETURN(int64_t n, runs.DeleteEvents(tx, r.id()));
           report.events_deleted += n;
@@ -80,7 +77,7 @@ absl::StatusOr<RetentionReport> PruneHistory(storage::Database& db, const Clock&
     if (page.empty()) break;
     for (const auto& p : page) {
       for (const auto& stage : p.stages()) {
-        if (stage.retention().keep_releases() == 0 && stage.retention().keep_run_logs().empty()) {
+        if (stage.retention().keep_releases() == 0 && !stage.retention().has_keep_run_logs()) {
           continue;
         }
         RETURN_IF_ERROR(PruneStage(db, clock, p.name(), stage, report));

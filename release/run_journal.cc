@@ -64,7 +64,8 @@ void RunJournal::Restore(JournalBatch batch) {
 }
 
 absl::Status WriteBatch(storage::Transaction& tx, const JournalBatch& batch,
-                        const std::map<std::string, v1::Run>& runs, const std::string& now,
+                        const std::map<std::string, v1::Run>& runs,
+                        const google::protobuf::Timestamp& now,
                         std::map<std::string, int64_t>& release_numbers) {
   release_numbers.clear();
   storage::StageResourceRepository resources;

@@ -86,7 +86,8 @@ class RunJournal {
 // and their holds, then the run records (`runs`, by id, with their release numbers set), then
 // the events. Fills `release_numbers` (run id → release number).
 absl::Status WriteBatch(storage::Transaction& tx, const JournalBatch& batch,
-                        const std::map<std::string, v1::Run>& runs, const std::string& now,
+                        const std::map<std::string, v1::Run>& runs,
+                        const google::protobuf::Timestamp& now,
                         std::map<std::string, int64_t>& release_numbers);
 
 }  // namespace slipway::release

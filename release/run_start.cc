@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "expression/flow_check.h"
 #include "release/active_run.h"
@@ -293,7 +294,7 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
         return WithReason(
             absl::FailedPreconditionError(absl::StrCat(
                 "stage ", request.pipeline.name(), "/", request.stage, " is held since ",
-                hold->hold_time(), " by ", hold->held_by(), ": ", hold->reason(),
+                FormatTimestamp(hold->hold_time()), " by ", hold->held_by(), ": ", hold->reason(),
                 hold->pinned_release() > 0
                     ? absl::StrCat(" (pins release ", hold->pinned_release(), ")")
                     : "",
@@ -327,7 +328,7 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   run.set_hold_overridden(lift_hold);
   run.set_rollback_to(request.rollback_to);
   run.set_preview(request.preview);
-  run.set_create_time(Now());
+  *run.mutable_create_time() = Now();
   *run.mutable_stage_spec() = *stage;
   if (int needed = stage->protection().required_approvals(); needed > 0) {
     // Stage protection: the flow runs only after `needed` approvals, as if it began with an

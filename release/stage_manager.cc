@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/names.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "common/time_format.h"
 #include "pipeline/secrets.h"
 #include "storage/pipeline_repository.h"
 #include "storage/request_log.h"
@@ -224,7 +224,7 @@ absl::StatusOr<v1::StageHold> StageManager::Hold(const v1::HoldStageRequest& req
   hold.set_stage(request.stage());
   hold.set_reason(request.reason());
   hold.set_held_by(caller);
-  hold.set_hold_time(FormatRfc3339(clock_->Now()));
+  *hold.mutable_hold_time() = ProtoTime(clock_->Now());
   RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(v1::Pipeline p, storage::PipelineRepository().Get(tx, request.pipeline()));
     bool found = false;

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "common/time_format.h"
 
@@ -48,7 +49,7 @@ absl::StatusOr<IssuedToken> TokenManager::Store(v1::Scope scope, std::string_vie
   out.token.set_scope(scope);
   out.token.set_description(std::string(description));
   out.token.set_created_by(std::string(created_by));
-  out.token.set_create_time(FormatRfc3339(clock_->Now()));
+  *out.token.mutable_create_time() = ProtoTime(clock_->Now());
   RETURN_IF_ERROR(db_->Write(
       [&](storage::Transaction& tx) { return repo_.Insert(tx, out.token, Sha256(out.secret)); }));
   return out;
@@ -112,7 +113,7 @@ absl::StatusOr<Principal> TokenManager::Authenticate(std::string_view authorizat
     if (cache_.size() >= 10'000) cache_.clear();
     cache_[hash] = CachedToken{found, now};
   }
-  if (!found.revoke_time().empty()) {
+  if (found.has_revoke_time()) {
     return absl::UnauthenticatedError(absl::StrCat("token ", found.id(), " was revoked"));
   }
   if (found.scope() < needed) {

@@ -20,11 +20,11 @@
 #include "absl/strings/str_split.h"
 #include "common/names.h"
 #include "common/private_files.h"
+#include "common/proto_time.h"
 #include "common/proto_yaml.h"
 #include "common/run_state.h"
 #include "common/secret_box.h"
 #include "common/status_macros.h"
-#include "common/time_format.h"
 #include "common/version.h"
 #include "deploy/caddy_router.h"
 #include "deploy/command_driver.h"
@@ -405,8 +405,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   exec.on_commit = [metrics = impl->metrics.get()](const release::CommitReport& report) {
     for (const auto& [id, run] : *report.runs) {
       double seconds = -1;
-      auto start = ParseRfc3339(run.start_time().empty() ? run.create_time() : run.start_time());
-      auto end = ParseRfc3339(run.end_time());
+      auto start = TimeFromProto(run.has_start_time() ? run.start_time() : run.create_time());
+      auto end = TimeFromProto(run.end_time());
       if (start.has_value() && end.has_value()) seconds = absl::ToDoubleSeconds(*end - *start);
       metrics->ObserveRun(id, run.pipeline(), run.stage(),
                           EnumShortName(v1::RunKind_descriptor()->FindValueByNumber(run.kind())),
@@ -457,7 +457,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       deps, impl->runs.get(), impl->stages.get(), impl->resource_logs.get());
   impl->pipeline_service = std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get());
   impl->admin_service = std::make_unique<AdminServiceImpl>(
-      deps, ServerInfoSource{.version = Version(), .start_time = FormatRfc3339(clock->Now())});
+      deps, ServerInfoSource{.version = Version(), .start_time = ProtoTime(clock->Now())});
   impl->health_service = std::make_unique<HealthServiceImpl>();
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

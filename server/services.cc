@@ -6,8 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "common/duration.h"
 #include "common/error_reason.h"
+#include "common/proto_time.h"
 #include "common/run_state.h"
 #include "google/protobuf/message.h"
 #include "server/grpc_status.h"
@@ -240,7 +240,7 @@ grpc::Status AdminServiceImpl::GetServerInfo(grpc::ServerContext* context,
   return Serve(deps_, context, SLIPWAY_METHOD(AdminService, GetServerInfo), v1::SCOPE_READ, request,
                [&](const Principal&) -> absl::Status {
                  response->set_version(info_.version);
-                 response->set_start_time(info_.start_time);
+                 *response->mutable_start_time() = info_.start_time;
                  response->set_storage("sqlite");
                  return absl::OkStatus();
                });
@@ -502,15 +502,15 @@ grpc::Status PreviewServiceImpl::DeletePreview(grpc::ServerContext* context,
 grpc::Status PreviewServiceImpl::ExtendPreview(grpc::ServerContext* context,
                                                const v1::ExtendPreviewRequest* request,
                                                v1::Preview* response) {
-  return Serve(
-      deps_, context, SLIPWAY_METHOD(PreviewService, ExtendPreview), v1::SCOPE_DEPLOY, request,
-      [&](const Principal&) -> absl::Status {
-        auto by = ParseDuration(request->duration());
-        if (!by.ok()) {
-          return absl::InvalidArgumentError(absl::StrCat("duration: ", by.status().message()));
-        }
-        return Respond(previews_->Extend(request->name(), *by), response);
-      });
+  return Serve(deps_, context, SLIPWAY_METHOD(PreviewService, ExtendPreview), v1::SCOPE_DEPLOY,
+               request, [&](const Principal&) -> absl::Status {
+                 if (absl::Status s = CheckDuration(request->duration()); !s.ok()) {
+                   return absl::InvalidArgumentError(absl::StrCat("duration: ", s.message()));
+                 }
+                 return Respond(
+                     previews_->Extend(request->name(), DurationFromProto(request->duration())),
+                     response);
+               });
 }
 
 grpc::Status PreviewServiceImpl::PausePreview(grpc::ServerContext* context,

@@ -79,7 +79,7 @@ class PipelineServiceImpl final
 // What GetServerInfo reports.
 struct ServerInfoSource {
   std::string version;
-  std::string start_time;  // RFC 3339
+  google::protobuf::Timestamp start_time;
 };
 
 class AdminServiceImpl final : public v1::AdminService::Service {

@@ -13,6 +13,7 @@
 #include "common/private_files.h"
 #include "common/status_macros.h"
 #include "storage/pipeline_repository.h"
+#include "storage/time_migration.h"
 
 namespace slipway::storage {
 namespace {
@@ -188,6 +189,18 @@ constexpr const char* kMigrations[] = {
       name TEXT PRIMARY KEY,
       value TEXT NOT NULL
     );
+    )sql",
+    // 12: times and durations in stored messages become google.protobuf.Timestamp and Duration
+    // (slipway_times_v12: storage/time_migration.h). Token times stay text columns.
+    R"sql(
+    UPDATE pipelines SET spec = slipway_times_v12('slipway.v1.Pipeline', spec);
+    UPDATE runs SET spec = slipway_times_v12('slipway.v1.Run', spec);
+    UPDATE run_events SET event = slipway_times_v12('slipway.v1.RunEvent', event);
+    UPDATE releases SET spec = slipway_times_v12('slipway.v1.Release', spec);
+    UPDATE stage_resources SET state = slipway_times_v12('slipway.v1.ResourceState', state);
+    UPDATE stage_holds SET hold = slipway_times_v12('slipway.v1.StageHold', hold);
+    UPDATE deliveries SET spec = slipway_times_v12('slipway.v1.Delivery', spec);
+    UPDATE previews SET spec = slipway_times_v12('slipway.v1.Preview', spec);
     )sql",
 };
 
@@ -428,7 +441,8 @@ absl::Status Database::Migrate() {
         ". Upgrade slipwayd, or restore a backup made by this version")));
   }
   for (int v = version; v < kLatestVersion; ++v) {
-    absl::Status s = writer_->Exec(kMigrations[v]);
+    absl::Status s = v + 1 == 12 ? RegisterTimeMigration(h) : absl::OkStatus();
+    if (s.ok()) s = writer_->Exec(kMigrations[v]);
     if (s.ok() && v + 1 == 7) {
       Transaction tx(writer_.get(), /*writable=*/true, options_.secrets.get());
       s = BackfillSourceBindings(tx);

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "storage/errors.h"
 
@@ -16,17 +17,16 @@ absl::StatusOr<v1::Delivery> Decode(const std::string& blob) {
 }
 
 int64_t ReceiveMs(const v1::Delivery& d) {
-  absl::Time t;
-  std::string err;
-  if (!absl::ParseTime(absl::RFC3339_full, d.receive_time(), &t, &err)) return 0;
-  return absl::ToUnixMillis(t);
+  std::optional<absl::Time> t = TimeFromProto(d.receive_time());
+  return t.has_value() ? absl::ToUnixMillis(*t) : 0;
 }
 
 }  // namespace
 
 std::string DeliveryRepositoryKey(v1::Provider provider, std::string_view repository) {
-  return absl::StrCat(static_cast<int>(provider), ":",
-                      absl::AsciiStrToLower(absl::string_view(repository.data(), repository.size())));
+  return absl::StrCat(
+      static_cast<int>(provider), ":",
+      absl::AsciiStrToLower(absl::string_view(repository.data(), repository.size())));
 }
 
 absl::Status DeliveryRepository::Insert(Transaction& tx, const v1::Delivery& delivery,

@@ -1,11 +1,12 @@
 #include "storage/token_repository.h"
 
+#include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "common/time_format.h"
 #include "storage/errors.h"
 
 namespace slipway::storage {
 namespace {
-
 
 v1::Token ReadToken(const Statement& stmt) {
   v1::Token t;
@@ -13,8 +14,11 @@ v1::Token ReadToken(const Statement& stmt) {
   t.set_scope(static_cast<v1::Scope>(stmt.ColumnInt(1)));
   t.set_description(stmt.ColumnText(2));
   t.set_created_by(stmt.ColumnText(3));
-  t.set_create_time(stmt.ColumnText(4));
-  if (!stmt.ColumnIsNull(5)) t.set_revoke_time(stmt.ColumnText(5));
+  *t.mutable_create_time() =
+      ProtoTime(ParseRfc3339(stmt.ColumnText(4)).value_or(absl::UnixEpoch()));
+  if (!stmt.ColumnIsNull(5))
+    *t.mutable_revoke_time() =
+        ProtoTime(ParseRfc3339(stmt.ColumnText(5)).value_or(absl::UnixEpoch()));
   return t;
 }
 
@@ -29,7 +33,7 @@ absl::Status TokenRepository::Insert(Transaction& tx, const v1::Token& token,
       .Bind(3, static_cast<int64_t>(token.scope()))
       .Bind(4, token.description())
       .Bind(5, token.created_by())
-      .Bind(6, token.create_time());
+      .Bind(6, FormatTimestamp(token.create_time()));
   absl::Status s = stmt->Run();
   if (absl::IsAlreadyExists(s)) return AlreadyExists("token", token.id());
   return s;
@@ -56,10 +60,9 @@ absl::StatusOr<v1::Token> TokenRepository::Get(Transaction& tx, std::string_view
 
 absl::StatusOr<std::vector<v1::Token>> TokenRepository::List(Transaction& tx,
                                                              bool include_revoked) const {
-  ASSIGN_OR_RETURN(auto stmt,
-                   tx.Prepare("SELECT id, scope, description, created_by, create_time, "
-                              "revoke_time FROM tokens WHERE (? OR revoke_time IS NULL) "
-                              "ORDER BY rowid"));
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT id, scope, description, created_by, create_time, "
+                                         "revoke_time FROM tokens WHERE (? OR revoke_time IS NULL) "
+                                         "ORDER BY rowid"));
   stmt->Bind(1, static_cast<int64_t>(include_revoked ? 1 : 0));
   std::vector<v1::Token> out;
   while (true) {

@@ -1,17 +1,17 @@
 #include "trigger/intake.h"
 
-#include "common/error_reason.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
-#include <set>
-
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/error_reason.h"
+#include "common/proto_time.h"
 #include "common/proto_yaml.h"
 #include "common/random.h"
 #include "common/status_macros.h"
-#include "common/time_format.h"
 #include "common/utf8.h"
 #include "pipeline/secrets.h"
 #include "storage/delivery_repository.h"
@@ -84,8 +84,8 @@ IntakeResult WebhookIntake::StoreFailed(v1::Delivery delivery, const absl::Statu
   // Nothing of this delivery was committed: it names no run, and the host is asked to retry.
   for (auto& m : *delivery.mutable_matches()) m.clear_run_id();
   delivery.set_status(503);
-  delivery.set_message(absl::StrCat("the store cannot take deliveries now (", why.message(),
-                                    "); retry later"));
+  delivery.set_message(
+      absl::StrCat("the store cannot take deliveries now (", why.message(), "); retry later"));
   return {503, delivery.message(), std::move(delivery)};
 }
 
@@ -94,10 +94,11 @@ void WebhookIntake::Log(const IntakeResult& r, std::string_view client) {
   int runs = 0;
   for (const auto& m : d.matches()) runs += m.run_id().empty() ? 0 : 1;
   std::string line = absl::StrCat(
-      "delivery ", d.id().empty() ? "-" : d.id(), " provider=",
-      EnumShortName(v1::Provider_descriptor()->FindValueByNumber(d.provider())), " event=\"",
-      SanitizeText(d.event().event(), 64), "\" id=\"", SanitizeText(d.delivery_id(), 80),
-      "\" client=", SanitizeText(client, 64), " status=", r.status, " verdict=",
+      "delivery ", d.id().empty() ? "-" : d.id(),
+      " provider=", EnumShortName(v1::Provider_descriptor()->FindValueByNumber(d.provider())),
+      " event=\"", SanitizeText(d.event().event(), 64), "\" id=\"",
+      SanitizeText(d.delivery_id(), 80), "\" client=", SanitizeText(client, 64),
+      " status=", r.status, " verdict=",
       EnumShortName(v1::SignatureVerdict_descriptor()->FindValueByNumber(d.signature())),
       " runs=", runs, " reason=\"", SanitizeText(r.message, 200), "\"");
   if (r.status < 400) {
@@ -125,7 +126,7 @@ IntakeResult WebhookIntake::HandleVerified(v1::Provider provider, const Headers&
   d.set_client(SanitizeText(client, 64));
   d.set_provider(provider);
   d.set_delivery_id(DeliveryId(provider, headers, body));
-  d.set_receive_time(FormatRfc3339(clock_->Now()));
+  *d.mutable_receive_time() = ProtoTime(clock_->Now());
   for (const auto& [k, v] : RedactHeaders(headers)) (*d.mutable_headers())[k] = v;
   d.set_body_bytes(static_cast<int64_t>(body.size()));
 
@@ -185,8 +186,9 @@ IntakeResult WebhookIntake::HandleVerified(v1::Provider provider, const Headers&
   }
   if (d.signature() == v1::SIGNATURE_VERDICT_UNSPECIFIED) d.set_signature(worst);
   if (trusted.empty()) {
-    return Finish(std::move(d), 401,
-                  worst == v1::SIGNATURE_VERDICT_MISSING ? "signature missing" : "signature does not match");
+    return Finish(
+        std::move(d), 401,
+        worst == v1::SIGNATURE_VERDICT_MISSING ? "signature missing" : "signature does not match");
   }
 
   // A delivery id is acted on once (looked up with the bindings, used once trusted).
@@ -283,8 +285,9 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
   int status = 202;
   std::string message;
   auto result = executor_->StartAll(
-      starts, [&](storage::Transaction& tx,
-                  const std::vector<absl::StatusOr<v1::Run>>& runs) -> absl::Status {
+      starts,
+      [&](storage::Transaction& tx,
+          const std::vector<absl::StatusOr<v1::Run>>& runs) -> absl::Status {
         int started = 0;
         for (size_t i = 0; i < runs.size(); ++i) {
           v1::DeliveryMatch* m = d.mutable_matches(start_matches[i]);
@@ -298,8 +301,8 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
           }
         }
         status = started + previews_acted > 0 ? 200 : 202;
-        message = started > 0 ? absl::StrCat("started ", started, " run(s)")
-                              : "matched, nothing started";
+        message =
+            started > 0 ? absl::StrCat("started ", started, " run(s)") : "matched, nothing started";
         if (previews_acted > 0) {
           message += absl::StrCat("; changed ", previews_acted, " preview(s)");
         }
@@ -316,7 +319,6 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
   return StoreFailed(std::move(d), result.committed);
 }
 
-
 IntakeResult WebhookIntake::HandleGeneric(std::string_view token, const Headers& headers,
                                           const std::map<std::string, std::string>& query,
                                           std::string_view body, std::string_view client) {
@@ -332,7 +334,7 @@ IntakeResult WebhookIntake::HandleGenericVerified(std::string_view token, const 
   d.set_client(SanitizeText(client, 64));
   d.set_id("dlv-" + ids_->OrderedHex());
   d.set_provider(v1::PROVIDER_UNSPECIFIED);
-  d.set_receive_time(FormatRfc3339(clock_->Now()));
+  *d.mutable_receive_time() = ProtoTime(clock_->Now());
   for (const auto& [k, v] : RedactHeaders(headers)) (*d.mutable_headers())[k] = v;
   d.set_body_bytes(static_cast<int64_t>(body.size()));
   d.mutable_event()->set_event("webhook");
@@ -388,8 +390,7 @@ IntakeResult WebhookIntake::HandleGenericVerified(std::string_view token, const 
   for (const auto& [k, v] : query) {
     if (!IsValidUtf8(k) || !IsValidUtf8(v)) {
       return Finish(std::move(d), 400,
-                    absl::StrCat("query parameter \"", SanitizeText(k, 64),
-                                 "\": not valid UTF-8"));
+                    absl::StrCat("query parameter \"", SanitizeText(k, 64), "\": not valid UTF-8"));
     }
   }
   std::map<std::string, std::string> args = query;
@@ -399,8 +400,10 @@ IntakeResult WebhookIntake::HandleGenericVerified(std::string_view token, const 
       return Finish(std::move(d), 400, "body is not a JSON object");
     }
     for (auto it = j.begin(); it != j.end(); ++it) {
-      if (it->is_string()) args[it.key()] = it->get<std::string>();
-      else if (it->is_number() || it->is_boolean()) args[it.key()] = it->dump();
+      if (it->is_string())
+        args[it.key()] = it->get<std::string>();
+      else if (it->is_number() || it->is_boolean())
+        args[it.key()] = it->dump();
     }
   }
   release::StartRequest start;
@@ -432,7 +435,8 @@ IntakeResult WebhookIntake::HandleGenericVerified(std::string_view token, const 
     }
   }
   std::string request_id =
-      request.empty() ? "" : absl::StrCat("webhook:", pipeline->name(), "/", trig->name(), ":", request);
+      request.empty() ? ""
+                      : absl::StrCat("webhook:", pipeline->name(), "/", trig->name(), ":", request);
   auto run = executor_->Start(start, request_id);
   if (!run.ok()) {
     if (ReasonOf(run.status()) == ErrorReason::kStageHeld) {
@@ -455,7 +459,7 @@ IntakeResult WebhookIntake::HandleEvent(const v1::SourceEvent& event,
   d.set_id("dlv-" + ids_->OrderedHex());
   d.set_provider(event.provider());
   d.set_delivery_id(delivery_id);
-  d.set_receive_time(FormatRfc3339(clock_->Now()));
+  *d.mutable_receive_time() = ProtoTime(clock_->Now());
   d.set_signature(v1::SIGNATURE_VERDICT_NOT_REQUIRED);
   *d.mutable_event() = event;
   IntakeResult r = Dispatch(std::move(d), pipelines);
@@ -501,15 +505,15 @@ absl::StatusOr<std::vector<v1::Delivery>> WebhookIntake::List(const std::string&
 absl::StatusOr<v1::Delivery> WebhookIntake::Redeliver(const std::string& id) {
   ASSIGN_OR_RETURN(v1::Delivery old, Get(id));
   if (old.status() >= 300 || !old.has_event()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "delivery ", id, " was rejected (", old.status(), " ", old.message(),
-        "); only accepted deliveries can be redelivered"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("delivery ", id, " was rejected (", old.status(), " ", old.message(),
+                     "); only accepted deliveries can be redelivered"));
   }
   v1::Delivery d;
   d.set_id("dlv-" + ids_->OrderedHex());
   d.set_provider(old.provider());
   d.set_delivery_id(old.delivery_id() + "#redelivery-" + ids_->RandomHex(4));
-  d.set_receive_time(FormatRfc3339(clock_->Now()));
+  *d.mutable_receive_time() = ProtoTime(clock_->Now());
   *d.mutable_headers() = old.headers();
   d.set_body_bytes(old.body_bytes());
   d.set_signature(old.signature());

@@ -8,8 +8,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/duration.h"
 #include "common/private_files.h"
+#include "common/proto_time.h"
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "storage/pipeline_repository.h"
@@ -255,11 +255,11 @@ absl::Status Poller::Sync() {
     ASSIGN_OR_RETURN(std::vector<v1::Pipeline> pipelines, ChangedPipelines(tx, changes));
     for (const auto& p : pipelines) {
       for (const auto& src : p.sources()) {
-        if (src.clone_url().empty() || src.poll_interval().empty()) continue;
-        auto interval = ParseDuration(src.poll_interval());
-        if (!interval.ok()) continue;
+        if (src.clone_url().empty() || !src.has_poll_interval()) continue;
+        const absl::Duration interval = DurationFromProto(src.poll_interval());
+        if (interval <= absl::ZeroDuration()) continue;
         const std::string key = SourceKey(p.name(), src);
-        Entry entry{p.name(), src.name(), src.clone_url(), *interval, 0};
+        Entry entry{p.name(), src.name(), src.clone_url(), interval, 0};
         // Polled first at once, unless the store says when.
         ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT next_poll_ms FROM poll_schedule WHERE "
                                                "source_key = ?"));

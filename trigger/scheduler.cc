@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/cron.h"
-#include "common/duration.h"
 #include "common/error_reason.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "storage/delivery_repository.h"
 #include "storage/pipeline_repository.h"
@@ -15,10 +15,10 @@ namespace slipway::trigger {
 std::optional<std::string> ActiveFreeze(const v1::Stage& stage, absl::Time now) {
   for (const auto& w : stage.protection().freeze_windows()) {
     auto cron = CronSchedule::Parse(w.cron());
-    auto length = ParseDuration(w.duration());
-    if (!cron.ok() || !length.ok()) continue;
+    const absl::Duration length = DurationFromProto(w.duration());
+    if (!cron.ok()) continue;
     // Inside the window iff a window started in (now - length, now].
-    auto start = cron->Next(now - *length);
+    auto start = cron->Next(now - length);
     if (start.has_value() && *start <= now) {
       return w.reason().empty() ? std::string("freeze window") : w.reason();
     }

@@ -3,8 +3,8 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "common/time_format.h"
 #include "release/nodes/kinds.h"
 #include "release/nodes/support.h"
 #include "storage/run_repository.h"
@@ -90,7 +90,7 @@ class DeployKind final : public NodeKind {
       state.set_name(target.spec.name());
       *state.mutable_spec() = target.spec;
       *state.mutable_artifact() = art;
-      state.set_update_time(FormatRfc3339(clock->Now()));
+      *state.mutable_update_time() = ProtoTime(clock->Now());
       state.set_run_id(target.run_id);
       for (const auto& [k, val] : result->status) (*state.mutable_status())[k] = val;
       c.resource = state;

@@ -12,7 +12,7 @@ class SleepKind final : public NodeKind {
   NodeStart Start(const NodeContext& ctx) const override {
     const auto& sleep = ctx.step.sleep();
     return NodeStart::Wait(ctx.now + DurationOr(sleep.duration(), absl::ZeroDuration()),
-                           absl::StrCat("sleeping ", sleep.duration()));
+                           absl::StrCat("sleeping ", FormatDuration(sleep.duration())));
   }
 };
 

@@ -26,12 +26,6 @@ std::string Truncate(std::string s, size_t max) {
   return s;
 }
 
-absl::Duration DurationOr(const std::string& text, absl::Duration fallback) {
-  if (text.empty()) return fallback;
-  auto d = ParseDuration(text);
-  return d.ok() ? *d : fallback;
-}
-
 bool StatusExpected(int status, const google::protobuf::RepeatedField<int32_t>& expect, int lo,
                     int hi) {
   if (expect.empty()) return status >= lo && status <= hi;

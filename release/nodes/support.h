@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "deploy/driver.h"
 #include "google/protobuf/repeated_field.h"
 #include "release/nodes/node_kind.h"
@@ -24,9 +25,6 @@ absl::StatusOr<std::string> Resolve(const std::string& text,
 
 // The last `max` bytes of `s`.
 std::string Truncate(std::string s, size_t max);
-
-// `text` as a duration; `fallback` when it is empty or unreadable.
-absl::Duration DurationOr(const std::string& text, absl::Duration fallback);
 
 // Whether an HTTP status is expected: one of `expect`, or within [lo, hi] when it is empty.
 bool StatusExpected(int status, const google::protobuf::RepeatedField<int32_t>& expect, int lo,

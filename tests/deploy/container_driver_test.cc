@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "common/random.h"
 #include "deploy/httplib_http_client.h"
 #include "tests/testing/podman_service.h"
@@ -61,7 +62,7 @@ class ContainerDriverTest : public ::testing::Test {
     c->set_image(image_);
     c->add_ports()->set_container_port(8080);
     c->mutable_health()->set_http_path("/healthz");
-    c->set_stop_timeout("1s");
+    *c->mutable_stop_timeout() = ProtoDuration(absl::Seconds(1));
     return r;
   }
 

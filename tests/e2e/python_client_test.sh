@@ -37,7 +37,7 @@ stages:
   - name: dev
     resources: [{name: web, driver: process, process: {command: [web]}}]
     triggers: [{git: {source: app, branches: [main]}}]
-    flow: {sequential: [{ref: web, skip_if: "true", deploy: {resource: web}}]}
+    flow: {sequential: [{ref: web, skip_if: "true", timeout: 90s, deploy: {resource: web}}]}
 YAML
 cli apply -f "$WORK/hooks.yaml" >/dev/null
 BODY="$FIXTURES/github/push-branch.json"
@@ -74,6 +74,12 @@ with grpc.insecure_channel(address) as channel:
     info = admin_service_pb2_grpc.AdminServiceStub(channel).GetServerInfo(
         admin_service_pb2.GetServerInfoRequest(), metadata=auth, timeout=10)
     print("version:", info.version)
+    hooks = pipelines.GetPipeline(pipeline_service_pb2.GetPipelineRequest(name="hooks"), metadata=auth, timeout=10)
+    step = hooks.stages[0].flow.sequential.steps[0]
+    last = runs.runs[0]
+    print("times:", type(shop.create_time).__name__, shop.create_time.seconds > 1700000000,
+          last.end_time.ToDatetime() >= last.create_time.ToDatetime())
+    print("durations:", type(step.timeout).__name__, step.timeout.ToSeconds())
     try:
         pipelines.ListPipelines(pipeline_service_pb2.ListPipelinesRequest(), timeout=10)
         print("unauthenticated: allowed")
@@ -86,6 +92,8 @@ check "the Python client lists the pipelines" grep -qx "pipelines: hooks,shop" <
 check "the Python client reads a pipeline's stages" grep -qx "stages: dev,staging,prod" <<<"$out"
 check "the Python client lists runs" grep -qx "runs: 2" <<<"$out"
 check "the Python client reads the server's version" grep -qx "version: $("$SLIPWAYD" --version | awk '{print $2}')" <<<"$out"
+check "times are google.protobuf.Timestamp" grep -qx "times: Timestamp True True" <<<"$out"
+check "durations are google.protobuf.Duration, from the file's 90s" grep -qx "durations: Duration 90" <<<"$out"
 check "a call without a token is UNAUTHENTICATED" grep -qx "unauthenticated: UNAUTHENTICATED" <<<"$out"
 
 # `-o json` of every resource kind, parsed by protobuf's JSON parser into the generated type.
@@ -127,6 +135,7 @@ items = json.load(open(sys.argv[1]))
 stages = [json_format.ParseDict(i, release_pb2.StageStatus()) for i in items]
 assert [s.spec.name for s in stages] == ['dev', 'staging', 'prod'], stages
 assert stages[1].HasField('hold')
+assert stages[1].hold.hold_time.seconds > 1700000000, stages[1].hold
 " "$WORK/stages.json"
 cli version -o json >"$WORK/version.json"
 check "version -o json holds the server's ServerInfo" env PYTHONPATH="$WORK/py" "$PY" -c "

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/proto_time.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/pipelines.h"
 #include "tests/testing/sequential_ids.h"
@@ -54,7 +55,7 @@ TEST_F(PipelineManagerTest, CreateStampsMetadataAndHidesSecrets) {
   EXPECT_EQ(created->revision(), 1);
   EXPECT_FALSE(created->uid().empty());
   EXPECT_FALSE(created->etag().empty());
-  EXPECT_EQ(created->create_time(), "2026-09-21T14:13:20.000Z");
+  EXPECT_EQ(FormatTimestamp(created->create_time()), "2026-09-21T14:13:20.000Z");
   EXPECT_TRUE(created->sources(0).webhook_secret().redacted());
   EXPECT_EQ(created->sources(0).webhook_secret().value(), "");
   EXPECT_EQ(Stored("shop").sources(0).webhook_secret().value(), "s3cret");
@@ -98,8 +99,8 @@ TEST_F(PipelineManagerTest, UpdateNeedsTheCurrentEtag) {
   ASSERT_OK(updated);
   EXPECT_EQ(updated->revision(), 2);
   EXPECT_NE(updated->etag(), created->etag());
-  EXPECT_EQ(updated->create_time(), created->create_time());
-  EXPECT_EQ(updated->update_time(), "2026-09-21T14:18:20.000Z");
+  EXPECT_EQ(CompareTime(updated->create_time(), created->create_time()), 0);
+  EXPECT_EQ(FormatTimestamp(updated->update_time()), "2026-09-21T14:18:20.000Z");
   // The redacted secret sent back kept its stored value.
   EXPECT_EQ(Stored("shop").sources(0).webhook_secret().value(), "s3cret");
 
@@ -168,7 +169,8 @@ TEST_F(PipelineManagerTest, DeleteWithEtagAndNotFound) {
   EXPECT_OK(manager_->Delete(req));
   EXPECT_THAT(manager_->Delete(req), StatusIs(absl::StatusCode::kNotFound, HasSubstr("shop")));
   req.set_name("Bad Name");
-  EXPECT_THAT(manager_->Delete(req), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
+  EXPECT_THAT(manager_->Delete(req),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
 }
 
 TEST_F(PipelineManagerTest, ListPagesThroughEverything) {
@@ -192,13 +194,16 @@ TEST_F(PipelineManagerTest, ListPagesThroughEverything) {
   EXPECT_EQ(pages, 3);
 
   req.set_page_size(101);
-  EXPECT_THAT(manager_->List(req), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
+  EXPECT_THAT(manager_->List(req),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
   req.set_page_size(10);
   req.set_page_token("zz");
-  EXPECT_THAT(manager_->List(req), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
+  EXPECT_THAT(manager_->List(req),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
   req.clear_page_token();
   req.set_name_prefix("P%");
-  EXPECT_THAT(manager_->List(req), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name_prefix")));
+  EXPECT_THAT(manager_->List(req),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name_prefix")));
 }
 
 TEST_F(PipelineManagerTest, GetNeverReturnsAStaleCopyAfterAWrite) {

@@ -203,9 +203,16 @@ stages:
     flow:
       sequential:
         - {ref: a, timeout: 48h, retry: {max_attempts: 11, backoff: 2h}, deploy: {resource: web}}
-        - {ref: b, timeout: soon, approval: {approvals: 99}}
+        - {ref: b, approval: {approvals: 99}}
         - {ref: c, sleep: {duration: 25h}}
 )");
+  // What an API client could send and no file can say.
+  p.mutable_stages(0)
+      ->mutable_flow()
+      ->mutable_sequential()
+      ->mutable_steps(1)
+      ->mutable_timeout()
+      ->set_seconds(-5);
   auto problems = Validate(p);
   EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[0].timeout",
                                            "longer than the maximum")));
@@ -213,8 +220,8 @@ stages:
                                            "outside 1-10")));
   EXPECT_THAT(problems,
               Contains(ProblemAt("stages[dev].flow.sequential[0].retry.backoff", "longer than")));
-  EXPECT_THAT(problems,
-              Contains(ProblemAt("stages[dev].flow.sequential[1].timeout", "not a duration")));
+  EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].timeout",
+                                           "must not be negative")));
   EXPECT_THAT(problems, Contains(ProblemAt("stages[dev].flow.sequential[1].approval.approvals",
                                            "outside 1-10")));
   EXPECT_THAT(problems,
@@ -298,6 +305,36 @@ TEST(ValidationTest, SecretsNeedASource) {
   EXPECT_THAT(Validate(p), Contains(ProblemAt("sources[app].webhook_secret", "redacted")));
 }
 
+TEST(ValidationTest, AMalformedDurationOrTimeInAFileIsNamedWithItsLine) {
+  v1::Pipeline p;
+  absl::Status s = ParseYaml(R"(name: shop
+stages:
+  - name: dev
+    flow:
+      sequential:
+        - {ref: a, deploy: {resource: web}}
+        - {ref: b, timeout: soon, approval: {approvals: 1}}
+)",
+                             &p);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      std::string(s.message()),
+      HasSubstr("stages[0].flow.sequential[1].timeout (line 7): \"soon\" is not a duration"));
+  v1::Pipeline q;
+  s = ParseYaml("name: shop\ncreate_time: yesterday\n", &q);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("create_time (line 2): \"yesterday\" is not an RFC 3339 time"));
+  // Both forms read back: what a file says and what the JSON mapping prints.
+  ASSERT_TRUE(
+      ParseYaml("name: shop\ncreate_time: \"2026-12-01T10:00:00.250Z\"\n"
+                "sources: [{name: a, poll_interval: 0.250s}, {name: b, poll_interval: 1h30m}]\n",
+                &q)
+          .ok());
+  EXPECT_EQ(q.create_time().nanos(), 250'000'000);
+  EXPECT_EQ(q.sources(0).poll_interval().nanos(), 250'000'000);
+  EXPECT_EQ(q.sources(1).poll_interval().seconds(), 5400);
+}
+
 TEST(ValidationTest, PreviewBlueprintRules) {
   v1::Pipeline p = Parse(R"(
 name: shop
@@ -310,16 +347,15 @@ preview_blueprints:
   - name: pr
     triggers: [{pull_request: {source: other}}]
     naming: {pr_number: {prefix: "PR_"}}
-    lifetime: {ttl: forever}
     budget: {max_active: -1}
     resources: [{name: web, driver: command, command: {apply: []}}]
 )");
+  p.mutable_preview_blueprints(0)->mutable_lifetime()->mutable_ttl()->set_nanos(2'000'000'000);
   auto problems = Validate(p);
   EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].triggers[0].pull_request.source",
                                            "unknown source \"other\"")));
   EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].naming", "prefix \"PR_\"")));
-  EXPECT_THAT(problems,
-              Contains(ProblemAt("preview_blueprints[pr].lifetime.ttl", "not a duration")));
+  EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].lifetime.ttl", "out of range")));
   EXPECT_THAT(problems,
               Contains(ProblemAt("preview_blueprints[pr].budget.max_active", "negative")));
   EXPECT_THAT(problems, Contains(ProblemAt("preview_blueprints[pr].resources[web].command.apply",

@@ -5,7 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/time_format.h"
+#include "common/proto_time.h"
 #include "preview/budget.h"
 #include "preview/matching.h"
 
@@ -42,7 +42,7 @@ TEST(LivePreviewsTest, OnlyPreviewsWithWorkOrADueTimerAreStepped) {
   EXPECT_FALSE(live.NextTimer().has_value());
 
   v1::Preview expiring = Make("pv-x", "expiring", v1::PREVIEW_STATE_READY, "x");
-  expiring.set_expire_time(FormatRfc3339(kNow + absl::Hours(2)));
+  *expiring.mutable_expire_time() = ProtoTime(kNow + absl::Hours(2));
   live.Put(expiring);
   live.Put(Make("pv-c", "creating", v1::PREVIEW_STATE_CREATING, "c"));
   v1::Preview paused = Make("pv-p", "paused", v1::PREVIEW_STATE_PAUSED, "p");
@@ -56,9 +56,9 @@ TEST(LivePreviewsTest, OnlyPreviewsWithWorkOrADueTimerAreStepped) {
   v1::Preview created = Make("pv-c", "creating", v1::PREVIEW_STATE_READY, "c");
   live.Put(created);
   EXPECT_THAT(live.WorkAt(kNow), IsEmpty());
-  // A time that cannot be read is never due (and does not wake anyone).
+  // A preview without an expiry time is never due (and does not wake anyone).
   v1::Preview garbled = expiring;
-  garbled.set_expire_time("not a time");
+  garbled.clear_expire_time();
   live.Put(garbled);
   EXPECT_FALSE(live.NextTimer().has_value());
   v1::Preview gone = garbled;

@@ -120,7 +120,7 @@ TEST_F(RollbackTest, ARollbackInterruptedByARestartCompletesAndHolds) {
 TEST_F(RollbackTest, RetentionKeepsCurrentPreviousAndPinnedReleases) {
   v1::Pipeline p = Stored();
   p.mutable_stages(0)->mutable_retention()->set_keep_releases(2);
-  p.mutable_stages(0)->mutable_retention()->set_keep_run_logs("24h");
+  p.mutable_stages(0)->mutable_retention()->mutable_keep_run_logs()->set_seconds(24 * 3600);
   ASSERT_OK(db_->Write([&](storage::Transaction& tx) {
     return storage::PipelineRepository().Update(tx, p, p.etag());
   }));

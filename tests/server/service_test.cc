@@ -7,6 +7,7 @@
 
 #include <functional>
 
+#include "common/proto_time.h"
 #include "common/version.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/rpc/error_details.pb.h"
@@ -527,7 +528,7 @@ class AuthMatrixTest : public ServiceTest {
          [ch = server_.Channel()](grpc::ClientContext* c) {
            v1::ExtendPreviewRequest q;
            q.set_name("none");
-           q.set_duration("1h");
+           *q.mutable_duration() = slipway::ProtoDuration(absl::Hours(1));
            v1::Preview o;
            return v1::PreviewService::NewStub(ch)->ExtendPreview(c, q, &o);
          }},
@@ -831,7 +832,7 @@ TEST_F(ServiceTest, ServerInfoReportsTheVersion) {
   ASSERT_TRUE(admin_->GetServerInfo(Ctx().get(), v1::GetServerInfoRequest(), &info).ok());
   EXPECT_EQ(info.version(), Version());
   EXPECT_EQ(info.storage(), "sqlite");
-  EXPECT_FALSE(info.start_time().empty());
+  EXPECT_TRUE(info.has_start_time());
 }
 
 TEST_F(ServiceTest, HttpEndpointsAndMetrics) {

@@ -5,7 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/time_format.h"
+#include "common/proto_time.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -20,7 +20,7 @@ v1::Delivery Record(const std::string& id, absl::Time received, const std::strin
   d.set_id(id);
   d.set_provider(v1::PROVIDER_GITHUB);
   d.set_delivery_id("gh-" + id);
-  d.set_receive_time(FormatRfc3339(received));
+  *d.mutable_receive_time() = ProtoTime(received);
   d.mutable_event()->set_repository(repo);
   d.set_status(202);
   return d;
@@ -79,21 +79,22 @@ TEST_F(DeliveryRepositoryTest, AStoredRecordThatCannotBeDecodedIsSkippedAndNamed
   EXPECT_THAT(page.undecodable, ::testing::ElementsAre("broken"));
 }
 
-TEST_F(DeliveryRepositoryTest, APipelinesListingIncludesItsRepositoriesDeliveriesThatMatchedNothing) {
+TEST_F(DeliveryRepositoryTest,
+       APipelinesListingIncludesItsRepositoriesDeliveriesThatMatchedNothing) {
   ASSERT_OK(Insert(Record("mine", t0_, "Acme/Shop")));
   ASSERT_OK(Insert(Record("theirs", t0_, "other/repo")));
   v1::Delivery matched = Record("matched", t0_, "third/repo");
   matched.add_matches()->set_pipeline("shop");
   ASSERT_OK(Insert(matched));
-  DeliveryPage page =
-      List("shop", {DeliveryRepositoryKey(v1::PROVIDER_GITHUB, "acme/shop")});
+  DeliveryPage page = List("shop", {DeliveryRepositoryKey(v1::PROVIDER_GITHUB, "acme/shop")});
   ASSERT_EQ(page.deliveries.size(), 2u);
   EXPECT_EQ(page.deliveries[0].id(), "matched");
   EXPECT_EQ(page.deliveries[1].id(), "mine");
 }
 
 TEST_F(DeliveryRepositoryTest, PruneDeletesByAgeAndKeepsTheNewestByCount) {
-  for (int i = 0; i < 10; ++i) ASSERT_OK(Insert(Record("d" + std::to_string(i), t0_ + absl::Hours(i))));
+  for (int i = 0; i < 10; ++i)
+    ASSERT_OK(Insert(Record("d" + std::to_string(i), t0_ + absl::Hours(i))));
   int64_t deleted = 0;
   ASSERT_OK(db_->Write([&](Transaction& tx) -> absl::Status {
     auto n = DeliveryRepository().Prune(tx, {.older_than = t0_ + absl::Hours(3)});

@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/proto_time.h"
 #include "common/random.h"
+#include "common/time_format.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -23,23 +25,25 @@ TEST(TokenRepositoryTest, FindsByHashRevokesAndCounts) {
   t.set_scope(v1::SCOPE_DEPLOY);
   t.set_description("ci");
   t.set_created_by("test");
-  t.set_create_time("2026-01-01T00:00:00.000Z");
+  *t.mutable_create_time() = ProtoTime(*ParseRfc3339("2026-01-01T00:00:00.000Z"));
   ASSERT_OK((*db)->Write([&](Transaction& tx) { return repo.Insert(tx, t, Sha256("secret")); }));
   ASSERT_OK((*db)->Write([&](Transaction& tx) -> absl::Status {
     auto found = repo.FindByHash(tx, Sha256("secret"));
     EXPECT_OK(found);
     EXPECT_EQ(found->scope(), v1::SCOPE_DEPLOY);
-    EXPECT_THAT(repo.FindByHash(tx, Sha256("other")), StatusIs(absl::StatusCode::kNotFound, HasSubstr("token")));
+    EXPECT_THAT(repo.FindByHash(tx, Sha256("other")),
+                StatusIs(absl::StatusCode::kNotFound, HasSubstr("token")));
     EXPECT_EQ(*repo.CountActive(tx), 1);
     auto revoked = repo.Revoke(tx, "abc", "2026-01-02T00:00:00.000Z");
-    EXPECT_EQ(revoked->revoke_time(), "2026-01-02T00:00:00.000Z");
+    EXPECT_EQ(FormatTimestamp(revoked->revoke_time()), "2026-01-02T00:00:00.000Z");
     // Revoking again keeps the first time.
     auto again = repo.Revoke(tx, "abc", "2026-02-02T00:00:00.000Z");
-    EXPECT_EQ(again->revoke_time(), "2026-01-02T00:00:00.000Z");
+    EXPECT_EQ(FormatTimestamp(again->revoke_time()), "2026-01-02T00:00:00.000Z");
     EXPECT_EQ(*repo.CountActive(tx), 0);
     EXPECT_EQ(repo.List(tx, false)->size(), 0u);
     EXPECT_EQ(repo.List(tx, true)->size(), 1u);
-    EXPECT_THAT(repo.Revoke(tx, "nope", "x"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+    EXPECT_THAT(repo.Revoke(tx, "nope", "x"),
+                StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
     return absl::OkStatus();
   }));
 }

@@ -2,7 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/time_format.h"
+#include "common/proto_time.h"
 #include "storage/delivery_repository.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
@@ -21,7 +21,7 @@ TEST(DeliveryRetentionTest, RecordsOlderThanTheRetentionGoAsTheClockMovesOn) {
     v1::Delivery d;
     d.set_id(id);
     d.set_delivery_id(id);
-    d.set_receive_time(FormatRfc3339(clock.Now()));
+    *d.mutable_receive_time() = ProtoTime(clock.Now());
     return (*db)->Write([&](storage::Transaction& tx) {
       return storage::DeliveryRepository().Insert(tx, d, /*claims_id=*/true);
     });

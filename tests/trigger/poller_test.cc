@@ -160,7 +160,7 @@ TEST_F(PollerTest, OnlyDueSourcesAreReadAndSourceEditsReschedule) {
     return got.status();
   }));
   v1::Pipeline edited = p;
-  edited.mutable_sources(0)->set_poll_interval("1h");
+  edited.mutable_sources(0)->mutable_poll_interval()->set_seconds(3600);
   ASSERT_OK(db_->Write([&](storage::Transaction& tx) {
     return storage::PipelineRepository().Update(tx, edited, p.etag());
   }));

@@ -140,7 +140,7 @@ TEST(FreezeTest, WindowsCoverTheirDuration) {
   v1::Stage stage;
   auto* w = stage.mutable_protection()->add_freeze_windows();
   w->set_cron("0 18 * * fri");
-  w->set_duration("62h");
+  w->mutable_duration()->set_seconds(62 * 3600);
   w->set_reason("weekend");
   auto at = [](int d, int h) {
     return absl::FromCivil(absl::CivilHour(2026, 11, d, h), absl::UTCTimeZone());
