@@ -38,6 +38,9 @@ absl::Status PreviewManager::Save(const v1::Preview& p) {
   *copy.mutable_update_time() = Now();
   RETURN_IF_ERROR(deps_.db->Write(
       [&](storage::Transaction& tx) { return storage::PreviewRepository().Put(tx, copy); }));
+  const v1::Preview* before = live_.ByUid(copy.uid());
+  const v1::PreviewState from = before == nullptr ? v1::PREVIEW_STATE_UNSPECIFIED : before->state();
+  if (from != copy.state() && deps_.on_transition) deps_.on_transition(from, copy.state());
   live_.Put(std::move(copy));  // a DELETED preview leaves the live set
   Notify();
   return absl::OkStatus();

@@ -13,6 +13,7 @@
 #ifndef SLIPWAY_PREVIEW_PREVIEW_MANAGER_H_
 #define SLIPWAY_PREVIEW_PREVIEW_MANAGER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -65,6 +66,9 @@ struct PreviewDeps {
   deploy::TaskRunner* tasks = nullptr;
   // For reconcile; may be null (reconcile then finds nothing to delete).
   SubjectStates* subjects = nullptr;
+  // Called after a preview's state changed in the store (a new preview: from UNSPECIFIED), with
+  // the manager's lock held: it must not call back. May be empty.
+  std::function<void(v1::PreviewState from, v1::PreviewState to)> on_transition;
 };
 
 struct PreviewOptions {

@@ -4,9 +4,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/proto_yaml.h"
+#include "common/status_macros.h"
 #include "preview/preview_manager.h"
 #include "server/metrics.h"
 #include "storage/database.h"
+#include "storage/run_repository.h"
 #include "trigger/intake.h"
 
 namespace slipway::server {
@@ -126,6 +129,7 @@ HttpResponse HttpRoutes::Hook(HttpRequest& request) const {
   body["runs"] = runs;
   if (!previews.empty()) body["previews"] = previews;
   deps_.metrics->ObserveHttp(request.path, r.status);
+  ObserveDelivery(r);
   return Json(r.status, body);
 }
 
@@ -141,12 +145,20 @@ HttpResponse HttpRoutes::GenericHook(HttpRequest& request) const {
     }
   }
   deps_.metrics->ObserveHttp("/hooks/t", r.status);
+  ObserveDelivery(r);
   return Json(r.status, body);
 }
 
+void HttpRoutes::ObserveDelivery(const trigger::IntakeResult& r) const {
+  const v1::Delivery& d = r.delivery;
+  deps_.metrics->ObserveDelivery(
+      EnumShortName(v1::Provider_descriptor()->FindValueByNumber(d.provider())),
+      EnumShortName(v1::SignatureVerdict_descriptor()->FindValueByNumber(d.signature())), r.status);
+}
+
 HttpResponse HttpRoutes::Ready() const {
-  absl::Status s = deps_.serving() ? deps_.db->CheckWritable()
-                                   : absl::UnavailableError("shutting down");
+  absl::Status s =
+      deps_.serving() ? deps_.db->CheckWritable() : absl::UnavailableError("shutting down");
   deps_.metrics->ObserveHttp("/readyz", s.ok() ? 200 : 503);
   if (s.ok()) return Text(200, "ready\n");
   return Text(503, absl::StrCat("not ready: ", s.message(), "\n"));
@@ -155,6 +167,13 @@ HttpResponse HttpRoutes::Ready() const {
 HttpResponse HttpRoutes::RenderMetrics() const {
   deps_.metrics->ObserveHttp("/metrics", 200);
   if (deps_.previews != nullptr) deps_.metrics->SetPreviewCounts(deps_.previews->CountByState());
+  int64_t held = 0;
+  absl::Status counted = deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto holds, storage::StageHoldRepository().List(tx));
+    held = static_cast<int64_t>(holds.size());
+    return absl::OkStatus();
+  });
+  if (counted.ok()) deps_.metrics->SetStagesHeld(held);
   if (deps_.edge_stats) {
     HttpEdgeStats s = deps_.edge_stats();
     deps_.metrics->SetHttpEdge(s.connections, s.buffered_bytes, s.rejected);

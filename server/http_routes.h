@@ -18,7 +18,8 @@ class Database;
 }
 namespace slipway::trigger {
 class WebhookIntake;
-}
+struct IntakeResult;
+}  // namespace slipway::trigger
 
 namespace slipway::server {
 
@@ -49,6 +50,8 @@ class HttpRoutes {
   HttpResponse GenericHook(HttpRequest& request) const;
   HttpResponse Ready() const;
   HttpResponse RenderMetrics() const;
+  // Counts an answered delivery by provider, signature verdict and status.
+  void ObserveDelivery(const trigger::IntakeResult& r) const;
 
   Deps deps_;
 };

@@ -120,6 +120,36 @@ struct Metrics::Impl {
           .Name("slipway_executor_active_runs")
           .Help("Runs the executor holds: queued, running, waiting or ending.")
           .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& node_duration =
+      prometheus::BuildHistogram()
+          .Name("slipway_node_duration_seconds")
+          .Help(
+              "From a flow node's first attempt to its end, by outcome; observed as its run ends.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& holds_placed =
+      prometheus::BuildCounter()
+          .Name("slipway_holds_placed_total")
+          .Help("Holds placed on stages, by pipeline, stage and cause (rollback, manual).")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& holds_lifted =
+      prometheus::BuildCounter()
+          .Name("slipway_holds_lifted_total")
+          .Help("Holds lifted by ReleaseHold, by pipeline and stage.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& stages_held = prometheus::BuildGauge()
+                                                           .Name("slipway_stages_held")
+                                                           .Help("Stages held now.")
+                                                           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& deliveries =
+      prometheus::BuildCounter()
+          .Name("slipway_webhook_deliveries_total")
+          .Help("Webhook deliveries answered, by provider, signature verdict and HTTP status.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& preview_transitions =
+      prometheus::BuildCounter()
+          .Name("slipway_preview_transitions_total")
+          .Help("Preview environment state changes, by state before and after.")
+          .Register(*registry);
   // Runs seen and not yet ended, to count each start once (bounded by the active runs).
   absl::flat_hash_set<std::string> started ABSL_GUARDED_BY(mu);
   // Runs counted as ended, so that a later write of an ended record is not counted again.
@@ -184,7 +214,8 @@ void Metrics::ObserveRpc(std::string_view method, int code, double seconds) {
 
 void Metrics::ObserveRun(const std::string& id, const std::string& pipeline,
                          const std::string& stage, const std::string& kind,
-                         const std::string& state, bool ended, double seconds) {
+                         const std::string& state, bool ended, double seconds,
+                         const std::vector<std::pair<std::string, double>>& node_durations) {
   absl::MutexLock lock(&impl_->mu);
   if (!ended) {
     if (impl_->started.size() >= 100'000) impl_->started.clear();  // a bound, not a case
@@ -207,12 +238,44 @@ void Metrics::ObserveRun(const std::string& id, const std::string& pipeline,
   if (kind == "rollback") {
     impl_->rollbacks.Add({{"pipeline", pipeline}, {"stage", stage}, {"outcome", state}})
         .Increment();
+    if (state == "succeeded") {
+      impl_->holds_placed.Add({{"pipeline", pipeline}, {"stage", stage}, {"cause", "rollback"}})
+          .Increment();
+    }
+  }
+  static const prometheus::Histogram::BucketBoundaries kNodeBuckets = {
+      0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600};
+  for (const auto& [outcome, node_seconds] : node_durations) {
+    impl_->node_duration.Add({{"outcome", outcome}}, kNodeBuckets).Observe(node_seconds);
   }
   if (seconds >= 0) {
     static const prometheus::Histogram::BucketBoundaries kBuckets = {
         0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600};
     impl_->run_duration.Add({{"kind", kind}, {"outcome", state}}, kBuckets).Observe(seconds);
   }
+}
+
+void Metrics::ObserveHoldPlaced(const std::string& pipeline, const std::string& stage,
+                                const std::string& cause) {
+  impl_->holds_placed.Add({{"pipeline", pipeline}, {"stage", stage}, {"cause", cause}}).Increment();
+}
+
+void Metrics::ObserveHoldLifted(const std::string& pipeline, const std::string& stage) {
+  impl_->holds_lifted.Add({{"pipeline", pipeline}, {"stage", stage}}).Increment();
+}
+
+void Metrics::SetStagesHeld(int64_t count) {
+  impl_->stages_held.Add({}).Set(static_cast<double>(count));
+}
+
+void Metrics::ObserveDelivery(const std::string& provider, const std::string& verdict, int status) {
+  impl_->deliveries
+      .Add({{"provider", provider}, {"verdict", verdict}, {"status", std::to_string(status)}})
+      .Increment();
+}
+
+void Metrics::ObservePreviewTransition(const std::string& from, const std::string& to) {
+  impl_->preview_transitions.Add({{"from", from}, {"to", to}}).Increment();
 }
 
 void Metrics::ObserveRelease(const std::string& pipeline, const std::string& stage) {

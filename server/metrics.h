@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace prometheus {
 class Registry;
@@ -40,10 +42,25 @@ class Metrics {
   // (slipway_runs_started_total{pipeline,stage,kind}); an ended state counts it ended
   // (slipway_runs_ended_total{pipeline,stage,kind,outcome}), with its duration
   // (slipway_run_duration_seconds{kind,outcome}, `seconds` < 0 if unknown), and a rollback
-  // also in slipway_rollbacks_total{pipeline,stage,outcome}. Kinds and outcomes are the short
-  // enum names ("release", "succeeded"). Runs resumed after a restart count as started again.
+  // also in slipway_rollbacks_total{pipeline,stage,outcome} (a succeeded one places a hold:
+  // slipway_holds_placed_total{cause="rollback"}). When the run is counted ended, the durations
+  // of its nodes that ran go to slipway_node_duration_seconds{outcome}. Kinds and outcomes are
+  // the short enum names ("release", "succeeded"). Runs resumed after a restart count as
+  // started again.
   void ObserveRun(const std::string& id, const std::string& pipeline, const std::string& stage,
-                  const std::string& kind, const std::string& state, bool ended, double seconds);
+                  const std::string& kind, const std::string& state, bool ended, double seconds,
+                  const std::vector<std::pair<std::string, double>>& node_durations = {});
+  // A hold placed on a stage by hand (cause "manual"), or lifted.
+  void ObserveHoldPlaced(const std::string& pipeline, const std::string& stage,
+                         const std::string& cause);
+  void ObserveHoldLifted(const std::string& pipeline, const std::string& stage);
+  // Stages held now: the gauge slipway_stages_held.
+  void SetStagesHeld(int64_t count);
+  // A webhook delivery answered: slipway_webhook_deliveries_total{provider,verdict,status},
+  // short enum names and the HTTP status code.
+  void ObserveDelivery(const std::string& provider, const std::string& verdict, int status);
+  // A preview environment's state changed: slipway_preview_transitions_total{from,to}.
+  void ObservePreviewTransition(const std::string& from, const std::string& to);
   void ObserveRelease(const std::string& pipeline, const std::string& stage);
   // One executor commit: events written, how long the write took, active runs after it.
   void ObserveCommit(size_t events, double seconds, size_t active_runs);

@@ -408,10 +408,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       auto start = TimeFromProto(run.has_start_time() ? run.start_time() : run.create_time());
       auto end = TimeFromProto(run.end_time());
       if (start.has_value() && end.has_value()) seconds = absl::ToDoubleSeconds(*end - *start);
+      const bool ended = RunEnded(run.state());
+      std::vector<std::pair<std::string, double>> nodes;
+      if (ended) {
+        for (const v1::NodeStatus& n : run.nodes()) {
+          auto node_start = TimeFromProto(n.start_time());
+          auto node_end = TimeFromProto(n.end_time());
+          if (!node_start.has_value() || !node_end.has_value()) continue;  // never ran
+          nodes.emplace_back(
+              EnumShortName(v1::NodeState_descriptor()->FindValueByNumber(n.state())),
+              absl::ToDoubleSeconds(*node_end - *node_start));
+        }
+      }
       metrics->ObserveRun(id, run.pipeline(), run.stage(),
                           EnumShortName(v1::RunKind_descriptor()->FindValueByNumber(run.kind())),
                           EnumShortName(v1::RunState_descriptor()->FindValueByNumber(run.state())),
-                          RunEnded(run.state()), seconds);
+                          ended, seconds, nodes);
     }
     for (const auto& release : *report.releases) {
       metrics->ObserveRelease(release.pipeline(), release.stage());
@@ -437,6 +449,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   preview_deps.tasks = impl->tasks.get();
   impl->subjects = std::make_unique<preview::RecordedSubjectStates>(impl->db.get());
   preview_deps.subjects = impl->subjects.get();
+  preview_deps.on_transition = [metrics = impl->metrics.get()](v1::PreviewState from,
+                                                               v1::PreviewState to) {
+    metrics->ObservePreviewTransition(
+        EnumShortName(v1::PreviewState_descriptor()->FindValueByNumber(from)),
+        EnumShortName(v1::PreviewState_descriptor()->FindValueByNumber(to)));
+  };
   preview::PreviewOptions preview_options;
   preview_options.reconcile_max_share = options.reconcile_max_share;
   impl->previews = std::make_unique<preview::PreviewManager>(preview_deps, preview_options);

@@ -9,6 +9,7 @@
 #include "common/error_reason.h"
 #include "common/proto_time.h"
 #include "common/run_state.h"
+#include "common/status_macros.h"
 #include "google/protobuf/message.h"
 #include "server/grpc_status.h"
 #include "storage/run_repository.h"
@@ -398,8 +399,11 @@ grpc::Status ReleaseServiceImpl::HoldStage(grpc::ServerContext* context,
                                            const v1::HoldStageRequest* request,
                                            v1::StageHold* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, HoldStage), v1::SCOPE_DEPLOY, request,
-               [&](const Principal& p) {
-                 return Respond(stages_->Hold(*request, "token:" + p.token_id), response);
+               [&](const Principal& p) -> absl::Status {
+                 RETURN_IF_ERROR(Respond(stages_->Hold(*request, "token:" + p.token_id), response));
+                 deps_.metrics->ObserveHoldPlaced(response->pipeline(), response->stage(),
+                                                  "manual");
+                 return absl::OkStatus();
                });
 }
 
@@ -407,8 +411,14 @@ grpc::Status ReleaseServiceImpl::ReleaseHold(grpc::ServerContext* context,
                                              const v1::ReleaseHoldRequest* request,
                                              v1::ReleaseHoldResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(ReleaseService, ReleaseHold), v1::SCOPE_DEPLOY,
-               request,
-               [&](const Principal&) { return Respond(stages_->ReleaseHold(*request), response); });
+               request, [&](const Principal&) -> absl::Status {
+                 RETURN_IF_ERROR(Respond(stages_->ReleaseHold(*request), response));
+                 if (response->has_released()) {
+                   deps_.metrics->ObserveHoldLifted(response->released().pipeline(),
+                                                    response->released().stage());
+                 }
+                 return absl::OkStatus();
+               });
 }
 
 grpc::Status ReleaseServiceImpl::GetStage(grpc::ServerContext* context,

@@ -81,6 +81,8 @@ url=$(url_of pr-2)
 pid1=$(pid_of pr-2)
 check "its URL answers with the PR's head SHA" test "$(curl -s "$url/version")" = "$OPEN_SHA"
 check "/metrics counts it" bash -c "curl -s http://$HTTP/metrics | grep -q 'slipway_previews{state=\"ready\"} 1'"
+check "and its way there: queued or creating, then ready" \
+  bash -c "curl -s http://$HTTP/metrics | grep -qE '^slipway_preview_transitions_total\{from=\"creating\",to=\"ready\"\} [1-9]'"
 check "previews lists it" bash -c "\"$SLIPWAY\" --data-dir \"$DATA\" previews shop | grep -qi 'pr-2 .*ready'"
 
 # The synchronize fixture with its head moved to a new commit, as GitHub sends after a push.

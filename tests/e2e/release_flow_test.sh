@@ -135,7 +135,7 @@ for family in process_cpu_seconds_total process_resident_memory_bytes process_vi
   slipway_grpc_request_duration_seconds slipway_grpc_requests_total slipway_build_info \
   slipway_runs_started_total slipway_runs_ended_total slipway_run_duration_seconds \
   slipway_releases_total slipway_executor_commit_events slipway_executor_commit_duration_seconds \
-  slipway_executor_active_runs; do
+  slipway_executor_active_runs slipway_node_duration_seconds slipway_stages_held; do
   check "/metrics has $family" grep -q "^# TYPE $family " "$WORK/metrics.txt"
 done
 metric() {  # family label-value...: the sample of `family` whose labels include them all
@@ -156,6 +156,9 @@ done
 check "run durations are observed by kind and outcome" \
   python3 -c "import sys; sys.exit(0 if float(sys.argv[1] or 0) >= 3 else 1)" \
   "$(metric slipway_run_duration_seconds_count kind=release outcome=succeeded)"
+check "node durations are observed by outcome" \
+  python3 -c "import sys; sys.exit(0 if float(sys.argv[1] or 0) >= 3 else 1)" \
+  "$(grep '^slipway_node_duration_seconds_count{outcome="succeeded"}' "$WORK/metrics.txt" | awk '{print $2}')"
 check "commits are observed" python3 -c "import sys; sys.exit(0 if float(sys.argv[1] or 0) >= 1 else 1)" \
   "$(grep '^slipway_executor_commit_events_count' "$WORK/metrics.txt" | awk '{print $2}')"
 check "no run id is a label" bash -c "! grep -q 'run-[0-9a-f]\{16\}' '$WORK/metrics.txt'"

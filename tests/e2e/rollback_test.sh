@@ -91,5 +91,15 @@ check "reads are not audited" bash -c "! grep -q 'audit: .*/Get' '$WORK/slipwayd
 "$SLIPWAY" --data-dir "$DATA" --token "slw_$(printf '0%.0s' $(seq 64))" hold roll/prod --reason nope >/dev/null 2>&1
 check "a refused mutation is audited as refused" grep -qE "audit: ReleaseService/HoldStage refused pipeline=\"roll\" stage=\"prod\" -> UNAUTHENTICATED" "$WORK/slipwayd.log"
 check "the rollback is counted in slipway_rollbacks_total" bash -c "curl -fsS http://\$(python3 -c \"import json;print(json.load(open('$DATA/endpoints.json'))['http'])\")/metrics | grep -E '^slipway_rollbacks_total\{' | grep 'outcome=\"succeeded\"' | grep -q 'pipeline=\"roll\"'"
+cli hold roll/prod --reason "by hand" >/dev/null
+metrics=$(curl -fsS "http://$(python3 -c "import json;print(json.load(open('$DATA/endpoints.json'))['http'])")/metrics")
+check "the rollback's hold is counted as placed by the rollback" \
+  grep -q 'slipway_holds_placed_total{cause="rollback",pipeline="roll",stage="prod"} 1' <<<"$metrics"
+check "a hold by hand as manual" grep -q 'slipway_holds_placed_total{cause="manual",pipeline="roll",stage="prod"} 1' <<<"$metrics"
+check "the held stage is in slipway_stages_held" grep -qx 'slipway_stages_held 1' <<<"$metrics"
+cli unhold roll/prod >/dev/null
+metrics=$(curl -fsS "http://$(python3 -c "import json;print(json.load(open('$DATA/endpoints.json'))['http'])")/metrics")
+check "unhold is counted as lifted" grep -q 'slipway_holds_lifted_total{pipeline="roll",stage="prod"} 1' <<<"$metrics"
+check "and the stage is no longer held" grep -qx 'slipway_stages_held 0' <<<"$metrics"
 kill -TERM "$PID"; wait "$PID"; PID=""
 summary

@@ -56,6 +56,11 @@ check "raw bodies are not logged" bash -c "! grep -q 'woodpecker-ci/woodpecker.g
 check "each delivery is logged in one line with its verdict" grep -q 'id="gh-1" client=127.0.0.1 status=200 verdict=valid runs=1' "$WORK/slipwayd.log"
 check "the rejected one too" grep -q 'id="gh-2" client=127.0.0.1 status=401 verdict=invalid runs=0' "$WORK/slipwayd.log"
 check "secrets are never logged" lacks "$WOODPECKER_HOOK_SECRET" "$(cat "$WORK/slipwayd.log")"
+metrics=$(curl -s "http://$HTTP/metrics")
+check "deliveries are counted by provider, verdict and status" \
+  grep -q 'slipway_webhook_deliveries_total{provider="github",status="401",verdict="invalid"} 1' <<<"$metrics"
+check "accepted ones too (the first and its replay)" \
+  grep -q 'slipway_webhook_deliveries_total{provider="github",status="200",verdict="valid"} 2' <<<"$metrics"
 
 # The HTTP edge refuses from the head what it will not read, and counts it.
 code=$(curl -s -o "$WORK/gz" -w "%{http_code}" -X POST "http://$HTTP/hooks/github" \
