@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/command_group.h"
 #include "common/proto_time.h"
@@ -14,7 +15,8 @@
 namespace slipway::cli {
 namespace {
 
-bool ReadSpec(const std::string& path, v1::Pipeline* pipeline, std::string* error) {
+bool ReadSpec(const std::string& path, v1::Pipeline* pipeline, std::string* error,
+              FieldLines* lines) {
   std::stringstream ss;
   if (path == "-") {
     ss << std::cin.rdbuf();
@@ -26,7 +28,7 @@ bool ReadSpec(const std::string& path, v1::Pipeline* pipeline, std::string* erro
     }
     ss << in.rdbuf();
   }
-  absl::Status s = slipway::ParseYaml(ss.str(), pipeline);
+  absl::Status s = slipway::ParseYaml(ss.str(), pipeline, lines);
   if (!s.ok()) {
     *error = path + ": " + std::string(s.message());
     return false;
@@ -120,7 +122,7 @@ class PipelineGroup final : public CommandGroup {
     }
     if (apply_->parsed() || validate_->parsed() || update_->parsed()) {
       std::string error;
-      if (!ReadSpec(file_, &spec_, &error)) return Fail(error);
+      if (!ReadSpec(file_, &spec_, &error, &lines_)) return Fail(error);
     }
     return WithConnection(g, [&](const Connection& c) { return Call(g, c); });
   }
@@ -183,8 +185,11 @@ class PipelineGroup final : public CommandGroup {
       } else if (resp.valid()) {
         std::printf("%s: valid\n", file_.c_str());
       } else {
+        // file:line: field: message, the line of the field or of the nearest one around it.
         for (const auto& p : resp.problems()) {
-          std::fprintf(stderr, "%s: %s%s%s\n", file_.c_str(), p.field().c_str(),
+          const int line = lines_.LineOf(p.field());
+          const std::string where = line > 0 ? absl::StrCat(file_, ":", line) : file_;
+          std::fprintf(stderr, "%s: %s%s%s\n", where.c_str(), p.field().c_str(),
                        p.field().empty() ? "" : ": ", p.message().c_str());
         }
         std::fprintf(stderr, "%d problem%s\n", resp.problems_size(),
@@ -253,6 +258,7 @@ class PipelineGroup final : public CommandGroup {
   CLI::App* apply_ = nullptr;
   CLI::App* update_ = nullptr;
   CLI::App* validate_ = nullptr;
+  FieldLines lines_;  // where the file wrote each field
   CLI::App* list_ = nullptr;
   CLI::App* get_ = nullptr;
   CLI::App* delete_ = nullptr;

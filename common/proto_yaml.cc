@@ -56,6 +56,8 @@ constexpr int kMaxMessageDepth = 48;
 
 class YamlReader {
  public:
+  explicit YamlReader(FieldLines* lines) : lines_(lines) {}
+
   absl::Status ReadMessage(const YAML::Node& node, Message* msg, const std::string& path) {
     const Descriptor* d = msg->GetDescriptor();
     if (node.IsNull()) return absl::OkStatus();
@@ -74,6 +76,11 @@ class YamlReader {
 
  private:
   int depth_ = 0;
+  FieldLines* lines_;
+
+  void Note(const std::string& path, const YAML::Node& node) {
+    if (lines_ != nullptr && node.Mark().line >= 0) lines_->Add(path, node.Mark().line + 1);
+  }
 
   absl::Status ReadMessageAtDepth(const YAML::Node& node, Message* msg, const std::string& path,
                                   const Descriptor* d) {
@@ -92,6 +99,7 @@ class YamlReader {
       const FieldDescriptor* f = d->FindFieldByName(key);
       if (f == nullptr) f = d->FindFieldByCamelcaseName(key);
       std::string field_path = path.empty() ? key : absl::StrCat(path, ".", key);
+      Note(field_path, kv.first);
       if (f == nullptr) {
         std::vector<std::string> known;
         known.reserve(d->field_count());
@@ -166,6 +174,14 @@ class YamlReader {
     if (!node.IsSequence()) return Error(node, path, "expected a list");
     for (size_t i = 0; i < node.size(); ++i) {
       std::string item_path = absl::StrCat(path, "[", i, "]");
+      Note(item_path, node[i]);
+      if (lines_ != nullptr && node[i].IsMap()) {
+        // Validation names an item by its name: `stages[prod]` is `stages[1]`.
+        const YAML::Node name = node[i]["name"];
+        if (name && name.IsScalar() && !name.Scalar().empty()) {
+          lines_->Alias(absl::StrCat(path, "[", name.Scalar(), "]"), item_path);
+        }
+      }
       if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
         Message* sub = msg->GetReflection()->AddMessage(msg, f);
         RETURN_IF_ERROR(ReadMessage(node[i], sub, item_path));
@@ -349,7 +365,38 @@ std::string EnumShortName(const EnumValueDescriptor* value) {
   return absl::AsciiStrToLower(name);
 }
 
+int FieldLines::LineOf(std::string_view path) const {
+  // The path in index form: each named item replaced by its index, left to right.
+  std::string resolved;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j;
+    if (path[i] == '[') {
+      j = path.find(']', i);
+      j = j == std::string_view::npos ? path.size() : j + 1;
+    } else {
+      j = path.find_first_of(".[", i + 1);
+      if (j == std::string_view::npos) j = path.size();
+    }
+    resolved.append(path.substr(i, j - i));
+    if (auto a = aliases_.find(resolved); a != aliases_.end()) resolved = a->second;
+    i = j;
+  }
+  // The nearest enclosing field the file wrote (a default is in no file).
+  while (!resolved.empty()) {
+    if (auto it = lines_.find(resolved); it != lines_.end()) return it->second;
+    size_t cut = resolved.find_last_of(".[");
+    if (cut == std::string::npos) break;
+    resolved.resize(cut);
+  }
+  return 0;
+}
+
 absl::Status ParseYaml(std::string_view text, Message* message) {
+  return ParseYaml(text, message, nullptr);
+}
+
+absl::Status ParseYaml(std::string_view text, Message* message, FieldLines* lines) {
   message->Clear();
   YAML::Node root;
   try {
@@ -362,7 +409,7 @@ absl::Status ParseYaml(std::string_view text, Message* message) {
     return absl::InvalidArgumentError(absl::StrCat("not valid YAML: ", e.what()));
   }
   try {
-    return YamlReader().ReadMessage(root, message, "");
+    return YamlReader(lines).ReadMessage(root, message, "");
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("not valid YAML: ", e.what()));
   }

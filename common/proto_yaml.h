@@ -9,6 +9,8 @@
 #ifndef SLIPWAY_COMMON_PROTO_YAML_H_
 #define SLIPWAY_COMMON_PROTO_YAML_H_
 
+#include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -22,6 +24,28 @@ namespace slipway {
 // message gives the field path and line: `stages[1].resources[0].dirver (line 14): unknown
 // field "dirver"`.
 absl::Status ParseYaml(std::string_view text, google::protobuf::Message* message);
+
+// Where each field of a parsed document was written: field path → line (1-based). A list item
+// is there by index (`stages[1]`) and, when it has a `name`, by name (`stages[prod]`), the form
+// validation problems use.
+class FieldLines {
+ public:
+  void Add(const std::string& path, int line) { lines_.emplace(path, line); }
+  // `named` (`stages[prod]`) is the item at `indexed` (`stages[1]`).
+  void Alias(const std::string& named, const std::string& indexed) {
+    aliases_.emplace(named, indexed);
+  }
+  // The line of `path`, or of the nearest enclosing field written in the file; 0 if none.
+  int LineOf(std::string_view path) const;
+
+ private:
+  std::map<std::string, int, std::less<>> lines_;
+  std::map<std::string, std::string, std::less<>> aliases_;
+};
+
+// ParseYaml that also records where each field was written.
+absl::Status ParseYaml(std::string_view text, google::protobuf::Message* message,
+                       FieldLines* lines);
 
 // The protobuf JSON mapping, as YAML.
 std::string ToYaml(const google::protobuf::Message& message);

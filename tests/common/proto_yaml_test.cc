@@ -62,19 +62,49 @@ stages:
                                 HasSubstr("unknown field \"dirver\""))));
 }
 
+TEST(ProtoYamlTest, FieldLinesFindAFieldByIndexOrByNameOrItsNearestParent) {
+  const std::string yaml = R"(name: shop
+stages:
+  - name: dev
+    resources:
+      - name: web
+        driver: dokcer
+  - name: prod
+    flow:
+      sequential:
+        - {ref: a, deploy: {resource: web}}
+        - ref: b
+          timeout: 5m
+)";
+  v1::Pipeline p;
+  FieldLines lines;
+  ASSERT_OK(ParseYaml(yaml, &p, &lines));
+  EXPECT_EQ(lines.LineOf("name"), 1);
+  EXPECT_EQ(lines.LineOf("stages[0].resources[0].driver"), 6);
+  EXPECT_EQ(lines.LineOf("stages[dev].resources[web].driver"), 6);
+  EXPECT_EQ(lines.LineOf("stages[prod].flow.sequential[1].timeout"), 12);
+  EXPECT_EQ(lines.LineOf("stages[prod].flow.sequential[0].deploy.resource"), 10);
+  // A field the file does not write: the nearest one around it.
+  EXPECT_EQ(lines.LineOf("stages[prod].flow.sequential[1].retry.backoff"), 11);
+  EXPECT_EQ(lines.LineOf("stages[prod].concurrency"), 7);
+  EXPECT_EQ(lines.LineOf("stages[nope].flow"), 2);
+  EXPECT_EQ(lines.LineOf("sources"), 0);
+  EXPECT_EQ(lines.LineOf(""), 0);
+}
+
 TEST(ProtoYamlTest, WrongTypesAreErrors) {
   v1::Pipeline p;
   EXPECT_THAT(ParseYaml("name: [a, b]\n", &p),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
-  EXPECT_THAT(ParseYaml("stages: {name: dev}\n", &p),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stages (line 1): expected a list")));
+  EXPECT_THAT(
+      ParseYaml("stages: {name: dev}\n", &p),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stages (line 1): expected a list")));
   EXPECT_THAT(ParseYaml("stages: [{name: dev, concurrency: sometimes}]\n", &p),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("stages[0].concurrency"),
                              HasSubstr("allow, queue, forbid, replace, latest"))));
-  EXPECT_THAT(
-      ParseYaml("stages: [{name: dev, protection: {required_approvals: many}}]\n", &p),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not an integer")));
+  EXPECT_THAT(ParseYaml("stages: [{name: dev, protection: {required_approvals: many}}]\n", &p),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not an integer")));
 }
 
 TEST(ProtoYamlTest, TwoMembersOfAOneofAreAnError) {

@@ -60,6 +60,10 @@ check "invalid apply names the field" grep -q 'stages\[dev\].resources\[web\].dr
 check "apply prints every violation on its own line" test "$(grep -c '^  [a-z_]*\[[a-z]*\].resources\[web\].driver: unknown driver' <<<"$out")" = 4
 out=$(cli validate -f "$WORK/bad.yaml" 2>&1); rc=$?
 check "validate lists every problem and exits 1" bash -c "test $rc = 1 && test \$(grep -c 'unknown driver' <<<\"$out\") = 4"
+for line in $(grep -n 'driver: dokcer' "$WORK/bad.yaml" | cut -d: -f1); do
+  check "validate gives the semantic error's line ($line)" \
+    grep -q "^$WORK/bad.yaml:$line: [a-z_]*\\[[a-z]*\\].resources\[web\].driver: unknown driver" <<<"$out"
+done
 out=$(cli get pipeline broken 2>&1); rc=$?
 check "nothing was written for the invalid spec" bash -c "test $rc = 1 && grep -q NOT_FOUND <<<\"$out\""
 printf 'name: shop\nstages:\n  - name: dev\n    dirver: x\n' >"$WORK/typo.yaml"
