@@ -18,14 +18,11 @@
 #include "expression/expression.h"
 #include "expression/flow_check.h"
 #include "google/rpc/error_details.pb.h"
+#include "pipeline/container_validation.h"
+#include "pipeline/field_checks.h"
 
 namespace slipway::pipeline {
 namespace {
-
-bool IsIdentChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-';
-}
 
 // The path of a named list element: "stages[dev]". By position ("stages[2]") while it has no
 // valid name, or the name repeats an earlier element's; that is then reported on its own.
@@ -39,7 +36,7 @@ std::string Element(const std::string& list, const google::protobuf::RepeatedPtr
   return absl::StrCat(list, "[", index, "]");
 }
 
-class Validator {
+class Validator : public FieldChecks {
  public:
   std::vector<Problem> Run(const v1::Pipeline& p) {
     size_t bytes = p.ByteSizeLong();
@@ -114,32 +111,6 @@ class Validator {
   }
 
  private:
-  void Add(std::string field, std::string message) {
-    problems_.push_back({std::move(field), std::move(message)});
-  }
-
-  void Name(const std::string& field, const std::string& name) {
-    absl::Status s = CheckDnsLabel(name);
-    if (!s.ok()) Add(field, std::string(s.message()));
-  }
-
-  void Unique(std::set<std::string>& seen, const std::string& field, const std::string& name,
-              std::string_view what) {
-    if (name.empty()) return;
-    if (!seen.insert(name).second) {
-      Add(field, absl::StrCat("duplicate ", std::string(what), " name \"", name, "\""));
-    }
-  }
-
-  void Duration(const std::string& field, const google::protobuf::Duration& d, absl::Duration max) {
-    if (absl::Status s = CheckDuration(d); !s.ok()) {
-      Add(field, std::string(s.message()));
-    } else if (DurationFromProto(d) > max) {
-      Add(field, absl::StrCat("\"", FormatDuration(d), "\" is longer than the maximum ",
-                              absl::FormatDuration(max)));
-    }
-  }
-
   void Glob(const std::string& field, const std::string& pattern) {
     absl::Status s = CheckGlob(pattern);
     if (!s.ok()) Add(field, std::string(s.message()));
@@ -156,154 +127,6 @@ class Validator {
     }
     auto c = CronSchedule::Parse(expr);
     if (!c.ok()) Add(field, std::string(c.status().message()));
-  }
-
-  void Container(const std::string& f, const v1::ContainerSettings& c, v1::ResourceKind kind) {
-    constexpr int kMaxArgs = 256, kMaxPorts = 32, kMaxVolumes = 32, kMaxEnv = 256;
-    if (c.image().size() > 512) Add(f + ".image", "longer than 512 characters");
-    if (c.command_size() > kMaxArgs)
-      Add(f + ".command", absl::StrCat("at most ", kMaxArgs, " entries"));
-    if (c.entrypoint_size() > kMaxArgs) {
-      Add(f + ".entrypoint", absl::StrCat("at most ", kMaxArgs, " entries"));
-    }
-    if (c.env_size() + c.secret_env_size() > kMaxEnv) {
-      Add(f + ".env", absl::StrCat("at most ", kMaxEnv, " variables"));
-    }
-    auto env_name = [](const std::string& k) {
-      if (k.empty() || k.size() > 256 || std::isdigit(static_cast<unsigned char>(k[0])))
-        return false;
-      return std::all_of(k.begin(), k.end(), [](char ch) {
-        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
-      });
-    };
-    for (const auto& [k, v] : c.env()) {
-      if (!env_name(k)) Add(absl::StrCat(f, ".env.", k), "not a valid environment variable name");
-      if (c.secret_env().contains(k)) Add(absl::StrCat(f, ".secret_env.", k), "also set in env");
-    }
-    for (const auto& [k, ref] : c.secret_env()) {
-      if (!env_name(k)) {
-        Add(absl::StrCat(f, ".secret_env.", k), "not a valid environment variable name");
-      }
-      Secret(absl::StrCat(f, ".secret_env.", k), ref);
-    }
-    if (c.ports_size() > kMaxPorts)
-      Add(f + ".ports", absl::StrCat("at most ", kMaxPorts, " ports"));
-    std::set<std::string> port_names;
-    std::set<int> port_numbers, host_ports;
-    for (int i = 0; i < c.ports_size(); ++i) {
-      const auto& p = c.ports(i);
-      const std::string pf = absl::StrCat(f, ".ports[", i, "]");
-      if (!p.name().empty()) {
-        Name(pf + ".name", p.name());
-        Unique(port_names, pf + ".name", p.name(), "port");
-      }
-      if (p.container_port() < 1 || p.container_port() > 65535) {
-        Add(pf + ".container_port", absl::StrCat(p.container_port(), " is outside 1-65535"));
-      } else if (!port_numbers.insert(p.container_port()).second) {
-        Add(pf + ".container_port", absl::StrCat("port ", p.container_port(), " is listed twice"));
-      }
-      if (p.host_port() != 0 && (p.host_port() < 1024 || p.host_port() > 65535)) {
-        Add(pf + ".host_port", absl::StrCat(p.host_port(), " is outside 1024-65535"));
-      } else if (p.host_port() != 0 && !host_ports.insert(p.host_port()).second) {
-        Add(pf + ".host_port", absl::StrCat("host port ", p.host_port(), " is listed twice"));
-      }
-    }
-    const auto& h = c.health();
-    if (!h.http_path().empty()) {
-      if (!absl::StartsWith(h.http_path(), "/"))
-        Add(f + ".health.http_path", "must start with '/'");
-      if (c.ports_size() == 0)
-        Add(f + ".health.http_path", "needs a port to check (ports is empty)");
-    }
-    if (!h.port().empty()) {
-      bool found = false;
-      for (int i = 0; i < c.ports_size(); ++i) {
-        std::string name = c.ports(i).name().empty()
-                               ? (i == 0 ? "http" : absl::StrCat("port-", i + 1))
-                               : c.ports(i).name();
-        found = found || name == h.port();
-      }
-      if (!found) Add(f + ".health.port", absl::StrCat("no port is named \"", h.port(), "\""));
-    }
-    Duration(f + ".health.interval", h.interval(), absl::Hours(1));
-    Duration(f + ".health.timeout", h.timeout(), absl::Hours(1));
-    Duration(f + ".stop_timeout", c.stop_timeout(), absl::Hours(1));
-    if (!c.limits().memory().empty()) {
-      auto bytes = ParseByteSize(c.limits().memory());
-      if (!bytes.ok()) {
-        Add(f + ".limits.memory", std::string(bytes.status().message()));
-      } else if (*bytes < (6 << 20)) {
-        Add(f + ".limits.memory", "below the engines' minimum of 6MiB");
-      }
-    }
-    if (!c.limits().cpus().empty()) {
-      double cpus = 0;
-      if (!absl::SimpleAtod(c.limits().cpus(), &cpus) || !(cpus > 0) || cpus > 1024) {
-        Add(f + ".limits.cpus",
-            absl::StrCat("\"", c.limits().cpus(),
-                         "\" is not a number of CPUs above 0 and at most 1024"));
-      }
-    }
-    if (c.volumes_size() > kMaxVolumes) {
-      Add(f + ".volumes", absl::StrCat("at most ", kMaxVolumes, " volumes"));
-    }
-    std::set<std::string> volume_names, paths;
-    for (int i = 0; i < c.volumes_size(); ++i) {
-      const auto& v = c.volumes(i);
-      const std::string vf = absl::StrCat(f, ".volumes[", i, "]");
-      Name(vf + ".name", v.name());
-      Unique(volume_names, vf + ".name", v.name(), "volume");
-      if (!absl::StartsWith(v.path(), "/") || absl::StrContains(v.path(), ":") ||
-          v.path().size() > 1024) {
-        Add(vf + ".path", "must be an absolute path inside the container, without ':'");
-      } else if (!paths.insert(v.path()).second) {
-        Add(vf + ".path", absl::StrCat("\"", v.path(), "\" is mounted twice"));
-      }
-    }
-    if (kind == v1::RESOURCE_KIND_JOB && c.restart() != v1::RESTART_POLICY_UNSPECIFIED &&
-        c.restart() != v1::RESTART_POLICY_NO) {
-      Add(f + ".restart", "a job runs once; only \"no\" applies");
-    }
-    if (!c.registry_auth().username().empty() || c.registry_auth().has_password()) {
-      if (c.registry_auth().username().empty()) Add(f + ".registry_auth.username", "required");
-      if (!c.registry_auth().has_password()) {
-        Add(f + ".registry_auth.password", "required");
-      } else {
-        Secret(f + ".registry_auth.password", c.registry_auth().password());
-      }
-    }
-  }
-
-  void Secret(const std::string& field, const v1::SecretRef& s) {
-    switch (s.source_case()) {
-      case v1::SecretRef::kEnv:
-        if (s.env().empty()) Add(field + ".env", "must not be empty");
-        for (char c : s.env()) {
-          if (!IsIdentChar(c) || c == '-') {
-            Add(field + ".env",
-                absl::StrCat("\"", s.env(), "\" is not an environment variable name"));
-            break;
-          }
-        }
-        break;
-      case v1::SecretRef::kFile:
-        if (!absl::StartsWith(s.file(), "/")) {
-          Add(field + ".file", absl::StrCat("\"", s.file(), "\" must be an absolute path"));
-        }
-        break;
-      case v1::SecretRef::kValue:
-        if (s.value().empty()) Add(field + ".value", "must not be empty");
-        break;
-      case v1::SecretRef::SOURCE_NOT_SET:
-        if (s.redacted()) {
-          Add(field,
-              "the stored value is redacted and there is no stored secret to keep; "
-              "give env, file or value");
-        } else {
-          Add(field, "set one of env, file or value");
-        }
-        break;
-    }
   }
 
   // The preview naming format, with the same parser and checker as flows: what it may read is
@@ -394,7 +217,7 @@ class Validator {
       } else if (r.driver() == "container") {
         if (r.has_process()) Add(f + ".process", "set, but the driver is \"container\"");
         if (r.has_command()) Add(f + ".command", "set, but the driver is \"container\"");
-        Container(f + ".container", r.container(), kind);
+        CheckContainer(*this, f + ".container", r.container(), kind);
       }
       if (r.has_container() && r.driver() != "container" && !r.driver().empty()) {
         Add(f + ".container", absl::StrCat("set, but the driver is \"", r.driver(), "\""));
@@ -682,7 +505,6 @@ class Validator {
               /*preview=*/true);
   }
 
-  std::vector<Problem> problems_;
   std::set<std::string> sources_;
   std::map<std::string, int> stage_index_;
   std::map<std::string, std::map<std::string, v1::ResourceKind>> stage_resources_;
