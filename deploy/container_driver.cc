@@ -386,7 +386,9 @@ absl::StatusOr<DeployResult> ContainerDriver::Apply(const DeployRequest& request
   absl::Status started = engine_.StartContainer(id);
   if (!started.ok()) return fail(started);
   // Healthy before anything switches to it.
-  const absl::Time deadline = absl::Now() + options_.health_wait;
+  static const RealClock kSystemClock;
+  const Clock& clock = options_.clock != nullptr ? *options_.clock : kSystemClock;
+  const absl::Time deadline = clock.Now() + options_.health_wait;
   std::optional<ContainerInfo> live;
   while (true) {
     auto got = engine_.InspectContainer(id);
@@ -403,14 +405,18 @@ absl::StatusOr<DeployResult> ContainerDriver::Apply(const DeployRequest& request
     }
     auto healthy = CheckHealth(request, *live);
     if (healthy.ok() && *healthy) break;
-    if (absl::Now() >= deadline) {
+    if (clock.Now() >= deadline) {
       std::string tail = LogTail(id, 20);
       return fail(absl::DeadlineExceededError(absl::StrCat(
           "resource ", r.key.resource, ": container ", name, " (image ", r.digest,
           ") did not pass its health check ", request.spec.container().health().http_path(), " in ",
           absl::FormatDuration(options_.health_wait), tail.empty() ? "" : ": ", tail)));
     }
-    absl::SleepFor(options_.startup_poll);
+    if (options_.sleep) {
+      options_.sleep(options_.startup_poll);
+    } else {
+      absl::SleepFor(options_.startup_poll);
+    }
   }
   absl::Status routed = RouteTo(request, *live);
   if (!routed.ok()) return fail(routed);

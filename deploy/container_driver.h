@@ -16,12 +16,14 @@
 #ifndef SLIPWAY_DEPLOY_CONTAINER_DRIVER_H_
 #define SLIPWAY_DEPLOY_CONTAINER_DRIVER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 
+#include "common/clock.h"
 #include "deploy/container_engine.h"
 #include "deploy/driver.h"
 #include "deploy/router.h"
@@ -40,6 +42,10 @@ struct ContainerDriverOptions {
   absl::Duration health_wait = absl::Seconds(60);
   // Poll interval while waiting for a new container's health.
   absl::Duration startup_poll = absl::Milliseconds(50);
+  // The time the health wait is measured by, and how it waits between polls; unset, the system
+  // clock and absl::SleepFor. Tests give a fake clock and a sleep that advances it.
+  const Clock* clock = nullptr;
+  std::function<void(absl::Duration)> sleep;
   // Sweep refuses to remove more than this share of the labelled containers at once.
   double sweep_max_share = 0.5;
 };

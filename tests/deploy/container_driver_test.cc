@@ -9,6 +9,7 @@
 #include "common/proto_time.h"
 #include "common/random.h"
 #include "deploy/httplib_http_client.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/podman_service.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -152,12 +153,22 @@ TEST_F(ContainerDriverTest, AContainerThatFailsItsHealthCheckIsRemovedAndTheOldO
   o.host = podman_->host();
   o.controller_id = driver_->controller_id();
   o.health_wait = absl::Seconds(2);
+  // The wait is measured by the injected clock, which only the polls move: 40 of them.
+  slipway::testing::FakeClock clock;
+  int polls = 0;
+  o.clock = &clock;
+  o.sleep = [&](absl::Duration d) {
+    ++polls;
+    clock.Advance(d);
+  };
   ContainerDriver impatient(o, &http_);
   DeployRequest broken = Web();
   (*broken.spec.mutable_container()->mutable_env())["VERSION"] = "2";
   broken.spec.mutable_container()->mutable_health()->set_http_path("/missing");
   auto r = impatient.Apply(broken);
   EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("/missing")));
+  EXPECT_THAT(r.status().message(), HasSubstr("in 2s"));
+  EXPECT_EQ(polls, 40);
   auto mine = Mine();
   ASSERT_EQ(mine.size(), 1u);
   EXPECT_EQ(mine[0].name, first->status.at("container"));
