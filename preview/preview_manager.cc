@@ -17,7 +17,7 @@
 namespace slipway::preview {
 
 PreviewManager::PreviewManager(PreviewDeps deps, PreviewOptions options)
-    : deps_(std::move(deps)), options_(std::move(options)) {}
+    : deps_(std::move(deps)), options_(options) {}
 
 google::protobuf::Timestamp PreviewManager::Now() const { return ProtoTime(deps_.clock->Now()); }
 

@@ -207,6 +207,7 @@ IntakeResult WebhookIntake::HandleVerified(v1::Provider provider, const Headers&
   }
 
   std::vector<v1::Pipeline> pipelines;
+  pipelines.reserve(trusted.size());
   for (Binding* b : trusted) pipelines.push_back(b->pipeline);
   return Dispatch(std::move(d), pipelines);
 }
@@ -277,8 +278,9 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
     if (previews_acted > 0) {
       return Finish(std::move(d), 200, absl::StrCat("changed ", previews_acted, " preview(s)"));
     }
-    return Finish(std::move(d), 202,
-                  d.matches_size() == 0 ? "no trigger matches" : "matched, nothing started");
+    // Read before `d` is moved: argument evaluation order is unspecified.
+    std::string why = d.matches_size() == 0 ? "no trigger matches" : "matched, nothing started";
+    return Finish(std::move(d), 202, std::move(why));
   }
   // The runs and the delivery record are committed in one transaction: one fsync, shared with
   // concurrent deliveries.
