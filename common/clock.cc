@@ -6,4 +6,6 @@ namespace slipway {
 
 absl::Time RealClock::Now() const { return absl::Now(); }
 
+void RealClock::Sleep(absl::Duration d) const { absl::SleepFor(d); }
+
 }  // namespace slipway

@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "common/byte_size.h"
 #include "common/proto_time.h"
 #include "common/random.h"
@@ -412,11 +411,7 @@ absl::StatusOr<DeployResult> ContainerDriver::Apply(const DeployRequest& request
           ") did not pass its health check ", request.spec.container().health().http_path(), " in ",
           absl::FormatDuration(options_.health_wait), tail.empty() ? "" : ": ", tail)));
     }
-    if (options_.sleep) {
-      options_.sleep(options_.startup_poll);
-    } else {
-      absl::SleepFor(options_.startup_poll);
-    }
+    clock.Sleep(options_.startup_poll);
   }
   absl::Status routed = RouteTo(request, *live);
   if (!routed.ok()) return fail(routed);

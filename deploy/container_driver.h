@@ -42,10 +42,9 @@ struct ContainerDriverOptions {
   absl::Duration health_wait = absl::Seconds(60);
   // Poll interval while waiting for a new container's health.
   absl::Duration startup_poll = absl::Milliseconds(50);
-  // The time the health wait is measured by, and how it waits between polls; unset, the system
-  // clock and absl::SleepFor. Tests give a fake clock and a sleep that advances it.
+  // The clock the health wait is measured and paced by; unset, the system clock. Tests give a
+  // fake one, whose waits advance it.
   const Clock* clock = nullptr;
-  std::function<void(absl::Duration)> sleep;
   // Sweep refuses to remove more than this share of the labelled containers at once.
   double sweep_max_share = 0.5;
 };

@@ -39,13 +39,14 @@ class Fd {
 // Reads from a connected socket into `buf`, with a deadline (absl::InfiniteFuture() for none).
 class Reader {
  public:
-  Reader(int fd, std::string socket) : fd_(fd), socket_(std::move(socket)) {}
+  Reader(int fd, std::string socket, const Clock& clock)
+      : fd_(fd), socket_(std::move(socket)), clock_(clock) {}
 
   // Appends what arrives to buf_. Returns false at end of stream; an error on timeout or a
   // broken connection. `idle` (optional) is called on each quiet tick; false from it stops.
   absl::StatusOr<bool> Fill(absl::Time deadline, const std::function<bool()>& idle) {
     while (true) {
-      const absl::Duration left = deadline - absl::Now();
+      const absl::Duration left = deadline - clock_.Now();
       if (left <= absl::ZeroDuration()) {
         return absl::DeadlineExceededError(absl::StrCat("no answer from ", socket_, " in time"));
       }
@@ -79,15 +80,16 @@ class Reader {
  private:
   int fd_;
   std::string socket_;
+  const Clock& clock_;
   std::string buf_;
 };
 
-absl::Status SendAll(int fd, std::string_view data, absl::Time deadline,
+absl::Status SendAll(int fd, std::string_view data, absl::Time deadline, const Clock& clock,
                      const std::string& socket) {
   while (!data.empty()) {
     pollfd p{fd, POLLOUT, 0};
     int wait_ms =
-        static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline - absl::Now())));
+        static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline - clock.Now())));
     int r = poll(&p, 1, wait_ms);
     if (r == 0) {
       return absl::DeadlineExceededError(absl::StrCat(socket, ": send timed out"));
@@ -144,7 +146,9 @@ absl::StatusOr<UnixHttpResponse> SendLoopbackHttp(int port, const UnixHttpReques
 absl::StatusOr<UnixHttpResponse> Exchange(const Fd& fd, const std::string& socket_path,
                                           const UnixHttpRequest& request, const BodySink& sink) {
   fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
-  const absl::Time deadline = absl::Now() + request.timeout;
+  static const RealClock kSystemClock;
+  const Clock& clock = request.clock != nullptr ? *request.clock : kSystemClock;
+  const absl::Time deadline = clock.Now() + request.timeout;
 
   std::string head = absl::StrCat(request.method, " ", request.target,
                                   " HTTP/1.1\r\nHost: ", request.host, "\r\nConnection: close\r\n");
@@ -156,10 +160,10 @@ absl::StatusOr<UnixHttpResponse> Exchange(const Fd& fd, const std::string& socke
     absl::StrAppend(&head, "Content-Length: ", request.body.size(), "\r\n");
   }
   head += "\r\n";
-  RETURN_IF_ERROR(SendAll(fd.get(), head, deadline, socket_path));
-  RETURN_IF_ERROR(SendAll(fd.get(), request.body, deadline, socket_path));
+  RETURN_IF_ERROR(SendAll(fd.get(), head, deadline, clock, socket_path));
+  RETURN_IF_ERROR(SendAll(fd.get(), request.body, deadline, clock, socket_path));
 
-  Reader reader(fd.get(), socket_path);
+  Reader reader(fd.get(), socket_path, clock);
   std::string& buf = reader.buf();
   size_t header_end;
   while ((header_end = buf.find("\r\n\r\n")) == std::string::npos) {

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 
 namespace slipway::deploy {
 
@@ -25,6 +26,8 @@ struct UnixHttpRequest {
   // Deadline for the whole exchange when the body is buffered; for a streamed body, the
   // deadline for the response headers.
   absl::Duration timeout = absl::Seconds(30);
+  // The clock the timeout is measured by; unset, the system clock.
+  const Clock* clock = nullptr;
   // A buffered body longer than this fails the request (RESOURCE_EXHAUSTED).
   size_t max_body = 16 << 20;
 };

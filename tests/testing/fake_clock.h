@@ -16,14 +16,25 @@ class FakeClock final : public Clock {
     absl::MutexLock lock(&mu_);
     return now_;
   }
+  // Never blocks: moves the time by `d` and counts the call.
+  void Sleep(absl::Duration d) const override {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+    ++sleeps_;
+  }
   void Advance(absl::Duration d) {
     absl::MutexLock lock(&mu_);
     now_ += d;
   }
+  int sleeps() const {
+    absl::MutexLock lock(&mu_);
+    return sleeps_;
+  }
 
  private:
   mutable absl::Mutex mu_;
-  absl::Time now_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Time now_ ABSL_GUARDED_BY(mu_);
+  mutable int sleeps_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace slipway::testing
