@@ -10,8 +10,14 @@ packages=(
   libspdlog-dev prometheus-cpp-dev libgit2-dev libboost1.81-dev
   nghttp2-client prometheus python3-grpcio python3-yaml webhook
   clang libclang-rt-14-dev clang-format clang-tidy
-  podman runc netavark aardvark-dns busybox-static caddy mmdebstrap zsh fish
+  podman runc netavark aardvark-dns iptables busybox-static caddy mmdebstrap zsh fish
+  chromium
 )
+# The dashboard builds with Node.js and npm: Debian's when the machine has none (a Node.js from
+# elsewhere, with its own npm, is used as it is).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
