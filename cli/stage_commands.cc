@@ -61,6 +61,9 @@ int Rollback(const Connection& c, const RollbackFlags& flags, const Globals& g) 
     return WatchRun(c, resp.run().id(), false, "", true, g);
   }
   PrintDiff(resp.diff());
+  for (const auto& line : resp.not_undone()) std::printf("not undone: %s\n", line.c_str());
+  std::printf("then held: \"%s\" by %s\n", resp.hold().reason().c_str(),
+              resp.hold().held_by().c_str());
   if (flags.dry_run) {
     std::printf("dry run: nothing changed\n");
     return 0;

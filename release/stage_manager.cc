@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "common/names.h"
 #include "common/proto_time.h"
@@ -23,6 +24,41 @@ absl::Status CheckStage(const std::string& pipeline, const std::string& stage) {
     return absl::InvalidArgumentError(absl::StrCat("stage: ", s.message()));
   }
   return absl::OkStatus();
+}
+
+// The steps of kind `kind` ("run_job", "http_request", "message") in a flow, by ref.
+void CollectSteps(const google::protobuf::RepeatedPtrField<v1::Step>& steps,
+                  v1::Step::KindCase kind, std::vector<std::string>& refs) {
+  for (const auto& s : steps) {
+    if (s.kind_case() == kind) refs.push_back(s.ref());
+    if (s.has_sequential()) CollectSteps(s.sequential().steps(), kind, refs);
+    if (s.has_parallel()) CollectSteps(s.parallel().steps(), kind, refs);
+  }
+}
+
+// What a rollback of `stage` does not undo, from its flow: a rollback deploys the target's
+// resources and runs none of the flow's other steps.
+std::vector<std::string> NotUndone(const v1::Stage* stage, int64_t target) {
+  std::vector<std::string> out;
+  const google::protobuf::RepeatedPtrField<v1::Step> none;
+  const auto& steps = stage == nullptr               ? none
+                      : stage->flow().has_parallel() ? stage->flow().parallel().steps()
+                                                     : stage->flow().sequential().steps();
+  struct Kind {
+    v1::Step::KindCase kind;
+    const char* what;
+  };
+  for (const Kind& k : {Kind{v1::Step::kRunJob, "jobs are not replayed"},
+                        Kind{v1::Step::kHttpRequest, "HTTP calls are not replayed"},
+                        Kind{v1::Step::kMessage, "messages are not replayed"}}) {
+    std::vector<std::string> refs;
+    CollectSteps(steps, k.kind, refs);
+    if (!refs.empty()) out.push_back(absl::StrCat(k.what, ": ", absl::StrJoin(refs, ", ")));
+  }
+  out.push_back(absl::StrCat("releases after ", target,
+                             " stay in the history; only the resources' artifacts and "
+                             "configuration go back"));
+  return out;
 }
 
 void Compare(const char* field, const std::string& a, const std::string& b,
@@ -150,9 +186,26 @@ absl::StatusOr<v1::RollbackStageResponse> StageManager::Rollback(
     return absl::FailedPreconditionError(
         absl::StrCat("release ", target.number(), " has no resources to re-apply"));
   }
+  const std::string reason =
+      request.reason().empty()
+          ? absl::StrCat("rolled back to release ", target.number())
+          : absl::StrCat("rolled back to release ", target.number(), ": ", request.reason());
   v1::RollbackStageResponse out;
   out.set_target_release(target.number());
   *out.mutable_diff() = DiffReleases(*current, target);
+  // What a confirmation shows: the hold it will place, and what it leaves as it is.
+  v1::StageHold* hold = out.mutable_hold();
+  hold->set_pipeline(request.pipeline());
+  hold->set_stage(request.stage());
+  hold->set_reason(reason);
+  hold->set_held_by(caller);
+  const v1::Stage* stage = nullptr;
+  if (pipeline.has_value()) {
+    for (const auto& s : pipeline->stages()) {
+      if (s.name() == request.stage()) stage = &s;
+    }
+  }
+  for (auto& line : NotUndone(stage, target.number())) out.add_not_undone(std::move(line));
   if (request.dry_run()) return out;
 
   // The run needs nothing but the snapshot: its resources come from the target release, its
@@ -188,10 +241,7 @@ absl::StatusOr<v1::RollbackStageResponse> StageManager::Rollback(
   start.trigger.set_event("rollback");
   start.trigger.set_actor(caller);
   start.trigger.set_delivery("");
-  start.trigger.set_reason(
-      request.reason().empty()
-          ? absl::StrCat("rolled back to release ", target.number())
-          : absl::StrCat("rolled back to release ", target.number(), ": ", request.reason()));
+  start.trigger.set_reason(reason);
   start.request_method = "RollbackStage";
   start.request_fingerprint = fingerprint;
   start.request_extra = out.SerializeAsString();

@@ -239,10 +239,12 @@ grpc::Status AdminServiceImpl::GetServerInfo(grpc::ServerContext* context,
                                              const v1::GetServerInfoRequest* request,
                                              v1::ServerInfo* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(AdminService, GetServerInfo), v1::SCOPE_READ, request,
-               [&](const Principal&) -> absl::Status {
+               [&](const Principal& p) -> absl::Status {
                  response->set_version(info_.version);
                  *response->mutable_start_time() = info_.start_time;
                  response->set_storage("sqlite");
+                 response->set_caller_token_id(p.token_id);
+                 response->set_caller_scope(p.scope);
                  return absl::OkStatus();
                });
 }

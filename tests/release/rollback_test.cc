@@ -45,6 +45,37 @@ TEST_F(RollbackTest, RestoresThePreviousSnapshotRecordsRollbackOfAndHoldsTheStag
   EXPECT_FALSE(Hold().has_value());
 }
 
+TEST_F(RollbackTest, ADryRunNamesTheHoldItWillPlaceAndWhatItDoesNotUndo) {
+  v1::Pipeline p = Pipeline(R"([
+      {ref: web, deploy: {resource: web, artifact: {version: "${args.version}"}}},
+      {parallel: [
+        {ref: migrate, skip_if: "true", run_job: {resource: web}},
+        {ref: tell, skip_if: "true", message: {url: "http://127.0.0.1:9/", text: "hi"}}]},
+      {ref: ping, skip_if: "true", http_request: {url: "http://127.0.0.1:9/"}}])");
+  ASSERT_OK(db_->Write(
+      [&](storage::Transaction& tx) { return storage::PipelineRepository().Insert(tx, p); }));
+  Deploy(p, "1");
+  Deploy(p, "2");
+  auto rb = Stages().Rollback(Request(0, /*dry_run=*/true), "token:oncall");
+  ASSERT_OK(rb);
+  EXPECT_EQ(rb->hold().held_by(), "token:oncall");
+  EXPECT_EQ(rb->hold().reason(), "rolled back to release 1: v2 broke checkout");
+  EXPECT_FALSE(rb->hold().has_hold_time());
+  EXPECT_THAT(rb->not_undone(),
+              ElementsAre("jobs are not replayed: migrate", "HTTP calls are not replayed: ping",
+                          "messages are not replayed: tell",
+                          HasSubstr("releases after 1 stay in the history")));
+  EXPECT_FALSE(Hold().has_value());
+  // The rollback itself answers the same, and places that hold.
+  auto done = Stages().Rollback(Request(), "token:oncall");
+  ASSERT_OK(done);
+  EXPECT_EQ(done->not_undone_size(), 4);
+  Settle();
+  ASSERT_TRUE(Hold().has_value());
+  EXPECT_EQ(Hold()->reason(), done->hold().reason());
+  EXPECT_EQ(Hold()->held_by(), done->hold().held_by());
+}
+
 TEST_F(RollbackTest, ADryRunChangesNothing) {
   v1::Pipeline p = Stored();
   Deploy(p, "1");
