@@ -1,13 +1,12 @@
 #include "server/http_edge.h"
 
+#include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
-#include <array>
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -43,10 +42,11 @@ enum Reason {
   kReasonCount,
 };
 constexpr std::array<const char*, kReasonCount> kReasonNames = {
-    "head_timeout",      "idle_timeout",      "body_timeout",     "write_timeout",
-    "head_too_large",    "too_many_headers",  "body_too_large",   "content_encoding",
-    "transfer_encoding", "malformed",         "connection_limit", "client_connection_limit",
-    "busy",              "tls_handshake"};
+    "head_timeout",   "idle_timeout",     "body_timeout",
+    "write_timeout",  "head_too_large",   "too_many_headers",
+    "body_too_large", "content_encoding", "transfer_encoding",
+    "malformed",      "connection_limit", "client_connection_limit",
+    "busy",           "tls_handshake"};
 
 std::chrono::steady_clock::duration Chrono(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
@@ -54,37 +54,68 @@ std::chrono::steady_clock::duration Chrono(absl::Duration d) {
 
 const char* StatusText(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
   }
 }
 
-std::string Serialize(const HttpResponse& r, bool keep_alive) {
+std::string SerializeHead(const HttpResponse& r) {
   std::string out = absl::StrCat("HTTP/1.1 ", r.status, " ", StatusText(r.status), "\r\n");
   if (!r.content_type.empty()) absl::StrAppend(&out, "Content-Type: ", r.content_type, "\r\n");
   for (const auto& [k, v] : r.headers) absl::StrAppend(&out, k, ": ", v, "\r\n");
+  return out;
+}
+
+std::string Serialize(const HttpResponse& r, bool keep_alive) {
+  std::string out = SerializeHead(r);
   absl::StrAppend(&out, "Content-Length: ", r.body.size(), "\r\n");
   if (!keep_alive) out += "Connection: close\r\n";
   out += "\r\n";
   out += r.body;
   return out;
+}
+
+// One piece of a chunked body.
+std::string Chunk(std::string_view piece) {
+  // Debian's absl::StrCat takes absl::string_view, not std::string_view (TOOLCHAIN.md).
+  return absl::StrCat(absl::Hex(piece.size()), "\r\n",
+                      absl::string_view(piece.data(), piece.size()), "\r\n");
 }
 
 HttpResponse Refusal(int status, std::string message) {
@@ -134,6 +165,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   Session(Edge* edge, Stream stream, std::string client);
   ~Session();
   void Start();
+  // Sends a streamed response (response.stream set). Runs on a handler thread, not the strand:
+  // it waits for each piece to be written.
+  void StreamResponse(HttpResponse response);
 
  private:
   enum class Phase { kIdle, kHead, kBody, kHandling, kWriting, kClosing };
@@ -150,6 +184,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Refuse(Reason reason, int status, std::string message);
   void Close();
   void Hold();
+  // From a handler thread: writes `data` on the strand and waits for it to be taken. False when
+  // the write failed or timed out, or the edge stopped its I/O threads.
+  bool WriteFromHandler(std::string data);
+  // While a response streams, the client has nothing more to send: a read that ends means it
+  // has gone.
+  void WatchPeer();
 
   Edge* edge_;
   Stream stream_;
@@ -158,10 +198,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpRequest head_;
   Phase phase_ = Phase::kIdle;
-  int64_t held_ = 0;          // bytes accounted to this connection in the edge's budget
+  int64_t held_ = 0;           // bytes accounted to this connection in the edge's budget
   int64_t body_reserved_ = 0;  // of which body bytes
   std::string out_;
   size_t drained_ = 0;
+  std::atomic<bool> peer_gone_{false};
 };
 
 class Edge final : public HttpEdge {
@@ -240,6 +281,7 @@ class Edge final : public HttpEdge {
       inflight_cv_.wait_for(lock, absl::ToChronoNanoseconds(grace),
                             [this] { return inflight_ == 0; });
     }
+    io_stopped_ = true;
     ioc_.stop();
     for (auto& t : io_threads_) t.join();
     io_threads_.clear();
@@ -249,6 +291,7 @@ class Edge final : public HttpEdge {
   // Called by sessions.
   const HttpEdgeOptions& options() const { return options_; }
   bool stopping() const { return stopping_; }
+  bool io_stopped() const { return io_stopped_; }
   void Count(Reason r) { rejected_[r].fetch_add(1, std::memory_order_relaxed); }
   // Moves a connection's accounted bytes from `from` to `to`; false (nothing changed) when the
   // budget would be passed.
@@ -277,7 +320,11 @@ class Edge final : public HttpEdge {
     workers_.enqueue([this, session = std::move(session), request = std::move(request),
                       done = std::move(done)]() mutable {
       HttpResponse response = handler_(request);
-      done(std::move(session), std::move(response));
+      if (response.stream) {
+        session->StreamResponse(std::move(response));
+      } else {
+        done(std::move(session), std::move(response));
+      }
       std::lock_guard<std::mutex> lock(inflight_mu_);
       if (--inflight_ == 0) inflight_cv_.notify_all();
     });
@@ -292,20 +339,20 @@ class Edge final : public HttpEdge {
 
  private:
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec,
-                                                           tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-      if (ec) {
-        // Out of descriptors or similar: try again shortly rather than spin.
-        auto timer = std::make_shared<asio::steady_timer>(ioc_, std::chrono::milliseconds(50));
-        timer->async_wait([this, timer](beast::error_code) {
-          if (acceptor_.is_open()) Accept();
+    acceptor_.async_accept(
+        asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+          if (ec) {
+            // Out of descriptors or similar: try again shortly rather than spin.
+            auto timer = std::make_shared<asio::steady_timer>(ioc_, std::chrono::milliseconds(50));
+            timer->async_wait([this, timer](beast::error_code) {
+              if (acceptor_.is_open()) Accept();
+            });
+            return;
+          }
+          OnAccept(std::move(socket));
+          Accept();
         });
-        return;
-      }
-      OnAccept(std::move(socket));
-      Accept();
-    });
   }
 
   void OnAccept(tcp::socket socket) {
@@ -359,6 +406,7 @@ class Edge final : public HttpEdge {
   std::mutex stop_mu_;
   bool stopped_ = false;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> io_stopped_{false};
   HttpWorkers workers_;
   // Destroyed before the counters above: its pending handlers own sessions that report to them.
   asio::io_context ioc_;
@@ -389,16 +437,15 @@ void Session<Stream>::Start() {
   if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
     StartRequest(/*first=*/true);
   } else {
-    stream_.async_handshake(asio::ssl::stream_base::server,
-                            [self = this->shared_from_this()](beast::error_code ec) {
-                              if (ec) {
-                                self->edge_->Count(ec == beast::error::timeout ? kHeadTimeout
-                                                                               : kTlsHandshake);
-                                self->phase_ = Phase::kClosing;
-                                return;  // dropping the last reference closes the socket
-                              }
-                              self->StartRequest(/*first=*/true);
-                            });
+    stream_.async_handshake(
+        asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+          if (ec) {
+            self->edge_->Count(ec == beast::error::timeout ? kHeadTimeout : kTlsHandshake);
+            self->phase_ = Phase::kClosing;
+            return;  // dropping the last reference closes the socket
+          }
+          self->StartRequest(/*first=*/true);
+        });
   }
 }
 
@@ -438,19 +485,24 @@ void Session<Stream>::Read() {
   if (room == 0) return Refuse(kHeadTooLarge, 431, "request head too large");
   // Small reads while a head arrives keep an idle connection's buffer small.
   size_t chunk = phase_ == Phase::kBody ? 16384 : 2048;
-  stream_.async_read_some(buffer_.prepare(std::min(room, chunk)),
-                          [self = this->shared_from_this()](beast::error_code ec, size_t n) {
-                            self->OnRead(ec, n);
-                          });
+  stream_.async_read_some(
+      buffer_.prepare(std::min(room, chunk)),
+      [self = this->shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
 }
 
 template <class Stream>
 void Session<Stream>::OnRead(beast::error_code ec, size_t n) {
   if (ec == beast::error::timeout) {
     switch (phase_) {
-      case Phase::kIdle: edge_->Count(kIdleTimeout); break;
-      case Phase::kHead: edge_->Count(kHeadTimeout); break;
-      default: edge_->Count(kBodyTimeout); break;
+      case Phase::kIdle:
+        edge_->Count(kIdleTimeout);
+        break;
+      case Phase::kHead:
+        edge_->Count(kHeadTimeout);
+        break;
+      default:
+        edge_->Count(kBodyTimeout);
+        break;
     }
     // The connection is dead to us; no answer is owed to a client this slow.
     phase_ = Phase::kClosing;
@@ -492,7 +544,8 @@ void Session<Stream>::Parse() {
     size_t used = parser_->put(buffer_.data(), ec);
     buffer_.consume(used);
     if (ec == http::error::need_more) break;
-    if (ec == http::error::header_limit) return Refuse(kHeadTooLarge, 431, "request head too large");
+    if (ec == http::error::header_limit)
+      return Refuse(kHeadTooLarge, 431, "request head too large");
     if (ec == http::error::body_limit) {
       return Refuse(kBodyTooLarge, 413,
                     absl::StrCat("body larger than ", o.max_body_bytes, " bytes"));
@@ -522,8 +575,7 @@ bool Session<Stream>::OnHead() {
     }
     std::string name(field.name_string().data(), field.name_string().size());
     absl::AsciiStrToLower(&name);
-    head_.headers.emplace(std::move(name),
-                          std::string(field.value().data(), field.value().size()));
+    head_.headers.emplace(std::move(name), std::string(field.value().data(), field.value().size()));
   }
   head_.method = std::string(req.method_string());
   std::string_view target(req.target().data(), req.target().size());
@@ -531,12 +583,14 @@ bool Session<Stream>::OnHead() {
   head_.path = std::string(target.substr(0, q));
   if (q != std::string_view::npos) head_.query = ParseQuery(target.substr(q + 1));
   head_.client = client_;
-  if (auto it = head_.headers.find("content-encoding"); it != head_.headers.end() &&
+  if (auto it = head_.headers.find("content-encoding");
+      it != head_.headers.end() &&
       absl::AsciiStrToLower(std::string(absl::StripAsciiWhitespace(it->second))) != "identity") {
     Refuse(kContentEncoding, 415, "Content-Encoding is not accepted; send the body uncompressed");
     return false;
   }
-  if (auto it = head_.headers.find("transfer-encoding"); it != head_.headers.end() &&
+  if (auto it = head_.headers.find("transfer-encoding");
+      it != head_.headers.end() &&
       absl::AsciiStrToLower(std::string(absl::StripAsciiWhitespace(it->second))) != "chunked") {
     Refuse(kTransferEncoding, 501, "only the chunked Transfer-Encoding is accepted");
     return false;
@@ -560,9 +614,9 @@ bool Session<Stream>::OnHead() {
   }
   phase_ = Phase::kBody;
   Lowest().expires_after(Chrono(o.body_timeout));
-  if (auto it = head_.headers.find("expect");
-      it != head_.headers.end() && absl::AsciiStrToLower(it->second) == "100-continue" &&
-      !parser_->is_done()) {
+  if (auto it = head_.headers.find("expect"); it != head_.headers.end() &&
+                                              absl::AsciiStrToLower(it->second) == "100-continue" &&
+                                              !parser_->is_done()) {
     out_ = "HTTP/1.1 100 Continue\r\n\r\n";
     asio::async_write(stream_, asio::buffer(out_),
                       [self = this->shared_from_this()](beast::error_code ec, size_t) {
@@ -615,6 +669,81 @@ void Session<Stream>::Write(HttpResponse response, bool keep_alive) {
 }
 
 template <class Stream>
+void Session<Stream>::StreamResponse(HttpResponse response) {
+  auto self = this->shared_from_this();
+  std::string head = SerializeHead(response);
+  head += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+  bool alive = WriteFromHandler(std::move(head));
+  if (alive) asio::post(stream_.get_executor(), [self] { self->WatchPeer(); });
+  BodyWriter write = [&](std::string_view piece) {
+    if (!alive || peer_gone_.load() || edge_->stopping()) {
+      alive = false;
+      return false;
+    }
+    if (piece.empty()) return true;
+    alive = WriteFromHandler(Chunk(piece));
+    return alive;
+  };
+  response.stream(write);
+  if (alive) WriteFromHandler("0\r\n\r\n");
+  asio::post(stream_.get_executor(), [self] {
+    // The read WatchPeer keeps pending ends when the client closes, or with this timer.
+    beast::error_code ec;
+    self->Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    self->Lowest().expires_after(std::chrono::seconds(2));
+  });
+}
+
+template <class Stream>
+bool Session<Stream>::WriteFromHandler(std::string data) {
+  struct Done {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    bool ok = false;
+  };
+  auto done = std::make_shared<Done>();
+  asio::post(stream_.get_executor(),
+             [self = this->shared_from_this(), data = std::move(data), done]() mutable {
+               self->phase_ = Phase::kWriting;
+               self->out_ = std::move(data);
+               self->Lowest().expires_after(Chrono(self->edge_->options().write_timeout));
+               asio::async_write(self->stream_, asio::buffer(self->out_),
+                                 [self, done](beast::error_code ec, size_t) {
+                                   if (ec == beast::error::timeout) {
+                                     self->edge_->Count(kWriteTimeout);
+                                   } else if (!ec) {
+                                     // Between pieces a stream may be quiet for long.
+                                     self->Lowest().expires_never();
+                                   }
+                                   std::lock_guard<std::mutex> lock(done->mu);
+                                   done->finished = true;
+                                   done->ok = !ec;
+                                   done->cv.notify_all();
+                                 });
+             });
+  std::unique_lock<std::mutex> lock(done->mu);
+  while (!done->cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done->finished; })) {
+    if (edge_->io_stopped()) return false;
+  }
+  return done->ok;
+}
+
+template <class Stream>
+void Session<Stream>::WatchPeer() {
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(4096),
+                          [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                            self->drained_ += n;
+                            if (ec || self->drained_ > (1 << 20)) {
+                              self->peer_gone_ = true;
+                              return;
+                            }
+                            self->WatchPeer();
+                          });
+}
+
+template <class Stream>
 void Session<Stream>::Refuse(Reason reason, int status, std::string message) {
   edge_->Count(reason);
   phase_ = Phase::kWriting;
@@ -631,12 +760,13 @@ void Session<Stream>::Close() {
   if (ec) return;
   Lowest().expires_after(std::chrono::seconds(2));
   buffer_.clear();
-  Lowest().async_read_some(
-      buffer_.prepare(4096), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
-        self->drained_ += n;
-        if (ec || self->drained_ > (1 << 20)) return;  // the socket closes with the session
-        self->Close();
-      });
+  Lowest().async_read_some(buffer_.prepare(4096),
+                           [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                             self->drained_ += n;
+                             if (ec || self->drained_ > (1 << 20))
+                               return;  // the socket closes with the session
+                             self->Close();
+                           });
 }
 
 }  // namespace

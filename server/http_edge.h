@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,11 +32,20 @@ struct HttpRequest {
   std::string client;
 };
 
+// Writes the next piece of a streamed response body. False once the client is gone or too slow
+// to take a piece within write_timeout, or the edge is stopping: the stream should end. An
+// empty piece writes nothing and only asks.
+using BodyWriter = std::function<bool(std::string_view piece)>;
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set for a streamed response (`body` is then not sent): the head goes out with
+  // `Transfer-Encoding: chunked`, then `stream` runs on the handler thread and writes the body
+  // through the writer; the connection is closed after it.
+  std::function<void(const BodyWriter& write)> stream;
 };
 
 // Every bound has a default that holds on a small machine facing the internet; each is a flag
@@ -70,11 +80,11 @@ struct HttpEdgeOptions {
 
 // Counters of the edge, for /metrics and tests.
 struct HttpEdgeStats {
-  int64_t connections = 0;       // open now
+  int64_t connections = 0;  // open now
   int64_t peak_connections = 0;
-  int64_t buffered_bytes = 0;    // request bytes held now (heads and bodies)
+  int64_t buffered_bytes = 0;  // request bytes held now (heads and bodies)
   int64_t peak_buffered_bytes = 0;
-  int64_t requests = 0;          // requests handed to a handler
+  int64_t requests = 0;  // requests handed to a handler
   // Requests and connections refused or cut, by reason: head_timeout, idle_timeout,
   // body_timeout, write_timeout, head_too_large, too_many_headers, body_too_large,
   // content_encoding, transfer_encoding, malformed, connection_limit, client_connection_limit,

@@ -7,7 +7,9 @@
 #include "common/proto_yaml.h"
 #include "common/status_macros.h"
 #include "preview/preview_manager.h"
+#include "server/connect_gateway.h"
 #include "server/metrics.h"
+#include "server/ui_assets.h"
 #include "storage/database.h"
 #include "storage/run_repository.h"
 #include "trigger/intake.h"
@@ -54,6 +56,36 @@ std::optional<v1::Provider> HookProvider(std::string_view path) {
   return *p;
 }
 
+// The dashboard's page and its two files, with a policy that lets the page run only its own
+// script and style and talk only to this origin.
+std::optional<HttpResponse> UiFile(const HttpRequest& head) {
+  const bool assets = StartsWith(head.path, "/assets/");
+  if (head.path != "/" && !assets) return std::nullopt;
+  HttpResponse r;
+  if (head.method != "GET") {
+    r = Text(405, "use GET\n");
+    r.headers.emplace_back("Allow", "GET");
+    return r;
+  }
+  for (const UiAsset& a : UiAssets()) {
+    if (a.path != head.path) continue;
+    r.content_type = std::string(a.content_type);
+    r.body = std::string(a.body);
+    r.headers = {
+        {"Content-Security-Policy",
+         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+         "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+        {"X-Content-Type-Options", "nosniff"},
+        {"Referrer-Policy", "no-referrer"},
+        {"X-Frame-Options", "DENY"},
+        {"Cross-Origin-Opener-Policy", "same-origin"},
+        {"Cache-Control", "no-cache"},
+    };
+    return r;
+  }
+  return Text(404, "no such file\n");
+}
+
 // Adds Retry-After to a 503, the answer when the store cannot take the delivery.
 HttpResponse WithRetry(HttpResponse r) {
   if (r.status == 503) r.headers.emplace_back("Retry-After", "30");
@@ -64,6 +96,16 @@ HttpResponse WithRetry(HttpResponse r) {
 
 std::optional<HttpResponse> HttpRoutes::Head(const HttpRequest& head) const {
   const std::string& path = head.path;
+  if (std::optional<HttpResponse> file = UiFile(head); file.has_value()) {
+    // Answered from memory on the I/O thread.
+    deps_.metrics->ObserveHttp("ui", file->status);
+    return file;
+  }
+  if (deps_.connect != nullptr && ConnectGateway::Serves(path)) {
+    std::optional<HttpResponse> refused = deps_.connect->Head(head);
+    if (refused.has_value()) deps_.metrics->ObserveHttp("connect", refused->status);
+    return refused;
+  }
   if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
     if (head.method != "GET") {
       deps_.metrics->ObserveHttp(path, 405);
@@ -102,6 +144,11 @@ std::optional<HttpResponse> HttpRoutes::Head(const HttpRequest& head) const {
 }
 
 HttpResponse HttpRoutes::Handle(HttpRequest& request) const {
+  if (deps_.connect != nullptr && ConnectGateway::Serves(request.path)) {
+    HttpResponse r = deps_.connect->Handle(request);
+    deps_.metrics->ObserveHttp("connect", r.status);
+    return r;
+  }
   if (request.path == "/readyz") return Ready();
   if (request.path == "/metrics") return RenderMetrics();
   if (StartsWith(request.path, kGeneric)) return WithRetry(GenericHook(request));

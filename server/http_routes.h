@@ -1,5 +1,6 @@
 // What slipwayd answers on its HTTP port: Git hosts' webhooks (/hooks/<provider>), generic
-// webhook triggers (/hooks/t/<token>), /healthz, /readyz and /metrics. Requests are refused
+// webhook triggers (/hooks/t/<token>), /healthz, /readyz, /metrics, and the browser API
+// (the Connect protocol, server/connect_gateway.h). Requests are refused
 // from their head where possible (unknown paths, wrong methods, form bodies), before any body
 // is read.
 #ifndef SLIPWAY_SERVER_HTTP_ROUTES_H_
@@ -23,6 +24,7 @@ struct IntakeResult;
 
 namespace slipway::server {
 
+class ConnectGateway;
 class Metrics;
 
 // Thread-safe; does not own its collaborators.
@@ -33,6 +35,8 @@ class HttpRoutes {
     Metrics* metrics = nullptr;
     storage::Database* db = nullptr;
     preview::PreviewManager* previews = nullptr;  // may be null
+    // The browser API (/slipway.v1.<Service>/<Method>); may be null.
+    const ConnectGateway* connect = nullptr;
     // False while slipwayd is starting or draining.
     std::function<bool()> serving;
     // The edge's counters, for /metrics.

@@ -39,6 +39,7 @@
 #include "release/stage_manager.h"
 #include "server/auth.h"
 #include "server/background.h"
+#include "server/connect_gateway.h"
 #include "server/container_sweep.h"
 #include "server/http_edge.h"
 #include "server/http_routes.h"
@@ -150,6 +151,7 @@ struct Server::Impl {
   std::unique_ptr<grpc::Service> reflection_v1;
   std::unique_ptr<HealthServiceImpl> health_service;
   std::unique_ptr<grpc::Server> grpc_server;
+  std::unique_ptr<ConnectGateway> connect;
   std::unique_ptr<HttpRoutes> routes;
   std::unique_ptr<HttpEdge> http_edge;
   int grpc_port = 0;
@@ -265,11 +267,16 @@ struct Server::Impl {
   }
 
   absl::Status StartHttp(const HostPort& hp) {
+    // The browser API calls the gRPC services in process: same code, auth and audit.
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    connect = std::make_unique<ConnectGateway>(grpc_server->InProcessChannel(args));
     routes = std::make_unique<HttpRoutes>(HttpRoutes::Deps{
         .intake = intake.get(),
         .metrics = metrics.get(),
         .db = db.get(),
         .previews = previews.get(),
+        .connect = connect.get(),
         .serving = [this] { return ready.load(); },
         .edge_stats =
             [this] { return http_edge != nullptr ? http_edge->Stats() : HttpEdgeStats(); }});
