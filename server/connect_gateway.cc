@@ -323,8 +323,8 @@ struct ConnectGateway::Impl {
     r.content_type =
         encoding == Encoding::kJson ? "application/connect+json" : "application/connect+proto";
     // Errors found before the stream starts end it at once, still with 200 (Connect's rule).
-    auto refuse = [&](grpc::StatusCode code, std::string message) {
-      r.body = EndOfStream({code, std::move(message)}, {});
+    auto refuse = [&](grpc::StatusCode code, const std::string& message) {
+      r.body = EndOfStream({code, message}, {});
       return r;
     };
     auto timeout = Timeout(request, options.max_stream, options.max_stream);

@@ -118,7 +118,7 @@ std::string Chunk(std::string_view piece) {
                       absl::string_view(piece.data(), piece.size()), "\r\n");
 }
 
-HttpResponse Refusal(int status, std::string message) {
+HttpResponse Refusal(int status, const std::string& message) {
   HttpResponse r;
   r.status = status;
   r.content_type = "application/json";
@@ -167,7 +167,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Start();
   // Sends a streamed response (response.stream set). Runs on a handler thread, not the strand:
   // it waits for each piece to be written.
-  void StreamResponse(HttpResponse response);
+  void StreamResponse(const HttpResponse& response);
 
  private:
   enum class Phase { kIdle, kHead, kBody, kHandling, kWriting, kClosing };
@@ -180,8 +180,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // Decides on the head: refuse, answer at once, or go on to the body.
   bool OnHead();
   void Dispatch();
-  void Write(HttpResponse response, bool keep_alive);
-  void Refuse(Reason reason, int status, std::string message);
+  void Write(const HttpResponse& response, bool keep_alive);
+  void Refuse(Reason reason, int status, const std::string& message);
   void Close();
   void Hold();
   // From a handler thread: writes `data` on the strand and waits for it to be taken. False when
@@ -215,7 +215,13 @@ class Edge final : public HttpEdge {
                   .max_threads = std::max(1, options.max_handler_threads)}),
         acceptor_(ioc_) {}
 
-  ~Edge() override { Stop(absl::ZeroDuration()); }
+  ~Edge() override {
+    // Stop locks mutexes and joins threads; neither fails here, and a destructor must not throw.
+    try {
+      Stop(absl::ZeroDuration());
+    } catch (...) {
+    }
+  }
 
   absl::Status Init() {
     beast::error_code ec;
@@ -321,7 +327,7 @@ class Edge final : public HttpEdge {
                       done = std::move(done)]() mutable {
       HttpResponse response = handler_(request);
       if (response.stream) {
-        session->StreamResponse(std::move(response));
+        session->StreamResponse(response);
       } else {
         done(std::move(session), std::move(response));
       }
@@ -599,7 +605,7 @@ bool Session<Stream>::OnHead() {
     // Answered from the head: a body that was announced is not read, so the connection ends.
     bool has_body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
     phase_ = Phase::kWriting;
-    Write(std::move(*answer), req.keep_alive() && !has_body);
+    Write(*answer, req.keep_alive() && !has_body);
     return false;
   }
   if (auto length = parser_->content_length(); length.has_value() && *length > 0) {
@@ -643,13 +649,13 @@ void Session<Stream>::Dispatch() {
       [keep_alive](std::shared_ptr<Session<Stream>> self, HttpResponse response) {
         asio::post(self->stream_.get_executor(),
                    [self, keep_alive, response = std::move(response)]() mutable {
-                     self->Write(std::move(response), keep_alive && !self->edge_->stopping());
+                     self->Write(response, keep_alive && !self->edge_->stopping());
                    });
       });
 }
 
 template <class Stream>
-void Session<Stream>::Write(HttpResponse response, bool keep_alive) {
+void Session<Stream>::Write(const HttpResponse& response, bool keep_alive) {
   phase_ = Phase::kWriting;
   // The request's body is gone: only the head buffer stays accounted.
   body_reserved_ = 0;
@@ -669,7 +675,7 @@ void Session<Stream>::Write(HttpResponse response, bool keep_alive) {
 }
 
 template <class Stream>
-void Session<Stream>::StreamResponse(HttpResponse response) {
+void Session<Stream>::StreamResponse(const HttpResponse& response) {
   auto self = this->shared_from_this();
   std::string head = SerializeHead(response);
   head += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
@@ -744,10 +750,10 @@ void Session<Stream>::WatchPeer() {
 }
 
 template <class Stream>
-void Session<Stream>::Refuse(Reason reason, int status, std::string message) {
+void Session<Stream>::Refuse(Reason reason, int status, const std::string& message) {
   edge_->Count(reason);
   phase_ = Phase::kWriting;
-  Write(Refusal(status, std::move(message)), /*keep_alive=*/false);
+  Write(Refusal(status, message), /*keep_alive=*/false);
 }
 
 template <class Stream>
