@@ -25,6 +25,16 @@ fi
 sed '/^    protection:/,/reason: weekend}/d' "$SRC/examples/shop/pipeline.yaml" >"$WORK/shop.yaml"
 start_daemon
 check "the example applies" cli apply -f "$WORK/shop.yaml"
+cat >"$WORK/gate.yaml" <<'YAML'
+name: gate
+stages:
+  - name: prod
+    flow:
+      sequential:
+        - {ref: first, approval: {approvals: 1}}
+        - {ref: second, approval: {approvals: 1}}
+YAML
+check "a pipeline with two approvals applies" cli apply -f "$WORK/gate.yaml"
 deployer=$(cli token create --scope deploy --description "on-call" 2>/dev/null)
 approver=$(cli token create --scope deploy --description "approver" 2>/dev/null)
 reader=$(cli token create --scope read --description "viewer" 2>/dev/null)

@@ -3,7 +3,7 @@
 import { clone } from "@bufbuild/protobuf";
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./api";
-import { RunSchema, RunState, type Run } from "./gen/slipway/v1/release_pb";
+import { NodeState, RunSchema, RunState, type Run } from "./gen/slipway/v1/release_pb";
 
 export function isTerminal(state: RunState): boolean {
   return (
@@ -47,9 +47,9 @@ export function useRun(id: string, reloadKey = 0): Watched {
             after = ev.sequence;
             failures = 0;
             if (ev.state) run.state = ev.state;
-            if (ev.log && ev.node) {
-              logs = [...logs, { node: ev.node.ref, line: ev.log }];
-            } else if (ev.node) {
+            // An event may carry a node's new status, a log line of it, or both.
+            if (ev.log) logs = [...logs, { node: ev.node?.ref ?? "", line: ev.log }];
+            if (ev.node && ev.node.state !== NodeState.UNSPECIFIED) {
               const i = run.nodes.findIndex((n) => n.path === ev.node!.path);
               if (i >= 0) run.nodes[i] = ev.node;
               else run.nodes.push(ev.node);

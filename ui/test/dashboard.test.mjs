@@ -222,6 +222,18 @@ try {
     await shot("deliveries");
   });
 
+  await check("a node's change reaches the page by the stream while the run goes on", async () => {
+    // Two approvals: after the first, the run still waits, so only WatchRun can have said so.
+    const run = JSON.parse(cli("run", "gate/prod", "-o", "json")).id;
+    await page.goto(`${url}/#/runs/${run}`);
+    await page.locator('li[data-node="first"][data-state="awaiting approval"]').waitFor();
+    cliAs(env.APPROVER_TOKEN, "approve", run, "--node", "first");
+    await page.locator('li[data-node="first"][data-state="succeeded"]').waitFor({ timeout: 5000 });
+    await page.locator('li[data-node="second"][data-state="awaiting approval"]').waitFor({ timeout: 5000 });
+    await page.getByTestId("logs").filter({ hasText: "approved by" }).waitFor({ timeout: 5000 });
+    expect((await runState(run)) === "RUN_STATE_AWAITING_APPROVAL", "the run ended");
+  });
+
   await check("no script error and no Content-Security-Policy violation on any page", async () => {
     expect(problems.length === 0, problems.join("; "));
   });
