@@ -162,6 +162,7 @@ TEST(SecretFieldWalkTest, EveryFieldThatLooksLikeACredentialIsMarked) {
       {"slipway.v1.ListReleasesResponse.next_page_token", "a pagination cursor"},
       {"slipway.v1.CreateTokenResponse.token", "the token's metadata; the secret is `secret`"},
       {"slipway.v1.ListTokensResponse.tokens", "token metadata; secrets are stored as hashes"},
+      {"slipway.v1.ServerInfo.caller_token_id", "the token's public id, as in audit lines"},
       {"slipway.v1.Preview.key", "\"pr:<number>\" or \"branch:<name>\", an identity"},
       {"slipway.v1.ContainerSettings.secret_env",
        "names to SecretRefs, whose values are marked (SecretRef.value)"},
