@@ -145,10 +145,18 @@ try {
     await waitRun(id, "RUN_STATE_SUCCEEDED");
   });
 
-  await check("roll back prod in one click: the confirmation says what changes, what is not undone, and the hold", async () => {
+  await check("two releases of the history are diffed", async () => {
     await logout();
     await login(env.DEPLOY_TOKEN);
     await page.goto(`${url}/#/pipelines/shop/prod`);
+    await page.getByLabel("Compare release 1").check();
+    await page.getByLabel("Compare release 2").check();
+    await page.getByRole("button", { name: "Show diff" }).click();
+    await page.getByLabel("Changes from release 1 to 2").getByText("artifact.version: 1.0.0 -> 2.0.0").waitFor();
+    await shot("history-diff");
+  });
+
+  await check("roll back prod in one click: the confirmation says what changes, what is not undone, and the hold", async () => {
     await page.getByRole("button", { name: "Roll back to release 1" }).click();
     const dialog = page.getByRole("dialog");
     await dialog.getByText("artifact.version: 2.0.0 -> 1.0.0").waitFor();
