@@ -63,6 +63,11 @@ int WatchRun(const Connection& c, const std::string& run_id, bool logs_only,
 // preview_commands.cc.
 int StreamResourceLogs(const Connection& c, const v1::WatchResourceLogsRequest& req);
 
+// `slipway diff pipeline NAME FROM TO`: what changed between two pipeline revisions. In
+// pipeline_commands.cc; the diff command (stage_commands.cc) hands it on.
+int DiffPipeline(const Connection& c, const std::string& name, int64_t from, int64_t to,
+                 const std::string& output);
+
 // Connects, runs `fn` with the connection, and returns its exit code (1 if connecting fails).
 int WithConnection(const Globals& globals, const std::function<int(const Connection&)>& fn);
 
@@ -72,6 +77,7 @@ std::unique_ptr<CommandGroup> RunCommands();       // run_commands.cc
 std::unique_ptr<CommandGroup> StageCommands();     // stage_commands.cc
 std::unique_ptr<CommandGroup> DeliveryCommands();  // delivery_commands.cc
 std::unique_ptr<CommandGroup> PreviewCommands();   // preview_commands.cc
+std::unique_ptr<CommandGroup> AuditCommands();     // audit_commands.cc
 // version, completion, and the hidden man (writes slipway.1).
 std::unique_ptr<CommandGroup> DocsCommands();  // docs_commands.cc
 

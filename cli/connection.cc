@@ -43,6 +43,8 @@ std::string CodeName(grpc::StatusCode code) {
 std::unique_ptr<grpc::ClientContext> Connection::NewContext() const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->AddMetadata("authorization", "Bearer " + token);
+  // Recorded with pipeline revisions ("source: cli").
+  ctx->AddMetadata("slipway-client", "cli");
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_seconds));
   return ctx;
 }

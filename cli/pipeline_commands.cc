@@ -71,10 +71,53 @@ void PrintPipelineSummary(const v1::Pipeline& p) {
     for (const auto& b : p.preview_blueprints()) names.push_back(b.name());
     std::printf("Previews:     %s\n", absl::StrJoin(names, ", ").c_str());
   }
+  if (p.arguments_size() > 0) {
+    std::printf("Arguments:\n");
+    for (const auto& a : p.arguments()) {
+      std::string value;
+      if (auto o = p.argument_overrides().find(a.name()); o != p.argument_overrides().end()) {
+        value = "= " + o->second + " (override)";
+      } else if (p.secret_argument_overrides().contains(a.name())) {
+        value = "= *** (secret override)";
+      } else if (!a.default_().empty()) {
+        value = "default " + a.default_();
+      } else if (a.required()) {
+        value = "required";
+      }
+      std::printf("  %-16s %-7s %s%s%s\n", a.name().c_str(), a.secret() ? "secret" : "",
+                  value.c_str(), a.description().empty() ? "" : "  # ", a.description().c_str());
+    }
+  }
   if (p.webhook_triggers_size() > 0) {
     std::vector<std::string> names;
     for (const auto& w : p.webhook_triggers()) names.push_back(w.name() + "->" + w.stage());
     std::printf("Webhooks:     %s\n", absl::StrJoin(names, ", ").c_str());
+  }
+}
+
+// "  path: before -> after", one line per changed field.
+void PrintChanges(const google::protobuf::RepeatedPtrField<v1::FieldChange>& changes) {
+  for (const auto& c : changes) {
+    if (c.before().empty()) {
+      std::printf("  + %s: %s\n", c.path().c_str(), c.after().c_str());
+    } else if (c.after().empty()) {
+      std::printf("  - %s: %s\n", c.path().c_str(), c.before().c_str());
+    } else {
+      std::printf("  ~ %s: %s -> %s\n", c.path().c_str(), c.before().c_str(), c.after().c_str());
+    }
+  }
+}
+
+const char* SourceName(v1::RevisionSource s) {
+  switch (s) {
+    case v1::REVISION_SOURCE_CLI:
+      return "cli";
+    case v1::REVISION_SOURCE_DASHBOARD:
+      return "dashboard";
+    case v1::REVISION_SOURCE_API:
+      return "api";
+    default:
+      return "-";
   }
 }
 
@@ -86,7 +129,17 @@ class PipelineGroup final : public CommandGroup {
         ->required();
     apply_->add_option("--request-id", request_id_,
                        "Idempotency key: a retry returns the first result");
-    Example(apply_, {"slipway apply -f pipeline.yaml", "slipway apply -f - < pipeline.yaml"});
+    apply_->add_flag("--dry-run", dry_run_,
+                     "Show what would change against the stored pipeline; write nothing");
+    apply_->add_option("--message", message_, "Recorded with the revision (at most 1000 bytes)");
+    apply_->add_option("--name", instance_,
+                       "Apply the file as the pipeline of this name (one spec, many pipelines)");
+    apply_->add_option("--override", overrides_,
+                       "NAME=VALUE: this pipeline's value of a declared argument (repeatable; a "
+                       "secret argument's value is write-only)");
+    Example(apply_, {"slipway apply -f pipeline.yaml", "slipway apply -f - < pipeline.yaml",
+                     "slipway apply -f pipeline.yaml --dry-run",
+                     "slipway apply -f shop.yaml --name shop-eu --override region=eu"});
     update_ = app.add_subcommand(
         "update",
         "Replace a pipeline from a file that carries its etag (from get -o yaml); "
@@ -94,6 +147,7 @@ class PipelineGroup final : public CommandGroup {
     update_->add_option("-f,--file", file_, "Pipeline YAML or JSON file ('-' for stdin)")
         ->required();
     update_->add_option("--request-id", request_id_, "Idempotency key");
+    update_->add_option("--message", message_, "Recorded with the revision");
     Example(update_, {"slipway get pipeline shop -o yaml > shop.yaml && $EDITOR shop.yaml && "
                       "slipway update -f shop.yaml"});
     validate_ = app.add_subcommand("validate", "Check a pipeline file without writing anything");
@@ -107,6 +161,10 @@ class PipelineGroup final : public CommandGroup {
     get_ = get->add_subcommand("pipeline", "Show one pipeline");
     get_->add_option("name", name_, "Pipeline name")->required();
     Example(get_, {"slipway get pipeline shop -o yaml"});
+    CLI::App* history = SharedSubcommand(app, "history", "Show the revisions of a resource");
+    history_ = history->add_subcommand("pipeline", "A pipeline's revisions, newest first");
+    history_->add_option("name", name_, "Pipeline name")->required();
+    Example(history_, {"slipway history pipeline shop", "slipway history pipeline shop -o json"});
     CLI::App* del = SharedSubcommand(app, "delete", "Delete a pipeline");
     delete_ = del->add_subcommand("pipeline", "Delete a pipeline");
     delete_->add_option("name", name_, "Pipeline name")->required();
@@ -117,12 +175,35 @@ class PipelineGroup final : public CommandGroup {
 
   std::optional<int> Run(const Globals& g) override {
     if (!apply_->parsed() && !update_->parsed() && !validate_->parsed() && !list_->parsed() &&
-        !get_->parsed() && !delete_->parsed()) {
+        !get_->parsed() && !delete_->parsed() && !history_->parsed()) {
       return std::nullopt;
     }
     if (apply_->parsed() || validate_->parsed() || update_->parsed()) {
       std::string error;
       if (!ReadSpec(file_, &spec_, &error, &lines_)) return Fail(error);
+    }
+    if (apply_->parsed()) {
+      if (!instance_.empty()) spec_.set_name(instance_);
+      for (const std::string& kv : overrides_) {
+        const size_t eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          return UsageFail("--override " + kv + ": use NAME=VALUE");
+        }
+        const std::string key = kv.substr(0, eq);
+        const v1::ArgumentSpec* declared = nullptr;
+        for (const auto& a : spec_.arguments()) {
+          if (a.name() == key) declared = &a;
+        }
+        if (declared == nullptr) {
+          return UsageFail("--override " + key + ": " + file_ +
+                           " declares no such argument (see its `arguments`)");
+        }
+        if (declared->secret()) {
+          (*spec_.mutable_secret_argument_overrides())[key] = kv.substr(eq + 1);
+        } else {
+          (*spec_.mutable_argument_overrides())[key] = kv.substr(eq + 1);
+        }
+      }
     }
     return WithConnection(g, [&](const Connection& c) { return Call(g, c); });
   }
@@ -134,11 +215,23 @@ class PipelineGroup final : public CommandGroup {
       v1::ApplyPipelineRequest req;
       *req.mutable_pipeline() = spec_;
       req.set_request_id(request_id_);
+      req.set_message(message_);
+      req.set_dry_run(dry_run_);
       v1::ApplyPipelineResponse resp;
       grpc::Status s = stub->ApplyPipeline(c.NewContext().get(), req, &resp);
       if (!s.ok()) return RpcFail(s, c);
       if (g.output != "table") {
         Print(resp, g.output);
+        return 0;
+      }
+      if (dry_run_) {
+        const char* would =
+            resp.result() == v1::ApplyPipelineResponse::RESULT_CREATED   ? "would be created"
+            : resp.result() == v1::ApplyPipelineResponse::RESULT_UPDATED ? "would be updated"
+                                                                         : "is unchanged";
+        std::printf("pipeline/%s %s (dry run, nothing written)%s\n",
+                    resp.pipeline().name().c_str(), would, resp.changes_size() > 0 ? ":" : "");
+        PrintChanges(resp.changes());
         return 0;
       }
       const char* what = resp.result() == v1::ApplyPipelineResponse::RESULT_CREATED   ? "created"
@@ -162,6 +255,7 @@ class PipelineGroup final : public CommandGroup {
       v1::UpdatePipelineRequest req;
       *req.mutable_pipeline() = spec_;
       req.set_request_id(request_id_);
+      req.set_message(message_);
       v1::Pipeline resp;
       grpc::Status s = stub->UpdatePipeline(c.NewContext().get(), req, &resp);
       if (!s.ok()) return RpcFail(s, c);
@@ -238,6 +332,37 @@ class PipelineGroup final : public CommandGroup {
       return 0;
     }
 
+    if (history_->parsed()) {
+      v1::ListPipelineRevisionsResponse all;
+      v1::ListPipelineRevisionsRequest req;
+      req.set_pipeline(name_);
+      req.set_page_size(100);
+      do {
+        v1::ListPipelineRevisionsResponse resp;
+        grpc::Status s = stub->ListPipelineRevisions(c.NewContext().get(), req, &resp);
+        if (!s.ok()) return RpcFail(s, c);
+        for (auto& r : *resp.mutable_revisions()) *all.add_revisions() = std::move(r);
+        req.set_page_token(resp.next_page_token());
+      } while (!req.page_token().empty());
+      if (g.output != "table") {
+        Print(all, g.output);
+        return 0;
+      }
+      std::printf("%-9s %-25s %-28s %-10s %-30s %s\n", "REVISION", "TIME", "ACTOR", "SOURCE",
+                  "CHANGED", "MESSAGE");
+      for (const auto& r : all.revisions()) {
+        std::string actor = r.actor().empty() ? "-" : r.actor();
+        if (!r.actor_description().empty()) actor += " (" + r.actor_description() + ")";
+        std::string changed = r.deleted()            ? "(deleted)"
+                              : r.changed_size() == 0 ? "(created)"
+                                                      : absl::StrJoin(r.changed(), ",");
+        std::printf("%-9lld %-25s %-28s %-10s %-30s %s\n", static_cast<long long>(r.revision()),
+                    FormatTimestamp(r.create_time()).c_str(), actor.c_str(),
+                    SourceName(r.source()), changed.c_str(), r.message().c_str());
+      }
+      return 0;
+    }
+
     if (delete_->parsed()) {
       v1::DeletePipelineRequest req;
       req.set_name(name_);
@@ -262,11 +387,35 @@ class PipelineGroup final : public CommandGroup {
   CLI::App* list_ = nullptr;
   CLI::App* get_ = nullptr;
   CLI::App* delete_ = nullptr;
-  std::string file_, request_id_, name_, etag_, prefix_;
+  CLI::App* history_ = nullptr;
+  std::string file_, request_id_, name_, etag_, prefix_, message_, instance_;
+  std::vector<std::string> overrides_;
+  bool dry_run_ = false;
   v1::Pipeline spec_;
 };
 
 }  // namespace
+
+int DiffPipeline(const Connection& c, const std::string& name, int64_t from, int64_t to,
+                 const std::string& output) {
+  auto stub = v1::PipelineService::NewStub(c.channel);
+  v1::DiffPipelineRevisionsRequest req;
+  req.set_pipeline(name);
+  req.set_from_revision(from);
+  req.set_to_revision(to);
+  v1::DiffPipelineRevisionsResponse resp;
+  grpc::Status s = stub->DiffPipelineRevisions(c.NewContext().get(), req, &resp);
+  if (!s.ok()) return RpcFail(s, c);
+  if (output != "table") {
+    Print(resp, output);
+    return 0;
+  }
+  std::printf("pipeline/%s revision %lld -> %lld: %d change%s\n", name.c_str(),
+              static_cast<long long>(from), static_cast<long long>(to), resp.changes_size(),
+              resp.changes_size() == 1 ? "" : "s");
+  PrintChanges(resp.changes());
+  return 0;
+}
 
 std::unique_ptr<CommandGroup> PipelineCommands() { return std::make_unique<PipelineGroup>(); }
 

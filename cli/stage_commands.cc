@@ -234,9 +234,12 @@ class StageGroup final : public CommandGroup {
                         "Return once the rollback has started");
     Example(rollback_, {"slipway rollback shop/prod --reason 'checkout 500s'",
                         "slipway rollback shop/prod --to 12 --dry-run"});
-    diff_ = app.add_subcommand("diff", "What changed between two releases");
-    diff_->add_option("words", diff_words_, "PIPELINE/STAGE FROM TO")->required()->expected(3);
-    Example(diff_, {"slipway diff shop/prod 11 12"});
+    diff_ = app.add_subcommand(
+        "diff", "What changed between two releases of a stage, or two revisions of a pipeline");
+    diff_->add_option("words", diff_words_, "PIPELINE/STAGE FROM TO, or pipeline NAME FROM TO")
+        ->required()
+        ->expected(3, 4);
+    Example(diff_, {"slipway diff shop/prod 11 12", "slipway diff pipeline shop 3 5"});
     hold_ = app.add_subcommand("hold", "Hold a stage: triggers stop starting runs on it");
     hold_->add_option("target", hold_target_, "PIPELINE/STAGE")->required();
     hold_->add_option("--reason", hold_reason_, "Why")->required();
@@ -265,6 +268,16 @@ class StageGroup final : public CommandGroup {
     if (rollback_->parsed()) {
       return WithConnection(g,
                             [&](const Connection& c) { return Rollback(c, rollback_flags_, g); });
+    }
+    if (diff_->parsed() && diff_words_.size() == 4) {
+      int64_t from = 0, to = 0;
+      if (diff_words_[0] != "pipeline" || !absl::SimpleAtoi(diff_words_[2], &from) ||
+          !absl::SimpleAtoi(diff_words_[3], &to)) {
+        return UsageFail("diff: expected pipeline NAME FROM TO (revision numbers)");
+      }
+      return WithConnection(g, [&](const Connection& c) {
+        return DiffPipeline(c, diff_words_[1], from, to, g.output);
+      });
     }
     if (diff_->parsed()) {
       int64_t from = 0, to = 0;

@@ -104,6 +104,10 @@ class Checker {
       if (!in_.any_args && !in_.args.contains(parts[1])) {
         std::vector<std::string> given;
         for (const auto& [k, v] : in_.args) given.push_back(k);
+        if (in_.declared_args) {
+          return bad(absl::StrCat("argument \"", parts[1], "\" is not declared in arguments ",
+                                  "(declared: ", absl::StrJoin(given, ", "), ")"));
+        }
         return bad(absl::StrCat("argument \"", parts[1], "\" was not given (given: ",
                                 given.empty() ? "none" : absl::StrJoin(given, ", "), ")"));
       }

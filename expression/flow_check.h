@@ -39,6 +39,9 @@ struct FlowCheckInput {
   // True at apply time, when the run's arguments are not known yet: any `args.<name>` may be
   // read (run start then checks the arguments given).
   bool any_args = false;
+  // True at apply time for a pipeline that declares arguments: `args` holds the declared names,
+  // and reading another is reported as undeclared.
+  bool declared_args = false;
 };
 
 // Returns every problem, each as "field.path: what is wrong"; empty if the flow may run.

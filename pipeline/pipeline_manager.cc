@@ -10,7 +10,10 @@
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "absl/strings/numbers.h"
+#include "common/utf8.h"
 #include "pipeline/secrets.h"
+#include "pipeline/spec_diff.h"
 #include "pipeline/validation.h"
 #include "storage/request_log.h"
 
@@ -33,6 +36,17 @@ absl::Status CheckRequestId(std::string_view id) {
   if (id.size() > 128) {
     return absl::InvalidArgumentError("request_id: at most 128 characters");
   }
+  return absl::OkStatus();
+}
+
+constexpr size_t kMaxMessageBytes = 1000;
+
+absl::Status CheckMessage(std::string_view message) {
+  if (message.size() > kMaxMessageBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("message: ", message.size(), " bytes; at most ", kMaxMessageBytes));
+  }
+  if (!IsValidUtf8(message)) return absl::InvalidArgumentError("message: not valid UTF-8");
   return absl::OkStatus();
 }
 
@@ -61,6 +75,11 @@ std::vector<std::string> ChangedPaths(const v1::Pipeline& before, const v1::Pipe
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
     if (f->number() >= 100) continue;  // output-only metadata
+    if (f->is_map()) {
+      MessageDifferencer differ;  // compares map fields as maps, whatever their entry order
+      if (!differ.CompareWithFields(before, after, {f}, {f})) out.push_back(f->name());
+      continue;
+    }
     if (!f->is_repeated()) {
       if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING &&
           r->GetString(before, f) != r->GetString(after, f)) {
@@ -122,13 +141,44 @@ absl::Status PipelineManager::SyncWebhookTokens(storage::Transaction& tx, const 
 
 int64_t PipelineManager::NowMs() const { return absl::ToUnixMillis(clock_->Now()); }
 
-void PipelineManager::StampNew(v1::Pipeline& p) {
+absl::Status PipelineManager::StampNew(storage::Transaction& tx, v1::Pipeline& p) {
   const google::protobuf::Timestamp now = ProtoTime(clock_->Now());
+  ASSIGN_OR_RETURN(int64_t latest, revisions_.Latest(tx, p.name()));
   p.set_uid(ids_->NewUid());
   p.set_etag(ids_->RandomHex(8));
-  p.set_revision(1);
+  p.set_revision(latest + 1);
   *p.mutable_create_time() = now;
   *p.mutable_update_time() = now;
+  return absl::OkStatus();
+}
+
+absl::Status PipelineManager::RecordRevision(storage::Transaction& tx, const v1::Pipeline& stored,
+                                             const Author& author, const std::string& message,
+                                             const std::vector<std::string>& changed,
+                                             bool deleted) {
+  v1::PipelineRevision r;
+  r.set_pipeline(stored.name());
+  r.set_revision(deleted ? stored.revision() + 1 : stored.revision());
+  r.set_uid(stored.uid());
+  *r.mutable_spec() = SpecOf(stored);
+  r.set_actor(author.actor);
+  r.set_actor_description(author.description);
+  r.set_source(author.source);
+  *r.mutable_create_time() = ProtoTime(clock_->Now());
+  r.set_message(message);
+  for (const auto& c : changed) r.add_changed(c);
+  r.set_deleted(deleted);
+  return revisions_.Put(tx, r);
+}
+
+void AddFieldChanges(const v1::Pipeline& before, const v1::Pipeline& after,
+                     google::protobuf::RepeatedPtrField<v1::FieldChange>* out) {
+  for (FieldDiff& d : DiffSpecs(SpecOf(before), SpecOf(after))) {
+    v1::FieldChange* c = out->Add();
+    c->set_path(std::move(d.path));
+    c->set_before(std::move(d.before));
+    c->set_after(std::move(d.after));
+  }
 }
 
 void PipelineManager::StampUpdate(const v1::Pipeline& current, v1::Pipeline& next) {
@@ -139,8 +189,10 @@ void PipelineManager::StampUpdate(const v1::Pipeline& current, v1::Pipeline& nex
   *next.mutable_update_time() = ProtoTime(clock_->Now());
 }
 
-absl::StatusOr<v1::Pipeline> PipelineManager::Create(const v1::CreatePipelineRequest& request) {
+absl::StatusOr<v1::Pipeline> PipelineManager::Create(const v1::CreatePipelineRequest& request,
+                                                     const Author& author) {
   RETURN_IF_ERROR(CheckRequestId(request.request_id()));
+  RETURN_IF_ERROR(CheckMessage(request.message()));
   v1::Pipeline p = SpecOf(request.pipeline());
   RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(p)));
   // Token URLs are returned once and never stored in plain text (not even in the request log).
@@ -149,9 +201,11 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Create(const v1::CreatePipelineReq
                    storage::WriteOnce<v1::Pipeline>(
                        *db_, "CreatePipeline", request.request_id(), request, NowMs(),
                        [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
-                         StampNew(p);
+                         RETURN_IF_ERROR(StampNew(tx, p));
                          RETURN_IF_ERROR(repo_.Insert(tx, p));
                          RETURN_IF_ERROR(SyncWebhookTokens(tx, p, &urls));
+                         RETURN_IF_ERROR(
+                             RecordRevision(tx, p, author, request.message(), {}, false));
                          return Redacted(p);
                        }));
   Invalidate(created.name());
@@ -249,8 +303,10 @@ absl::StatusOr<v1::ListPipelinesResponse> PipelineManager::List(
   return out;
 }
 
-absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineRequest& request) {
+absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineRequest& request,
+                                                     const Author& author) {
   RETURN_IF_ERROR(CheckRequestId(request.request_id()));
+  RETURN_IF_ERROR(CheckMessage(request.message()));
   const std::string& etag = request.pipeline().etag();
   if (etag.empty()) {
     return absl::InvalidArgumentError(
@@ -273,9 +329,11 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineReq
         RestoreRedactedSecrets(&next, current);
         RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
         if (MessageDifferencer::Equals(SpecOf(current), next)) return Redacted(current);
+        std::vector<std::string> changed = ChangedPaths(SpecOf(current), next);
         StampUpdate(current, next);
         RETURN_IF_ERROR(repo_.Update(tx, next, etag));
         RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
+        RETURN_IF_ERROR(RecordRevision(tx, next, author, request.message(), changed, false));
         return Redacted(next);
       });
   Invalidate(request.pipeline().name());
@@ -285,7 +343,8 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineReq
   return updated;
 }
 
-absl::Status PipelineManager::Delete(const v1::DeletePipelineRequest& request) {
+absl::Status PipelineManager::Delete(const v1::DeletePipelineRequest& request,
+                                     const Author& author) {
   RETURN_IF_ERROR(CheckRequestId(request.request_id()));
   if (absl::Status s = CheckDnsLabel(request.name()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
@@ -294,7 +353,9 @@ absl::Status PipelineManager::Delete(const v1::DeletePipelineRequest& request) {
       storage::WriteOnce<v1::DeletePipelineResponse>(
           *db_, "DeletePipeline", request.request_id(), request, NowMs(),
           [&](storage::Transaction& tx) -> absl::StatusOr<v1::DeletePipelineResponse> {
+            ASSIGN_OR_RETURN(v1::Pipeline current, repo_.Get(tx, request.name()));
             RETURN_IF_ERROR(repo_.Delete(tx, request.name(), request.etag()));
+            RETURN_IF_ERROR(RecordRevision(tx, current, author, "", {"-"}, true));
             v1::Pipeline gone;
             gone.set_name(request.name());
             std::map<std::string, std::string> none;
@@ -307,11 +368,13 @@ absl::Status PipelineManager::Delete(const v1::DeletePipelineRequest& request) {
 }
 
 absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
-    const v1::ApplyPipelineRequest& request) {
+    const v1::ApplyPipelineRequest& request, const Author& author) {
   RETURN_IF_ERROR(CheckRequestId(request.request_id()));
+  RETURN_IF_ERROR(CheckMessage(request.message()));
   if (absl::Status s = CheckDnsLabel(request.pipeline().name()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
   }
+  if (request.dry_run()) return DryRunApply(request);
   std::map<std::string, std::string> urls;
   absl::StatusOr<v1::ApplyPipelineResponse> applied = storage::WriteOnce<v1::ApplyPipelineResponse>(
       *db_, "ApplyPipeline", request.request_id(), request, NowMs(),
@@ -321,9 +384,10 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
         auto current = repo_.Get(tx, next.name());
         if (absl::IsNotFound(current.status())) {
           RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
-          StampNew(next);
+          RETURN_IF_ERROR(StampNew(tx, next));
           RETURN_IF_ERROR(repo_.Insert(tx, next));
           RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
+          RETURN_IF_ERROR(RecordRevision(tx, next, author, request.message(), {}, false));
           out.set_result(v1::ApplyPipelineResponse::RESULT_CREATED);
           *out.mutable_pipeline() = Redacted(std::move(next));
           return out;
@@ -337,10 +401,13 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
           *out.mutable_pipeline() = Redacted(*std::move(current));
           return out;
         }
-        for (std::string& path : ChangedPaths(before, next)) out.add_changed(std::move(path));
+        std::vector<std::string> changed = ChangedPaths(before, next);
+        for (const std::string& path : changed) out.add_changed(path);
+        AddFieldChanges(before, next, out.mutable_changes());
         StampUpdate(*current, next);
         RETURN_IF_ERROR(repo_.Update(tx, next, current->etag()));
         RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
+        RETURN_IF_ERROR(RecordRevision(tx, next, author, request.message(), changed, false));
         out.set_result(v1::ApplyPipelineResponse::RESULT_UPDATED);
         *out.mutable_pipeline() = Redacted(std::move(next));
         return out;
@@ -350,6 +417,116 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
     for (auto& [k, v] : urls) (*applied->mutable_pipeline()->mutable_new_webhook_urls())[k] = v;
   }
   return applied;
+}
+
+absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::DryRunApply(
+    const v1::ApplyPipelineRequest& request) {
+  v1::ApplyPipelineResponse out;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    v1::Pipeline next = SpecOf(request.pipeline());
+    auto current = repo_.Get(tx, next.name());
+    if (absl::IsNotFound(current.status())) {
+      RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
+      out.set_result(v1::ApplyPipelineResponse::RESULT_CREATED);
+      AddFieldChanges(v1::Pipeline(), next, out.mutable_changes());
+      *out.mutable_pipeline() = Redacted(std::move(next));
+      return absl::OkStatus();
+    }
+    if (!current.ok()) return current.status();
+    RestoreRedactedSecrets(&next, *current);
+    RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
+    v1::Pipeline before = SpecOf(*current);
+    if (MessageDifferencer::Equals(before, next)) {
+      out.set_result(v1::ApplyPipelineResponse::RESULT_UNCHANGED);
+      *out.mutable_pipeline() = Redacted(*std::move(current));
+      return absl::OkStatus();
+    }
+    for (std::string& path : ChangedPaths(before, next)) out.add_changed(std::move(path));
+    AddFieldChanges(before, next, out.mutable_changes());
+    out.set_result(v1::ApplyPipelineResponse::RESULT_UPDATED);
+    // As it would be stored, but with the stored metadata: nothing new was written.
+    next.set_uid(current->uid());
+    next.set_etag(current->etag());
+    next.set_revision(current->revision());
+    *next.mutable_create_time() = current->create_time();
+    *next.mutable_update_time() = current->update_time();
+    *out.mutable_pipeline() = Redacted(std::move(next));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::ListPipelineRevisionsResponse> PipelineManager::ListRevisions(
+    const v1::ListPipelineRevisionsRequest& request) {
+  if (absl::Status s = CheckDnsLabel(request.pipeline()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("pipeline: ", s.message()));
+  }
+  int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  if (page_size < 0 || page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", request.page_size(), " is outside 1-", kMaxPageSize));
+  }
+  int64_t before = 0;
+  if (!request.page_token().empty() &&
+      (request.page_token().size() > 19 || !absl::SimpleAtoi(request.page_token(), &before) ||
+       before <= 0)) {
+    return absl::InvalidArgumentError(
+        "page_token: not a token returned by ListPipelineRevisions; start again without it");
+  }
+  v1::ListPipelineRevisionsResponse out;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto items, revisions_.List(tx, request.pipeline(), before, page_size + 1));
+    if (items.empty() && before == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("pipeline \"", request.pipeline(), "\" has no revisions"));
+    }
+    for (size_t i = 0; i < items.size() && i < static_cast<size_t>(page_size); ++i) {
+      *out.add_revisions() = std::move(items[i]);
+    }
+    if (items.size() > static_cast<size_t>(page_size)) {
+      out.set_next_page_token(absl::StrCat(out.revisions(page_size - 1).revision()));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::PipelineRevision> PipelineManager::GetRevision(
+    const v1::GetPipelineRevisionRequest& request) {
+  if (absl::Status s = CheckDnsLabel(request.pipeline()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("pipeline: ", s.message()));
+  }
+  if (request.revision() <= 0) return absl::InvalidArgumentError("revision: must be at least 1");
+  v1::PipelineRevision out;
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(out, revisions_.Get(tx, request.pipeline(), request.revision()));
+    return absl::OkStatus();
+  }));
+  RedactSecrets(out.mutable_spec());
+  return out;
+}
+
+absl::StatusOr<v1::DiffPipelineRevisionsResponse> PipelineManager::DiffRevisions(
+    const v1::DiffPipelineRevisionsRequest& request) {
+  if (absl::Status s = CheckDnsLabel(request.pipeline()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("pipeline: ", s.message()));
+  }
+  if (request.from_revision() <= 0) {
+    return absl::InvalidArgumentError("from_revision: must be at least 1");
+  }
+  if (request.to_revision() <= 0) {
+    return absl::InvalidArgumentError("to_revision: must be at least 1");
+  }
+  v1::DiffPipelineRevisionsResponse out;
+  out.set_from_revision(request.from_revision());
+  out.set_to_revision(request.to_revision());
+  RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto from, revisions_.Get(tx, request.pipeline(), request.from_revision()));
+    ASSIGN_OR_RETURN(auto to, revisions_.Get(tx, request.pipeline(), request.to_revision()));
+    AddFieldChanges(from.spec(), to.spec(), out.mutable_changes());
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 v1::ValidatePipelineResponse PipelineManager::Validate(const v1::ValidatePipelineRequest& request) {

@@ -6,7 +6,9 @@
 
 #include <map>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -15,10 +17,19 @@
 #include "common/random.h"
 #include "slipway/v1/pipeline.pb.h"
 #include "slipway/v1/pipeline_service.pb.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "storage/database.h"
+#include "storage/history_repository.h"
 #include "storage/pipeline_repository.h"
 
 namespace slipway::pipeline {
+
+// Who makes a pipeline write, recorded with the revision it creates.
+struct Author {
+  std::string actor;        // "token:<id>"
+  std::string description;  // the token's description
+  v1::RevisionSource source = v1::REVISION_SOURCE_API;
+};
 
 // Thread-safe. Does not own its collaborators, which must outlive it. Get serves pipelines
 // from an in-memory cache filled on read and invalidated by every write made through this
@@ -29,7 +40,8 @@ class PipelineManager {
       : db_(db), clock_(clock), ids_(ids) {}
 
   // INVALID_ARGUMENT naming the first invalid field; ALREADY_EXISTS if the name is taken.
-  absl::StatusOr<v1::Pipeline> Create(const v1::CreatePipelineRequest& request);
+  absl::StatusOr<v1::Pipeline> Create(const v1::CreatePipelineRequest& request,
+                                      const Author& author = Author());
   // NOT_FOUND. Secrets redacted.
   absl::StatusOr<v1::Pipeline> Get(std::string_view name);
   // The same pipeline as Get, already serialized: what the GetPipeline RPC sends without
@@ -38,18 +50,34 @@ class PipelineManager {
   // INVALID_ARGUMENT for a bad page_size, page_token or name_prefix.
   absl::StatusOr<v1::ListPipelinesResponse> List(const v1::ListPipelinesRequest& request);
   // INVALID_ARGUMENT if the etag is missing or the spec invalid; NOT_FOUND; ABORTED if stale.
-  absl::StatusOr<v1::Pipeline> Update(const v1::UpdatePipelineRequest& request);
-  // NOT_FOUND; ABORTED if an etag is given and stale.
-  absl::Status Delete(const v1::DeletePipelineRequest& request);
-  // Creates or updates to match the given spec; UNCHANGED when it already does.
-  absl::StatusOr<v1::ApplyPipelineResponse> Apply(const v1::ApplyPipelineRequest& request);
+  absl::StatusOr<v1::Pipeline> Update(const v1::UpdatePipelineRequest& request,
+                                      const Author& author = Author());
+  // NOT_FOUND; ABORTED if an etag is given and stale. The history keeps a record of the deletion.
+  absl::Status Delete(const v1::DeletePipelineRequest& request, const Author& author = Author());
+  // Creates or updates to match the given spec; UNCHANGED when it already does. With dry_run,
+  // says what it would do and writes nothing.
+  absl::StatusOr<v1::ApplyPipelineResponse> Apply(const v1::ApplyPipelineRequest& request,
+                                                  const Author& author = Author());
+  // The pipeline's revisions, newest first, without specs. NOT_FOUND if it never existed.
+  absl::StatusOr<v1::ListPipelineRevisionsResponse> ListRevisions(
+      const v1::ListPipelineRevisionsRequest& request);
+  // One revision with its spec, secrets redacted.
+  absl::StatusOr<v1::PipelineRevision> GetRevision(const v1::GetPipelineRevisionRequest& request);
+  absl::StatusOr<v1::DiffPipelineRevisionsResponse> DiffRevisions(
+      const v1::DiffPipelineRevisionsRequest& request);
   // Writes nothing. Lists every problem. Redacted secrets count as set when the stored
   // pipeline of the same name has them.
   v1::ValidatePipelineResponse Validate(const v1::ValidatePipelineRequest& request);
 
  private:
-  // Fills uid/etag/revision/times for a pipeline about to be inserted.
-  void StampNew(v1::Pipeline& p);
+  absl::StatusOr<v1::ApplyPipelineResponse> DryRunApply(const v1::ApplyPipelineRequest& request);
+  // Fills uid/etag/revision/times for a pipeline about to be inserted. Its revision continues
+  // the history of the name, if it had one.
+  absl::Status StampNew(storage::Transaction& tx, v1::Pipeline& p);
+  // Appends the revision `stored` now has (or, with `deleted`, the record of its deletion).
+  absl::Status RecordRevision(storage::Transaction& tx, const v1::Pipeline& stored,
+                              const Author& author, const std::string& message,
+                              const std::vector<std::string>& changed, bool deleted);
   // Stamps `next` as the successor of `current`.
   void StampUpdate(const v1::Pipeline& current, v1::Pipeline& next);
   int64_t NowMs() const;
@@ -69,6 +97,7 @@ class PipelineManager {
   const Clock* clock_;
   IdGenerator* ids_;
   storage::PipelineRepository repo_;
+  storage::PipelineRevisionRepository revisions_;
 
   absl::Mutex cache_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const CachedPipeline>> cache_
@@ -83,6 +112,10 @@ v1::Pipeline SpecOf(const v1::Pipeline& p);
 // Paths of what differs between two specs: "description", "stages[prod]", "+stages[qa]" (added),
 // "-stages[old]" (removed).
 std::vector<std::string> ChangedPaths(const v1::Pipeline& before, const v1::Pipeline& after);
+
+// DiffSpecs of two pipelines' specs, as FieldChanges.
+void AddFieldChanges(const v1::Pipeline& before, const v1::Pipeline& after,
+                     google::protobuf::RepeatedPtrField<v1::FieldChange>* out);
 
 }  // namespace slipway::pipeline
 

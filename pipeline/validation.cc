@@ -75,6 +75,8 @@ class Validator : public FieldChecks {
       sources_.insert(s.name());
     }
 
+    Arguments(p);
+
     if (p.stages_size() == 0) Add("stages", "a pipeline needs at least one stage");
     if (p.stages_size() > kMaxStages) {
       Add("stages", absl::StrCat(p.stages_size(), " stages; at most ", kMaxStages));
@@ -161,7 +163,13 @@ class Validator : public FieldChecks {
     in.field = field;
     in.resources_field = resources_field;
     in.preview = preview;
-    in.any_args = true;
+    // A pipeline that declares arguments may read only those; one that declares none may read
+    // any (run start checks them).
+    in.any_args = no_arguments_;
+    if (!in.any_args) {
+      in.declared_args = true;
+      for (const auto& [name, unused] : declared_) in.args[name] = "";
+    }
     for (const std::string& problem : expression::CheckFlow(in)) {
       size_t colon = problem.find(": ");
       if (colon == std::string::npos) {
@@ -384,6 +392,102 @@ class Validator : public FieldChecks {
     }
   }
 
+  // The declared arguments and this pipeline's overrides of them.
+  void Arguments(const v1::Pipeline& p) {
+    no_arguments_ = p.arguments_size() == 0;
+    if (p.arguments_size() > kMaxArguments) {
+      Add("arguments", absl::StrCat(p.arguments_size(), " arguments; at most ", kMaxArguments));
+    }
+    for (int i = 0; i < p.arguments_size(); ++i) {
+      const v1::ArgumentSpec& a = p.arguments(i);
+      std::string f = absl::StrCat("arguments[", i, "]");
+      if (!IsArgumentName(a.name())) {
+        Add(f + ".name", absl::StrCat("\"", a.name().substr(0, 64),
+                                      "\" is not an argument name: a lower-case letter, then "
+                                      "lower-case letters, digits, '_' or '-', at most 64"));
+        continue;
+      }
+      f = absl::StrCat("arguments[", a.name(), "]");
+      if (declared_.contains(a.name())) {
+        Add(f + ".name", absl::StrCat("argument \"", a.name(), "\" is declared twice"));
+        continue;
+      }
+      declared_[a.name()] = &a;
+      if (a.description().size() > 4096) Add(f + ".description", "at most 4096 characters");
+      if (a.default_().size() > kMaxArgumentBytes) {
+        Add(f + ".default", absl::StrCat("at most ", kMaxArgumentBytes, " bytes"));
+      } else if (!a.default_().empty()) {
+        if (a.required()) Add(f + ".default", "a required argument has no default");
+        if (a.secret()) {
+          Add(f + ".default",
+              "a secret argument has no default; give its value in secret_argument_overrides");
+        }
+        DefaultTemplate(f + ".default", a.default_());
+      }
+    }
+    for (const auto& [key, value] : p.argument_overrides()) {
+      std::string f = absl::StrCat("argument_overrides[", key, "]");
+      auto it = declared_.find(key);
+      if (it == declared_.end()) {
+        Add(f, absl::StrCat("argument \"", key.substr(0, 64), "\" is not declared in arguments"));
+      } else if (it->second->secret()) {
+        Add(f, "a secret argument: put its value in secret_argument_overrides");
+      }
+      if (value.size() > kMaxArgumentBytes) {
+        Add(f, absl::StrCat("at most ", kMaxArgumentBytes, " bytes"));
+      }
+    }
+    for (const auto& [key, value] : p.secret_argument_overrides()) {
+      std::string f = absl::StrCat("secret_argument_overrides[", key, "]");
+      auto it = declared_.find(key);
+      if (it == declared_.end()) {
+        Add(f, absl::StrCat("argument \"", key.substr(0, 64), "\" is not declared in arguments"));
+      } else if (!it->second->secret()) {
+        Add(f, "not a secret argument: put its value in argument_overrides");
+      }
+      if (value.size() > kMaxArgumentBytes) {
+        Add(f, absl::StrCat("at most ", kMaxArgumentBytes, " bytes"));
+      }
+      if (value.empty()) Add(f, "empty; remove the override or give a value");
+    }
+    for (const auto& [name, a] : declared_) {
+      if (a->required() && !p.argument_overrides().contains(name) &&
+          !p.secret_argument_overrides().contains(name)) {
+        required_unset_.insert(name);
+      }
+    }
+  }
+
+  // A default may read what is known when a run starts, before its flow: the trigger, the
+  // stage and the pipeline.
+  void DefaultTemplate(const std::string& field, const std::string& text) {
+    auto t = expression::Template::Parse(text);
+    if (!t.ok()) {
+      Add(field, std::string(t.status().message()));
+      return;
+    }
+    absl::Status s = t->Check([](const std::string& path) -> absl::Status {
+      if (absl::StartsWith(path, "trigger.") || path == "stage.name" || path == "pipeline.name") {
+        return absl::OkStatus();
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", path, "\": a default may read trigger.<field>, stage.name and pipeline.name"));
+    });
+    if (!s.ok()) Add(field, std::string(s.message()));
+  }
+
+  // A trigger that starts runs must give every required argument the pipeline does not.
+  void RequiredArguments(const std::string& field,
+                         const google::protobuf::Map<std::string, std::string>& args) {
+    for (const std::string& name : required_unset_) {
+      if (!args.contains(name)) {
+        Add(field, absl::StrCat("argument \"", name,
+                                "\" is required and this trigger does not give it; give it "
+                                "here or in argument_overrides"));
+      }
+    }
+  }
+
   void Stage(const v1::Pipeline& p, int i, std::set<std::string>& names) {
     const auto& st = p.stages(i);
     std::string f = Element("stages", p.stages(), i);
@@ -417,8 +521,10 @@ class Validator : public FieldChecks {
             Add(absl::StrCat(tf, ".git.actions[", a, "]"), "must name an action");
           }
         }
+        RequiredArguments(tf + ".git.args", g.args());
       } else if (tr.has_schedule()) {
         Cron(tf + ".schedule.cron", tr.schedule().cron());
+        RequiredArguments(tf + ".schedule.args", tr.schedule().args());
       } else {
         Add(tf, "set git or schedule");
       }
@@ -509,6 +615,10 @@ class Validator : public FieldChecks {
   std::map<std::string, int> stage_index_;
   std::map<std::string, std::map<std::string, v1::ResourceKind>> stage_resources_;
   int nodes_ = 0;
+  bool no_arguments_ = true;
+  std::map<std::string, const v1::ArgumentSpec*> declared_;
+  // Required arguments the pipeline's overrides do not give.
+  std::set<std::string> required_unset_;
 };
 
 }  // namespace
@@ -516,6 +626,14 @@ class Validator : public FieldChecks {
 const std::vector<std::string>& KnownDrivers() {
   static const auto* drivers = new std::vector<std::string>{"process", "command", "container"};
   return *drivers;
+}
+
+bool IsArgumentName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name[0] < 'a' || name[0] > 'z') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
 }
 
 std::vector<Problem> Validate(const v1::Pipeline& pipeline) { return Validator().Run(pipeline); }

@@ -5,6 +5,7 @@
 #define SLIPWAY_PIPELINE_VALIDATION_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,6 +20,13 @@ inline constexpr int kMaxNodes = 1000;
 inline constexpr int kMaxNesting = 16;
 inline constexpr int kMaxRetryAttempts = 10;
 inline constexpr int kMaxApprovals = 10;
+inline constexpr int kMaxArguments = 64;
+// The longest argument value (and default).
+inline constexpr size_t kMaxArgumentBytes = 4096;
+
+// A declared argument's name: a lower-case letter, then lower-case letters, digits, '_' or '-';
+// at most 64 characters.
+bool IsArgumentName(std::string_view name);
 
 struct Problem {
   std::string field;

@@ -29,11 +29,9 @@ absl::StatusOr<std::optional<v1::StageHold>> Executor::HoldOf(const std::string&
   return hold;
 }
 
-std::map<std::string, std::string> Executor::Values(const ActiveRun& ar) const {
+std::map<std::string, std::string> StartValues(const v1::TriggerInfo& t, const std::string& stage,
+                                               const std::string& pipeline) {
   std::map<std::string, std::string> v;
-  const v1::Run& run = ar.run;
-  for (const auto& [k, val] : run.args()) v["args." + k] = val;
-  const v1::TriggerInfo& t = run.trigger();
   v["trigger.branch"] = t.branch();
   v["trigger.sha"] = t.sha();
   v["trigger.tag"] = t.tag();
@@ -43,8 +41,16 @@ std::map<std::string, std::string> Executor::Values(const ActiveRun& ar) const {
   v["trigger.actor"] = t.actor();
   v["trigger.delivery"] = t.delivery();
   v["trigger.reason"] = t.reason();
-  v["stage.name"] = run.stage();
-  v["pipeline.name"] = run.pipeline();
+  v["stage.name"] = stage;
+  v["pipeline.name"] = pipeline;
+  return v;
+}
+
+std::map<std::string, std::string> Executor::Values(const ActiveRun& ar) const {
+  const v1::Run& run = ar.run;
+  std::map<std::string, std::string> v = StartValues(run.trigger(), run.stage(), run.pipeline());
+  for (const auto& [k, val] : run.args()) v["args." + k] = val;
+  for (const auto& [k, val] : run.secret_args()) v["args." + k] = val;
   if (!run.preview().empty()) {
     v["preview.name"] = run.preview();
     // The URL of the first service deployed so far.

@@ -96,6 +96,21 @@ struct StartRequest {
   std::string request_extra;
 };
 
+// What a run's expressions may read before its flow starts (an argument's default): the
+// trigger's fields, "stage.name" and "pipeline.name".
+std::map<std::string, std::string> StartValues(const v1::TriggerInfo& trigger,
+                                               const std::string& stage,
+                                               const std::string& pipeline);
+
+// The run's arguments: `given` (the run's own) over the pipeline's overrides over the declared
+// defaults (evaluated with `values`). Secret arguments go to `*secret`, the others to `*args`.
+// INVALID_ARGUMENT naming a required argument nobody gave.
+absl::Status ResolveArguments(const v1::Pipeline& pipeline,
+                              const std::map<std::string, std::string>& given,
+                              const std::map<std::string, std::string>& values,
+                              std::map<std::string, std::string>* args,
+                              std::map<std::string, std::string>* secret);
+
 // A request id found in the request log: the run it started and the extra it was logged with.
 struct LoggedStart {
   v1::Run run;

@@ -137,6 +137,7 @@ absl::StatusOr<v1::Run> RunManager::RetryRun(const v1::RetryRunRequest& request,
   start.set_pipeline(old.pipeline());
   start.set_stage(old.stage());
   *start.mutable_args() = old.args();
+  for (const auto& [k, v] : old.secret_args()) (*start.mutable_args())[k] = v;
   *start.mutable_trigger() = old.trigger();
   start.mutable_trigger()->set_event("retry");
   start.mutable_trigger()->set_reason(absl::StrCat("retry of ", old.id()));

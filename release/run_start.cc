@@ -7,6 +7,8 @@
 #include "common/error_reason.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "absl/container/flat_hash_map.h"
+#include "expression/expression.h"
 #include "expression/flow_check.h"
 #include "release/active_run.h"
 #include "release/admission.h"
@@ -93,6 +95,51 @@ bool SameRequest(const std::string& logged, const std::string& fingerprint) {
 }
 
 }  // namespace
+
+absl::Status ResolveArguments(const v1::Pipeline& pipeline,
+                              const std::map<std::string, std::string>& given,
+                              const std::map<std::string, std::string>& values,
+                              std::map<std::string, std::string>* args,
+                              std::map<std::string, std::string>* secret) {
+  *args = given;
+  secret->clear();
+  absl::flat_hash_map<std::string, std::string> known(values.begin(), values.end());
+  for (const v1::ArgumentSpec& a : pipeline.arguments()) {
+    std::string value;
+    if (auto it = given.find(a.name()); it != given.end()) {
+      value = it->second;
+    } else if (auto o = pipeline.argument_overrides().find(a.name());
+               o != pipeline.argument_overrides().end()) {
+      value = o->second;
+    } else if (auto so = pipeline.secret_argument_overrides().find(a.name());
+               so != pipeline.secret_argument_overrides().end()) {
+      value = so->second;
+    } else if (!a.default_().empty()) {
+      auto t = expression::Template::Parse(a.default_());
+      absl::StatusOr<std::string> v =
+          t.ok() ? t->Evaluate(known) : absl::StatusOr<std::string>(t.status());
+      if (!v.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("arguments[", a.name(), "].default: ",
+                                                       v.status().message()));
+      }
+      value = *std::move(v);
+    } else if (a.required()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "args.", a.name(), ": required by pipeline \"", pipeline.name(),
+          "\" and not given (give it with the run, or set it in argument_overrides)",
+          a.description().empty() ? "" : absl::StrCat("; ", a.description())));
+    } else {
+      continue;
+    }
+    if (a.secret()) {
+      args->erase(a.name());
+      (*secret)[a.name()] = std::move(value);
+    } else {
+      (*args)[a.name()] = std::move(value);
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<v1::Run> Executor::Start(const StartRequest& request, const std::string& request_id,
                                         std::string* extra) {
@@ -311,7 +358,13 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   check.resources = &stage->resources();
   check.field = absl::StrCat("stages[", stage->name(), "].flow");
   check.resources_field = absl::StrCat("stages[", stage->name(), "].resources");
-  check.args = request.args;
+  std::map<std::string, std::string> args;
+  std::map<std::string, std::string> secret_args;
+  RETURN_IF_ERROR(ResolveArguments(
+      request.pipeline, request.args,
+      StartValues(request.trigger, request.stage, request.pipeline.name()), &args, &secret_args));
+  check.args = args;
+  check.args.insert(secret_args.begin(), secret_args.end());
   check.preview = for_preview;
   RETURN_IF_ERROR(CheckFlowStatus(check));
 
@@ -321,7 +374,8 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   run.set_pipeline(request.pipeline.name());
   run.set_stage(request.stage);
   run.set_kind(request.kind);
-  for (const auto& [k, v] : request.args) (*run.mutable_args())[k] = v;
+  for (const auto& [k, v] : args) (*run.mutable_args())[k] = v;
+  for (const auto& [k, v] : secret_args) (*run.mutable_secret_args())[k] = v;
   *run.mutable_trigger() = request.trigger;
   run.set_pipeline_revision(request.pipeline.revision());
   run.set_request_id(request_id);

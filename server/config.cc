@@ -96,6 +96,10 @@ absl::Status SetBound(std::string_view key, std::string_view value, DaemonConfig
     return DurationIn(value, absl::Hours(1), absl::Hours(24 * 3650),
                       &config->server.delivery_retention);
   }
+  if (key == "audit_retention") {
+    return DurationIn(value, absl::Hours(24), absl::Hours(24 * 3650),
+                      &config->server.audit_retention);
+  }
   if (key == "delivery_keep") {
     return CountIn(value, 100, 1000000000, &config->server.delivery_keep);
   }
@@ -143,6 +147,8 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       config->server.router_server = value;
     } else if (key == "preview_domain") {
       config->server.preview_domain = value;
+    } else if (key == "audit_file") {
+      config->server.audit_file = value;
     } else if (key == "log_level") {
       config->log_level = value;
     } else if (key == "log_format") {
@@ -173,7 +179,7 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
           path, ": unknown key \"", key,
           "\" (known: data_dir, grpc_listen, http_listen, log_format, log_level, tls_cert, "
           "tls_key, secret_key_file, admin_token_file, container_host, router, router_admin, "
-          "router_server, preview_domain, "
+          "router_server, preview_domain, audit_file, "
           "shutdown_grace, http_threads, max_webhook_body",
           known, ")"));
     } else if (!s.ok()) {

@@ -46,7 +46,8 @@ inline constexpr const char* kBoundKeys[] = {"http_head_timeout",
                                              "http_max_connections_per_client",
                                              "http_max_buffered",
                                              "delivery_retention",
-                                             "delivery_keep"};
+                                             "delivery_keep",
+                                             "audit_retention"};
 // Sets one of kBoundKeys from its text form (durations "10s", sizes "64KiB", counts "100").
 // INVALID_ARGUMENT saying what is allowed; NOT_FOUND for a key that is not one of them.
 absl::Status SetBound(std::string_view key, std::string_view value, DaemonConfig* config);

@@ -22,8 +22,9 @@ namespace {
 namespace pb = google::protobuf;
 
 constexpr std::string_view kPrefix = "/slipway.v1.";
-constexpr std::array<std::string_view, 5> kServices = {
-    "PipelineService", "AdminService", "ReleaseService", "DeliveryService", "PreviewService"};
+constexpr std::array<std::string_view, 6> kServices = {
+    "PipelineService", "AdminService",   "AuditService",
+    "ReleaseService",  "DeliveryService", "PreviewService"};
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -240,6 +241,12 @@ struct ConnectGateway::Impl {
   void Prepare(grpc::ClientContext* ctx, const HttpRequest& r, absl::Duration timeout) const {
     if (std::string auth = Header(r, "authorization"); !auth.empty()) {
       ctx->AddMetadata("authorization", auth);
+    }
+    // For the audit trail and pipeline revisions: whose call this is, and the client it says
+    // it is (the dashboard sends "slipway-client: dashboard").
+    ctx->AddMetadata("slipway-peer", r.client);
+    if (std::string client = Header(r, "slipway-client"); client == "dashboard" || client == "cli") {
+      ctx->AddMetadata("slipway-client", client);
     }
     ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
   }

@@ -112,7 +112,10 @@ int Main(int argc, char** argv) {
     std::replace(flag.begin(), flag.end(), '_', '-');
     app.add_option(flag, bounds[key], std::string("Same as the config key ") + key);
   }
-  std::string container_host, router, router_admin, router_server, preview_domain;
+  std::string container_host, router, router_admin, router_server, preview_domain, audit_file;
+  app.add_option("--audit-file", audit_file,
+                 "Also append every audit record to this file as a JSON line (config key "
+                 "audit_file)");
   app.add_option("--container-host", container_host,
                  "Docker Engine API socket for the container driver, e.g. "
                  "unix:///run/podman/podman.sock (config key container_host)");
@@ -213,6 +216,7 @@ int Main(int argc, char** argv) {
   if (!router_admin.empty()) config.server.router_admin = router_admin;
   if (!router_server.empty()) config.server.router_server = router_server;
   if (!preview_domain.empty()) config.server.preview_domain = preview_domain;
+  if (!audit_file.empty()) config.server.audit_file = audit_file;
   if (!grace.empty()) {
     auto d = slipway::ParseDuration(grace);
     if (!d.ok())

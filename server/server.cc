@@ -120,6 +120,7 @@ struct Server::Impl {
   std::unique_ptr<storage::Database> db;
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<TokenManager> tokens;
+  std::unique_ptr<storage::AuditLog> audit;
   std::unique_ptr<pipeline::PipelineManager> pipelines;
   std::unique_ptr<deploy::HttplibHttpClient> http;
   std::unique_ptr<deploy::ThreadPool> tasks;
@@ -148,6 +149,7 @@ struct Server::Impl {
   std::unique_ptr<DeliveryServiceImpl> delivery_service;
   std::unique_ptr<PipelineServiceImpl> pipeline_service;
   std::unique_ptr<AdminServiceImpl> admin_service;
+  std::unique_ptr<AuditServiceImpl> audit_service;
   std::unique_ptr<grpc::Service> reflection_v1;
   std::unique_ptr<HealthServiceImpl> health_service;
   std::unique_ptr<grpc::Server> grpc_server;
@@ -180,6 +182,12 @@ struct Server::Impl {
         spdlog::warn("delivery retention failed: {}", std::string(deliveries.status().message()));
       } else if (*deliveries > 0) {
         spdlog::info("delivery retention pruned {} delivery record(s)", *deliveries);
+      }
+      auto audited = audit->Prune(options.audit_retention);
+      if (!audited.ok()) {
+        spdlog::warn("audit retention failed: {}", std::string(audited.status().message()));
+      } else if (*audited > 0) {
+        spdlog::info("audit retention pruned {} record(s)", *audited);
       }
       auto history = release::PruneHistory(*db, *clock);
       if (!history.ok()) {
@@ -349,6 +357,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   impl->metrics = std::make_unique<Metrics>();
   impl->tokens = std::make_unique<TokenManager>(impl->db.get(), clock, ids);
+  impl->audit = std::make_unique<storage::AuditLog>(impl->db.get(), clock);
+  if (!options.audit_file.empty()) RETURN_IF_ERROR(impl->audit->ShipTo(options.audit_file));
   std::string given_token;
   if (!options.admin_token_file.empty()) {
     std::ifstream in(options.admin_token_file);
@@ -444,7 +454,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   impl->runs = std::make_unique<release::RunManager>(impl->db.get(), impl->executor.get());
 
-  CallDeps deps{impl->tokens.get(), impl->metrics.get()};
+  CallDeps deps{impl->tokens.get(), impl->metrics.get(), impl->audit.get()};
   impl->stages =
       std::make_unique<release::StageManager>(impl->db.get(), impl->executor.get(), clock);
   preview::PreviewDeps preview_deps;
@@ -468,21 +478,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   RETURN_IF_ERROR(impl->previews->Load());
   impl->preview_service =
       std::make_unique<PreviewServiceImpl>(deps, impl->previews.get(), impl->pipelines.get());
-  impl->intake = std::make_unique<trigger::WebhookIntake>(impl->db.get(), impl->executor.get(),
-                                                          clock, ids, impl->previews.get());
-  impl->scheduler =
-      std::make_unique<trigger::Scheduler>(impl->db.get(), impl->executor.get(), clock);
+  impl->intake = std::make_unique<trigger::WebhookIntake>(
+      impl->db.get(), impl->executor.get(), clock, ids, impl->previews.get(), impl->audit.get());
+  impl->scheduler = std::make_unique<trigger::Scheduler>(impl->db.get(), impl->executor.get(),
+                                                         clock, impl->audit.get());
   impl->ref_lister = std::make_unique<trigger::Libgit2RefLister>(options.data_dir + "/mirrors");
   impl->poller = std::make_unique<trigger::Poller>(impl->db.get(), impl->intake.get(),
                                                    impl->ref_lister.get(), clock);
   impl->delivery_service = std::make_unique<DeliveryServiceImpl>(
-      CallDeps{impl->tokens.get(), impl->metrics.get()}, impl->intake.get());
+      deps, impl->intake.get());
   impl->resource_logs = std::make_unique<release::ResourceLogReader>(impl->db.get(), exec.drivers);
   impl->release_service = std::make_unique<ReleaseServiceImpl>(
       deps, impl->runs.get(), impl->stages.get(), impl->resource_logs.get());
   impl->pipeline_service = std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get());
   impl->admin_service = std::make_unique<AdminServiceImpl>(
       deps, ServerInfoSource{.version = Version(), .start_time = ProtoTime(clock->Now())});
+  impl->audit_service = std::make_unique<AuditServiceImpl>(deps);
   impl->health_service = std::make_unique<HealthServiceImpl>();
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -511,6 +522,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   builder.RegisterService(impl->pipeline_service.get());
   builder.RegisterService(impl->admin_service.get());
+  builder.RegisterService(impl->audit_service.get());
   builder.RegisterService(impl->release_service.get());
   builder.RegisterService(impl->delivery_service.get());
   builder.RegisterService(impl->preview_service.get());
@@ -519,6 +531,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->reflection_v1 = MakeReflectionV1Service({
       v1::PipelineService::service_full_name(),
       v1::AdminService::service_full_name(),
+      v1::AuditService::service_full_name(),
       v1::ReleaseService::service_full_name(),
       v1::DeliveryService::service_full_name(),
       v1::PreviewService::service_full_name(),

@@ -54,6 +54,10 @@ struct ServerOptions {
   // maintenance step.
   absl::Duration delivery_retention = absl::Hours(24 * 30);
   int64_t delivery_keep = 100000;
+  // Audit records older than this are pruned by the maintenance step.
+  absl::Duration audit_retention = absl::Hours(24 * 365);
+  // If set, every audit record is also appended to this file as a JSON line, for shipping.
+  std::string audit_file;
   // How often previews are compared with what is known of their pull requests and branches
   // (zero: never), and the largest share of live previews one reconcile may delete.
   absl::Duration reconcile_interval = absl::Minutes(5);

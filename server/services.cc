@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
 #include "common/proto_time.h"
@@ -61,6 +62,48 @@ std::string AuditTarget(const google::protobuf::Message* request) {
   return out;
 }
 
+// The audit record's target: "pipeline/stage", the pipeline, or the name or id of what the call
+// acts on ("run-…", "pr-12", "tok-…").
+std::string AuditTargetPath(const google::protobuf::Message* request) {
+  if (request == nullptr) return "";
+  const auto* d = request->GetDescriptor();
+  const auto* r = request->GetReflection();
+  auto text = [&](const char* name) -> std::string {
+    const auto* f = d->FindFieldByName(name);
+    if (f == nullptr || f->is_repeated()) return "";
+    if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+      return r->GetString(*request, f).substr(0, 253);
+    }
+    if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
+        r->HasField(*request, f)) {
+      const auto& sub = r->GetMessage(*request, f);
+      if (const auto* n = sub.GetDescriptor()->FindFieldByName("name");
+          n != nullptr && n->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING &&
+          !n->is_repeated()) {
+        return sub.GetReflection()->GetString(sub, n).substr(0, 253);
+      }
+    }
+    return "";
+  };
+  std::string target = text("pipeline");
+  if (std::string stage = text("stage"); !stage.empty()) {
+    target = target.empty() ? stage : absl::StrCat(target, "/", stage);
+  }
+  if (!target.empty()) return target;
+  for (const char* name : {"name", "id"}) {
+    if (std::string v = text(name); !v.empty()) return v;
+  }
+  return "";
+}
+
+// A request with `dry_run: true` changes nothing.
+bool IsDryRun(const google::protobuf::Message* request) {
+  if (request == nullptr) return false;
+  const auto* f = request->GetDescriptor()->FindFieldByName("dry_run");
+  return f != nullptr && f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_BOOL &&
+         !f->is_repeated() && request->GetReflection()->GetBool(*request, f);
+}
+
 std::string RequestId(const google::protobuf::Message* request) {
   if (request == nullptr) return "";
   const auto* f = request->GetDescriptor()->FindFieldByName("request_id");
@@ -78,6 +121,39 @@ absl::Status Respond(absl::StatusOr<T> result, T* response) {
 
 }  // namespace
 
+std::string Metadata(const grpc::ServerContextBase* context, const char* key) {
+  const auto& md = context->client_metadata();
+  auto it = md.find(key);
+  if (it == md.end()) return "";
+  return std::string(it->second.data(), std::min<size_t>(it->second.size(), 256));
+}
+
+CallOrigin OriginOf(const grpc::ServerContextBase* context) {
+  CallOrigin out;
+  out.address = context->peer();
+  // Only the in-process channel (the browser API's gateway) may say whose call it passes on.
+  if (absl::StartsWith(out.address, "inproc")) {
+    if (std::string peer = Metadata(context, "slipway-peer"); !peer.empty()) {
+      out.address = absl::StrCat("http:", peer);
+    }
+  }
+  std::string client = Metadata(context, "slipway-client");
+  if (client == "cli") {
+    out.client = v1::REVISION_SOURCE_CLI;
+  } else if (client == "dashboard") {
+    out.client = v1::REVISION_SOURCE_DASHBOARD;
+  }
+  return out;
+}
+
+pipeline::Author AuthorOf(const Principal& principal, const grpc::ServerContextBase* context) {
+  pipeline::Author a;
+  a.actor = "token:" + principal.token_id;
+  a.description = principal.description;
+  a.source = OriginOf(context).client;
+  return a;
+}
+
 grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const char* method,
                    v1::Scope scope, const google::protobuf::Message* request,
                    const std::function<absl::Status(const Principal&)>& fn) {
@@ -93,10 +169,22 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   deps.metrics->ObserveRpc(method, static_cast<int>(result.error_code()), seconds);
-  if (IsMutation(method)) {
+  if (IsMutation(method) && !IsDryRun(request)) {
     // One line per mutation: who, what, which request, and how it ended.
     std::string_view short_method = std::string_view(method).substr(sizeof("/slipway.v1.") - 1);
     const std::string request_id = RequestId(request);
+    if (principal.ok() && deps.audit != nullptr) {
+      v1::AuditRecord record;
+      record.set_actor_kind(v1::ACTOR_KIND_TOKEN);
+      record.set_actor("token:" + principal->token_id);
+      record.set_actor_description(principal->description);
+      record.set_action(std::string(short_method));
+      record.set_target(AuditTargetPath(request));
+      record.set_request_id(request_id);
+      record.set_source_address(OriginOf(context).address);
+      record.set_outcome(storage::OutcomeOf(status));
+      deps.audit->Record(std::move(record)).IgnoreError();  // logged by Record
+    }
     if (principal.ok()) {
       spdlog::info("audit: {} by token {} (\"{}\"){}{} -> {}", short_method, principal->token_id,
                    principal->description, AuditTarget(request),
@@ -122,7 +210,9 @@ grpc::Status PipelineServiceImpl::CreatePipeline(grpc::ServerContext* context,
                                                  v1::Pipeline* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, CreatePipeline), v1::SCOPE_ADMIN,
                request,
-               [&](const Principal&) { return Respond(pipelines_->Create(*request), response); });
+               [&](const Principal& p) {
+                 return Respond(pipelines_->Create(*request, AuthorOf(p, context)), response);
+               });
 }
 
 grpc::ServerUnaryReactor* PipelineServiceImpl::GetPipeline(grpc::CallbackServerContext* context,
@@ -166,14 +256,18 @@ grpc::Status PipelineServiceImpl::UpdatePipeline(grpc::ServerContext* context,
                                                  v1::Pipeline* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, UpdatePipeline), v1::SCOPE_ADMIN,
                request,
-               [&](const Principal&) { return Respond(pipelines_->Update(*request), response); });
+               [&](const Principal& p) {
+                 return Respond(pipelines_->Update(*request, AuthorOf(p, context)), response);
+               });
 }
 
 grpc::Status PipelineServiceImpl::DeletePipeline(grpc::ServerContext* context,
                                                  const v1::DeletePipelineRequest* request,
                                                  v1::DeletePipelineResponse*) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, DeletePipeline), v1::SCOPE_ADMIN,
-               request, [&](const Principal&) { return pipelines_->Delete(*request); });
+               request, [&](const Principal& p) {
+                 return pipelines_->Delete(*request, AuthorOf(p, context));
+               });
 }
 
 grpc::Status PipelineServiceImpl::ApplyPipeline(grpc::ServerContext* context,
@@ -181,7 +275,9 @@ grpc::Status PipelineServiceImpl::ApplyPipeline(grpc::ServerContext* context,
                                                 v1::ApplyPipelineResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ApplyPipeline), v1::SCOPE_ADMIN,
                request,
-               [&](const Principal&) { return Respond(pipelines_->Apply(*request), response); });
+               [&](const Principal& p) {
+                 return Respond(pipelines_->Apply(*request, AuthorOf(p, context)), response);
+               });
 }
 
 grpc::Status PipelineServiceImpl::ValidatePipeline(grpc::ServerContext* context,
@@ -191,6 +287,45 @@ grpc::Status PipelineServiceImpl::ValidatePipeline(grpc::ServerContext* context,
                request, [&](const Principal&) -> absl::Status {
                  *response = pipelines_->Validate(*request);
                  return absl::OkStatus();
+               });
+}
+
+grpc::Status PipelineServiceImpl::ListPipelineRevisions(
+    grpc::ServerContext* context, const v1::ListPipelineRevisionsRequest* request,
+    v1::ListPipelineRevisionsResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ListPipelineRevisions),
+               v1::SCOPE_READ, request, [&](const Principal&) {
+                 return Respond(pipelines_->ListRevisions(*request), response);
+               });
+}
+
+grpc::Status PipelineServiceImpl::GetPipelineRevision(grpc::ServerContext* context,
+                                                      const v1::GetPipelineRevisionRequest* request,
+                                                      v1::PipelineRevision* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, GetPipelineRevision),
+               v1::SCOPE_READ, request, [&](const Principal&) {
+                 return Respond(pipelines_->GetRevision(*request), response);
+               });
+}
+
+grpc::Status PipelineServiceImpl::DiffPipelineRevisions(
+    grpc::ServerContext* context, const v1::DiffPipelineRevisionsRequest* request,
+    v1::DiffPipelineRevisionsResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, DiffPipelineRevisions),
+               v1::SCOPE_READ, request, [&](const Principal&) {
+                 return Respond(pipelines_->DiffRevisions(*request), response);
+               });
+}
+
+grpc::Status AuditServiceImpl::ListAuditRecords(grpc::ServerContext* context,
+                                                const v1::ListAuditRecordsRequest* request,
+                                                v1::ListAuditRecordsResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(AuditService, ListAuditRecords), v1::SCOPE_ADMIN,
+               request, [&](const Principal&) -> absl::Status {
+                 if (deps_.audit == nullptr) {
+                   return absl::FailedPreconditionError("this server keeps no audit trail");
+                 }
+                 return Respond(deps_.audit->List(*request), response);
                });
 }
 

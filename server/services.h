@@ -18,7 +18,9 @@
 #include "release/stage_manager.h"
 #include "server/auth.h"
 #include "server/metrics.h"
+#include "storage/audit_log.h"
 #include "slipway/v1/admin_service.grpc.pb.h"
+#include "slipway/v1/audit_service.grpc.pb.h"
 #include "slipway/v1/delivery_service.grpc.pb.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
 #include "slipway/v1/preview.grpc.pb.h"
@@ -31,11 +33,26 @@ namespace slipway::server {
 struct CallDeps {
   TokenManager* tokens;
   Metrics* metrics;
+  // The audit trail; null records nothing (some tests).
+  storage::AuditLog* audit = nullptr;
 };
+
+// Who is calling and from where, for the audit trail and pipeline revisions: the peer's address
+// (for the browser API, the HTTP client's, which the gateway passes on in process) and what
+// kind of client it says it is (`slipway-client: cli|dashboard`).
+struct CallOrigin {
+  std::string address;
+  v1::RevisionSource client = v1::REVISION_SOURCE_API;
+};
+CallOrigin OriginOf(const grpc::ServerContextBase* context);
+
+// The author of a pipeline write made by `principal` on this call.
+pipeline::Author AuthorOf(const Principal& principal, const grpc::ServerContextBase* context);
 
 // Authenticates the call for `scope`, runs `fn(principal)` (returning absl::Status), and
 // returns the converted status; records the call in the metrics.
-// Every call that changes something (not Get, List, Watch, Validate or Diff) is logged once,
+// Every call that changes something (not Get, List, Watch, Validate or Diff) by a valid token
+// is appended to the audit trail (deps.audit) before its answer goes out, and logged once,
 // as "audit: <Service/Method> by token <id> ("<description>") <target fields>
 // [request_id="..."] -> <code>", or as refused when authentication failed; `request` (may be
 // null) gives the target fields.
@@ -70,6 +87,15 @@ class PipelineServiceImpl final
   grpc::Status ValidatePipeline(grpc::ServerContext* context,
                                 const v1::ValidatePipelineRequest* request,
                                 v1::ValidatePipelineResponse* response) override;
+  grpc::Status ListPipelineRevisions(grpc::ServerContext* context,
+                                     const v1::ListPipelineRevisionsRequest* request,
+                                     v1::ListPipelineRevisionsResponse* response) override;
+  grpc::Status GetPipelineRevision(grpc::ServerContext* context,
+                                   const v1::GetPipelineRevisionRequest* request,
+                                   v1::PipelineRevision* response) override;
+  grpc::Status DiffPipelineRevisions(grpc::ServerContext* context,
+                                     const v1::DiffPipelineRevisionsRequest* request,
+                                     v1::DiffPipelineRevisionsResponse* response) override;
 
  private:
   CallDeps deps_;
@@ -191,6 +217,19 @@ class PreviewServiceImpl final : public v1::PreviewService::Service {
   CallDeps deps_;
   preview::PreviewManager* previews_;
   pipeline::PipelineManager* pipelines_;
+};
+
+// AuditService: reading the audit trail needs `admin`.
+class AuditServiceImpl final : public v1::AuditService::Service {
+ public:
+  explicit AuditServiceImpl(CallDeps deps) : deps_(deps) {}
+
+  grpc::Status ListAuditRecords(grpc::ServerContext* context,
+                                const v1::ListAuditRecordsRequest* request,
+                                v1::ListAuditRecordsResponse* response) override;
+
+ private:
+  CallDeps deps_;
 };
 
 // grpc.health.v1.Health without authentication, so probes and load balancers can use it.

@@ -202,6 +202,29 @@ constexpr const char* kMigrations[] = {
     UPDATE deliveries SET spec = slipway_times_v12('slipway.v1.Delivery', spec);
     UPDATE previews SET spec = slipway_times_v12('slipway.v1.Preview', spec);
     )sql",
+    // 13: every revision of every pipeline (kept after the pipeline is deleted), and the audit
+    // trail, append-only.
+    R"sql(
+    CREATE TABLE pipeline_revisions (
+      pipeline TEXT NOT NULL,
+      revision INTEGER NOT NULL,
+      spec BLOB NOT NULL,
+      meta BLOB NOT NULL,
+      PRIMARY KEY (pipeline, revision)
+    ) WITHOUT ROWID;
+    -- A pipeline stored before history existed starts its history at its current revision.
+    INSERT INTO pipeline_revisions (pipeline, revision, spec, meta)
+      SELECT name, revision, spec, x'' FROM pipelines;
+    CREATE TABLE audit_records (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      time_ms INTEGER NOT NULL,
+      actor TEXT NOT NULL,
+      action TEXT NOT NULL,
+      target TEXT NOT NULL,
+      record BLOB NOT NULL
+    );
+    CREATE INDEX audit_by_time ON audit_records (time_ms);
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

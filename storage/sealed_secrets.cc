@@ -151,6 +151,9 @@ const std::vector<SealedTable>& SealedTables() {
        3, &v1::ResourceState::default_instance()},
       {"previews", "SELECT uid, spec FROM previews", "UPDATE previews SET spec = ?1 WHERE uid = ?2",
        1, &v1::Preview::default_instance()},
+      {"pipeline_revisions", "SELECT pipeline, revision, spec FROM pipeline_revisions",
+       "UPDATE pipeline_revisions SET spec = ?1 WHERE pipeline = ?2 AND revision = ?3", 2,
+       &v1::Pipeline::default_instance(), /*integer_key=*/1},
   };
   return *tables;
 }

@@ -49,6 +49,30 @@ std::string EventName(v1::GitEventKind kind) {
 
 }  // namespace
 
+v1::AuditRecord WebhookIntake::TriggerRecord(const v1::Delivery& d, const std::string& action,
+                                             const std::string& target,
+                                             const absl::Status& outcome) const {
+  v1::AuditRecord r;
+  const bool polled = d.client() == "poll";
+  r.set_actor_kind(polled ? v1::ACTOR_KIND_POLL : v1::ACTOR_KIND_WEBHOOK);
+  if (polled) {
+    r.set_actor(absl::StrCat("poll:", d.event().repository()));
+  } else {
+    const auto* provider = v1::Provider_descriptor()->FindValueByNumber(d.provider());
+    r.set_actor(absl::StrCat("webhook:",
+                             d.provider() == v1::PROVIDER_UNSPECIFIED || provider == nullptr
+                                 ? "generic"
+                                 : EnumShortName(provider),
+                             d.delivery_id().empty() ? "" : ":", d.delivery_id().substr(0, 128)));
+  }
+  r.set_action(absl::StrCat(polled ? "poll/" : "webhook/", action));
+  r.set_target(target);
+  r.set_request_id(d.id());
+  if (!polled) r.set_source_address(d.client());
+  r.set_outcome(storage::OutcomeOf(outcome));
+  return r;
+}
+
 IntakeResult WebhookIntake::Finish(v1::Delivery delivery, int status, std::string message) {
   delivery.set_status(status);
   delivery.set_message(message);
@@ -274,6 +298,16 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
       }
     }
   }
+  if (audit_ != nullptr) {
+    // Preview actions are committed by the preview manager before this point.
+    for (const auto& m : d.matches()) {
+      if (m.preview_action().empty()) continue;
+      audit_
+          ->Record(TriggerRecord(d, absl::StrCat("Preview/", m.preview_action()),
+                                 absl::StrCat(m.pipeline(), "/", m.preview()), absl::OkStatus()))
+          .IgnoreError();  // logged by Record
+    }
+  }
   if (starts.empty()) {
     if (previews_acted > 0) {
       return Finish(std::move(d), 200, absl::StrCat("changed ", previews_acted, " preview(s)"));
@@ -310,7 +344,17 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
         }
         d.set_status(status);
         d.set_message(message);
-        return storage::DeliveryRepository().Insert(tx, d, /*claims_id=*/status < 300);
+        RETURN_IF_ERROR(storage::DeliveryRepository().Insert(tx, d, /*claims_id=*/status < 300));
+        // In the same transaction: a run a delivery started is never without its record.
+        if (audit_ != nullptr) {
+          for (size_t i = 0; i < runs.size(); ++i) {
+            const v1::DeliveryMatch& m = d.matches(start_matches[i]);
+            RETURN_IF_ERROR(audit_->Append(
+                tx, TriggerRecord(d, "StartRun", absl::StrCat(m.pipeline(), "/", m.stage()),
+                                  runs[i].status())));
+          }
+        }
+        return absl::OkStatus();
       });
   if (result.committed.ok()) return {status, std::move(message), std::move(d)};
   if (absl::IsAlreadyExists(result.committed)) {
@@ -450,6 +494,11 @@ IntakeResult WebhookIntake::HandleGenericVerified(std::string_view token, const 
     return Finish(std::move(d), status, std::string(run.status().message()));
   }
   m->set_run_id(run->id());
+  if (audit_ != nullptr) {
+    audit_->Record(TriggerRecord(d, "StartRun", absl::StrCat(m->pipeline(), "/", m->stage()),
+                                 absl::OkStatus()))
+        .IgnoreError();  // logged by Record
+  }
   // A repeated request id got the first run back; Finish records it as a duplicate.
   return Finish(std::move(d), 200, "started 1 run(s)");
 }
@@ -463,6 +512,7 @@ IntakeResult WebhookIntake::HandleEvent(const v1::SourceEvent& event,
   d.set_delivery_id(delivery_id);
   *d.mutable_receive_time() = ProtoTime(clock_->Now());
   d.set_signature(v1::SIGNATURE_VERDICT_NOT_REQUIRED);
+  d.set_client("poll");
   *d.mutable_event() = event;
   IntakeResult r = Dispatch(std::move(d), pipelines);
   Log(r, "poll");

@@ -14,6 +14,7 @@
 #include "preview/preview_manager.h"
 #include "release/executor.h"
 #include "slipway/v1/delivery.pb.h"
+#include "storage/audit_log.h"
 #include "storage/database.h"
 #include "trigger/providers.h"
 #include "trigger/rate_limit.h"
@@ -33,10 +34,13 @@ struct IntakeResult {
 // Thread-safe. Does not own its collaborators.
 class WebhookIntake {
  public:
-  // `previews` may be null (pull-request events are then only recorded).
+  // `previews` may be null (pull-request events are then only recorded); so may `audit` (the
+  // runs and preview actions deliveries start are then not in the audit trail).
   WebhookIntake(storage::Database* db, release::Executor* executor, const Clock* clock,
-                IdGenerator* ids, preview::PreviewManager* previews = nullptr)
-      : db_(db), executor_(executor), clock_(clock), ids_(ids), previews_(previews) {}
+                IdGenerator* ids, preview::PreviewManager* previews = nullptr,
+                storage::AuditLog* audit = nullptr)
+      : db_(db), executor_(executor), clock_(clock), ids_(ids), previews_(previews),
+        audit_(audit) {}
 
   // `client` is the sender's address: rejected deliveries are recorded at most at a rate per
   // client (past it they are only counted, UnrecordedRejections). Every delivery is logged in
@@ -86,7 +90,12 @@ class WebhookIntake {
   release::Executor* executor_;
   const Clock* clock_;
   IdGenerator* ids_;
+  // An audit record of `action` done for delivery `d`.
+  v1::AuditRecord TriggerRecord(const v1::Delivery& d, const std::string& action,
+                                const std::string& target, const absl::Status& outcome) const;
+
   preview::PreviewManager* previews_;
+  storage::AuditLog* audit_;
   // 60 rejected deliveries recorded per client address at once, then one a second.
   KeyedRateLimiter rejections_{60, absl::Seconds(1), 10000};
   // 20 rejection log lines per 10 seconds.

@@ -123,7 +123,19 @@ absl::Status Scheduler::Fire(const std::string& key, absl::Time now, SchedulerRe
     start.trigger.set_source(t.schedule().cron());
     start.trigger.set_actor("scheduler");
     // One run per scheduled time, even if this Tick is repeated after a crash.
-    auto run = executor_->Start(start, absl::StrCat("schedule:", key, ":", fire_ms));
+    const std::string request_id = absl::StrCat("schedule:", key, ":", fire_ms);
+    auto run = executor_->Start(start, request_id);
+    if (audit_ != nullptr) {
+      v1::AuditRecord record;
+      record.set_actor_kind(v1::ACTOR_KIND_SCHEDULE);
+      record.set_actor("schedule");
+      record.set_actor_description(entry.cron_text);
+      record.set_action("schedule/StartRun");
+      record.set_target(absl::StrCat(entry.pipeline, "/", entry.stage));
+      record.set_request_id(request_id);
+      record.set_outcome(storage::OutcomeOf(run.status()));
+      audit_->Record(std::move(record)).IgnoreError();  // logged by Record
+    }
     if (run.ok()) {
       ++report.started;
     } else {

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/cron.h"
 #include "release/executor.h"
+#include "storage/audit_log.h"
 #include "storage/database.h"
 #include "trigger/due_index.h"
 
@@ -42,8 +43,9 @@ struct SchedulerReport {
 // that are due, not with the number of pipelines.
 class Scheduler {
  public:
-  Scheduler(storage::Database* db, release::Executor* executor, const Clock* clock)
-      : db_(db), executor_(executor), clock_(clock) {}
+  Scheduler(storage::Database* db, release::Executor* executor, const Clock* clock,
+            storage::AuditLog* audit = nullptr)
+      : db_(db), executor_(executor), clock_(clock), audit_(audit) {}
 
   absl::StatusOr<SchedulerReport> Tick();
 
@@ -71,6 +73,7 @@ class Scheduler {
   storage::Database* db_;
   release::Executor* executor_;
   const Clock* clock_;
+  storage::AuditLog* audit_;  // may be null
 
   absl::Mutex mu_;
   uint64_t feed_next_ ABSL_GUARDED_BY(mu_) = 0;

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/pipelines.h"
@@ -14,6 +15,7 @@ namespace slipway::pipeline {
 namespace {
 
 using ::slipway::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -234,6 +236,233 @@ TEST_F(PipelineManagerTest, ValidateListsEveryProblemAndWritesNothing) {
   EXPECT_FALSE(resp.valid());
   EXPECT_GE(resp.problems_size(), 2);
   EXPECT_THAT(manager_->Get("shop"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("shop")));
+}
+
+
+// A pipeline that declares arguments, with a secret one.
+v1::Pipeline WithArguments(const std::string& name) {
+  v1::Pipeline p = testing::MinimalPipeline(name);
+  auto* version = p.add_arguments();
+  version->set_name("version");
+  version->set_default_("0.0.0-${short_sha(trigger.sha)}");
+  auto* region = p.add_arguments();
+  region->set_name("region");
+  region->set_required(true);
+  auto* key = p.add_arguments();
+  key->set_name("api-key");
+  key->set_secret(true);
+  (*p.mutable_argument_overrides())["region"] = "us";
+  (*p.mutable_secret_argument_overrides())["api-key"] = "k-123-secret";
+  p.mutable_stages(0)->mutable_flow()->mutable_sequential()->mutable_steps(0)->mutable_deploy()
+      ->mutable_artifact()->set_version("${args.version}-${args.region}");
+  return p;
+}
+
+v1::ApplyPipelineRequest ApplyRequest(const v1::Pipeline& p, const std::string& message = "",
+                                      bool dry_run = false) {
+  v1::ApplyPipelineRequest r;
+  *r.mutable_pipeline() = p;
+  r.set_message(message);
+  r.set_dry_run(dry_run);
+  return r;
+}
+
+TEST_F(PipelineManagerTest, HistoryKeepsEveryRevisionWithItsAuthorAndDiffsAnyTwo) {
+  const Author alice{.actor = "token:tok-a", .description = "alice", .source = v1::REVISION_SOURCE_CLI};
+  const Author ci{.actor = "token:tok-b", .description = "ci", .source = v1::REVISION_SOURCE_API};
+  v1::Pipeline p = testing::MinimalPipeline("shop");
+  for (int i = 1; i <= 5; ++i) {
+    p.set_description(absl::StrCat("version ", i));
+    if (i == 4) p.mutable_stages(1)->set_concurrency(v1::CONCURRENCY_POLICY_FORBID);
+    clock_.Advance(absl::Minutes(1));
+    auto applied = manager_->Apply(ApplyRequest(p, absl::StrCat("change ", i)), i % 2 ? alice : ci);
+    ASSERT_OK(applied);
+    EXPECT_EQ(applied->pipeline().revision(), i);
+  }
+  v1::ListPipelineRevisionsRequest list;
+  list.set_pipeline("shop");
+  list.set_page_size(2);
+  auto page = manager_->ListRevisions(list);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->revisions_size(), 2);
+  EXPECT_EQ(page->revisions(0).revision(), 5);
+  EXPECT_EQ(page->revisions(0).actor(), "token:tok-a");
+  EXPECT_EQ(page->revisions(0).actor_description(), "alice");
+  EXPECT_EQ(page->revisions(0).source(), v1::REVISION_SOURCE_CLI);
+  EXPECT_EQ(page->revisions(0).message(), "change 5");
+  EXPECT_THAT(page->revisions(0).changed(), ElementsAre("description"));
+  EXPECT_EQ(page->revisions(1).actor(), "token:tok-b");
+  EXPECT_THAT(page->revisions(1).changed(), ElementsAre("description", "stages[prod]"));
+  EXPECT_FALSE(page->revisions(0).has_spec());  // lists carry no specs
+  list.set_page_token(page->next_page_token());
+  list.set_page_size(10);
+  page = manager_->ListRevisions(list);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->revisions_size(), 3);
+  EXPECT_EQ(page->revisions(2).revision(), 1);
+  EXPECT_TRUE(page->revisions(2).changed().empty());
+  EXPECT_TRUE(page->next_page_token().empty());
+
+  v1::DiffPipelineRevisionsRequest diff;
+  diff.set_pipeline("shop");
+  diff.set_from_revision(3);
+  diff.set_to_revision(5);
+  auto d = manager_->DiffRevisions(diff);
+  ASSERT_OK(d);
+  ASSERT_EQ(d->changes_size(), 2);
+  EXPECT_EQ(d->changes(0).path(), "description");
+  EXPECT_EQ(d->changes(0).before(), "version 3");
+  EXPECT_EQ(d->changes(0).after(), "version 5");
+  EXPECT_EQ(d->changes(1).path(), "stages[prod].concurrency");
+  EXPECT_EQ(d->changes(1).before(), "CONCURRENCY_POLICY_UNSPECIFIED");
+  EXPECT_EQ(d->changes(1).after(), "CONCURRENCY_POLICY_FORBID");
+
+  v1::GetPipelineRevisionRequest get;
+  get.set_pipeline("shop");
+  get.set_revision(2);
+  auto r2 = manager_->GetRevision(get);
+  ASSERT_OK(r2);
+  EXPECT_EQ(r2->spec().description(), "version 2");
+  EXPECT_TRUE(r2->spec().sources(0).webhook_secret().redacted());
+  EXPECT_EQ(r2->spec().sources(0).webhook_secret().value(), "");
+  get.set_revision(6);
+  EXPECT_THAT(manager_->GetRevision(get),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no revision 6")));
+  list.set_page_token("x");
+  EXPECT_THAT(manager_->ListRevisions(list),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
+}
+
+TEST_F(PipelineManagerTest, DryRunApplyShowsTheDiffAndChangesNothing) {
+  v1::Pipeline p = testing::MinimalPipeline("shop");
+  auto created = manager_->Apply(ApplyRequest(p, "", /*dry_run=*/true));
+  ASSERT_OK(created);
+  EXPECT_EQ(created->result(), v1::ApplyPipelineResponse::RESULT_CREATED);
+  EXPECT_THAT(manager_->Get("shop"), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  ASSERT_OK(manager_->Apply(ApplyRequest(p)));
+  const v1::Pipeline before = Stored("shop");
+
+  p.set_description("new words");
+  p.mutable_sources(0)->mutable_webhook_secret()->set_value("rotated-secret");
+  auto dry = manager_->Apply(ApplyRequest(p, "", true));
+  ASSERT_OK(dry);
+  EXPECT_EQ(dry->result(), v1::ApplyPipelineResponse::RESULT_UPDATED);
+  EXPECT_EQ(dry->pipeline().revision(), 1);
+  std::vector<std::string> paths;
+  for (const auto& c : dry->changes()) {
+    paths.push_back(c.path());
+    EXPECT_THAT(c.before() + c.after(), ::testing::Not(HasSubstr("s3cret")));
+    EXPECT_THAT(c.before() + c.after(), ::testing::Not(HasSubstr("rotated-secret")));
+  }
+  EXPECT_THAT(paths, ElementsAre("description", "sources[app].webhook_secret.value"));
+  EXPECT_EQ(dry->changes(1).before(), "***");
+  EXPECT_EQ(dry->changes(1).after(), "***");
+  // Nothing was written: the same stored bytes and one revision in the history.
+  EXPECT_EQ(Stored("shop").SerializeAsString(), before.SerializeAsString());
+  v1::ListPipelineRevisionsRequest list;
+  list.set_pipeline("shop");
+  auto history = manager_->ListRevisions(list);
+  ASSERT_OK(history);
+  EXPECT_EQ(history->revisions_size(), 1);
+  // An invalid spec fails the dry run as it would fail the apply.
+  p.clear_stages();
+  EXPECT_THAT(manager_->Apply(ApplyRequest(p, "", true)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stages")));
+}
+
+TEST_F(PipelineManagerTest, DeletionIsInTheHistoryAndARecreatedPipelineContinuesIt) {
+  ASSERT_OK(manager_->Apply(ApplyRequest(testing::MinimalPipeline("shop"))));
+  v1::DeletePipelineRequest del;
+  del.set_name("shop");
+  ASSERT_OK(manager_->Delete(del, Author{.actor = "token:tok-x"}));
+  auto again = manager_->Apply(ApplyRequest(testing::MinimalPipeline("shop")));
+  ASSERT_OK(again);
+  EXPECT_EQ(again->pipeline().revision(), 3);
+  v1::ListPipelineRevisionsRequest list;
+  list.set_pipeline("shop");
+  auto history = manager_->ListRevisions(list);
+  ASSERT_OK(history);
+  ASSERT_EQ(history->revisions_size(), 3);
+  EXPECT_TRUE(history->revisions(1).deleted());
+  EXPECT_EQ(history->revisions(1).actor(), "token:tok-x");
+  EXPECT_NE(history->revisions(0).uid(), history->revisions(2).uid());
+  list.set_pipeline("never");
+  EXPECT_THAT(manager_->ListRevisions(list), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+}
+
+TEST_F(PipelineManagerTest, SecretArgumentOverridesAreWriteOnly) {
+  auto applied = manager_->Apply(ApplyRequest(WithArguments("shop")));
+  ASSERT_OK(applied);
+  EXPECT_EQ(applied->pipeline().secret_argument_overrides().at("api-key"), "***");
+  auto got = manager_->Get("shop");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->secret_argument_overrides().at("api-key"), "***");
+  EXPECT_EQ(got->argument_overrides().at("region"), "us");
+  EXPECT_THAT(got->DebugString(), ::testing::Not(HasSubstr("k-123-secret")));
+  // What `get -o yaml` returned applies again unchanged: the stored secret stays.
+  auto reapplied = manager_->Apply(ApplyRequest(*got));
+  ASSERT_OK(reapplied);
+  EXPECT_EQ(reapplied->result(), v1::ApplyPipelineResponse::RESULT_UNCHANGED);
+  EXPECT_EQ(Stored("shop").secret_argument_overrides().at("api-key"), "k-123-secret");
+  // A new value is taken, and the history shows that it changed, not what to.
+  v1::Pipeline next = *got;
+  (*next.mutable_secret_argument_overrides())["api-key"] = "k-456-secret";
+  auto updated = manager_->Apply(ApplyRequest(next));
+  ASSERT_OK(updated);
+  ASSERT_EQ(updated->changes_size(), 1);
+  EXPECT_EQ(updated->changes(0).path(), "secret_argument_overrides[api-key]");
+  EXPECT_EQ(updated->changes(0).after(), "***");
+  v1::GetPipelineRevisionRequest get;
+  get.set_pipeline("shop");
+  get.set_revision(2);
+  auto r = manager_->GetRevision(get);
+  ASSERT_OK(r);
+  EXPECT_THAT(r->DebugString(), ::testing::Not(HasSubstr("k-456")));
+  EXPECT_EQ(Stored("shop").secret_argument_overrides().at("api-key"), "k-456-secret");
+}
+
+TEST_F(PipelineManagerTest, ArgumentsAreCheckedAtApplyTime) {
+  auto problems_of = [&](const v1::Pipeline& p) {
+    v1::ValidatePipelineRequest r;
+    *r.mutable_pipeline() = p;
+    std::vector<std::string> out;
+    const v1::ValidatePipelineResponse response = manager_->Validate(r);
+    for (const auto& problem : response.problems()) {
+      out.push_back(problem.field() + ": " + problem.message());
+    }
+    return out;
+  };
+  EXPECT_THAT(problems_of(WithArguments("shop")), ::testing::IsEmpty());
+  {
+    v1::Pipeline p = WithArguments("shop");
+    p.mutable_stages(0)->mutable_flow()->mutable_sequential()->mutable_steps(0)->mutable_deploy()
+        ->mutable_artifact()->set_version("${args.colour}");
+    EXPECT_THAT(problems_of(p), ElementsAre(HasSubstr("\"args.colour\": argument \"colour\" is "
+                                                      "not declared in arguments")));
+  }
+  {
+    v1::Pipeline p = WithArguments("shop");
+    p.clear_argument_overrides();  // region is required; dev's push trigger does not give it
+    EXPECT_THAT(problems_of(p), ElementsAre(AllOf(HasSubstr("stages[dev].triggers[0].git.args"),
+                                                  HasSubstr("\"region\" is required"))));
+    (*p.mutable_stages(0)->mutable_triggers(0)->mutable_git()->mutable_args())["region"] = "eu";
+    EXPECT_THAT(problems_of(p), ::testing::IsEmpty());
+  }
+  {
+    v1::Pipeline p = WithArguments("shop");
+    (*p.mutable_argument_overrides())["api-key"] = "plain";
+    (*p.mutable_argument_overrides())["nope"] = "x";
+    p.mutable_arguments(0)->set_default_("${args.region}");
+    p.mutable_arguments(1)->set_default_("eu");
+    p.add_arguments()->set_name("Bad Name");
+    EXPECT_THAT(problems_of(p),
+                ::testing::UnorderedElementsAre(
+                    HasSubstr("argument_overrides[api-key]: a secret argument"),
+                    HasSubstr("argument_overrides[nope]: argument \"nope\" is not declared"),
+                    HasSubstr("arguments[version].default: at 3: \"args.region\": a default may read"),
+                    HasSubstr("arguments[region].default: a required argument has no default"),
+                    HasSubstr("arguments[3].name: \"Bad Name\" is not an argument name")));
+  }
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "google/protobuf/util/message_differencer.h"
 #include "slipway/v1/admin_service.pb.h"
+#include "slipway/v1/audit_service.pb.h"
 #include "slipway/v1/delivery.pb.h"
 #include "slipway/v1/delivery_service.pb.h"
 #include "slipway/v1/pipeline_service.pb.h"
@@ -83,7 +84,8 @@ std::vector<const FileDescriptor*> ApiFiles() {
                                               v1::ApplyPipelineRequest::descriptor()->file(),
                                               v1::Preview::descriptor()->file(),
                                               v1::Run::descriptor()->file(),
-                                              v1::StartRunRequest::descriptor()->file()};
+                                              v1::StartRunRequest::descriptor()->file(),
+                                              v1::AuditRecord::descriptor()->file()};
   return files;
 }
 
@@ -160,6 +162,11 @@ TEST(SecretFieldWalkTest, EveryFieldThatLooksLikeACredentialIsMarked) {
       {"slipway.v1.ListRunsResponse.next_page_token", "a pagination cursor"},
       {"slipway.v1.ListReleasesRequest.page_token", "a pagination cursor"},
       {"slipway.v1.ListReleasesResponse.next_page_token", "a pagination cursor"},
+      {"slipway.v1.ListPipelineRevisionsRequest.page_token", "a pagination cursor"},
+      {"slipway.v1.ListPipelineRevisionsResponse.next_page_token", "a pagination cursor"},
+      {"slipway.v1.ListAuditRecordsRequest.page_token", "a pagination cursor"},
+      {"slipway.v1.ListAuditRecordsResponse.next_page_token", "a pagination cursor"},
+      {"slipway.v1.ArgumentSpec.secret", "whether the argument is secret, a flag"},
       {"slipway.v1.CreateTokenResponse.token", "the token's metadata; the secret is `secret`"},
       {"slipway.v1.ListTokensResponse.tokens", "token metadata; secrets are stored as hashes"},
       {"slipway.v1.ServerInfo.caller_token_id", "the token's public id, as in audit lines"},

@@ -1,0 +1,146 @@
+#include "storage/history_repository.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "storage/errors.h"
+#include "storage/sealed_secrets.h"
+
+namespace slipway::storage {
+namespace {
+
+absl::StatusOr<v1::PipelineRevision> DecodeMeta(const std::string& meta, std::string_view pipeline,
+                                                int64_t revision) {
+  v1::PipelineRevision r;
+  if (!r.ParseFromString(meta)) {
+    return absl::DataLossError(absl::StrCat("pipeline \"", std::string(pipeline), "\" revision ",
+                                            revision, ": stored record does not parse"));
+  }
+  r.set_pipeline(std::string(pipeline));
+  r.set_revision(revision);
+  return r;
+}
+
+int64_t TimeMs(const google::protobuf::Timestamp& t) {
+  auto time = TimeFromProto(t);
+  return time.has_value() ? absl::ToUnixMillis(*time) : 0;
+}
+
+}  // namespace
+
+absl::Status PipelineRevisionRepository::Put(Transaction& tx,
+                                             const v1::PipelineRevision& revision) const {
+  v1::PipelineRevision meta = revision;
+  meta.clear_spec();
+  meta.clear_pipeline();
+  meta.clear_revision();
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO pipeline_revisions (pipeline, revision, "
+                                         "spec, meta) VALUES (?, ?, ?, ?)"));
+  stmt->Bind(1, revision.pipeline())
+      .Bind(2, revision.revision())
+      .BindBlob(3, StoredBytes(tx, revision.spec()))
+      .BindBlob(4, meta.SerializeAsString());
+  absl::Status s = stmt->Run();
+  if (absl::IsAlreadyExists(s)) {
+    return AlreadyExists("pipeline revision",
+                         absl::StrCat(revision.pipeline(), "@", revision.revision()));
+  }
+  return s;
+}
+
+absl::StatusOr<v1::PipelineRevision> PipelineRevisionRepository::Get(Transaction& tx,
+                                                                     std::string_view pipeline,
+                                                                     int64_t revision) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec, meta FROM pipeline_revisions WHERE "
+                                         "pipeline = ? AND revision = ?"));
+  stmt->Bind(1, pipeline).Bind(2, revision);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("pipeline \"", std::string(pipeline),
+                                            "\" has no revision ", revision));
+  }
+  ASSIGN_OR_RETURN(v1::PipelineRevision out, DecodeMeta(stmt->ColumnBlob(1), pipeline, revision));
+  RETURN_IF_ERROR(ParseStored(tx, stmt->ColumnBlob(0), out.mutable_spec(),
+                              absl::StrCat("pipeline \"", std::string(pipeline), "\" revision ",
+                                           revision)));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::PipelineRevision>> PipelineRevisionRepository::List(
+    Transaction& tx, std::string_view pipeline, int64_t before, int limit) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("SELECT revision, meta FROM pipeline_revisions WHERE pipeline = ? "
+                              "AND (? = 0 OR revision < ?) ORDER BY revision DESC LIMIT ?"));
+  stmt->Bind(1, pipeline).Bind(2, before).Bind(3, before).Bind(4, static_cast<int64_t>(limit));
+  std::vector<v1::PipelineRevision> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(auto r, DecodeMeta(stmt->ColumnBlob(1), pipeline, stmt->ColumnInt(0)));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> PipelineRevisionRepository::Latest(Transaction& tx,
+                                                           std::string_view pipeline) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT COALESCE(MAX(revision), 0) FROM "
+                                         "pipeline_revisions WHERE pipeline = ?"));
+  stmt->Bind(1, pipeline);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  return row ? stmt->ColumnInt(0) : 0;
+}
+
+absl::StatusOr<int64_t> AuditRepository::Append(Transaction& tx,
+                                                const v1::AuditRecord& record) const {
+  v1::AuditRecord stored = record;
+  stored.clear_sequence();
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO audit_records (time_ms, actor, action, "
+                                         "target, record) VALUES (?, ?, ?, ?, ?) RETURNING seq"));
+  stmt->Bind(1, TimeMs(record.time()))
+      .Bind(2, record.actor())
+      .Bind(3, record.action())
+      .Bind(4, record.target())
+      .BindBlob(5, stored.SerializeAsString());
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return absl::InternalError("audit_records: insert returned no sequence");
+  return stmt->ColumnInt(0);
+}
+
+absl::StatusOr<std::vector<v1::AuditRecord>> AuditRepository::List(
+    Transaction& tx, const AuditQuery& q) const {
+  ASSIGN_OR_RETURN(
+      auto stmt,
+      tx.Prepare("SELECT seq, record FROM audit_records WHERE (?1 = 0 OR seq < ?1) AND "
+                 "time_ms >= ?2 AND (?3 = '' OR actor = ?3) AND (?4 = '' OR target = ?4 OR "
+                 "substr(target, 1, length(?4) + 1) = ?4 || '/') AND (?5 = '' OR "
+                 "substr(action, 1, length(?5)) = ?5) ORDER BY seq DESC LIMIT ?6"));
+  stmt->Bind(1, q.before_sequence)
+      .Bind(2, q.since_ms)
+      .Bind(3, q.actor)
+      .Bind(4, q.target)
+      .Bind(5, q.action)
+      .Bind(6, static_cast<int64_t>(q.limit));
+  std::vector<v1::AuditRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    v1::AuditRecord r;
+    if (!r.ParseFromString(stmt->ColumnBlob(1))) {
+      return absl::DataLossError(
+          absl::StrCat("audit record ", stmt->ColumnInt(0), ": stored record does not parse"));
+    }
+    r.set_sequence(stmt->ColumnInt(0));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> AuditRepository::PruneBefore(Transaction& tx, int64_t before_ms) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("DELETE FROM audit_records WHERE time_ms < ?"));
+  stmt->Bind(1, before_ms);
+  RETURN_IF_ERROR(stmt->Run());
+  return tx.Changes();
+}
+
+}  // namespace slipway::storage
