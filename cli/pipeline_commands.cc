@@ -162,6 +162,7 @@ class PipelineGroup final : public CommandGroup {
     get_->add_option("name", name_, "Pipeline name")->required();
     Example(get_, {"slipway get pipeline shop -o yaml"});
     CLI::App* history = SharedSubcommand(app, "history", "Show the revisions of a resource");
+    Example(history, {"slipway history pipeline shop"});
     history_ = history->add_subcommand("pipeline", "A pipeline's revisions, newest first");
     history_->add_option("name", name_, "Pipeline name")->required();
     Example(history_, {"slipway history pipeline shop", "slipway history pipeline shop -o json"});

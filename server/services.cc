@@ -173,11 +173,17 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const
     // One line per mutation: who, what, which request, and how it ended.
     std::string_view short_method = std::string_view(method).substr(sizeof("/slipway.v1.") - 1);
     const std::string request_id = RequestId(request);
-    if (principal.ok() && deps.audit != nullptr) {
+    // A valid token without the scope is recorded too; a call without a valid token is only
+    // logged, so that nobody without a token can fill the trail.
+    absl::StatusOr<Principal> actor = principal;
+    if (absl::IsPermissionDenied(principal.status())) {
+      actor = deps.tokens->Authenticate(AuthorizationHeader(context), v1::SCOPE_READ);
+    }
+    if (actor.ok() && deps.audit != nullptr) {
       v1::AuditRecord record;
       record.set_actor_kind(v1::ACTOR_KIND_TOKEN);
-      record.set_actor("token:" + principal->token_id);
-      record.set_actor_description(principal->description);
+      record.set_actor("token:" + actor->token_id);
+      record.set_actor_description(actor->description);
       record.set_action(std::string(short_method));
       record.set_target(AuditTargetPath(request));
       record.set_request_id(request_id);

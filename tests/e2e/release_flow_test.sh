@@ -47,9 +47,12 @@ dev_url=$(url_of "$dev_run" deploy-web)
 check "dev answers with its version" test "$(curl -fsS "$dev_url/version")" = "1.4.2"
 again=$(cli run shop/dev --arg version=1.4.2 --sha 3f2c9a1 --request-id ci-1 -o json | json "d['id']")
 check "a retried CI job with the same request id attaches to the same run" test "$again" = "$dev_run"
-out=$(cli run shop/dev --wait 2>&1); rc=$?
-check "a flow check failure exits 1" test "$rc" = 1
-check "a flow check failure names the argument" grep -q 'argument "version" was not given' <<<"$out"
+out=$(cli run shop/dev --sha 9e8d7c6b5a --wait 2>&1); rc=$?
+check "a run without --arg version takes the declared default" test "$rc" = 0
+no_arg_run=$(cli runs shop/dev -o json | json "d['runs'][0]['id']")
+check "the default is derived from the commit" test "$(curl -fsS "$(url_of "$no_arg_run" deploy-web)/version")" = "0.0.0-9e8d7c6"
+out=$(cli run shop/dev --arg version=1.4.2 --sha 3f2c9a1 --wait); rc=$?
+check "dev is back at 1.4.2 for the stages after it" test "$rc" = 0
 
 # staging promotes what dev runs; prod waits for an approval by someone else.
 check "staging promotes dev" cli run shop/staging --wait

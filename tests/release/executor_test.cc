@@ -47,6 +47,43 @@ TEST_F(ExecutorTest, AFailingFlowCheckCreatesNoRun) {
   }));
 }
 
+TEST_F(ExecutorTest, ArgumentsComeFromTheRunThenTheOverridesThenTheDefaults) {
+  auto p = Pipeline(R"([
+        {ref: web, deploy: {resource: web, artifact: {version: "${args.version}", config: {region: "${args.region}", key: "${args.key}"}}}}])");
+  auto* version = p.add_arguments();
+  version->set_name("version");
+  version->set_default_("0.0.0-${short_sha(trigger.sha)}");
+  auto* region = p.add_arguments();
+  region->set_name("region");
+  region->set_default_("us");
+  auto* key = p.add_arguments();
+  key->set_name("key");
+  key->set_secret(true);
+  key->set_required(true);
+  (*p.mutable_secret_argument_overrides())["key"] = "k-secret";
+  // The default is derived from the commit; the override beats the default.
+  (*p.mutable_argument_overrides())["region"] = "eu";
+  auto run = Start(p);
+  ASSERT_OK(run);
+  EXPECT_EQ(run->args().at("version"), "0.0.0-3f2c9a1");
+  EXPECT_EQ(run->args().at("region"), "eu");
+  // A secret argument is kept apart, so responses show it as "***".
+  EXPECT_FALSE(run->args().contains("key"));
+  EXPECT_EQ(run->secret_args().at("key"), "k-secret");
+  Settle();
+  ASSERT_EQ(driver_.applies().size(), 1u);
+  EXPECT_EQ(Get(run->id()).state(), v1::RUN_STATE_SUCCEEDED) << Get(run->id()).error();
+  // The run's own values beat both.
+  auto second = Start(p, {{"version", "2.0.0"}, {"region", "ap"}});
+  ASSERT_OK(second);
+  EXPECT_EQ(second->args().at("version"), "2.0.0");
+  EXPECT_EQ(second->args().at("region"), "ap");
+  // A required argument nobody gives refuses the run before it exists.
+  p.clear_secret_argument_overrides();
+  EXPECT_THAT(Start(p), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("args.key: required by pipeline \"shop\"")));
+}
+
 TEST_F(ExecutorTest, RetriesWithExponentialBackoffThenSucceeds) {
   driver_.FailNextApply("shop/dev/web", absl::UnavailableError("port busy"));
   driver_.FailNextApply("shop/dev/web", absl::UnavailableError("port busy"));
