@@ -71,7 +71,8 @@ class BenchServer {
  public:
   // nullptr (after printing why) if it cannot start. `http` overrides the HTTP edge's options.
   static std::unique_ptr<BenchServer> Start(const std::string& name,
-                                            const server::HttpEdgeOptions& http = {}) {
+                                            const server::HttpEdgeOptions& http = {},
+                                            bool audit = true) {
     auto b = std::unique_ptr<BenchServer>(new BenchServer());
     std::string dir = std::filesystem::temp_directory_path() / ("slipway-" + name + "-XXXXXX");
     b->dir_ = ::mkdtemp(dir.data());
@@ -81,6 +82,7 @@ class BenchServer {
     options.http_listen = "127.0.0.1:0";
     options.driver_overrides = {{"process", &b->noop_}};
     options.http = http;
+    options.audit_trail = audit;
     auto started = server::Server::Start(options, &b->clock_, &b->ids_);
     if (!started.ok()) {
       std::fprintf(stderr, "cannot start: %s\n", std::string(started.status().message()).c_str());

@@ -78,9 +78,11 @@ int main(int argc, char** argv) {
   app.add_option("--runs", runs);
   app.add_option("--clients", clients);
   app.add_option("--waiting", waiting, "runs left waiting for approval during the measurement");
+  bool no_audit = false;
+  app.add_flag("--no-audit", no_audit, "keep no audit trail (the baseline of what it costs)");
   CLI11_PARSE(app, argc, argv);
 
-  auto bench = slipway::bench::BenchServer::Start("run-bench");
+  auto bench = slipway::bench::BenchServer::Start("run-bench", {}, !no_audit);
   if (bench == nullptr || !bench->Apply(kPipeline)) return 1;
   auto channel = bench->channel();
   auto context = [&] { return bench->Context(); };

@@ -454,7 +454,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   impl->runs = std::make_unique<release::RunManager>(impl->db.get(), impl->executor.get());
 
-  CallDeps deps{impl->tokens.get(), impl->metrics.get(), impl->audit.get()};
+  storage::AuditLog* audit = options.audit_trail ? impl->audit.get() : nullptr;
+  CallDeps deps{impl->tokens.get(), impl->metrics.get(), audit};
   impl->stages =
       std::make_unique<release::StageManager>(impl->db.get(), impl->executor.get(), clock);
   preview::PreviewDeps preview_deps;
@@ -479,9 +480,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->preview_service =
       std::make_unique<PreviewServiceImpl>(deps, impl->previews.get(), impl->pipelines.get());
   impl->intake = std::make_unique<trigger::WebhookIntake>(
-      impl->db.get(), impl->executor.get(), clock, ids, impl->previews.get(), impl->audit.get());
-  impl->scheduler = std::make_unique<trigger::Scheduler>(impl->db.get(), impl->executor.get(),
-                                                         clock, impl->audit.get());
+      impl->db.get(), impl->executor.get(), clock, ids, impl->previews.get(), audit);
+  impl->scheduler =
+      std::make_unique<trigger::Scheduler>(impl->db.get(), impl->executor.get(), clock, audit);
   impl->ref_lister = std::make_unique<trigger::Libgit2RefLister>(options.data_dir + "/mirrors");
   impl->poller = std::make_unique<trigger::Poller>(impl->db.get(), impl->intake.get(),
                                                    impl->ref_lister.get(), clock);

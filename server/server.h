@@ -56,6 +56,8 @@ struct ServerOptions {
   int64_t delivery_keep = 100000;
   // Audit records older than this are pruned by the maintenance step.
   absl::Duration audit_retention = absl::Hours(24 * 365);
+  // Keep the audit trail. Only benchmarks turn it off, to measure what it costs.
+  bool audit_trail = true;
   // If set, every audit record is also appended to this file as a JSON line, for shipping.
   std::string audit_file;
   // How often previews are compared with what is known of their pull requests and branches

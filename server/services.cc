@@ -154,6 +154,21 @@ pipeline::Author AuthorOf(const Principal& principal, const grpc::ServerContextB
   return a;
 }
 
+v1::AuditRecord AuditRecordOf(const Principal& actor, std::string_view action,
+                              const google::protobuf::Message* request,
+                              const grpc::ServerContextBase* context, const absl::Status& outcome) {
+  v1::AuditRecord record;
+  record.set_actor_kind(v1::ACTOR_KIND_TOKEN);
+  record.set_actor("token:" + actor.token_id);
+  record.set_actor_description(actor.description);
+  record.set_action(std::string(action));
+  record.set_target(AuditTargetPath(request));
+  record.set_request_id(RequestId(request));
+  record.set_source_address(OriginOf(context).address);
+  record.set_outcome(storage::OutcomeOf(outcome));
+  return record;
+}
+
 grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const char* method,
                    v1::Scope scope, const google::protobuf::Message* request,
                    const std::function<absl::Status(const Principal&)>& fn) {
@@ -161,7 +176,22 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const
   auto start = std::chrono::steady_clock::now();
   absl::StatusOr<Principal> principal =
       deps.tokens->Authenticate(AuthorizationHeader(context), scope);
-  absl::Status status = principal.ok() ? fn(*principal) : principal.status();
+  const bool audited = IsMutation(method) && !IsDryRun(request);
+  std::string_view short_method = std::string_view(method).substr(sizeof("/slipway.v1.") - 1);
+  // The audit record rides with the call's first committed write (one transaction, one fsync);
+  // a call that commits nothing, or fails after committing, gets a record of its own.
+  std::shared_ptr<v1::AuditRecord> record;
+  storage::WriteRider rider;
+  if (audited && deps.audit != nullptr && principal.ok()) {
+    record = std::make_shared<v1::AuditRecord>(
+        AuditRecordOf(*principal, short_method, request, context, absl::OkStatus()));
+    rider = deps.audit->Rider(record);
+  }
+  absl::Status status = principal.status();
+  if (principal.ok()) {
+    storage::ScopedWriteRider scope_rider(record != nullptr ? &rider : nullptr);
+    status = fn(*principal);
+  }
   grpc::Status result = ToGrpcStatus(status);
   if (ErrorReason reason = ReasonOf(status); reason != ErrorReason::kNone) {
     // For clients: the typed reason, so that none has to read the message.
@@ -169,27 +199,24 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   deps.metrics->ObserveRpc(method, static_cast<int>(result.error_code()), seconds);
-  if (IsMutation(method) && !IsDryRun(request)) {
+  if (audited) {
     // One line per mutation: who, what, which request, and how it ended.
-    std::string_view short_method = std::string_view(method).substr(sizeof("/slipway.v1.") - 1);
     const std::string request_id = RequestId(request);
-    // A valid token without the scope is recorded too; a call without a valid token is only
-    // logged, so that nobody without a token can fill the trail.
-    absl::StatusOr<Principal> actor = principal;
-    if (absl::IsPermissionDenied(principal.status())) {
-      actor = deps.tokens->Authenticate(AuthorizationHeader(context), v1::SCOPE_READ);
-    }
-    if (actor.ok() && deps.audit != nullptr) {
-      v1::AuditRecord record;
-      record.set_actor_kind(v1::ACTOR_KIND_TOKEN);
-      record.set_actor("token:" + actor->token_id);
-      record.set_actor_description(actor->description);
-      record.set_action(std::string(short_method));
-      record.set_target(AuditTargetPath(request));
-      record.set_request_id(request_id);
-      record.set_source_address(OriginOf(context).address);
-      record.set_outcome(storage::OutcomeOf(status));
-      deps.audit->Record(std::move(record)).IgnoreError();  // logged by Record
+    if (deps.audit != nullptr) {
+      if (rider.committed) deps.audit->ShipCommitted(*record);
+      if (!rider.committed || !status.ok()) {
+        // A valid token without the scope is recorded too; a call without a valid token is only
+        // logged, so that nobody without a token can fill the trail.
+        absl::StatusOr<Principal> actor = principal;
+        if (absl::IsPermissionDenied(principal.status())) {
+          actor = deps.tokens->Authenticate(AuthorizationHeader(context), v1::SCOPE_READ);
+        }
+        if (actor.ok()) {
+          // logged by Record
+          deps.audit->Record(AuditRecordOf(*actor, short_method, request, context, status))
+              .IgnoreError();
+        }
+      }
     }
     if (principal.ok()) {
       spdlog::info("audit: {} by token {} (\"{}\"){}{} -> {}", short_method, principal->token_id,

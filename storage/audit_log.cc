@@ -90,6 +90,17 @@ absl::Status AuditLog::Append(Transaction& tx, v1::AuditRecord record) {
   return absl::OkStatus();
 }
 
+WriteRider AuditLog::Rider(const std::shared_ptr<v1::AuditRecord>& record) {
+  Normalize(*record);
+  WriteRider rider;
+  rider.append = [this, record](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(int64_t sequence, repo_.Append(tx, *record));
+    record->set_sequence(sequence);
+    return absl::OkStatus();
+  };
+  return rider;
+}
+
 absl::StatusOr<v1::ListAuditRecordsResponse> AuditLog::List(
     const v1::ListAuditRecordsRequest& request) {
   AuditQuery q;

@@ -4,6 +4,7 @@
 #define SLIPWAY_STORAGE_AUDIT_LOG_H_
 
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -39,6 +40,14 @@ class AuditLog {
   // The same inside the caller's transaction, for actions that write their own (the file line
   // is written at once, before the caller commits).
   absl::Status Append(Transaction& tx, v1::AuditRecord record);
+
+  // For a call being served: a rider (storage/database.h) that appends `*record` (normalized
+  // here; its sequence is set when appended) to the first write the call commits, so the change
+  // and its record share one transaction. After the call, ShipCommitted it if the rider
+  // committed, else Record it.
+  WriteRider Rider(const std::shared_ptr<v1::AuditRecord>& record);
+  // Appends a record a rider committed to the shipping file, if any.
+  void ShipCommitted(const v1::AuditRecord& record) { Ship(record); }
 
   // Newest first; INVALID_ARGUMENT for a bad page size, token or filter.
   absl::StatusOr<v1::ListAuditRecordsResponse> List(const v1::ListAuditRecordsRequest& request);

@@ -203,7 +203,8 @@ constexpr const char* kMigrations[] = {
     UPDATE previews SET spec = slipway_times_v12('slipway.v1.Preview', spec);
     )sql",
     // 13: every revision of every pipeline (kept after the pipeline is deleted), and the audit
-    // trail, append-only.
+    // trail, append-only, in time order by its sequence (no index on time: a search by time
+    // bisects the sequence, so that an append writes one B-tree and nothing else).
     R"sql(
     CREATE TABLE pipeline_revisions (
       pipeline TEXT NOT NULL,
@@ -216,14 +217,13 @@ constexpr const char* kMigrations[] = {
     INSERT INTO pipeline_revisions (pipeline, revision, spec, meta)
       SELECT name, revision, spec, x'' FROM pipelines;
     CREATE TABLE audit_records (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      seq INTEGER PRIMARY KEY,
       time_ms INTEGER NOT NULL,
       actor TEXT NOT NULL,
       action TEXT NOT NULL,
       target TEXT NOT NULL,
       record BLOB NOT NULL
     );
-    CREATE INDEX audit_by_time ON audit_records (time_ms);
     )sql",
 };
 
@@ -482,10 +482,21 @@ absl::Status Database::Migrate() {
 
 struct Database::PendingWrite {
   absl::FunctionRef<absl::Status(Transaction&)>* fn;
+  WriteRider* rider = nullptr;
   absl::Status status;
   bool done = false;
   std::vector<std::string> changed_pipelines;
 };
+
+namespace {
+thread_local WriteRider* current_rider = nullptr;
+}  // namespace
+
+ScopedWriteRider::ScopedWriteRider(WriteRider* rider) : previous_(current_rider) {
+  current_rider = rider;
+}
+
+ScopedWriteRider::~ScopedWriteRider() { current_rider = previous_; }
 
 void Transaction::NotePipelineChanged(std::string_view name) {
   if (changed_pipelines_ != nullptr) changed_pipelines_->emplace_back(name);
@@ -493,6 +504,7 @@ void Transaction::NotePipelineChanged(std::string_view name) {
 
 absl::Status Database::Write(absl::FunctionRef<absl::Status(Transaction&)> fn) {
   PendingWrite me{&fn};
+  if (current_rider != nullptr && !current_rider->committed) me.rider = current_rider;
   absl::MutexLock lock(&queue_mu_);
   queue_.push_back(&me);
   queue_mu_.Await(absl::Condition(&me.done));
@@ -533,11 +545,16 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
   bool any_ok = false;
   for (PendingWrite* w : batch) {
     tx.changed_pipelines_ = &w->changed_pipelines;
+    auto run = [&]() -> absl::Status {
+      absl::Status s = (*w->fn)(tx);
+      if (s.ok() && w->rider != nullptr) s = w->rider->append(tx);
+      return s;
+    };
     if (batch.size() == 1) {
-      w->status = (*w->fn)(tx);
+      w->status = run();
     } else {
       absl::Status sp = writer_->Step("SAVEPOINT slipway_write");
-      w->status = sp.ok() ? (*w->fn)(tx) : sp;
+      w->status = sp.ok() ? run() : sp;
       if (!w->status.ok() && sp.ok()) writer_->Step("ROLLBACK TO slipway_write").IgnoreError();
       if (sp.ok()) writer_->Step("RELEASE slipway_write").IgnoreError();
     }
@@ -548,7 +565,10 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
   if (any_ok) writes_failing_ = !end.ok();
   if (any_ok && end.ok()) {
     for (PendingWrite* w : batch) {
-      if (w->status.ok()) pipeline_changes_.Publish(w->changed_pipelines);
+      if (!w->status.ok()) continue;
+      pipeline_changes_.Publish(w->changed_pipelines);
+      // Read by the writing thread only after `done`, which is published under queue_mu_.
+      if (w->rider != nullptr) w->rider->committed = true;
     }
   }
   if (!end.ok()) {

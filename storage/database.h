@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -102,6 +103,30 @@ class Transaction {
   bool writable_;
   const SecretBox* secrets_;
   std::vector<std::string>* changed_pipelines_ = nullptr;
+};
+
+// A step that rides along with the first successful write of the thread that set it (the audit
+// record of the call that thread is serving), so that a call's change and its record commit in
+// one transaction with one fsync. See ScopedWriteRider.
+struct WriteRider {
+  // Runs in the write's transaction (its savepoint), after the write's own `fn` succeeded. An
+  // error undoes that write too.
+  std::function<absl::Status(Transaction&)> append;
+  // Set when a transaction that ran `append` committed; later writes then carry nothing.
+  bool committed = false;
+};
+
+// While alive, Database::Write on this thread attaches `rider` to its write until one commits
+// with it. Not nestable: the innermost scope wins.
+class ScopedWriteRider {
+ public:
+  explicit ScopedWriteRider(WriteRider* rider);
+  ~ScopedWriteRider();
+  ScopedWriteRider(const ScopedWriteRider&) = delete;
+  ScopedWriteRider& operator=(const ScopedWriteRider&) = delete;
+
+ private:
+  WriteRider* previous_;
 };
 
 // Thread-safe. Writes are serialized through one connection; reads use a pool of connections

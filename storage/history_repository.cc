@@ -107,16 +107,51 @@ absl::StatusOr<int64_t> AuditRepository::Append(Transaction& tx,
   return stmt->ColumnInt(0);
 }
 
+namespace {
+
+// The smallest sequence whose record is at or after `ms`, or one past the last (records are
+// appended in time order, so time rises with the sequence): a binary search over the sequence
+// with point reads, so that the table needs no index on time and appends stay cheap.
+absl::StatusOr<int64_t> FirstSequenceAt(Transaction& tx, int64_t ms) {
+  ASSIGN_OR_RETURN(auto bounds, tx.Prepare("SELECT COALESCE(MIN(seq), 1), COALESCE(MAX(seq), 0) "
+                                           "FROM audit_records"));
+  ASSIGN_OR_RETURN(bool row, bounds->Step());
+  if (!row) return int64_t{1};
+  int64_t lo = bounds->ColumnInt(0);
+  int64_t hi = bounds->ColumnInt(1) + 1;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    ASSIGN_OR_RETURN(auto at, tx.Prepare("SELECT seq, time_ms FROM audit_records WHERE seq >= ? "
+                                         "ORDER BY seq LIMIT 1"));
+    at->Bind(1, mid);
+    ASSIGN_OR_RETURN(bool found, at->Step());
+    if (!found) {  // cannot happen while mid <= MAX(seq); ends the search if it does
+      hi = mid;
+    } else if (at->ColumnInt(1) >= ms) {
+      hi = mid;
+    } else {
+      lo = at->ColumnInt(0) + 1;
+    }
+  }
+  return lo;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<v1::AuditRecord>> AuditRepository::List(
     Transaction& tx, const AuditQuery& q) const {
+  int64_t first = 0;
+  if (q.since_ms > 0) {
+    ASSIGN_OR_RETURN(first, FirstSequenceAt(tx, q.since_ms));
+  }
   ASSIGN_OR_RETURN(
       auto stmt,
       tx.Prepare("SELECT seq, record FROM audit_records WHERE (?1 = 0 OR seq < ?1) AND "
-                 "time_ms >= ?2 AND (?3 = '' OR actor = ?3) AND (?4 = '' OR target = ?4 OR "
+                 "seq >= ?2 AND (?3 = '' OR actor = ?3) AND (?4 = '' OR target = ?4 OR "
                  "substr(target, 1, length(?4) + 1) = ?4 || '/') AND (?5 = '' OR "
                  "substr(action, 1, length(?5)) = ?5) ORDER BY seq DESC LIMIT ?6"));
   stmt->Bind(1, q.before_sequence)
-      .Bind(2, q.since_ms)
+      .Bind(2, first)
       .Bind(3, q.actor)
       .Bind(4, q.target)
       .Bind(5, q.action)
@@ -137,8 +172,9 @@ absl::StatusOr<std::vector<v1::AuditRecord>> AuditRepository::List(
 }
 
 absl::StatusOr<int64_t> AuditRepository::PruneBefore(Transaction& tx, int64_t before_ms) const {
-  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("DELETE FROM audit_records WHERE time_ms < ?"));
-  stmt->Bind(1, before_ms);
+  ASSIGN_OR_RETURN(int64_t first, FirstSequenceAt(tx, before_ms));
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("DELETE FROM audit_records WHERE seq < ?"));
+  stmt->Bind(1, first);
   RETURN_IF_ERROR(stmt->Run());
   return tx.Changes();
 }
