@@ -118,6 +118,52 @@ TEST(DatabaseTest, AFailingTransactionWritesNothing) {
   EXPECT_EQ(*CountPipelines(**db), 0);
 }
 
+TEST(DatabaseTest, ARiderCommitsWithTheFirstSuccessfulWriteOfItsThreadOnly) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.File("db")});
+  ASSERT_OK(db);
+  PipelineRepository repo;
+  int appended = 0;
+  WriteRider rider;
+  rider.append = [&](Transaction& tx) -> absl::Status {
+    ++appended;
+    v1::Pipeline marker = testing::MinimalPipeline("rider");
+    marker.set_uid("u-rider");
+    return repo.Insert(tx, marker);
+  };
+  {
+    ScopedWriteRider scope(&rider);
+    // A write that fails carries it and undoes it with itself.
+    EXPECT_THAT((*db)->Write([](Transaction&) { return absl::InternalError("no"); }),
+                StatusIs(absl::StatusCode::kInternal, HasSubstr("no")));
+    EXPECT_FALSE(rider.committed);
+    EXPECT_EQ(*CountPipelines(**db), 0);
+    // The next one commits it, in its own transaction.
+    v1::Pipeline p = testing::MinimalPipeline("shop");
+    p.set_uid("u1");
+    ASSERT_OK((*db)->Write([&](Transaction& tx) { return repo.Insert(tx, p); }));
+    EXPECT_TRUE(rider.committed);
+    EXPECT_EQ(*CountPipelines(**db), 2);
+    // Later writes carry nothing; nor does another thread's.
+    v1::Pipeline q = testing::MinimalPipeline("shop2");
+    q.set_uid("u2");
+    ASSERT_OK((*db)->Write([&](Transaction& tx) { return repo.Insert(tx, q); }));
+    EXPECT_EQ(appended, 1);
+  }
+  WriteRider other;
+  other.append = [&](Transaction&) -> absl::Status {
+    ++appended;
+    return absl::OkStatus();
+  };
+  ScopedWriteRider scope(&other);
+  std::thread t([&] {
+    ASSERT_OK((*db)->Write([](Transaction&) { return absl::OkStatus(); }));
+  });
+  t.join();
+  EXPECT_FALSE(other.committed);
+  EXPECT_EQ(appended, 1);
+}
+
 class FaultInjectionTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(FaultInjectionTest, FailedDiskWriteReturnsAnErrorAndLeavesTheDatabaseUnchanged) {

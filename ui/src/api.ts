@@ -25,6 +25,8 @@ export function forgetToken(): void {
 const bearer: Interceptor = (next) => async (req) => {
   const token = storedToken();
   if (token) req.header.set("Authorization", `Bearer ${token}`);
+  // Recorded with pipeline revisions and in the audit trail as the dashboard.
+  req.header.set("Slipway-Client", "dashboard");
   return next(req);
 };
 
