@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -155,7 +155,8 @@ int main(int argc, char** argv) {
   }
   auto pct = [&](double p) { return slipway::bench::Percentile(to_first, p); };
   std::printf(
-      "{\"runs\": %d, \"waiting_runs\": %d, \"succeeded\": %d, \"errors\": %d, \"seconds\": %.3f, \"runs_per_s\": %.1f, "
+      "{\"runs\": %d, \"waiting_runs\": %d, \"succeeded\": %d, \"errors\": %d, \"seconds\": %.3f, "
+      "\"runs_per_s\": %.1f, "
       "\"start_to_first_node_p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, "
       "\"peak_rss_mb\": %.1f, \"rss_mb\": %.1f}\n",
       runs, waiting, succeeded, errors.load(), seconds, succeeded / seconds, pct(0.5), pct(0.99),

@@ -53,15 +53,15 @@ class AuditGroup final : public CommandGroup {
         Print(all, g.output);
         return 0;
       }
-      std::printf("%-25s %-34s %-36s %-24s %-22s %s\n", "TIME", "ACTOR", "ACTION", "TARGET",
-                  "FROM", "OUTCOME");
+      std::printf("%-25s %-34s %-36s %-24s %-22s %s\n", "TIME", "ACTOR", "ACTION", "TARGET", "FROM",
+                  "OUTCOME");
       for (const auto& r : all.records()) {
         std::string actor = r.actor();
         if (!r.actor_description().empty()) actor += " (" + r.actor_description() + ")";
-        std::printf("%-25s %-34s %-36s %-24s %-22s %s\n", FormatTimestamp(r.time()).c_str(),
-                    actor.c_str(), r.action().c_str(), r.target().empty() ? "-" : r.target().c_str(),
-                    r.source_address().empty() ? "-" : r.source_address().c_str(),
-                    r.outcome().c_str());
+        std::printf(
+            "%-25s %-34s %-36s %-24s %-22s %s\n", FormatTimestamp(r.time()).c_str(), actor.c_str(),
+            r.action().c_str(), r.target().empty() ? "-" : r.target().c_str(),
+            r.source_address().empty() ? "-" : r.source_address().c_str(), r.outcome().c_str());
       }
       return 0;
     });

@@ -230,8 +230,8 @@ class PipelineGroup final : public CommandGroup {
             resp.result() == v1::ApplyPipelineResponse::RESULT_CREATED   ? "would be created"
             : resp.result() == v1::ApplyPipelineResponse::RESULT_UPDATED ? "would be updated"
                                                                          : "is unchanged";
-        std::printf("pipeline/%s %s (dry run, nothing written)%s\n",
-                    resp.pipeline().name().c_str(), would, resp.changes_size() > 0 ? ":" : "");
+        std::printf("pipeline/%s %s (dry run, nothing written)%s\n", resp.pipeline().name().c_str(),
+                    would, resp.changes_size() > 0 ? ":" : "");
         PrintChanges(resp.changes());
         return 0;
       }
@@ -354,12 +354,12 @@ class PipelineGroup final : public CommandGroup {
       for (const auto& r : all.revisions()) {
         std::string actor = r.actor().empty() ? "-" : r.actor();
         if (!r.actor_description().empty()) actor += " (" + r.actor_description() + ")";
-        std::string changed = r.deleted()            ? "(deleted)"
+        std::string changed = r.deleted()             ? "(deleted)"
                               : r.changed_size() == 0 ? "(created)"
                                                       : absl::StrJoin(r.changed(), ",");
         std::printf("%-9lld %-25s %-28s %-10s %-30s %s\n", static_cast<long long>(r.revision()),
-                    FormatTimestamp(r.create_time()).c_str(), actor.c_str(),
-                    SourceName(r.source()), changed.c_str(), r.message().c_str());
+                    FormatTimestamp(r.create_time()).c_str(), actor.c_str(), SourceName(r.source()),
+                    changed.c_str(), r.message().c_str());
       }
       return 0;
     }

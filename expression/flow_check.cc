@@ -80,15 +80,16 @@ class Checker {
     }
   }
 
-  void Expr(const std::string& field, const std::string& text, const std::set<std::string>* finished,
-            bool artifact) {
+  void Expr(const std::string& field, const std::string& text,
+            const std::set<std::string>* finished, bool artifact) {
     if (text.find("${") == std::string::npos) return;
     auto t = Template::Parse(text);
     if (!t.ok()) {
       problems_.push_back(absl::StrCat(field, ": ", t.status().message()));
       return;
     }
-    absl::Status s = t->Check([&](const std::string& path) { return Resolve(path, finished, artifact); });
+    absl::Status s =
+        t->Check([&](const std::string& path) { return Resolve(path, finished, artifact); });
     if (!s.ok()) problems_.push_back(absl::StrCat(field, ": ", s.message()));
   }
 
@@ -132,11 +133,12 @@ class Checker {
     }
     if (root == "artifact") {
       if (!artifact) return bad("artifact values exist only in a resource's settings");
-      bool ok = (parts.size() == 2 && (parts[1] == "image" || parts[1] == "sha" ||
-                                       parts[1] == "version")) ||
+      bool ok = (parts.size() == 2 &&
+                 (parts[1] == "image" || parts[1] == "sha" || parts[1] == "version")) ||
                 (parts.size() == 3 && parts[1] == "config");
       return ok ? absl::OkStatus()
-                : bad("use artifact.image, artifact.sha, artifact.version or artifact.config.<key>");
+                : bad("use artifact.image, artifact.sha, artifact.version or "
+                      "artifact.config.<key>");
     }
     if (root == "refs") {
       if (finished == nullptr) return bad("node outputs cannot be read here");
@@ -151,8 +153,7 @@ class Checker {
       const auto& fields = OutputFields(it->second);
       if (!fields.contains(parts[2])) {
         return bad(absl::StrCat("node \"", parts[1], "\" has no output \"", parts[2], "\" (",
-                                fields.empty() ? "it has none" : absl::StrJoin(fields, ", "),
-                                ")"));
+                                fields.empty() ? "it has none" : absl::StrJoin(fields, ", "), ")"));
       }
       return absl::OkStatus();
     }
@@ -167,7 +168,8 @@ class Checker {
         Expr(f + ".deploy.artifact.image", a.image(), &done, false);
         Expr(f + ".deploy.artifact.sha", a.sha(), &done, false);
         Expr(f + ".deploy.artifact.version", a.version(), &done, false);
-        for (const auto& [k, v] : a.config()) Expr(f + ".deploy.artifact.config." + k, v, &done, false);
+        for (const auto& [k, v] : a.config())
+          Expr(f + ".deploy.artifact.config." + k, v, &done, false);
         break;
       }
       case v1::Step::kRunJob:

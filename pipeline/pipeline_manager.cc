@@ -5,13 +5,13 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "google/protobuf/util/message_differencer.h"
-#include "absl/strings/numbers.h"
 #include "common/utf8.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "pipeline/secrets.h"
 #include "pipeline/spec_diff.h"
 #include "pipeline/validation.h"
@@ -197,17 +197,17 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Create(const v1::CreatePipelineReq
   RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(p)));
   // Token URLs are returned once and never stored in plain text (not even in the request log).
   std::map<std::string, std::string> urls;
-  ASSIGN_OR_RETURN(v1::Pipeline created,
-                   storage::WriteOnce<v1::Pipeline>(
-                       *db_, "CreatePipeline", request.request_id(), request, NowMs(),
-                       [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
-                         RETURN_IF_ERROR(StampNew(tx, p));
-                         RETURN_IF_ERROR(repo_.Insert(tx, p));
-                         RETURN_IF_ERROR(SyncWebhookTokens(tx, p, &urls));
-                         RETURN_IF_ERROR(
-                             RecordRevision(tx, p, author, request.message(), {}, false));
-                         return Redacted(p);
-                       }));
+  ASSIGN_OR_RETURN(
+      v1::Pipeline created,
+      storage::WriteOnce<v1::Pipeline>(
+          *db_, "CreatePipeline", request.request_id(), request, NowMs(),
+          [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
+            RETURN_IF_ERROR(StampNew(tx, p));
+            RETURN_IF_ERROR(repo_.Insert(tx, p));
+            RETURN_IF_ERROR(SyncWebhookTokens(tx, p, &urls));
+            RETURN_IF_ERROR(RecordRevision(tx, p, author, request.message(), {}, false));
+            return Redacted(p);
+          }));
   Invalidate(created.name());
   for (auto& [k, v] : urls) (*created.mutable_new_webhook_urls())[k] = v;
   return created;

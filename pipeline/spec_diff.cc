@@ -76,7 +76,8 @@ class Differ {
     for (int i = 0; i < d->field_count(); ++i) {
       const FieldDescriptor* f = d->field(i);
       if (top && f->number() >= 100) continue;
-      std::string path = prefix.empty() ? std::string(f->name()) : absl::StrCat(prefix, ".", f->name());
+      std::string path =
+          prefix.empty() ? std::string(f->name()) : absl::StrCat(prefix, ".", f->name());
       if (f->is_map()) {
         Map(a, b, f, path);
       } else if (f->is_repeated()) {
@@ -108,8 +109,8 @@ class Differ {
     }
     const bool secret = SensitivityOf(f) == v1::SENSITIVITY_SECRET &&
                         f->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
-    const bool differs =
-        secret ? r->GetString(a, f) != r->GetString(b, f) : ValueText(a, f, 0) != ValueText(b, f, 0);
+    const bool differs = secret ? r->GetString(a, f) != r->GetString(b, f)
+                                : ValueText(a, f, 0) != ValueText(b, f, 0);
     if (!differs) return;
     const bool ha = f->has_presence() ? r->HasField(a, f) : true;
     const bool hb = f->has_presence() ? r->HasField(b, f) : true;

@@ -3,11 +3,11 @@
 // concurrent starts share one group commit.
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/error_reason.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "absl/container/flat_hash_map.h"
 #include "expression/expression.h"
 #include "expression/flow_check.h"
 #include "release/active_run.h"
@@ -119,15 +119,15 @@ absl::Status ResolveArguments(const v1::Pipeline& pipeline,
       absl::StatusOr<std::string> v =
           t.ok() ? t->Evaluate(known) : absl::StatusOr<std::string>(t.status());
       if (!v.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("arguments[", a.name(), "].default: ",
-                                                       v.status().message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("arguments[", a.name(), "].default: ", v.status().message()));
       }
       value = *std::move(v);
     } else if (a.required()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "args.", a.name(), ": required by pipeline \"", pipeline.name(),
-          "\" and not given (give it with the run, or set it in argument_overrides)",
-          a.description().empty() ? "" : absl::StrCat("; ", a.description())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("args.", a.name(), ": required by pipeline \"", pipeline.name(),
+                       "\" and not given (give it with the run, or set it in argument_overrides)",
+                       a.description().empty() ? "" : absl::StrCat("; ", a.description())));
     } else {
       continue;
     }

@@ -22,9 +22,9 @@ namespace {
 namespace pb = google::protobuf;
 
 constexpr std::string_view kPrefix = "/slipway.v1.";
-constexpr std::array<std::string_view, 6> kServices = {
-    "PipelineService", "AdminService",   "AuditService",
-    "ReleaseService",  "DeliveryService", "PreviewService"};
+constexpr std::array<std::string_view, 6> kServices = {"PipelineService", "AdminService",
+                                                       "AuditService",    "ReleaseService",
+                                                       "DeliveryService", "PreviewService"};
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -244,8 +244,12 @@ struct ConnectGateway::Impl {
     }
     // For the audit trail and pipeline revisions: whose call this is, and the client it says
     // it is (the dashboard sends "slipway-client: dashboard").
-    ctx->AddMetadata("slipway-peer", r.client);
-    if (std::string client = Header(r, "slipway-client"); client == "dashboard" || client == "cli") {
+    if (!options.peer_key.empty()) {
+      ctx->AddMetadata("slipway-gateway-key", options.peer_key);
+      ctx->AddMetadata("slipway-peer", r.client);
+    }
+    if (std::string client = Header(r, "slipway-client");
+        client == "dashboard" || client == "cli") {
       ctx->AddMetadata("slipway-client", client);
     }
     ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));

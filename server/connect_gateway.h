@@ -38,6 +38,9 @@ struct ConnectGatewayOptions {
   int max_streams = 64;
   // How often a quiet stream checks that its client is still there.
   absl::Duration stream_check = absl::Milliseconds(500);
+  // Sent with each call as `slipway-gateway-key`, beside the HTTP client's address
+  // (`slipway-peer`): the services believe that address only with this process's key.
+  std::string peer_key;
 };
 
 // Connect's name and HTTP status for a gRPC status code (0 to 16); "unknown" and 500 for any

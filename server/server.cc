@@ -156,6 +156,8 @@ struct Server::Impl {
   std::unique_ptr<ConnectGateway> connect;
   std::unique_ptr<HttpRoutes> routes;
   std::unique_ptr<HttpEdge> http_edge;
+  // Lets the browser API's gateway pass on its clients' addresses (CallDeps::gateway_key).
+  std::string gateway_key;
   int grpc_port = 0;
   int http_port = 0;
   std::atomic<bool> ready{false};
@@ -278,7 +280,9 @@ struct Server::Impl {
     // The browser API calls the gRPC services in process: same code, auth and audit.
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 << 20);
-    connect = std::make_unique<ConnectGateway>(grpc_server->InProcessChannel(args));
+    ConnectGatewayOptions gateway;
+    gateway.peer_key = gateway_key;
+    connect = std::make_unique<ConnectGateway>(grpc_server->InProcessChannel(args), gateway);
     routes = std::make_unique<HttpRoutes>(HttpRoutes::Deps{
         .intake = intake.get(),
         .metrics = metrics.get(),
@@ -455,7 +459,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->runs = std::make_unique<release::RunManager>(impl->db.get(), impl->executor.get());
 
   storage::AuditLog* audit = options.audit_trail ? impl->audit.get() : nullptr;
-  CallDeps deps{impl->tokens.get(), impl->metrics.get(), audit};
+  impl->gateway_key = ids->RandomHex(32);
+  CallDeps deps{impl->tokens.get(), impl->metrics.get(), audit, impl->gateway_key};
   impl->stages =
       std::make_unique<release::StageManager>(impl->db.get(), impl->executor.get(), clock);
   preview::PreviewDeps preview_deps;
@@ -479,15 +484,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   RETURN_IF_ERROR(impl->previews->Load());
   impl->preview_service =
       std::make_unique<PreviewServiceImpl>(deps, impl->previews.get(), impl->pipelines.get());
-  impl->intake = std::make_unique<trigger::WebhookIntake>(
-      impl->db.get(), impl->executor.get(), clock, ids, impl->previews.get(), audit);
+  impl->intake = std::make_unique<trigger::WebhookIntake>(impl->db.get(), impl->executor.get(),
+                                                          clock, ids, impl->previews.get(), audit);
   impl->scheduler =
       std::make_unique<trigger::Scheduler>(impl->db.get(), impl->executor.get(), clock, audit);
   impl->ref_lister = std::make_unique<trigger::Libgit2RefLister>(options.data_dir + "/mirrors");
   impl->poller = std::make_unique<trigger::Poller>(impl->db.get(), impl->intake.get(),
                                                    impl->ref_lister.get(), clock);
-  impl->delivery_service = std::make_unique<DeliveryServiceImpl>(
-      deps, impl->intake.get());
+  impl->delivery_service = std::make_unique<DeliveryServiceImpl>(deps, impl->intake.get());
   impl->resource_logs = std::make_unique<release::ResourceLogReader>(impl->db.get(), exec.drivers);
   impl->release_service = std::make_unique<ReleaseServiceImpl>(
       deps, impl->runs.get(), impl->stages.get(), impl->resource_logs.get());

@@ -1,5 +1,6 @@
 #include "server/services.h"
 
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -128,13 +129,18 @@ std::string Metadata(const grpc::ServerContextBase* context, const char* key) {
   return std::string(it->second.data(), std::min<size_t>(it->second.size(), 256));
 }
 
-CallOrigin OriginOf(const grpc::ServerContextBase* context) {
+CallOrigin OriginOf(const CallDeps& deps, const grpc::ServerContextBase* context) {
   CallOrigin out;
   out.address = context->peer();
-  // Only the in-process channel (the browser API's gateway) may say whose call it passes on.
-  if (absl::StartsWith(out.address, "inproc")) {
-    if (std::string peer = Metadata(context, "slipway-peer"); !peer.empty()) {
-      out.address = absl::StrCat("http:", peer);
+  // Only the browser API's gateway, which knows this process's key, may say whose call it
+  // passes on.
+  if (!deps.gateway_key.empty()) {
+    const std::string key = Metadata(context, "slipway-gateway-key");
+    if (key.size() == deps.gateway_key.size() &&
+        CRYPTO_memcmp(key.data(), deps.gateway_key.data(), key.size()) == 0) {
+      if (std::string peer = Metadata(context, "slipway-peer"); !peer.empty()) {
+        out.address = absl::StrCat("http:", peer.substr(0, 64));
+      }
     }
   }
   std::string client = Metadata(context, "slipway-client");
@@ -146,15 +152,18 @@ CallOrigin OriginOf(const grpc::ServerContextBase* context) {
   return out;
 }
 
-pipeline::Author AuthorOf(const Principal& principal, const grpc::ServerContextBase* context) {
+pipeline::Author AuthorOf(const CallDeps& deps, const Principal& principal,
+                          const grpc::ServerContextBase* context) {
   pipeline::Author a;
   a.actor = "token:" + principal.token_id;
   a.description = principal.description;
-  a.source = OriginOf(context).client;
+  a.source = OriginOf(deps, context).client;
   return a;
 }
 
-v1::AuditRecord AuditRecordOf(const Principal& actor, std::string_view action,
+namespace {
+
+v1::AuditRecord AuditRecordOf(const CallDeps& deps, const Principal& actor, std::string_view action,
                               const google::protobuf::Message* request,
                               const grpc::ServerContextBase* context, const absl::Status& outcome) {
   v1::AuditRecord record;
@@ -164,10 +173,12 @@ v1::AuditRecord AuditRecordOf(const Principal& actor, std::string_view action,
   record.set_action(std::string(action));
   record.set_target(AuditTargetPath(request));
   record.set_request_id(RequestId(request));
-  record.set_source_address(OriginOf(context).address);
+  record.set_source_address(OriginOf(deps, context).address);
   record.set_outcome(storage::OutcomeOf(outcome));
   return record;
 }
+
+}  // namespace
 
 grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const char* method,
                    v1::Scope scope, const google::protobuf::Message* request,
@@ -184,7 +195,7 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const
   storage::WriteRider rider;
   if (audited && deps.audit != nullptr && principal.ok()) {
     record = std::make_shared<v1::AuditRecord>(
-        AuditRecordOf(*principal, short_method, request, context, absl::OkStatus()));
+        AuditRecordOf(deps, *principal, short_method, request, context, absl::OkStatus()));
     rider = deps.audit->Rider(record);
   }
   absl::Status status = principal.status();
@@ -213,7 +224,7 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const
         }
         if (actor.ok()) {
           // logged by Record
-          deps.audit->Record(AuditRecordOf(*actor, short_method, request, context, status))
+          deps.audit->Record(AuditRecordOf(deps, *actor, short_method, request, context, status))
               .IgnoreError();
         }
       }
@@ -242,9 +253,9 @@ grpc::Status PipelineServiceImpl::CreatePipeline(grpc::ServerContext* context,
                                                  const v1::CreatePipelineRequest* request,
                                                  v1::Pipeline* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, CreatePipeline), v1::SCOPE_ADMIN,
-               request,
-               [&](const Principal& p) {
-                 return Respond(pipelines_->Create(*request, AuthorOf(p, context)), response);
+               request, [&](const Principal& p) {
+                 return Respond(pipelines_->Create(*request, AuthorOf(deps_, p, context)),
+                                response);
                });
 }
 
@@ -288,9 +299,9 @@ grpc::Status PipelineServiceImpl::UpdatePipeline(grpc::ServerContext* context,
                                                  const v1::UpdatePipelineRequest* request,
                                                  v1::Pipeline* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, UpdatePipeline), v1::SCOPE_ADMIN,
-               request,
-               [&](const Principal& p) {
-                 return Respond(pipelines_->Update(*request, AuthorOf(p, context)), response);
+               request, [&](const Principal& p) {
+                 return Respond(pipelines_->Update(*request, AuthorOf(deps_, p, context)),
+                                response);
                });
 }
 
@@ -299,7 +310,7 @@ grpc::Status PipelineServiceImpl::DeletePipeline(grpc::ServerContext* context,
                                                  v1::DeletePipelineResponse*) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, DeletePipeline), v1::SCOPE_ADMIN,
                request, [&](const Principal& p) {
-                 return pipelines_->Delete(*request, AuthorOf(p, context));
+                 return pipelines_->Delete(*request, AuthorOf(deps_, p, context));
                });
 }
 
@@ -307,9 +318,8 @@ grpc::Status PipelineServiceImpl::ApplyPipeline(grpc::ServerContext* context,
                                                 const v1::ApplyPipelineRequest* request,
                                                 v1::ApplyPipelineResponse* response) {
   return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, ApplyPipeline), v1::SCOPE_ADMIN,
-               request,
-               [&](const Principal& p) {
-                 return Respond(pipelines_->Apply(*request, AuthorOf(p, context)), response);
+               request, [&](const Principal& p) {
+                 return Respond(pipelines_->Apply(*request, AuthorOf(deps_, p, context)), response);
                });
 }
 
@@ -335,10 +345,9 @@ grpc::Status PipelineServiceImpl::ListPipelineRevisions(
 grpc::Status PipelineServiceImpl::GetPipelineRevision(grpc::ServerContext* context,
                                                       const v1::GetPipelineRevisionRequest* request,
                                                       v1::PipelineRevision* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, GetPipelineRevision),
-               v1::SCOPE_READ, request, [&](const Principal&) {
-                 return Respond(pipelines_->GetRevision(*request), response);
-               });
+  return Serve(
+      deps_, context, SLIPWAY_METHOD(PipelineService, GetPipelineRevision), v1::SCOPE_READ, request,
+      [&](const Principal&) { return Respond(pipelines_->GetRevision(*request), response); });
 }
 
 grpc::Status PipelineServiceImpl::DiffPipelineRevisions(

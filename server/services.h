@@ -18,13 +18,13 @@
 #include "release/stage_manager.h"
 #include "server/auth.h"
 #include "server/metrics.h"
-#include "storage/audit_log.h"
 #include "slipway/v1/admin_service.grpc.pb.h"
 #include "slipway/v1/audit_service.grpc.pb.h"
 #include "slipway/v1/delivery_service.grpc.pb.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
 #include "slipway/v1/preview.grpc.pb.h"
 #include "slipway/v1/release_service.grpc.pb.h"
+#include "storage/audit_log.h"
 #include "trigger/intake.h"
 
 namespace slipway::server {
@@ -35,6 +35,9 @@ struct CallDeps {
   Metrics* metrics;
   // The audit trail; null records nothing (some tests).
   storage::AuditLog* audit = nullptr;
+  // The browser API gateway's key (ConnectGatewayOptions::peer_key): a call carrying it may say
+  // whose HTTP request it passes on. Random per process; empty trusts no call.
+  std::string gateway_key;
 };
 
 // Who is calling and from where, for the audit trail and pipeline revisions: the peer's address
@@ -44,10 +47,11 @@ struct CallOrigin {
   std::string address;
   v1::RevisionSource client = v1::REVISION_SOURCE_API;
 };
-CallOrigin OriginOf(const grpc::ServerContextBase* context);
+CallOrigin OriginOf(const CallDeps& deps, const grpc::ServerContextBase* context);
 
 // The author of a pipeline write made by `principal` on this call.
-pipeline::Author AuthorOf(const Principal& principal, const grpc::ServerContextBase* context);
+pipeline::Author AuthorOf(const CallDeps& deps, const Principal& principal,
+                          const grpc::ServerContextBase* context);
 
 // Authenticates the call for `scope`, runs `fn(principal)` (returning absl::Status), and
 // returns the converted status; records the call in the metrics.

@@ -115,9 +115,10 @@ absl::StatusOr<v1::ListAuditRecordsResponse> AuditLog::List(
     return absl::InvalidArgumentError(
         "page_token: not a token returned by ListAuditRecords; start again without it");
   }
-  for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"actor", &request.actor()},
-                                    {"target", &request.target()},
-                                    {"action", &request.action()}}) {
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string*>{"actor", &request.actor()},
+        {"target", &request.target()},
+        {"action", &request.action()}}) {
     if (value->size() > kMaxFilterBytes) {
       return absl::InvalidArgumentError(
           absl::StrCat(name, ": at most ", kMaxFilterBytes, " bytes"));

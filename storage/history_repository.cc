@@ -56,13 +56,13 @@ absl::StatusOr<v1::PipelineRevision> PipelineRevisionRepository::Get(Transaction
   stmt->Bind(1, pipeline).Bind(2, revision);
   ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) {
-    return absl::NotFoundError(absl::StrCat("pipeline \"", std::string(pipeline),
-                                            "\" has no revision ", revision));
+    return absl::NotFoundError(
+        absl::StrCat("pipeline \"", std::string(pipeline), "\" has no revision ", revision));
   }
   ASSIGN_OR_RETURN(v1::PipelineRevision out, DecodeMeta(stmt->ColumnBlob(1), pipeline, revision));
-  RETURN_IF_ERROR(ParseStored(tx, stmt->ColumnBlob(0), out.mutable_spec(),
-                              absl::StrCat("pipeline \"", std::string(pipeline), "\" revision ",
-                                           revision)));
+  RETURN_IF_ERROR(
+      ParseStored(tx, stmt->ColumnBlob(0), out.mutable_spec(),
+                  absl::StrCat("pipeline \"", std::string(pipeline), "\" revision ", revision)));
   return out;
 }
 
@@ -138,18 +138,17 @@ absl::StatusOr<int64_t> FirstSequenceAt(Transaction& tx, int64_t ms) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<v1::AuditRecord>> AuditRepository::List(
-    Transaction& tx, const AuditQuery& q) const {
+absl::StatusOr<std::vector<v1::AuditRecord>> AuditRepository::List(Transaction& tx,
+                                                                   const AuditQuery& q) const {
   int64_t first = 0;
   if (q.since_ms > 0) {
     ASSIGN_OR_RETURN(first, FirstSequenceAt(tx, q.since_ms));
   }
   ASSIGN_OR_RETURN(
-      auto stmt,
-      tx.Prepare("SELECT seq, record FROM audit_records WHERE (?1 = 0 OR seq < ?1) AND "
-                 "seq >= ?2 AND (?3 = '' OR actor = ?3) AND (?4 = '' OR target = ?4 OR "
-                 "substr(target, 1, length(?4) + 1) = ?4 || '/') AND (?5 = '' OR "
-                 "substr(action, 1, length(?5)) = ?5) ORDER BY seq DESC LIMIT ?6"));
+      auto stmt, tx.Prepare("SELECT seq, record FROM audit_records WHERE (?1 = 0 OR seq < ?1) AND "
+                            "seq >= ?2 AND (?3 = '' OR actor = ?3) AND (?4 = '' OR target = ?4 OR "
+                            "substr(target, 1, length(?4) + 1) = ?4 || '/') AND (?5 = '' OR "
+                            "substr(action, 1, length(?5)) = ?5) ORDER BY seq DESC LIMIT ?6"));
   stmt->Bind(1, q.before_sequence)
       .Bind(2, first)
       .Bind(3, q.actor)

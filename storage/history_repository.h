@@ -26,8 +26,7 @@ class PipelineRevisionRepository {
   absl::StatusOr<v1::PipelineRevision> Get(Transaction& tx, std::string_view pipeline,
                                            int64_t revision) const;
   // Newest first, revisions below `before` (0: from the newest), at most `limit`, without specs.
-  absl::StatusOr<std::vector<v1::PipelineRevision>> List(Transaction& tx,
-                                                         std::string_view pipeline,
+  absl::StatusOr<std::vector<v1::PipelineRevision>> List(Transaction& tx, std::string_view pipeline,
                                                          int64_t before, int limit) const;
   // The pipeline's highest revision number, 0 if it has none.
   absl::StatusOr<int64_t> Latest(Transaction& tx, std::string_view pipeline) const;

@@ -1,10 +1,10 @@
 #include "storage/sealed_secrets.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
-#include <functional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -48,8 +48,10 @@ bool MayHoldSlow(const Descriptor* d) {
     bool found = false;
     for (int i = 0; i < t->field_count() && !found; ++i) {
       const FieldDescriptor* f = t->field(i);
-      if (IsSecret(f)) found = true;
-      else if (f->message_type() != nullptr && !f->is_map()) found = visit(f->message_type());
+      if (IsSecret(f))
+        found = true;
+      else if (f->message_type() != nullptr && !f->is_map())
+        found = visit(f->message_type());
     }
     (*cache)[t] = found;
     return found;
@@ -66,8 +68,8 @@ absl::Status ForEachSecret(Message* m, const std::function<absl::Status(std::str
   r->ListFields(*m, &fields);
   for (const FieldDescriptor* f : fields) {
     if (IsSecret(f)) {
-      if (f->is_map() && f->message_type()->map_value()->cpp_type() ==
-                             FieldDescriptor::CPPTYPE_STRING) {
+      if (f->is_map() &&
+          f->message_type()->map_value()->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
         const FieldDescriptor* value = f->message_type()->map_value();
         for (int i = 0; i < r->FieldSize(*m, f); ++i) {
           std::string v = r->GetRepeatedMessage(*m, f, i).GetReflection()->GetString(
@@ -139,8 +141,8 @@ struct SealedTable {
 
 const std::vector<SealedTable>& SealedTables() {
   static const auto* tables = new std::vector<SealedTable>{
-      {"pipelines", "SELECT name, spec FROM pipelines", "UPDATE pipelines SET spec = ?1 WHERE name = ?2",
-       1, &v1::Pipeline::default_instance()},
+      {"pipelines", "SELECT name, spec FROM pipelines",
+       "UPDATE pipelines SET spec = ?1 WHERE name = ?2", 1, &v1::Pipeline::default_instance()},
       {"runs", "SELECT id, spec FROM runs", "UPDATE runs SET spec = ?1 WHERE id = ?2", 1,
        &v1::Run::default_instance()},
       {"releases", "SELECT pipeline, stage, number, spec FROM releases",
@@ -211,7 +213,8 @@ absl::Status ParseStored(const Transaction& tx, std::string_view bytes, Message*
   }
   if (tx.secrets() == nullptr || !AnySecretValue(*message)) return absl::OkStatus();
   absl::Status s = OpenSecrets(message, *tx.secrets());
-  if (!s.ok()) return absl::DataLossError(absl::StrCat("storage: ", std::string(what), ": ", s.message()));
+  if (!s.ok())
+    return absl::DataLossError(absl::StrCat("storage: ", std::string(what), ": ", s.message()));
   return absl::OkStatus();
 }
 
@@ -219,9 +222,11 @@ absl::Status CheckSecretKey(Database& db, const SecretBox& box) {
   return db.Read([&](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(std::string recorded, RecordedKeyId(tx));
     if (!recorded.empty() && recorded != box.key_id()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--secret-key-file: this key (id ", box.key_id(), ") is not the one the database's "
-          "secrets are sealed with (id ", recorded, "); give the key file it was created with"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("--secret-key-file: this key (id ", box.key_id(),
+                       ") is not the one the database's "
+                       "secrets are sealed with (id ",
+                       recorded, "); give the key file it was created with"));
     }
     return absl::OkStatus();
   });
@@ -287,9 +292,9 @@ absl::StatusOr<int64_t> SealStoredSecrets(Database& db, const SecretBox& box,
         ++rewritten;
       }
     }
-    ASSIGN_OR_RETURN(auto put, tx.Prepare(
-        "INSERT INTO settings (name, value) VALUES (?1, ?2) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value"));
+    ASSIGN_OR_RETURN(auto put,
+                     tx.Prepare("INSERT INTO settings (name, value) VALUES (?1, ?2) "
+                                "ON CONFLICT (name) DO UPDATE SET value = excluded.value"));
     put->Bind(1, kKeyIdSetting).Bind(2, box.key_id());
     return put->Run();
   }));

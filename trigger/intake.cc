@@ -495,8 +495,9 @@ IntakeResult WebhookIntake::HandleGenericVerified(std::string_view token, const 
   }
   m->set_run_id(run->id());
   if (audit_ != nullptr) {
-    audit_->Record(TriggerRecord(d, "StartRun", absl::StrCat(m->pipeline(), "/", m->stage()),
-                                 absl::OkStatus()))
+    audit_
+        ->Record(TriggerRecord(d, "StartRun", absl::StrCat(m->pipeline(), "/", m->stage()),
+                               absl::OkStatus()))
         .IgnoreError();  // logged by Record
   }
   // A repeated request id got the first run back; Finish records it as a duplicate.

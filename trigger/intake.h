@@ -39,7 +39,11 @@ class WebhookIntake {
   WebhookIntake(storage::Database* db, release::Executor* executor, const Clock* clock,
                 IdGenerator* ids, preview::PreviewManager* previews = nullptr,
                 storage::AuditLog* audit = nullptr)
-      : db_(db), executor_(executor), clock_(clock), ids_(ids), previews_(previews),
+      : db_(db),
+        executor_(executor),
+        clock_(clock),
+        ids_(ids),
+        previews_(previews),
         audit_(audit) {}
 
   // `client` is the sender's address: rejected deliveries are recorded at most at a rate per
@@ -54,8 +58,8 @@ class WebhookIntake {
   // arguments ("branch" and "sha" go to the trigger instead). X-Request-Id or X-Slipway-Delivery
   // deduplicates.
   IntakeResult HandleGeneric(std::string_view token, const Headers& headers,
-                             const std::map<std::string, std::string>& query,
-                             std::string_view body, std::string_view client = "");
+                             const std::map<std::string, std::string>& query, std::string_view body,
+                             std::string_view client = "");
 
   // Handles an event that did not come over HTTP (repository polling) like an accepted,
   // trusted delivery of `pipelines`: matches triggers, starts runs, records the delivery.
@@ -79,8 +83,8 @@ class WebhookIntake {
   IntakeResult Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& pipelines);
   IntakeResult Finish(v1::Delivery delivery, int status, std::string message);
   IntakeResult StoreFailed(v1::Delivery delivery, const absl::Status& why);
-  IntakeResult HandleVerified(v1::Provider provider, const Headers& headers,
-                              std::string_view body, std::string_view client);
+  IntakeResult HandleVerified(v1::Provider provider, const Headers& headers, std::string_view body,
+                              std::string_view client);
   IntakeResult HandleGenericVerified(std::string_view token, const Headers& headers,
                                      const std::map<std::string, std::string>& query,
                                      std::string_view body, std::string_view client);

@@ -98,6 +98,10 @@ second_id=$(cli get tokens -o json | json "[t['id'] for t in d['tokens'] if t.ge
 "$SLIPWAY" --data-dir "$DATA" --token "$second" hold shop/prod --reason "audit check" >/dev/null 2>&1
 "$SLIPWAY" --data-dir "$DATA" --token "$second" unhold shop/prod >/dev/null 2>&1
 "$SLIPWAY" --data-dir "$DATA" --token "$second" apply -f "$WORK/shop-5.yaml" >/dev/null 2>&1
+# Through the browser API: the record names the HTTP client's address.
+curl -s -o /dev/null -H "Authorization: Bearer $(cat "$DATA/admin.token")" -H 'Content-Type: application/json' \
+  -H 'Slipway-Client: dashboard' -d '{"pipeline": "shop", "stage": "staging", "reason": "from the page"}' \
+  "http://$(endpoint http)/slipway.v1.ReleaseService/HoldStage"
 audit=$(cli audit -o json)
 has() {  # python condition on record r
   json "any($1 for r in d.get('records', []))" <<<"$audit" | grep -q True
@@ -110,6 +114,7 @@ check "and its unhold" has "r['action']=='ReleaseService/ReleaseHold' and r['act
 check "a refused action is recorded with its outcome" has "r['actor']=='token:$second_id' and r['action']=='PipelineService/ApplyPipeline' and r['outcome'].startswith('PERMISSION_DENIED')"
 check "the webhook's run, by delivery" has "r['actor']=='webhook:github:hist-1' and r['action']=='webhook/StartRun' and r['target']=='shop/dev' and r['actor_kind']=='ACTOR_KIND_WEBHOOK'"
 check "the runs started by the CLI" has "r['action']=='ReleaseService/StartRun' and r['target']=='shop-eu/dev'"
+check "a browser API call is recorded with the HTTP client's address" has "r['action']=='ReleaseService/HoldStage' and r['target']=='shop/staging' and r['source_address']=='http:127.0.0.1'"
 check "no secret in the trail" lacks "SECRET" "$audit"
 check "no secret in the shipped file" lacks "SECRET" "$(cat "$WORK/audit.jsonl")"
 check "the shipped file has a line per record" test "$(wc -l <"$WORK/audit.jsonl")" = "$(json "len(d['records'])" <<<"$audit")"

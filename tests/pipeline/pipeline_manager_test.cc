@@ -238,7 +238,6 @@ TEST_F(PipelineManagerTest, ValidateListsEveryProblemAndWritesNothing) {
   EXPECT_THAT(manager_->Get("shop"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("shop")));
 }
 
-
 // A pipeline that declares arguments, with a secret one.
 v1::Pipeline WithArguments(const std::string& name) {
   v1::Pipeline p = testing::MinimalPipeline(name);
@@ -253,8 +252,13 @@ v1::Pipeline WithArguments(const std::string& name) {
   key->set_secret(true);
   (*p.mutable_argument_overrides())["region"] = "us";
   (*p.mutable_secret_argument_overrides())["api-key"] = "k-123-secret";
-  p.mutable_stages(0)->mutable_flow()->mutable_sequential()->mutable_steps(0)->mutable_deploy()
-      ->mutable_artifact()->set_version("${args.version}-${args.region}");
+  p.mutable_stages(0)
+      ->mutable_flow()
+      ->mutable_sequential()
+      ->mutable_steps(0)
+      ->mutable_deploy()
+      ->mutable_artifact()
+      ->set_version("${args.version}-${args.region}");
   return p;
 }
 
@@ -268,7 +272,8 @@ v1::ApplyPipelineRequest ApplyRequest(const v1::Pipeline& p, const std::string& 
 }
 
 TEST_F(PipelineManagerTest, HistoryKeepsEveryRevisionWithItsAuthorAndDiffsAnyTwo) {
-  const Author alice{.actor = "token:tok-a", .description = "alice", .source = v1::REVISION_SOURCE_CLI};
+  const Author alice{
+      .actor = "token:tok-a", .description = "alice", .source = v1::REVISION_SOURCE_CLI};
   const Author ci{.actor = "token:tok-b", .description = "ci", .source = v1::REVISION_SOURCE_API};
   v1::Pipeline p = testing::MinimalPipeline("shop");
   for (int i = 1; i <= 5; ++i) {
@@ -435,8 +440,13 @@ TEST_F(PipelineManagerTest, ArgumentsAreCheckedAtApplyTime) {
   EXPECT_THAT(problems_of(WithArguments("shop")), ::testing::IsEmpty());
   {
     v1::Pipeline p = WithArguments("shop");
-    p.mutable_stages(0)->mutable_flow()->mutable_sequential()->mutable_steps(0)->mutable_deploy()
-        ->mutable_artifact()->set_version("${args.colour}");
+    p.mutable_stages(0)
+        ->mutable_flow()
+        ->mutable_sequential()
+        ->mutable_steps(0)
+        ->mutable_deploy()
+        ->mutable_artifact()
+        ->set_version("${args.colour}");
     EXPECT_THAT(problems_of(p), ElementsAre(HasSubstr("\"args.colour\": argument \"colour\" is "
                                                       "not declared in arguments")));
   }
@@ -455,13 +465,14 @@ TEST_F(PipelineManagerTest, ArgumentsAreCheckedAtApplyTime) {
     p.mutable_arguments(0)->set_default_("${args.region}");
     p.mutable_arguments(1)->set_default_("eu");
     p.add_arguments()->set_name("Bad Name");
-    EXPECT_THAT(problems_of(p),
-                ::testing::UnorderedElementsAre(
-                    HasSubstr("argument_overrides[api-key]: a secret argument"),
-                    HasSubstr("argument_overrides[nope]: argument \"nope\" is not declared"),
-                    HasSubstr("arguments[version].default: at 3: \"args.region\": a default may read"),
-                    HasSubstr("arguments[region].default: a required argument has no default"),
-                    HasSubstr("arguments[3].name: \"Bad Name\" is not an argument name")));
+    EXPECT_THAT(
+        problems_of(p),
+        ::testing::UnorderedElementsAre(
+            HasSubstr("argument_overrides[api-key]: a secret argument"),
+            HasSubstr("argument_overrides[nope]: argument \"nope\" is not declared"),
+            HasSubstr("arguments[version].default: at 3: \"args.region\": a default may read"),
+            HasSubstr("arguments[region].default: a required argument has no default"),
+            HasSubstr("arguments[3].name: \"Bad Name\" is not an argument name")));
   }
 }
 

@@ -2,11 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "common/proto_time.h"
 #include "tests/testing/fake_clock.h"
@@ -61,8 +61,8 @@ TEST_F(AuditLogTest, ListsNewestFirstFilteredAndPaged) {
   Add("token:b", "ReleaseService/RollbackStage", "shop/prod",
       absl::FailedPreconditionError("stage shop/prod has no release before 1"));
   v1::ListAuditRecordsRequest all;
-  EXPECT_THAT(Targets(all), ::testing::ElementsAre("shop/prod", "shop/dev", "shop-eu/dev",
-                                                    "shop/prod", "shop"));
+  EXPECT_THAT(Targets(all),
+              ::testing::ElementsAre("shop/prod", "shop/dev", "shop-eu/dev", "shop/prod", "shop"));
   v1::ListAuditRecordsRequest by_target;
   by_target.set_target("shop");  // shop and what is under it, not shop-eu
   EXPECT_THAT(Targets(by_target),
@@ -92,10 +92,12 @@ TEST_F(AuditLogTest, ListsNewestFirstFilteredAndPaged) {
   EXPECT_EQ(seen, Targets(all));
 
   paged.set_page_token("-3");
-  EXPECT_THAT(log_->List(paged), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
+  EXPECT_THAT(log_->List(paged),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
   paged.set_page_token("");
   paged.set_page_size(1001);
-  EXPECT_THAT(log_->List(paged), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
+  EXPECT_THAT(log_->List(paged),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
   v1::ListAuditRecordsRequest long_filter;
   long_filter.set_target(std::string(600, 'x'));
   EXPECT_THAT(log_->List(long_filter),

@@ -2,7 +2,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <thread>
@@ -156,9 +155,7 @@ TEST(DatabaseTest, ARiderCommitsWithTheFirstSuccessfulWriteOfItsThreadOnly) {
     return absl::OkStatus();
   };
   ScopedWriteRider scope(&other);
-  std::thread t([&] {
-    ASSERT_OK((*db)->Write([](Transaction&) { return absl::OkStatus(); }));
-  });
+  std::thread t([&] { ASSERT_OK((*db)->Write([](Transaction&) { return absl::OkStatus(); })); });
   t.join();
   EXPECT_FALSE(other.committed);
   EXPECT_EQ(appended, 1);
@@ -245,7 +242,8 @@ TEST(DatabaseTest, ConcurrentWritesCommitTogetherAndAFailureUndoesOnlyItsOwnChan
   for (int t = 0; t < 8; ++t) {
     writers.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
-        v1::Pipeline p = testing::MinimalPipeline("p" + std::to_string(t) + "-" + std::to_string(i));
+        v1::Pipeline p =
+            testing::MinimalPipeline("p" + std::to_string(t) + "-" + std::to_string(i));
         p.set_uid(p.name());
         absl::Status s = (*db)->Write([&](Transaction& tx) -> absl::Status {
           absl::Status inserted = repo.Insert(tx, p);

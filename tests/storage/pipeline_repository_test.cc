@@ -38,8 +38,9 @@ TEST_F(PipelineRepositoryTest, InsertRejectsADuplicateName) {
   ASSERT_OK(Write([&](Transaction& tx) { return repo_.Insert(tx, Make("shop")); }));
   v1::Pipeline again = Make("shop");
   again.set_uid("other");
-  EXPECT_THAT(Write([&](Transaction& tx) { return repo_.Insert(tx, again); }),
-              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("pipeline \"shop\" already exists")));
+  EXPECT_THAT(
+      Write([&](Transaction& tx) { return repo_.Insert(tx, again); }),
+      StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("pipeline \"shop\" already exists")));
 }
 
 TEST_F(PipelineRepositoryTest, UpdateChecksTheEtag) {
@@ -111,15 +112,12 @@ TEST_F(PipelineRepositoryTest, SourceBindingsFollowWritesAndAreBackfilledByTheMi
   // A database from before the index: the migration indexes what is stored.
   ASSERT_OK(Write([&](Transaction& tx) -> absl::Status {
     // Back to version 6: the tables of later migrations go too.
-    for (const char* sql : {"DROP TABLE source_bindings", "DROP TABLE polled_refs",
-                            "DROP TABLE poll_schedule", "DROP TABLE previews",
-                            "DROP TABLE preview_subjects", "DROP TABLE write_probe",
-                            "DROP TABLE settings", "DROP TABLE pipeline_revisions",
-                            "DROP TABLE audit_records",
-                            "DROP INDEX deliveries_by_receive",
-                            "ALTER TABLE deliveries DROP COLUMN receive_ms",
-                            "ALTER TABLE deliveries DROP COLUMN repository",
-                            "PRAGMA user_version = 6"}) {
+    for (const char* sql :
+         {"DROP TABLE source_bindings", "DROP TABLE polled_refs", "DROP TABLE poll_schedule",
+          "DROP TABLE previews", "DROP TABLE preview_subjects", "DROP TABLE write_probe",
+          "DROP TABLE settings", "DROP TABLE pipeline_revisions", "DROP TABLE audit_records",
+          "DROP INDEX deliveries_by_receive", "ALTER TABLE deliveries DROP COLUMN receive_ms",
+          "ALTER TABLE deliveries DROP COLUMN repository", "PRAGMA user_version = 6"}) {
       auto stmt = tx.Prepare(sql);
       if (!stmt.ok()) return stmt.status();
       if (auto s = (*stmt)->Run(); !s.ok()) return s;
