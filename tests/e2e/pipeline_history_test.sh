@@ -98,6 +98,27 @@ second_id=$(cli get tokens -o json | json "[t['id'] for t in d['tokens'] if t.ge
 "$SLIPWAY" --data-dir "$DATA" --token "$second" hold shop/prod --reason "audit check" >/dev/null 2>&1
 "$SLIPWAY" --data-dir "$DATA" --token "$second" unhold shop/prod >/dev/null 2>&1
 "$SLIPWAY" --data-dir "$DATA" --token "$second" apply -f "$WORK/shop-5.yaml" >/dev/null 2>&1
+# The other kinds of action: an approval and a rejection, a rollback, preview actions, a token
+# revoked, a redelivery.
+cli run shop/dev --arg version=2.0.0 --sha abcdef1 --wait >/dev/null 2>&1
+check "staging promoted" cli run shop/staging --wait
+prod=$(cli run shop/prod -o json | json "d['id']")
+wait_for 30 bash -c "\"$SLIPWAY\" --data-dir \"$DATA\" run get $prod -o json | grep -q AWAITING_APPROVAL"
+"$SLIPWAY" --data-dir "$DATA" --token "$second" approve "$prod" --node go >/dev/null 2>&1
+wait_for 60 bash -c "\"$SLIPWAY\" --data-dir \"$DATA\" run get $prod -o json | grep -q RUN_STATE_SUCCEEDED"
+prod2=$(cli run shop/prod -o json | json "d['id']")
+wait_for 30 bash -c "\"$SLIPWAY\" --data-dir \"$DATA\" run get $prod2 -o json | grep -q AWAITING_APPROVAL"
+"$SLIPWAY" --data-dir "$DATA" --token "$second" reject "$prod2" --node go >/dev/null 2>&1
+cli rollback shop/dev >/dev/null 2>&1
+cli preview create shop --branch feature/audit --sha 1111111 >/dev/null 2>&1
+preview=$(cli previews -o json | json "d['previews'][0]['name']")
+cli preview extend "$preview" 2h >/dev/null 2>&1
+cli preview delete "$preview" >/dev/null 2>&1
+cli delivery redeliver "$(cli get deliveries -o json | json "d['deliveries'][0]['id']")" >/dev/null 2>&1
+spare=$(cli token create --scope read --description spare 2>/dev/null)
+spare_id=$(cli get tokens -o json | json "[t['id'] for t in d['tokens'] if t.get('description')=='spare'][0]")
+cli token revoke "$spare_id" >/dev/null 2>&1
+
 # Through the browser API: the record names the HTTP client's address.
 curl -s -o /dev/null -H "Authorization: Bearer $(cat "$DATA/admin.token")" -H 'Content-Type: application/json' \
   -H 'Slipway-Client: dashboard' -d '{"pipeline": "shop", "stage": "staging", "reason": "from the page"}' \
@@ -115,6 +136,13 @@ check "a refused action is recorded with its outcome" has "r['actor']=='token:$s
 check "the webhook's run, by delivery" has "r['actor']=='webhook:github:hist-1' and r['action']=='webhook/StartRun' and r['target']=='shop/dev' and r['actor_kind']=='ACTOR_KIND_WEBHOOK'"
 check "the runs started by the CLI" has "r['action']=='ReleaseService/StartRun' and r['target']=='shop-eu/dev'"
 check "a browser API call is recorded with the HTTP client's address" has "r['action']=='ReleaseService/HoldStage' and r['target']=='shop/staging' and r['source_address']=='http:127.0.0.1'"
+for action in ReleaseService/ApproveRun ReleaseService/RejectRun ReleaseService/RollbackStage \
+  PreviewService/CreatePreview PreviewService/ExtendPreview PreviewService/DeletePreview \
+  DeliveryService/Redeliver AdminService/RevokeToken; do
+  check "the trail has $action" has "r['action']=='$action' and r['outcome']=='OK'"
+done
+check "the approval names the approver" has "r['action']=='ReleaseService/ApproveRun' and r['actor']=='token:$second_id' and r['target']=='$prod'"
+check "the redelivered push started its run again, on the trail" test "$(json "len([r for r in d['records'] if r['action']=='webhook/StartRun'])" <<<"$audit")" -ge 2
 check "no secret in the trail" lacks "SECRET" "$audit"
 check "no secret in the shipped file" lacks "SECRET" "$(cat "$WORK/audit.jsonl")"
 check "the shipped file has a line per record" test "$(wc -l <"$WORK/audit.jsonl")" = "$(json "len(d['records'])" <<<"$audit")"
