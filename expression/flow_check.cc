@@ -169,14 +169,15 @@ class Checker {
         Expr(f + ".deploy.artifact.sha", a.sha(), &done, false);
         Expr(f + ".deploy.artifact.version", a.version(), &done, false);
         for (const auto& [k, v] : a.config())
-          Expr(f + ".deploy.artifact.config." + k, v, &done, false);
+          Expr(absl::StrCat(f, ".deploy.artifact.config.", k), v, &done, false);
         break;
       }
       case v1::Step::kRunJob:
         for (int i = 0; i < s.run_job().args_size(); ++i) {
           Expr(absl::StrCat(f, ".run_job.args[", i, "]"), s.run_job().args(i), &done, false);
         }
-        for (const auto& [k, v] : s.run_job().env()) Expr(f + ".run_job.env." + k, v, &done, false);
+        for (const auto& [k, v] : s.run_job().env())
+          Expr(absl::StrCat(f, ".run_job.env.", k), v, &done, false);
         break;
       case v1::Step::kAwaitCondition:
         Expr(f + ".await_condition.http.url", s.await_condition().http().url(), &done, false);
@@ -186,7 +187,7 @@ class Checker {
         Expr(f + ".http_request.url", s.http_request().url(), &done, false);
         Expr(f + ".http_request.body", s.http_request().body(), &done, false);
         for (const auto& [k, v] : s.http_request().headers()) {
-          Expr(f + ".http_request.headers." + k, v, &done, false);
+          Expr(absl::StrCat(f, ".http_request.headers.", k), v, &done, false);
         }
         break;
       case v1::Step::kMessage:
@@ -203,13 +204,16 @@ class Checker {
     for (int i = 0; i < r.process().command_size(); ++i) {
       Expr(absl::StrCat(f, ".process.command[", i, "]"), r.process().command(i), nullptr, true);
     }
-    for (const auto& [k, v] : r.process().env()) Expr(f + ".process.env." + k, v, nullptr, true);
-    for (const auto& [k, v] : r.command().env()) Expr(f + ".command.env." + k, v, nullptr, true);
+    for (const auto& [k, v] : r.process().env())
+      Expr(absl::StrCat(f, ".process.env.", k), v, nullptr, true);
+    for (const auto& [k, v] : r.command().env())
+      Expr(absl::StrCat(f, ".command.env.", k), v, nullptr, true);
     const auto& a = r.artifact();
     Expr(f + ".artifact.image", a.image(), nullptr, false);
     Expr(f + ".artifact.sha", a.sha(), nullptr, false);
     Expr(f + ".artifact.version", a.version(), nullptr, false);
-    for (const auto& [k, v] : a.config()) Expr(f + ".artifact.config." + k, v, nullptr, false);
+    for (const auto& [k, v] : a.config())
+      Expr(absl::StrCat(f, ".artifact.config.", k), v, nullptr, false);
   }
 
   const FlowCheckInput& in_;

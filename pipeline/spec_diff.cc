@@ -134,6 +134,8 @@ class Differ {
       if (named) {
         std::vector<std::string> order_a;
         std::vector<std::string> order_b;
+        order_a.reserve(na);
+        order_b.reserve(nb);
         for (int k = 0; k < na; ++k) order_a.push_back(NameOf(r->GetRepeatedMessage(a, f, k)));
         for (int k = 0; k < nb; ++k) {
           const std::string name = NameOf(r->GetRepeatedMessage(b, f, k));

@@ -217,7 +217,7 @@ ConnectCode ConnectCodeOf(int grpc_code) {
 
 struct ConnectGateway::Impl {
   Impl(std::shared_ptr<grpc::Channel> channel, ConnectGatewayOptions options)
-      : channel(std::move(channel)), stub(this->channel), options(options) {}
+      : channel(std::move(channel)), stub(this->channel), options(std::move(options)) {}
 
   std::shared_ptr<grpc::Channel> channel;
   mutable grpc::GenericStub stub;
@@ -452,7 +452,7 @@ struct ConnectGateway::Impl {
 
 ConnectGateway::ConnectGateway(std::shared_ptr<grpc::Channel> channel,
                                ConnectGatewayOptions options)
-    : impl_(std::make_unique<Impl>(std::move(channel), options)) {}
+    : impl_(std::make_unique<Impl>(std::move(channel), std::move(options))) {}
 
 ConnectGateway::~ConnectGateway() = default;
 

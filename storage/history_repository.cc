@@ -125,9 +125,8 @@ absl::StatusOr<int64_t> FirstSequenceAt(Transaction& tx, int64_t ms) {
                                          "ORDER BY seq LIMIT 1"));
     at->Bind(1, mid);
     ASSIGN_OR_RETURN(bool found, at->Step());
-    if (!found) {  // cannot happen while mid <= MAX(seq); ends the search if it does
-      hi = mid;
-    } else if (at->ColumnInt(1) >= ms) {
+    // Not found cannot happen while mid <= MAX(seq); it ends the search if it does.
+    if (!found || at->ColumnInt(1) >= ms) {
       hi = mid;
     } else {
       lo = at->ColumnInt(0) + 1;
