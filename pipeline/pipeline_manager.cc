@@ -39,6 +39,23 @@ absl::Status CheckRequestId(std::string_view id) {
   return absl::OkStatus();
 }
 
+// The request's `pipeline` field: a pipeline name.
+absl::Status CheckPipelineField(std::string_view name) {
+  if (absl::Status s = CheckDnsLabel(name); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("pipeline: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+// A list request's page size: 1 to kMaxPageSize, 0 for the default.
+absl::StatusOr<int> PageSize(int requested) {
+  if (requested < 0 || requested > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", requested, " is outside 1-", kMaxPageSize));
+  }
+  return requested == 0 ? kDefaultPageSize : requested;
+}
+
 constexpr size_t kMaxMessageBytes = 1000;
 
 absl::Status CheckMessage(std::string_view message) {
@@ -258,11 +275,7 @@ void PipelineManager::Invalidate(const std::string& name) {
 
 absl::StatusOr<v1::ListPipelinesResponse> PipelineManager::List(
     const v1::ListPipelinesRequest& request) {
-  int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
-  if (page_size < 0 || page_size > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size: ", request.page_size(), " is outside 1-", kMaxPageSize));
-  }
+  ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size()));
   for (char c : request.name_prefix()) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
       return absl::InvalidArgumentError(
@@ -458,14 +471,8 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::DryRunApply(
 
 absl::StatusOr<v1::ListPipelineRevisionsResponse> PipelineManager::ListRevisions(
     const v1::ListPipelineRevisionsRequest& request) {
-  if (absl::Status s = CheckDnsLabel(request.pipeline()); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("pipeline: ", s.message()));
-  }
-  int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
-  if (page_size < 0 || page_size > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size: ", request.page_size(), " is outside 1-", kMaxPageSize));
-  }
+  RETURN_IF_ERROR(CheckPipelineField(request.pipeline()));
+  ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size()));
   int64_t before = 0;
   if (!request.page_token().empty() &&
       (request.page_token().size() > 19 || !absl::SimpleAtoi(request.page_token(), &before) ||
@@ -493,9 +500,7 @@ absl::StatusOr<v1::ListPipelineRevisionsResponse> PipelineManager::ListRevisions
 
 absl::StatusOr<v1::PipelineRevision> PipelineManager::GetRevision(
     const v1::GetPipelineRevisionRequest& request) {
-  if (absl::Status s = CheckDnsLabel(request.pipeline()); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("pipeline: ", s.message()));
-  }
+  RETURN_IF_ERROR(CheckPipelineField(request.pipeline()));
   if (request.revision() <= 0) return absl::InvalidArgumentError("revision: must be at least 1");
   v1::PipelineRevision out;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
@@ -508,9 +513,7 @@ absl::StatusOr<v1::PipelineRevision> PipelineManager::GetRevision(
 
 absl::StatusOr<v1::DiffPipelineRevisionsResponse> PipelineManager::DiffRevisions(
     const v1::DiffPipelineRevisionsRequest& request) {
-  if (absl::Status s = CheckDnsLabel(request.pipeline()); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("pipeline: ", s.message()));
-  }
+  RETURN_IF_ERROR(CheckPipelineField(request.pipeline()));
   if (request.from_revision() <= 0) {
     return absl::InvalidArgumentError("from_revision: must be at least 1");
   }
