@@ -392,36 +392,25 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
   absl::StatusOr<v1::ApplyPipelineResponse> applied = storage::WriteOnce<v1::ApplyPipelineResponse>(
       *db_, "ApplyPipeline", request.request_id(), request, NowMs(),
       [&](storage::Transaction& tx) -> absl::StatusOr<v1::ApplyPipelineResponse> {
-        v1::ApplyPipelineResponse out;
-        v1::Pipeline next = SpecOf(request.pipeline());
-        auto current = repo_.Get(tx, next.name());
-        if (absl::IsNotFound(current.status())) {
-          RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
-          RETURN_IF_ERROR(StampNew(tx, next));
-          RETURN_IF_ERROR(repo_.Insert(tx, next));
-          RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
-          RETURN_IF_ERROR(RecordRevision(tx, next, author, request.message(), {}, false));
-          out.set_result(v1::ApplyPipelineResponse::RESULT_CREATED);
-          *out.mutable_pipeline() = Redacted(std::move(next));
-          return out;
+        ASSIGN_OR_RETURN(ApplyPlan plan, PlanApply(tx, request));
+        v1::ApplyPipelineResponse& out = plan.response;
+        v1::Pipeline& next = plan.next;
+        switch (out.result()) {
+          case v1::ApplyPipelineResponse::RESULT_CREATED:
+            RETURN_IF_ERROR(StampNew(tx, next));
+            RETURN_IF_ERROR(repo_.Insert(tx, next));
+            break;
+          case v1::ApplyPipelineResponse::RESULT_UNCHANGED:
+            *out.mutable_pipeline() = Redacted(*std::move(plan.current));
+            return out;
+          default:
+            StampUpdate(*plan.current, next);
+            RETURN_IF_ERROR(repo_.Update(tx, next, plan.current->etag()));
+            break;
         }
-        if (!current.ok()) return current.status();
-        RestoreRedactedSecrets(&next, *current);
-        RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
-        v1::Pipeline before = SpecOf(*current);
-        if (MessageDifferencer::Equals(before, next)) {
-          out.set_result(v1::ApplyPipelineResponse::RESULT_UNCHANGED);
-          *out.mutable_pipeline() = Redacted(*std::move(current));
-          return out;
-        }
-        std::vector<std::string> changed = ChangedPaths(before, next);
-        for (const std::string& path : changed) out.add_changed(path);
-        AddFieldChanges(before, next, out.mutable_changes());
-        StampUpdate(*current, next);
-        RETURN_IF_ERROR(repo_.Update(tx, next, current->etag()));
         RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
+        std::vector<std::string> changed(out.changed().begin(), out.changed().end());
         RETURN_IF_ERROR(RecordRevision(tx, next, author, request.message(), changed, false));
-        out.set_result(v1::ApplyPipelineResponse::RESULT_UPDATED);
         *out.mutable_pipeline() = Redacted(std::move(next));
         return out;
       });
@@ -432,37 +421,56 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
   return applied;
 }
 
+absl::StatusOr<PipelineManager::ApplyPlan> PipelineManager::PlanApply(
+    storage::Transaction& tx, const v1::ApplyPipelineRequest& request) {
+  ApplyPlan plan;
+  plan.next = SpecOf(request.pipeline());
+  auto current = repo_.Get(tx, plan.next.name());
+  if (absl::IsNotFound(current.status())) {
+    RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(plan.next)));
+    plan.response.set_result(v1::ApplyPipelineResponse::RESULT_CREATED);
+    return plan;
+  }
+  if (!current.ok()) return current.status();
+  plan.current = *std::move(current);
+  RestoreRedactedSecrets(&plan.next, *plan.current);
+  RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(plan.next)));
+  const v1::Pipeline before = SpecOf(*plan.current);
+  if (MessageDifferencer::Equals(before, plan.next)) {
+    plan.response.set_result(v1::ApplyPipelineResponse::RESULT_UNCHANGED);
+    return plan;
+  }
+  for (std::string& path : ChangedPaths(before, plan.next)) {
+    plan.response.add_changed(std::move(path));
+  }
+  AddFieldChanges(before, plan.next, plan.response.mutable_changes());
+  plan.response.set_result(v1::ApplyPipelineResponse::RESULT_UPDATED);
+  return plan;
+}
+
 absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::DryRunApply(
     const v1::ApplyPipelineRequest& request) {
   v1::ApplyPipelineResponse out;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    v1::Pipeline next = SpecOf(request.pipeline());
-    auto current = repo_.Get(tx, next.name());
-    if (absl::IsNotFound(current.status())) {
-      RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
-      out.set_result(v1::ApplyPipelineResponse::RESULT_CREATED);
-      AddFieldChanges(v1::Pipeline(), next, out.mutable_changes());
-      *out.mutable_pipeline() = Redacted(std::move(next));
-      return absl::OkStatus();
+    ASSIGN_OR_RETURN(ApplyPlan plan, PlanApply(tx, request));
+    out = std::move(plan.response);
+    v1::Pipeline& next = plan.next;
+    switch (out.result()) {
+      case v1::ApplyPipelineResponse::RESULT_CREATED:
+        AddFieldChanges(v1::Pipeline(), next, out.mutable_changes());
+        break;
+      case v1::ApplyPipelineResponse::RESULT_UNCHANGED:
+        *out.mutable_pipeline() = Redacted(*std::move(plan.current));
+        return absl::OkStatus();
+      default:
+        // As it would be stored, but with the stored metadata: nothing new was written.
+        next.set_uid(plan.current->uid());
+        next.set_etag(plan.current->etag());
+        next.set_revision(plan.current->revision());
+        *next.mutable_create_time() = plan.current->create_time();
+        *next.mutable_update_time() = plan.current->update_time();
+        break;
     }
-    if (!current.ok()) return current.status();
-    RestoreRedactedSecrets(&next, *current);
-    RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
-    v1::Pipeline before = SpecOf(*current);
-    if (MessageDifferencer::Equals(before, next)) {
-      out.set_result(v1::ApplyPipelineResponse::RESULT_UNCHANGED);
-      *out.mutable_pipeline() = Redacted(*std::move(current));
-      return absl::OkStatus();
-    }
-    for (std::string& path : ChangedPaths(before, next)) out.add_changed(std::move(path));
-    AddFieldChanges(before, next, out.mutable_changes());
-    out.set_result(v1::ApplyPipelineResponse::RESULT_UPDATED);
-    // As it would be stored, but with the stored metadata: nothing new was written.
-    next.set_uid(current->uid());
-    next.set_etag(current->etag());
-    next.set_revision(current->revision());
-    *next.mutable_create_time() = current->create_time();
-    *next.mutable_update_time() = current->update_time();
     *out.mutable_pipeline() = Redacted(std::move(next));
     return absl::OkStatus();
   }));

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,16 @@ class PipelineManager {
   v1::ValidatePipelineResponse Validate(const v1::ValidatePipelineRequest& request);
 
  private:
+  // What an apply of `request` does, decided in `tx`: the stored pipeline (absent if new), the
+  // spec to store (redacted secrets restored, validated), and the response's result, changed
+  // paths and field changes. Writes nothing.
+  struct ApplyPlan {
+    std::optional<v1::Pipeline> current;
+    v1::Pipeline next;
+    v1::ApplyPipelineResponse response;
+  };
+  absl::StatusOr<ApplyPlan> PlanApply(storage::Transaction& tx,
+                                      const v1::ApplyPipelineRequest& request);
   absl::StatusOr<v1::ApplyPipelineResponse> DryRunApply(const v1::ApplyPipelineRequest& request);
   // Fills uid/etag/revision/times for a pipeline about to be inserted. Its revision continues
   // the history of the name, if it had one.
