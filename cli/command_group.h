@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "cli/connection.h"
 #include "google/protobuf/message.h"
+#include "slipway/v1/pipeline_service.pb.h"
 #include "slipway/v1/release_service.pb.h"
 
 namespace slipway::cli {
@@ -68,6 +69,10 @@ int StreamResourceLogs(const Connection& c, const v1::WatchResourceLogsRequest& 
 int DiffPipeline(const Connection& c, const std::string& name, int64_t from, int64_t to,
                  const std::string& output);
 
+// The "GitOps:" lines of `slipway get pipeline` and `slipway gitops status`. In
+// pipeline_commands.cc.
+void PrintGitOps(const v1::GitOpsBinding& binding);
+
 // Connects, runs `fn` with the connection, and returns its exit code (1 if connecting fails).
 int WithConnection(const Globals& globals, const std::function<int(const Connection&)>& fn);
 
@@ -78,6 +83,7 @@ std::unique_ptr<CommandGroup> StageCommands();     // stage_commands.cc
 std::unique_ptr<CommandGroup> DeliveryCommands();  // delivery_commands.cc
 std::unique_ptr<CommandGroup> PreviewCommands();   // preview_commands.cc
 std::unique_ptr<CommandGroup> AuditCommands();     // audit_commands.cc
+std::unique_ptr<CommandGroup> GitOpsCommands();    // gitops_commands.cc
 // version, completion, and the hidden man (writes slipway.1).
 std::unique_ptr<CommandGroup> DocsCommands();  // docs_commands.cc
 

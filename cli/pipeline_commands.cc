@@ -95,6 +95,17 @@ void PrintPipelineSummary(const v1::Pipeline& p) {
   }
 }
 
+}  // namespace
+
+void PrintGitOps(const v1::GitOpsBinding& b) {
+  std::printf("GitOps:       %s\n", b.status().c_str());
+  std::printf("  file        %s@%s:%s\n", b.source().c_str(), b.branch().c_str(), b.path().c_str());
+  if (!b.synced_sha().empty()) std::printf("  last good   %s\n", b.synced_sha().c_str());
+  for (const auto& e : b.errors()) std::printf("  error       %s\n", e.c_str());
+}
+
+namespace {
+
 // "  path: before -> after", one line per changed field.
 void PrintChanges(const google::protobuf::RepeatedPtrField<v1::FieldChange>& changes) {
   for (const auto& c : changes) {
@@ -116,6 +127,8 @@ const char* SourceName(v1::RevisionSource s) {
       return "dashboard";
     case v1::REVISION_SOURCE_API:
       return "api";
+    case v1::REVISION_SOURCE_GIT:
+      return "git";
     default:
       return "-";
   }
@@ -327,8 +340,17 @@ class PipelineGroup final : public CommandGroup {
       if (!s.ok()) return RpcFail(s, c);
       if (g.output != "table") {
         Print(resp, g.output);
-      } else {
-        PrintPipelineSummary(resp);
+        return 0;
+      }
+      PrintPipelineSummary(resp);
+      v1::GetGitOpsRequest git_req;
+      git_req.set_pipeline(name_);
+      v1::GitOpsBinding binding;
+      grpc::Status git = stub->GetGitOps(c.NewContext().get(), git_req, &binding);
+      if (git.ok()) {
+        PrintGitOps(binding);
+      } else if (git.error_code() != grpc::StatusCode::NOT_FOUND) {
+        std::printf("GitOps:       (cannot read: %s)\n", git.error_message().c_str());
       }
       return 0;
     }
@@ -357,8 +379,11 @@ class PipelineGroup final : public CommandGroup {
         std::string changed = r.deleted()             ? "(deleted)"
                               : r.changed_size() == 0 ? "(created)"
                                                       : absl::StrJoin(r.changed(), ",");
+        // A Git SHA beside the source: what the revision was synced from or written back as.
+        std::string source = SourceName(r.source());
+        if (!r.git_sha().empty()) source += ":" + r.git_sha().substr(0, 12);
         std::printf("%-9lld %-25s %-28s %-10s %-30s %s\n", static_cast<long long>(r.revision()),
-                    FormatTimestamp(r.create_time()).c_str(), actor.c_str(), SourceName(r.source()),
+                    FormatTimestamp(r.create_time()).c_str(), actor.c_str(), source.c_str(),
                     changed.c_str(), r.message().c_str());
       }
       return 0;

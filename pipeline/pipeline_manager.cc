@@ -185,6 +185,7 @@ absl::Status PipelineManager::RecordRevision(storage::Transaction& tx, const v1:
   r.set_message(message);
   for (const auto& c : changed) r.add_changed(c);
   r.set_deleted(deleted);
+  r.set_git_sha(author.git_sha);
   return revisions_.Put(tx, r);
 }
 
@@ -328,31 +329,47 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineReq
   if (absl::Status s = CheckDnsLabel(request.pipeline().name()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("pipeline.name: ", s.message()));
   }
+  const std::string& name = request.pipeline().name();
+  auto plan = [&](storage::Transaction& tx) -> std::optional<v1::Pipeline> {
+    auto current = repo_.Get(tx, name);
+    // A stale etag or an invalid spec: the write reports it.
+    if (!current.ok() || current->etag() != etag) return std::nullopt;
+    v1::Pipeline next = SpecOf(request.pipeline());
+    RestoreRedactedSecrets(&next, *current);
+    if (!pipeline::Validate(next).empty() || MessageDifferencer::Equals(SpecOf(*current), next)) {
+      return std::nullopt;
+    }
+    return next;
+  };
   std::map<std::string, std::string> urls;
-  absl::StatusOr<v1::Pipeline> updated = storage::WriteOnce<v1::Pipeline>(
-      *db_, "UpdatePipeline", request.request_id(), request, NowMs(),
-      [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
-        ASSIGN_OR_RETURN(v1::Pipeline current, repo_.Get(tx, request.pipeline().name()));
-        if (current.etag() != etag) {
-          return absl::AbortedError(absl::StrCat(
-              "pipeline \"", current.name(), "\" was changed since it was read (etag \"", etag,
-              "\" is stale, current revision ", current.revision(), "); get it again and retry"));
-        }
-        v1::Pipeline next = SpecOf(request.pipeline());
-        RestoreRedactedSecrets(&next, current);
-        RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
-        if (MessageDifferencer::Equals(SpecOf(current), next)) return Redacted(current);
-        std::vector<std::string> changed = ChangedPaths(SpecOf(current), next);
-        StampUpdate(current, next);
-        RETURN_IF_ERROR(repo_.Update(tx, next, etag));
-        RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
-        RETURN_IF_ERROR(RecordRevision(tx, next, author, request.message(), changed, false));
-        return Redacted(next);
-      });
-  Invalidate(request.pipeline().name());
-  if (updated.ok()) {
-    for (auto& [k, v] : urls) (*updated->mutable_new_webhook_urls())[k] = v;
-  }
+  absl::StatusOr<v1::Pipeline> updated = absl::UnknownError("not stored");
+  auto store = [&](const Author& by, const WrittenBack* written) -> absl::Status {
+    updated = storage::WriteOnce<v1::Pipeline>(
+        *db_, "UpdatePipeline", request.request_id(), request, NowMs(),
+        [&](storage::Transaction& tx) -> absl::StatusOr<v1::Pipeline> {
+          ASSIGN_OR_RETURN(v1::Pipeline current, repo_.Get(tx, name));
+          if (current.etag() != etag) {
+            return absl::AbortedError(absl::StrCat(
+                "pipeline \"", current.name(), "\" was changed since it was read (etag \"", etag,
+                "\" is stale, current revision ", current.revision(), "); get it again and retry"));
+          }
+          v1::Pipeline next = SpecOf(request.pipeline());
+          RestoreRedactedSecrets(&next, current);
+          RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
+          if (MessageDifferencer::Equals(SpecOf(current), next)) return Redacted(current);
+          std::vector<std::string> changed = ChangedPaths(SpecOf(current), next);
+          StampUpdate(current, next);
+          RETURN_IF_ERROR(repo_.Update(tx, next, etag));
+          RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
+          RETURN_IF_ERROR(RecordRevision(tx, next, by, request.message(), changed, false));
+          if (written != nullptr) RETURN_IF_ERROR(write_back_->Committed(tx, name, *written));
+          return Redacted(next);
+        });
+    Invalidate(name);
+    return updated.status();
+  };
+  RETURN_IF_ERROR(StoreEdit(name, author, request.message(), plan, store));
+  for (auto& [k, v] : urls) (*updated->mutable_new_webhook_urls())[k] = v;
   return updated;
 }
 
@@ -369,6 +386,7 @@ absl::Status PipelineManager::Delete(const v1::DeletePipelineRequest& request,
             ASSIGN_OR_RETURN(v1::Pipeline current, repo_.Get(tx, request.name()));
             RETURN_IF_ERROR(repo_.Delete(tx, request.name(), request.etag()));
             RETURN_IF_ERROR(RecordRevision(tx, current, author, "", {"-"}, true));
+            if (write_back_ != nullptr) RETURN_IF_ERROR(write_back_->Unbind(tx, request.name()));
             v1::Pipeline gone;
             gone.set_name(request.name());
             std::map<std::string, std::string> none;
@@ -388,36 +406,47 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
     return absl::InvalidArgumentError(absl::StrCat("name: ", s.message()));
   }
   if (request.dry_run()) return DryRunApply(request);
+  auto plan = [&](storage::Transaction& tx) -> std::optional<v1::Pipeline> {
+    auto planned = PlanApply(tx, request);
+    if (!planned.ok() || planned->response.result() != v1::ApplyPipelineResponse::RESULT_UPDATED) {
+      return std::nullopt;
+    }
+    return std::move(planned->next);
+  };
   std::map<std::string, std::string> urls;
-  absl::StatusOr<v1::ApplyPipelineResponse> applied = storage::WriteOnce<v1::ApplyPipelineResponse>(
-      *db_, "ApplyPipeline", request.request_id(), request, NowMs(),
-      [&](storage::Transaction& tx) -> absl::StatusOr<v1::ApplyPipelineResponse> {
-        ASSIGN_OR_RETURN(ApplyPlan plan, PlanApply(tx, request));
-        v1::ApplyPipelineResponse& out = plan.response;
-        v1::Pipeline& next = plan.next;
-        switch (out.result()) {
-          case v1::ApplyPipelineResponse::RESULT_CREATED:
-            RETURN_IF_ERROR(StampNew(tx, next));
-            RETURN_IF_ERROR(repo_.Insert(tx, next));
-            break;
-          case v1::ApplyPipelineResponse::RESULT_UNCHANGED:
-            *out.mutable_pipeline() = Redacted(*std::move(plan.current));
-            return out;
-          default:
-            StampUpdate(*plan.current, next);
-            RETURN_IF_ERROR(repo_.Update(tx, next, plan.current->etag()));
-            break;
-        }
-        RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
-        std::vector<std::string> changed(out.changed().begin(), out.changed().end());
-        RETURN_IF_ERROR(RecordRevision(tx, next, author, request.message(), changed, false));
-        *out.mutable_pipeline() = Redacted(std::move(next));
-        return out;
-      });
-  Invalidate(request.pipeline().name());
-  if (applied.ok()) {
-    for (auto& [k, v] : urls) (*applied->mutable_pipeline()->mutable_new_webhook_urls())[k] = v;
-  }
+  absl::StatusOr<v1::ApplyPipelineResponse> applied = absl::UnknownError("not stored");
+  auto store = [&](const Author& by, const WrittenBack* written) -> absl::Status {
+    applied = storage::WriteOnce<v1::ApplyPipelineResponse>(
+        *db_, "ApplyPipeline", request.request_id(), request, NowMs(),
+        [&](storage::Transaction& tx) -> absl::StatusOr<v1::ApplyPipelineResponse> {
+          ASSIGN_OR_RETURN(ApplyPlan plan, PlanApply(tx, request));
+          v1::ApplyPipelineResponse& out = plan.response;
+          v1::Pipeline& next = plan.next;
+          switch (out.result()) {
+            case v1::ApplyPipelineResponse::RESULT_CREATED:
+              RETURN_IF_ERROR(StampNew(tx, next));
+              RETURN_IF_ERROR(repo_.Insert(tx, next));
+              break;
+            case v1::ApplyPipelineResponse::RESULT_UNCHANGED:
+              *out.mutable_pipeline() = Redacted(*std::move(plan.current));
+              return out;
+            default:
+              StampUpdate(*plan.current, next);
+              RETURN_IF_ERROR(repo_.Update(tx, next, plan.current->etag()));
+              break;
+          }
+          RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
+          std::vector<std::string> changed(out.changed().begin(), out.changed().end());
+          RETURN_IF_ERROR(RecordRevision(tx, next, by, request.message(), changed, false));
+          if (written != nullptr) RETURN_IF_ERROR(write_back_->Committed(tx, next.name(), *written));
+          *out.mutable_pipeline() = Redacted(std::move(next));
+          return out;
+        });
+    Invalidate(request.pipeline().name());
+    return applied.status();
+  };
+  RETURN_IF_ERROR(StoreEdit(request.pipeline().name(), author, request.message(), plan, store));
+  for (auto& [k, v] : urls) (*applied->mutable_pipeline()->mutable_new_webhook_urls())[k] = v;
   return applied;
 }
 
@@ -556,6 +585,61 @@ v1::ValidatePipelineResponse PipelineManager::Validate(const v1::ValidatePipelin
     problem->set_message(p.message);
   }
   out.set_valid(out.problems_size() == 0);
+  return out;
+}
+
+absl::Status PipelineManager::StoreEdit(
+    const std::string& name, const Author& author, const std::string& message,
+    const std::function<std::optional<v1::Pipeline>(storage::Transaction&)>& plan,
+    const std::function<absl::Status(const Author&, const WrittenBack*)>& store) {
+  std::optional<v1::Pipeline> next;
+  if (write_back_ != nullptr) {
+    RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(bool bound, write_back_->IsBound(tx, name));
+      if (bound) next = plan(tx);
+      return absl::OkStatus();
+    }));
+  }
+  if (!next.has_value()) return store(author, nullptr);
+  return write_back_->WriteBackThen(name, *next, author, message,
+                                    [&](const WrittenBack& written) {
+                                      Author by = author;
+                                      by.git_sha = written.sha;
+                                      return store(by, &written);
+                                    });
+}
+
+absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::ApplyFromGit(
+    v1::Pipeline spec, const Author& author, const std::string& message,
+    const std::function<absl::Status(storage::Transaction&)>& also) {
+  const std::string name = spec.name();
+  RETURN_IF_ERROR(CheckMessage(message));
+  v1::ApplyPipelineResponse out;
+  std::map<std::string, std::string> urls;
+  absl::Status stored = db_->Write([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(v1::Pipeline current, repo_.Get(tx, name));
+    // What Slipway keeps for this instance of the file.
+    *spec.mutable_argument_overrides() = current.argument_overrides();
+    *spec.mutable_secret_argument_overrides() = current.secret_argument_overrides();
+    v1::ApplyPipelineRequest request;
+    *request.mutable_pipeline() = std::move(spec);
+    ASSIGN_OR_RETURN(ApplyPlan plan, PlanApply(tx, request));
+    out = std::move(plan.response);
+    if (out.result() == v1::ApplyPipelineResponse::RESULT_UPDATED) {
+      v1::Pipeline& next = plan.next;
+      StampUpdate(*plan.current, next);
+      RETURN_IF_ERROR(repo_.Update(tx, next, plan.current->etag()));
+      RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
+      std::vector<std::string> changed(out.changed().begin(), out.changed().end());
+      RETURN_IF_ERROR(RecordRevision(tx, next, author, message, changed, false));
+      *out.mutable_pipeline() = Redacted(std::move(next));
+    } else {
+      *out.mutable_pipeline() = Redacted(*std::move(plan.current));
+    }
+    return also(tx);
+  });
+  Invalidate(name);
+  RETURN_IF_ERROR(stored);
   return out;
 }
 

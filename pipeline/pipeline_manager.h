@@ -4,6 +4,7 @@
 #ifndef SLIPWAY_PIPELINE_PIPELINE_MANAGER_H_
 #define SLIPWAY_PIPELINE_PIPELINE_MANAGER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,6 +31,37 @@ struct Author {
   std::string actor;        // "token:<id>"
   std::string description;  // the token's description
   v1::RevisionSource source = v1::REVISION_SOURCE_API;
+  // For a pipeline bound to a Git file: the commit the revision was synced from or written
+  // back as.
+  std::string git_sha = "";
+};
+
+// What a write-back of an edit made: the commit and the file's new blob.
+struct WrittenBack {
+  std::string sha;
+  std::string blob;
+};
+
+// Where edits of pipelines bound to a Git file go before they are stored (gitops/): the edit
+// is committed and pushed first, and stored only once the push went through, so Git never
+// lacks what Slipway runs.
+class SpecWriteBack {
+ public:
+  virtual ~SpecWriteBack() = default;
+  // Whether `name` is bound, read in the caller's transaction.
+  virtual absl::StatusOr<bool> IsBound(storage::Transaction& tx, const std::string& name) = 0;
+  // Commits `spec` (as it will be stored) to the bound file, pushes it, and then runs `store`
+  // (which stores the edit, calling Committed in its transaction), with syncs of the binding
+  // held off meanwhile. ABORTED, naming the new commit, when the file changed in Git since it
+  // was last synced: nothing is pushed or stored. Returns what `store` returns.
+  virtual absl::Status WriteBackThen(const std::string& name, const v1::Pipeline& spec,
+                                     const Author& author, const std::string& message,
+                                     const std::function<absl::Status(const WrittenBack&)>& store) = 0;
+  // In the transaction that stores the edit: the binding now stands at `written`.
+  virtual absl::Status Committed(storage::Transaction& tx, const std::string& name,
+                                 const WrittenBack& written) = 0;
+  // In the transaction that deletes pipeline `name`: its binding goes too (the file stays).
+  virtual absl::Status Unbind(storage::Transaction& tx, const std::string& name) = 0;
 };
 
 // Thread-safe. Does not own its collaborators, which must outlive it. Get serves pipelines
@@ -70,6 +102,18 @@ class PipelineManager {
   // pipeline of the same name has them.
   v1::ValidatePipelineResponse Validate(const v1::ValidatePipelineRequest& request);
 
+  // Edits of bound pipelines (Update, Apply) are written back through `write_back` first.
+  // Set once, before serving.
+  void SetWriteBack(SpecWriteBack* write_back) { write_back_ = write_back; }
+  // Stores `spec` read from the pipeline's bound Git file (its name and argument overrides
+  // stay what Slipway has; redacted secrets keep their stored values), and runs `also` in the
+  // same transaction. NOT_FOUND if the pipeline is gone; INVALID_ARGUMENT if the spec is
+  // invalid (nothing is written, `also` does not run). The result is UNCHANGED when the
+  // pipeline already matched.
+  absl::StatusOr<v1::ApplyPipelineResponse> ApplyFromGit(
+      v1::Pipeline spec, const Author& author, const std::string& message,
+      const std::function<absl::Status(storage::Transaction&)>& also);
+
  private:
   // What an apply of `request` does, decided in `tx`: the stored pipeline (absent if new), the
   // spec to store (redacted secrets restored, validated), and the response's result, changed
@@ -82,6 +126,13 @@ class PipelineManager {
   absl::StatusOr<ApplyPlan> PlanApply(storage::Transaction& tx,
                                       const v1::ApplyPipelineRequest& request);
   absl::StatusOr<v1::ApplyPipelineResponse> DryRunApply(const v1::ApplyPipelineRequest& request);
+  // Stores an edit of `name` with `store`. When the pipeline is bound to Git and `plan` (run
+  // in a read transaction) says the edit changes its spec into what it returns, the edit is
+  // written back first and stored only if that went through (with the commit in the author).
+  absl::Status StoreEdit(
+      const std::string& name, const Author& author, const std::string& message,
+      const std::function<std::optional<v1::Pipeline>(storage::Transaction&)>& plan,
+      const std::function<absl::Status(const Author&, const WrittenBack*)>& store);
   // Fills uid/etag/revision/times for a pipeline about to be inserted. Its revision continues
   // the history of the name, if it had one.
   absl::Status StampNew(storage::Transaction& tx, v1::Pipeline& p);
@@ -109,6 +160,7 @@ class PipelineManager {
   IdGenerator* ids_;
   storage::PipelineRepository repo_;
   storage::PipelineRevisionRepository revisions_;
+  SpecWriteBack* write_back_ = nullptr;
 
   absl::Mutex cache_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const CachedPipeline>> cache_

@@ -32,6 +32,7 @@
 #include "deploy/httplib_http_client.h"
 #include "deploy/process_driver.h"
 #include "deploy/thread_pool.h"
+#include "gitops/gitops.h"
 #include "pipeline/pipeline_manager.h"
 #include "release/executor.h"
 #include "release/retention.h"
@@ -138,6 +139,8 @@ struct Server::Impl {
   std::unique_ptr<StepThread> preview_thread;
   std::unique_ptr<PreviewServiceImpl> preview_service;
   std::unique_ptr<trigger::WebhookIntake> intake;
+  std::unique_ptr<gitops::GitFiles> git_files;
+  std::unique_ptr<gitops::GitOps> gitops;
   std::unique_ptr<trigger::Scheduler> scheduler;
   std::unique_ptr<StepThread> scheduler_thread;
   std::unique_ptr<trigger::Libgit2RefLister> ref_lister;
@@ -168,6 +171,9 @@ struct Server::Impl {
   // Drives the periodic maintenance steps until shutdown. The steps themselves take the
   // injected clock; only this loop waits in real time.
   void MaintenanceLoop(const Clock* clock) {
+    // Pipelines kept in Git catch up with their branches first (an edit pushed just before a
+    // crash, and not stored, is taken from Git).
+    gitops->SyncAll();
     absl::MutexLock lock(&shutdown_mu);
     while (!shut_down) {
       shutdown_mu.Unlock();
@@ -486,6 +492,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       std::make_unique<PreviewServiceImpl>(deps, impl->previews.get(), impl->pipelines.get());
   impl->intake = std::make_unique<trigger::WebhookIntake>(impl->db.get(), impl->executor.get(),
                                                           clock, ids, impl->previews.get(), audit);
+  impl->git_files = std::make_unique<gitops::GitFiles>(options.data_dir + "/gitops");
+  impl->gitops = std::make_unique<gitops::GitOps>(impl->db.get(), impl->pipelines.get(),
+                                                  impl->git_files.get(), clock, audit);
+  impl->pipelines->SetWriteBack(impl->gitops.get());
+  impl->intake->SetPushHook(impl->gitops.get());
   impl->scheduler =
       std::make_unique<trigger::Scheduler>(impl->db.get(), impl->executor.get(), clock, audit);
   impl->ref_lister = std::make_unique<trigger::Libgit2RefLister>(options.data_dir + "/mirrors");
@@ -495,7 +506,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->resource_logs = std::make_unique<release::ResourceLogReader>(impl->db.get(), exec.drivers);
   impl->release_service = std::make_unique<ReleaseServiceImpl>(
       deps, impl->runs.get(), impl->stages.get(), impl->resource_logs.get());
-  impl->pipeline_service = std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get());
+  impl->pipeline_service =
+      std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get(), impl->gitops.get());
   impl->admin_service = std::make_unique<AdminServiceImpl>(
       deps, ServerInfoSource{.version = Version(), .start_time = ProtoTime(clock->Now())});
   impl->audit_service = std::make_unique<AuditServiceImpl>(deps);

@@ -136,6 +136,36 @@ grpc::Status PipelineServiceImpl::DiffPipelineRevisions(
                });
 }
 
+grpc::Status PipelineServiceImpl::EnableGitOps(grpc::ServerContext* context,
+                                               const v1::EnableGitOpsRequest* request,
+                                               v1::GitOpsBinding* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, EnableGitOps), v1::SCOPE_ADMIN,
+               request, [&](const Principal& p) -> absl::Status {
+                 if (gitops_ == nullptr) return absl::UnimplementedError("GitOps is not set up");
+                 return Respond(gitops_->Enable(*request, AuthorOf(deps_, p, context)), response);
+               });
+}
+
+grpc::Status PipelineServiceImpl::DisableGitOps(grpc::ServerContext* context,
+                                                const v1::DisableGitOpsRequest* request,
+                                                v1::DisableGitOpsResponse*) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, DisableGitOps), v1::SCOPE_ADMIN,
+               request, [&](const Principal&) -> absl::Status {
+                 if (gitops_ == nullptr) return absl::UnimplementedError("GitOps is not set up");
+                 return gitops_->Disable(*request);
+               });
+}
+
+grpc::Status PipelineServiceImpl::GetGitOps(grpc::ServerContext* context,
+                                            const v1::GetGitOpsRequest* request,
+                                            v1::GitOpsBinding* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, GetGitOps), v1::SCOPE_READ,
+               request, [&](const Principal&) -> absl::Status {
+                 if (gitops_ == nullptr) return absl::UnimplementedError("GitOps is not set up");
+                 return Respond(gitops_->Get(request->pipeline()), response);
+               });
+}
+
 grpc::Status AuditServiceImpl::ListAuditRecords(grpc::ServerContext* context,
                                                 const v1::ListAuditRecordsRequest* request,
                                                 v1::ListAuditRecordsResponse* response) {

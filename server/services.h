@@ -11,6 +11,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "gitops/gitops.h"
 #include "pipeline/pipeline_manager.h"
 #include "preview/preview_manager.h"
 #include "release/resource_logs.h"
@@ -69,8 +70,10 @@ grpc::Status Serve(const CallDeps& deps, grpc::ServerContextBase* context, const
 class PipelineServiceImpl final
     : public v1::PipelineService::WithRawCallbackMethod_GetPipeline<v1::PipelineService::Service> {
  public:
-  PipelineServiceImpl(CallDeps deps, pipeline::PipelineManager* pipelines)
-      : deps_(deps), pipelines_(pipelines) {}
+  // `gitops` may be null (the GitOps calls are then UNIMPLEMENTED).
+  PipelineServiceImpl(CallDeps deps, pipeline::PipelineManager* pipelines,
+                      gitops::GitOps* gitops = nullptr)
+      : deps_(deps), pipelines_(pipelines), gitops_(gitops) {}
 
   grpc::Status CreatePipeline(grpc::ServerContext* context,
                               const v1::CreatePipelineRequest* request,
@@ -100,10 +103,17 @@ class PipelineServiceImpl final
   grpc::Status DiffPipelineRevisions(grpc::ServerContext* context,
                                      const v1::DiffPipelineRevisionsRequest* request,
                                      v1::DiffPipelineRevisionsResponse* response) override;
+  grpc::Status EnableGitOps(grpc::ServerContext* context, const v1::EnableGitOpsRequest* request,
+                            v1::GitOpsBinding* response) override;
+  grpc::Status DisableGitOps(grpc::ServerContext* context, const v1::DisableGitOpsRequest* request,
+                             v1::DisableGitOpsResponse* response) override;
+  grpc::Status GetGitOps(grpc::ServerContext* context, const v1::GetGitOpsRequest* request,
+                         v1::GitOpsBinding* response) override;
 
  private:
   CallDeps deps_;
   pipeline::PipelineManager* pipelines_;
+  gitops::GitOps* gitops_;
 };
 
 // What GetServerInfo reports.

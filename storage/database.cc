@@ -225,6 +225,13 @@ constexpr const char* kMigrations[] = {
       record BLOB NOT NULL
     );
     )sql",
+    // 14: pipelines bound to a file in Git, with where their sync stands.
+    R"sql(
+    CREATE TABLE gitops_bindings (
+      pipeline TEXT PRIMARY KEY,
+      binding BLOB NOT NULL
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

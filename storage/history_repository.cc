@@ -177,4 +177,54 @@ absl::StatusOr<int64_t> AuditRepository::PruneBefore(Transaction& tx, int64_t be
   return tx.Changes();
 }
 
+absl::Status GitOpsBindingRepository::Put(Transaction& tx, const v1::GitOpsBinding& binding) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO gitops_bindings (pipeline, binding) VALUES "
+                                         "(?, ?) ON CONFLICT (pipeline) DO UPDATE SET binding = "
+                                         "excluded.binding"));
+  stmt->Bind(1, binding.pipeline()).BindBlob(2, binding.SerializeAsString());
+  return stmt->Run();
+}
+
+absl::StatusOr<v1::GitOpsBinding> GitOpsBindingRepository::Get(Transaction& tx,
+                                                               std::string_view pipeline) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT binding FROM gitops_bindings WHERE pipeline = ?"));
+  stmt->Bind(1, pipeline);
+  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) {
+    return absl::NotFoundError(
+        absl::StrCat("pipeline \"", std::string(pipeline), "\" is not bound to a Git file"));
+  }
+  v1::GitOpsBinding b;
+  if (!b.ParseFromString(stmt->ColumnBlob(0))) {
+    return absl::DataLossError(absl::StrCat("the Git binding of pipeline \"",
+                                            std::string(pipeline), "\" does not parse"));
+  }
+  return b;
+}
+
+absl::StatusOr<std::vector<v1::GitOpsBinding>> GitOpsBindingRepository::List(
+    Transaction& tx) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("SELECT binding FROM gitops_bindings ORDER BY pipeline"));
+  std::vector<v1::GitOpsBinding> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    v1::GitOpsBinding b;
+    if (!b.ParseFromString(stmt->ColumnBlob(0))) {
+      return absl::DataLossError("a stored Git binding does not parse");
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+absl::StatusOr<bool> GitOpsBindingRepository::Delete(Transaction& tx,
+                                                     std::string_view pipeline) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("DELETE FROM gitops_bindings WHERE pipeline = ?"));
+  stmt->Bind(1, pipeline);
+  RETURN_IF_ERROR(stmt->Run());
+  return tx.Changes() > 0;
+}
+
 }  // namespace slipway::storage

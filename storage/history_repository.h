@@ -52,6 +52,19 @@ class AuditRepository {
   absl::StatusOr<int64_t> PruneBefore(Transaction& tx, int64_t before_ms) const;
 };
 
+// Pipelines bound to Git files (gitops/). Stateless; runs in the caller's transaction.
+class GitOpsBindingRepository {
+ public:
+  // Inserts or replaces the binding of `binding.pipeline()`.
+  absl::Status Put(Transaction& tx, const v1::GitOpsBinding& binding) const;
+  // NOT_FOUND if the pipeline is not bound.
+  absl::StatusOr<v1::GitOpsBinding> Get(Transaction& tx, std::string_view pipeline) const;
+  // In pipeline order.
+  absl::StatusOr<std::vector<v1::GitOpsBinding>> List(Transaction& tx) const;
+  // True if there was one.
+  absl::StatusOr<bool> Delete(Transaction& tx, std::string_view pipeline) const;
+};
+
 }  // namespace slipway::storage
 
 #endif  // SLIPWAY_STORAGE_HISTORY_REPOSITORY_H_

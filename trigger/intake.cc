@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/error_reason.h"
 #include "common/proto_time.h"
 #include "common/proto_yaml.h"
@@ -236,12 +237,38 @@ IntakeResult WebhookIntake::HandleVerified(v1::Provider provider, const Headers&
   return Dispatch(std::move(d), pipelines);
 }
 
-IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& pipelines) {
+IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& trusted) {
   const v1::Provider provider = d.provider();
   // The delivery's event and any further ref changes it carries, each matched on its own.
   // Adding matches to `d` leaves its event where it is.
   std::vector<const v1::SourceEvent*> events = {&d.event()};
   for (const auto& more : d.event().more_refs()) events.push_back(&more);
+  // Pipelines kept in Git first: a push that changes a pipeline's file applies it, and the
+  // triggers below then match the new spec.
+  std::vector<v1::Pipeline> pipelines = trusted;
+  int synced = 0;
+  if (push_hook_ != nullptr) {
+    for (const v1::SourceEvent* event : events) {
+      if (event->kind() != v1::GIT_EVENT_KIND_PUSH) continue;
+      for (v1::Pipeline& pipeline : pipelines) {
+        const v1::Source* source = BindingSource(pipeline, provider, event->repository());
+        if (source == nullptr) continue;
+        PushOutcome outcome = push_hook_->OnPush(pipeline, *source, *event);
+        if (outcome.note.empty()) continue;
+        v1::DeliveryMatch* m = d.add_matches();
+        m->set_pipeline(pipeline.name());
+        m->set_gitops(std::move(outcome.note));
+        if (events.size() > 1) m->set_ref(RefName(*event));
+        if (!outcome.changed) continue;
+        ++synced;
+        absl::Status reread = db_->Read([&](storage::Transaction& tx) -> absl::Status {
+          ASSIGN_OR_RETURN(pipeline, storage::PipelineRepository().Get(tx, pipeline.name()));
+          return absl::OkStatus();
+        });
+        if (!reread.ok()) return StoreFailed(std::move(d), reread);
+      }
+    }
+  }
   std::vector<std::pair<release::StartRequest, std::string>> starts;
   std::vector<int> start_matches;  // the match each start belongs to
   int previews_acted = 0;
@@ -309,8 +336,11 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
     }
   }
   if (starts.empty()) {
-    if (previews_acted > 0) {
-      return Finish(std::move(d), 200, absl::StrCat("changed ", previews_acted, " preview(s)"));
+    if (previews_acted > 0 || synced > 0) {
+      std::vector<std::string> done;
+      if (synced > 0) done.push_back(absl::StrCat("applied ", synced, " pipeline file(s)"));
+      if (previews_acted > 0) done.push_back(absl::StrCat("changed ", previews_acted, " preview(s)"));
+      return Finish(std::move(d), 200, absl::StrJoin(done, "; "));
     }
     // Read before `d` is moved: argument evaluation order is unspecified.
     std::string why = d.matches_size() == 0 ? "no trigger matches" : "matched, nothing started";

@@ -31,6 +31,23 @@ struct IntakeResult {
   v1::Delivery delivery;
 };
 
+// What a push to a pipeline's bound Git file did (gitops/): a note for the delivery, and
+// whether it changed the stored pipeline.
+struct PushOutcome {
+  std::string note;  // empty: the push does not concern a bound file
+  bool changed = false;
+};
+
+// Sees every push a trusted delivery (or a poll) carries to a pipeline's source before the
+// pipeline's triggers are matched, so that a push that changes the pipeline's own file runs the
+// flows of the new spec. Thread-safe in every implementation.
+class PushHook {
+ public:
+  virtual ~PushHook() = default;
+  virtual PushOutcome OnPush(const v1::Pipeline& pipeline, const v1::Source& source,
+                             const v1::SourceEvent& event) = 0;
+};
+
 // Thread-safe. Does not own its collaborators.
 class WebhookIntake {
  public:
@@ -45,6 +62,9 @@ class WebhookIntake {
         ids_(ids),
         previews_(previews),
         audit_(audit) {}
+
+  // Set once, before serving; may stay null.
+  void SetPushHook(PushHook* hook) { push_hook_ = hook; }
 
   // `client` is the sender's address: rejected deliveries are recorded at most at a rate per
   // client (past it they are only counted, UnrecordedRejections). Every delivery is logged in
@@ -100,6 +120,7 @@ class WebhookIntake {
 
   preview::PreviewManager* previews_;
   storage::AuditLog* audit_;
+  PushHook* push_hook_ = nullptr;
   // 60 rejected deliveries recorded per client address at once, then one a second.
   KeyedRateLimiter rejections_{60, absl::Seconds(1), 10000};
   // 20 rejection log lines per 10 seconds.

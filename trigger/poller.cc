@@ -13,6 +13,7 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "storage/pipeline_repository.h"
+#include "trigger/git2_util.h"
 
 namespace slipway::trigger {
 namespace {
@@ -90,9 +91,7 @@ absl::StatusOr<std::map<std::string, std::string>> Libgit2RefLister::ListRefs(
     std::string name = heads[i]->name;
     if (!absl::StartsWith(name, "refs/heads/") && !absl::StartsWith(name, "refs/tags/")) continue;
     if (absl::EndsWith(name, "^{}")) continue;  // peeled tag entries
-    char sha[GIT_OID_HEXSZ + 1];
-    git_oid_tostr(sha, sizeof(sha), &heads[i]->oid);
-    refs[name] = sha;
+    refs[name] = OidHex(&heads[i]->oid);
   }
   git_remote_disconnect(remote);
   git_remote_free(remote);
@@ -103,25 +102,6 @@ namespace {
 
 constexpr size_t kMaxFiles = 3000;
 constexpr int kMaxPolledCommits = 100;
-
-template <typename T, void (*Free)(T*)>
-struct Git2Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-template <typename T, void (*Free)(T*)>
-using Git2Ptr = std::unique_ptr<T, Git2Deleter<T, Free>>;
-using RepoPtr = Git2Ptr<git_repository, git_repository_free>;
-using CommitPtr = Git2Ptr<git_commit, git_commit_free>;
-using TreePtr = Git2Ptr<git_tree, git_tree_free>;
-using DiffPtr = Git2Ptr<git_diff, git_diff_free>;
-using WalkPtr = Git2Ptr<git_revwalk, git_revwalk_free>;
-using RemotePtr = Git2Ptr<git_remote, git_remote_free>;
-using ObjectPtr = Git2Ptr<git_object, git_object_free>;
-
-std::string Git2Error(const std::string& what) {
-  const git_error* e = git_error_last();
-  return absl::StrCat(what, ": ", e != nullptr ? e->message : "unknown error");
-}
 
 // The commit `sha` names (a tag is peeled), or null when the mirror lacks it.
 CommitPtr PeeledCommit(git_repository* repo, const std::string& sha) {
