@@ -263,6 +263,7 @@ TEST_F(GitOpsTest, AnInvalidPushKeepsTheLastGoodRevisionAndReportsEveryError) {
   EXPECT_EQ(b->state(), v1::GITOPS_STATE_FAILED);
   EXPECT_THAT(b->status(), HasSubstr("sync failed at " + sha.substr(0, 12)));
   ASSERT_GE(b->errors_size(), 2) << b->DebugString();
+  EXPECT_THAT(b->status(), HasSubstr(absl::StrCat(b->errors_size(), " problem(s)")));
   std::string all;
   for (const auto& e : b->errors()) all += e + "\n";
   EXPECT_THAT(all, HasSubstr("teleport"));
