@@ -10,9 +10,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "common/proto_yaml.h"
 #include "common/status_macros.h"
 #include "storage/pipeline_repository.h"
+#include "trigger/poller.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_driver.h"
 #include "tests/testing/sequential_ids.h"
@@ -393,6 +395,33 @@ TEST_F(GitOpsTest, AfterACrashBetweenThePushAndTheStoreGitAndSlipwayAgree) {
   EXPECT_EQ(Stored("shop").description(), "pushed, then the process died");
   EXPECT_EQ(gitops_->Get("shop")->synced_sha(), OriginHead());
   EXPECT_EQ(LatestRevision("shop").git_sha(), OriginHead());
+}
+
+TEST_F(GitOpsTest, APolledPushAppliesTheFileToo) {
+  v1::Pipeline spec = Spec();
+  spec.mutable_sources(0)->mutable_poll_interval()->set_seconds(60);
+  Create(spec);
+  ASSERT_OK(Enable("shop"));
+  trigger::Libgit2RefLister lister(dir_.File("mirrors"));
+  trigger::Poller poller(db_.get(), intake_.get(), &lister, &clock_);
+  ASSERT_OK(poller.Tick());  // the first poll records what is there
+  std::string edited = WorkFile(kPath);
+  edited.replace(edited.find("the shop"), 8, "polled shop");
+  const std::string sha = PushFile(kPath, edited, "polled edit");
+  clock_.Advance(absl::Minutes(1));
+  auto polled = poller.Tick();
+  ASSERT_OK(polled);
+  EXPECT_EQ(polled->events, 1);
+  EXPECT_EQ(Stored("shop").description(), "polled shop");
+  EXPECT_EQ(LatestRevision("shop").git_sha(), sha);
+  auto deliveries = intake_->List("shop", 1);
+  ASSERT_OK(deliveries);
+  ASSERT_FALSE(deliveries->empty());
+  bool noted = false;
+  for (const auto& m : deliveries->front().matches()) {
+    noted = noted || absl::StrContains(m.gitops(), "synced at " + sha.substr(0, 12));
+  }
+  EXPECT_TRUE(noted) << deliveries->front().DebugString();
 }
 
 TEST_F(GitOpsTest, BindingsAreChecked) {
