@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "common/private_files.h"
 #include "common/random.h"
+#include "common/url_credentials.h"
 #include "trigger/git2_util.h"
 
 namespace slipway::gitops {
@@ -151,9 +152,44 @@ absl::StatusOr<std::string> GitFiles::ClonePath(const std::string& url) {
   return path;
 }
 
+namespace {
+
+// The same status with URL credentials masked in its message.
+template <typename T>
+absl::StatusOr<T> Masked(absl::StatusOr<T> result) {
+  if (result.ok()) return result;
+  const std::string message(result.status().message());
+  if (!HasUrlCredentials(message)) return result;
+  return absl::Status(result.status().code(), MaskUrlCredentials(message));
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> GitFiles::Fetch(const std::string& url, const std::string& branch) {
   if (absl::Status s = CheckBranchName("branch", branch); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
+  return Masked(FetchLocked(url, branch));
+}
+
+absl::StatusOr<FileAt> GitFiles::Read(const std::string& url, const std::string& commit,
+                                      const std::string& path) {
+  if (absl::Status s = CheckFilePath("path", path); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  return Masked(ReadLocked(url, commit, path));
+}
+
+absl::StatusOr<PushedFile> GitFiles::CommitAndPush(
+    const std::string& url, const std::string& branch, const std::string& parent,
+    const std::string& path, const std::string& contents, const CommitAuthor& author,
+    const std::string& message, absl::Time when) {
+  if (absl::Status s = CheckBranchName("branch", branch); !s.ok()) return s;
+  if (absl::Status s = CheckFilePath("path", path); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  return Masked(CommitAndPushLocked(url, branch, parent, path, contents, author, message, when));
+}
+
+absl::StatusOr<std::string> GitFiles::FetchLocked(const std::string& url,
+                                                  const std::string& branch) {
   auto path = ClonePath(url);
   if (!path.ok()) return path.status();
   auto repo = OpenRepo(*path);
@@ -181,10 +217,8 @@ absl::StatusOr<std::string> GitFiles::Fetch(const std::string& url, const std::s
   return absl::NotFoundError(absl::StrCat("branch \"", branch, "\" does not exist in ", url));
 }
 
-absl::StatusOr<FileAt> GitFiles::Read(const std::string& url, const std::string& commit,
-                                      const std::string& path) {
-  if (absl::Status s = CheckFilePath("path", path); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+absl::StatusOr<FileAt> GitFiles::ReadLocked(const std::string& url, const std::string& commit,
+                                            const std::string& path) {
   auto clone = ClonePath(url);
   if (!clone.ok()) return clone.status();
   auto repo = OpenRepo(*clone);
@@ -225,13 +259,10 @@ absl::StatusOr<FileAt> GitFiles::Read(const std::string& url, const std::string&
   return out;
 }
 
-absl::StatusOr<PushedFile> GitFiles::CommitAndPush(
+absl::StatusOr<PushedFile> GitFiles::CommitAndPushLocked(
     const std::string& url, const std::string& branch, const std::string& parent,
     const std::string& path, const std::string& contents, const CommitAuthor& author,
     const std::string& message, absl::Time when) {
-  if (absl::Status s = CheckBranchName("branch", branch); !s.ok()) return s;
-  if (absl::Status s = CheckFilePath("path", path); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
   auto clone = ClonePath(url);
   if (!clone.ok()) return clone.status();
   auto repo = OpenRepo(*clone);

@@ -37,34 +37,43 @@ struct CommitAuthor {
   std::string email;
 };
 
-// Thread-safe: one operation at a time.
+// Thread-safe: one operation at a time. Error messages never show URL credentials. Virtual
+// so that tests can make a push fail on demand.
 class GitFiles {
  public:
   // Clones live under `dir`, created private to slipwayd's user on first use.
   explicit GitFiles(std::string dir);
-  ~GitFiles();
+  virtual ~GitFiles();
   GitFiles(const GitFiles&) = delete;
   GitFiles& operator=(const GitFiles&) = delete;
 
   // Fetches `branch` of `url` and returns its head commit. NOT_FOUND if the branch does not
   // exist; UNAVAILABLE if the repository cannot be reached; INVALID_ARGUMENT for a branch name
   // Git refuses.
-  absl::StatusOr<std::string> Fetch(const std::string& url, const std::string& branch);
+  virtual absl::StatusOr<std::string> Fetch(const std::string& url, const std::string& branch);
   // The file at `path` in `commit` (fetched before). INVALID_ARGUMENT if it is not a regular
   // file or is larger than kMaxFileBytes; NOT_FOUND if the commit is unknown.
-  absl::StatusOr<FileAt> Read(const std::string& url, const std::string& commit,
-                              const std::string& path);
+  virtual absl::StatusOr<FileAt> Read(const std::string& url, const std::string& commit,
+                                      const std::string& path);
   // Commits `contents` at `path` on top of `parent` and pushes it to `branch`, provided the
   // remote branch is still at `parent`. Returns the new commit and blob. ABORTED ("the branch moved")
   // when the remote branch is elsewhere: nothing was pushed. UNAVAILABLE when the push failed
   // otherwise.
-  absl::StatusOr<PushedFile> CommitAndPush(const std::string& url, const std::string& branch,
-                                            const std::string& parent, const std::string& path,
-                                            const std::string& contents,
-                                            const CommitAuthor& author, const std::string& message,
-                                            absl::Time when);
+  virtual absl::StatusOr<PushedFile> CommitAndPush(
+      const std::string& url, const std::string& branch, const std::string& parent,
+      const std::string& path, const std::string& contents, const CommitAuthor& author,
+      const std::string& message, absl::Time when);
 
  private:
+  absl::StatusOr<std::string> FetchLocked(const std::string& url, const std::string& branch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<FileAt> ReadLocked(const std::string& url, const std::string& commit,
+                                    const std::string& path) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<PushedFile> CommitAndPushLocked(
+      const std::string& url, const std::string& branch, const std::string& parent,
+      const std::string& path, const std::string& contents, const CommitAuthor& author,
+      const std::string& message, absl::Time when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const std::string dir_;
   absl::Mutex mu_;
   // Opens (creating if needed) the clone of `url`; returns its path.

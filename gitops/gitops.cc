@@ -418,7 +418,7 @@ absl::Status GitOps::WriteBackThen(
     if (attempt > 1) {
       spdlog::warn("gitops: {}: push attempt {} failed ({}); retrying in {}", name, attempt - 1,
                    std::string(last.message()), absl::FormatDuration(wait));
-      absl::SleepFor(wait);
+      clock_->Sleep(wait);
       wait *= 2;
     }
     ASSIGN_OR_RETURN(std::string head, git_->Fetch(url, binding.branch()));

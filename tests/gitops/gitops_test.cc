@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -48,6 +49,26 @@ stages:
     flow: {sequential: [{ref: web, skip_if: "true", deploy: {resource: web}}]}
 )";
 
+// Real Git files whose next push finds the branch moved: `before_push` runs (a push by the
+// git CLI) just before Slipway's own push, once.
+class RacingGitFiles final : public GitFiles {
+ public:
+  using GitFiles::GitFiles;
+  std::function<void()> before_push;
+  absl::StatusOr<PushedFile> CommitAndPush(const std::string& url, const std::string& branch,
+                                           const std::string& parent, const std::string& path,
+                                           const std::string& contents,
+                                           const CommitAuthor& author, const std::string& message,
+                                           absl::Time when) override {
+    if (before_push) {
+      std::function<void()> race = std::move(before_push);
+      before_push = nullptr;
+      race();
+    }
+    return GitFiles::CommitAndPush(url, branch, parent, path, contents, author, message, when);
+  }
+};
+
 class GitOpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -73,7 +94,7 @@ class GitOpsTest : public ::testing::Test {
   // A new GitOps over the same store and repository, as after a restart of slipwayd.
   void Restart() {
     gitops_.reset();
-    files_ = std::make_unique<GitFiles>(dir_.File("clones"));
+    files_ = std::make_unique<RacingGitFiles>(dir_.File("clones"));
     gitops_ = std::make_unique<GitOps>(db_.get(), manager_.get(), files_.get(), &clock_, nullptr,
                                        GitOpsOptions{.push_attempts = 3,
                                                      .first_backoff = absl::Milliseconds(1)});
@@ -200,7 +221,7 @@ class GitOpsTest : public ::testing::Test {
   std::unique_ptr<pipeline::PipelineManager> manager_;
   std::unique_ptr<release::Executor> executor_;
   std::unique_ptr<trigger::WebhookIntake> intake_;
-  std::unique_ptr<GitFiles> files_;
+  std::unique_ptr<RacingGitFiles> files_;
   std::unique_ptr<GitOps> gitops_;
 };
 
@@ -331,6 +352,23 @@ TEST_F(GitOpsTest, AConcurrentPushToAnotherFileIsRebasedOnto) {
   EXPECT_EQ(OriginFile("src/app.py"), "print('hi')");
 }
 
+TEST_F(GitOpsTest, APushRejectedBecauseTheBranchMovedIsRetriedWithBackoffOnTheNewHead) {
+  Create(Spec());
+  ASSERT_OK(Enable("shop"));
+  std::string racer;
+  files_->before_push = [&] { racer = PushFile("src/race.c", "int x;\n", "racing push"); };
+  const absl::Time before = clock_.Now();
+  auto edit = EditDescription("shop", "edited during a race");
+  ASSERT_OK(edit);
+  ASSERT_FALSE(racer.empty());
+  // The first push was refused (the branch had moved); the second, on the new head, went in.
+  EXPECT_EQ(GitOut("-C " + origin_ + " rev-parse main^"), racer);
+  EXPECT_THAT(OriginFile(kPath), HasSubstr("edited during a race"));
+  EXPECT_EQ(OriginFile("src/race.c"), "int x;");
+  EXPECT_GE(clock_.Now() - before, absl::Milliseconds(1));  // it waited before retrying
+  EXPECT_EQ(LatestRevision("shop").git_sha(), OriginHead());
+}
+
 TEST_F(GitOpsTest, DeletingTheFilePausesSyncAndKeepsThePipeline) {
   Create(Spec());
   ASSERT_OK(Enable("shop"));
@@ -439,6 +477,16 @@ TEST_F(GitOpsTest, BindingsAreChecked) {
   req.set_branch("missing");
   EXPECT_TRUE(absl::IsNotFound(gitops_->Enable(req, {}).status()));
   EXPECT_TRUE(absl::IsNotFound(gitops_->Get("shop").status()));
+  // An unreachable repository: nothing is bound, and the error never shows URL credentials.
+  v1::Pipeline remote = Spec("remote");
+  remote.mutable_sources(0)->set_clone_url("http://ci:tok-SECRET-9@127.0.0.1:1/acme/shop.git");
+  Create(remote);
+  req.set_pipeline("remote");
+  req.set_branch("main");
+  auto unreachable = gitops_->Enable(req, {});
+  EXPECT_TRUE(absl::IsUnavailable(unreachable.status())) << unreachable.status();
+  EXPECT_THAT(unreachable.status().message(), Not(HasSubstr("SECRET-9")));
+  EXPECT_TRUE(absl::IsNotFound(gitops_->Get("remote").status()));
   // An edit of an unbound pipeline does not touch Git.
   const std::string head = OriginHead();
   ASSERT_OK(EditDescription("shop", "not bound"));
