@@ -32,10 +32,15 @@ int ListDeliveries(const Connection& c, const std::string& pipeline, const std::
     std::string what = d.event().event();
     if (!d.event().branch().empty()) what += " " + d.event().branch();
     if (!d.event().tag().empty()) what += " " + d.event().tag();
+    // What a push did to pipelines kept in Git: "shop: sync failed at 3f9a2c1b7d4e: …".
+    std::string result = d.message();
+    for (const auto& m : d.matches()) {
+      if (!m.gitops().empty()) result += "; " + m.pipeline() + ": " + m.gitops();
+    }
     std::printf("%-22s %-10s %-26s %-7d %-22s %s\n", d.id().c_str(),
                 EnumShortName(v1::Provider_descriptor()->FindValueByNumber(d.provider())).c_str(),
                 what.substr(0, 26).c_str(), d.status(),
-                FormatTimestamp(d.receive_time()).substr(0, 19).c_str(), d.message().c_str());
+                FormatTimestamp(d.receive_time()).substr(0, 19).c_str(), result.c_str());
   }
   return 0;
 }

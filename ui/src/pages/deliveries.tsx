@@ -44,7 +44,16 @@ export function DeliveriesPage({ session }: { session: Session }) {
                   <Badge text={enumName(SignatureVerdict, d.signature)} />
                 </td>
                 <td>{d.status}</td>
-                <td>{d.message}</td>
+                <td>
+                  {d.message}
+                  {d.matches
+                    .filter((m) => m.gitops)
+                    .map((m) => (
+                      <div key={`gitops-${m.pipeline}`} class="gitops">
+                        {m.pipeline}: {m.gitops}
+                      </div>
+                    ))}
+                </td>
                 <td>
                   {d.matches
                     .filter((m) => m.runId)
