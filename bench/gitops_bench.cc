@@ -53,10 +53,10 @@ struct Repo {
   bool Init(const std::string& dir) {
     origin = dir + "/origin.git";
     work = dir + "/work";
-    return Sh("git init -q --bare -b main " + origin) && Sh("git clone -q " + origin + " " + work) &&
-           Sh(Git() + "checkout -q -b main") && Write("README.md", "bench\n") &&
-           Sh(Git() + "add -A") && Sh(Git() + "commit -q -m first") &&
-           Sh(Git() + "push -q origin main");
+    return Sh("git init -q --bare -b main " + origin) &&
+           Sh("git clone -q " + origin + " " + work) && Sh(Git() + "checkout -q -b main") &&
+           Write("README.md", "bench\n") && Sh(Git() + "add -A") &&
+           Sh(Git() + "commit -q -m first") && Sh(Git() + "push -q origin main");
   }
   bool Write(const std::string& file, const std::string& text) const {
     std::filesystem::create_directories(std::filesystem::path(work + "/" + file).parent_path());
@@ -110,8 +110,11 @@ std::string WithDescription(const std::string& file, const std::string& descript
 }
 
 std::string PushPayload(const std::string& sha, const std::string& file) {
-  nlohmann::json commit = {{"id", sha},       {"message", "change"}, {"added", nlohmann::json::array()},
-                           {"removed", nlohmann::json::array()}, {"modified", {file}},
+  nlohmann::json commit = {{"id", sha},
+                           {"message", "change"},
+                           {"added", nlohmann::json::array()},
+                           {"removed", nlohmann::json::array()},
+                           {"modified", {file}},
                            {"timestamp", "2026-12-02T10:00:00Z"}};
   nlohmann::json d = {{"ref", "refs/heads/main"},
                       {"before", "0000000000000000000000000000000000000000"},
@@ -266,7 +269,7 @@ int Poll(int pushes) {
   intake.SetPushHook(&gitops);
   slipway::v1::CreatePipelineRequest create;
   if (!slipway::ParseYaml(PipelineYaml("polled", repo.origin, ", poll_interval: 5s"),
-                 create.mutable_pipeline())
+                          create.mutable_pipeline())
            .ok() ||
       !manager.Create(create).ok()) {
     std::fprintf(stderr, "cannot create the polled pipeline\n");

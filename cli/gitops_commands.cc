@@ -10,9 +10,9 @@ namespace {
 class GitOpsGroup final : public CommandGroup {
  public:
   void Register(CLI::App& app) override {
-    CLI::App* gitops =
-        app.add_subcommand("gitops", "Keep a pipeline in a Git file: pushes apply it, edits "
-                                     "through Slipway are committed to it");
+    CLI::App* gitops = app.add_subcommand("gitops",
+                                          "Keep a pipeline in a Git file: pushes apply it, edits "
+                                          "through Slipway are committed to it");
     gitops->require_subcommand(1);
     Example(gitops, {"slipway gitops enable shop --source app --branch main --path "
                      ".slipway/shop.yaml"});
@@ -22,7 +22,8 @@ class GitOpsGroup final : public CommandGroup {
     enable_->add_option("--source", source_, "A source of the pipeline with a clone_url")
         ->required();
     enable_->add_option("--branch", branch_, "Branch (default main)");
-    enable_->add_option("--path", path_, "File in the repository (default .slipway/<pipeline>.yaml)");
+    enable_->add_option("--path", path_,
+                        "File in the repository (default .slipway/<pipeline>.yaml)");
     Example(enable_, {"slipway gitops enable shop --source app --branch main --path "
                       ".slipway/shop.yaml",
                       "slipway gitops enable shop-eu --source app --path .slipway/shop.yaml"});

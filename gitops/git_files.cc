@@ -250,8 +250,8 @@ absl::StatusOr<FileAt> GitFiles::ReadLocked(const std::string& url, const std::s
   BlobPtr blob(raw_blob);
   const auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
   if (size > kMaxFileBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " at ", commit, ": ", size,
-                                                   " bytes, at most ", kMaxFileBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " at ", commit, ": ", size, " bytes, at most ", kMaxFileBytes));
   }
   out.found = true;
   out.blob = OidHex(git_tree_entry_id(entry.get()));
@@ -295,8 +295,7 @@ absl::StatusOr<PushedFile> GitFiles::CommitAndPushLocked(
   git_signature* raw_sig = nullptr;
   const std::string name = SignatureText(author.name, "slipway");
   const std::string email = SignatureText(author.email, "slipway@localhost");
-  if (git_signature_new(&raw_sig, name.c_str(), email.c_str(), absl::ToUnixSeconds(when), 0) !=
-      0) {
+  if (git_signature_new(&raw_sig, name.c_str(), email.c_str(), absl::ToUnixSeconds(when), 0) != 0) {
     return absl::InvalidArgumentError(Git2Error("author"));
   }
   SignaturePtr sig(raw_sig);

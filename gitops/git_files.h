@@ -56,9 +56,9 @@ class GitFiles {
   virtual absl::StatusOr<FileAt> Read(const std::string& url, const std::string& commit,
                                       const std::string& path);
   // Commits `contents` at `path` on top of `parent` and pushes it to `branch`, provided the
-  // remote branch is still at `parent`. Returns the new commit and blob. ABORTED ("the branch moved")
-  // when the remote branch is elsewhere: nothing was pushed. UNAVAILABLE when the push failed
-  // otherwise.
+  // remote branch is still at `parent`. Returns the new commit and blob. ABORTED ("the branch
+  // moved") when the remote branch is elsewhere: nothing was pushed. UNAVAILABLE when the push
+  // failed otherwise.
   virtual absl::StatusOr<PushedFile> CommitAndPush(
       const std::string& url, const std::string& branch, const std::string& parent,
       const std::string& path, const std::string& contents, const CommitAuthor& author,
@@ -69,10 +69,12 @@ class GitFiles {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<FileAt> ReadLocked(const std::string& url, const std::string& commit,
                                     const std::string& path) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<PushedFile> CommitAndPushLocked(
-      const std::string& url, const std::string& branch, const std::string& parent,
-      const std::string& path, const std::string& contents, const CommitAuthor& author,
-      const std::string& message, absl::Time when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<PushedFile> CommitAndPushLocked(const std::string& url, const std::string& branch,
+                                                 const std::string& parent, const std::string& path,
+                                                 const std::string& contents,
+                                                 const CommitAuthor& author,
+                                                 const std::string& message, absl::Time when)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
   absl::Mutex mu_;

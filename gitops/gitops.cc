@@ -54,12 +54,7 @@ std::string RenderPipelineFile(const v1::Pipeline& spec, const std::string& file
 
 GitOps::GitOps(storage::Database* db, pipeline::PipelineManager* pipelines, GitFiles* git,
                const Clock* clock, storage::AuditLog* audit, GitOpsOptions options)
-    : db_(db),
-      pipelines_(pipelines),
-      git_(git),
-      clock_(clock),
-      audit_(audit),
-      options_(options) {}
+    : db_(db), pipelines_(pipelines), git_(git), clock_(clock), audit_(audit), options_(options) {}
 
 void GitOps::Audit(const std::string& action, const v1::GitOpsBinding& binding,
                    const absl::Status& outcome) {
@@ -79,9 +74,9 @@ absl::Status GitOps::Load(const std::string& name, v1::GitOpsBinding& binding, s
     ASSIGN_OR_RETURN(v1::Pipeline p, storage::PipelineRepository().Get(tx, name));
     const v1::Source* src = FindSource(p, binding.source());
     if (src == nullptr || src->clone_url().empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "pipeline \"", name, "\" has no source \"", binding.source(),
-          "\" with a clone_url any more; bind it again (slipway gitops enable)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("pipeline \"", name, "\" has no source \"", binding.source(),
+                       "\" with a clone_url any more; bind it again (slipway gitops enable)"));
     }
     url = src->clone_url();
     return absl::OkStatus();
@@ -141,8 +136,8 @@ absl::StatusOr<v1::GitOpsBinding> GitOps::Enable(const v1::EnableGitOpsRequest& 
         absl::StrCat("Add ", binding.path(), " for Slipway pipeline ", current.name());
     ASSIGN_OR_RETURN(PushedFile pushed,
                      git_->CommitAndPush(url, binding.branch(), head, binding.path(), contents,
-                                         {author.description, author.actor + "@slipway"},
-                                         message, clock_->Now()));
+                                         {author.description, author.actor + "@slipway"}, message,
+                                         clock_->Now()));
     binding.set_state(v1::GITOPS_STATE_SYNCED);
     binding.set_sha(pushed.commit);
     binding.set_synced_sha(pushed.commit);
@@ -291,12 +286,12 @@ trigger::PushOutcome GitOps::SyncTo(v1::GitOpsBinding binding, const std::string
     if (head.ok()) file = git_->Read(url, sha, binding.path());
   }
   if (!file.ok()) {
-    return Report(std::move(binding), v1::GITOPS_STATE_FAILED, sha,
+    return Report(binding, v1::GITOPS_STATE_FAILED, sha,
                   absl::StrCat("sync failed at ", Short(sha)),
                   {std::string(file.status().message())});
   }
   if (!file->found) {
-    return Report(std::move(binding), v1::GITOPS_STATE_PAUSED, sha,
+    return Report(binding, v1::GITOPS_STATE_PAUSED, sha,
                   absl::StrCat("paused: ", binding.path(), " deleted at ", Short(sha),
                                "; the pipeline keeps its last revision"),
                   {});
@@ -312,14 +307,15 @@ trigger::PushOutcome GitOps::SyncTo(v1::GitOpsBinding binding, const std::string
       *binding.mutable_update_time() = ProtoTime(clock_->Now());
       absl::Status stored =
           db_->Write([&](storage::Transaction& tx) { return bindings_.Put(tx, binding); });
-      if (!stored.ok()) return {absl::StrCat("sync failed at ", Short(sha), ": ", stored.message())};
+      if (!stored.ok())
+        return {absl::StrCat("sync failed at ", Short(sha), ": ", stored.message())};
     }
     return {binding.status(), false};
   }
   v1::Pipeline spec;
   FieldLines lines;
   if (absl::Status parsed = ParseYaml(file->contents, &spec, &lines); !parsed.ok()) {
-    return Report(std::move(binding), v1::GITOPS_STATE_FAILED, sha,
+    return Report(binding, v1::GITOPS_STATE_FAILED, sha,
                   absl::StrCat("sync failed at ", Short(sha)),
                   {absl::StrCat(binding.path(), ": ", parsed.message())});
   }
@@ -341,8 +337,7 @@ trigger::PushOutcome GitOps::SyncTo(v1::GitOpsBinding binding, const std::string
   if (!errors.empty()) {
     std::string status = absl::StrCat("sync failed at ", Short(sha), ": ", errors.size(),
                                       " problem(s); the pipeline keeps its last good revision");
-    return Report(std::move(binding), v1::GITOPS_STATE_FAILED, sha, std::move(status),
-                  std::move(errors));
+    return Report(binding, v1::GITOPS_STATE_FAILED, sha, std::move(status), std::move(errors));
   }
   pipeline::Author author;
   author.actor = absl::StrCat("git:", binding.source());
@@ -358,12 +353,10 @@ trigger::PushOutcome GitOps::SyncTo(v1::GitOpsBinding binding, const std::string
   *synced.mutable_update_time() = ProtoTime(clock_->Now());
   auto applied = pipelines_->ApplyFromGit(
       std::move(spec), author, RevisionMessage(file->summary),
-      [&](storage::Transaction& tx) -> absl::Status {
-        return bindings_.Put(tx, synced);
-      });
+      [&](storage::Transaction& tx) -> absl::Status { return bindings_.Put(tx, synced); });
   if (!applied.ok()) {
     if (absl::IsInvalidArgument(applied.status())) {
-      return Report(std::move(binding), v1::GITOPS_STATE_FAILED, sha,
+      return Report(binding, v1::GITOPS_STATE_FAILED, sha,
                     absl::StrCat("sync failed at ", Short(sha)),
                     {std::string(applied.status().message())});
     }
@@ -456,19 +449,20 @@ absl::Status GitOps::WriteBackThen(
     binding.set_sha(written.sha);
     binding.set_synced_sha(written.sha);
     binding.set_blob(written.blob);
-    binding.set_status(attempt > 1 ? absl::StrCat("synced at ", Short(written.sha),
-                                                  " (written back after ", attempt,
-                                                  " push attempts)")
-                                   : absl::StrCat("synced at ", Short(written.sha)));
+    binding.set_status(attempt > 1
+                           ? absl::StrCat("synced at ", Short(written.sha), " (written back after ",
+                                          attempt, " push attempts)")
+                           : absl::StrCat("synced at ", Short(written.sha)));
     absl::Status s = store(written);
     Audit("GitOps/WriteBack", binding, s);
     return s;
   }
   Audit("GitOps/WriteBack", binding, last);
   return absl::UnavailableError(absl::StrCat("pushing pipeline \"", name, "\" to ",
-                                             binding.branch(), " failed ",
-                                             options_.push_attempts, " times; nothing was "
-                                             "stored; last: ", last.message()));
+                                             binding.branch(), " failed ", options_.push_attempts,
+                                             " times; nothing was "
+                                             "stored; last: ",
+                                             last.message()));
 }
 
 absl::Status GitOps::Committed(storage::Transaction& tx, const std::string& name,

@@ -438,7 +438,8 @@ absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::Apply(
           RETURN_IF_ERROR(SyncWebhookTokens(tx, next, &urls));
           std::vector<std::string> changed(out.changed().begin(), out.changed().end());
           RETURN_IF_ERROR(RecordRevision(tx, next, by, request.message(), changed, false));
-          if (written != nullptr) RETURN_IF_ERROR(write_back_->Committed(tx, next.name(), *written));
+          if (written != nullptr)
+            RETURN_IF_ERROR(write_back_->Committed(tx, next.name(), *written));
           *out.mutable_pipeline() = Redacted(std::move(next));
           return out;
         });
@@ -601,12 +602,11 @@ absl::Status PipelineManager::StoreEdit(
     }));
   }
   if (!next.has_value()) return store(author, nullptr);
-  return write_back_->WriteBackThen(name, *next, author, message,
-                                    [&](const WrittenBack& written) {
-                                      Author by = author;
-                                      by.git_sha = written.sha;
-                                      return store(by, &written);
-                                    });
+  return write_back_->WriteBackThen(name, *next, author, message, [&](const WrittenBack& written) {
+    Author by = author;
+    by.git_sha = written.sha;
+    return store(by, &written);
+  });
 }
 
 absl::StatusOr<v1::ApplyPipelineResponse> PipelineManager::ApplyFromGit(

@@ -54,9 +54,9 @@ class SpecWriteBack {
   // (which stores the edit, calling Committed in its transaction), with syncs of the binding
   // held off meanwhile. ABORTED, naming the new commit, when the file changed in Git since it
   // was last synced: nothing is pushed or stored. Returns what `store` returns.
-  virtual absl::Status WriteBackThen(const std::string& name, const v1::Pipeline& spec,
-                                     const Author& author, const std::string& message,
-                                     const std::function<absl::Status(const WrittenBack&)>& store) = 0;
+  virtual absl::Status WriteBackThen(
+      const std::string& name, const v1::Pipeline& spec, const Author& author,
+      const std::string& message, const std::function<absl::Status(const WrittenBack&)>& store) = 0;
   // In the transaction that stores the edit: the binding now stands at `written`.
   virtual absl::Status Committed(storage::Transaction& tx, const std::string& name,
                                  const WrittenBack& written) = 0;

@@ -159,8 +159,8 @@ grpc::Status PipelineServiceImpl::DisableGitOps(grpc::ServerContext* context,
 grpc::Status PipelineServiceImpl::GetGitOps(grpc::ServerContext* context,
                                             const v1::GetGitOpsRequest* request,
                                             v1::GitOpsBinding* response) {
-  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, GetGitOps), v1::SCOPE_READ,
-               request, [&](const Principal&) -> absl::Status {
+  return Serve(deps_, context, SLIPWAY_METHOD(PipelineService, GetGitOps), v1::SCOPE_READ, request,
+               [&](const Principal&) -> absl::Status {
                  if (gitops_ == nullptr) return absl::UnimplementedError("GitOps is not set up");
                  return Respond(gitops_->Get(request->pipeline()), response);
                });

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "gitops/gitops.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "pipeline/pipeline_manager.h"
 #include "preview/preview_manager.h"
 #include "release/resource_logs.h"

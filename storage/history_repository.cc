@@ -196,16 +196,15 @@ absl::StatusOr<v1::GitOpsBinding> GitOpsBindingRepository::Get(Transaction& tx,
   }
   v1::GitOpsBinding b;
   if (!b.ParseFromString(stmt->ColumnBlob(0))) {
-    return absl::DataLossError(absl::StrCat("the Git binding of pipeline \"",
-                                            std::string(pipeline), "\" does not parse"));
+    return absl::DataLossError(
+        absl::StrCat("the Git binding of pipeline \"", std::string(pipeline), "\" does not parse"));
   }
   return b;
 }
 
 absl::StatusOr<std::vector<v1::GitOpsBinding>> GitOpsBindingRepository::List(
     Transaction& tx) const {
-  ASSIGN_OR_RETURN(auto stmt,
-                   tx.Prepare("SELECT binding FROM gitops_bindings ORDER BY pipeline"));
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT binding FROM gitops_bindings ORDER BY pipeline"));
   std::vector<v1::GitOpsBinding> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());

@@ -339,7 +339,8 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
     if (previews_acted > 0 || synced > 0) {
       std::vector<std::string> done;
       if (synced > 0) done.push_back(absl::StrCat("applied ", synced, " pipeline file(s)"));
-      if (previews_acted > 0) done.push_back(absl::StrCat("changed ", previews_acted, " preview(s)"));
+      if (previews_acted > 0)
+        done.push_back(absl::StrCat("changed ", previews_acted, " preview(s)"));
       return Finish(std::move(d), 200, absl::StrJoin(done, "; "));
     }
     // Read before `d` is moved: argument evaluation order is unspecified.

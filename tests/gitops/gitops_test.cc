@@ -6,21 +6,21 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <functional>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "common/proto_yaml.h"
 #include "common/status_macros.h"
 #include "storage/pipeline_repository.h"
-#include "trigger/poller.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_driver.h"
 #include "tests/testing/sequential_ids.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "trigger/poller.h"
 
 namespace slipway::gitops {
 namespace {
@@ -57,9 +57,8 @@ class RacingGitFiles final : public GitFiles {
   std::function<void()> before_push;
   absl::StatusOr<PushedFile> CommitAndPush(const std::string& url, const std::string& branch,
                                            const std::string& parent, const std::string& path,
-                                           const std::string& contents,
-                                           const CommitAuthor& author, const std::string& message,
-                                           absl::Time when) override {
+                                           const std::string& contents, const CommitAuthor& author,
+                                           const std::string& message, absl::Time when) override {
     if (before_push) {
       std::function<void()> race = std::move(before_push);
       before_push = nullptr;
@@ -95,9 +94,9 @@ class GitOpsTest : public ::testing::Test {
   void Restart() {
     gitops_.reset();
     files_ = std::make_unique<RacingGitFiles>(dir_.File("clones"));
-    gitops_ = std::make_unique<GitOps>(db_.get(), manager_.get(), files_.get(), &clock_, nullptr,
-                                       GitOpsOptions{.push_attempts = 3,
-                                                     .first_backoff = absl::Milliseconds(1)});
+    gitops_ = std::make_unique<GitOps>(
+        db_.get(), manager_.get(), files_.get(), &clock_, nullptr,
+        GitOpsOptions{.push_attempts = 3, .first_backoff = absl::Milliseconds(1)});
     manager_->SetWriteBack(gitops_.get());
     intake_->SetPushHook(gitops_.get());
   }
@@ -206,8 +205,7 @@ class GitOpsTest : public ::testing::Test {
     req.set_pipeline(name);
     auto list = manager_->ListRevisions(req);
     EXPECT_OK(list);
-    return list.ok() && list->revisions_size() > 0 ? list->revisions(0)
-                                                   : v1::PipelineRevision();
+    return list.ok() && list->revisions_size() > 0 ? list->revisions(0) : v1::PipelineRevision();
   }
 
   testing::TempDir dir_;
@@ -420,10 +418,9 @@ TEST_F(GitOpsTest, AfterACrashBetweenThePushAndTheStoreGitAndSlipwayAgree) {
   next.set_description("pushed, then the process died");
   pipeline::Author author{"token:tok-2", "ci-bot", v1::REVISION_SOURCE_CLI};
   // The edit is pushed; the process "dies" before its transaction commits.
-  absl::Status s = gitops_->WriteBackThen("shop", next, author, "",
-                                          [](const pipeline::WrittenBack&) {
-                                            return absl::UnavailableError("killed");
-                                          });
+  absl::Status s = gitops_->WriteBackThen(
+      "shop", next, author, "",
+      [](const pipeline::WrittenBack&) { return absl::UnavailableError("killed"); });
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   EXPECT_THAT(OriginFile(kPath), HasSubstr("pushed, then the process died"));
   EXPECT_EQ(Stored("shop").description(), "the shop");
