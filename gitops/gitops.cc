@@ -56,6 +56,17 @@ GitOps::GitOps(storage::Database* db, pipeline::PipelineManager* pipelines, GitF
                const Clock* clock, storage::AuditLog* audit, GitOpsOptions options)
     : db_(db), pipelines_(pipelines), git_(git), clock_(clock), audit_(audit), options_(options) {}
 
+void GitOps::MarkSynced(v1::GitOpsBinding& binding, const std::string& sha,
+                        const std::string& blob) const {
+  binding.set_state(v1::GITOPS_STATE_SYNCED);
+  binding.set_sha(sha);
+  binding.set_synced_sha(sha);
+  binding.set_blob(blob);
+  binding.set_status(absl::StrCat("synced at ", Short(sha)));
+  binding.clear_errors();
+  *binding.mutable_update_time() = ProtoTime(clock_->Now());
+}
+
 void GitOps::Audit(const std::string& action, const v1::GitOpsBinding& binding,
                    const absl::Status& outcome) {
   if (audit_ == nullptr) return;
@@ -138,13 +149,7 @@ absl::StatusOr<v1::GitOpsBinding> GitOps::Enable(const v1::EnableGitOpsRequest& 
                      git_->CommitAndPush(url, binding.branch(), head, binding.path(), contents,
                                          {author.description, author.actor + "@slipway"}, message,
                                          clock_->Now()));
-    binding.set_state(v1::GITOPS_STATE_SYNCED);
-    binding.set_sha(pushed.commit);
-    binding.set_synced_sha(pushed.commit);
-    binding.set_blob(pushed.blob);
-    binding.set_status(absl::StrCat("synced at ", Short(pushed.commit)));
-    binding.clear_errors();
-    *binding.mutable_update_time() = ProtoTime(clock_->Now());
+    MarkSynced(binding, pushed.commit, pushed.blob);
     RETURN_IF_ERROR(
         db_->Write([&](storage::Transaction& tx) { return bindings_.Put(tx, binding); }));
     Audit("GitOps/Enable", binding, absl::OkStatus());
@@ -345,12 +350,7 @@ trigger::PushOutcome GitOps::SyncTo(v1::GitOpsBinding binding, const std::string
   author.source = v1::REVISION_SOURCE_GIT;
   author.git_sha = sha;
   v1::GitOpsBinding synced = binding;
-  synced.set_state(v1::GITOPS_STATE_SYNCED);
-  synced.set_sha(sha);
-  synced.set_synced_sha(sha);
-  synced.set_blob(file->blob);
-  synced.clear_errors();
-  *synced.mutable_update_time() = ProtoTime(clock_->Now());
+  MarkSynced(synced, sha, file->blob);
   auto applied = pipelines_->ApplyFromGit(
       std::move(spec), author, RevisionMessage(file->summary),
       [&](storage::Transaction& tx) -> absl::Status { return bindings_.Put(tx, synced); });
@@ -366,14 +366,6 @@ trigger::PushOutcome GitOps::SyncTo(v1::GitOpsBinding binding, const std::string
   }
   const int64_t revision = applied->pipeline().revision();
   const bool changed = applied->result() == v1::ApplyPipelineResponse::RESULT_UPDATED;
-  synced.set_status(absl::StrCat("synced at ", Short(sha)));
-  // The status line with the short sha, stored after the fact (the apply stored the rest).
-  absl::Status stored =
-      db_->Write([&](storage::Transaction& tx) { return bindings_.Put(tx, synced); });
-  if (!stored.ok()) {
-    spdlog::warn("gitops: {}: cannot store the sync status: {}", binding.pipeline(),
-                 std::string(stored.message()));
-  }
   Audit("GitOps/Sync", synced, absl::OkStatus());
   return {changed ? absl::StrCat("synced at ", Short(sha), ", revision ", revision)
                   : absl::StrCat("synced at ", Short(sha), ", unchanged"),
@@ -468,13 +460,7 @@ absl::Status GitOps::WriteBackThen(
 absl::Status GitOps::Committed(storage::Transaction& tx, const std::string& name,
                                const pipeline::WrittenBack& written) {
   ASSIGN_OR_RETURN(v1::GitOpsBinding b, bindings_.Get(tx, name));
-  b.set_state(v1::GITOPS_STATE_SYNCED);
-  b.set_sha(written.sha);
-  b.set_synced_sha(written.sha);
-  b.set_blob(written.blob);
-  b.set_status(absl::StrCat("synced at ", Short(written.sha)));
-  b.clear_errors();
-  *b.mutable_update_time() = ProtoTime(clock_->Now());
+  MarkSynced(b, written.sha, written.blob);
   return bindings_.Put(tx, b);
 }
 

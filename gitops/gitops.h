@@ -77,6 +77,9 @@ class GitOps final : public pipeline::SpecWriteBack, public trigger::PushHook {
                               std::vector<std::string> errors) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The binding of `name` and the clone URL of its source in the stored pipeline.
   absl::Status Load(const std::string& name, v1::GitOpsBinding& binding, std::string& url);
+  // `binding` synced from (or written back as) commit `sha` with the file at `blob`.
+  void MarkSynced(v1::GitOpsBinding& binding, const std::string& sha,
+                  const std::string& blob) const;
   void Audit(const std::string& action, const v1::GitOpsBinding& binding,
              const absl::Status& outcome);
 
