@@ -446,7 +446,17 @@ absl::Status PreviewManager::Step(v1::Preview& p) {
     case v1::PREVIEW_STATE_FAILED:
     case v1::PREVIEW_STATE_PAUSED: {
       if (p.has_expire_time() && now >= ParseTime(p.expire_time())) {
-        return BeginTeardown(p, "lifetime expired", "slipwayd", false);
+        absl::Status s = BeginTeardown(p, "lifetime expired", "slipwayd", false);
+        if (deps_.audit != nullptr) {
+          v1::AuditRecord r;
+          r.set_actor_kind(v1::ACTOR_KIND_SYSTEM);
+          r.set_actor("slipwayd");
+          r.set_action("Preview/expire");
+          r.set_target(absl::StrCat(p.pipeline(), "/", p.name()));
+          r.set_outcome(storage::OutcomeOf(s));
+          deps_.audit->Record(std::move(r)).IgnoreError();  // logged by Record
+        }
+        return s;
       }
       if (p.state() == v1::PREVIEW_STATE_PAUSED && !p.stopped()) {
         if (StopRuns(p, "")) return absl::OkStatus();

@@ -34,6 +34,7 @@
 #include "slipway/v1/delivery.pb.h"
 #include "slipway/v1/pipeline.pb.h"
 #include "slipway/v1/preview.pb.h"
+#include "storage/audit_log.h"
 #include "storage/database.h"
 
 namespace slipway::preview {
@@ -69,6 +70,8 @@ struct PreviewDeps {
   // Called after a preview's state changed in the store (a new preview: from UNSPECIFIED), with
   // the manager's lock held: it must not call back. May be empty.
   std::function<void(v1::PreviewState from, v1::PreviewState to)> on_transition;
+  // Where slipwayd's own actions on previews (expiry by lifetime) are recorded; may be null.
+  storage::AuditLog* audit = nullptr;
 };
 
 struct PreviewOptions {

@@ -8,10 +8,12 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "common/cli_docs.h"
 #include "common/clock.h"
 #include "common/duration.h"
@@ -23,6 +25,7 @@
 #include "server/auth.h"
 #include "server/config.h"
 #include "server/server.h"
+#include "storage/audit_log.h"
 #include "storage/database.h"
 
 namespace {
@@ -44,17 +47,34 @@ int Fail(const absl::Status& s) {
 
 int RunTokenCommand(const std::string& action, const std::string& data_dir,
                     const std::string& scope_text, const std::string& description,
-                    const std::string& id, bool all) {
+                    const std::string& id, bool all, const std::string& audit_file) {
   slipway::RealClock clock;
   slipway::SecureIdGenerator ids(&clock);
   auto db = slipway::storage::Database::Open({.path = slipway::server::DatabasePath(data_dir)});
   if (!db.ok()) return Fail(db.status());
   slipway::server::TokenManager tokens(db->get(), &clock, &ids);
+  // On the server machine, with the data dir's permissions instead of a token: recorded as
+  // slipwayd's own action, naming the local user.
+  slipway::storage::AuditLog audit(db->get(), &clock);
+  if (!audit_file.empty()) {
+    if (absl::Status s = audit.ShipTo(audit_file); !s.ok()) return Fail(s);
+  }
+  auto record = [&](const std::string& what, const std::string& target) {
+    slipway::v1::AuditRecord r;
+    r.set_actor_kind(slipway::v1::ACTOR_KIND_SYSTEM);
+    const char* user = std::getenv("USER");
+    r.set_actor(absl::StrCat("slipwayd token (local user ", user != nullptr ? user : "?", ")"));
+    r.set_action(what);
+    r.set_target(target);
+    r.set_outcome("OK");
+    audit.Record(std::move(r)).IgnoreError();  // logged by Record
+  };
   if (action == "create") {
     auto scope = slipway::ParseScope(scope_text);
     if (!scope.ok()) return Fail(scope.status());
     auto issued = tokens.Create(*scope, description, "slipwayd token create");
     if (!issued.ok()) return Fail(issued.status());
+    record("slipwayd/token create", "token " + issued->token.id());
     std::fprintf(stderr, "token %s (%s) created; it is shown once:\n", issued->token.id().c_str(),
                  scope_text.c_str());
     std::printf("%s\n", issued->secret.c_str());
@@ -68,6 +88,7 @@ int RunTokenCommand(const std::string& action, const std::string& data_dir,
   }
   auto revoked = tokens.Revoke(id);
   if (!revoked.ok()) return Fail(revoked.status());
+  record("slipwayd/token revoke", "token " + revoked->id());
   std::printf("token %s revoked\n", revoked->id().c_str());
   return 0;
 }
@@ -157,6 +178,12 @@ int Main(int argc, char** argv) {
   revoke->add_option("id", token_id, "Token id")->required();
   for (auto* sub : {create, list, revoke}) {
     sub->add_option("--data-dir", data_dir, "Data directory");
+  }
+  std::string token_audit_file;
+  for (auto* sub : {create, revoke}) {
+    sub->add_option("--audit-file", token_audit_file,
+                    "Also append the audit record to this JSON-lines file (default: the "
+                    "config file's audit_file)");
   }
   auto* healthcheck = app.add_subcommand(
       "healthcheck", "Exit 0 if the local slipwayd answers 200 on /healthz (a container probe)");
@@ -283,7 +310,11 @@ int Main(int argc, char** argv) {
 
   if (token->parsed()) {
     std::string action = create->parsed() ? "create" : list->parsed() ? "list" : "revoke";
-    return RunTokenCommand(action, config.server.data_dir, scope, description, token_id, all);
+    // The daemon's config file names the shipping file, unless --audit-file says another.
+    const std::string& shipped =
+        token_audit_file.empty() ? config.server.audit_file : token_audit_file;
+    return RunTokenCommand(action, config.server.data_dir, scope, description, token_id, all,
+                           shipped);
   }
 
   if (absl::Status s = slipway::SetUpLogging(config.log_format, config.log_level); !s.ok()) {

@@ -168,6 +168,17 @@ struct Server::Impl {
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
   std::thread maintenance_thread;
 
+  // Retention's deletions in the audit trail: what slipwayd itself removed.
+  void RecordRetention(const std::string& what, const std::string& outcome) {
+    v1::AuditRecord r;
+    r.set_actor_kind(v1::ACTOR_KIND_SYSTEM);
+    r.set_actor("slipwayd");
+    r.set_action("retention/prune");
+    r.set_target(what);
+    r.set_outcome(outcome);
+    audit->Record(std::move(r)).IgnoreError();  // logged by Record
+  }
+
   // Drives the periodic maintenance steps until shutdown. The steps themselves take the
   // injected clock; only this loop waits in real time.
   void MaintenanceLoop(const Clock* clock) {
@@ -190,12 +201,14 @@ struct Server::Impl {
         spdlog::warn("delivery retention failed: {}", std::string(deliveries.status().message()));
       } else if (*deliveries > 0) {
         spdlog::info("delivery retention pruned {} delivery record(s)", *deliveries);
+        RecordRetention("deliveries", absl::StrCat("pruned ", *deliveries, " delivery record(s)"));
       }
       auto audited = audit->Prune(options.audit_retention);
       if (!audited.ok()) {
         spdlog::warn("audit retention failed: {}", std::string(audited.status().message()));
       } else if (*audited > 0) {
         spdlog::info("audit retention pruned {} record(s)", *audited);
+        RecordRetention("audit", absl::StrCat("pruned ", *audited, " audit record(s)"));
       }
       auto history = release::PruneHistory(*db, *clock);
       if (!history.ok()) {
@@ -203,6 +216,9 @@ struct Server::Impl {
       } else if (history->releases_deleted + history->events_deleted > 0) {
         spdlog::info("retention pruned {} release(s) and {} run event(s)",
                      history->releases_deleted, history->events_deleted);
+        RecordRetention("releases",
+                        absl::StrCat("pruned ", history->releases_deleted, " release(s) and ",
+                                     history->events_deleted, " run event(s)"));
       }
       shutdown_mu.Lock();
       shutdown_mu.AwaitWithTimeout(absl::Condition(&shut_down), absl::Minutes(10));
@@ -478,6 +494,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   preview_deps.tasks = impl->tasks.get();
   impl->subjects = std::make_unique<preview::RecordedSubjectStates>(impl->db.get());
   preview_deps.subjects = impl->subjects.get();
+  preview_deps.audit = audit;
   preview_deps.on_transition = [metrics = impl->metrics.get()](v1::PreviewState from,
                                                                v1::PreviewState to) {
     metrics->ObservePreviewTransition(

@@ -123,10 +123,17 @@ cli token revoke "$spare_id" >/dev/null 2>&1
 curl -s -o /dev/null -H "Authorization: Bearer $(cat "$DATA/admin.token")" -H 'Content-Type: application/json' \
   -H 'Slipway-Client: dashboard' -d '{"pipeline": "shop", "stage": "staging", "reason": "from the page"}' \
   "http://$(endpoint http)/slipway.v1.ReleaseService/HoldStage"
+# On the server machine, without a token: recorded as slipwayd's own action.
+offline=$("$SLIPWAYD" token create --scope read --description offline --data-dir "$DATA" --audit-file "$WORK/audit.jsonl" 2>/dev/null)
+offline_id=$(cli get tokens -o json | json "[t['id'] for t in d['tokens'] if t.get('description')=='offline'][0]")
+"$SLIPWAYD" token revoke "$offline_id" --data-dir "$DATA" --audit-file "$WORK/audit.jsonl" >/dev/null 2>&1
 audit=$(cli audit -o json)
 has() {  # python condition on record r
   json "any($1 for r in d.get('records', []))" <<<"$audit" | grep -q True
 }
+check "slipwayd token create on the server machine" has "r['action']=='slipwayd/token create' and r['target']=='token $offline_id' and r['actor_kind']=='ACTOR_KIND_SYSTEM'"
+check "and slipwayd token revoke" has "r['action']=='slipwayd/token revoke' and r['target']=='token $offline_id'"
+check "the offline token is never in the trail" lacks "$offline" "$audit"
 check "the trail has the admin's applies" has "r['action']=='PipelineService/ApplyPipeline' and r['target']=='shop' and r['outcome']=='OK'"
 check "the dry run is not in the trail" test "$(json "len([r for r in d['records'] if r['action']=='PipelineService/ApplyPipeline' and r['target']=='shop' and r['outcome']=='OK'])" <<<"$audit")" = 5
 check "the token creation" has "r['action']=='AdminService/CreateToken'"

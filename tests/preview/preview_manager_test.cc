@@ -77,13 +77,15 @@ class PreviewManagerTest : public ::testing::Test {
     pd.drivers = deps.drivers;
     pd.tasks = &tasks_;
     pd.subjects = subjects_.get();
+    audit_ = std::make_unique<storage::AuditLog>(db_.get(), &clock_);
+    pd.audit = audit_.get();
     previews_ = std::make_unique<PreviewManager>(pd);
     ASSERT_OK(previews_->Load());
   }
 
-  v1::Pipeline Pipeline(const std::string& budget = "{}", const std::string& teardown = "{}",
-                        const std::string& resource2 =
-                            "{name: api, driver: command, command: {apply: [api]}}") {
+  v1::Pipeline Pipeline(
+      const std::string& budget = "{}", const std::string& teardown = "{}",
+      const std::string& resource2 = "{name: api, driver: command, command: {apply: [api]}}") {
     std::string text = kPipeline;
     text.replace(text.find("BUDGET"), 6, budget);
     text.replace(text.find("TEARDOWN"), 8, teardown);
@@ -149,6 +151,7 @@ class PreviewManagerTest : public ::testing::Test {
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<release::Executor> executor_;
   std::unique_ptr<RecordedSubjectStates> subjects_;
+  std::unique_ptr<storage::AuditLog> audit_;
   std::unique_ptr<PreviewManager> previews_;
 };
 
@@ -311,7 +314,15 @@ TEST_F(PreviewManagerTest, LifetimeExpiresResetsOnUpdateAndExtends) {
   Settle();
   EXPECT_EQ(Get("pr-9").state(), v1::PREVIEW_STATE_DELETED);
   EXPECT_EQ(Get("pr-9").message(), "lifetime expired");
-  EXPECT_THAT(previews_->Extend("pr-9", absl::Hours(1)), StatusIs(absl::StatusCode::kNotFound, HasSubstr("pr-9")));
+  // slipwayd's own action, in the audit trail.
+  auto trail = audit_->List(v1::ListAuditRecordsRequest());
+  ASSERT_OK(trail);
+  ASSERT_EQ(trail->records_size(), 1);
+  EXPECT_EQ(trail->records(0).action(), "Preview/expire");
+  EXPECT_EQ(trail->records(0).actor_kind(), v1::ACTOR_KIND_SYSTEM);
+  EXPECT_EQ(trail->records(0).target(), "shop/pr-9");
+  EXPECT_THAT(previews_->Extend("pr-9", absl::Hours(1)),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("pr-9")));
 }
 
 TEST_F(PreviewManagerTest, TeardownFlowFailurePolicies) {
@@ -438,9 +449,9 @@ TEST_F(PreviewManagerTest, ReconcileRemovesClosedSubjectsButNeverUnknownOnesAndH
 TEST_F(PreviewManagerTest, RestartDuringCreationConvergesToReady) {
   auto p = Pipeline();
   Send(p, Pr(11, v1::PULL_REQUEST_ACTION_OPENED, "a"));
-  ASSERT_OK(previews_->Tick());    // the run is stored
-  ASSERT_OK(executor_->Tick());    // its first deploy is RUNNING, its task never runs
-  Open();                          // the controller dies and restarts
+  ASSERT_OK(previews_->Tick());  // the run is stored
+  ASSERT_OK(executor_->Tick());  // its first deploy is RUNNING, its task never runs
+  Open();                        // the controller dies and restarts
   EXPECT_EQ(Get("pr-11").state(), v1::PREVIEW_STATE_CREATING);
   Settle();
   EXPECT_EQ(Get("pr-11").state(), v1::PREVIEW_STATE_READY);
@@ -496,10 +507,10 @@ TEST_F(PreviewManagerTest, ReconcileTearsDownPreviewsWhoseBlueprintIsGone) {
 TEST_F(PreviewManagerTest, TeardownWaitsForADeployStillInFlightFromAReplacedRun) {
   auto p = Pipeline();
   Send(p, Pr(30, v1::PULL_REQUEST_ACTION_OPENED, "a"));
-  ASSERT_OK(previews_->Tick());   // run 1 stored
-  ASSERT_OK(executor_->Tick());   // its deploy of web is posted, not yet run
+  ASSERT_OK(previews_->Tick());  // run 1 stored
+  ASSERT_OK(executor_->Tick());  // its deploy of web is posted, not yet run
   Send(p, Pr(30, v1::PULL_REQUEST_ACTION_SYNCHRONIZED, "b"));
-  ASSERT_OK(previews_->Tick());   // run 2 replaces run 1, whose deploy is still in flight
+  ASSERT_OK(previews_->Tick());  // run 2 replaces run 1, whose deploy is still in flight
   ASSERT_OK(executor_->Tick());
   Send(p, Pr(30, v1::PULL_REQUEST_ACTION_CLOSED, "b"));
   Settle();
