@@ -27,6 +27,23 @@ using trigger::TreeEntryPtr;
 using trigger::TreePtr;
 
 constexpr size_t kMaxPathBytes = 256;
+// A fetch that brings more than this, or is still bringing data after this long, is stopped.
+constexpr size_t kMaxFetchBytes = size_t{512} << 20;
+constexpr absl::Duration kMaxFetchTime = absl::Minutes(2);
+
+struct FetchBounds {
+  absl::Time deadline;
+  bool exceeded = false;
+};
+
+int BoundFetch(const git_indexer_progress* progress, void* payload) {
+  auto* bounds = static_cast<FetchBounds*>(payload);
+  if (progress->received_bytes > kMaxFetchBytes || absl::Now() > bounds->deadline) {
+    bounds->exceeded = true;
+    return GIT_EUSER;
+  }
+  return 0;
+}
 constexpr size_t kMaxBranchBytes = 200;
 
 // What the push callbacks saw.
@@ -201,7 +218,15 @@ absl::StatusOr<std::string> GitFiles::FetchLocked(const std::string& url,
   git_strarray refspecs{specs, 1};
   git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  FetchBounds bounds{absl::Now() + kMaxFetchTime};
+  options.callbacks.transfer_progress = BoundFetch;
+  options.callbacks.payload = &bounds;
   if (git_remote_fetch(remote->get(), &refspecs, &options, "slipway gitops") != 0) {
+    if (bounds.exceeded) {
+      return absl::ResourceExhaustedError(absl::StrCat("fetching ", url, " stopped: more than ",
+                                                       kMaxFetchBytes >> 20, " MiB or ",
+                                                       absl::FormatDuration(kMaxFetchTime)));
+    }
     return absl::UnavailableError(Git2Error("cannot fetch " + url));
   }
   // What the remote advertised during the fetch: a branch it does not have was not fetched.
