@@ -67,6 +67,15 @@ void GitOps::MarkSynced(v1::GitOpsBinding& binding, const std::string& sha,
   *binding.mutable_update_time() = ProtoTime(clock_->Now());
 }
 
+void GitOps::MarkWrittenBack(v1::GitOpsBinding& binding,
+                             const pipeline::WrittenBack& written) const {
+  MarkSynced(binding, written.sha, written.blob);
+  if (written.push_attempts > 1) {
+    absl::StrAppend(binding.mutable_status(), " (written back after ", written.push_attempts,
+                    " push attempts)");
+  }
+}
+
 void GitOps::Audit(const std::string& action, const v1::GitOpsBinding& binding,
                    const absl::Status& outcome) {
   if (audit_ == nullptr) return;
@@ -438,13 +447,8 @@ absl::Status GitOps::WriteBackThen(
       if (!pushed.ok()) return pushed.status();
       written = {pushed->commit, pushed->blob};
     }
-    binding.set_sha(written.sha);
-    binding.set_synced_sha(written.sha);
-    binding.set_blob(written.blob);
-    binding.set_status(attempt > 1
-                           ? absl::StrCat("synced at ", Short(written.sha), " (written back after ",
-                                          attempt, " push attempts)")
-                           : absl::StrCat("synced at ", Short(written.sha)));
+    written.push_attempts = attempt;
+    MarkWrittenBack(binding, written);
     absl::Status s = store(written);
     Audit("GitOps/WriteBack", binding, s);
     return s;
@@ -460,7 +464,7 @@ absl::Status GitOps::WriteBackThen(
 absl::Status GitOps::Committed(storage::Transaction& tx, const std::string& name,
                                const pipeline::WrittenBack& written) {
   ASSIGN_OR_RETURN(v1::GitOpsBinding b, bindings_.Get(tx, name));
-  MarkSynced(b, written.sha, written.blob);
+  MarkWrittenBack(b, written);
   return bindings_.Put(tx, b);
 }
 

@@ -80,6 +80,8 @@ class GitOps final : public pipeline::SpecWriteBack, public trigger::PushHook {
   // `binding` synced from (or written back as) commit `sha` with the file at `blob`.
   void MarkSynced(v1::GitOpsBinding& binding, const std::string& sha,
                   const std::string& blob) const;
+  // The same for an edit written back, noting pushes that had to be retried.
+  void MarkWrittenBack(v1::GitOpsBinding& binding, const pipeline::WrittenBack& written) const;
   void Audit(const std::string& action, const v1::GitOpsBinding& binding,
              const absl::Status& outcome);
 

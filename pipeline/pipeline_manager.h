@@ -40,6 +40,7 @@ struct Author {
 struct WrittenBack {
   std::string sha;
   std::string blob;
+  int push_attempts = 1;  // more than 1: pushes were refused and retried
 };
 
 // Where edits of pipelines bound to a Git file go before they are stored (gitops/): the edit

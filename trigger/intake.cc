@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -245,35 +246,41 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
   for (const auto& more : d.event().more_refs()) events.push_back(&more);
   // Pipelines kept in Git first: a push that changes a pipeline's file applies it, and the
   // triggers below then match the new spec.
-  std::vector<v1::Pipeline> pipelines = trusted;
-  int synced = 0;
+  // Pointers, so that only a pipeline a sync changed is copied (read again from the store).
+  std::vector<const v1::Pipeline*> pipelines;
+  pipelines.reserve(trusted.size());
+  for (const v1::Pipeline& p : trusted) pipelines.push_back(&p);
+  std::deque<v1::Pipeline> synced_specs;
   if (push_hook_ != nullptr) {
     for (const v1::SourceEvent* event : events) {
       if (event->kind() != v1::GIT_EVENT_KIND_PUSH) continue;
-      for (v1::Pipeline& pipeline : pipelines) {
-        const v1::Source* source = BindingSource(pipeline, provider, event->repository());
+      for (const v1::Pipeline*& pipeline : pipelines) {
+        const v1::Source* source = BindingSource(*pipeline, provider, event->repository());
         if (source == nullptr) continue;
-        PushOutcome outcome = push_hook_->OnPush(pipeline, *source, *event);
+        PushOutcome outcome = push_hook_->OnPush(*pipeline, *source, *event);
         if (outcome.note.empty()) continue;
         v1::DeliveryMatch* m = d.add_matches();
-        m->set_pipeline(pipeline.name());
+        m->set_pipeline(pipeline->name());
         m->set_gitops(std::move(outcome.note));
         if (events.size() > 1) m->set_ref(RefName(*event));
         if (!outcome.changed) continue;
-        ++synced;
+        v1::Pipeline& now = synced_specs.emplace_back();
         absl::Status reread = db_->Read([&](storage::Transaction& tx) -> absl::Status {
-          ASSIGN_OR_RETURN(pipeline, storage::PipelineRepository().Get(tx, pipeline.name()));
+          ASSIGN_OR_RETURN(now, storage::PipelineRepository().Get(tx, pipeline->name()));
           return absl::OkStatus();
         });
         if (!reread.ok()) return StoreFailed(std::move(d), reread);
+        pipeline = &now;
       }
     }
   }
+  const int synced = static_cast<int>(synced_specs.size());
   std::vector<std::pair<release::StartRequest, std::string>> starts;
   std::vector<int> start_matches;  // the match each start belongs to
   int previews_acted = 0;
   for (const v1::SourceEvent* event : events) {
-    for (const v1::Pipeline& pipeline : pipelines) {
+    for (const v1::Pipeline* listed : pipelines) {
+      const v1::Pipeline& pipeline = *listed;
       const v1::Source* source = BindingSource(pipeline, provider, event->repository());
       if (source == nullptr) continue;
       for (const auto& stage : pipeline.stages()) {

@@ -35,6 +35,20 @@ stages:
         - {ref: second, approval: {approvals: 1}}
 YAML
 check "a pipeline with two approvals applies" cli apply -f "$WORK/gate.yaml"
+# A pipeline kept in a Git file (a bare repository on local disk).
+git -c init.defaultBranch=main init -q --bare "$WORK/kept.git"
+git clone -q "$WORK/kept.git" "$WORK/kept" 2>/dev/null
+echo kept >"$WORK/kept/README.md"
+git -C "$WORK/kept" add README.md
+git -C "$WORK/kept" -c user.name=e2e -c user.email=e2e@example.com commit -q -m first
+git -C "$WORK/kept" push -q origin HEAD:main
+cat >"$WORK/kept.yaml" <<YAML
+name: kept
+sources: [{name: app, provider: github, repository: acme/kept, clone_url: $WORK/kept.git}]
+stages: [{name: dev, flow: {sequential: [{ref: go, approval: {approvals: 1}}]}}]
+YAML
+check "a pipeline to keep in Git applies" cli apply -f "$WORK/kept.yaml"
+check "and is bound to a file" cli gitops enable kept --source app
 deployer=$(cli token create --scope deploy --description "on-call" 2>/dev/null)
 approver=$(cli token create --scope deploy --description "approver" 2>/dev/null)
 reader=$(cli token create --scope read --description "viewer" 2>/dev/null)

@@ -364,6 +364,7 @@ TEST_F(GitOpsTest, APushRejectedBecauseTheBranchMovedIsRetriedWithBackoffOnTheNe
   EXPECT_THAT(OriginFile(kPath), HasSubstr("edited during a race"));
   EXPECT_EQ(OriginFile("src/race.c"), "int x;");
   EXPECT_GE(clock_.Now() - before, absl::Milliseconds(1));  // it waited before retrying
+  EXPECT_THAT(gitops_->Get("shop")->status(), HasSubstr("written back after 2 push attempts"));
   EXPECT_EQ(LatestRevision("shop").git_sha(), OriginHead());
 }
 

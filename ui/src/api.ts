@@ -63,6 +63,10 @@ export function errorText(e: unknown): string {
   return `${code}: ${err.rawMessage}`;
 }
 
+export function isNotFound(e: unknown): boolean {
+  return ConnectError.from(e).code === Code.NotFound;
+}
+
 export function isUnauthenticated(e: unknown): boolean {
   return ConnectError.from(e).code === Code.Unauthenticated;
 }

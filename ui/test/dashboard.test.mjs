@@ -109,6 +109,15 @@ try {
     await shot("pipeline");
   });
 
+  await check("a pipeline kept in Git says where its file stands", async () => {
+    await page.goto(`${url}/#/pipelines/kept`);
+    await page.getByTestId("gitops").filter({ hasText: "app@main:.slipway/kept.yaml" }).waitFor();
+    await page.getByTestId("gitops").filter({ hasText: "synced at" }).waitFor();
+    await page.goto(`${url}/#/pipelines/shop`);
+    await stageCard("dev").waitFor();
+    if ((await page.getByTestId("gitops").count()) !== 0) throw new Error("shop is not kept in Git");
+  });
+
   let prodRun = "";
   await check("start prod from the page: it waits for an approval, shown live", async () => {
     await stageCard("prod").getByRole("button", { name: "Start run on prod" }).click();

@@ -1,7 +1,7 @@
 // A pipeline as its stages side by side: each stage's current release and versions, URLs, its
 // hold and who placed it, the run in progress with live node states, and the last runs.
 import { useEffect, useState } from "preact/hooks";
-import { api, canDeploy, requestId, type Session } from "../api";
+import { api, canDeploy, isNotFound, requestId, type Session } from "../api";
 import type { ResourceState, StageStatus } from "../gen/slipway/v1/release_pb";
 import { RunNodes, RunSummary } from "../run_view";
 import { isTerminal, useRun } from "../watch";
@@ -125,13 +125,34 @@ function StageCard({ session, pipeline, stage }: { session: Session; pipeline: s
 
 export function PipelinePage({ session, name }: { session: Session; name: string }) {
   const { value: p, error } = useLoad(() => api.pipelines.getPipeline({ name }), [name]);
+  // Where the pipeline's Git file stands, if it is kept in Git (NOT_FOUND: it is not).
+  const { value: git, error: gitError } = useLoad(
+    () =>
+      api.pipelines.getGitOps({ pipeline: name }).catch((e) => {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }),
+    [name],
+  );
   return (
     <section>
       <h1>{name}</h1>
-      <ErrorBox error={error} />
+      <ErrorBox error={error ?? gitError} />
       {p && (
         <>
           <p class="muted">{p.description}</p>
+          {git && git.pipeline === name && (
+            <div class="gitops" data-testid="gitops">
+              Kept in Git: <code>{git.source}@{git.branch}:{git.path}</code> — {git.status}
+              {git.errors.length > 0 && (
+                <ul>
+                  {git.errors.map((e) => (
+                    <li key={e}>{e}</li>
+                  ))}
+                </ul>
+              )}
+            </div>
+          )}
           <div class="stages">
             {p.stages.map((s) => (
               <StageCard key={s.name} session={session} pipeline={name} stage={s.name} />
