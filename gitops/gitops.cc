@@ -56,6 +56,30 @@ GitOps::GitOps(storage::Database* db, pipeline::PipelineManager* pipelines, GitF
                const Clock* clock, storage::AuditLog* audit, GitOpsOptions options)
     : db_(db), pipelines_(pipelines), git_(git), clock_(clock), audit_(audit), options_(options) {}
 
+bool GitOps::MaybeBound(const std::string& name) {
+  absl::MutexLock lock(&names_mu_);
+  if (!names_loaded_) {
+    std::vector<v1::GitOpsBinding> all;
+    absl::Status read = db_->Read([&](storage::Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(all, bindings_.List(tx));
+      return absl::OkStatus();
+    });
+    if (!read.ok()) return true;  // unknown: ask the store each time until it answers
+    for (const auto& b : all) names_.insert(b.pipeline());
+    names_loaded_ = true;
+  }
+  return names_.contains(name);
+}
+
+void GitOps::NoteBound(const std::string& name, bool bound) {
+  absl::MutexLock lock(&names_mu_);
+  if (bound) {
+    names_.insert(name);
+  } else {
+    names_.erase(name);
+  }
+}
+
 void GitOps::MarkSynced(v1::GitOpsBinding& binding, const std::string& sha,
                         const std::string& blob) const {
   binding.set_state(v1::GITOPS_STATE_SYNCED);
@@ -120,6 +144,9 @@ absl::StatusOr<v1::GitOpsBinding> GitOps::Enable(const v1::EnableGitOpsRequest& 
   RETURN_IF_ERROR(CheckBranchName("branch", binding.branch()));
   RETURN_IF_ERROR(CheckFilePath("path", binding.path()));
   absl::MutexLock lock(&mu_);
+  // Under mu_, like Disable's removal of the name.
+  MaybeBound(request.pipeline());  // loaded before the name is added
+  NoteBound(request.pipeline(), true);
   std::string url;
   v1::Pipeline current;
   RETURN_IF_ERROR(db_->Read([&](storage::Transaction& tx) -> absl::Status {
@@ -181,6 +208,7 @@ absl::Status GitOps::Disable(const v1::DisableGitOpsRequest& request) {
     ASSIGN_OR_RETURN(found, bindings_.Delete(tx, request.pipeline()));
     return absl::OkStatus();
   }));
+  NoteBound(request.pipeline(), false);
   if (!found) {
     return absl::NotFoundError(
         absl::StrCat("pipeline \"", request.pipeline(), "\" is not bound to a Git file"));
@@ -234,11 +262,13 @@ void GitOps::SyncAll() {
 trigger::PushOutcome GitOps::OnPush(const v1::Pipeline& pipeline, const v1::Source& source,
                                     const v1::SourceEvent& event) {
   if (event.kind() != v1::GIT_EVENT_KIND_PUSH || event.sha().empty()) return {};
+  if (!MaybeBound(pipeline.name())) return {};
   v1::GitOpsBinding binding;
   absl::Status read = db_->Read([&](storage::Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(binding, bindings_.Get(tx, pipeline.name()));
     return absl::OkStatus();
   });
+  if (absl::IsNotFound(read)) NoteBound(pipeline.name(), false);
   if (!read.ok()) return {};  // not bound (or unreadable: the next push or a restart syncs)
   if (binding.source() != source.name() || binding.branch() != event.branch()) return {};
   if (event.changed_files_size() > 0 &&

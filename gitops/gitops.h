@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -93,6 +94,14 @@ class GitOps final : public pipeline::SpecWriteBack, public trigger::PushHook {
   const GitOpsOptions options_;
   storage::GitOpsBindingRepository bindings_;
   absl::Mutex mu_;
+
+  // Names that may be bound (a superset of the bindings), so that a push to a pipeline that is
+  // not kept in Git costs no read of the store. Filled from the store on first use.
+  bool MaybeBound(const std::string& name);
+  void NoteBound(const std::string& name, bool bound);
+  absl::Mutex names_mu_;
+  bool names_loaded_ ABSL_GUARDED_BY(names_mu_) = false;
+  absl::flat_hash_set<std::string> names_ ABSL_GUARDED_BY(names_mu_);
 };
 
 // The file a write-back commits for `spec`: its spec without output-only fields, argument
