@@ -460,6 +460,25 @@ TEST_F(GitOpsTest, APolledPushAppliesTheFileToo) {
   EXPECT_TRUE(noted) << deliveries->front().DebugString();
 }
 
+TEST_F(GitOpsTest, AfterDisableAPushOfTheFileChangesNothing) {
+  Create(Spec());
+  ASSERT_OK(Enable("shop"));
+  v1::DisableGitOpsRequest off;
+  off.set_pipeline("shop");
+  ASSERT_OK(gitops_->Disable(off));
+  EXPECT_TRUE(absl::IsNotFound(gitops_->Disable(off)));
+  std::string edited = WorkFile(kPath);
+  edited.replace(edited.find("the shop"), 8, "not synced");
+  const std::string sha = PushFile(kPath, edited, "after disable");
+  trigger::IntakeResult r = DeliverPush(sha, {kPath});
+  for (const auto& m : r.delivery.matches()) EXPECT_EQ(m.gitops(), "");
+  EXPECT_EQ(Stored("shop").description(), "the shop");
+  // Edits stay in Slipway.
+  const std::string head = OriginHead();
+  ASSERT_OK(EditDescription("shop", "only in slipway"));
+  EXPECT_EQ(OriginHead(), head);
+}
+
 TEST_F(GitOpsTest, BindingsAreChecked) {
   Create(Spec());
   v1::EnableGitOpsRequest req;
