@@ -263,7 +263,7 @@ int Poll(int pushes) {
   slipway::release::Executor executor(deps);
   slipway::pipeline::PipelineManager manager(db->get(), &clock, &ids);
   slipway::trigger::WebhookIntake intake(db->get(), &executor, &clock, &ids);
-  slipway::gitops::GitFiles files(dir + "/clones");
+  slipway::gitops::GitFiles files(dir + "/clones", &clock);
   slipway::gitops::GitOps gitops(db->get(), &manager, &files, &clock, nullptr);
   manager.SetWriteBack(&gitops);
   intake.SetPushHook(&gitops);

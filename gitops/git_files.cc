@@ -32,13 +32,14 @@ constexpr size_t kMaxFetchBytes = size_t{512} << 20;
 constexpr absl::Duration kMaxFetchTime = absl::Minutes(2);
 
 struct FetchBounds {
+  const Clock* clock;
   absl::Time deadline;
   bool exceeded = false;
 };
 
 int BoundFetch(const git_indexer_progress* progress, void* payload) {
   auto* bounds = static_cast<FetchBounds*>(payload);
-  if (progress->received_bytes > kMaxFetchBytes || absl::Now() > bounds->deadline) {
+  if (progress->received_bytes > kMaxFetchBytes || bounds->clock->Now() > bounds->deadline) {
     bounds->exceeded = true;
     return GIT_EUSER;
   }
@@ -150,7 +151,9 @@ absl::Status CheckBranchName(const std::string& field, const std::string& branch
   return absl::OkStatus();
 }
 
-GitFiles::GitFiles(std::string dir) : dir_(std::move(dir)) { git_libgit2_init(); }
+GitFiles::GitFiles(std::string dir, const Clock* clock) : dir_(std::move(dir)), clock_(clock) {
+  git_libgit2_init();
+}
 GitFiles::~GitFiles() { git_libgit2_shutdown(); }
 
 absl::StatusOr<std::string> GitFiles::ClonePath(const std::string& url) {
@@ -218,7 +221,7 @@ absl::StatusOr<std::string> GitFiles::FetchLocked(const std::string& url,
   git_strarray refspecs{specs, 1};
   git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-  FetchBounds bounds{absl::Now() + kMaxFetchTime};
+  FetchBounds bounds{clock_, clock_->Now() + kMaxFetchTime};
   options.callbacks.transfer_progress = BoundFetch;
   options.callbacks.payload = &bounds;
   if (git_remote_fetch(remote->get(), &refspecs, &options, "slipway gitops") != 0) {

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 
 namespace slipway::gitops {
 
@@ -41,8 +42,9 @@ struct CommitAuthor {
 // so that tests can make a push fail on demand.
 class GitFiles {
  public:
-  // Clones live under `dir`, created private to slipwayd's user on first use.
-  explicit GitFiles(std::string dir);
+  // Clones live under `dir`, created private to slipwayd's user on first use. `clock` (not
+  // owned) bounds how long a fetch may keep bringing data.
+  GitFiles(std::string dir, const Clock* clock);
   virtual ~GitFiles();
   GitFiles(const GitFiles&) = delete;
   GitFiles& operator=(const GitFiles&) = delete;
@@ -77,6 +79,7 @@ class GitFiles {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
+  const Clock* clock_;
   absl::Mutex mu_;
   // Opens (creating if needed) the clone of `url`; returns its path.
   absl::StatusOr<std::string> ClonePath(const std::string& url) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -509,7 +509,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       std::make_unique<PreviewServiceImpl>(deps, impl->previews.get(), impl->pipelines.get());
   impl->intake = std::make_unique<trigger::WebhookIntake>(impl->db.get(), impl->executor.get(),
                                                           clock, ids, impl->previews.get(), audit);
-  impl->git_files = std::make_unique<gitops::GitFiles>(options.data_dir + "/gitops");
+  impl->git_files = std::make_unique<gitops::GitFiles>(options.data_dir + "/gitops", clock);
   impl->gitops = std::make_unique<gitops::GitOps>(impl->db.get(), impl->pipelines.get(),
                                                   impl->git_files.get(), clock, audit);
   impl->pipelines->SetWriteBack(impl->gitops.get());

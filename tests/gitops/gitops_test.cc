@@ -93,7 +93,7 @@ class GitOpsTest : public ::testing::Test {
   // A new GitOps over the same store and repository, as after a restart of slipwayd.
   void Restart() {
     gitops_.reset();
-    files_ = std::make_unique<RacingGitFiles>(dir_.File("clones"));
+    files_ = std::make_unique<RacingGitFiles>(dir_.File("clones"), &clock_);
     gitops_ = std::make_unique<GitOps>(
         db_.get(), manager_.get(), files_.get(), &clock_, nullptr,
         GitOpsOptions{.push_attempts = 3, .first_backoff = absl::Milliseconds(1)});
