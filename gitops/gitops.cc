@@ -38,6 +38,12 @@ std::string RevisionMessage(const std::string& summary) {
   return out;
 }
 
+// Who a commit Slipway writes is by: the token's description (its id if it has none).
+CommitAuthor CommitAuthorOf(const pipeline::Author& author) {
+  return {author.description.empty() ? author.actor : author.description,
+          absl::StrCat(author.actor.empty() ? "slipway" : author.actor, "@slipway")};
+}
+
 }  // namespace
 
 std::string RenderPipelineFile(const v1::Pipeline& spec, const std::string& file_name) {
@@ -183,8 +189,7 @@ absl::StatusOr<v1::GitOpsBinding> GitOps::Enable(const v1::EnableGitOpsRequest& 
         absl::StrCat("Add ", binding.path(), " for Slipway pipeline ", current.name());
     ASSIGN_OR_RETURN(PushedFile pushed,
                      git_->CommitAndPush(url, binding.branch(), head, binding.path(), contents,
-                                         {author.description, author.actor + "@slipway"}, message,
-                                         clock_->Now()));
+                                         CommitAuthorOf(author), message, clock_->Now()));
     MarkSynced(binding, pushed.commit, pushed.blob);
     RETURN_IF_ERROR(
         db_->Write([&](storage::Transaction& tx) { return bindings_.Put(tx, binding); }));
@@ -434,7 +439,7 @@ absl::Status GitOps::WriteBackThen(
   const std::string commit_message =
       message.empty()
           ? absl::StrCat("Update Slipway pipeline ", name, "\n\nEdited through Slipway by ",
-                         author.description.empty() ? author.actor : author.description, ".\n")
+                         CommitAuthorOf(author).name, ".\n")
           : absl::StrCat(message, "\n");
   absl::Duration wait = options_.first_backoff;
   absl::Status last;
@@ -463,11 +468,8 @@ absl::Status GitOps::WriteBackThen(
       // Already there (a retried request whose push went through): nothing to commit.
       written = {head, file.blob};
     } else {
-      auto pushed = git_->CommitAndPush(
-          url, binding.branch(), head, binding.path(), contents,
-          {author.description.empty() ? author.actor : author.description,
-           absl::StrCat(author.actor.empty() ? "slipway" : author.actor, "@slipway")},
-          commit_message, clock_->Now());
+      auto pushed = git_->CommitAndPush(url, binding.branch(), head, binding.path(), contents,
+                                        CommitAuthorOf(author), commit_message, clock_->Now());
       if (absl::IsAborted(pushed.status()) || absl::IsUnavailable(pushed.status())) {
         // The branch moved (the next attempt commits on its new head if the file is still
         // the same) or the push was refused.
