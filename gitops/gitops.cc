@@ -328,12 +328,8 @@ trigger::PushOutcome GitOps::Report(v1::GitOpsBinding binding, v1::GitOpsState s
 
 trigger::PushOutcome GitOps::SyncTo(v1::GitOpsBinding binding, const std::string& url,
                                     const std::string& sha) {
+  // Every caller fetched the branch just before.
   auto file = git_->Read(url, sha, binding.path());
-  if (!file.ok() && absl::IsNotFound(file.status())) {
-    // A push the clone has not fetched: fetch and read again.
-    auto head = git_->Fetch(url, binding.branch());
-    if (head.ok()) file = git_->Read(url, sha, binding.path());
-  }
   if (!file.ok()) {
     return Report(binding, v1::GITOPS_STATE_FAILED, sha,
                   absl::StrCat("sync failed at ", Short(sha)),

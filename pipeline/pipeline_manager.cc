@@ -67,6 +67,15 @@ absl::Status CheckMessage(std::string_view message) {
   return absl::OkStatus();
 }
 
+// The spec an update of `current` to `sent` stores: redacted secrets take the stored values;
+// INVALID_ARGUMENT naming the first problem.
+absl::StatusOr<v1::Pipeline> UpdatedSpec(const v1::Pipeline& current, const v1::Pipeline& sent) {
+  v1::Pipeline next = SpecOf(sent);
+  RestoreRedactedSecrets(&next, current);
+  RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
+  return next;
+}
+
 std::string ElementName(const Message& m) {
   const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName("name");
   return f != nullptr ? m.GetReflection()->GetString(m, f) : "";
@@ -334,12 +343,9 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineReq
     auto current = repo_.Get(tx, name);
     // A stale etag or an invalid spec: the write reports it.
     if (!current.ok() || current->etag() != etag) return std::nullopt;
-    v1::Pipeline next = SpecOf(request.pipeline());
-    RestoreRedactedSecrets(&next, *current);
-    if (!pipeline::Validate(next).empty() || MessageDifferencer::Equals(SpecOf(*current), next)) {
-      return std::nullopt;
-    }
-    return next;
+    auto next = UpdatedSpec(*current, request.pipeline());
+    if (!next.ok() || MessageDifferencer::Equals(SpecOf(*current), *next)) return std::nullopt;
+    return *std::move(next);
   };
   std::map<std::string, std::string> urls;
   absl::StatusOr<v1::Pipeline> updated = absl::UnknownError("not stored");
@@ -353,9 +359,7 @@ absl::StatusOr<v1::Pipeline> PipelineManager::Update(const v1::UpdatePipelineReq
                 "pipeline \"", current.name(), "\" was changed since it was read (etag \"", etag,
                 "\" is stale, current revision ", current.revision(), "); get it again and retry"));
           }
-          v1::Pipeline next = SpecOf(request.pipeline());
-          RestoreRedactedSecrets(&next, current);
-          RETURN_IF_ERROR(ProblemsToStatus(pipeline::Validate(next)));
+          ASSIGN_OR_RETURN(v1::Pipeline next, UpdatedSpec(current, request.pipeline()));
           if (MessageDifferencer::Equals(SpecOf(current), next)) return Redacted(current);
           std::vector<std::string> changed = ChangedPaths(SpecOf(current), next);
           StampUpdate(current, next);
