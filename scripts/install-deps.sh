@@ -7,7 +7,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libjemalloc-dev libyaml-cpp-dev libcli11-dev
-  libspdlog-dev prometheus-cpp-dev libgit2-dev libboost1.81-dev
+  libspdlog-dev prometheus-cpp-dev libgit2-dev libboost1.81-dev libpq-dev postgresql pgbouncer
   nghttp2-client prometheus python3-grpcio python3-yaml webhook
   clang libclang-rt-14-dev clang-format clang-tidy
   podman runc netavark aardvark-dns iptables busybox-static caddy mmdebstrap zsh fish

@@ -1,9 +1,12 @@
-// The SQLite database under everything Slipway stores: connections, transactions, prepared
-// statements and schema migrations. Only storage/ sees SQL; the layers above use the
-// repositories (pipeline_repository.h, token_repository.h, request_log.h) inside
-// Database::Write / Database::Read.
+// The database under everything Slipway stores: connections, transactions, prepared statements
+// and schema migrations, on SQLite (the embedded default) or PostgreSQL (storage/postgres.h).
+// Only storage/ sees SQL; the layers above use the repositories (pipeline_repository.h,
+// token_repository.h, request_log.h) inside Database::Write / Database::Read. Repositories write
+// one dialect: SQLite's `?` parameters and the SQL both backends share (upserts with ON
+// CONFLICT, RETURNING); the PostgreSQL connection translates the parameters.
 //
-// Durability: WAL with synchronous=FULL, so when Write returns OK the transaction is on disk.
+// Durability: SQLite runs WAL with synchronous=FULL, PostgreSQL commits synchronously, so when
+// Write returns OK the transaction is on disk.
 #ifndef SLIPWAY_STORAGE_DATABASE_H_
 #define SLIPWAY_STORAGE_DATABASE_H_
 
@@ -26,7 +29,6 @@
 #include "storage/change_feed.h"
 
 struct sqlite3;
-struct sqlite3_stmt;
 
 namespace slipway {
 class SecretBox;
@@ -41,6 +43,11 @@ struct DatabaseOptions {
   // Path of the database file (created if missing), or ":memory:" for a private in-memory
   // database (reads then share the write connection).
   std::string path;
+  // A PostgreSQL connection string (postgres://user@host/db or "host=… dbname=…"). When set,
+  // the store is that database and `path` and `vfs` are not used.
+  std::string postgres;
+  // Most connections open at once for reads (PostgreSQL; SQLite opens one per concurrent read).
+  int max_readers = 8;
   // Name of a registered SQLite VFS to use instead of the default (tests inject faults).
   std::string vfs;
   absl::Duration busy_timeout = absl::Seconds(5);
@@ -50,34 +57,32 @@ struct DatabaseOptions {
 
 class Connection;
 
+// Which database a Database stores in.
+enum class Backend { kSqlite, kPostgres };
+
 // A prepared statement bound to one connection, reset when destroyed. Column and parameter
 // indexes follow SQLite: parameters from 1, columns from 0.
 class Statement {
  public:
-  Statement(Connection* conn, sqlite3_stmt* stmt) : conn_(conn), stmt_(stmt) {}
+  Statement() = default;
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
-  ~Statement();
+  virtual ~Statement() = default;
 
-  Statement& Bind(int index, std::string_view text);
-  Statement& BindBlob(int index, std::string_view bytes);
-  Statement& Bind(int index, int64_t value);
-  Statement& BindNull(int index);
+  virtual Statement& Bind(int index, std::string_view text) = 0;
+  virtual Statement& BindBlob(int index, std::string_view bytes) = 0;
+  virtual Statement& Bind(int index, int64_t value) = 0;
+  virtual Statement& BindNull(int index) = 0;
 
   // Returns true if a row is available, false when done; errors as absl::Status.
-  absl::StatusOr<bool> Step();
+  virtual absl::StatusOr<bool> Step() = 0;
   // Runs the statement to completion; for INSERT/UPDATE/DELETE.
   absl::Status Run();
 
-  std::string ColumnText(int index) const;
-  std::string ColumnBlob(int index) const;
-  int64_t ColumnInt(int index) const;
-  bool ColumnIsNull(int index) const;
-
- private:
-  Connection* conn_;
-  sqlite3_stmt* stmt_;
-  absl::Status bind_status_;
+  virtual std::string ColumnText(int index) const = 0;
+  virtual std::string ColumnBlob(int index) const = 0;
+  virtual int64_t ColumnInt(int index) const = 0;
+  virtual bool ColumnIsNull(int index) const = 0;
 };
 
 // A transaction in progress on one connection. Obtained only through Database::Write/Read.
@@ -155,7 +160,7 @@ class Database {
 
   // Rewrites the file without free pages and empties the WAL, so that data replaced or deleted
   // before (such as secrets stored before they were sealed) is no longer on disk. Blocks writes
-  // while it runs.
+  // while it runs. On PostgreSQL: VACUUM FULL.
   absl::Status Compact();
 
   // Names of pipelines changed by committed writes (Transaction::NotePipelineChanged).
@@ -165,12 +170,16 @@ class Database {
   uint64_t reads() const { return reads_.load(std::memory_order_relaxed); }
 
   int schema_version() const { return schema_version_; }
-  const std::string& path() const { return options_.path; }
+  Backend backend() const { return backend_; }
+  // The file's path, or the PostgreSQL connection string with any password shown as ***.
+  const std::string& name() const { return name_; }
 
  private:
   explicit Database(DatabaseOptions options);
   absl::StatusOr<std::unique_ptr<Connection>> NewConnection();
   absl::Status Migrate();
+  absl::Status MigrateSqlite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status MigratePostgres() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   struct PendingWrite;
   void CommitLoop();
   void RunBatch(const std::vector<PendingWrite*>& batch);
@@ -178,6 +187,8 @@ class Database {
   void ReturnReader(std::unique_ptr<Connection> conn);
 
   const DatabaseOptions options_;
+  const Backend backend_;
+  const std::string name_;
   int schema_version_ = 0;
   absl::Mutex write_mu_;
   std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);
@@ -189,6 +200,7 @@ class Database {
   std::atomic<bool> writes_failing_{false};
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+  int open_readers_ ABSL_GUARDED_BY(readers_mu_) = 0;
   ChangeFeed pipeline_changes_;
   std::atomic<uint64_t> reads_{0};
 };

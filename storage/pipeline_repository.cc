@@ -26,8 +26,8 @@ absl::Status DeleteSourceBindings(Transaction& tx, std::string_view pipeline) {
 absl::Status PutSourceBindings(Transaction& tx, const v1::Pipeline& pipeline) {
   RETURN_IF_ERROR(DeleteSourceBindings(tx, pipeline.name()));
   for (const auto& src : pipeline.sources()) {
-    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT OR IGNORE INTO source_bindings (provider, "
-                                           "repository, pipeline) VALUES (?, ?, ?)"));
+    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO source_bindings (provider, repository, "
+                                           "pipeline) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"));
     stmt->Bind(1, static_cast<int64_t>(src.provider()))
         .Bind(2, absl::AsciiStrToLower(src.repository()))
         .Bind(3, pipeline.name());

@@ -1,9 +1,8 @@
 #include "storage/preview_repository.h"
 
-#include "storage/sealed_secrets.h"
-
 #include "common/status_macros.h"
 #include "storage/errors.h"
+#include "storage/sealed_secrets.h"
 
 namespace slipway::storage {
 namespace {
@@ -56,9 +55,10 @@ absl::StatusOr<std::optional<v1::Preview>> PreviewRepository::FindByName(
   return One(tx, *stmt);
 }
 
-absl::StatusOr<std::optional<v1::Preview>> PreviewRepository::FindLive(
-    Transaction& tx, std::string_view pipeline, std::string_view blueprint,
-    std::string_view key) const {
+absl::StatusOr<std::optional<v1::Preview>> PreviewRepository::FindLive(Transaction& tx,
+                                                                       std::string_view pipeline,
+                                                                       std::string_view blueprint,
+                                                                       std::string_view key) const {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM previews WHERE pipeline = ? AND "
                                          "blueprint = ? AND key = ? AND live = 1"));
   stmt->Bind(1, pipeline).Bind(2, blueprint).Bind(3, key);
@@ -91,15 +91,17 @@ absl::StatusOr<std::vector<v1::Preview>> PreviewRepository::List(Transaction& tx
 absl::Status PreviewRepository::SetSubjectOpen(Transaction& tx, std::string_view pipeline,
                                                std::string_view key, bool open,
                                                int64_t time_ms) const {
-  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT OR REPLACE INTO preview_subjects (pipeline, key, "
-                                         "open, time_ms) VALUES (?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO preview_subjects (pipeline, key, open, "
+                                         "time_ms) VALUES (?, ?, ?, ?) ON CONFLICT (pipeline, "
+                                         "key) DO UPDATE SET open = excluded.open, time_ms = "
+                                         "excluded.time_ms"));
   stmt->Bind(1, pipeline).Bind(2, key).Bind(3, static_cast<int64_t>(open ? 1 : 0)).Bind(4, time_ms);
   return stmt->Run();
 }
 
 absl::StatusOr<std::optional<bool>> PreviewRepository::SubjectOpen(Transaction& tx,
-                                                                  std::string_view pipeline,
-                                                                  std::string_view key) const {
+                                                                   std::string_view pipeline,
+                                                                   std::string_view key) const {
   ASSIGN_OR_RETURN(auto stmt,
                    tx.Prepare("SELECT open FROM preview_subjects WHERE pipeline = ? AND key = ?"));
   stmt->Bind(1, pipeline).Bind(2, key);

@@ -60,9 +60,10 @@ absl::StatusOr<v1::Token> TokenRepository::Get(Transaction& tx, std::string_view
 
 absl::StatusOr<std::vector<v1::Token>> TokenRepository::List(Transaction& tx,
                                                              bool include_revoked) const {
-  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT id, scope, description, created_by, create_time, "
-                                         "revoke_time FROM tokens WHERE (? OR revoke_time IS NULL) "
-                                         "ORDER BY rowid"));
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("SELECT id, scope, description, created_by, create_time, "
+                              "revoke_time FROM tokens WHERE (? <> 0 OR revoke_time IS NULL) "
+                              "ORDER BY rowid"));
   stmt->Bind(1, static_cast<int64_t>(include_revoked ? 1 : 0));
   std::vector<v1::Token> out;
   while (true) {

@@ -12,6 +12,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_store.h"
 
 namespace slipway::storage {
 namespace {
@@ -19,10 +20,10 @@ namespace {
 using ::slipway::testing::StatusIs;
 using ::testing::HasSubstr;
 
-class AuditLogTest : public ::testing::Test {
+class AuditLogTest : public ::testing::TestWithParam<testing::StoreKind> {
  protected:
   void SetUp() override {
-    auto db = Database::Open({.path = dir_.File("db")});
+    auto db = store_.Open();
     ASSERT_OK(db);
     db_ = *std::move(db);
     log_ = std::make_unique<AuditLog>(db_.get(), &clock_);
@@ -48,12 +49,13 @@ class AuditLogTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  testing::TestStore store_{GetParam(), dir_.path()};
   testing::FakeClock clock_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<AuditLog> log_;
 };
 
-TEST_F(AuditLogTest, ListsNewestFirstFilteredAndPaged) {
+TEST_P(AuditLogTest, ListsNewestFirstFilteredAndPaged) {
   Add("token:a", "PipelineService/ApplyPipeline", "shop");
   Add("token:a", "ReleaseService/HoldStage", "shop/prod");
   Add("token:b", "ReleaseService/StartRun", "shop-eu/dev");
@@ -104,7 +106,7 @@ TEST_F(AuditLogTest, ListsNewestFirstFilteredAndPaged) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("target: at most 512")));
 }
 
-TEST_F(AuditLogTest, OutcomesAreBoundedAndMaskCredentials) {
+TEST_P(AuditLogTest, OutcomesAreBoundedAndMaskCredentials) {
   Add("token:a", "PipelineService/ApplyPipeline", "shop",
       absl::InvalidArgumentError("clone https://bot:hunter2@git.example.com/x failed " +
                                  std::string(2000, 'y')));
@@ -115,7 +117,7 @@ TEST_F(AuditLogTest, OutcomesAreBoundedAndMaskCredentials) {
   EXPECT_LE(page->records(0).outcome().size(), kMaxAuditOutcomeBytes);
 }
 
-TEST_F(AuditLogTest, ShipsEachRecordAsAJsonLineToAPrivateFile) {
+TEST_P(AuditLogTest, ShipsEachRecordAsAJsonLineToAPrivateFile) {
   const std::string path = dir_.File("audit.jsonl");
   ASSERT_OK(log_->ShipTo(path));
   Add("token:a", "PipelineService/ApplyPipeline", "shop");
@@ -138,7 +140,7 @@ TEST_F(AuditLogTest, ShipsEachRecordAsAJsonLineToAPrivateFile) {
   EXPECT_EQ(st.st_mode & 0777, 0600);
 }
 
-TEST_F(AuditLogTest, RetentionPrunesOnlyOldRecords) {
+TEST_P(AuditLogTest, RetentionPrunesOnlyOldRecords) {
   Add("token:a", "A/Old", "shop");
   clock_.Advance(absl::Hours(48));
   Add("token:a", "A/New", "shop");
@@ -150,6 +152,9 @@ TEST_F(AuditLogTest, RetentionPrunesOnlyOldRecords) {
   ASSERT_EQ(page->records_size(), 1);
   EXPECT_EQ(page->records(0).action(), "A/New");
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, AuditLogTest, ::testing::ValuesIn(testing::kBothStores),
+                         testing::StoreKindName);
 
 }  // namespace
 }  // namespace slipway::storage

@@ -8,6 +8,7 @@
 #include "tests/testing/pipelines.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_store.h"
 
 namespace slipway::storage {
 namespace {
@@ -32,9 +33,12 @@ TEST(ChangeFeedTest, AReaderGetsWhatChangedSinceItLastAsked) {
   EXPECT_THAT(feed.Since(now.next).keys, ElementsAre("h"));
 }
 
-TEST(ChangeFeedTest, OnlyCommittedPipelineWritesArePublished) {
+class ChangeFeedStoreTest : public ::testing::TestWithParam<testing::StoreKind> {};
+
+TEST_P(ChangeFeedStoreTest, OnlyCommittedPipelineWritesArePublished) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.File("db")});
+  testing::TestStore store(GetParam(), dir.path());
+  auto db = store.Open();
   ASSERT_OK(db);
   const uint64_t start = (*db)->pipeline_changes().Since(0).next;
   PipelineRepository repo;
@@ -58,6 +62,9 @@ TEST(ChangeFeedTest, OnlyCommittedPipelineWritesArePublished) {
   ASSERT_OK((*db)->Write([&](Transaction& tx) { return repo.Delete(tx, "shop", ""); }));
   EXPECT_THAT((*db)->pipeline_changes().Since(start).keys, ElementsAre("shop", "shop", "shop"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, ChangeFeedStoreTest, ::testing::ValuesIn(testing::kBothStores),
+                         testing::StoreKindName);
 
 }  // namespace
 }  // namespace slipway::storage

@@ -12,6 +12,7 @@
 #include "tests/testing/pipelines.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_store.h"
 
 namespace slipway::storage {
 namespace {
@@ -33,11 +34,15 @@ absl::StatusOr<int> CountPipelines(Database& db) {
   return n;
 }
 
-TEST(DatabaseTest, CreatesSchemaAndKeepsDataAcrossReopen) {
+// The behaviour both stores share.
+class StoreTest : public ::testing::TestWithParam<testing::StoreKind> {};
+
+TEST_P(StoreTest, CreatesSchemaAndKeepsDataAcrossReopen) {
   testing::TempDir dir;
+  testing::TestStore store(GetParam(), dir.path());
   PipelineRepository repo;
   {
-    auto db = Database::Open({.path = dir.File("db")});
+    auto db = store.Open();
     ASSERT_OK(db);
     EXPECT_EQ((*db)->schema_version(), LatestSchemaVersion());
     v1::Pipeline p = testing::MinimalPipeline("shop");
@@ -45,7 +50,7 @@ TEST(DatabaseTest, CreatesSchemaAndKeepsDataAcrossReopen) {
     p.set_etag("e1");
     ASSERT_OK((*db)->Write([&](Transaction& tx) { return repo.Insert(tx, p); }));
   }
-  auto db = Database::Open({.path = dir.File("db")});
+  auto db = store.Open();
   ASSERT_OK(db);
   absl::StatusOr<v1::Pipeline> got;
   ASSERT_OK((*db)->Read([&](Transaction& tx) {
@@ -85,25 +90,28 @@ TEST(DatabaseTest, TheDatabaseAndItsWalArePrivateWhateverTheUmask) {
   ::umask(old);
 }
 
-TEST(DatabaseTest, RefusesADatabaseFromANewerVersion) {
+TEST_P(StoreTest, RefusesADatabaseFromANewerVersion) {
   testing::TempDir dir;
+  testing::TestStore store(GetParam(), dir.path());
   {
-    auto db = Database::Open({.path = dir.File("db")});
+    auto db = store.Open();
     ASSERT_OK(db);
     ASSERT_OK((*db)->Write([](Transaction& tx) -> absl::Status {
-      auto stmt = tx.Prepare("PRAGMA user_version = 99");
+      auto stmt = tx.Prepare(GetParam() == testing::StoreKind::kSqlite
+                                 ? "PRAGMA user_version = 99"
+                                 : "UPDATE slipway_schema SET version = 99");
       if (!stmt.ok()) return stmt.status();
       return (*stmt)->Run();
     }));
   }
-  EXPECT_THAT(Database::Open({.path = dir.File("db")}),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("schema version 99, written by a newer Slipway")));
+  EXPECT_THAT(store.Open(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                     HasSubstr("schema version 99, written by a newer Slipway")));
 }
 
-TEST(DatabaseTest, AFailingTransactionWritesNothing) {
+TEST_P(StoreTest, AFailingTransactionWritesNothing) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.File("db")});
+  testing::TestStore store(GetParam(), dir.path());
+  auto db = store.Open();
   ASSERT_OK(db);
   PipelineRepository repo;
   v1::Pipeline p = testing::MinimalPipeline("shop");
@@ -117,9 +125,10 @@ TEST(DatabaseTest, AFailingTransactionWritesNothing) {
   EXPECT_EQ(*CountPipelines(**db), 0);
 }
 
-TEST(DatabaseTest, ARiderCommitsWithTheFirstSuccessfulWriteOfItsThreadOnly) {
+TEST_P(StoreTest, ARiderCommitsWithTheFirstSuccessfulWriteOfItsThreadOnly) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.File("db")});
+  testing::TestStore store(GetParam(), dir.path());
+  auto db = store.Open();
   ASSERT_OK(db);
   PipelineRepository repo;
   int appended = 0;
@@ -202,9 +211,10 @@ TEST_P(FaultInjectionTest, FailedDiskWriteReturnsAnErrorAndLeavesTheDatabaseUnch
 
 INSTANTIATE_TEST_SUITE_P(WritesAndSyncs, FaultInjectionTest, ::testing::Values(false, true));
 
-TEST(DatabaseTest, ReadsRunConcurrentlyWithWrites) {
+TEST_P(StoreTest, ReadsRunConcurrentlyWithWrites) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.File("db")});
+  testing::TestStore store(GetParam(), dir.path());
+  auto db = store.Open();
   ASSERT_OK(db);
   PipelineRepository repo;
   std::atomic<bool> failed{false};
@@ -232,9 +242,10 @@ TEST(DatabaseTest, ReadsRunConcurrentlyWithWrites) {
   EXPECT_EQ(*CountPipelines(**db), 50);
 }
 
-TEST(DatabaseTest, ConcurrentWritesCommitTogetherAndAFailureUndoesOnlyItsOwnChanges) {
+TEST_P(StoreTest, ConcurrentWritesCommitTogetherAndAFailureUndoesOnlyItsOwnChanges) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.File("db")});
+  testing::TestStore store(GetParam(), dir.path());
+  auto db = store.Open();
   ASSERT_OK(db);
   PipelineRepository repo;
   std::atomic<int> unexpected{0};
@@ -269,6 +280,9 @@ TEST(DatabaseTest, OpeningAnUnwritablePathFails) {
   EXPECT_THAT(Database::Open({.path = "/nonexistent-dir/x/db"}),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("open")));
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::ValuesIn(testing::kBothStores),
+                         testing::StoreKindName);
 
 }  // namespace
 }  // namespace slipway::storage

@@ -8,6 +8,7 @@
 #include "common/proto_time.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_store.h"
 
 namespace slipway::storage {
 namespace {
@@ -26,10 +27,10 @@ v1::Delivery Record(const std::string& id, absl::Time received, const std::strin
   return d;
 }
 
-class DeliveryRepositoryTest : public ::testing::Test {
+class DeliveryRepositoryTest : public ::testing::TestWithParam<testing::StoreKind> {
  protected:
   void SetUp() override {
-    auto db = Database::Open({.path = dir_.File("db")});
+    auto db = store_.Open();
     ASSERT_OK(db);
     db_ = *std::move(db);
   }
@@ -49,11 +50,12 @@ class DeliveryRepositoryTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  testing::TestStore store_{GetParam(), dir_.path()};
   std::unique_ptr<Database> db_;
   const absl::Time t0_ = absl::FromUnixSeconds(1'790'000'000);
 };
 
-TEST_F(DeliveryRepositoryTest, ARecordWithTextThatIsNotUtf8IsRefusedAndNothingIsStored) {
+TEST_P(DeliveryRepositoryTest, ARecordWithTextThatIsNotUtf8IsRefusedAndNothingIsStored) {
   v1::Delivery bad = Record("d1", t0_);
   (*bad.mutable_headers())["user-agent"] = "evil\xff\xfe";
   EXPECT_THAT(Insert(bad), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("UTF-8")));
@@ -62,14 +64,14 @@ TEST_F(DeliveryRepositoryTest, ARecordWithTextThatIsNotUtf8IsRefusedAndNothingIs
   EXPECT_EQ(List().deliveries.size(), 1u);
 }
 
-TEST_F(DeliveryRepositoryTest, AStoredRecordThatCannotBeDecodedIsSkippedAndNamed) {
+TEST_P(DeliveryRepositoryTest, AStoredRecordThatCannotBeDecodedIsSkippedAndNamed) {
   ASSERT_OK(Insert(Record("good-1", t0_)));
   ASSERT_OK(db_->Write([&](Transaction& tx) -> absl::Status {
     auto stmt = tx.Prepare(
         "INSERT INTO deliveries (id, seq, provider, delivery_id, duplicate, spec) "
-        "VALUES ('broken', 1000, 1, 'x', 1, X'0aff')");
+        "VALUES ('broken', 1000, 1, 'x', 1, ?)");
     if (!stmt.ok()) return stmt.status();
-    return (*stmt)->Run();
+    return (*stmt)->BindBlob(1, std::string("\x0a\xff", 2)).Run();
   }));
   ASSERT_OK(Insert(Record("good-2", t0_)));
   DeliveryPage page = List();
@@ -79,7 +81,7 @@ TEST_F(DeliveryRepositoryTest, AStoredRecordThatCannotBeDecodedIsSkippedAndNamed
   EXPECT_THAT(page.undecodable, ::testing::ElementsAre("broken"));
 }
 
-TEST_F(DeliveryRepositoryTest,
+TEST_P(DeliveryRepositoryTest,
        APipelinesListingIncludesItsRepositoriesDeliveriesThatMatchedNothing) {
   ASSERT_OK(Insert(Record("mine", t0_, "Acme/Shop")));
   ASSERT_OK(Insert(Record("theirs", t0_, "other/repo")));
@@ -92,7 +94,7 @@ TEST_F(DeliveryRepositoryTest,
   EXPECT_EQ(page.deliveries[1].id(), "mine");
 }
 
-TEST_F(DeliveryRepositoryTest, PruneDeletesByAgeAndKeepsTheNewestByCount) {
+TEST_P(DeliveryRepositoryTest, PruneDeletesByAgeAndKeepsTheNewestByCount) {
   for (int i = 0; i < 10; ++i)
     ASSERT_OK(Insert(Record("d" + std::to_string(i), t0_ + absl::Hours(i))));
   int64_t deleted = 0;
@@ -115,6 +117,9 @@ TEST_F(DeliveryRepositoryTest, PruneDeletesByAgeAndKeepsTheNewestByCount) {
   EXPECT_EQ(page.deliveries.front().id(), "d9");
   EXPECT_EQ(page.deliveries.back().id(), "d6");
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, DeliveryRepositoryTest, ::testing::ValuesIn(testing::kBothStores),
+                         testing::StoreKindName);
 
 }  // namespace
 }  // namespace slipway::storage

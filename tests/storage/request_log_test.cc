@@ -7,6 +7,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_store.h"
 
 namespace slipway::storage {
 namespace {
@@ -14,9 +15,12 @@ namespace {
 using ::slipway::testing::StatusIs;
 using ::testing::HasSubstr;
 
-TEST(RequestLogTest, WriteOnceReturnsTheFirstResultForARetry) {
+class RequestLogTest : public ::testing::TestWithParam<testing::StoreKind> {};
+
+TEST_P(RequestLogTest, WriteOnceReturnsTheFirstResultForARetry) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.File("db")});
+  testing::TestStore store(GetParam(), dir.path());
+  auto db = store.Open();
   ASSERT_OK(db);
   v1::DeletePipelineRequest req;
   req.set_name("shop");
@@ -24,7 +28,8 @@ TEST(RequestLogTest, WriteOnceReturnsTheFirstResultForARetry) {
   int calls = 0;
   auto run = [&](const v1::DeletePipelineRequest& r) {
     return WriteOnce<v1::ValidatePipelineResponse>(
-        **db, "Test", r.request_id(), r, 1000, [&](Transaction&) -> absl::StatusOr<v1::ValidatePipelineResponse> {
+        **db, "Test", r.request_id(), r, 1000,
+        [&](Transaction&) -> absl::StatusOr<v1::ValidatePipelineResponse> {
           ++calls;
           v1::ValidatePipelineResponse out;
           out.set_valid(calls == 1);
@@ -52,16 +57,18 @@ TEST(RequestLogTest, WriteOnceReturnsTheFirstResultForARetry) {
   EXPECT_EQ(calls, 3);
 }
 
-TEST(RequestLogTest, AFailedCallIsNotLogged) {
+TEST_P(RequestLogTest, AFailedCallIsNotLogged) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.File("db")});
+  testing::TestStore store(GetParam(), dir.path());
+  auto db = store.Open();
   ASSERT_OK(db);
   v1::DeletePipelineRequest req;
   req.set_request_id("r1");
   int calls = 0;
   auto run = [&] {
     return WriteOnce<v1::DeletePipelineResponse>(
-        **db, "Test", "r1", req, 1000, [&](Transaction&) -> absl::StatusOr<v1::DeletePipelineResponse> {
+        **db, "Test", "r1", req, 1000,
+        [&](Transaction&) -> absl::StatusOr<v1::DeletePipelineResponse> {
           if (++calls == 1) return absl::UnavailableError("first try fails");
           return v1::DeletePipelineResponse();
         });
@@ -77,9 +84,10 @@ TEST(RequestLogTest, AFailedCallIsNotLogged) {
   }));
 }
 
-TEST(RequestLogTest, PruneForgetsIdsOlderThanTheRetention) {
+TEST_P(RequestLogTest, PruneForgetsIdsOlderThanTheRetention) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.File("db")});
+  testing::TestStore store(GetParam(), dir.path());
+  auto db = store.Open();
   ASSERT_OK(db);
   testing::FakeClock clock;
   v1::DeletePipelineRequest req;
@@ -105,6 +113,9 @@ TEST(RequestLogTest, PruneForgetsIdsOlderThanTheRetention) {
     return absl::OkStatus();
   }));
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, RequestLogTest, ::testing::ValuesIn(testing::kBothStores),
+                         testing::StoreKindName);
 
 }  // namespace
 }  // namespace slipway::storage

@@ -5,6 +5,7 @@
 
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_store.h"
 
 namespace slipway::storage {
 namespace {
@@ -13,12 +14,12 @@ using ::slipway::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class RunRepositoryTest : public ::testing::Test {
+class RunRepositoryTest : public ::testing::TestWithParam<testing::StoreKind> {
  protected:
   void SetUp() override { Reopen(); }
   void Reopen() {
     db_.reset();
-    auto db = Database::Open({.path = dir_.File("db")});
+    auto db = store_.Open();
     ASSERT_OK(db);
     db_ = *std::move(db);
   }
@@ -33,6 +34,7 @@ class RunRepositoryTest : public ::testing::Test {
   absl::Status W(std::function<absl::Status(Transaction&)> fn) { return db_->Write(fn); }
 
   testing::TempDir dir_;
+  testing::TestStore store_{GetParam(), dir_.path()};
   std::unique_ptr<Database> db_;
   RunRepository runs_;
   ReleaseRepository releases_;
@@ -45,7 +47,7 @@ std::vector<std::string> Ids(const std::vector<v1::Run>& runs) {
   return out;
 }
 
-TEST_F(RunRepositoryTest, RunsAreListedNewestFirstAndActiveOnesOldestFirst) {
+TEST_P(RunRepositoryTest, RunsAreListedNewestFirstAndActiveOnesOldestFirst) {
   ASSERT_OK(W([&](Transaction& tx) -> absl::Status {
     EXPECT_EQ(*runs_.Insert(tx, MakeRun("a", "dev", v1::RUN_STATE_SUCCEEDED)), 1);
     EXPECT_EQ(*runs_.Insert(tx, MakeRun("b", "dev", v1::RUN_STATE_RUNNING)), 2);
@@ -55,7 +57,8 @@ TEST_F(RunRepositoryTest, RunsAreListedNewestFirstAndActiveOnesOldestFirst) {
   }));
   Reopen();
   ASSERT_OK(db_->Read([&](Transaction& tx) -> absl::Status {
-    EXPECT_THAT(Ids(*runs_.List(tx, {.pipeline = "shop", .stage = "dev"})), ElementsAre("d", "b", "a"));
+    EXPECT_THAT(Ids(*runs_.List(tx, {.pipeline = "shop", .stage = "dev"})),
+                ElementsAre("d", "b", "a"));
     EXPECT_THAT(Ids(*runs_.List(tx, {.states = {v1::RUN_STATE_QUEUED}})), ElementsAre("d", "c"));
     EXPECT_THAT(Ids(*runs_.List(tx, {.before_seq = 3, .limit = 1})), ElementsAre("b"));
     EXPECT_THAT(Ids(*runs_.ListActive(tx)), ElementsAre("b", "c", "d"));
@@ -71,11 +74,13 @@ TEST_F(RunRepositoryTest, RunsAreListedNewestFirstAndActiveOnesOldestFirst) {
     EXPECT_EQ(runs_.Get(tx, "b")->state(), v1::RUN_STATE_FAILED);
     return absl::OkStatus();
   }));
-  EXPECT_THAT(W([&](Transaction& tx) { return runs_.Update(tx, MakeRun("x", "dev", v1::RUN_STATE_FAILED)); }),
+  EXPECT_THAT(W([&](Transaction& tx) {
+                return runs_.Update(tx, MakeRun("x", "dev", v1::RUN_STATE_FAILED));
+              }),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("x")));
 }
 
-TEST_F(RunRepositoryTest, EventsComeBackInOrderAfterASequence) {
+TEST_P(RunRepositoryTest, EventsComeBackInOrderAfterASequence) {
   ASSERT_OK(W([&](Transaction& tx) -> absl::Status {
     for (int i = 1; i <= 5; ++i) {
       v1::RunEvent e;
@@ -96,7 +101,7 @@ TEST_F(RunRepositoryTest, EventsComeBackInOrderAfterASequence) {
   }));
 }
 
-TEST_F(RunRepositoryTest, ReleasesAreNumberedPerStage) {
+TEST_P(RunRepositoryTest, ReleasesAreNumberedPerStage) {
   ASSERT_OK(W([&](Transaction& tx) -> absl::Status {
     v1::Release r;
     r.set_pipeline("shop");
@@ -121,7 +126,7 @@ TEST_F(RunRepositoryTest, ReleasesAreNumberedPerStage) {
   }));
 }
 
-TEST_F(RunRepositoryTest, StageResourcesAreReplacedByName) {
+TEST_P(RunRepositoryTest, StageResourcesAreReplacedByName) {
   v1::ResourceState web;
   web.set_name("web");
   web.mutable_artifact()->set_version("1");
@@ -135,6 +140,9 @@ TEST_F(RunRepositoryTest, StageResourcesAreReplacedByName) {
     return absl::OkStatus();
   }));
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, RunRepositoryTest, ::testing::ValuesIn(testing::kBothStores),
+                         testing::StoreKindName);
 
 }  // namespace
 }  // namespace slipway::storage

@@ -41,11 +41,13 @@ TEST(SecretBoxTest, SealsWithAFreshNonceAndRefusesAnotherKeyOrATamperedValue) {
   EXPECT_EQ(a.find("hunter2"), std::string::npos);
   EXPECT_EQ(*box.Open(a), "hunter2");
   std::string other_key(32, 'k');
-  EXPECT_THAT(SecretBox::FromKey(other_key)->Open(a), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("")));
+  EXPECT_THAT(SecretBox::FromKey(other_key)->Open(a),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("")));
   std::string tampered = a;
   tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
   EXPECT_THAT(box.Open(tampered), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("")));
-  EXPECT_THAT(SecretBox::FromKey("short"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("32 bytes")));
+  EXPECT_THAT(SecretBox::FromKey("short"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("32 bytes")));
 }
 
 TEST(SecretBoxTest, KeyFilesAreCreatedPrivateAndMalformedOnesAreNamed) {
@@ -124,7 +126,8 @@ TEST_F(SealedStoreTest, AnOldDatabaseIsSealedInPlaceAndAWrongKeyIsRefused) {
   v1::ResourceState* web = release.add_resources();
   web->set_name("web");
   (*web->mutable_spec()->mutable_process()->mutable_env())["DB_PASSWORD"] = "env-secret-4";
-  ASSERT_OK(db_->Write([&](Transaction& tx) { return ReleaseRepository().Insert(tx, release).status(); }));
+  ASSERT_OK(db_->Write(
+      [&](Transaction& tx) { return ReleaseRepository().Insert(tx, release).status(); }));
   auto box = std::make_shared<const SecretBox>(NewBox());
   Open(box);
   ASSERT_OK(CheckSecretKey(*db_, *box));

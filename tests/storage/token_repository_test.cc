@@ -8,6 +8,7 @@
 #include "common/time_format.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_store.h"
 
 namespace slipway::storage {
 namespace {
@@ -15,9 +16,12 @@ namespace {
 using ::slipway::testing::StatusIs;
 using ::testing::HasSubstr;
 
-TEST(TokenRepositoryTest, FindsByHashRevokesAndCounts) {
+class TokenRepositoryTest : public ::testing::TestWithParam<testing::StoreKind> {};
+
+TEST_P(TokenRepositoryTest, FindsByHashRevokesAndCounts) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.File("db")});
+  testing::TestStore store(GetParam(), dir.path());
+  auto db = store.Open();
   ASSERT_OK(db);
   TokenRepository repo;
   v1::Token t;
@@ -47,6 +51,9 @@ TEST(TokenRepositoryTest, FindsByHashRevokesAndCounts) {
     return absl::OkStatus();
   }));
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, TokenRepositoryTest, ::testing::ValuesIn(testing::kBothStores),
+                         testing::StoreKindName);
 
 }  // namespace
 }  // namespace slipway::storage

@@ -1,0 +1,43 @@
+// PostgreSQL as Slipway's store (DatabaseOptions::postgres): connections over libpq, the
+// translation of the repositories' SQL, and how PostgreSQL's errors become statuses.
+//
+// Every write transaction of every replica first takes one transaction-scoped advisory lock, so
+// writes to the store are serialized as they are on SQLite (each replica still commits its
+// queued writes in groups). Nothing rests on session state: no session advisory locks, no named
+// prepared statements, no LISTEN, no SET outside a transaction; so a connection may be pooled by
+// PgBouncer in transaction mode. A session that stops answering while it holds the lock (a
+// SIGSTOPped or partitioned replica) is cut off by the server after
+// kIdleInTransactionTimeout, which releases the lock.
+#ifndef SLIPWAY_STORAGE_POSTGRES_H_
+#define SLIPWAY_STORAGE_POSTGRES_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace slipway::storage {
+
+class Connection;
+
+inline constexpr absl::Duration kIdleInTransactionTimeout = absl::Seconds(5);
+// How long a write waits for the store's write lock before giving UNAVAILABLE.
+inline constexpr absl::Duration kWriteLockTimeout = absl::Seconds(20);
+
+// Connects (at most 5 s unless the string says connect_timeout) and sets nothing on the session.
+// UNAVAILABLE when the server cannot be reached; the message never holds the password.
+absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(const std::string& conninfo);
+
+// The connection string with its password shown as ***: in a URI
+// (postgres://user:***@host/db, ?password=***) and in key=value form (password=***).
+std::string MaskConnectionString(std::string_view conninfo);
+
+// SQLite-style parameters (`?`, `?N`) become PostgreSQL's ($1, $N); quoted text is left as it is.
+// The number of parameters is stored in `*count`.
+std::string TranslateParameters(std::string_view sql, int* count);
+
+}  // namespace slipway::storage
+
+#endif  // SLIPWAY_STORAGE_POSTGRES_H_

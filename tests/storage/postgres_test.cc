@@ -1,0 +1,229 @@
+// What only the PostgreSQL store does: the SQL translation, connection strings that never show
+// a password, a server that is unreachable or restarts under load, several Slipway processes
+// writing to one database, and PgBouncer in transaction-pooling mode.
+#include "storage/postgres.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "storage/database.h"
+#include "storage/run_repository.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_store.h"
+
+namespace slipway::storage {
+namespace {
+
+using ::slipway::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(PostgresSqlTest, ParametersBecomeNumberedAndQuotedTextIsLeftAlone) {
+  int n = 0;
+  EXPECT_EQ(TranslateParameters("SELECT a FROM t WHERE b = ? AND c = '?' AND d = ?", &n),
+            "SELECT a FROM t WHERE b = $1 AND c = '?' AND d = $2");
+  EXPECT_EQ(n, 2);
+  EXPECT_EQ(TranslateParameters("WHERE (?1 = 0 OR seq < ?1) AND x = ?3 AND y = ?2", &n),
+            "WHERE ($1 = 0 OR seq < $1) AND x = $3 AND y = $2");
+  EXPECT_EQ(n, 3);
+  EXPECT_EQ(TranslateParameters("SELECT \"?\" FROM t", &n), "SELECT \"?\" FROM t");
+  EXPECT_EQ(n, 0);
+}
+
+TEST(PostgresSqlTest, ConnectionStringsShowNoPassword) {
+  EXPECT_EQ(MaskConnectionString("postgres://slipway:s3cret@db.example.com:5432/slipway"),
+            "postgres://slipway:***@db.example.com:5432/slipway");
+  EXPECT_EQ(MaskConnectionString("postgresql://u:p%40ss@h/d?sslmode=require&password=x2"),
+            "postgresql://u:***@h/d?sslmode=require&password=***");
+  EXPECT_EQ(MaskConnectionString("host=db user=slipway password=s3cret dbname=slipway"),
+            "host=db user=slipway password=*** dbname=slipway");
+  EXPECT_EQ(MaskConnectionString("host=db password = 'a b\\'c' dbname=x"),
+            "host=db password = *** dbname=x");
+  EXPECT_EQ(MaskConnectionString("postgres://slipway@db/slipway"), "postgres://slipway@db/slipway");
+}
+
+TEST(PostgresStoreTest, AnUnreachableServerIsUnavailableAndItsPasswordIsNotShown) {
+  // A port nothing listens on.
+  auto db = Database::Open({.postgres = "postgres://slipway:hunter2@127.0.0.1:1/slipway"});
+  EXPECT_THAT(db, StatusIs(absl::StatusCode::kUnavailable,
+                           AllOf(HasSubstr("postgres://slipway:***@127.0.0.1:1/slipway"),
+                                 Not(HasSubstr("hunter2")))));
+}
+
+v1::Run MakeRun(const std::string& id) {
+  v1::Run r;
+  r.set_id(id);
+  r.set_pipeline("shop");
+  r.set_stage("dev");
+  r.set_state(v1::RUN_STATE_QUEUED);
+  return r;
+}
+
+// Several writers in several Database objects (as several slipwayd replicas) on one database:
+// every write lands once, and the run sequence numbers the store hands out never collide.
+void WritersShareOneStore(const DatabaseOptions& options) {
+  constexpr int kReplicas = 3;
+  constexpr int kRunsEach = 40;
+  std::vector<std::unique_ptr<Database>> replicas;
+  for (int i = 0; i < kReplicas; ++i) {
+    auto db = Database::Open(options);
+    ASSERT_OK(db);
+    replicas.push_back(*std::move(db));
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kReplicas; ++r) {
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&, r, t] {
+        for (int i = 0; i < kRunsEach / 2; ++i) {
+          const std::string id = absl::StrCat("run-", r, "-", t, "-", i);
+          absl::Status s = replicas[r]->Write(
+              [&](Transaction& tx) { return RunRepository().Insert(tx, MakeRun(id)).status(); });
+          if (!s.ok()) {
+            ADD_FAILURE() << s;
+            ++failures;
+          }
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  std::set<int64_t> seqs;
+  ASSERT_OK(replicas[0]->Read([&](Transaction& tx) -> absl::Status {
+    auto runs = RunRepository().List(tx, {.limit = 1000});
+    if (!runs.ok()) return runs.status();
+    EXPECT_EQ(runs->size(), static_cast<size_t>(kReplicas * kRunsEach));
+    for (const auto& run : *runs) {
+      auto seq = RunRepository().SequenceOf(tx, run.id());
+      if (!seq.ok()) return seq.status();
+      seqs.insert(*seq);
+    }
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(seqs.size(), static_cast<size_t>(kReplicas * kRunsEach));
+  EXPECT_EQ(*seqs.begin(), 1);
+  EXPECT_EQ(*seqs.rbegin(), kReplicas * kRunsEach);
+}
+
+TEST(PostgresStoreTest, SeveralProcessesWriteToOneStoreWithoutCollisions) {
+  testing::TempDir dir;
+  testing::TestStore store(testing::StoreKind::kPostgres, dir.path());
+  WritersShareOneStore(store.Options());
+}
+
+// A database of its own for a test that connects through PgBouncer (which passes no session
+// options, so no schema of its own).
+class OwnDatabase {
+ public:
+  OwnDatabase() {
+    name_ = absl::StrCat("t_bouncer_", ::getpid(), "_", std::rand());
+    EXPECT_OK(Admin(absl::StrCat("CREATE DATABASE ", name_, " OWNER slipway")));
+  }
+  ~OwnDatabase() { Admin(absl::StrCat("DROP DATABASE ", name_, " WITH (FORCE)")).IgnoreError(); }
+  const std::string& name() const { return name_; }
+
+ private:
+  static absl::Status Admin(const std::string& sql) {
+    PGconn* conn = PQconnectdb(testing::TestPostgres("PG_ADMIN_URL").c_str());
+    PGresult* res = PQexec(conn, sql.c_str());
+    absl::Status s = PQresultStatus(res) == PGRES_COMMAND_OK
+                         ? absl::OkStatus()
+                         : absl::InternalError(PQresultErrorMessage(res));
+    PQclear(res);
+    PQfinish(conn);
+    return s;
+  }
+  std::string name_;
+};
+
+TEST(PostgresStoreTest, WorksThroughPgBouncerInTransactionPoolingMode) {
+  OwnDatabase own;
+  const std::string port = testing::TestPostgres("BOUNCER_PORT");
+  ASSERT_FALSE(port.empty());
+  const std::string url = absl::StrCat("postgres://slipway@127.0.0.1:", port, "/", own.name());
+  WritersShareOneStore({.postgres = url});
+  // Reopened through the pooler: migrated already, data there.
+  auto db = Database::Open({.postgres = url});
+  ASSERT_OK(db);
+  EXPECT_EQ((*db)->schema_version(), LatestSchemaVersion());
+  ASSERT_OK((*db)->Read([&](Transaction& tx) -> absl::Status {
+    auto runs = RunRepository().List(tx, {.limit = 1000});
+    if (!runs.ok()) return runs.status();
+    EXPECT_EQ(runs->size(), 120u);
+    return absl::OkStatus();
+  }));
+}
+
+// A server of this test's own, stopped and started again while writes go on.
+TEST(PostgresStoreTest, AServerThatStopsGivesUnavailableAndTheStoreRecoversWhenItIsBack) {
+  testing::TempDir dir;
+  const std::string state = dir.File("pg.env");
+  const std::string script = absl::StrCat(SLIPWAY_SOURCE_DIR, "/tests/postgres/cluster.sh");
+  ASSERT_EQ(std::system(absl::StrCat(script, " start ", state).c_str()), 0);
+  auto read_key = [&](const std::string& key) {
+    std::ifstream in(state);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
+    }
+    return std::string();
+  };
+  const std::string url = read_key("PG_URL");
+  const std::string pid = read_key("PG_PID");
+  const std::string data = read_key("PG_DIR") + "/data";
+  const std::string bin = read_key("PG_BIN");
+  auto db = Database::Open({.postgres = url});
+  ASSERT_OK(db);
+  auto insert = [&](const std::string& id) {
+    return (*db)->Write(
+        [&](Transaction& tx) { return RunRepository().Insert(tx, MakeRun(id)).status(); });
+  };
+  ASSERT_OK(insert("before"));
+  // Fast shutdown: the server closes every connection.
+  ASSERT_EQ(std::system(absl::StrCat("kill -INT ", pid).c_str()), 0);
+  for (int i = 0;
+       i < 100 && std::system(absl::StrCat("kill -0 ", pid, " 2>/dev/null").c_str()) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(insert("while-down"), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("storage")));
+  EXPECT_THAT((*db)->CheckWritable(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("storage")));
+  EXPECT_THAT(
+      (*db)->Read([](Transaction& tx) { return RunRepository().Get(tx, "before").status(); }),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("storage")));
+  // Back on the same port and data directory.
+  const std::string as = ::getuid() == 0 ? "runuser -u postgres -- " : "";
+  ASSERT_EQ(std::system(absl::StrCat(as, bin, "/pg_ctl -D ", data, " -l ", data,
+                                     "/../restart.log -w -s start")
+                            .c_str()),
+            0);
+  ASSERT_OK(insert("after"));
+  ASSERT_OK((*db)->CheckWritable());
+  ASSERT_OK((*db)->Read([&](Transaction& tx) -> absl::Status {
+    EXPECT_OK(RunRepository().Get(tx, "before").status());
+    EXPECT_OK(RunRepository().Get(tx, "after").status());
+    EXPECT_THAT(RunRepository().Get(tx, "while-down").status(),
+                StatusIs(absl::StatusCode::kNotFound, HasSubstr("while-down")));
+    return absl::OkStatus();
+  }));
+  db->reset();
+  // The restarted server has a new pid: stop it through pg_ctl before the state file's cleanup.
+  std::system(absl::StrCat(as, bin, "/pg_ctl -D ", data, " -w -s -m fast stop").c_str());
+  std::system(absl::StrCat(script, " stop ", state).c_str());
+}
+
+}  // namespace
+}  // namespace slipway::storage
