@@ -125,6 +125,8 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
     std::string value = kv.second.Scalar();
     if (key == "data_dir") {
       config->server.data_dir = value;
+    } else if (key == "store") {
+      config->server.store = value;
     } else if (key == "grpc_listen") {
       config->server.grpc_listen = value;
     } else if (key == "http_listen") {
@@ -177,7 +179,7 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       for (const char* k : kBoundKeys) absl::StrAppend(&known, ", ", k);
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": unknown key \"", key,
-          "\" (known: data_dir, grpc_listen, http_listen, log_format, log_level, tls_cert, "
+          "\" (known: data_dir, store, grpc_listen, http_listen, log_format, log_level, tls_cert, "
           "tls_key, secret_key_file, admin_token_file, container_host, router, router_admin, "
           "router_server, preview_domain, audit_file, "
           "shutdown_grace, http_threads, max_webhook_body",

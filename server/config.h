@@ -1,4 +1,4 @@
-// slipwayd's YAML config file. Keys: data_dir, grpc_listen, http_listen, log_format, log_level,
+// slipwayd's YAML config file. Keys: data_dir, store, grpc_listen, http_listen, log_format, log_level,
 // tls_cert,
 // tls_key, secret_key_file, admin_token_file, shutdown_grace, http_threads, max_webhook_body,
 // container_host, router, router_admin, router_server, preview_domain, and the bounds of kBoundKeys

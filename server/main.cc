@@ -4,6 +4,7 @@
 #include <grpc/support/log.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -27,6 +28,8 @@
 #include "server/server.h"
 #include "storage/audit_log.h"
 #include "storage/database.h"
+#include "storage/store_copy.h"
+#include "storage/store_url.h"
 
 namespace {
 
@@ -45,12 +48,47 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
+// `slipwayd store copy`: every row of one store into a new, empty one, verified by counts and
+// checksums read back from the destination.
+int RunStoreCopy(const std::string& from_store, const std::string& to_store,
+                 const std::string& data_dir) {
+  const std::string default_path = slipway::server::DatabasePath(data_dir);
+  auto from_options = slipway::storage::StoreOptions(from_store, default_path);
+  if (!from_options.ok()) return Fail(from_options.status());
+  auto to_options = slipway::storage::StoreOptions(to_store, default_path);
+  if (!to_options.ok()) return Fail(to_options.status());
+  if (from_options->postgres.empty() && ::access(from_options->path.c_str(), R_OK) != 0) {
+    return Fail(absl::NotFoundError(
+        absl::StrCat("--from: ", from_options->path, " does not exist or cannot be read")));
+  }
+  auto from = slipway::storage::Database::Open(*from_options);
+  if (!from.ok()) return Fail(from.status());
+  auto to = slipway::storage::Database::Open(*to_options);
+  if (!to.ok()) return Fail(to.status());
+  std::fprintf(stderr, "copying %s to %s\n", (*from)->name().c_str(), (*to)->name().c_str());
+  auto copied = slipway::storage::CopyStore(**from, **to);
+  if (!copied.ok()) return Fail(copied.status());
+  int64_t rows = 0;
+  std::printf("%-20s %10s  %s\n", "TABLE", "ROWS", "SHA-256 (source = destination)");
+  for (const auto& t : *copied) {
+    std::printf("%-20s %10lld  %s\n", t.name.c_str(), static_cast<long long>(t.rows),
+                t.checksum.c_str());
+    rows += t.rows;
+  }
+  std::printf("copied %lld rows in %zu tables; every count and checksum matches\n",
+              static_cast<long long>(rows), copied->size());
+  return 0;
+}
+
 int RunTokenCommand(const std::string& action, const std::string& data_dir,
-                    const std::string& scope_text, const std::string& description,
-                    const std::string& id, bool all, const std::string& audit_file) {
+                    const std::string& store, const std::string& scope_text,
+                    const std::string& description, const std::string& id, bool all,
+                    const std::string& audit_file) {
   slipway::RealClock clock;
   slipway::SecureIdGenerator ids(&clock);
-  auto db = slipway::storage::Database::Open({.path = slipway::server::DatabasePath(data_dir)});
+  auto options = slipway::storage::StoreOptions(store, slipway::server::DatabasePath(data_dir));
+  if (!options.ok()) return Fail(options.status());
+  auto db = slipway::storage::Database::Open(*options);
   if (!db.ok()) return Fail(db.status());
   slipway::server::TokenManager tokens(db->get(), &clock, &ids);
   // On the server machine, with the data dir's permissions instead of a token: recorded as
@@ -102,14 +140,17 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("slipwayd ") + slipway::Version());
   bool man = false;
   app.add_flag("--man", man, "Print the slipwayd(8) man page and exit")->group("");
-  std::string config_path, data_dir, grpc_listen, http_listen, log_format, tls_cert, tls_key, grace,
-      reconcile_interval, max_webhook_body;
+  std::string config_path, data_dir, store, grpc_listen, http_listen, log_format, tls_cert, tls_key,
+      grace, reconcile_interval, max_webhook_body;
   double reconcile_max_share = -1;
   int http_threads = 0;
   app.add_option("--config", config_path, "YAML config file (flags win over it)");
   app.add_option("--data-dir", data_dir,
                  "Data directory (default: $SLIPWAY_DATA_DIR or "
                  "~/.local/share/slipway)");
+  app.add_option("--store", store,
+                 "Where state is kept: sqlite:PATH (default <data dir>/slipway.db) or "
+                 "postgres://user@host/database, shared by several replicas (config key store)");
   app.add_option("--grpc-listen", grpc_listen,
                  "gRPC host:port (default 127.0.0.1:7420; port 0 "
                  "picks a free port)");
@@ -178,6 +219,7 @@ int Main(int argc, char** argv) {
   revoke->add_option("id", token_id, "Token id")->required();
   for (auto* sub : {create, list, revoke}) {
     sub->add_option("--data-dir", data_dir, "Data directory");
+    sub->add_option("--store", store, "The store (default: the config's, or the data dir's)");
   }
   std::string token_audit_file;
   for (auto* sub : {create, revoke}) {
@@ -198,6 +240,20 @@ int Main(int argc, char** argv) {
   auto* rotate = secrets->add_subcommand(
       "rotate-key", "Re-seal every stored secret under a new key (run while slipwayd is stopped)");
   rotate->add_option("--data-dir", data_dir, "Data directory");
+  rotate->add_option("--store", store, "The store (default: the config's, or the data dir's)");
+  auto* store_cmd = app.add_subcommand("store", "Move state between stores");
+  store_cmd->require_subcommand(1);
+  auto* copy = store_cmd->add_subcommand(
+      "copy", "Copy every row of a store into a new, empty one (run while slipwayd is stopped)");
+  std::string copy_from, copy_to;
+  copy->add_option("--from", copy_from, "The store to read: sqlite:PATH or postgres://…")
+      ->required();
+  copy->add_option("--to", copy_to, "The new store to fill: postgres://… or sqlite:PATH")
+      ->required();
+  copy->footer(
+      "Rows are copied as stored: secret values stay sealed, so give the new store's replicas "
+      "the same secret key file.\nExample:\n  slipwayd store copy --from "
+      "sqlite:/var/lib/slipway/slipway.db --to postgres://slipway@db.example.com/slipway");
   rotate->add_option("--secret-key-file", secret_key_file, "The current key file");
   rotate->add_option("--new-key-file", new_key_file,
                      "Where to write the new key (default: the current key file is replaced)");
@@ -230,6 +286,7 @@ int Main(int argc, char** argv) {
     if (!s.ok()) return Fail(s);
   }
   if (!data_dir.empty()) config.server.data_dir = data_dir;
+  if (!store.empty()) config.server.store = store;
   if (!grpc_listen.empty()) config.server.grpc_listen = grpc_listen;
   if (!http_listen.empty()) config.server.http_listen = http_listen;
   if (!log_format.empty()) config.log_format = log_format;
@@ -300,7 +357,7 @@ int Main(int argc, char** argv) {
   }
 
   if (rotate->parsed()) {
-    auto rows = slipway::server::RotateSecretKey(config.server.data_dir,
+    auto rows = slipway::server::RotateSecretKey(config.server.data_dir, config.server.store,
                                                  config.server.secret_key_file, new_key_file);
     if (!rows.ok()) return Fail(rows.status());
     std::printf("re-sealed the secrets of %lld stored rows under the new key\n",
@@ -313,9 +370,11 @@ int Main(int argc, char** argv) {
     // The daemon's config file names the shipping file, unless --audit-file says another.
     const std::string& shipped =
         token_audit_file.empty() ? config.server.audit_file : token_audit_file;
-    return RunTokenCommand(action, config.server.data_dir, scope, description, token_id, all,
-                           shipped);
+    return RunTokenCommand(action, config.server.data_dir, config.server.store, scope, description,
+                           token_id, all, shipped);
   }
+
+  if (copy->parsed()) return RunStoreCopy(copy_from, copy_to, config.server.data_dir);
 
   if (absl::Status s = slipway::SetUpLogging(config.log_format, config.log_level); !s.ok()) {
     return Fail(s);

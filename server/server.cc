@@ -51,6 +51,7 @@
 #include "storage/database.h"
 #include "storage/request_log.h"
 #include "storage/sealed_secrets.h"
+#include "storage/store_url.h"
 #include "trigger/intake.h"
 #include "trigger/poller.h"
 #include "trigger/scheduler.h"
@@ -91,14 +92,17 @@ absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string&
 std::string DatabasePath(const std::string& data_dir) { return data_dir + "/slipway.db"; }
 std::string DefaultSecretKeyPath(const std::string& data_dir) { return data_dir + "/secret.key"; }
 
-absl::StatusOr<int64_t> RotateSecretKey(const std::string& data_dir, const std::string& key_file,
+absl::StatusOr<int64_t> RotateSecretKey(const std::string& data_dir, const std::string& store,
+                                        const std::string& key_file,
                                         const std::string& new_key_file) {
   const std::string old_path = key_file.empty() ? DefaultSecretKeyPath(data_dir) : key_file;
   const std::string new_path = new_key_file.empty() ? old_path + ".new" : new_key_file;
   ASSIGN_OR_RETURN(SecretBox old_box, SecretBox::FromKeyFile(old_path, false));
   auto old_shared = std::make_shared<const SecretBox>(old_box);
-  ASSIGN_OR_RETURN(
-      auto db, storage::Database::Open({.path = DatabasePath(data_dir), .secrets = old_shared}));
+  ASSIGN_OR_RETURN(storage::DatabaseOptions db_options,
+                   storage::StoreOptions(store, DatabasePath(data_dir)));
+  db_options.secrets = old_shared;
+  ASSIGN_OR_RETURN(auto db, storage::Database::Open(db_options));
   RETURN_IF_ERROR(storage::CheckSecretKey(*db, old_box));
   RETURN_IF_ERROR(SecretBox::WriteNewKeyFile(new_path));
   ASSIGN_OR_RETURN(SecretBox new_box, SecretBox::FromKeyFile(new_path, false));
@@ -369,9 +373,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       SecretBox box,
       SecretBox::FromKeyFile(key_file, /*create_if_missing=*/options.secret_key_file.empty()));
   auto secrets = std::make_shared<const SecretBox>(std::move(box));
-  ASSIGN_OR_RETURN(impl->db, storage::Database::Open({.path = DatabasePath(options.data_dir),
-                                                      .vfs = options.sqlite_vfs,
-                                                      .secrets = secrets}));
+  ASSIGN_OR_RETURN(storage::DatabaseOptions db_options,
+                   storage::StoreOptions(options.store, DatabasePath(options.data_dir)));
+  db_options.vfs = options.sqlite_vfs;
+  db_options.secrets = secrets;
+  ASSIGN_OR_RETURN(impl->db, storage::Database::Open(db_options));
+  spdlog::info("store: {} (schema version {})", impl->db->name(), impl->db->schema_version());
   RETURN_IF_ERROR(storage::CheckSecretKey(*impl->db, *secrets));
   ASSIGN_OR_RETURN(bool sealed_before, storage::SecretsSealed(*impl->db));
   if (!sealed_before) {

@@ -24,6 +24,9 @@ namespace slipway::server {
 struct ServerOptions {
   // Directory for the database and the admin token file; created (mode 0700) if missing.
   std::string data_dir;
+  // Where state is kept (storage/store_url.h): empty for SQLite in the data dir, sqlite:PATH,
+  // or postgres://… shared by several replicas.
+  std::string store;
   // host:port; port 0 picks a free port.
   std::string grpc_listen = "127.0.0.1:7420";
   std::string http_listen = "127.0.0.1:7421";
@@ -89,7 +92,8 @@ std::string DefaultSecretKeyPath(const std::string& data_dir);
 // `new_key_file` (default: <key file>.new), re-seals every stored secret under it in one
 // transaction, compacts the database, and then replaces the key file with the new one.
 // Returns how many stored rows were re-sealed.
-absl::StatusOr<int64_t> RotateSecretKey(const std::string& data_dir, const std::string& key_file,
+absl::StatusOr<int64_t> RotateSecretKey(const std::string& data_dir, const std::string& store,
+                                        const std::string& key_file,
                                         const std::string& new_key_file);
 // Written at start: {"grpc": "127.0.0.1:7420", "http": "127.0.0.1:7421", "tls": false}, so
 // the CLI and scripts find a running daemon's real ports.
