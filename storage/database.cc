@@ -14,6 +14,7 @@
 #include "common/private_files.h"
 #include "common/status_macros.h"
 #include "storage/connection.h"
+#include "storage/lease_repository.h"
 #include "storage/pipeline_repository.h"
 #include "storage/postgres.h"
 #include "storage/time_migration.h"
@@ -235,6 +236,17 @@ constexpr const char* kMigrations[] = {
       binding BLOB NOT NULL
     ) WITHOUT ROWID;
     )sql",
+    // 15: leases: who owns a piece of work until when, with a fencing token that grows at every
+    // acquisition (storage/lease_repository.h).
+    R"sql(
+    CREATE TABLE leases (
+      name TEXT PRIMARY KEY,
+      owner TEXT NOT NULL,
+      token INTEGER NOT NULL,
+      expire_ms INTEGER NOT NULL,
+      info BLOB NOT NULL
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -400,6 +412,15 @@ constexpr PostgresMigration kPostgresMigrations[] = {
     CREATE TABLE gitops_bindings (
       pipeline TEXT COLLATE "C" PRIMARY KEY,
       binding BYTEA NOT NULL
+    );
+    )sql"},
+    {15, R"sql(
+    CREATE TABLE leases (
+      name TEXT COLLATE "C" PRIMARY KEY,
+      owner TEXT COLLATE "C" NOT NULL,
+      token BIGINT NOT NULL,
+      expire_ms BIGINT NOT NULL,
+      info BYTEA NOT NULL
     );
     )sql"},
 };
@@ -779,6 +800,20 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
     return;
   }
   Transaction tx(writer_.get(), /*writable=*/true, options_.secrets.get());
+  std::optional<WriteFence> fence;
+  {
+    absl::MutexLock fence_lock(&fence_mu_);
+    fence = fence_;
+  }
+  if (fence.has_value()) {
+    absl::Status held = LeaseRepository().Check(tx, fence->lease, fence->owner, fence->token);
+    if (!held.ok()) {
+      writer_->Control("ROLLBACK").IgnoreError();
+      fenced_writes_.fetch_add(batch.size(), std::memory_order_relaxed);
+      for (PendingWrite* w : batch) w->status = held;
+      return;
+    }
+  }
   bool any_ok = false;
   for (PendingWrite* w : batch) {
     tx.changed_pipelines_ = &w->changed_pipelines;
@@ -838,6 +873,11 @@ std::unique_ptr<Connection> Database::TakeReader() {
 void Database::ReturnReader(std::unique_ptr<Connection> conn) {
   absl::MutexLock lock(&readers_mu_);
   idle_readers_.push_back(std::move(conn));
+}
+
+void Database::SetWriteFence(std::optional<WriteFence> fence) {
+  absl::MutexLock lock(&fence_mu_);
+  fence_ = std::move(fence);
 }
 
 absl::Status Database::Compact() {

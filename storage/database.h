@@ -134,6 +134,13 @@ class ScopedWriteRider {
   WriteRider* previous_;
 };
 
+// A lease every write of this process must still hold (storage/lease_repository.h).
+struct WriteFence {
+  std::string lease;
+  std::string owner;
+  int64_t token = 0;
+};
+
 // Thread-safe. Writes are serialized through one connection; reads use a pool of connections
 // and run concurrently with writes (WAL).
 class Database {
@@ -151,6 +158,14 @@ class Database {
   // changes) with one fsync; writes that arrive meanwhile go into the next. `fn` runs on that
   // thread and must not call Write.
   absl::Status Write(absl::FunctionRef<absl::Status(Transaction&)> fn);
+  // While set, every write transaction first checks that the fence's lease is still held under
+  // its token; when it is not (another process took it over), the transaction's writes fail
+  // with FAILED_PRECONDITION ("fenced: …") and nothing is written. Writes are serialized across
+  // processes, so no write of a fenced process lands after the takeover committed.
+  void SetWriteFence(std::optional<WriteFence> fence);
+  // Writes refused by the fence so far.
+  uint64_t fenced_writes() const { return fenced_writes_.load(std::memory_order_relaxed); }
+
   // Runs `fn` in a read transaction that sees one consistent snapshot.
   absl::Status Read(absl::FunctionRef<absl::Status(Transaction&)> fn);
 
@@ -203,6 +218,9 @@ class Database {
   int open_readers_ ABSL_GUARDED_BY(readers_mu_) = 0;
   ChangeFeed pipeline_changes_;
   std::atomic<uint64_t> reads_{0};
+  absl::Mutex fence_mu_;
+  std::optional<WriteFence> fence_ ABSL_GUARDED_BY(fence_mu_);
+  std::atomic<uint64_t> fenced_writes_{0};
 };
 
 // Turns a SQLite result code into a status: constraint violations are ALREADY_EXISTS, busy and

@@ -21,7 +21,7 @@ struct Column {
   Kind kind;
 };
 
-// Every table of schema version 14, its columns and its key. A migration that adds a table
+// Every table of schema version 15, its columns and its key. A migration that adds a table
 // adds it here (CopiesEveryTableOfTheSchema checks).
 struct Table {
   const char* name;
@@ -118,6 +118,9 @@ const std::vector<Table>& Tables() {
         {"record", kBlob}},
        "seq"},
       {"gitops_bindings", {{"pipeline", kText}, {"binding", kBlob}}, "pipeline"},
+      {"leases",
+       {{"name", kText}, {"owner", kText}, {"token", kInt}, {"expire_ms", kInt}, {"info", kBlob}},
+       "name"},
   };
   return *tables;
 }
