@@ -30,6 +30,23 @@ as_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Starts "$@" as the postgres user in its own session, logging to $LOG, and waits (10 s at most)
+# until something answers on $PORT; fails with the log if the process ends first.
+start_and_wait() {
+  local log=$1 port=$2
+  shift 2
+  setsid bash -c "$(declare -f as_owner); as_owner $(printf '%q ' "$@")" </dev/null >"$log" 2>&1 &
+  local starter=$!
+  for _ in $(seq 100); do
+    if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then return 0; fi
+    if ! kill -0 "$starter" 2>/dev/null; then cat "$log" >&2; exit 1; fi
+    sleep 0.1
+  done
+  echo "cluster.sh: nothing answers on port $port after 10 s" >&2
+  cat "$log" >&2
+  exit 1
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -79,14 +96,7 @@ port=$(free_port)
     echo "full_page_writes = off"
   fi
 } >>"$dir/data/postgresql.conf"
-setsid bash -c "$(declare -f as_owner); as_owner '$bin/postgres' -D '$dir/data'" \
-  </dev/null >"$dir/postgres.log" 2>&1 &
-starter=$!
-for _ in $(seq 100); do
-  if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then break; fi
-  if ! kill -0 "$starter" 2>/dev/null; then cat "$dir/postgres.log" >&2; exit 1; fi
-  sleep 0.1
-done
+start_and_wait "$dir/postgres.log" "$port" "$bin/postgres" -D "$dir/data"
 pid=$(head -1 "$dir/data/postmaster.pid")
 "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
   -c "CREATE ROLE slipway LOGIN" -c "CREATE DATABASE slipway OWNER slipway" >/dev/null
@@ -119,14 +129,7 @@ pidfile = $dir/run/pgbouncer.pid
 INI
   printf '"slipway" ""\n"postgres" ""\n' >"$dir/userlist.txt"
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir/pgbouncer.ini" "$dir/userlist.txt"; fi
-  setsid bash -c "$(declare -f as_owner); as_owner /usr/sbin/pgbouncer '$dir/pgbouncer.ini'" \
-    </dev/null >"$dir/pgbouncer.out" 2>&1 &
-  starter=$!
-  for _ in $(seq 100); do
-    if "$bin/pg_isready" -q -h 127.0.0.1 -p "$bport"; then break; fi
-    if ! kill -0 "$starter" 2>/dev/null; then cat "$dir/pgbouncer.out" >&2; exit 1; fi
-    sleep 0.1
-  done
+  start_and_wait "$dir/pgbouncer.out" "$bport" /usr/sbin/pgbouncer "$dir/pgbouncer.ini"
   bpid=$(cat "$dir/run/pgbouncer.pid")
   {
     echo "BOUNCER_PORT=$bport"
