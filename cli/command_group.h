@@ -42,7 +42,7 @@ class CommandGroup {
 // The help of `get`, which several groups add to.
 inline constexpr const char* kGetHelp =
     "List or show resources: pipelines, pipeline, stages, stage, runs, releases, previews, "
-    "deliveries, tokens";
+    "deliveries, tokens, replicas";
 
 // The subcommand `name` of `app` (e.g. "get", shared by several groups), added if missing.
 CLI::App* SharedSubcommand(CLI::App& app, const std::string& name, const std::string& help);
@@ -84,6 +84,7 @@ std::unique_ptr<CommandGroup> DeliveryCommands();  // delivery_commands.cc
 std::unique_ptr<CommandGroup> PreviewCommands();   // preview_commands.cc
 std::unique_ptr<CommandGroup> AuditCommands();     // audit_commands.cc
 std::unique_ptr<CommandGroup> GitOpsCommands();    // gitops_commands.cc
+std::unique_ptr<CommandGroup> ReplicaCommands();   // replica_commands.cc
 // version, completion, and the hidden man (writes slipway.1).
 std::unique_ptr<CommandGroup> DocsCommands();  // docs_commands.cc
 

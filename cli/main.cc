@@ -56,6 +56,7 @@ int Main(int argc, char** argv) {
   groups.push_back(slipway::cli::PreviewCommands());
   groups.push_back(slipway::cli::AuditCommands());
   groups.push_back(slipway::cli::GitOpsCommands());
+  groups.push_back(slipway::cli::ReplicaCommands());
   groups.push_back(slipway::cli::DocsCommands());
   for (auto& group : groups) group->Register(app);
   // The commands that only group others get an example too.

@@ -66,6 +66,11 @@ class Driver {
     (void)request, (void)follow, (void)tail, (void)sink;
     return absl::UnimplementedError("this driver keeps no logs");
   }
+  // Whether what it deploys can be driven from any machine (a command against a shared target,
+  // a container engine every replica reaches), rather than living on the machine that started
+  // it (a `process` service). A replica adopting a dead replica's run does not restart a
+  // machine-local resource elsewhere.
+  virtual bool shared() const { return true; }
 };
 
 // Drivers by name ("process", "command", "container"). Not owned.

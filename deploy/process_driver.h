@@ -70,6 +70,8 @@ class ProcessDriver final : public Driver {
                                    const std::vector<std::string>& extra_args,
                                    absl::Duration timeout) override;
   absl::Status Teardown(const DeployRequest& request) override;
+  // A service is a child of this machine's slipwayd: another replica cannot drive it.
+  bool shared() const override { return false; }
 
   // One supervision pass at the clock's now: restarts services that exited once their backoff
   // has passed, and truncates oversized logs. Returns how many services were started.

@@ -498,6 +498,7 @@ absl::Status PreviewManager::Step(v1::Preview& p) {
 }
 
 absl::Status PreviewManager::Tick() {
+  RETURN_IF_ERROR(Refresh());
   std::vector<TaskDone> done;
   {
     absl::MutexLock lock(&work_mu_);

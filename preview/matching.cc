@@ -94,6 +94,13 @@ std::vector<v1::DeliveryMatch> PreviewManager::HandleEvent(const v1::Pipeline& p
   const std::optional<EventSubject> about = SubjectOf(source, event);
   if (!about.has_value()) return out;
   const EventSubject& subject = *about;
+  if (absl::Status s = Refresh(); !s.ok()) {
+    v1::DeliveryMatch m;
+    m.set_pipeline(pipeline.name());
+    m.set_skipped(absl::StrCat("previews: ", s.message()));
+    out.push_back(std::move(m));
+    return out;
+  }
   const v1::PullRequestInfo& pr = event.pull_request();
 
   absl::MutexLock lock(&mu_);

@@ -33,6 +33,10 @@ absl::Status PreviewManager::Load() {
   return absl::OkStatus();
 }
 
+absl::Status PreviewManager::Refresh() {
+  return options_.shared_store ? Load() : absl::OkStatus();
+}
+
 absl::Status PreviewManager::Save(const v1::Preview& p) {
   v1::Preview copy = p;
   *copy.mutable_update_time() = Now();
@@ -52,6 +56,7 @@ absl::StatusOr<v1::Preview> PreviewManager::Create(const v1::Pipeline& pipeline,
                                                    const std::string& sha,
                                                    const std::map<std::string, std::string>& args,
                                                    const std::string& actor) {
+  RETURN_IF_ERROR(Refresh());
   const v1::PreviewBlueprint* bp = nullptr;
   if (blueprint.empty()) {
     if (pipeline.preview_blueprints_size() != 1) {
@@ -86,6 +91,7 @@ absl::StatusOr<v1::Preview> PreviewManager::Create(const v1::Pipeline& pipeline,
 
 absl::StatusOr<v1::Preview> PreviewManager::Delete(const std::string& name, bool skip_teardown,
                                                    const std::string& actor) {
+  RETURN_IF_ERROR(Refresh());
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(v1::Preview p, LiveCopy(name));
   if (p.state() == v1::PREVIEW_STATE_TEARING_DOWN && (!skip_teardown || p.skip_teardown())) {
@@ -97,6 +103,7 @@ absl::StatusOr<v1::Preview> PreviewManager::Delete(const std::string& name, bool
 
 absl::StatusOr<v1::Preview> PreviewManager::Extend(const std::string& name, absl::Duration by) {
   if (by <= absl::ZeroDuration()) return absl::InvalidArgumentError("duration: must be positive");
+  RETURN_IF_ERROR(Refresh());
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(v1::Preview p, LiveCopy(name));
   if (p.state() == v1::PREVIEW_STATE_TEARING_DOWN) {
@@ -113,6 +120,7 @@ absl::StatusOr<v1::Preview> PreviewManager::Extend(const std::string& name, absl
 
 absl::StatusOr<v1::Preview> PreviewManager::Pause(const std::string& name,
                                                   const std::string& actor) {
+  RETURN_IF_ERROR(Refresh());
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(v1::Preview p, LiveCopy(name));
   if (p.state() == v1::PREVIEW_STATE_PAUSED) return p;
@@ -133,6 +141,7 @@ absl::StatusOr<v1::Preview> PreviewManager::Pause(const std::string& name,
 
 absl::StatusOr<v1::Preview> PreviewManager::Resume(const std::string& name,
                                                    const std::string& actor) {
+  RETURN_IF_ERROR(Refresh());
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(v1::Preview p, LiveCopy(name));
   if (p.state() != v1::PREVIEW_STATE_PAUSED) {
@@ -151,7 +160,7 @@ absl::StatusOr<v1::Preview> PreviewManager::Resume(const std::string& name,
 }
 
 absl::StatusOr<v1::Preview> PreviewManager::Get(const std::string& name) {
-  {
+  if (!options_.shared_store) {  // shared: what the store holds, below
     absl::MutexLock lock(&mu_);
     if (const v1::Preview* p = live_.ByName(name)) return *p;
   }

@@ -83,6 +83,9 @@ struct PreviewOptions {
   absl::Duration health_interval = absl::Milliseconds(200);
   // How long a service may take to become healthy.
   absl::Duration health_timeout = absl::Seconds(120);
+  // Other processes (replicas on PostgreSQL) change previews too: every call reads the live
+  // previews from the store again before it acts, instead of trusting what it holds.
+  bool shared_store = false;
 };
 
 struct ReconcileReport {
@@ -186,6 +189,8 @@ class PreviewManager {
   absl::StatusOr<std::optional<v1::Pipeline>> PipelineOf(const v1::Preview& p);
   // A copy of the live preview `name`; NOT_FOUND if there is none.
   absl::StatusOr<v1::Preview> LiveCopy(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Load() when the store is shared with other processes; OK otherwise.
+  absl::Status Refresh();
   google::protobuf::Timestamp Now() const;
   static std::string StageOf(const v1::Preview& p) { return "preview:" + p.name(); }
 

@@ -24,6 +24,11 @@ std::optional<bool> RecordedSubjectStates::StillOpen(const v1::Preview& preview)
 
 ReconcileReport PreviewManager::Reconcile() {
   ReconcileReport report;
+  if (absl::Status s = Refresh(); !s.ok()) {
+    report.refused = true;
+    report.message = absl::StrCat("reconcile skipped: ", s.message());
+    return report;
+  }
   absl::MutexLock lock(&mu_);
   // Previews whose pipeline was deleted or whose blueprint was removed: torn down (the user
   // removed them from the spec; no Git host is asked).

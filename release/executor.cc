@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "common/proto_time.h"
 #include "common/proto_yaml.h"
+#include "common/run_state.h"
 #include "common/status_macros.h"
 #include "release/active_run.h"
 #include "release/nodes/node_kind.h"
@@ -88,13 +89,35 @@ void Executor::Emit(ActiveRun& ar, const v1::NodeStatus* node, const std::string
 }
 
 absl::Status Executor::Recover() {
+  // Replicas: a new process is a new replica and owns no runs yet; those of the replica it
+  // replaces are adopted through their lease (Adopt).
+  if (!deps_.replica.empty()) return absl::OkStatus();
+  return Load("", "the controller restarted while this node ran");
+}
+
+absl::StatusOr<int> Executor::Adopt(const std::string& from) {
+  const std::string why = absl::StrCat("replica ", from, " stopped while this node ran");
+  int before = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    before = static_cast<int>(active_.size());
+  }
+  RETURN_IF_ERROR(Load(from, why));
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(active_.size()) - before;
+}
+
+absl::Status Executor::Load(const std::string& from, const std::string& why) {
   std::vector<v1::Run> runs;
   RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(runs, runs_repo_.ListActive(tx));
     return absl::OkStatus();
   }));
+  const bool adopting = !deps_.replica.empty();
   absl::MutexLock lock(&mu_);
   for (v1::Run& run : runs) {
+    if (adopting && run.replica() != from) continue;
+    if (active_.contains(run.id())) continue;
     auto ar = std::make_unique<ActiveRun>();
     ar->run = std::move(run);
     ar->Index();
@@ -104,6 +127,22 @@ absl::Status Executor::Recover() {
     AddActive(std::move(ar));
     ready_.insert(id);
     promote_stages_.insert({a.run.pipeline(), a.run.stage()});
+    if (adopting) {
+      a.run.set_replica(deps_.replica);
+      Emit(a, nullptr,
+           absl::StrCat("adopted by replica ", deps_.replica, " from replica ",
+                        from.empty() ? "(none)" : from, ", whose lease expired"));
+      // What a driver keeps on one machine (a `process` service) stayed with the replica that
+      // is gone: reported unavailable, never started again here.
+      if (std::string local = MachineLocalResources(a.run); !local.empty()) {
+        FinishRun(a, v1::RUN_STATE_FAILED,
+                  absl::StrCat("unavailable: ", local, " ran on replica ",
+                               from.empty() ? "(none)" : from,
+                               ", which is gone; a resource of a machine-local driver is not "
+                               "started again on another replica"));
+        continue;
+      }
+    }
     for (auto& node : *a.run.mutable_nodes()) {
       if (node.state() != v1::NODE_STATE_RUNNING) continue;
       const v1::Step* step = a.steps[node.path()];
@@ -113,15 +152,32 @@ absl::Status Executor::Recover() {
         node.set_state(v1::NODE_STATE_WAITING);
         *node.mutable_wake_time() = Now();
         node.set_attempts(std::max(0, node.attempts() - 1));
-        Emit(a, &node, "the controller restarted while this node ran; starting it again");
+        Emit(a, &node, absl::StrCat(why, "; starting it again"));
       } else {
-        FailAttempt(a, node, *step,
-                    "outcome unknown: the controller restarted while this node ran");
+        FailAttempt(a, node, *step, absl::StrCat("outcome unknown: ", why));
       }
     }
     UpdateTimer(a);
   }
   return Commit();
+}
+
+std::string Executor::MachineLocalResources(const v1::Run& run) const {
+  std::vector<std::string> local;
+  for (const v1::Resource& r : run.stage_spec().resources()) {
+    auto driver = deps_.drivers.find(r.driver());
+    if (driver != deps_.drivers.end() && !driver->second->shared()) {
+      local.push_back(absl::StrCat("resource \"", r.name(), "\" (driver ", r.driver(), ")"));
+    }
+  }
+  return absl::StrJoin(local, ", ");
+}
+
+absl::Status Executor::RemoteRun(const v1::Run& stored) const {
+  return absl::FailedPreconditionError(
+      absl::StrCat("run ", stored.id(), " is executed by replica ", stored.replica(),
+                   ", not by this one (", deps_.replica,
+                   "); send the call to that replica (slipway get replicas shows its address)"));
 }
 
 absl::StatusOr<v1::Run> Executor::Cancel(const std::string& run_id, const std::string& by,
@@ -134,6 +190,7 @@ absl::StatusOr<v1::Run> Executor::Cancel(const std::string& run_id, const std::s
       ASSIGN_OR_RETURN(stored, runs_repo_.Get(tx, run_id));
       return absl::OkStatus();
     }));
+    if (!RunEnded(stored.state()) && stored.replica() != deps_.replica) return RemoteRun(stored);
     return absl::FailedPreconditionError(absl::StrCat("run ", run_id, " has already ended (",
                                                       v1::RunState_Name(stored.state()), ")"));
   }
@@ -163,6 +220,14 @@ absl::StatusOr<v1::Run> Executor::Approve(const std::string& run_id, const std::
   absl::MutexLock lock(&mu_);
   auto it = active_.find(run_id);
   if (it == active_.end() || it->second->ended) {
+    if (it == active_.end() && !deps_.replica.empty()) {
+      v1::Run stored;
+      RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(stored, runs_repo_.Get(tx, run_id));
+        return absl::OkStatus();
+      }));
+      if (!RunEnded(stored.state()) && stored.replica() != deps_.replica) return RemoteRun(stored);
+    }
     return absl::FailedPreconditionError(
         absl::StrCat("run ", run_id, " is not in progress; nothing to approve"));
   }
@@ -436,6 +501,13 @@ std::optional<absl::Time> Executor::NextWake() {
 
 bool Executor::WaitForEvents(const std::string& run_id, int64_t after, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
+  if (!active_.contains(run_id) && !deps_.replica.empty()) {
+    // Executed by another replica (or ended): its events come through the store, read again
+    // after a short wait instead of at once.
+    bool never = false;
+    mu_.AwaitWithTimeout(absl::Condition(&never), std::min(timeout, absl::Milliseconds(200)));
+    return true;
+  }
   auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = committed_events_.find(run_id);
     return (it != committed_events_.end() && it->second > after) || !active_.contains(run_id);

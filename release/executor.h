@@ -70,6 +70,10 @@ struct ExecutorDeps {
   std::function<void(const CommitReport&)> on_commit;
   // What each kind of step does (release/nodes/). Empty: BuiltinNodeKinds().
   NodeKinds node_kinds;
+  // This process's replica id when several share the store (server/replica_set.h): the runs it
+  // starts are its own, and Recover loads none (a dead replica's runs come through Adopt).
+  // Empty: the only process, which owns every run.
+  std::string replica;
 };
 
 struct StartRequest {
@@ -128,6 +132,12 @@ class Executor {
   // approval); the others (run_job, http_request, message) count as a failed attempt with an
   // unknown outcome and follow their retry policy. Call once, before Tick.
   absl::Status Recover();
+
+  // Takes over the unfinished runs of replica `from`, whose lease this process has just taken
+  // (so `from` can no longer write): each is marked as this replica's and resumed as Recover
+  // resumes runs. A run with a resource of a machine-local driver (Driver::shared() false) fails
+  // as unavailable instead. Returns how many runs were taken over.
+  absl::StatusOr<int> Adopt(const std::string& from);
 
   // Checks the flow in full (every expression, argument and node-output read), applies the
   // stage's concurrency policy and stores the new run. INVALID_ARGUMENT if the check fails
@@ -201,6 +211,14 @@ class Executor {
   // Checks a start, applies the concurrency policy and adds the run to the active set, marked
   // as starting: nothing advances or writes it until StartAll has committed its first state.
   absl::StatusOr<PendingStart> Prepare(const StartRequest& request, const std::string& request_id);
+  // Loads the unfinished runs of replica `from` (every one when this process is the only one)
+  // into the active set; `why` says why their running nodes stopped.
+  absl::Status Load(const std::string& from, const std::string& why);
+  // The resources of the run's stage whose driver keeps them on one machine, named; empty if
+  // none.
+  std::string MachineLocalResources(const v1::Run& run) const;
+  // The error for a call about a run another replica executes.
+  absl::Status RemoteRun(const v1::Run& stored) const;
   // The run `run_id` as it stands: from memory if active, else from the store.
   absl::StatusOr<v1::Run> CurrentRun(const std::string& run_id);
 

@@ -379,6 +379,7 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   *run.mutable_trigger() = request.trigger;
   run.set_pipeline_revision(request.pipeline.revision());
   run.set_request_id(request_id);
+  run.set_replica(deps_.replica);
   run.set_hold_overridden(lift_hold);
   run.set_rollback_to(request.rollback_to);
   run.set_preview(request.preview);

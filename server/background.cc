@@ -45,11 +45,21 @@ std::unique_ptr<StepThread> ExecutorThread(release::Executor* executor, const Cl
   return std::make_unique<StepThread>(std::move(f), clock);
 }
 
+namespace {
+
+// `step`, run through `owned` when given.
+std::function<void()> Owned(OwnedStep owned, std::function<void()> step) {
+  if (owned == nullptr) return step;
+  return [owned = std::move(owned), step = std::move(step)] { owned(step); };
+}
+
+}  // namespace
+
 std::unique_ptr<StepThread> PreviewThread(preview::PreviewManager* previews, const Clock* clock,
-                                          absl::Duration reconcile_interval) {
+                                          absl::Duration reconcile_interval, OwnedStep owned) {
   StepFunctions f;
   auto next_reconcile = std::make_shared<absl::Time>(clock->Now() + reconcile_interval);
-  f.step = [previews, clock, reconcile_interval, next_reconcile] {
+  f.step = Owned(std::move(owned), [previews, clock, reconcile_interval, next_reconcile] {
     if (absl::Status s = previews->Tick(); !s.ok()) {
       spdlog::error("previews: {}", std::string(s.message()));
     }
@@ -62,7 +72,7 @@ std::unique_ptr<StepThread> PreviewThread(preview::PreviewManager* previews, con
       }
       *next_reconcile = clock->Now() + reconcile_interval;
     }
-  };
+  });
   f.next_wake = [previews] { return previews->NextWake(); };
   f.wait_for_work = [previews](absl::Duration d) { previews->WaitForWork(d); };
   f.wake = [previews] { previews->Notify(); };
@@ -92,14 +102,15 @@ class Sleeper {
 
 }  // namespace
 
-std::unique_ptr<StepThread> SchedulerThread(trigger::Scheduler* scheduler, const Clock* clock) {
+std::unique_ptr<StepThread> SchedulerThread(trigger::Scheduler* scheduler, const Clock* clock,
+                                            OwnedStep owned) {
   auto sleeper = std::make_shared<Sleeper>();
   StepFunctions f;
-  f.step = [scheduler] {
+  f.step = Owned(std::move(owned), [scheduler] {
     if (auto r = scheduler->Tick(); !r.ok()) {
       spdlog::warn("scheduler: {}", std::string(r.status().message()));
     }
-  };
+  });
   f.next_wake = [scheduler, clock]() -> std::optional<absl::Time> {
     std::optional<absl::Time> next = scheduler->NextFire();
     // Still due after a Tick: it failed (a store error); tried again in a second.

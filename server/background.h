@@ -44,14 +44,20 @@ class StepThread {
 // Executor::Tick after every piece of new work and when timed work is due.
 std::unique_ptr<StepThread> ExecutorThread(release::Executor* executor, const Clock* clock);
 
+// Runs a step of work that one process at a time does, where this process owns it
+// (ReplicaSet::RunIfOwner); null runs every step.
+using OwnedStep = std::function<void(const std::function<void()>&)>;
+
 // PreviewManager::Tick after every change and when timed work is due, and Reconcile every
 // `reconcile_interval` (never, if zero).
 std::unique_ptr<StepThread> PreviewThread(preview::PreviewManager* previews, const Clock* clock,
-                                          absl::Duration reconcile_interval);
+                                          absl::Duration reconcile_interval,
+                                          OwnedStep owned = nullptr);
 
 // Scheduler::Tick every second (to pick up pipeline changes) and at each schedule's fire time,
 // so a run starts within milliseconds of its minute.
-std::unique_ptr<StepThread> SchedulerThread(trigger::Scheduler* scheduler, const Clock* clock);
+std::unique_ptr<StepThread> SchedulerThread(trigger::Scheduler* scheduler, const Clock* clock,
+                                            OwnedStep owned = nullptr);
 
 // Calls `step` every `interval` until destroyed.
 class PeriodicThread {

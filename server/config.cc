@@ -100,6 +100,9 @@ absl::Status SetBound(std::string_view key, std::string_view value, DaemonConfig
     return DurationIn(value, absl::Hours(24), absl::Hours(24 * 3650),
                       &config->server.audit_retention);
   }
+  if (key == "replica_lease") {
+    return DurationIn(value, absl::Seconds(2), absl::Minutes(10), &config->server.replica_lease);
+  }
   if (key == "delivery_keep") {
     return CountIn(value, 100, 1000000000, &config->server.delivery_keep);
   }

@@ -35,8 +35,8 @@ absl::Status SetHttpThreads(int64_t threads, DaemonConfig* config);
 // as "25MiB" (common/byte_size.h), from 1KiB to 1GiB.
 absl::Status SetMaxWebhookBody(std::string_view size, DaemonConfig* config);
 
-// The HTTP edge's bounds and the delivery retention, each a config key and a flag of the same
-// name with dashes (http_head_timeout, --http-head-timeout).
+// The HTTP edge's bounds, the delivery retention and the replicas' lease time, each a config
+// key and a flag of the same name with dashes (http_head_timeout, --http-head-timeout).
 inline constexpr const char* kBoundKeys[] = {"http_head_timeout",
                                              "http_idle_timeout",
                                              "http_body_timeout",
@@ -47,7 +47,8 @@ inline constexpr const char* kBoundKeys[] = {"http_head_timeout",
                                              "http_max_buffered",
                                              "delivery_retention",
                                              "delivery_keep",
-                                             "audit_retention"};
+                                             "audit_retention",
+                                             "replica_lease"};
 // Sets one of kBoundKeys from its text form (durations "10s", sizes "64KiB", counts "100").
 // INVALID_ARGUMENT saying what is allowed; NOT_FOUND for a key that is not one of them.
 absl::Status SetBound(std::string_view key, std::string_view value, DaemonConfig* config);

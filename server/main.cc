@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -395,6 +396,13 @@ int Main(int argc, char** argv) {
 
   slipway::RealClock clock;
   slipway::SecureIdGenerator ids(&clock);
+  // A replica whose lease another took over can write nothing more: it stops, and its
+  // supervisor (systemd's Restart=on-failure) starts it again as a new replica.
+  static std::atomic<bool> lease_lost{false};
+  config.server.on_lease_lost = [](const absl::Status&) {
+    lease_lost = true;
+    ::kill(::getpid(), SIGTERM);
+  };
   auto server = slipway::server::Server::Start(config.server, &clock, &ids);
   if (!server.ok()) {
     spdlog::error("cannot start: {}", std::string(server.status().message()));
@@ -406,6 +414,10 @@ int Main(int argc, char** argv) {
                absl::FormatDuration(config.shutdown_grace));
   (*server)->Shutdown(config.shutdown_grace);
   server->reset();
+  if (lease_lost) {
+    spdlog::error("stopped: another replica took this one's lease over");
+    return 1;
+  }
   spdlog::info("stopped cleanly");
   return 0;
 }

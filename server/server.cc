@@ -5,6 +5,7 @@
 #include <grpcpp/support/server_interceptor.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
@@ -46,6 +47,7 @@
 #include "server/http_routes.h"
 #include "server/metrics.h"
 #include "server/redaction.h"
+#include "server/replica_set.h"
 #include "server/reflection_v1.h"
 #include "server/services.h"
 #include "storage/database.h"
@@ -123,6 +125,11 @@ std::string EndpointsPath(const std::string& data_dir) { return data_dir + "/end
 struct Server::Impl {
   ServerOptions options;
   std::unique_ptr<storage::Database> db;
+  // Set when the store is PostgreSQL: this process is one replica of several.
+  std::unique_ptr<ReplicaSet> replicas;
+  std::unique_ptr<PeriodicThread> replica_thread;
+  // Maintenance runs from the start again (this replica just took it over).
+  std::atomic<bool> maintenance_fresh{true};
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<TokenManager> tokens;
   std::unique_ptr<storage::AuditLog> audit;
@@ -172,6 +179,16 @@ struct Server::Impl {
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
   std::thread maintenance_thread;
 
+  // Runs `fn` where the work `work` belongs: always on a single slipwayd, on the replica that
+  // owns it when several share the store.
+  void RunOwned(const char* work, const std::function<void()>& fn) {
+    if (replicas == nullptr) {
+      fn();
+    } else {
+      replicas->RunIfOwner(work, fn);
+    }
+  }
+
   // Retention's deletions in the audit trail: what slipwayd itself removed.
   void RecordRetention(const std::string& what, const std::string& outcome) {
     v1::AuditRecord r;
@@ -183,50 +200,96 @@ struct Server::Impl {
     audit->Record(std::move(r)).IgnoreError();  // logged by Record
   }
 
-  // Drives the periodic maintenance steps until shutdown. The steps themselves take the
-  // injected clock; only this loop waits in real time.
+  // One round of maintenance: retention of request ids, deliveries, audit records, releases
+  // and (replicas) the change log.
+  void MaintainOnce(const Clock* clock) {
+    auto pruned = storage::PruneRequestLog(*db, *clock);
+    if (!pruned.ok()) {
+      spdlog::warn("pruning the request log failed: {}", std::string(pruned.status().message()));
+    } else if (*pruned > 0) {
+      spdlog::info("pruned {} request ids older than {}", *pruned,
+                   absl::FormatDuration(storage::kRequestIdRetention));
+    }
+    auto deliveries =
+        trigger::PruneDeliveries(*db, *clock, options.delivery_retention, options.delivery_keep);
+    if (!deliveries.ok()) {
+      spdlog::warn("delivery retention failed: {}", std::string(deliveries.status().message()));
+    } else if (*deliveries > 0) {
+      spdlog::info("delivery retention pruned {} delivery record(s)", *deliveries);
+      RecordRetention("deliveries", absl::StrCat("pruned ", *deliveries, " delivery record(s)"));
+    }
+    auto audited = audit->Prune(options.audit_retention);
+    if (!audited.ok()) {
+      spdlog::warn("audit retention failed: {}", std::string(audited.status().message()));
+    } else if (*audited > 0) {
+      spdlog::info("audit retention pruned {} record(s)", *audited);
+      RecordRetention("audit", absl::StrCat("pruned ", *audited, " audit record(s)"));
+    }
+    auto history = release::PruneHistory(*db, *clock);
+    if (!history.ok()) {
+      spdlog::warn("retention failed: {}", std::string(history.status().message()));
+    } else if (history->releases_deleted + history->events_deleted > 0) {
+      spdlog::info("retention pruned {} release(s) and {} run event(s)", history->releases_deleted,
+                   history->events_deleted);
+      RecordRetention("releases",
+                      absl::StrCat("pruned ", history->releases_deleted, " release(s) and ",
+                                   history->events_deleted, " run event(s)"));
+    }
+    if (auto log = db->PruneChangeLog(100000); !log.ok()) {
+      spdlog::warn("pruning the change log failed: {}", std::string(log.status().message()));
+    }
+  }
+
+  // Drives maintenance until shutdown, where this process owns it: first pipelines kept in Git
+  // catch up with their branches (an edit pushed just before a crash, and not stored, is taken
+  // from Git), then a round of retention every 10 minutes. The steps take the injected clock;
+  // only this loop waits in real time.
   void MaintenanceLoop(const Clock* clock) {
-    // Pipelines kept in Git catch up with their branches first (an edit pushed just before a
-    // crash, and not stored, is taken from Git).
-    gitops->SyncAll();
+    absl::Time last_round = absl::InfinitePast();
     absl::MutexLock lock(&shutdown_mu);
     while (!shut_down) {
       shutdown_mu.Unlock();
-      auto pruned = storage::PruneRequestLog(*db, *clock);
-      if (!pruned.ok()) {
-        spdlog::warn("pruning the request log failed: {}", std::string(pruned.status().message()));
-      } else if (*pruned > 0) {
-        spdlog::info("pruned {} request ids older than {}", *pruned,
-                     absl::FormatDuration(storage::kRequestIdRetention));
-      }
-      auto deliveries =
-          trigger::PruneDeliveries(*db, *clock, options.delivery_retention, options.delivery_keep);
-      if (!deliveries.ok()) {
-        spdlog::warn("delivery retention failed: {}", std::string(deliveries.status().message()));
-      } else if (*deliveries > 0) {
-        spdlog::info("delivery retention pruned {} delivery record(s)", *deliveries);
-        RecordRetention("deliveries", absl::StrCat("pruned ", *deliveries, " delivery record(s)"));
-      }
-      auto audited = audit->Prune(options.audit_retention);
-      if (!audited.ok()) {
-        spdlog::warn("audit retention failed: {}", std::string(audited.status().message()));
-      } else if (*audited > 0) {
-        spdlog::info("audit retention pruned {} record(s)", *audited);
-        RecordRetention("audit", absl::StrCat("pruned ", *audited, " audit record(s)"));
-      }
-      auto history = release::PruneHistory(*db, *clock);
-      if (!history.ok()) {
-        spdlog::warn("retention failed: {}", std::string(history.status().message()));
-      } else if (history->releases_deleted + history->events_deleted > 0) {
-        spdlog::info("retention pruned {} release(s) and {} run event(s)",
-                     history->releases_deleted, history->events_deleted);
-        RecordRetention("releases",
-                        absl::StrCat("pruned ", history->releases_deleted, " release(s) and ",
-                                     history->events_deleted, " run event(s)"));
-      }
+      RunOwned("maintenance", [&] {
+        if (maintenance_fresh.exchange(false)) {
+          gitops->SyncAll();
+          last_round = absl::InfinitePast();
+        }
+        if (clock->Now() - last_round >= absl::Minutes(10)) {
+          MaintainOnce(clock);
+          last_round = clock->Now();
+        }
+      });
       shutdown_mu.Lock();
-      shutdown_mu.AwaitWithTimeout(absl::Condition(&shut_down), absl::Minutes(10));
+      shutdown_mu.AwaitWithTimeout(absl::Condition(&shut_down),
+                                   replicas == nullptr ? absl::Minutes(10) : absl::Seconds(1));
     }
+  }
+
+  // With a PostgreSQL store: this process joins the replicas sharing it.
+  absl::Status JoinReplicas(const Clock* clock, IdGenerator* ids, const std::string& host) {
+    ReplicaSetOptions o;
+    o.self.set_id(absl::StrCat(host, "-", ids->RandomHex(3)));
+    o.self.set_version(Version());
+    *o.self.mutable_start_time() = ProtoTime(clock->Now());
+    o.lease = options.replica_lease;
+    for (const char* w : kReplicaWork) o.work.push_back(w);
+    ReplicaHooks hooks;
+    hooks.adopt_runs = [this](const std::string& from) { return executor->Adopt(from); };
+    hooks.work_taken = [this](const std::string& work) {
+      if (work == "scheduler") scheduler->Resync();
+      if (work == "poller") poller->Resync();
+      if (work == "maintenance") maintenance_fresh = true;
+    };
+    hooks.lost = [this](const absl::Status& why) {
+      ready = false;
+      if (options.on_lease_lost) options.on_lease_lost(why);
+    };
+    hooks.active_runs = [this] { return executor == nullptr ? 0 : executor->ActiveRuns(); };
+    replicas = std::make_unique<ReplicaSet>(db.get(), clock, std::move(o), std::move(hooks));
+    RETURN_IF_ERROR(replicas->Join());
+    spdlog::info("replica {}: joined the replicas of {} (lease {})", replicas->id(), db->name(),
+                 absl::FormatDuration(options.replica_lease));
+    return absl::OkStatus();
   }
 
   // The container driver and its router, when --container-host is set. An engine that does not
@@ -388,6 +451,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       spdlog::info("sealed the secrets of {} stored rows under key {}", rows, secrets->key_id());
     }
   }
+  if (impl->db->backend() == storage::Backend::kPostgres) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == 0) std::strcpy(host, "slipwayd");
+    RETURN_IF_ERROR(impl->JoinReplicas(clock, ids, host));
+  }
   impl->metrics = std::make_unique<Metrics>();
   impl->tokens = std::make_unique<TokenManager>(impl->db.get(), clock, ids);
   impl->audit = std::make_unique<storage::AuditLog>(impl->db.get(), clock);
@@ -448,6 +516,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   exec.tasks = impl->tasks.get();
   // What each kind of flow step does: one file per kind in release/nodes/.
   exec.node_kinds = release::BuiltinNodeKinds();
+  if (impl->replicas != nullptr) exec.replica = impl->replicas->id();
   Impl* self = impl.get();
   exec.on_run_ended = [self] {
     if (self->previews != nullptr) self->previews->Notify();
@@ -510,6 +579,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   };
   preview::PreviewOptions preview_options;
   preview_options.reconcile_max_share = options.reconcile_max_share;
+  preview_options.shared_store = impl->replicas != nullptr;
   impl->previews = std::make_unique<preview::PreviewManager>(preview_deps, preview_options);
   RETURN_IF_ERROR(impl->previews->Load());
   impl->preview_service =
@@ -532,8 +602,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       deps, impl->runs.get(), impl->stages.get(), impl->resource_logs.get());
   impl->pipeline_service =
       std::make_unique<PipelineServiceImpl>(deps, impl->pipelines.get(), impl->gitops.get());
-  impl->admin_service = std::make_unique<AdminServiceImpl>(
-      deps, ServerInfoSource{.version = Version(), .start_time = ProtoTime(clock->Now())});
+  ServerInfoSource info{.version = Version(), .start_time = ProtoTime(clock->Now())};
+  if (impl->replicas != nullptr) {
+    info.storage = "postgres";
+    info.replica = impl->replicas->id();
+    info.replicas = [db = impl->db.get(), clock] { return ListReplicas(*db, *clock); };
+  }
+  impl->admin_service = std::make_unique<AdminServiceImpl>(deps, std::move(info));
   impl->audit_service = std::make_unique<AuditServiceImpl>(deps);
   impl->health_service = std::make_unique<HealthServiceImpl>();
 
@@ -593,28 +668,51 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   impl->ready = true;
   Impl* raw = impl.get();
+  if (impl->replicas != nullptr) {
+    impl->replicas->SetAddresses(absl::StrCat(grpc_hp.host, ":", impl->grpc_port),
+                                 absl::StrCat(http_hp.host, ":", impl->http_port));
+    // Heartbeats, takeovers and the work shares; and what the other replicas changed, for the
+    // background work that follows the pipeline change feed.
+    impl->replica_thread = std::make_unique<PeriodicThread>(
+        [raw] {
+          if (absl::Status s = raw->replicas->Tick(); !s.ok() && !raw->replicas->lost()) {
+            spdlog::warn("replica {}: {}", raw->replicas->id(), std::string(s.message()));
+          }
+          if (auto s = raw->db->FollowOtherWriters(); !s.ok()) {
+            spdlog::debug("following other replicas: {}", std::string(s.status().message()));
+          }
+        },
+        impl->replicas->tick_interval());
+  }
   impl->maintenance_thread = std::thread([raw, clock] { raw->MaintenanceLoop(clock); });
   impl->executor_thread = ExecutorThread(impl->executor.get(), clock);
-  impl->preview_thread = PreviewThread(impl->previews.get(), clock, options.reconcile_interval);
+  auto owned = [raw](const char* work) {
+    return [raw, work](const std::function<void()>& fn) { raw->RunOwned(work, fn); };
+  };
+  impl->preview_thread =
+      PreviewThread(impl->previews.get(), clock, options.reconcile_interval, owned("previews"));
   deploy::ProcessDriver* supervised = impl->process_driver.get();
   impl->supervisor_thread = std::make_unique<PeriodicThread>(
       [supervised] { supervised->Supervise(); }, absl::Milliseconds(500));
-  impl->scheduler_thread = SchedulerThread(impl->scheduler.get(), clock);
+  impl->scheduler_thread = SchedulerThread(impl->scheduler.get(), clock, owned("scheduler"));
   if (impl->container_driver != nullptr) {
     // At start (re-adoption leaves duplicates and orphans of a crash to this), then periodically.
     if (options.container_sweep_interval > absl::ZeroDuration()) {
-      impl->sweep_thread = std::make_unique<PeriodicThread>([raw] { raw->SweepContainersOnce(); },
-                                                            options.container_sweep_interval);
+      impl->sweep_thread = std::make_unique<PeriodicThread>(
+          [raw] { raw->RunOwned("sweep", [raw] { raw->SweepContainersOnce(); }); },
+          options.container_sweep_interval);
     } else {
       impl->SweepContainersOnce();
     }
   }
   trigger::Poller* poller = impl->poller.get();
   impl->poller_thread = std::make_unique<PeriodicThread>(
-      [poller] {
-        if (auto r = poller->Tick(); !r.ok()) {
-          spdlog::warn("polling: {}", std::string(r.status().message()));
-        }
+      [raw, poller] {
+        raw->RunOwned("poller", [poller] {
+          if (auto r = poller->Tick(); !r.ok()) {
+            spdlog::warn("polling: {}", std::string(r.status().message()));
+          }
+        });
       },
       absl::Seconds(1));
   bool tls = !options.tls_cert.empty();
@@ -644,7 +742,9 @@ void Server::Shutdown(absl::Duration grace) {
                                absl::ToChronoMilliseconds(grace));
   impl_->grpc_server->Wait();
   impl_->http_edge->Stop(grace);
-  // Runs stop where they are; a restart resumes them from the store.
+  // Runs stop where they are; a restart resumes them from the store (or, with replicas, a live
+  // replica adopts them once this one has left).
+  impl_->replica_thread.reset();
   impl_->scheduler_thread.reset();
   impl_->poller_thread.reset();
   impl_->preview_thread.reset();
@@ -653,6 +753,7 @@ void Server::Shutdown(absl::Duration grace) {
   impl_->sweep_thread.reset();
   impl_->tasks.reset();
   if (impl_->maintenance_thread.joinable()) impl_->maintenance_thread.join();
+  if (impl_->replicas != nullptr && !impl_->replicas->lost()) impl_->replicas->Leave();
 }
 
 }  // namespace slipway::server

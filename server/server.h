@@ -8,6 +8,7 @@
 #ifndef SLIPWAY_SERVER_SERVER_H_
 #define SLIPWAY_SERVER_SERVER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -81,6 +82,13 @@ struct ServerOptions {
   absl::Duration container_sweep_interval = absl::Minutes(1);
   // How long a new service container gets to pass its health check.
   absl::Duration container_health_wait = absl::Seconds(60);
+  // Replicas on a PostgreSQL store (server/replica_set.h): how long a replica's lease lasts
+  // without renewal, the longest its runs and work wait for another replica after it dies.
+  absl::Duration replica_lease = absl::Seconds(10);
+  // Called once if another replica took this one's lease over (it was paused or cut off past
+  // the lease): the process can write nothing more and should exit. Null: it only logs and
+  // stops reporting ready.
+  std::function<void(const absl::Status&)> on_lease_lost;
 };
 
 // The database file and admin token file inside a data dir.

@@ -226,9 +226,24 @@ grpc::Status AdminServiceImpl::GetServerInfo(grpc::ServerContext* context,
                [&](const Principal& p) -> absl::Status {
                  response->set_version(info_.version);
                  *response->mutable_start_time() = info_.start_time;
-                 response->set_storage("sqlite");
+                 response->set_storage(info_.storage);
+                 response->set_replica(info_.replica);
                  response->set_caller_token_id(p.token_id);
                  response->set_caller_scope(p.scope);
+                 return absl::OkStatus();
+               });
+}
+
+grpc::Status AdminServiceImpl::ListReplicas(grpc::ServerContext* context,
+                                            const v1::ListReplicasRequest* request,
+                                            v1::ListReplicasResponse* response) {
+  return Serve(deps_, context, SLIPWAY_METHOD(AdminService, ListReplicas), v1::SCOPE_READ, request,
+               [&](const Principal&) -> absl::Status {
+                 response->set_answered_by(info_.replica);
+                 if (!info_.replicas) return absl::OkStatus();  // one slipwayd, no replicas
+                 auto list = info_.replicas();
+                 if (!list.ok()) return list.status();
+                 for (v1::Replica& r : *list) *response->add_replicas() = std::move(r);
                  return absl::OkStatus();
                });
 }

@@ -7,7 +7,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "gitops/gitops.h"
@@ -120,6 +122,11 @@ class PipelineServiceImpl final
 struct ServerInfoSource {
   std::string version;
   google::protobuf::Timestamp start_time;
+  std::string storage = "sqlite";
+  // This replica's id; empty on a single slipwayd.
+  std::string replica;
+  // Lists the replicas sharing the store (ListReplicas); empty on a single slipwayd.
+  std::function<absl::StatusOr<std::vector<v1::Replica>>()> replicas;
 };
 
 class AdminServiceImpl final : public v1::AdminService::Service {
@@ -134,6 +141,8 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                            v1::Token* response) override;
   grpc::Status GetServerInfo(grpc::ServerContext* context, const v1::GetServerInfoRequest* request,
                              v1::ServerInfo* response) override;
+  grpc::Status ListReplicas(grpc::ServerContext* context, const v1::ListReplicasRequest* request,
+                            v1::ListReplicasResponse* response) override;
 
  private:
   CallDeps deps_;

@@ -247,6 +247,15 @@ constexpr const char* kMigrations[] = {
       info BLOB NOT NULL
     ) WITHOUT ROWID;
     )sql",
+    // 16: the names of pipelines changed by each write, in commit order, so that replicas
+    // sharing a PostgreSQL store see each other's changes (Database::FollowOtherWriters). SQLite,
+    // with one writing process, keeps it empty.
+    R"sql(
+    CREATE TABLE pipeline_changes (
+      seq INTEGER PRIMARY KEY,
+      name TEXT NOT NULL
+    );
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -494,6 +503,8 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
     if (!held.ok()) {
       writer_->Control("ROLLBACK").IgnoreError();
       fenced_writes_.fetch_add(batch.size(), std::memory_order_relaxed);
+      // UNAVAILABLE: the caller (a CI job, a Git host) retries, and reaches a live replica.
+      if (absl::IsFailedPrecondition(held)) held = absl::UnavailableError(held.message());
       for (PendingWrite* w : batch) w->status = held;
       return;
     }
@@ -517,6 +528,16 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
     any_ok = any_ok || w->status.ok();
   }
   tx.changed_pipelines_ = nullptr;
+  if (any_ok && backend_ == Backend::kPostgres) {
+    // Other replicas learn of this batch's pipeline changes from the change log.
+    absl::Status logged = LogPipelineChanges(tx, batch);
+    if (!logged.ok()) {
+      writer_->Control("ROLLBACK").IgnoreError();
+      writes_failing_ = true;
+      for (PendingWrite* w : batch) w->status = logged;
+      return;
+    }
+  }
   absl::Status end = any_ok ? writer_->Control("COMMIT") : writer_->Control("ROLLBACK");
   if (any_ok) writes_failing_ = !end.ok();
   if (any_ok && end.ok()) {
@@ -557,6 +578,63 @@ std::unique_ptr<Connection> Database::TakeReader() {
 void Database::ReturnReader(std::unique_ptr<Connection> conn) {
   absl::MutexLock lock(&readers_mu_);
   idle_readers_.push_back(std::move(conn));
+}
+
+absl::Status Database::LogPipelineChanges(Transaction& tx,
+                                          const std::vector<PendingWrite*>& batch) {
+  for (PendingWrite* w : batch) {
+    if (!w->status.ok()) continue;
+    for (const std::string& name : w->changed_pipelines) {
+      ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO pipeline_changes (name) VALUES (?)"));
+      stmt->Bind(1, name);
+      RETURN_IF_ERROR(stmt->Run());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> Database::FollowOtherWriters() {
+  if (backend_ != Backend::kPostgres) return 0;
+  absl::MutexLock lock(&follow_mu_);
+  std::vector<std::string> names;
+  int64_t last = followed_seq_;
+  RETURN_IF_ERROR(Read([&](Transaction& tx) -> absl::Status {
+    if (last < 0) {
+      // The first call: changes from now on (readers of the feed start by reading everything).
+      ASSIGN_OR_RETURN(auto max, tx.Prepare("SELECT COALESCE(MAX(seq), 0) FROM pipeline_changes"));
+      ASSIGN_OR_RETURN(bool row, max->Step());
+      last = row ? max->ColumnInt(0) : 0;
+      return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT seq, name FROM pipeline_changes WHERE seq > ? "
+                                           "ORDER BY seq LIMIT 4096"));
+    stmt->Bind(1, last);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      last = stmt->ColumnInt(0);
+      names.push_back(stmt->ColumnText(1));
+    }
+    return absl::OkStatus();
+  }));
+  followed_seq_ = last;
+  if (!names.empty()) pipeline_changes_.Publish(names);
+  return names.size();
+}
+
+absl::StatusOr<int64_t> Database::PruneChangeLog(int64_t keep) {
+  if (backend_ != Backend::kPostgres) return 0;
+  int64_t deleted = 0;
+  RETURN_IF_ERROR(Write([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt,
+                     tx.Prepare("DELETE FROM pipeline_changes WHERE seq <= (SELECT MAX(seq) FROM "
+                                "pipeline_changes) - ?"));
+    stmt->Bind(1, keep);
+    RETURN_IF_ERROR(stmt->Run());
+    deleted = tx.Changes();
+    return absl::OkStatus();
+  }));
+  return deleted;
 }
 
 void Database::SetWriteFence(std::optional<WriteFence> fence) {

@@ -160,9 +160,16 @@ class Database {
   absl::Status Write(absl::FunctionRef<absl::Status(Transaction&)> fn);
   // While set, every write transaction first checks that the fence's lease is still held under
   // its token; when it is not (another process took it over), the transaction's writes fail
-  // with FAILED_PRECONDITION ("fenced: …") and nothing is written. Writes are serialized across
+  // with UNAVAILABLE ("fenced: …"), so that callers retry elsewhere, and nothing is written. Writes are serialized across
   // processes, so no write of a fenced process lands after the takeover committed.
   void SetWriteFence(std::optional<WriteFence> fence);
+  // Publishes on pipeline_changes() the pipelines that other processes sharing this store
+  // (replicas on PostgreSQL) changed since the last call; the first call only notes where the
+  // change log stands. Returns how many changes it read; always 0 on SQLite, where one process
+  // writes. Errors of the read (UNAVAILABLE while the server is down).
+  absl::StatusOr<size_t> FollowOtherWriters();
+  // Deletes all but the newest `keep` entries of the change log (PostgreSQL). Returns how many.
+  absl::StatusOr<int64_t> PruneChangeLog(int64_t keep);
   // Writes refused by the fence so far.
   uint64_t fenced_writes() const { return fenced_writes_.load(std::memory_order_relaxed); }
 
@@ -198,6 +205,7 @@ class Database {
   struct PendingWrite;
   void CommitLoop();
   void RunBatch(const std::vector<PendingWrite*>& batch);
+  absl::Status LogPipelineChanges(Transaction& tx, const std::vector<PendingWrite*>& batch);
   std::unique_ptr<Connection> TakeReader();
   void ReturnReader(std::unique_ptr<Connection> conn);
 
@@ -221,6 +229,9 @@ class Database {
   absl::Mutex fence_mu_;
   std::optional<WriteFence> fence_ ABSL_GUARDED_BY(fence_mu_);
   std::atomic<uint64_t> fenced_writes_{0};
+  absl::Mutex follow_mu_;
+  // The change log's last entry read by FollowOtherWriters; -1 before its first call.
+  int64_t followed_seq_ ABSL_GUARDED_BY(follow_mu_) = -1;
 };
 
 // Turns a SQLite result code into a status: constraint violations are ALREADY_EXISTS, busy and

@@ -44,6 +44,10 @@ class LeaseRepository {
   // Gives the lease up (it expires now), if still held under `token`.
   absl::Status Release(Transaction& tx, std::string_view name, std::string_view owner,
                        int64_t token) const;
+  // Removes the lease if still held under `token` (the work it guarded is finished: a dead
+  // replica's runs adopted). A holder paused meanwhile finds it gone, which fences it too.
+  absl::Status Delete(Transaction& tx, std::string_view name, std::string_view owner,
+                      int64_t token) const;
   // OK while `name` is held under `token` by `owner`; FAILED_PRECONDITION (fenced) otherwise.
   absl::Status Check(Transaction& tx, std::string_view name, std::string_view owner,
                      int64_t token) const;

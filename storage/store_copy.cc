@@ -121,6 +121,7 @@ const std::vector<Table>& Tables() {
       {"leases",
        {{"name", kText}, {"owner", kText}, {"token", kInt}, {"expire_ms", kInt}, {"info", kBlob}},
        "name"},
+      {"pipeline_changes", {{"seq", kInt}, {"name", kText}}, "seq"},
   };
   return *tables;
 }
@@ -235,7 +236,9 @@ absl::Status ContinueSequences(Transaction& tx) {
   for (const char* sql : {"SELECT setval(pg_get_serial_sequence('audit_records', 'seq'), "
                           "COALESCE((SELECT MAX(seq) FROM audit_records), 0) + 1, false)",
                           "SELECT setval(pg_get_serial_sequence('tokens', 'rowid'), "
-                          "COALESCE((SELECT MAX(rowid) FROM tokens), 0) + 1, false)"}) {
+                          "COALESCE((SELECT MAX(rowid) FROM tokens), 0) + 1, false)",
+                          "SELECT setval(pg_get_serial_sequence('pipeline_changes', 'seq'), "
+                          "COALESCE((SELECT MAX(seq) FROM pipeline_changes), 0) + 1, false)"}) {
     ASSIGN_OR_RETURN(auto stmt, tx.Prepare(sql));
     RETURN_IF_ERROR(stmt->Run());
   }

@@ -87,6 +87,12 @@ class Poller {
   // Polls every source that is due at the clock's now. The first poll of a source only
   // records what it sees.
   absl::StatusOr<PollReport> Tick();
+  // Builds the index again from the store at the next Tick: this process has just taken the
+  // work over from another replica, whose changes its index may not hold.
+  void Resync() {
+    absl::MutexLock lock(&mu_);
+    feed_next_ = 0;
+  }
 
   // Number of polled sources in the schedule.
   int Scheduled();

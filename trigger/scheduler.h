@@ -48,6 +48,12 @@ class Scheduler {
       : db_(db), executor_(executor), clock_(clock), audit_(audit) {}
 
   absl::StatusOr<SchedulerReport> Tick();
+  // Builds the index again from the store at the next Tick: this process has just taken the
+  // work over from another replica, whose changes its index may not hold.
+  void Resync() {
+    absl::MutexLock lock(&mu_);
+    feed_next_ = 0;
+  }
 
   // When the earliest indexed schedule is due, if any (as of the last Tick).
   std::optional<absl::Time> NextFire();

@@ -110,7 +110,7 @@ TEST_P(LeaseTest, AFencedProcessWritesNothingOnceItsLeaseIsTakenOver) {
   ASSERT_TRUE(Acquire(*b_, "replica-b", 12000).has_value());
   // a wakes up: every write it makes is refused, and none lands.
   EXPECT_THAT(InsertPipeline(*a_, "stale"),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("fenced")));
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("fenced")));
   EXPECT_EQ(a_->fenced_writes(), 1u);
   EXPECT_TRUE(Stored(*b_, "before"));
   EXPECT_FALSE(Stored(*b_, "stale"));
