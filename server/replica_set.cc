@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -88,6 +89,7 @@ void ReplicaSet::SetAddresses(const std::string& grpc, const std::string& http) 
   absl::MutexLock lock(&mu_);
   self_.set_grpc_address(grpc);
   self_.set_http_address(http);
+  info_changed_ = true;
 }
 
 absl::Duration ReplicaSet::tick_interval() const {
@@ -133,6 +135,9 @@ absl::Status ReplicaSet::Join() {
   std::optional<storage::Lease> taken;
   const std::string info = Info(now);
   RETURN_IF_ERROR(db_->Write([&](storage::Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<storage::Lease> current,
+                     storage::LeaseRepository().Get(tx, self_lease_));
+    if (current.has_value() && current->expire_ms > Ms(now)) return absl::OkStatus();
     ASSIGN_OR_RETURN(taken, storage::LeaseRepository().Acquire(tx, self_lease_, id(), Ms(now),
                                                                absl::ToInt64Milliseconds(
                                                                    options_.lease),
@@ -348,13 +353,16 @@ absl::Status ReplicaSet::Balance(absl::Time now) {
 absl::Status ReplicaSet::Tick() {
   absl::Time now = clock_->Now();
   absl::Time renewed, healthy_since;
+  bool info_changed = false;
   {
     absl::MutexLock lock(&mu_);
     if (lost_) return absl::FailedPreconditionError(absl::StrCat("replica ", id(), " lost its lease"));
     renewed = renewed_;
     healthy_since = healthy_since_;
+    info_changed = std::exchange(info_changed_, false);
   }
-  if (now - renewed >= options_.lease / 3 || healthy_since == absl::InfiniteFuture()) {
+  if (now - renewed >= options_.lease / 3 || healthy_since == absl::InfiniteFuture() ||
+      info_changed) {
     RETURN_IF_ERROR(Renew(now));
     absl::MutexLock lock(&mu_);
     healthy_since = healthy_since_;

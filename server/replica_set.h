@@ -139,6 +139,8 @@ class ReplicaSet {
   absl::Time renewed_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time healthy_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
+  // What the replica says of itself changed: renewed at the next Tick.
+  bool info_changed_ ABSL_GUARDED_BY(mu_) = false;
   int64_t adopted_runs_ ABSL_GUARDED_BY(mu_) = 0;
   // One gate per work name, created at construction (the map itself never changes).
   std::map<std::string, std::unique_ptr<WorkGate>> gates_;

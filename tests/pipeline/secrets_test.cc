@@ -175,6 +175,7 @@ TEST(SecretFieldWalkTest, EveryFieldThatLooksLikeACredentialIsMarked) {
        "names to SecretRefs, whose values are marked (SecretRef.value)"},
       {"slipway.v1.ContainerSettings.registry_auth",
        "a user name and a SecretRef password, whose value is marked"},
+      {"slipway.v1.Replica.lease_token", "a fencing counter raised at each takeover, public"},
       {"slipway.v1.Delivery.headers",
        "recorded after intake drops Authorization, Cookie, signatures and tokens"},
   };
