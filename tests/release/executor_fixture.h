@@ -74,6 +74,7 @@ class ExecutorTest : public ::testing::Test {
     deps.drivers = {{"process", &driver_}, {"command", &driver_}};
     deps.http = &http_;
     deps.tasks = &tasks_;
+    deps.replica = replica_;
     executor_ = std::make_unique<Executor>(deps);
   }
 
@@ -146,6 +147,8 @@ class ExecutorTest : public ::testing::Test {
   testing::ManualTaskRunner tasks_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<Executor> executor_;
+  // The replica the next Open() stands for (empty: the only process).
+  std::string replica_;
 };
 
 // Rollback, holds and retention, on the same fixture.

@@ -1,6 +1,8 @@
 // The executor: flows, attempts, retries, timeouts, policies, approvals, restarts, StartAll.
 #include "tests/release/executor_fixture.h"
 
+#include "absl/strings/match.h"
+
 namespace slipway::release {
 namespace {
 
@@ -517,6 +519,80 @@ TEST_F(ExecutorTest, ARestartedExecutorResumesRunsExactlyOnce) {
   EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.error();
   EXPECT_EQ(done.release(), 1);
   EXPECT_EQ(Releases().size(), 1u);
+}
+
+TEST_F(ExecutorTest, AReplicaAdoptsTheRunsOfADeadReplicaAndFinishesThemOnce) {
+  replica_ = "a";
+  Open();
+  auto p = Pipeline(R"([
+        {ref: wait, sleep: {duration: 1m}},
+        {ref: web, deploy: {resource: web, artifact: {version: "7"}}}])");
+  auto run = Start(p);
+  ASSERT_OK(run);
+  EXPECT_EQ(run->replica(), "a");
+  Settle();
+  // Replica a dies; b is a new process and owns nothing until it adopts a's runs.
+  replica_ = "b";
+  Open();
+  ASSERT_OK(executor_->Recover());
+  EXPECT_EQ(executor_->ActiveRuns(), 0);
+  auto none = executor_->Adopt("c");
+  ASSERT_OK(none);
+  EXPECT_EQ(*none, 0);
+  auto adopted = executor_->Adopt("a");
+  ASSERT_OK(adopted);
+  EXPECT_EQ(*adopted, 1);
+  EXPECT_EQ(Get(run->id()).replica(), "b");
+  // Adopting again takes nothing twice.
+  auto again = executor_->Adopt("a");
+  ASSERT_OK(again);
+  EXPECT_EQ(*again, 0);
+  clock_.Advance(absl::Minutes(1));
+  Settle();
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.error();
+  EXPECT_EQ(Releases().size(), 1u);
+  bool said = false;
+  ASSERT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto events = storage::RunRepository().EventsAfter(tx, run->id(), 0, 100);
+    if (!events.ok()) return events.status();
+    for (const auto& e : *events) said |= absl::StrContains(e.log(), "adopted by replica b");
+    return absl::OkStatus();
+  }));
+  EXPECT_TRUE(said);
+}
+
+TEST_F(ExecutorTest, AnAdoptedRunWithAMachineLocalResourceFailsAsUnavailable) {
+  driver_.SetShared(false);  // like `process`: the service lived on the dead replica's machine
+  replica_ = "a";
+  Open();
+  auto run = Start(Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])"));
+  ASSERT_OK(run);
+  Settle();
+  replica_ = "b";
+  Open();
+  ASSERT_OK(executor_->Adopt("a"));
+  Settle();
+  v1::Run done = Get(run->id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_FAILED);
+  EXPECT_THAT(done.error(), HasSubstr("unavailable"));
+  EXPECT_THAT(done.error(), HasSubstr("driver process"));
+  EXPECT_THAT(done.error(), HasSubstr("replica a"));
+  EXPECT_TRUE(driver_.applies().empty());  // not started again here
+}
+
+TEST_F(ExecutorTest, ACallAboutAnotherReplicasRunSaysWhichReplicaHasIt) {
+  replica_ = "a";
+  Open();
+  auto run = Start(Pipeline(R"([{ref: go, approval: {approvals: 1}}])"));
+  ASSERT_OK(run);
+  Settle();
+  replica_ = "b";  // a lives on; b is asked about its run
+  Open();
+  EXPECT_THAT(executor_->Cancel(run->id(), "bob", "why"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("by replica a")));
+  EXPECT_THAT(executor_->Approve(run->id(), "go", "bob", "", false),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("by replica a")));
 }
 
 TEST_F(ExecutorTest, AMessageRunningAtRestartFollowsItsRetryPolicy) {

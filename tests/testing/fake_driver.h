@@ -3,6 +3,7 @@
 #ifndef SLIPWAY_TESTS_TESTING_FAKE_DRIVER_H_
 #define SLIPWAY_TESTS_TESTING_FAKE_DRIVER_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -16,6 +17,9 @@ namespace slipway::testing {
 
 class FakeDriver final : public deploy::Driver {
  public:
+  // Whether it says its resources can be driven from any machine (Driver::shared).
+  void SetShared(bool shared) { shared_ = shared; }
+  bool shared() const override { return shared_; }
   // The next Apply of `key` ("shop/dev/web") returns `status` (OK by default).
   void FailNextApply(const std::string& key, absl::Status status) {
     absl::MutexLock lock(&mu_);
@@ -92,6 +96,7 @@ class FakeDriver final : public deploy::Driver {
   }
 
  private:
+  std::atomic<bool> shared_{true};
   std::vector<std::string> teardowns_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> history_ ABSL_GUARDED_BY(mu_);
   int fail_teardowns_ ABSL_GUARDED_BY(mu_) = 0;
