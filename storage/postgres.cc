@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -19,6 +20,10 @@
 
 namespace slipway::storage {
 namespace {
+
+std::atomic<uint64_t> round_trips{0};
+void CountRoundTrip() { round_trips.fetch_add(1, std::memory_order_relaxed); }
+
 
 // Type oids of the parameters Slipway binds (pg_type.h; stable since PostgreSQL 7).
 constexpr Oid kByteaOid = 17;
@@ -215,6 +220,7 @@ class PgConnection : public Connection {
   }
 
   absl::Status Simple(const char* sql, std::string_view what) {
+    CountRoundTrip();
     Result r(PQexec(conn_, sql));
     if (!r.ok()) return PgStatus(conn_, r.res, what);
     return absl::OkStatus();
@@ -254,6 +260,7 @@ absl::Status PgStatement::Execute() {
     declare = absl::StrCat("DECLARE ", cursor_, " NO SCROLL CURSOR FOR ", sql_->text);
     text = declare.c_str();
   }
+  CountRoundTrip();
   Result r(PQexecParams(conn_->raw(), text, n, types_.data(), values.data(), lengths.data(),
                         formats.data(), /*resultFormat=*/0));
   if (!r.ok()) return PgStatus(conn_->raw(), r.res, sql_->text);
@@ -270,6 +277,7 @@ absl::Status PgStatement::Execute() {
 
 absl::Status PgStatement::Fetch() {
   std::string fetch = absl::StrCat("FETCH ", kFetchRows, " FROM ", cursor_);
+  CountRoundTrip();
   Result r(PQexec(conn_->raw(), fetch.c_str()));
   if (!r.ok()) return PgStatus(conn_->raw(), r.res, sql_->text);
   rows_ = PQntuples(r.res);
@@ -411,5 +419,7 @@ std::string TranslateParameters(std::string_view sql, int* count) {
   *count = highest;
   return out;
 }
+
+uint64_t PostgresRoundTrips() { return round_trips.load(std::memory_order_relaxed); }
 
 }  // namespace slipway::storage

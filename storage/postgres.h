@@ -34,6 +34,10 @@ absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(const std::string& c
 // (postgres://user:***@host/db, ?password=***) and in key=value form (password=***).
 std::string MaskConnectionString(std::string_view conninfo);
 
+// Statements sent to PostgreSQL servers by this process so far (each one round trip), for
+// benchmarks that count a request's round trips.
+uint64_t PostgresRoundTrips();
+
 // SQLite-style parameters (`?`, `?N`) become PostgreSQL's ($1, $N); quoted text is left as it is.
 // The number of parameters is stored in `*count`.
 std::string TranslateParameters(std::string_view sql, int* count);
