@@ -6,6 +6,7 @@
 // starts a durable PostgreSQL and then measures failover with real processes.
 //   ha_bench --postgres URL --fixture push.json [--seconds 5] [--connections 16]
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 #include <stdlib.h>
 
 #include <CLI/CLI.hpp>
@@ -87,14 +88,14 @@ std::pair<long, long> Load(const std::vector<int>& ports, const std::string& bod
 
 // Starts `n` replicas on `store` (empty: SQLite in the first one's data dir), applies the
 // pipeline, loads them and waits until every acknowledged delivery's run has deployed.
+// `token`: the admin token of the store, read from the first data dir that bootstraps it.
 Phase Measure(const std::string& name, const std::string& store, int n, const std::string& dir,
               const std::string& key_file, const std::string& body, int connections,
-              double seconds) {
+              double seconds, std::string& token) {
   Phase p{name};
   std::vector<std::unique_ptr<Replica>> replicas;
   slipway::RealClock clock;
   slipway::SecureIdGenerator ids(&clock);
-  std::string token;
   std::vector<int> ports;
   for (int i = 0; i < n; ++i) {
     auto r = std::make_unique<Replica>();
@@ -111,8 +112,8 @@ Phase Measure(const std::string& name, const std::string& store, int n, const st
       std::exit(1);
     }
     r->server = *std::move(started);
-    if (token.empty()) {
-      std::getline(std::ifstream(slipway::server::AdminTokenPath(o.data_dir)), token);
+    if (std::ifstream file(slipway::server::AdminTokenPath(o.data_dir)); file) {
+      std::getline(file, token);
     }
     ports.push_back(r->server->http_port());
     replicas.push_back(std::move(r));
@@ -170,11 +171,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     return 1;
   }
+  spdlog::set_level(spdlog::level::warn);
   std::vector<Phase> phases;
-  phases.push_back(Measure("sqlite-1", "", 1, dir, key_file, body, connections, seconds));
-  phases.push_back(Measure("postgres-1", postgres, 1, dir, key_file, body, connections, seconds));
-  phases.push_back(Measure("postgres-2", postgres, 2, dir, key_file, body, connections, seconds));
-  phases.push_back(Measure("postgres-3", postgres, 3, dir, key_file, body, connections, seconds));
+  std::string sqlite_token, pg_token;
+  phases.push_back(
+      Measure("sqlite-1", "", 1, dir, key_file, body, connections, seconds, sqlite_token));
+  for (int n = 1; n <= 3; ++n) {
+    phases.push_back(Measure(absl::StrCat("postgres-", n), postgres, n, dir, key_file, body,
+                             connections, seconds, pg_token));
+  }
   std::printf("%-12s %14s %10s %9s %10s %22s\n", "STORE", "DELIVERIES/S", "RUNS/S", "DRAIN S",
               "REFUSED", "DB ROUND TRIPS/DELIV.");
   for (const Phase& p : phases) {

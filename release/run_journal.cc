@@ -86,7 +86,7 @@ absl::Status WriteBatch(storage::Transaction& tx, const JournalBatch& batch,
       RETURN_IF_ERROR(updated);
     }
   }
-  for (const v1::RunEvent& e : batch.events) RETURN_IF_ERROR(repo.AppendEvent(tx, e));
+  RETURN_IF_ERROR(repo.AppendEvents(tx, batch.events));
   return absl::OkStatus();
 }
 

@@ -251,7 +251,7 @@ Executor::StartAllResult Executor::StartAll(
         }
       }
       RETURN_IF_ERROR(runs_repo_.Insert(tx, p->first).status());
-      for (const v1::RunEvent& e : p->events) RETURN_IF_ERROR(runs_repo_.AppendEvent(tx, e));
+      RETURN_IF_ERROR(runs_repo_.AppendEvents(tx, p->events));
       if (p->lift_hold) {
         RETURN_IF_ERROR(storage::StageHoldRepository()
                             .Delete(tx, p->first.pipeline(), p->first.stage())

@@ -274,11 +274,12 @@ absl::Status ReplicaSet::TakeOver(absl::Time now) {
   }));
   // An owner is dead when none of its leases is still running.
   std::map<std::string, std::vector<std::string>> by_owner;
-  std::set<std::string> alive;
+  std::set<std::string> alive, renewed;  // renewed: not all given up at a clean stop
   for (const storage::Lease& l : leases) {
     if (l.owner == id()) continue;
     by_owner[l.owner].push_back(l.name);
     if (l.expire_ms > Ms(now)) alive.insert(l.owner);
+    if (l.expire_ms != 0) renewed.insert(l.owner);
   }
   for (const auto& [owner, names] : by_owner) {
     if (alive.contains(owner)) continue;
@@ -287,9 +288,12 @@ absl::Status ReplicaSet::TakeOver(absl::Time now) {
     for (const std::string& n : names) dead_registration |= absl::StartsWith(n, kReplicaPrefix);
     if (!dead_registration) continue;
     ASSIGN_OR_RETURN(bool taken, Take(names, now));
-    if (taken) {
+    if (taken && renewed.contains(owner)) {
       spdlog::warn("replica {}: replica {} stopped renewing its lease; took over {} lease(s)",
                    id(), owner, names.size());
+    } else if (taken) {
+      spdlog::info("replica {}: replica {} left; took over {} lease(s)", id(), owner,
+                   names.size());
     }
     break;  // one replica per Tick; the next Tick sees the rest
   }

@@ -31,12 +31,6 @@ std::string DeliveryRepositoryKey(v1::Provider provider, std::string_view reposi
 
 absl::Status DeliveryRepository::Insert(Transaction& tx, const v1::Delivery& delivery,
                                         bool claims_id) const {
-  int64_t seq = 1;
-  {
-    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM deliveries"));
-    ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (row) seq = stmt->ColumnInt(0);
-  }
   std::string blob = delivery.SerializeAsString();
   // A record that would not decode would break every later listing: refuse it here.
   if (v1::Delivery check; !check.ParseFromString(blob)) {
@@ -45,15 +39,15 @@ absl::Status DeliveryRepository::Insert(Transaction& tx, const v1::Delivery& del
   }
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO deliveries (id, seq, provider, delivery_id, "
                                          "duplicate, spec, receive_ms, repository) "
-                                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+                                         "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
+                                         "deliveries), ?, ?, ?, ?, ?, ?)"));
   stmt->Bind(1, delivery.id())
-      .Bind(2, seq)
-      .Bind(3, static_cast<int64_t>(delivery.provider()))
-      .Bind(4, delivery.delivery_id())
-      .Bind(5, static_cast<int64_t>(claims_id ? 0 : 1))
-      .BindBlob(6, blob)
-      .Bind(7, ReceiveMs(delivery))
-      .Bind(8, delivery.event().repository().empty()
+      .Bind(2, static_cast<int64_t>(delivery.provider()))
+      .Bind(3, delivery.delivery_id())
+      .Bind(4, static_cast<int64_t>(claims_id ? 0 : 1))
+      .BindBlob(5, blob)
+      .Bind(6, ReceiveMs(delivery))
+      .Bind(7, delivery.event().repository().empty()
                    ? std::string()
                    : DeliveryRepositoryKey(delivery.provider(), delivery.event().repository()));
   absl::Status s = stmt->Run();

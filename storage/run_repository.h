@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "slipway/v1/release.pb.h"
 #include "storage/database.h"
 
@@ -41,6 +42,8 @@ class RunRepository {
                                                   std::string_view stage = "") const;
 
   absl::Status AppendEvent(Transaction& tx, const v1::RunEvent& event) const;
+  // The same for several events, a few statements for all of them.
+  absl::Status AppendEvents(Transaction& tx, absl::Span<const v1::RunEvent> events) const;
   // Events of `run_id` with sequence > `after`, in order, at most `limit`.
   absl::StatusOr<std::vector<v1::RunEvent>> EventsAfter(Transaction& tx, std::string_view run_id,
                                                         int64_t after, int limit) const;
