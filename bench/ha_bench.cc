@@ -90,8 +90,8 @@ std::pair<long, long> Load(const std::vector<int>& ports, const std::string& bod
 // pipeline, loads them and waits until every acknowledged delivery's run has deployed.
 // `token`: the admin token of the store, read from the first data dir that bootstraps it.
 Phase Measure(const std::string& name, const std::string& store, int n, const std::string& dir,
-              const std::string& key_file, const std::string& body, int connections,
-              double seconds, std::string& token) {
+              const std::string& key_file, const std::string& body, int connections, double seconds,
+              std::string& token) {
   Phase p{name};
   std::vector<std::unique_ptr<Replica>> replicas;
   slipway::RealClock clock;
@@ -108,7 +108,8 @@ Phase Measure(const std::string& name, const std::string& store, int n, const st
     o.driver_overrides = {{"process", &r->noop}};
     auto started = slipway::server::Server::Start(o, &clock, &ids);
     if (!started.ok()) {
-      std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(started.status().message()).c_str());
+      std::fprintf(stderr, "%s: %s\n", name.c_str(),
+                   std::string(started.status().message()).c_str());
       std::exit(1);
     }
     r->server = *std::move(started);
@@ -118,9 +119,8 @@ Phase Measure(const std::string& name, const std::string& store, int n, const st
     ports.push_back(r->server->http_port());
     replicas.push_back(std::move(r));
   }
-  auto channel = grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", replicas[0]->server->grpc_port()),
-      grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", replicas[0]->server->grpc_port()),
+                                     grpc::InsecureChannelCredentials());
   if (!slipway::bench::ApplyPipeline(channel, token, kPipeline)) std::exit(1);
   std::this_thread::sleep_for(std::chrono::seconds(1));  // the replicas share out their work
   auto applies = [&] {

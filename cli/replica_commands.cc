@@ -27,8 +27,8 @@ class ReplicaGroup final : public CommandGroup {
  private:
   static int List(const Globals& g, const Connection& c) {
     v1::ListReplicasResponse resp;
-    grpc::Status s = v1::AdminService::NewStub(c.channel)
-                         ->ListReplicas(c.NewContext().get(), v1::ListReplicasRequest(), &resp);
+    grpc::Status s = v1::AdminService::NewStub(c.channel)->ListReplicas(
+        c.NewContext().get(), v1::ListReplicasRequest(), &resp);
     if (!s.ok()) return RpcFail(s, c);
     if (g.output != "table") {
       Print(resp, g.output);

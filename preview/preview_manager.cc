@@ -33,9 +33,7 @@ absl::Status PreviewManager::Load() {
   return absl::OkStatus();
 }
 
-absl::Status PreviewManager::Refresh() {
-  return options_.shared_store ? Load() : absl::OkStatus();
-}
+absl::Status PreviewManager::Refresh() { return options_.shared_store ? Load() : absl::OkStatus(); }
 
 absl::Status PreviewManager::Save(const v1::Preview& p) {
   v1::Preview copy = p;

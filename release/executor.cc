@@ -135,11 +135,11 @@ absl::Status Executor::Load(const std::string& from, const std::string& why) {
       // What a driver keeps on one machine (a `process` service) stayed with the replica that
       // is gone: reported unavailable, never started again here.
       if (std::string local = MachineLocalResources(a.run); !local.empty()) {
-        FinishRun(a, v1::RUN_STATE_FAILED,
-                  absl::StrCat("unavailable: ", local, " ran on replica ",
-                               from.empty() ? "(none)" : from,
-                               ", which is gone; a resource of a machine-local driver is not "
-                               "started again on another replica"));
+        FinishRun(
+            a, v1::RUN_STATE_FAILED,
+            absl::StrCat("unavailable: ", local, " ran on replica ", from.empty() ? "(none)" : from,
+                         ", which is gone; a resource of a machine-local driver is not "
+                         "started again on another replica"));
         continue;
       }
     }
@@ -174,10 +174,9 @@ std::string Executor::MachineLocalResources(const v1::Run& run) const {
 }
 
 absl::Status Executor::RemoteRun(const v1::Run& stored) const {
-  return absl::FailedPreconditionError(
-      absl::StrCat("run ", stored.id(), " is executed by replica ", stored.replica(),
-                   ", not by this one (", deps_.replica,
-                   "); send the call to that replica (slipway get replicas shows its address)"));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "run ", stored.id(), " is executed by replica ", stored.replica(), ", not by this one (",
+      deps_.replica, "); send the call to that replica (slipway get replicas shows its address)"));
 }
 
 absl::StatusOr<v1::Run> Executor::Cancel(const std::string& run_id, const std::string& by,

@@ -1,8 +1,7 @@
-// slipwayd's YAML config file. Keys: data_dir, store, grpc_listen, http_listen, log_format, log_level,
-// tls_cert,
-// tls_key, secret_key_file, admin_token_file, shutdown_grace, http_threads, max_webhook_body,
-// container_host, router, router_admin, router_server, preview_domain, and the bounds of kBoundKeys
-// below. Flags given on the command line win over the file.
+// slipwayd's YAML config file. Keys: data_dir, store, grpc_listen, http_listen, log_format,
+// log_level, tls_cert, tls_key, secret_key_file, admin_token_file, shutdown_grace, http_threads,
+// max_webhook_body, container_host, router, router_admin, router_server, preview_domain, and the
+// bounds of kBoundKeys below. Flags given on the command line win over the file.
 #ifndef SLIPWAY_SERVER_CONFIG_H_
 #define SLIPWAY_SERVER_CONFIG_H_
 

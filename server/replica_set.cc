@@ -138,10 +138,9 @@ absl::Status ReplicaSet::Join() {
     ASSIGN_OR_RETURN(std::optional<storage::Lease> current,
                      storage::LeaseRepository().Get(tx, self_lease_));
     if (current.has_value() && current->expire_ms > Ms(now)) return absl::OkStatus();
-    ASSIGN_OR_RETURN(taken, storage::LeaseRepository().Acquire(tx, self_lease_, id(), Ms(now),
-                                                               absl::ToInt64Milliseconds(
-                                                                   options_.lease),
-                                                               info));
+    ASSIGN_OR_RETURN(
+        taken, storage::LeaseRepository().Acquire(tx, self_lease_, id(), Ms(now),
+                                                  absl::ToInt64Milliseconds(options_.lease), info));
     return absl::OkStatus();
   }));
   if (!taken.has_value()) {
@@ -222,9 +221,9 @@ absl::StatusOr<bool> ReplicaSet::Take(const std::vector<std::string>& names, abs
     taken.clear();
     for (const std::string& name : names) {
       ASSIGN_OR_RETURN(std::optional<storage::Lease> l,
-                       storage::LeaseRepository().Acquire(
-                           tx, name, id(), Ms(now), absl::ToInt64Milliseconds(options_.lease),
-                           name == self_lease_ ? info : ""));
+                       storage::LeaseRepository().Acquire(tx, name, id(), Ms(now),
+                                                          absl::ToInt64Milliseconds(options_.lease),
+                                                          name == self_lease_ ? info : ""));
       if (!l.has_value()) return absl::AbortedError(absl::StrCat(name, " is held"));
       taken[name] = l->token;
     }
@@ -289,11 +288,10 @@ absl::Status ReplicaSet::TakeOver(absl::Time now) {
     if (!dead_registration) continue;
     ASSIGN_OR_RETURN(bool taken, Take(names, now));
     if (taken && renewed.contains(owner)) {
-      spdlog::warn("replica {}: replica {} stopped renewing its lease; took over {} lease(s)",
-                   id(), owner, names.size());
+      spdlog::warn("replica {}: replica {} stopped renewing its lease; took over {} lease(s)", id(),
+                   owner, names.size());
     } else if (taken) {
-      spdlog::info("replica {}: replica {} left; took over {} lease(s)", id(), owner,
-                   names.size());
+      spdlog::info("replica {}: replica {} left; took over {} lease(s)", id(), owner, names.size());
     }
     break;  // one replica per Tick; the next Tick sees the rest
   }
@@ -360,7 +358,8 @@ absl::Status ReplicaSet::Tick() {
   bool info_changed = false;
   {
     absl::MutexLock lock(&mu_);
-    if (lost_) return absl::FailedPreconditionError(absl::StrCat("replica ", id(), " lost its lease"));
+    if (lost_)
+      return absl::FailedPreconditionError(absl::StrCat("replica ", id(), " lost its lease"));
     renewed = renewed_;
     healthy_since = healthy_since_;
     info_changed = std::exchange(info_changed_, false);

@@ -160,8 +160,9 @@ class Database {
   absl::Status Write(absl::FunctionRef<absl::Status(Transaction&)> fn);
   // While set, every write transaction first checks that the fence's lease is still held under
   // its token; when it is not (another process took it over), the transaction's writes fail
-  // with UNAVAILABLE ("fenced: …"), so that callers retry elsewhere, and nothing is written. Writes are serialized across
-  // processes, so no write of a fenced process lands after the takeover committed.
+  // with UNAVAILABLE ("fenced: …"), so that callers retry elsewhere, and nothing is written. Writes
+  // are serialized across processes, so no write of a fenced process lands after the takeover
+  // committed.
   void SetWriteFence(std::optional<WriteFence> fence);
   // Publishes on pipeline_changes() the pipelines that other processes sharing this store
   // (replicas on PostgreSQL) changed since the last call; the first call only notes where the

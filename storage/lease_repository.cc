@@ -74,8 +74,8 @@ absl::Status LeaseRepository::Release(Transaction& tx, std::string_view name,
   return stmt->Run();
 }
 
-absl::Status LeaseRepository::Delete(Transaction& tx, std::string_view name,
-                                     std::string_view owner, int64_t token) const {
+absl::Status LeaseRepository::Delete(Transaction& tx, std::string_view name, std::string_view owner,
+                                     int64_t token) const {
   ASSIGN_OR_RETURN(auto stmt,
                    tx.Prepare("DELETE FROM leases WHERE name = ? AND owner = ? AND token = ?"));
   stmt->Bind(1, name).Bind(2, owner).Bind(3, token);

@@ -24,7 +24,6 @@ namespace {
 std::atomic<uint64_t> round_trips{0};
 void CountRoundTrip() { round_trips.fetch_add(1, std::memory_order_relaxed); }
 
-
 // Type oids of the parameters Slipway binds (pg_type.h; stable since PostgreSQL 7).
 constexpr Oid kByteaOid = 17;
 constexpr Oid kInt8Oid = 20;

@@ -1,7 +1,6 @@
 #include "storage/run_repository.h"
 
 #include <algorithm>
-
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
@@ -139,8 +138,9 @@ absl::Status RunRepository::AppendEvents(Transaction& tx,
     for (size_t i = 0; i < n; ++i) {
       const v1::RunEvent& e = events[i];
       const int at = static_cast<int>(3 * i);
-      stmt->Bind(at + 1, e.run_id()).Bind(at + 2, e.sequence()).BindBlob(at + 3,
-                                                                         e.SerializeAsString());
+      stmt->Bind(at + 1, e.run_id())
+          .Bind(at + 2, e.sequence())
+          .BindBlob(at + 3, e.SerializeAsString());
     }
     RETURN_IF_ERROR(stmt->Run());
     events.remove_prefix(n);

@@ -1,7 +1,6 @@
 // The executor: flows, attempts, retries, timeouts, policies, approvals, restarts, StartAll.
-#include "tests/release/executor_fixture.h"
-
 #include "absl/strings/match.h"
+#include "tests/release/executor_fixture.h"
 
 namespace slipway::release {
 namespace {

@@ -135,7 +135,8 @@ TEST_P(ReplicaSetTest, ADeadReplicasRunsAndWorkAreTakenOverAndItsWritesRefused) 
   // a wakes up: what it writes is refused, and it learns it has lost.
   EXPECT_THAT(InsertPipeline(*a.db, "stale"),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("fenced")));
-  EXPECT_THAT(a.replicas->Tick(), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("lost")));
+  EXPECT_THAT(a.replicas->Tick(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("lost")));
   EXPECT_EQ(a.lost, 1);
   EXPECT_TRUE(a.replicas->lost());
   EXPECT_FALSE(a.replicas->RunIfOwner("scheduler", [] {}));
