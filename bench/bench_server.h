@@ -25,6 +25,20 @@
 
 namespace slipway::bench {
 
+// A pipeline whose stage deploys (with the no-op driver, standing in for `process`) on every
+// push of main to the GitHub repository of the shared push fixtures, signed with
+// "bench-secret".
+inline constexpr char kPushPipeline[] = R"(
+name: bench
+sources: [{name: app, provider: github, repository: woodpecker-ci/woodpecker, webhook_secret: {value: bench-secret}}]
+stages:
+  - name: dev
+    concurrency: allow
+    resources: [{name: web, driver: process, process: {command: [noop]}}]
+    triggers: [{git: {source: app, branches: [main]}}]
+    flow: {sequential: [{ref: web, deploy: {resource: web, artifact: {version: "${trigger.sha}"}}}]}
+)";
+
 // The value at quantile `p` (0..1) of `values`, 0 when empty. Sorts a copy.
 inline double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;

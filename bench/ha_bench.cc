@@ -33,17 +33,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using slipway::bench::NoopDriver;
 
-constexpr char kPipeline[] = R"(
-name: bench
-sources: [{name: app, provider: github, repository: woodpecker-ci/woodpecker, webhook_secret: {value: bench-secret}}]
-stages:
-  - name: dev
-    concurrency: allow
-    resources: [{name: web, driver: process, process: {command: [noop]}}]
-    triggers: [{git: {source: app, branches: [main]}}]
-    flow: {sequential: [{ref: web, deploy: {resource: web, artifact: {version: "${trigger.sha}"}}}]}
-)";
-
 // One replica in this process.
 struct Replica {
   NoopDriver noop;
@@ -121,7 +110,7 @@ Phase Measure(const std::string& name, const std::string& store, int n, const st
   }
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", replicas[0]->server->grpc_port()),
                                      grpc::InsecureChannelCredentials());
-  if (!slipway::bench::ApplyPipeline(channel, token, kPipeline)) std::exit(1);
+  if (!slipway::bench::ApplyPipeline(channel, token, slipway::bench::kPushPipeline)) std::exit(1);
   std::this_thread::sleep_for(std::chrono::seconds(1));  // the replicas share out their work
   auto applies = [&] {
     long sum = 0;

@@ -9,23 +9,22 @@
 // --slipwayd) the peak memory of a separate slipwayd during a 100 MB chunked upload.
 //   webhook_bench --fixture F [--webhook-bin /usr/bin/webhook] [--seconds 10] [--connections 8]
 //                 [--held-idle 1000] [--held-slow 1000] [--slipwayd build/server/slipwayd]
-#include <grpcpp/grpcpp.h>
-#include <httplib.h>
-
-#include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -41,8 +40,8 @@
 #include "deploy/process_driver.h"
 #include "deploy/subprocess.h"
 #include "server/server.h"
-#include "storage/database.h"
 #include "slipway/v1/pipeline_service.grpc.pb.h"
+#include "storage/database.h"
 
 namespace {
 
@@ -55,7 +54,7 @@ struct LoadResult {
   double seconds = 0;
   std::vector<double> latencies_ms;
   std::map<std::string, Clock::time_point> acked;  // run id -> ack time
-  std::map<std::string, long> failures;             // HTTP status or client error -> count
+  std::map<std::string, long> failures;            // HTTP status or client error -> count
 };
 
 // Sends as fast as possible (rate <= 0) or at `rate` per second in total, for `seconds`.
@@ -68,7 +67,8 @@ LoadResult Load(int port, const std::string& path, const std::string& body,
   // is answered 200 without starting anything.
   static std::atomic<long> counter{0};
   auto start = Clock::now();
-  auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   std::vector<std::thread> threads;
   for (int c = 0; c < connections; ++c) {
     threads.emplace_back([&, c] {
@@ -87,9 +87,10 @@ LoadResult Load(int port, const std::string& path, const std::string& body,
         }
         ++i;
         std::string id = path + "-" + std::to_string(rate) + "-" + std::to_string(counter++);
-        httplib::Headers h = {{"X-GitHub-Event", "push"},
-                              {"X-GitHub-Delivery", id},
-                              {"X-Hub-Signature-256", "sha256=" + slipway::HmacSha256Hex(secret, body)}};
+        httplib::Headers h = {
+            {"X-GitHub-Event", "push"},
+            {"X-GitHub-Delivery", id},
+            {"X-Hub-Signature-256", "sha256=" + slipway::HmacSha256Hex(secret, body)}};
         auto t0 = Clock::now();
         auto res = client.Post(path, h, body, "application/json");
         auto t1 = Clock::now();
@@ -110,7 +111,8 @@ LoadResult Load(int port, const std::string& path, const std::string& body,
       std::lock_guard<std::mutex> lock(mu);
       total.ok += mine.ok;
       total.failed += mine.failed;
-      total.latencies_ms.insert(total.latencies_ms.end(), mine.latencies_ms.begin(), mine.latencies_ms.end());
+      total.latencies_ms.insert(total.latencies_ms.end(), mine.latencies_ms.begin(),
+                                mine.latencies_ms.end());
       total.acked.insert(mine.acked.begin(), mine.acked.end());
       for (const auto& [what, n] : mine.failures) total.failures[what] += n;
     });
@@ -122,8 +124,8 @@ LoadResult Load(int port, const std::string& path, const std::string& body,
 
 // Load against a bare server of the same HTTP library (64 workers, keep-alive) answering
 // /hooks/github with `handler`.
-LoadResult Bare(const std::string& body, const std::string& secret, int connections,
-                double seconds, httplib::Server::Handler handler) {
+LoadResult Bare(const std::string& body, const std::string& secret, int connections, double seconds,
+                httplib::Server::Handler handler) {
   httplib::Server bare;
   bare.new_task_queue = [] { return new httplib::ThreadPool(64); };
   bare.set_keep_alive_max_count(1000);
@@ -166,9 +168,9 @@ class Holder {
  public:
   Holder(int port, int idle, int slow) : port_(port) {
     for (int i = 0; i < idle + slow; ++i) {
-      conns_.push_back({-1, i >= idle, 0,
-                        "127.0." + std::to_string(10 + i / 25000) + "." +
-                            std::to_string(1 + (i / 100) % 250)});
+      conns_.push_back(
+          {-1, i >= idle, 0,
+           "127.0." + std::to_string(10 + i / 25000) + "." + std::to_string(1 + (i / 100) % 250)});
     }
     thread_ = std::thread([this] { Run(); });
   }
@@ -215,8 +217,8 @@ class Holder {
         ++samples_;
       }
       int wait_ms = static_cast<int>(std::max<int64_t>(
-          0, std::chrono::duration_cast<std::chrono::milliseconds>(next_drip - Clock::now())
-                 .count()));
+          0,
+          std::chrono::duration_cast<std::chrono::milliseconds>(next_drip - Clock::now()).count()));
       ::poll(fds.data(), fds.size(), std::min(wait_ms, 100));
       for (size_t i = 0; i < conns_.size(); ++i) {
         Conn& c = conns_[i];
@@ -268,9 +270,11 @@ double ProcMib(int pid, const char* field) {
 UploadResult ChunkedUpload(const std::string& slipwayd, const std::string& dir, size_t bytes) {
   UploadResult r;
   const std::string data = dir + "/upload-daemon";
-  slipway::deploy::SpawnOptions spawn{{slipwayd, "--data-dir", data, "--grpc-listen",
-                                       "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
-                                      slipway::deploy::BaseEnvironment(), dir, dir + "/upload.log"};
+  slipway::deploy::SpawnOptions spawn{{slipwayd, "--data-dir", data, "--grpc-listen", "127.0.0.1:0",
+                                       "--http-listen", "127.0.0.1:0"},
+                                      slipway::deploy::BaseEnvironment(),
+                                      dir,
+                                      dir + "/upload.log"};
   auto pid = slipway::deploy::Spawn(spawn);
   if (!pid.ok()) return r;
   int port = 0;
@@ -290,8 +294,9 @@ UploadResult ChunkedUpload(const std::string& slipwayd, const std::string& dir, 
     fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     pollfd w{fd, POLLOUT, 0};
     ::poll(&w, 1, 2000);
-    std::string head = "POST /hooks/github HTTP/1.1\r\nHost: bench\r\nX-GitHub-Event: push\r\n"
-                       "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    std::string head =
+        "POST /hooks/github HTTP/1.1\r\nHost: bench\r\nX-GitHub-Event: push\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
     ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
     const std::string chunk = "10000\r\n" + std::string(0x10000, ' ') + "\r\n";
     std::string answer;
@@ -345,18 +350,7 @@ int main(int argc, char** argv) {
   if (bench == nullptr) return 1;
   const std::string dir = bench->dir();
   NoopDriver& noop = bench->noop();
-  if (!bench->Apply(R"(
-name: bench
-sources: [{name: app, provider: github, repository: woodpecker-ci/woodpecker, webhook_secret: {value: bench-secret}}]
-stages:
-  - name: dev
-    concurrency: allow
-    resources: [{name: web, driver: process, process: {command: [noop]}}]
-    triggers: [{git: {source: app, branches: [main]}}]
-    flow: {sequential: [{ref: web, deploy: {resource: web, artifact: {version: "${trigger.sha}"}}}]}
-)")) {
-    return 1;
-  }
+  if (!bench->Apply(slipway::bench::kPushPipeline)) return 1;
 
   // Debian's webhook server: verify the same HMAC, run /bin/true. By default it answers once
   // the command has started; with `wait_for_command` (include-command-output-in-response) once
@@ -365,14 +359,16 @@ stages:
     auto port = slipway::deploy::AllocatePort();
     if (!port.ok()) return {};
     const std::string hooks = dir + (wait_for_command ? "/hooks-wait.json" : "/hooks.json");
-    std::ofstream(hooks) << R"([{"id": "push", "execute-command": "/bin/true", )"
-                         << (wait_for_command ? R"("include-command-output-in-response": true, )" : "")
-                         << R"("trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": ")"
-                         << secret
-                         << R"(", "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}])";
-    slipway::deploy::SpawnOptions spawn{{webhook_bin, "-hooks", hooks, "-ip", "127.0.0.1", "-port",
-                                         std::to_string(*port)},
-                                        slipway::deploy::BaseEnvironment(), dir, dir + "/webhook.log"};
+    std::ofstream(hooks)
+        << R"([{"id": "push", "execute-command": "/bin/true", )"
+        << (wait_for_command ? R"("include-command-output-in-response": true, )" : "")
+        << R"("trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": ")" << secret
+        << R"(", "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}])";
+    slipway::deploy::SpawnOptions spawn{
+        {webhook_bin, "-hooks", hooks, "-ip", "127.0.0.1", "-port", std::to_string(*port)},
+        slipway::deploy::BaseEnvironment(),
+        dir,
+        dir + "/webhook.log"};
     auto pid = slipway::deploy::Spawn(spawn);
     if (!pid.ok()) return {};
     for (int i = 0; i < 100; ++i) {
@@ -391,7 +387,8 @@ stages:
                          std::min(3.0, seconds), 0, 200);
   while (noop.applies() < warm.ok) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const long warm_ok = warm.ok;
-  LoadResult slip = Load(bench->http_port(), "/hooks/github", body, secret, connections, seconds, 0, 200);
+  LoadResult slip =
+      Load(bench->http_port(), "/hooks/github", body, secret, connections, seconds, 0, 200);
   // Runs still queued in the executor when the load stops are worked off before anything else
   // is measured, and the time it takes is reported: the deliveries/s figure is then not one
   // that defers the runs' work to later phases.
@@ -419,11 +416,13 @@ stages:
   LoadResult durable;
   {
     auto db = slipway::storage::Database::Open({dir + "/commit-only.db"});
-    absl::Status made = db.ok() ? (*db)->Write([](slipway::storage::Transaction& tx) -> absl::Status {
-      auto st = tx.Prepare("CREATE TABLE received (id TEXT PRIMARY KEY, bytes INTEGER NOT NULL)");
-      return st.ok() ? (*st)->Run() : st.status();
-    })
-                                : db.status();
+    absl::Status made =
+        db.ok() ? (*db)->Write([](slipway::storage::Transaction& tx) -> absl::Status {
+          auto st =
+              tx.Prepare("CREATE TABLE received (id TEXT PRIMARY KEY, bytes INTEGER NOT NULL)");
+          return st.ok() ? (*st)->Run() : st.status();
+        })
+                : db.status();
     if (!made.ok()) {
       std::fprintf(stderr, "commit-only database: %s\n", std::string(made.message()).c_str());
       return 1;
@@ -434,13 +433,15 @@ stages:
                        res.status = 401;
                        return;
                      }
-                     absl::Status s = (*db)->Write([&](slipway::storage::Transaction& tx) -> absl::Status {
-                       auto st = tx.Prepare("INSERT INTO received (id, bytes) VALUES (?, ?)");
-                       if (!st.ok()) return st.status();
-                       (*st)->Bind(1, req.get_header_value("X-GitHub-Delivery"))
-                           .Bind(2, static_cast<int64_t>(req.body.size()));
-                       return (*st)->Run();
-                     });
+                     absl::Status s =
+                         (*db)->Write([&](slipway::storage::Transaction& tx) -> absl::Status {
+                           auto st = tx.Prepare("INSERT INTO received (id, bytes) VALUES (?, ?)");
+                           if (!st.ok()) return st.status();
+                           (*st)
+                               ->Bind(1, req.get_header_value("X-GitHub-Delivery"))
+                               .Bind(2, static_cast<int64_t>(req.body.size()));
+                           return (*st)->Run();
+                         });
                      res.status = s.ok() ? 200 : 500;
                      res.set_content("{}", "application/json");
                    });
@@ -471,8 +472,8 @@ stages:
   }
   LoadResult other = run_webhook(false);
   LoadResult waiting = run_webhook(true);
-  LoadResult paced = Load(bench->http_port(), "/hooks/github", body, secret, connections,
-                          seconds, 1000, 200);
+  LoadResult paced =
+      Load(bench->http_port(), "/hooks/github", body, secret, connections, seconds, 1000, 200);
   // Let the executor catch up (up to a minute), then match acknowledgements with first
   // driver calls.
   std::map<std::string, Clock::time_point> first;
@@ -492,7 +493,8 @@ stages:
       to_running.push_back(std::chrono::duration<double, std::milli>(it->second - acked).count());
     }
   }
-  std::fprintf(stderr, "slipwayd at full load: acknowledgement p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+  std::fprintf(stderr,
+               "slipwayd at full load: acknowledgement p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
                Percentile(slip.latencies_ms, 0.5), Percentile(slip.latencies_ms, 0.99),
                Percentile(slip.latencies_ms, 1.0));
   std::fprintf(stderr,
@@ -514,12 +516,12 @@ stages:
                    : r == &paced   ? "slipwayd paced"
                    : r == &held    ? "slipwayd holding connections"
                                    : "slipwayd",
-                   n,
-                   what.c_str());
+                   n, what.c_str());
     }
   }
   std::printf(
-      "{\"verify_only_ceiling_per_s\": %.0f, \"verify_and_commit_ceiling_per_s\": %.0f, \"slipwayd_deliveries_per_s\": %.0f, \"slipwayd_ok\": %ld, \"slipwayd_failed\": %ld, "
+      "{\"verify_only_ceiling_per_s\": %.0f, \"verify_and_commit_ceiling_per_s\": %.0f, "
+      "\"slipwayd_deliveries_per_s\": %.0f, \"slipwayd_ok\": %ld, \"slipwayd_failed\": %ld, "
       "\"webhook_deliveries_per_s\": %.0f, \"webhook_ok\": %ld, \"webhook_failed\": %ld, "
       "\"ratio\": %.2f, \"webhook_waiting_deliveries_per_s\": %.0f, \"ratio_to_waiting\": %.2f, "
       "\"paced_rate_per_s\": %.0f, \"paced_ack_p50_ms\": %.2f, "
@@ -530,15 +532,16 @@ stages:
       "\"held_open_mean\": %d, \"held_reopened\": %ld, \"held_deliveries_per_s\": %.0f, "
       "\"held_ratio_to_unloaded\": %.2f, \"held_ack_p99_ms\": %.2f, \"held_failed\": %ld, "
       "\"upload_idle_rss_mib\": %.1f, \"upload_peak_rss_mib\": %.1f, \"upload_status\": %d}\n",
-      ceiling.ok / ceiling.seconds, durable.ok / durable.seconds, slip.ok / slip.seconds, slip.ok, slip.failed, other.ok / std::max(other.seconds, 1e-9),
-      other.ok, other.failed, other.ok > 0 ? (slip.ok / slip.seconds) / (other.ok / other.seconds) : 0,
+      ceiling.ok / ceiling.seconds, durable.ok / durable.seconds, slip.ok / slip.seconds, slip.ok,
+      slip.failed, other.ok / std::max(other.seconds, 1e-9), other.ok, other.failed,
+      other.ok > 0 ? (slip.ok / slip.seconds) / (other.ok / other.seconds) : 0,
       waiting.ok / std::max(waiting.seconds, 1e-9),
       waiting.ok > 0 ? (slip.ok / slip.seconds) / (waiting.ok / waiting.seconds) : 0,
-      paced.ok / paced.seconds, Percentile(paced.latencies_ms, 0.5), Percentile(paced.latencies_ms, 0.99),
-      Percentile(to_running, 0.5), Percentile(to_running, 0.99), to_running.size(), paced.acked.size(),
-      deployed_after_load, drain_s,
-      durable.ok > 0 ? (slip.ok / slip.seconds) / (durable.ok / durable.seconds) : 0, held_idle,
-      held_slow, held_open, held_reopened, held.ok / held.seconds,
+      paced.ok / paced.seconds, Percentile(paced.latencies_ms, 0.5),
+      Percentile(paced.latencies_ms, 0.99), Percentile(to_running, 0.5),
+      Percentile(to_running, 0.99), to_running.size(), paced.acked.size(), deployed_after_load,
+      drain_s, durable.ok > 0 ? (slip.ok / slip.seconds) / (durable.ok / durable.seconds) : 0,
+      held_idle, held_slow, held_open, held_reopened, held.ok / held.seconds,
       slip.ok > 0 ? (held.ok / held.seconds) / (slip.ok / slip.seconds) : 0,
       Percentile(held.latencies_ms, 0.99), held.failed, upload.idle_rss_mib, upload.peak_rss_mib,
       upload.status);
