@@ -107,7 +107,19 @@ absl::StatusOr<int> Executor::Adopt(const std::string& from) {
   return static_cast<int>(active_.size()) - before;
 }
 
-absl::Status Executor::Load(const std::string& from, const std::string& why) {
+absl::StatusOr<int> Executor::PickUp() {
+  if (deps_.replica.empty()) return 0;
+  int before = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    before = static_cast<int>(active_.size());
+  }
+  RETURN_IF_ERROR(Load(deps_.replica, "", /*pickup=*/true));
+  absl::MutexLock lock(&mu_);
+  return std::max(0, static_cast<int>(active_.size()) - before);
+}
+
+absl::Status Executor::Load(const std::string& from, const std::string& why, bool pickup) {
   std::vector<v1::Run> runs;
   RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(runs, runs_repo_.ListActive(tx));
@@ -127,7 +139,11 @@ absl::Status Executor::Load(const std::string& from, const std::string& why) {
     AddActive(std::move(ar));
     ready_.insert(id);
     promote_stages_.insert({a.run.pipeline(), a.run.stage()});
-    if (adopting) {
+    if (pickup) {
+      Emit(a, nullptr,
+           absl::StrCat("picked up by replica ", deps_.replica,
+                        ", which executes this stage's other runs"));
+    } else if (adopting) {
       a.run.set_replica(deps_.replica);
       Emit(a, nullptr,
            absl::StrCat("adopted by replica ", deps_.replica, " from replica ",

@@ -139,6 +139,11 @@ class Executor {
   // as unavailable instead. Returns how many runs were taken over.
   absl::StatusOr<int> Adopt(const std::string& from);
 
+  // Loads the runs other replicas handed over to this one: a run of a stage whose policy is not
+  // allow, started on another replica while this one executed the stage's other runs, is
+  // queued here behind them. Call periodically. Returns how many were picked up.
+  absl::StatusOr<int> PickUp();
+
   // Checks the flow in full (every expression, argument and node-output read), applies the
   // stage's concurrency policy and stores the new run. INVALID_ARGUMENT if the check fails
   // (nothing is stored); NOT_FOUND for an unknown stage; FAILED_PRECONDITION for policy
@@ -212,8 +217,14 @@ class Executor {
   // as starting: nothing advances or writes it until StartAll has committed its first state.
   absl::StatusOr<PendingStart> Prepare(const StartRequest& request, const std::string& request_id);
   // Loads the unfinished runs of replica `from` (every one when this process is the only one)
-  // into the active set; `why` says why their running nodes stopped.
-  absl::Status Load(const std::string& from, const std::string& why);
+  // into the active set; `why` says why their running nodes stopped. `pickup`: runs another
+  // replica handed over to this one (`from` is this replica).
+  absl::Status Load(const std::string& from, const std::string& why, bool pickup = false);
+  // With replicas, for a stage whose policy is not allow: when the stage has unfinished runs of
+  // another replica, this run is queued on that replica (PendingStart::handed_over) or, for
+  // forbid, refused (PendingStart::reused). Runs inside the start's write transaction; returns
+  // the store's errors.
+  absl::Status HandOver(storage::Transaction& tx, PendingStart& p);
   // The resources of the run's stage whose driver keeps them on one machine, named; empty if
   // none.
   std::string MachineLocalResources(const v1::Run& run) const;

@@ -57,6 +57,11 @@ struct Executor::PendingStart {
   std::optional<std::string> raced_run_id;
   std::string raced_extra;
   absl::Status reused;
+  // The stage's concurrency policy for this run.
+  v1::ConcurrencyPolicy policy = v1::CONCURRENCY_POLICY_UNSPECIFIED;
+  // Set inside the transaction when the stage's other runs are another replica's: this run is
+  // written as that replica's, queued, and not kept here (HandOver).
+  std::optional<v1::Run> handed_over;
 };
 
 namespace {
@@ -250,8 +255,19 @@ Executor::StartAllResult Executor::StartAll(
           continue;
         }
       }
-      RETURN_IF_ERROR(runs_repo_.Insert(tx, p->first).status());
-      RETURN_IF_ERROR(runs_repo_.AppendEvents(tx, p->events));
+      p->handed_over.reset();
+      RETURN_IF_ERROR(HandOver(tx, *p));
+      if (!p->reused.ok()) continue;
+      if (p->handed_over.has_value()) {
+        v1::RunEvent queued = p->events.front();
+        queued.set_state(p->handed_over->state());
+        queued.set_log(p->handed_over->waiting_reason());
+        RETURN_IF_ERROR(runs_repo_.Insert(tx, *p->handed_over).status());
+        RETURN_IF_ERROR(runs_repo_.AppendEvent(tx, queued));
+      } else {
+        RETURN_IF_ERROR(runs_repo_.Insert(tx, p->first).status());
+        RETURN_IF_ERROR(runs_repo_.AppendEvents(tx, p->events));
+      }
       if (p->lift_hold) {
         RETURN_IF_ERROR(storage::StageHoldRepository()
                             .Delete(tx, p->first.pipeline(), p->first.stage())
@@ -277,8 +293,14 @@ Executor::StartAllResult Executor::StartAll(
       auto it = active_.find(id);
       promote_stages_.insert({pending[i]->first.pipeline(), pending[i]->first.stage()});
       const bool not_written = pending[i]->raced_run_id.has_value() || !pending[i]->reused.ok();
-      if (!out.committed.ok() || not_written) {
-        out.runs[i] = out.committed.ok() ? pending[i]->reused : out.committed;
+      if (!out.committed.ok() || not_written || pending[i]->handed_over.has_value()) {
+        if (!out.committed.ok()) {
+          out.runs[i] = out.committed;
+        } else if (not_written) {
+          out.runs[i] = pending[i]->reused;
+        } else {
+          out.runs[i] = *pending[i]->handed_over;  // queued on the replica that has the stage
+        }
         if (out.committed.ok() && pending[i]->raced_run_id.has_value()) raced.push_back(i);
         if (it != active_.end()) EraseActive(it);
         committed_events_.erase(id);
@@ -305,6 +327,36 @@ Executor::StartAllResult Executor::StartAll(
     work_ = true;
   }
   return out;
+}
+
+absl::Status Executor::HandOver(storage::Transaction& tx, PendingStart& p) {
+  if (deps_.replica.empty() || p.policy == v1::CONCURRENCY_POLICY_ALLOW) return absl::OkStatus();
+  // Writes are serialized, so what this sees of the stage stays true until the commit.
+  ASSIGN_OR_RETURN(std::vector<v1::Run> active,
+                   runs_repo_.ListActive(tx, p.first.pipeline(), p.first.stage()));
+  std::vector<OtherRun> running, queued;
+  std::string owner;
+  for (const v1::Run& r : active) {
+    if (r.replica() == deps_.replica) continue;
+    if (owner.empty()) owner = r.replica();  // the oldest
+    (r.state() == v1::RUN_STATE_QUEUED ? queued : running)
+        .push_back({r.id(), r.state() == v1::RUN_STATE_CANCELLING});
+  }
+  if (owner.empty()) return absl::OkStatus();
+  const std::string stage = absl::StrCat(p.first.pipeline(), "/", p.first.stage());
+  if (p.policy == v1::CONCURRENCY_POLICY_FORBID) {
+    p.reused = Admit(p.policy, stage, p.first.id(), running, queued).refused;
+    return absl::OkStatus();
+  }
+  // Queued behind them, on the replica that executes them (it picks the run up: PickUp).
+  v1::Run handed = p.first;
+  handed.set_replica(owner);
+  handed.set_state(v1::RUN_STATE_QUEUED);
+  const Admission queue = Admit(v1::CONCURRENCY_POLICY_QUEUE, stage, handed.id(), running, queued);
+  handed.set_waiting_reason(absl::StrCat(queue.waiting_reason, "; handed over to replica ", owner,
+                                         ", which executes the stage's other runs"));
+  p.handed_over = std::move(handed);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& request,
@@ -408,6 +460,7 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   ar->Index();
 
   const v1::ConcurrencyPolicy policy = EffectivePolicy(stage->concurrency(), request.policy);
+  out.policy = policy;
   absl::MutexLock lock(&mu_);
   // The stage's other runs decide every policy but allow (which need not look at them).
   std::vector<ActiveRun*> running, queued;

@@ -681,6 +681,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
           if (auto s = raw->db->FollowOtherWriters(); !s.ok()) {
             spdlog::debug("following other replicas: {}", std::string(s.status().message()));
           }
+          // Runs another replica queued here, behind this replica's runs of their stage.
+          if (raw->replicas->lost()) return;
+          if (auto n = raw->executor->PickUp(); !n.ok()) {
+            spdlog::debug("picking up runs: {}", std::string(n.status().message()));
+          } else if (*n > 0) {
+            spdlog::info("replica {}: picked up {} run(s) handed over by other replicas",
+                         raw->replicas->id(), *n);
+          }
         },
         impl->replicas->tick_interval());
   }

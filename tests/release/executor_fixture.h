@@ -77,6 +77,18 @@ class ExecutorTest : public ::testing::Test {
     deps.replica = replica_;
     executor_ = std::make_unique<Executor>(deps);
   }
+  // Another executor on the same store, standing for another live replica.
+  std::unique_ptr<Executor> OtherReplica(const std::string& replica) {
+    ExecutorDeps deps;
+    deps.db = db_.get();
+    deps.clock = &clock_;
+    deps.ids = &ids_;
+    deps.drivers = {{"process", &driver_}, {"command", &driver_}};
+    deps.http = &http_;
+    deps.tasks = &tasks_;
+    deps.replica = replica;
+    return std::make_unique<Executor>(deps);
+  }
 
   v1::Pipeline Pipeline(const std::string& flow, const std::string& concurrency = "queue") {
     std::string text = kPipeline;

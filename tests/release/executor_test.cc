@@ -594,6 +594,66 @@ TEST_F(ExecutorTest, ACallAboutAnotherReplicasRunSaysWhichReplicaHasIt) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("by replica a")));
 }
 
+TEST_F(ExecutorTest, AQueueStagesRunStartedOnAnotherReplicaWaitsOnTheReplicaThatRunsTheStage) {
+  replica_ = "a";
+  Open();
+  auto p = Pipeline(R"([
+        {ref: web, deploy: {resource: web, artifact: {version: "7"}}},
+        {ref: wait, sleep: {duration: 1m}}])",
+                    "queue");
+  auto first = Start(p);
+  ASSERT_OK(first);
+  Settle();
+  EXPECT_EQ(Get(first->id()).state(), v1::RUN_STATE_RUNNING);
+  // Replica b, alive at the same time, is asked to run the same stage.
+  auto b = OtherReplica("b");
+  StartRequest req;
+  req.pipeline = p;
+  req.stage = "dev";
+  auto second = b->Start(req, "");
+  ASSERT_OK(second);
+  EXPECT_EQ(second->state(), v1::RUN_STATE_QUEUED);
+  EXPECT_EQ(second->replica(), "a");
+  EXPECT_THAT(second->waiting_reason(), HasSubstr("handed over to replica a"));
+  EXPECT_EQ(b->ActiveRuns(), 0);  // b keeps nothing of it
+  // a picks it up, and it waits there behind the first run.
+  auto picked = executor_->PickUp();
+  ASSERT_OK(picked);
+  EXPECT_EQ(*picked, 1);
+  Settle();
+  EXPECT_EQ(Get(second->id()).state(), v1::RUN_STATE_QUEUED);
+  clock_.Advance(absl::Minutes(1));
+  Settle();
+  EXPECT_EQ(Get(first->id()).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(second->id()).state(), v1::RUN_STATE_RUNNING);
+  clock_.Advance(absl::Minutes(1));
+  Settle();
+  EXPECT_EQ(Get(second->id()).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(Releases().size(), 2u);
+}
+
+TEST_F(ExecutorTest, AForbidStageRefusesARunOnAnotherReplicaNamingTheActiveOne) {
+  replica_ = "a";
+  Open();
+  auto p = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "forbid");
+  auto first = Start(p);
+  ASSERT_OK(first);
+  Settle();
+  auto b = OtherReplica("b");
+  StartRequest req;
+  req.pipeline = p;
+  req.stage = "dev";
+  EXPECT_THAT(b->Start(req, ""),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(first->id())));
+  // An allow stage runs side by side on both replicas.
+  auto allow = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "allow");
+  req.pipeline = allow;
+  auto side = b->Start(req, "");
+  ASSERT_OK(side);
+  EXPECT_EQ(side->replica(), "b");
+  EXPECT_EQ(side->state(), v1::RUN_STATE_PENDING);
+}
+
 TEST_F(ExecutorTest, AMessageRunningAtRestartFollowsItsRetryPolicy) {
   http_.SetStatus("http://chat", 200);
   auto p = Pipeline(
