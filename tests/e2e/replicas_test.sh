@@ -82,6 +82,13 @@ stages:
       sequential:
         - {ref: web, deploy: {resource: web}}
         - {ref: pause, sleep: {duration: 1s}}
+  - name: serial
+    concurrency: queue
+    resources: [{name: db, driver: command, command: {apply: [/bin/true]}}]
+    flow:
+      sequential:
+        - {ref: db, deploy: {resource: db}}
+        - {ref: hold, sleep: {duration: 3s}}
   - name: slow
     concurrency: allow
     resources: [{name: api, driver: command, command: {apply: [/bin/true]}}]
@@ -206,6 +213,28 @@ check "one release per succeeded run ($releases releases)" test "$releases" = "$
 adopted_lines=$(cat "$WORK"/replica*.log | grep -c "adopted .* unfinished run")
 echo "adoption log lines: $adopted_lines"
 check "killed replicas had their runs adopted by live ones" test "$adopted_lines" -ge 1
+
+# A queue stage across replicas: a run started on replica 2 while replica 1 executes the
+# stage's run waits behind it, on replica 1; the two never run at once.
+check "three replicas are live for the queue stage" wait_for $((LEASE * 4)) replicas_live 3
+first=$(rcli 1 run shop/serial -o json | json "d['id']")
+second_json=$(rcli 2 run shop/serial -o json)
+second=$(json "d['id']" <<<"$second_json")
+check "the second run is queued" test "$(json "d['state']" <<<"$second_json")" = RUN_STATE_QUEUED
+check "it was handed over to the replica that runs the stage" \
+  grep -q "handed over to replica" <<<"$(json "d.get('waiting_reason','')" <<<"$second_json")"
+both_done() {
+  [ "$(rcli 0 run get "$first" -o json | json "d['state']")" = RUN_STATE_SUCCEEDED ] &&
+    [ "$(rcli 0 run get "$second" -o json | json "d['state']")" = RUN_STATE_SUCCEEDED ]
+}
+check "both runs succeed" wait_for 30 both_done
+ordered=$(python3 - "$(rcli 0 run get "$first" -o json)" "$(rcli 0 run get "$second" -o json)" <<'PY'
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print("yes" if a["end_time"] <= b["start_time"] else "no %s %s" % (a["end_time"], b["start_time"]))
+PY
+)
+check "the second started after the first ended ($ordered)" test "$ordered" = yes
 
 # SIGSTOP past the lease: replica 3 executes a slow run and is paused.
 check "three replicas are live again" wait_for $((LEASE * 4)) replicas_live 3
