@@ -9,6 +9,7 @@
 #include "common/run_state.h"
 #include "common/status_macros.h"
 #include "release/active_run.h"
+#include "release/admission.h"
 #include "release/nodes/node_kind.h"
 
 namespace slipway::release {
@@ -143,6 +144,7 @@ absl::Status Executor::Load(const std::string& from, const std::string& why, boo
       Emit(a, nullptr,
            absl::StrCat("picked up by replica ", deps_.replica,
                         ", which executes this stage's other runs"));
+      AdmitPickedUp(a);
     } else if (adopting) {
       a.run.set_replica(deps_.replica);
       Emit(a, nullptr,
@@ -176,6 +178,33 @@ absl::Status Executor::Load(const std::string& from, const std::string& why, boo
     UpdateTimer(a);
   }
   return Commit();
+}
+
+void Executor::AdmitPickedUp(ActiveRun& picked) {
+  // It was queued behind the stage's runs when it was handed over; what its policy does to
+  // them (latest skips the older queued ones, replace cancels the running ones) happens now.
+  const v1::ConcurrencyPolicy policy =
+      EffectivePolicy(picked.run.stage_spec().concurrency(), std::nullopt);
+  if (policy != v1::CONCURRENCY_POLICY_LATEST && policy != v1::CONCURRENCY_POLICY_REPLACE) return;
+  std::vector<OtherRun> running, queued;
+  for (const std::string& id : by_stage_[{picked.run.pipeline(), picked.run.stage()}]) {
+    const ActiveRun* other = active_.at(id).get();
+    if (other == &picked || other->ended) continue;
+    (other->run.state() == v1::RUN_STATE_QUEUED ? queued : running)
+        .push_back({id, other->run.state() == v1::RUN_STATE_CANCELLING});
+  }
+  const Admission admission =
+      Admit(policy, absl::StrCat(picked.run.pipeline(), "/", picked.run.stage()), picked.run.id(),
+            running, queued);
+  for (const auto& [id, reason] : admission.skip) {
+    FinishRun(*active_.at(id), v1::RUN_STATE_SKIPPED, reason);
+  }
+  for (const auto& [id, reason] : admission.cancel) {
+    ActiveRun& r = *active_.at(id);
+    r.run.set_state(v1::RUN_STATE_CANCELLING);
+    r.run.set_error(reason);
+    Emit(r, nullptr, absl::StrCat("cancelling: ", reason));
+  }
 }
 
 std::string Executor::MachineLocalResources(const v1::Run& run) const {

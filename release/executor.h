@@ -225,6 +225,8 @@ class Executor {
   // forbid, refused (PendingStart::reused). Runs inside the start's write transaction; returns
   // the store's errors.
   absl::Status HandOver(storage::Transaction& tx, PendingStart& p);
+  // Applies the stage's policy to a run another replica handed over, now that it is here.
+  void AdmitPickedUp(ActiveRun& picked) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The resources of the run's stage whose driver keeps them on one machine, named; empty if
   // none.
   std::string MachineLocalResources(const v1::Run& run) const;

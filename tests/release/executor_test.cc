@@ -632,6 +632,42 @@ TEST_F(ExecutorTest, AQueueStagesRunStartedOnAnotherReplicaWaitsOnTheReplicaThat
   EXPECT_EQ(Releases().size(), 2u);
 }
 
+TEST_F(ExecutorTest, LatestAndReplaceApplyToRunsHandedOverFromAnotherReplica) {
+  replica_ = "a";
+  Open();
+  auto b = OtherReplica("b");
+  auto start_on_b = [&](const v1::Pipeline& p) {
+    StartRequest req;
+    req.pipeline = p;
+    req.stage = "dev";
+    return b->Start(req, "");
+  };
+  auto latest = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "latest");
+  auto running = Start(latest);
+  ASSERT_OK(running);
+  Settle();
+  auto older = start_on_b(latest);
+  ASSERT_OK(older);
+  auto newer = start_on_b(latest);
+  ASSERT_OK(newer);
+  ASSERT_OK(executor_->PickUp());
+  Settle();
+  // latest: the newer handed-over run supersedes the older one; the running one goes on.
+  EXPECT_EQ(Get(older->id()).state(), v1::RUN_STATE_SKIPPED);
+  EXPECT_EQ(Get(newer->id()).state(), v1::RUN_STATE_QUEUED);
+  EXPECT_EQ(Get(running->id()).state(), v1::RUN_STATE_RUNNING);
+  // replace: a handed-over run cancels the running one and runs next.
+  auto replace = Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "replace");
+  auto replacing = start_on_b(replace);
+  ASSERT_OK(replacing);
+  EXPECT_EQ(replacing->replica(), "a");
+  ASSERT_OK(executor_->PickUp());
+  Settle();
+  EXPECT_EQ(Get(running->id()).state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(Get(newer->id()).state(), v1::RUN_STATE_SKIPPED);
+  EXPECT_EQ(Get(replacing->id()).state(), v1::RUN_STATE_RUNNING);
+}
+
 TEST_F(ExecutorTest, AForbidStageRefusesARunOnAnotherReplicaNamingTheActiveOne) {
   replica_ = "a";
   Open();
