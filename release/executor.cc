@@ -193,9 +193,11 @@ void Executor::AdmitPickedUp(ActiveRun& picked) {
     (other->run.state() == v1::RUN_STATE_QUEUED ? queued : running)
         .push_back({id, other->run.state() == v1::RUN_STATE_CANCELLING});
   }
-  const Admission admission =
-      Admit(policy, absl::StrCat(picked.run.pipeline(), "/", picked.run.stage()), picked.run.id(),
-            running, queued);
+  ApplyToOthers(Admit(policy, absl::StrCat(picked.run.pipeline(), "/", picked.run.stage()),
+                      picked.run.id(), running, queued));
+}
+
+void Executor::ApplyToOthers(const Admission& admission) {
   for (const auto& [id, reason] : admission.skip) {
     FinishRun(*active_.at(id), v1::RUN_STATE_SKIPPED, reason);
   }

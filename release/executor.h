@@ -36,6 +36,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "deploy/driver.h"
+#include "release/admission.h"
 #include "release/nodes/node_kind.h"
 #include "release/run_journal.h"
 #include "slipway/v1/pipeline.pb.h"
@@ -227,6 +228,8 @@ class Executor {
   absl::Status HandOver(storage::Transaction& tx, PendingStart& p);
   // Applies the stage's policy to a run another replica handed over, now that it is here.
   void AdmitPickedUp(ActiveRun& picked) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a new run's admission does to the stage's other runs: skips and cancellations.
+  void ApplyToOthers(const Admission& admission) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The resources of the run's stage whose driver keeps them on one machine, named; empty if
   // none.
   std::string MachineLocalResources(const v1::Run& run) const;

@@ -484,15 +484,7 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   RETURN_IF_ERROR(admission.refused);
   run.set_state(admission.queued ? v1::RUN_STATE_QUEUED : v1::RUN_STATE_PENDING);
   if (admission.queued) run.set_waiting_reason(admission.waiting_reason);
-  for (const auto& [id, reason] : admission.skip) {
-    FinishRun(*active_.at(id), v1::RUN_STATE_SKIPPED, reason);
-  }
-  for (const auto& [id, reason] : admission.cancel) {
-    ActiveRun& r = *active_.at(id);
-    r.run.set_state(v1::RUN_STATE_CANCELLING);
-    r.run.set_error(reason);
-    Emit(r, nullptr, absl::StrCat("cancelling: ", reason));
-  }
+  ApplyToOthers(admission);
   std::string id = run.id();
   ActiveRun& a = *ar;
   a.starting = true;

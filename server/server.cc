@@ -45,6 +45,7 @@
 #include "server/container_sweep.h"
 #include "server/http_edge.h"
 #include "server/http_routes.h"
+#include "server/maintenance.h"
 #include "server/metrics.h"
 #include "server/redaction.h"
 #include "server/reflection_v1.h"
@@ -93,31 +94,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string&
 
 std::string DatabasePath(const std::string& data_dir) { return data_dir + "/slipway.db"; }
 std::string DefaultSecretKeyPath(const std::string& data_dir) { return data_dir + "/secret.key"; }
-
-absl::StatusOr<int64_t> RotateSecretKey(const std::string& data_dir, const std::string& store,
-                                        const std::string& key_file,
-                                        const std::string& new_key_file) {
-  const std::string old_path = key_file.empty() ? DefaultSecretKeyPath(data_dir) : key_file;
-  const std::string new_path = new_key_file.empty() ? old_path + ".new" : new_key_file;
-  ASSIGN_OR_RETURN(SecretBox old_box, SecretBox::FromKeyFile(old_path, false));
-  auto old_shared = std::make_shared<const SecretBox>(old_box);
-  ASSIGN_OR_RETURN(storage::DatabaseOptions db_options,
-                   storage::StoreOptions(store, DatabasePath(data_dir)));
-  db_options.secrets = old_shared;
-  ASSIGN_OR_RETURN(auto db, storage::Database::Open(db_options));
-  RETURN_IF_ERROR(storage::CheckSecretKey(*db, old_box));
-  RETURN_IF_ERROR(SecretBox::WriteNewKeyFile(new_path));
-  ASSIGN_OR_RETURN(SecretBox new_box, SecretBox::FromKeyFile(new_path, false));
-  ASSIGN_OR_RETURN(int64_t rows, storage::SealStoredSecrets(*db, new_box, &old_box));
-  RETURN_IF_ERROR(db->Compact());
-  db.reset();
-  if (new_path == old_path + ".new" && ::rename(new_path.c_str(), old_path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("secrets are sealed under ", new_path,
-                                            " but it could not replace ", old_path, ": ",
-                                            strerror(errno), "; move it there yourself"));
-  }
-  return rows;
-}
 
 std::string AdminTokenPath(const std::string& data_dir) { return data_dir + "/admin.token"; }
 std::string EndpointsPath(const std::string& data_dir) { return data_dir + "/endpoints.json"; }
@@ -189,57 +165,6 @@ struct Server::Impl {
     }
   }
 
-  // Retention's deletions in the audit trail: what slipwayd itself removed.
-  void RecordRetention(const std::string& what, const std::string& outcome) {
-    v1::AuditRecord r;
-    r.set_actor_kind(v1::ACTOR_KIND_SYSTEM);
-    r.set_actor("slipwayd");
-    r.set_action("retention/prune");
-    r.set_target(what);
-    r.set_outcome(outcome);
-    audit->Record(std::move(r)).IgnoreError();  // logged by Record
-  }
-
-  // One round of maintenance: retention of request ids, deliveries, audit records, releases
-  // and (replicas) the change log.
-  void MaintainOnce(const Clock* clock) {
-    auto pruned = storage::PruneRequestLog(*db, *clock);
-    if (!pruned.ok()) {
-      spdlog::warn("pruning the request log failed: {}", std::string(pruned.status().message()));
-    } else if (*pruned > 0) {
-      spdlog::info("pruned {} request ids older than {}", *pruned,
-                   absl::FormatDuration(storage::kRequestIdRetention));
-    }
-    auto deliveries =
-        trigger::PruneDeliveries(*db, *clock, options.delivery_retention, options.delivery_keep);
-    if (!deliveries.ok()) {
-      spdlog::warn("delivery retention failed: {}", std::string(deliveries.status().message()));
-    } else if (*deliveries > 0) {
-      spdlog::info("delivery retention pruned {} delivery record(s)", *deliveries);
-      RecordRetention("deliveries", absl::StrCat("pruned ", *deliveries, " delivery record(s)"));
-    }
-    auto audited = audit->Prune(options.audit_retention);
-    if (!audited.ok()) {
-      spdlog::warn("audit retention failed: {}", std::string(audited.status().message()));
-    } else if (*audited > 0) {
-      spdlog::info("audit retention pruned {} record(s)", *audited);
-      RecordRetention("audit", absl::StrCat("pruned ", *audited, " audit record(s)"));
-    }
-    auto history = release::PruneHistory(*db, *clock);
-    if (!history.ok()) {
-      spdlog::warn("retention failed: {}", std::string(history.status().message()));
-    } else if (history->releases_deleted + history->events_deleted > 0) {
-      spdlog::info("retention pruned {} release(s) and {} run event(s)", history->releases_deleted,
-                   history->events_deleted);
-      RecordRetention("releases",
-                      absl::StrCat("pruned ", history->releases_deleted, " release(s) and ",
-                                   history->events_deleted, " run event(s)"));
-    }
-    if (auto log = db->PruneChangeLog(100000); !log.ok()) {
-      spdlog::warn("pruning the change log failed: {}", std::string(log.status().message()));
-    }
-  }
-
   // Drives maintenance until shutdown, where this process owns it: first pipelines kept in Git
   // catch up with their branches (an edit pushed just before a crash, and not stored, is taken
   // from Git), then a round of retention every 10 minutes. The steps take the injected clock;
@@ -255,7 +180,8 @@ struct Server::Impl {
           last_round = absl::InfinitePast();
         }
         if (clock->Now() - last_round >= absl::Minutes(10)) {
-          MaintainOnce(clock);
+          MaintainOnce(MaintenanceDeps{db.get(), audit.get(), clock, options.delivery_retention,
+                                       options.delivery_keep, options.audit_retention});
           last_round = clock->Now();
         }
       });

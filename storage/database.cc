@@ -534,7 +534,12 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
   tx.changed_pipelines_ = nullptr;
   if (any_ok && backend_ == Backend::kPostgres) {
     // Other replicas learn of this batch's pipeline changes from the change log.
-    absl::Status logged = LogPipelineChanges(tx, batch);
+    std::vector<std::string> changed;
+    for (PendingWrite* w : batch) {
+      if (!w->status.ok()) continue;
+      changed.insert(changed.end(), w->changed_pipelines.begin(), w->changed_pipelines.end());
+    }
+    absl::Status logged = LogPipelineChanges(tx, changed);
     if (!logged.ok()) {
       writer_->Control("ROLLBACK").IgnoreError();
       writes_failing_ = true;
@@ -582,63 +587,6 @@ std::unique_ptr<Connection> Database::TakeReader() {
 void Database::ReturnReader(std::unique_ptr<Connection> conn) {
   absl::MutexLock lock(&readers_mu_);
   idle_readers_.push_back(std::move(conn));
-}
-
-absl::Status Database::LogPipelineChanges(Transaction& tx,
-                                          const std::vector<PendingWrite*>& batch) {
-  for (PendingWrite* w : batch) {
-    if (!w->status.ok()) continue;
-    for (const std::string& name : w->changed_pipelines) {
-      ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO pipeline_changes (name) VALUES (?)"));
-      stmt->Bind(1, name);
-      RETURN_IF_ERROR(stmt->Run());
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<size_t> Database::FollowOtherWriters() {
-  if (backend_ != Backend::kPostgres) return 0;
-  absl::MutexLock lock(&follow_mu_);
-  std::vector<std::string> names;
-  int64_t last = followed_seq_;
-  RETURN_IF_ERROR(Read([&](Transaction& tx) -> absl::Status {
-    if (last < 0) {
-      // The first call: changes from now on (readers of the feed start by reading everything).
-      ASSIGN_OR_RETURN(auto max, tx.Prepare("SELECT COALESCE(MAX(seq), 0) FROM pipeline_changes"));
-      ASSIGN_OR_RETURN(bool row, max->Step());
-      last = row ? max->ColumnInt(0) : 0;
-      return absl::OkStatus();
-    }
-    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT seq, name FROM pipeline_changes WHERE seq > ? "
-                                           "ORDER BY seq LIMIT 4096"));
-    stmt->Bind(1, last);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) break;
-      last = stmt->ColumnInt(0);
-      names.push_back(stmt->ColumnText(1));
-    }
-    return absl::OkStatus();
-  }));
-  followed_seq_ = last;
-  if (!names.empty()) pipeline_changes_.Publish(names);
-  return names.size();
-}
-
-absl::StatusOr<int64_t> Database::PruneChangeLog(int64_t keep) {
-  if (backend_ != Backend::kPostgres) return 0;
-  int64_t deleted = 0;
-  RETURN_IF_ERROR(Write([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt,
-                     tx.Prepare("DELETE FROM pipeline_changes WHERE seq <= (SELECT MAX(seq) FROM "
-                                "pipeline_changes) - ?"));
-    stmt->Bind(1, keep);
-    RETURN_IF_ERROR(stmt->Run());
-    deleted = tx.Changes();
-    return absl::OkStatus();
-  }));
-  return deleted;
 }
 
 void Database::SetWriteFence(std::optional<WriteFence> fence) {

@@ -206,7 +206,8 @@ class Database {
   struct PendingWrite;
   void CommitLoop();
   void RunBatch(const std::vector<PendingWrite*>& batch);
-  absl::Status LogPipelineChanges(Transaction& tx, const std::vector<PendingWrite*>& batch);
+  // Appends `names` to the change log (storage/change_log.cc).
+  absl::Status LogPipelineChanges(Transaction& tx, const std::vector<std::string>& names);
   std::unique_ptr<Connection> TakeReader();
   void ReturnReader(std::unique_ptr<Connection> conn);
 

@@ -67,17 +67,10 @@ class ExecutorTest : public ::testing::Test {
     auto db = storage::Database::Open({.path = dir_.File("db")});
     ASSERT_OK(db);
     db_ = *std::move(db);
-    ExecutorDeps deps;
-    deps.db = db_.get();
-    deps.clock = &clock_;
-    deps.ids = &ids_;
-    deps.drivers = {{"process", &driver_}, {"command", &driver_}};
-    deps.http = &http_;
-    deps.tasks = &tasks_;
-    deps.replica = replica_;
-    executor_ = std::make_unique<Executor>(deps);
+    executor_ = OtherReplica(replica_);
   }
-  // Another executor on the same store, standing for another live replica.
+  // An executor on the store as replica `replica` (empty: the only process); beside
+  // executor_, it stands for another live replica.
   std::unique_ptr<Executor> OtherReplica(const std::string& replica) {
     ExecutorDeps deps;
     deps.db = db_.get();
