@@ -139,12 +139,16 @@ PY
 : >"$WORK/acked"
 kills=0
 start_time=$SECONDS
+sent=0
 for i in $(seq 1 60); do
+  # Bounded in time as well as in count: a slow machine (sanitizers) sends fewer.
+  [ $((SECONDS - start_time)) -ge 150 ] && break
+  sent=$i
   id="e2e-$i"
   for attempt in 1 2 3 4 5 6; do
     r=$(( (i + attempt) % 3 + 1 ))
     alive "$r" || continue
-    code=$(push "$r" "$id")
+    code=$(push "$r" "$id")  # curl gives up after 10 s
     if [ "${code:0:1}" = 2 ]; then echo "$id" >>"$WORK/acked"; break; fi
     sleep 0.3
   done
@@ -160,8 +164,8 @@ for i in $(seq 1 60); do
   sleep 0.4
 done
 acked=$(wc -l <"$WORK/acked")
-echo "sent 60 deliveries, $acked acknowledged, $kills replicas killed and restarted, $((SECONDS - start_time)) s"
-check "most deliveries were acknowledged despite the kills" test "$acked" -ge 55
+echo "sent $sent deliveries, $acked acknowledged, $kills replicas killed and restarted, $((SECONDS - start_time)) s"
+check "most deliveries were acknowledged despite the kills" test $((acked * 10)) -ge $((sent * 9))
 
 # Every schedule time that passed during the test should have come due at least once (the
 # PgBouncer run leaves the schedule to the direct one, to keep the suite short).
