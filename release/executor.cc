@@ -116,8 +116,13 @@ absl::StatusOr<int> Executor::PickUp() {
     before = static_cast<int>(active_.size());
   }
   RETURN_IF_ERROR(Load(deps_.replica, "", /*pickup=*/true));
-  absl::MutexLock lock(&mu_);
-  return std::max(0, static_cast<int>(active_.size()) - before);
+  int picked = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    picked = std::max(0, static_cast<int>(active_.size()) - before);
+  }
+  RETURN_IF_ERROR(ServeForwarded());
+  return picked;
 }
 
 absl::Status Executor::Load(const std::string& from, const std::string& why, bool pickup) {
@@ -228,6 +233,28 @@ absl::Status Executor::RemoteRun(const v1::Run& stored) const {
 
 absl::StatusOr<v1::Run> Executor::Cancel(const std::string& run_id, const std::string& by,
                                          const std::string& reason) {
+  std::string remote;
+  absl::StatusOr<v1::Run> here = CancelHere(run_id, by, reason, &remote);
+  if (remote.empty()) return here;
+  return Forward({.run_id = run_id, .kind = "cancel", .by = by, .text = reason}, remote);
+}
+
+absl::StatusOr<v1::Run> Executor::Approve(const std::string& run_id, const std::string& ref,
+                                          const std::string& by, const std::string& comment,
+                                          bool reject) {
+  std::string remote;
+  absl::StatusOr<v1::Run> here = ApproveHere(run_id, ref, by, comment, reject, &remote);
+  if (remote.empty()) return here;
+  return Forward({.run_id = run_id,
+                  .kind = reject ? "reject" : "approve",
+                  .by = by,
+                  .node = ref,
+                  .text = comment},
+                 remote);
+}
+
+absl::StatusOr<v1::Run> Executor::CancelHere(const std::string& run_id, const std::string& by,
+                                             const std::string& reason, std::string* remote) {
   absl::MutexLock lock(&mu_);
   auto it = active_.find(run_id);
   if (it == active_.end() || it->second->ended) {
@@ -236,7 +263,10 @@ absl::StatusOr<v1::Run> Executor::Cancel(const std::string& run_id, const std::s
       ASSIGN_OR_RETURN(stored, runs_repo_.Get(tx, run_id));
       return absl::OkStatus();
     }));
-    if (!RunEnded(stored.state()) && stored.replica() != deps_.replica) return RemoteRun(stored);
+    if (!RunEnded(stored.state()) && stored.replica() != deps_.replica) {
+      *remote = stored.replica();
+      return RemoteRun(stored);
+    }
     return absl::FailedPreconditionError(absl::StrCat("run ", run_id, " has already ended (",
                                                       v1::RunState_Name(stored.state()), ")"));
   }
@@ -260,9 +290,9 @@ absl::StatusOr<v1::Run> Executor::Cancel(const std::string& run_id, const std::s
   return out;
 }
 
-absl::StatusOr<v1::Run> Executor::Approve(const std::string& run_id, const std::string& ref,
-                                          const std::string& by, const std::string& comment,
-                                          bool reject) {
+absl::StatusOr<v1::Run> Executor::ApproveHere(const std::string& run_id, const std::string& ref,
+                                              const std::string& by, const std::string& comment,
+                                              bool reject, std::string* remote) {
   absl::MutexLock lock(&mu_);
   auto it = active_.find(run_id);
   if (it == active_.end() || it->second->ended) {
@@ -272,7 +302,10 @@ absl::StatusOr<v1::Run> Executor::Approve(const std::string& run_id, const std::
         ASSIGN_OR_RETURN(stored, runs_repo_.Get(tx, run_id));
         return absl::OkStatus();
       }));
-      if (!RunEnded(stored.state()) && stored.replica() != deps_.replica) return RemoteRun(stored);
+      if (!RunEnded(stored.state()) && stored.replica() != deps_.replica) {
+        *remote = stored.replica();
+        return RemoteRun(stored);
+      }
     }
     return absl::FailedPreconditionError(
         absl::StrCat("run ", run_id, " is not in progress; nothing to approve"));

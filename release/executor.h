@@ -42,6 +42,7 @@
 #include "slipway/v1/pipeline.pb.h"
 #include "slipway/v1/release.pb.h"
 #include "storage/database.h"
+#include "storage/run_command_repository.h"
 #include "storage/run_repository.h"
 
 namespace slipway::release {
@@ -75,6 +76,9 @@ struct ExecutorDeps {
   // starts are its own, and Recover loads none (a dead replica's runs come through Adopt).
   // Empty: the only process, which owns every run.
   std::string replica;
+  // With replicas: how long a cancel or approval of another replica's run waits for that
+  // replica to apply it (release/run_commands.cc) before answering UNAVAILABLE.
+  absl::Duration forward_timeout = absl::Seconds(10);
 };
 
 struct StartRequest {
@@ -142,7 +146,8 @@ class Executor {
 
   // Loads the runs other replicas handed over to this one: a run of a stage whose policy is not
   // allow, started on another replica while this one executed the stage's other runs, is
-  // queued here behind them. Call periodically. Returns how many were picked up.
+  // queued here behind them; then applies the cancels and approvals other replicas passed on
+  // for runs executed here. Call periodically. Returns how many runs were picked up.
   absl::StatusOr<int> PickUp();
 
   // Checks the flow in full (every expression, argument and node-output read), applies the
@@ -178,6 +183,9 @@ class Executor {
                                        const std::vector<absl::StatusOr<v1::Run>>&)>& also);
 
   // Requests cancellation. FAILED_PRECONDITION if the run has ended; NOT_FOUND if unknown.
+  // With replicas, a run another replica executes is cancelled there: the call is passed on
+  // through the store and answered when that replica has applied it (UNAVAILABLE if it has not
+  // within forward_timeout: nothing was changed). The same holds for Approve.
   absl::StatusOr<v1::Run> Cancel(const std::string& run_id, const std::string& by,
                                  const std::string& reason);
 
@@ -235,6 +243,18 @@ class Executor {
   std::string MachineLocalResources(const v1::Run& run) const;
   // The error for a call about a run another replica executes.
   absl::Status RemoteRun(const v1::Run& stored) const;
+  // Cancel and Approve on this replica. When another replica executes the run, nothing is done
+  // and `*remote` names it.
+  absl::StatusOr<v1::Run> CancelHere(const std::string& run_id, const std::string& by,
+                                     const std::string& reason, std::string* remote);
+  absl::StatusOr<v1::Run> ApproveHere(const std::string& run_id, const std::string& ref,
+                                      const std::string& by, const std::string& comment,
+                                      bool reject, std::string* remote);
+  // Passes a call on to `replica`, which executes the run, through the store, and waits for its
+  // answer (release/run_commands.cc).
+  absl::StatusOr<v1::Run> Forward(const storage::RunCommand& command, const std::string& replica);
+  // Applies and answers the calls other replicas passed on for runs executed here.
+  absl::Status ServeForwarded();
   // The run `run_id` as it stands: from memory if active, else from the store.
   absl::StatusOr<v1::Run> CurrentRun(const std::string& run_id);
 
@@ -280,6 +300,7 @@ class Executor {
 
   ExecutorDeps deps_;
   storage::RunRepository runs_repo_;
+  storage::RunCommandRepository commands_;
 
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<ActiveRun>> active_ ABSL_GUARDED_BY(mu_);

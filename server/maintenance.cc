@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "release/retention.h"
 #include "storage/request_log.h"
+#include "storage/run_command_repository.h"
 #include "trigger/intake.h"
 
 namespace slipway::server {
@@ -64,6 +65,14 @@ void MaintainOnce(const MaintenanceDeps& deps) {
   }
   if (auto log = db.PruneChangeLog(100000); !log.ok()) {
     spdlog::warn("pruning the change log failed: {}", std::string(log.status().message()));
+  }
+  // Calls passed between replicas whose caller went away before removing them.
+  const int64_t stale_ms = absl::ToUnixMillis(clock.Now() - absl::Hours(1));
+  absl::Status calls = db.Write([&](storage::Transaction& tx) {
+    return storage::RunCommandRepository().DeleteOlder(tx, stale_ms).status();
+  });
+  if (!calls.ok()) {
+    spdlog::warn("pruning passed-on run calls failed: {}", std::string(calls.message()));
   }
 }
 

@@ -256,6 +256,22 @@ constexpr const char* kMigrations[] = {
       name TEXT NOT NULL
     );
     )sql",
+    // 17: calls about a run another replica executes, and their answers
+    // (storage/run_command_repository.h). SQLite, with one process, keeps it empty.
+    R"sql(
+    CREATE TABLE run_commands (
+      seq INTEGER PRIMARY KEY,
+      run_id TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      by_whom TEXT NOT NULL,
+      node TEXT NOT NULL,
+      text TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      state INTEGER NOT NULL,
+      code INTEGER NOT NULL,
+      message TEXT NOT NULL
+    );
+    )sql",
 };
 
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

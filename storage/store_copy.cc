@@ -122,6 +122,18 @@ const std::vector<Table>& Tables() {
        {{"name", kText}, {"owner", kText}, {"token", kInt}, {"expire_ms", kInt}, {"info", kBlob}},
        "name"},
       {"pipeline_changes", {{"seq", kInt}, {"name", kText}}, "seq"},
+      {"run_commands",
+       {{"seq", kInt},
+        {"run_id", kText},
+        {"kind", kText},
+        {"by_whom", kText},
+        {"node", kText},
+        {"text", kText},
+        {"created_ms", kInt},
+        {"state", kInt},
+        {"code", kInt},
+        {"message", kText}},
+       "seq"},
   };
   return *tables;
 }
@@ -238,7 +250,9 @@ absl::Status ContinueSequences(Transaction& tx) {
                           "SELECT setval(pg_get_serial_sequence('tokens', 'rowid'), "
                           "COALESCE((SELECT MAX(rowid) FROM tokens), 0) + 1, false)",
                           "SELECT setval(pg_get_serial_sequence('pipeline_changes', 'seq'), "
-                          "COALESCE((SELECT MAX(seq) FROM pipeline_changes), 0) + 1, false)"}) {
+                          "COALESCE((SELECT MAX(seq) FROM pipeline_changes), 0) + 1, false)",
+                          "SELECT setval(pg_get_serial_sequence('run_commands', 'seq'), "
+                          "COALESCE((SELECT MAX(seq) FROM run_commands), 0) + 1, false)"}) {
     ASSIGN_OR_RETURN(auto stmt, tx.Prepare(sql));
     RETURN_IF_ERROR(stmt->Run());
   }

@@ -7,6 +7,8 @@
 #   each schedule time fires once across the replicas.
 # - A replica SIGSTOPped past its lease while it executes a run: another adopts the run and
 #   finishes it; woken up, the stopped one writes nothing (its writes are fenced) and exits.
+# - Approve and cancel sent to a replica that does not execute the run are applied by the one
+#   that does.
 # - The database stopped under load: writes get 503 and /readyz says not ready; started again,
 #   the replicas recover without a restart.
 #   replicas_test.sh SLIPWAYD SLIPWAY FIXTURES SOURCE_DIR [direct|pgbouncer]
@@ -96,6 +98,14 @@ stages:
       sequential:
         - {ref: api, deploy: {resource: api}}
         - {ref: wait, sleep: {duration: 8s}}
+  - name: gate
+    concurrency: allow
+    resources: [{name: site, driver: command, command: {apply: [/bin/true]}}]
+    flow:
+      sequential:
+        - {ref: sign-off, approval: {approvals: 1}}
+        - {ref: site, deploy: {resource: site}}
+        - {ref: soak, sleep: {duration: 10m}}
 EOF
 check "the pipeline applies through replica 2" rcli 2 apply -f "$WORK/shop.yaml"
 check "replica 3 sees it" rcli 3 get pipeline shop
@@ -239,6 +249,34 @@ print("yes" if a["end_time"] <= b["start_time"] else "no %s %s" % (a["end_time"]
 PY
 )
 check "the second started after the first ended ($ordered)" test "$ordered" = yes
+
+# Approve and cancel through a replica that does not execute the run: the call is applied by
+# the one that does, and answered through the first.
+check "three replicas are live for calls about another replica's run" \
+  wait_for $((LEASE * 4)) replicas_live 3
+gated=$(rcli 1 run shop/gate -o json | json "d['id']")
+gate_owner=$(rcli 1 run get "$gated" -o json | json "d.get('replica','')")
+approver=$(rcli 1 token create --scope deploy --description e2e-approver 2>/dev/null)
+approve_through_2() {
+  "$SLIPWAY" --server "$(addr 2 grpc)" --token "$approver" \
+    approve "$gated" --node sign-off --comment e2e >/dev/null 2>"$WORK/approve.err"
+}
+check "an approval sent to a replica that does not run the gate is answered" approve_through_2
+check "replica 2 is not the one executing the run" \
+  test "$(rcli 2 get replicas -o json | json "d.get('answered_by','')")" != "$gate_owner"
+node_state() {  # ref
+  rcli 0 run get "$gated" -o json | json "[n['state'] for n in d.get('nodes',[]) if n.get('ref')=='$1'][0]"
+}
+check "the approval is recorded" \
+  test "$(node_state sign-off)" = NODE_STATE_SUCCEEDED
+deployed() { [ "$(node_state site)" = NODE_STATE_SUCCEEDED ]; }
+check "the approved run goes on on the replica that executes it" wait_for 15 deployed
+check "it is still executed by that replica" \
+  test "$(rcli 0 run get "$gated" -o json | json "d.get('replica','')")" = "$gate_owner"
+check "a cancel sent to another replica is applied" \
+  rcli 3 cancel "$gated" --reason "e2e cancel through another replica"
+cancelled() { [ "$(rcli 0 run get "$gated" -o json | json "d['state']")" = RUN_STATE_CANCELLED ]; }
+check "the run ends cancelled" wait_for 15 cancelled
 
 # SIGSTOP past the lease: replica 3 executes a slow run and is paused.
 check "three replicas are live again" wait_for $((LEASE * 4)) replicas_live 3

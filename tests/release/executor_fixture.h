@@ -71,7 +71,8 @@ class ExecutorTest : public ::testing::Test {
   }
   // An executor on the store as replica `replica` (empty: the only process); beside
   // executor_, it stands for another live replica.
-  std::unique_ptr<Executor> OtherReplica(const std::string& replica) {
+  std::unique_ptr<Executor> OtherReplica(const std::string& replica,
+                                         absl::Duration forward_timeout = absl::Seconds(10)) {
     ExecutorDeps deps;
     deps.db = db_.get();
     deps.clock = &clock_;
@@ -80,6 +81,7 @@ class ExecutorTest : public ::testing::Test {
     deps.http = &http_;
     deps.tasks = &tasks_;
     deps.replica = replica;
+    deps.forward_timeout = forward_timeout;
     return std::make_unique<Executor>(deps);
   }
 

@@ -1,5 +1,9 @@
 // The executor: flows, attempts, retries, timeouts, policies, approvals, restarts, StartAll.
+#include <chrono>
+#include <future>
+
 #include "absl/strings/match.h"
+#include "storage/run_command_repository.h"
 #include "tests/release/executor_fixture.h"
 
 namespace slipway::release {
@@ -580,18 +584,74 @@ TEST_F(ExecutorTest, AnAdoptedRunWithAMachineLocalResourceFailsAsUnavailable) {
   EXPECT_TRUE(driver_.applies().empty());  // not started again here
 }
 
-TEST_F(ExecutorTest, ACallAboutAnotherReplicasRunSaysWhichReplicaHasIt) {
+TEST_F(ExecutorTest, CancelsAndApprovalsOfAnotherReplicasRunAreAppliedThere) {
+  replica_ = "a";
+  Open();
+  auto approve = Start(Pipeline(R"([{ref: go, approval: {approvals: 1}}])", "allow"),
+                       {}, "dev", "", "alice");
+  ASSERT_OK(approve);
+  auto cancel = Start(Pipeline(R"([{ref: wait, sleep: {duration: 1h}}])", "allow"));
+  ASSERT_OK(cancel);
+  Settle();
+  // Replica b, alive beside a, takes the calls; a applies them on its pick-up rounds. (The fake
+  // clock's waits do not block, so b may wait long by it.)
+  auto b = OtherReplica("b", absl::Hours(1));
+  auto through_b = [&](auto call) {
+    auto answer = std::async(std::launch::async, call);
+    while (answer.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) {
+      EXPECT_OK(executor_->PickUp());
+    }
+    return answer.get();
+  };
+  // a's answer comes back with its code: the initiator may not approve.
+  EXPECT_THAT(through_b([&] { return b->Approve(approve->id(), "go", "alice", "", false); }),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("initiator")));
+  auto approved = through_b([&] { return b->Approve(approve->id(), "go", "bob", "ok", false); });
+  ASSERT_OK(approved);
+  EXPECT_EQ(Node(*approved, "go").state(), v1::NODE_STATE_SUCCEEDED);
+  auto cancelled = through_b([&] { return b->Cancel(cancel->id(), "carol", "wrong branch"); });
+  ASSERT_OK(cancelled);
+  EXPECT_NE(cancelled->state(), v1::RUN_STATE_RUNNING);
+  EXPECT_EQ(b->ActiveRuns(), 0);  // b executes neither run
+  Settle();
+  EXPECT_EQ(Get(approve->id()).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(Node(Get(approve->id()), "go").outputs().at("approved_by"), "bob");
+  EXPECT_EQ(Get(cancel->id()).state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(Get(cancel->id()).cancelled_by(), "carol");
+  // Every call's row is gone once answered.
+  ASSERT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto left = storage::RunCommandRepository().Waiting(tx, 10);
+    if (!left.ok()) return left.status();
+    EXPECT_TRUE(left->empty());
+    auto first = storage::RunCommandRepository().Get(tx, 1);
+    if (!first.ok()) return first.status();
+    EXPECT_FALSE(first->has_value());
+    return absl::OkStatus();
+  }));
+}
+
+TEST_F(ExecutorTest, ACallThatTheExecutingReplicaDoesNotTakeIsWithdrawnUnchanged) {
   replica_ = "a";
   Open();
   auto run = Start(Pipeline(R"([{ref: go, approval: {approvals: 1}}])"));
   ASSERT_OK(run);
   Settle();
-  replica_ = "b";  // a lives on; b is asked about its run
+  replica_ = "b";  // a hangs: it never picks anything up; b is asked about its run
   Open();
   EXPECT_THAT(executor_->Cancel(run->id(), "bob", "why"),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("by replica a")));
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("replica a"), HasSubstr("did not take the cancel within 10s"),
+                             HasSubstr("nothing was changed"))));
   EXPECT_THAT(executor_->Approve(run->id(), "go", "bob", "", false),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("by replica a")));
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("replica a")));
+  EXPECT_EQ(Get(run->id()).state(), v1::RUN_STATE_AWAITING_APPROVAL);
+  EXPECT_EQ(Node(Get(run->id()), "go").state(), v1::NODE_STATE_AWAITING_APPROVAL);
+  ASSERT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto left = storage::RunCommandRepository().Waiting(tx, 10);
+    if (!left.ok()) return left.status();
+    EXPECT_TRUE(left->empty());  // withdrawn: a, waking up, applies nothing
+    return absl::OkStatus();
+  }));
 }
 
 TEST_F(ExecutorTest, AQueueStagesRunStartedOnAnotherReplicaWaitsOnTheReplicaThatRunsTheStage) {

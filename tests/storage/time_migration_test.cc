@@ -114,12 +114,13 @@ TEST(TimeMigrationTest, RowsWrittenAsTextReadBackAsTimestampsAndDurations) {
     ASSERT_OK(Exec(**db, "DROP TABLE gitops_bindings"));
     ASSERT_OK(Exec(**db, "DROP TABLE leases"));
     ASSERT_OK(Exec(**db, "DROP TABLE pipeline_changes"));
+    ASSERT_OK(Exec(**db, "DROP TABLE run_commands"));
     ASSERT_OK(Exec(**db, "PRAGMA user_version = 11"));
   }
 
   auto db = Database::Open({.path = path});
   ASSERT_OK(db);
-  EXPECT_EQ((*db)->schema_version(), 16);
+  EXPECT_EQ((*db)->schema_version(), LatestSchemaVersion());
   v1::Pipeline p;
   v1::Run run;
   std::optional<v1::StageHold> hold;
