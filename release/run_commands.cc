@@ -59,10 +59,10 @@ absl::StatusOr<v1::Run> Executor::Forward(const storage::RunCommand& command,
     if (!ended && deps_.clock->Now() < deadline) continue;
     if (taken) {
       // Taken, so maybe applied, but not answered: the replica went away in between.
-      return absl::UnavailableError(absl::StrCat(
-          "replica ", replica, " took the ", call.kind, " of run ", call.run_id,
-          " but did not answer within ", absl::FormatDuration(deps_.forward_timeout),
-          "; the run's events show whether it was applied"));
+      return absl::UnavailableError(
+          absl::StrCat("replica ", replica, " took the ", call.kind, " of run ", call.run_id,
+                       " but did not answer within ", absl::FormatDuration(deps_.forward_timeout),
+                       "; the run's events show whether it was applied"));
     }
     // Withdrawn, unless the executing replica took it meanwhile (then wait for the answer).
     bool withdrawn = false;
@@ -76,8 +76,8 @@ absl::StatusOr<v1::Run> Executor::Forward(const storage::RunCommand& command,
                                                         v1::RunState_Name(run.state()), ")"));
     }
     return absl::UnavailableError(absl::StrCat(
-        "replica ", replica, ", which executes run ", call.run_id, ", did not take the ",
-        call.kind, " within ", absl::FormatDuration(deps_.forward_timeout),
+        "replica ", replica, ", which executes run ", call.run_id, ", did not take the ", call.kind,
+        " within ", absl::FormatDuration(deps_.forward_timeout),
         "; nothing was changed. If that replica is down, another adopts the run within the lease "
         "time: try again then"));
   }
@@ -106,9 +106,9 @@ absl::Status Executor::ServeForwarded() {
     if (call.kind == "cancel") {
       answer = CancelHere(call.run_id, call.by, call.text, &remote).status();
     } else if (call.kind == "approve" || call.kind == "reject") {
-      answer = ApproveHere(call.run_id, call.node, call.by, call.text, call.kind == "reject",
-                           &remote)
-                   .status();
+      answer =
+          ApproveHere(call.run_id, call.node, call.by, call.text, call.kind == "reject", &remote)
+              .status();
     } else {
       answer = absl::InvalidArgumentError(absl::StrCat("unknown call \"", call.kind, "\""));
     }

@@ -80,7 +80,9 @@ absl::Status RunCommandRepository::Answer(Transaction& tx, int64_t seq,
                                           const absl::Status& answer) const {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("UPDATE run_commands SET state = 2, code = ?, "
                                          "message = ? WHERE seq = ?"));
-  stmt->Bind(1, static_cast<int64_t>(answer.code())).Bind(2, std::string(answer.message())).Bind(3, seq);
+  stmt->Bind(1, static_cast<int64_t>(answer.code()))
+      .Bind(2, std::string(answer.message()))
+      .Bind(3, seq);
   return stmt->Run();
 }
 

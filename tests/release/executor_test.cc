@@ -587,8 +587,8 @@ TEST_F(ExecutorTest, AnAdoptedRunWithAMachineLocalResourceFailsAsUnavailable) {
 TEST_F(ExecutorTest, CancelsAndApprovalsOfAnotherReplicasRunAreAppliedThere) {
   replica_ = "a";
   Open();
-  auto approve = Start(Pipeline(R"([{ref: go, approval: {approvals: 1}}])", "allow"),
-                       {}, "dev", "", "alice");
+  auto approve =
+      Start(Pipeline(R"([{ref: go, approval: {approvals: 1}}])", "allow"), {}, "dev", "", "alice");
   ASSERT_OK(approve);
   auto cancel = Start(Pipeline(R"([{ref: wait, sleep: {duration: 1h}}])", "allow"));
   ASSERT_OK(cancel);
@@ -638,10 +638,11 @@ TEST_F(ExecutorTest, ACallThatTheExecutingReplicaDoesNotTakeIsWithdrawnUnchanged
   Settle();
   replica_ = "b";  // a hangs: it never picks anything up; b is asked about its run
   Open();
-  EXPECT_THAT(executor_->Cancel(run->id(), "bob", "why"),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       AllOf(HasSubstr("replica a"), HasSubstr("did not take the cancel within 10s"),
-                             HasSubstr("nothing was changed"))));
+  EXPECT_THAT(
+      executor_->Cancel(run->id(), "bob", "why"),
+      StatusIs(absl::StatusCode::kUnavailable,
+               AllOf(HasSubstr("replica a"), HasSubstr("did not take the cancel within 10s"),
+                     HasSubstr("nothing was changed"))));
   EXPECT_THAT(executor_->Approve(run->id(), "go", "bob", "", false),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("replica a")));
   EXPECT_EQ(Get(run->id()).state(), v1::RUN_STATE_AWAITING_APPROVAL);

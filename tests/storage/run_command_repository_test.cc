@@ -25,8 +25,12 @@ class RunCommandTest : public ::testing::TestWithParam<testing::StoreKind> {
   int64_t Add(Database& db, const std::string& run_id, int64_t created_ms) {
     int64_t seq = 0;
     EXPECT_OK(db.Write([&](Transaction& tx) -> absl::Status {
-      RunCommand c{.run_id = run_id, .kind = "approve", .by = "token:bob", .node = "go",
-                   .text = "looks right", .created_ms = created_ms};
+      RunCommand c{.run_id = run_id,
+                   .kind = "approve",
+                   .by = "token:bob",
+                   .node = "go",
+                   .text = "looks right",
+                   .created_ms = created_ms};
       auto added = commands_.Add(tx, c);
       if (!added.ok()) return added.status();
       seq = *added;
@@ -91,9 +95,8 @@ TEST_P(RunCommandTest, ACallIsTakenOnceAnsweredAndRemoved) {
   auto take = [&](Transaction& tx) { return commands_.Take(tx, first); };
   EXPECT_TRUE(InWrite<bool>(*b_, take));
   EXPECT_FALSE(InWrite<bool>(*b_, take));
-  EXPECT_FALSE(InWrite<bool>(*a_, [&](Transaction& tx) {
-    return commands_.Remove(tx, first, /*only_waiting=*/true);
-  }));
+  EXPECT_FALSE(InWrite<bool>(
+      *a_, [&](Transaction& tx) { return commands_.Remove(tx, first, /*only_waiting=*/true); }));
   EXPECT_EQ(Waiting(*a_).size(), 1u);
   ASSERT_OK(b_->Write([&](Transaction& tx) {
     return commands_.Answer(tx, first, absl::PermissionDeniedError("not you"));
@@ -103,14 +106,12 @@ TEST_P(RunCommandTest, ACallIsTakenOnceAnsweredAndRemoved) {
   EXPECT_EQ(answered->state, RunCommand::kAnswered);
   EXPECT_EQ(answered->code, static_cast<int>(absl::StatusCode::kPermissionDenied));
   EXPECT_EQ(answered->message, "not you");
-  EXPECT_TRUE(InWrite<bool>(*a_, [&](Transaction& tx) {
-    return commands_.Remove(tx, first, /*only_waiting=*/false);
-  }));
+  EXPECT_TRUE(InWrite<bool>(
+      *a_, [&](Transaction& tx) { return commands_.Remove(tx, first, /*only_waiting=*/false); }));
   EXPECT_FALSE(Get(*a_, first).has_value());
   // The second is withdrawn before anybody takes it: then nobody can.
-  EXPECT_TRUE(InWrite<bool>(*a_, [&](Transaction& tx) {
-    return commands_.Remove(tx, second, /*only_waiting=*/true);
-  }));
+  EXPECT_TRUE(InWrite<bool>(
+      *a_, [&](Transaction& tx) { return commands_.Remove(tx, second, /*only_waiting=*/true); }));
   EXPECT_FALSE(InWrite<bool>(*b_, [&](Transaction& tx) { return commands_.Take(tx, second); }));
   EXPECT_TRUE(Waiting(*b_).empty());
 }
