@@ -126,16 +126,30 @@ absl::StatusOr<int> Executor::PickUp() {
 }
 
 absl::Status Executor::Load(const std::string& from, const std::string& why, bool pickup) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++loading_;
+  }
   std::vector<v1::Run> runs;
-  RETURN_IF_ERROR(deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
+  absl::Status read = deps_.db->Read([&](storage::Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(runs, runs_repo_.ListActive(tx));
     return absl::OkStatus();
-  }));
+  });
+  if (deps_.after_load_read) deps_.after_load_read();
   const bool adopting = !deps_.replica.empty();
   absl::MutexLock lock(&mu_);
+  // A run that ended and left the active set while the store was read is still active in what
+  // was read: it must not come back.
+  std::set<std::string> erased;
+  if (--loading_ == 0) {
+    erased.swap(erased_while_loading_);
+  } else {
+    erased = erased_while_loading_;
+  }
+  RETURN_IF_ERROR(read);
   for (v1::Run& run : runs) {
     if (adopting && run.replica() != from) continue;
-    if (active_.contains(run.id())) continue;
+    if (active_.contains(run.id()) || erased.contains(run.id())) continue;
     auto ar = std::make_unique<ActiveRun>();
     ar->run = std::move(run);
     ar->Index();
@@ -419,6 +433,7 @@ std::map<std::string, std::unique_ptr<Executor::ActiveRun>>::iterator Executor::
   }
   if (ar.due != absl::InfiniteFuture()) timers_.erase({ar.due, it->first});
   ready_.erase(it->first);
+  if (loading_ > 0) erased_while_loading_.insert(it->first);
   return active_.erase(it);
 }
 

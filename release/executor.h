@@ -79,6 +79,9 @@ struct ExecutorDeps {
   // With replicas: how long a cancel or approval of another replica's run waits for that
   // replica to apply it (release/run_commands.cc) before answering UNAVAILABLE.
   absl::Duration forward_timeout = absl::Seconds(10);
+  // Tests only: called when Adopt or PickUp has read the store and not yet taken the lock, so
+  // that a test can make the active set change in between.
+  std::function<void()> after_load_read;
 };
 
 struct StartRequest {
@@ -316,6 +319,10 @@ class Executor {
   // Runs that have ended but are still active (their end not yet written, or tasks in flight).
   std::set<std::string> ended_ ABSL_GUARDED_BY(mu_);
   std::map<StageKey, std::set<std::string>> by_stage_ ABSL_GUARDED_BY(mu_);
+  // Loads in progress (Load reads the store without the lock), and the runs that left the
+  // active set meanwhile: what they read of those is stale.
+  int loading_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<std::string> erased_while_loading_ ABSL_GUARDED_BY(mu_);
   // Changes not yet committed, and the driver and HTTP work of started nodes, posted once their
   // RUNNING state is committed.
   RunJournal journal_ ABSL_GUARDED_BY(mu_);

@@ -82,6 +82,9 @@ class ExecutorTest : public ::testing::Test {
     deps.tasks = &tasks_;
     deps.replica = replica;
     deps.forward_timeout = forward_timeout;
+    deps.after_load_read = [this] {
+      if (auto hook = std::exchange(after_load_read_, nullptr)) hook();
+    };
     return std::make_unique<Executor>(deps);
   }
 
@@ -156,6 +159,8 @@ class ExecutorTest : public ::testing::Test {
   std::unique_ptr<Executor> executor_;
   // The replica the next Open() stands for (empty: the only process).
   std::string replica_;
+  // Run once by the next Load of an executor made here, between its read and its lock.
+  std::function<void()> after_load_read_;
 };
 
 // Rollback, holds and retention, on the same fixture.

@@ -655,6 +655,32 @@ TEST_F(ExecutorTest, ACallThatTheExecutingReplicaDoesNotTakeIsWithdrawnUnchanged
   }));
 }
 
+TEST_F(ExecutorTest, ARunThatEndsWhilePickUpReadsTheStoreIsNotTakenUpAgain) {
+  replica_ = "a";
+  Open();
+  auto run = Start(Pipeline(R"([{ref: wait, sleep: {duration: 1m}}])", "allow"));
+  ASSERT_OK(run);
+  Settle();
+  // The run ends, and leaves the active set, after PickUp has read it as active.
+  after_load_read_ = [&] {
+    clock_.Advance(absl::Minutes(1));
+    Settle();
+    EXPECT_EQ(executor_->ActiveRuns(), 0);
+  };
+  auto picked = executor_->PickUp();
+  ASSERT_OK(picked);
+  EXPECT_EQ(*picked, 0);
+  EXPECT_EQ(executor_->ActiveRuns(), 0);
+  Settle();
+  EXPECT_EQ(Get(run->id()).state(), v1::RUN_STATE_SUCCEEDED);
+  ASSERT_OK(db_->Read([&](storage::Transaction& tx) -> absl::Status {
+    auto events = storage::RunRepository().EventsAfter(tx, run->id(), 0, 100);
+    if (!events.ok()) return events.status();
+    for (const auto& e : *events) EXPECT_THAT(e.log(), ::testing::Not(HasSubstr("picked up")));
+    return absl::OkStatus();
+  }));
+}
+
 TEST_F(ExecutorTest, AQueueStagesRunStartedOnAnotherReplicaWaitsOnTheReplicaThatRunsTheStage) {
   replica_ = "a";
   Open();
