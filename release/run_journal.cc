@@ -79,12 +79,7 @@ absl::Status WriteBatch(storage::Transaction& tx, const JournalBatch& batch,
     if (auto n = release_numbers.find(id); n != release_numbers.end()) {
       written.set_release(n->second);
     }
-    absl::Status updated = repo.Update(tx, written);
-    if (absl::IsNotFound(updated)) {
-      RETURN_IF_ERROR(repo.Insert(tx, written).status());
-    } else {
-      RETURN_IF_ERROR(updated);
-    }
+    RETURN_IF_ERROR(repo.Put(tx, written));
   }
   RETURN_IF_ERROR(repo.AppendEvents(tx, batch.events));
   return absl::OkStatus();

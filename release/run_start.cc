@@ -262,10 +262,10 @@ Executor::StartAllResult Executor::StartAll(
         v1::RunEvent queued = p->events.front();
         queued.set_state(p->handed_over->state());
         queued.set_log(p->handed_over->waiting_reason());
-        RETURN_IF_ERROR(runs_repo_.Insert(tx, *p->handed_over).status());
+        RETURN_IF_ERROR(runs_repo_.Add(tx, *p->handed_over));
         RETURN_IF_ERROR(runs_repo_.AppendEvent(tx, queued));
       } else {
-        RETURN_IF_ERROR(runs_repo_.Insert(tx, p->first).status());
+        RETURN_IF_ERROR(runs_repo_.Add(tx, p->first));
         RETURN_IF_ERROR(runs_repo_.AppendEvents(tx, p->events));
       }
       if (p->lift_hold) {

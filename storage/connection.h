@@ -27,11 +27,19 @@ class Connection {
   // A statement of the repositories' dialect (database.h). `sql` is a literal: a cache key.
   virtual absl::StatusOr<std::unique_ptr<Statement>> Prepare(const char* sql) = 0;
   // Rows changed by the last INSERT, UPDATE or DELETE.
-  virtual int64_t Changes() const = 0;
+  virtual int64_t Changes() = 0;
+  // Like Control, but a backend that pipelines may only send it; its error comes from Flush.
+  virtual absl::Status ControlLater(const char* sql) { return Control(sql); }
+  // Waits for the answers of the statements sent without waiting (Statement::RunLater,
+  // ControlLater) since the last Flush; returns the first error among them.
+  virtual absl::Status Flush() { return absl::OkStatus(); }
   // Starts the one write transaction of the whole store (writers wait for each other).
   virtual absl::Status BeginWrite() = 0;
   // Starts a read transaction that sees one snapshot.
   virtual absl::Status BeginRead() = 0;
+  // Ends it; a backend that pipelines may only send the COMMIT (its answer is read when the
+  // connection is next used).
+  virtual absl::Status EndRead() { return Control("COMMIT"); }
   // Whether a transaction is open (a failed COMMIT may have ended it).
   virtual bool InTransaction() const = 0;
 };

@@ -309,6 +309,12 @@ absl::Status Statement::Run() {
   }
 }
 
+absl::Status Statement::RunLater(absl::Status duplicate) {
+  absl::Status s = Run();
+  if (absl::IsAlreadyExists(s) && !duplicate.ok()) return duplicate;
+  return s;
+}
+
 absl::StatusOr<std::unique_ptr<Statement>> Transaction::Prepare(const char* sql) {
   return conn_->Prepare(sql);
 }
@@ -517,6 +523,9 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
   if (fence.has_value()) {
     absl::Status held = LeaseRepository().Check(tx, fence->lease, fence->owner, fence->token);
     if (!held.ok()) {
+      // Not fenced but failing: the transaction's start (sent without waiting) or the lease
+      // read could not reach the database.
+      if (!absl::IsFailedPrecondition(held)) writes_failing_ = true;
       writer_->Control("ROLLBACK").IgnoreError();
       fenced_writes_.fetch_add(batch.size(), std::memory_order_relaxed);
       // UNAVAILABLE: the caller (a CI job, a Git host) retries, and reaches a live replica.
@@ -533,11 +542,18 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
       if (s.ok() && w->rider != nullptr) s = w->rider->append(tx);
       return s;
     };
+    // A write's statements sent without waiting (Statement::RunLater) are all answered by the
+    // Flush at its end, which reports the first that failed.
+    auto run_and_flush = [&]() -> absl::Status {
+      absl::Status s = run();
+      absl::Status flushed = writer_->Flush();
+      return flushed.ok() ? s : flushed;
+    };
     if (batch.size() == 1) {
-      w->status = run();
+      w->status = run_and_flush();
     } else {
-      absl::Status sp = writer_->Control("SAVEPOINT slipway_write");
-      w->status = sp.ok() ? run() : sp;
+      absl::Status sp = writer_->ControlLater("SAVEPOINT slipway_write");
+      w->status = sp.ok() ? run_and_flush() : sp;
       if (!w->status.ok() && sp.ok()) writer_->Control("ROLLBACK TO slipway_write").IgnoreError();
       // PostgreSQL keeps a savepoint until the transaction ends and rolls back to the newest
       // of a name, so the next write's SAVEPOINT stands in for RELEASE: a round trip less.
@@ -564,7 +580,14 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
     }
   }
   absl::Status end = any_ok ? writer_->Control("COMMIT") : writer_->Control("ROLLBACK");
-  if (any_ok) writes_failing_ = !end.ok();
+  if (any_ok) {
+    writes_failing_ = !end.ok();
+  } else if (std::all_of(batch.begin(), batch.end(),
+                         [](const PendingWrite* w) { return absl::IsUnavailable(w->status); })) {
+    // Every write failed for want of the database (its start is only sent, so its errors come
+    // back here).
+    writes_failing_ = true;
+  }
   if (any_ok && end.ok()) {
     for (PendingWrite* w : batch) {
       if (!w->status.ok()) continue;
@@ -620,7 +643,13 @@ absl::Status Database::Compact() {
 }
 
 absl::Status Database::CheckWritable() {
-  if (!writes_failing_) return Read([](Transaction&) { return absl::OkStatus(); });
+  if (!writes_failing_) {
+    // A statement, not only a transaction: the transaction's start may be sent without waiting.
+    return Read([](Transaction& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT 1"));
+      return stmt->Step().status();
+    });
+  }
   // The last commit failed: only a write that reaches the disk says it works again.
   return Write([](Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO write_probe (id, time_ms) VALUES (1, 1) "
@@ -654,7 +683,7 @@ absl::Status Database::Read(absl::FunctionRef<absl::Status(Transaction&)> fn) {
   if (s.ok()) {
     Transaction tx(conn.get(), /*writable=*/false, options_.secrets.get());
     s = fn(tx);
-    absl::Status end = conn->Control("COMMIT");
+    absl::Status end = conn->EndRead();
     if (s.ok()) s = end;
   } else if (conn->InTransaction()) {
     conn->Control("ROLLBACK").IgnoreError();

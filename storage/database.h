@@ -78,6 +78,12 @@ class Statement {
   virtual absl::StatusOr<bool> Step() = 0;
   // Runs the statement to completion; for INSERT/UPDATE/DELETE.
   absl::Status Run();
+  // Like Run(), for a write whose caller needs nothing back, not even its error at once: in a
+  // write transaction on PostgreSQL the statement is only sent (libpq's pipeline mode), and its
+  // error, if any, comes back from the next statement that returns rows, from
+  // Transaction::Changes(), or from Database::Write itself. `duplicate`, when not OK, is the
+  // error given for a unique-constraint violation (ALREADY_EXISTS) instead of the store's.
+  virtual absl::Status RunLater(absl::Status duplicate = absl::OkStatus());
 
   virtual std::string ColumnText(int index) const = 0;
   virtual std::string ColumnBlob(int index) const = 0;

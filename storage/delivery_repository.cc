@@ -50,9 +50,7 @@ absl::Status DeliveryRepository::Insert(Transaction& tx, const v1::Delivery& del
       .Bind(7, delivery.event().repository().empty()
                    ? std::string()
                    : DeliveryRepositoryKey(delivery.provider(), delivery.event().repository()));
-  absl::Status s = stmt->Run();
-  if (absl::IsAlreadyExists(s)) return AlreadyExists("delivery", delivery.delivery_id());
-  return s;
+  return stmt->RunLater(AlreadyExists("delivery", delivery.delivery_id()));
 }
 
 absl::StatusOr<v1::Delivery> DeliveryRepository::Get(Transaction& tx, std::string_view id) const {

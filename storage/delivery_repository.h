@@ -47,8 +47,7 @@ class DeliveryRepository {
   // Newest first. With `pipeline`, those that matched it or came for one of `repositories`
   // (DeliveryRepositoryKey); empty: all. Records that cannot be decoded are skipped and named.
   absl::StatusOr<DeliveryPage> List(Transaction& tx, std::string_view pipeline,
-                                    const std::vector<std::string>& repositories,
-                                    int limit) const;
+                                    const std::vector<std::string>& repositories, int limit) const;
   // Deletes what `retention` no longer keeps; returns how many.
   absl::StatusOr<int64_t> Prune(Transaction& tx, const DeliveryRetention& retention) const;
 };

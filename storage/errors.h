@@ -11,14 +11,14 @@ namespace slipway::storage {
 
 // NOT_FOUND: `pipeline "shop" not found`.
 inline absl::Status NotFound(std::string_view kind, std::string_view name) {
-  return absl::NotFoundError(absl::StrCat(std::string(kind), " \"", std::string(name),
-                                          "\" not found"));
+  return absl::NotFoundError(
+      absl::StrCat(std::string(kind), " \"", std::string(name), "\" not found"));
 }
 
 // ALREADY_EXISTS: `pipeline "shop" already exists`.
 inline absl::Status AlreadyExists(std::string_view kind, std::string_view name) {
-  return absl::AlreadyExistsError(absl::StrCat(std::string(kind), " \"", std::string(name),
-                                               "\" already exists"));
+  return absl::AlreadyExistsError(
+      absl::StrCat(std::string(kind), " \"", std::string(name), "\" already exists"));
 }
 
 // ABORTED: the caller read an older version than the one stored.

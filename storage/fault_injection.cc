@@ -135,11 +135,25 @@ FaultInjectingVfs::FaultInjectingVfs(std::string name)
   i.owner = this;
   i.base = sqlite3_vfs_find(nullptr);
   i.methods = {
-      3,           &Impl::Close,      &Impl::Read,   &Impl::Write,
-      &Impl::Truncate, &Impl::Sync,   &Impl::FileSize, &Impl::Lock,
-      &Impl::Unlock, &Impl::CheckReservedLock, &Impl::FileControl, &Impl::SectorSize,
-      &Impl::DeviceCharacteristics, &Impl::ShmMap, &Impl::ShmLock, &Impl::ShmBarrier,
-      &Impl::ShmUnmap, &Impl::Fetch, &Impl::Unfetch,
+      3,
+      &Impl::Close,
+      &Impl::Read,
+      &Impl::Write,
+      &Impl::Truncate,
+      &Impl::Sync,
+      &Impl::FileSize,
+      &Impl::Lock,
+      &Impl::Unlock,
+      &Impl::CheckReservedLock,
+      &Impl::FileControl,
+      &Impl::SectorSize,
+      &Impl::DeviceCharacteristics,
+      &Impl::ShmMap,
+      &Impl::ShmLock,
+      &Impl::ShmBarrier,
+      &Impl::ShmUnmap,
+      &Impl::Fetch,
+      &Impl::Unfetch,
   };
   i.vfs.iVersion = 2;
   i.vfs.szOsFile = static_cast<int>(sizeof(Impl::File)) + i.base->szOsFile;

@@ -5,8 +5,8 @@
 
 #include <optional>
 #include <string>
-#include <utility>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -29,8 +29,7 @@ class PipelineRepository {
                       std::string_view expected_etag) const;
   // Deletes; if `expected_etag` is non-empty it must match (ABORTED otherwise). NOT_FOUND if
   // absent.
-  absl::Status Delete(Transaction& tx, std::string_view name,
-                      std::string_view expected_etag) const;
+  absl::Status Delete(Transaction& tx, std::string_view name, std::string_view expected_etag) const;
   // Up to `limit` pipelines whose name starts with `prefix` and sorts after `after`, in name
   // order.
   absl::StatusOr<std::vector<v1::Pipeline>> List(Transaction& tx, std::string_view prefix,

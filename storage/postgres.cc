@@ -30,11 +30,17 @@ constexpr Oid kInt8Oid = 20;
 constexpr Oid kTextOid = 25;
 constexpr Oid kBoolOid = 16;
 
-// The key of the one advisory lock every write transaction takes ("slipway" in ASCII).
-constexpr const char* kBeginWrite =
-    "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '5s'; "
-    "SET LOCAL lock_timeout = '20s'; SELECT pg_advisory_xact_lock(32493894311829881)";
 constexpr const char* kBeginRead = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+// How a write transaction starts: bounded waits, then the one advisory lock every write
+// transaction takes (its key is "slipway" in ASCII). One statement each, as pipeline mode wants.
+const std::vector<const std::string*>& BeginWriteStatements() {
+  static const auto* statements = new std::vector<const std::string*>{
+      new std::string("BEGIN"),
+      new std::string("SET LOCAL idle_in_transaction_session_timeout = '5s'"),
+      new std::string("SET LOCAL lock_timeout = '20s'"),
+      new std::string("SELECT pg_advisory_xact_lock(32493894311829881)")};
+  return *statements;
+}
 // Rows a cursor brings back per round trip.
 constexpr int kFetchRows = 256;
 
@@ -126,6 +132,14 @@ class PgStatement : public Statement {
   }
 
   absl::StatusOr<bool> Step() override;
+  absl::Status RunLater(absl::Status duplicate) override;
+
+  // The parameters in libpq's form; they point into the statement's values.
+  struct Params {
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+  };
 
   std::string ColumnText(int index) const override {
     if (ColumnIsNull(index)) return std::string();
@@ -144,6 +158,7 @@ class PgStatement : public Statement {
   }
 
  private:
+  Params Parameters() const;
   bool InRange(int index) {
     if (index >= 1 && index <= sql_->params) return true;
     if (bind_status_.ok()) {
@@ -199,26 +214,157 @@ class PgConnection : public Connection {
     return std::make_unique<PgStatement>(this, it->second.get());
   }
 
-  int64_t Changes() const override { return changes_; }
+  int64_t Changes() override {
+    Note(Drain());
+    return changes_;
+  }
   void set_changes(int64_t n) { changes_ = n; }
   std::string NextCursor() { return absl::StrCat("slipway_c", ++cursors_); }
 
+  // Pipelining (libpq's pipeline mode, PostgreSQL 14's libpq or later). Inside a transaction,
+  // a statement whose answer nobody waits for (Statement::RunLater, ControlLater, the BEGIN
+  // statements) is only sent; the next statement that needs an answer is sent behind them and
+  // one round trip brings back every answer. Statements still run in the order they were
+  // issued, and the first error among them is the one reported.
   absl::Status BeginWrite() override {
+    Drain().IgnoreError();  // a read's COMMIT, or what a broken transaction left
+    deferred_error_ = absl::OkStatus();
     RETURN_IF_ERROR(EnsureConnected());
-    absl::Status s = Simple(kBeginWrite, "begin write");
-    if (!s.ok() && InTransaction()) Simple("ROLLBACK", "rollback").IgnoreError();
-    return s;
+    in_tx_ = true;
+    write_ = true;
+    for (const std::string* sql : BeginWriteStatements()) {
+      absl::Status sent = Send(sql, 0, nullptr, PgStatement::Params{}, absl::OkStatus());
+      if (!sent.ok()) {
+        Drain().IgnoreError();
+        if (InTransaction()) Simple("ROLLBACK", "rollback").IgnoreError();
+        in_tx_ = false;
+        return sent;
+      }
+    }
+    return absl::OkStatus();
   }
   absl::Status BeginRead() override {
+    Drain().IgnoreError();
+    deferred_error_ = absl::OkStatus();
     RETURN_IF_ERROR(EnsureConnected());
-    return Simple(kBeginRead, "begin read");
+    in_tx_ = true;
+    write_ = false;
+    static const std::string* const begin = new std::string(kBeginRead);
+    absl::Status sent = Send(begin, 0, nullptr, PgStatement::Params{}, absl::OkStatus());
+    if (!sent.ok()) in_tx_ = false;
+    return sent;
+  }
+  // A read's COMMIT is sent and not waited for: the snapshot has served its reads. Its answer
+  // is read when the connection is next used.
+  absl::Status EndRead() override {
+    if (!CanSend()) return Control("COMMIT");
+    static const std::string* const commit = new std::string("COMMIT");
+    absl::Status sent = Send(commit, 0, nullptr, PgStatement::Params{}, absl::OkStatus());
+    in_tx_ = false;
+    if (!sent.ok()) return sent;
+    if (PQpipelineSync(conn_) != 1) return PgStatus(conn_, nullptr, "pipeline sync");
+    ++syncs_;
+    unsynced_ = 0;
+    return absl::OkStatus();
+  }
+
+  absl::Status Send(const std::string* sql, int n, const Oid* types, const PgStatement::Params& p,
+                    absl::Status duplicate) {
+    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1) {
+      return PgStatus(conn_, nullptr, "pipeline mode");
+    }
+    if (PQsendQueryParams(conn_, sql->c_str(), n, types, p.values.data(), p.lengths.data(),
+                          p.formats.data(), /*resultFormat=*/0) != 1) {
+      return PgStatus(conn_, nullptr, *sql);
+    }
+    sent_.push_back({sql, std::move(duplicate)});
+    ++unsynced_;
+    return absl::OkStatus();
+  }
+  bool CanSend() const { return in_tx_ && PQstatus(conn_) == CONNECTION_OK; }
+  bool in_write() const { return in_tx_ && write_; }
+
+  // Reads the answers of everything sent; returns the first error among them. With `last`, the
+  // answer of the statement sent last is kept there (its rows).
+  absl::Status Drain(Result* last = nullptr, bool* last_failed = nullptr) {
+    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return absl::OkStatus();
+    absl::Status first;
+    if (unsynced_ > 0) {
+      if (PQpipelineSync(conn_) != 1) first = PgStatus(conn_, nullptr, "pipeline sync");
+      ++syncs_;
+      unsynced_ = 0;
+    }
+    if (!sent_.empty()) CountRoundTrip();
+    size_t index = 0;  // the statement whose answer comes next; each ends with a null
+    int nulls = 0;
+    while (syncs_ > 0) {
+      PGresult* raw = PQgetResult(conn_);
+      if (raw == nullptr) {
+        if (++nulls >= 2) break;  // nothing more is coming (the connection broke)
+        ++index;
+        continue;
+      }
+      nulls = 0;
+      Result r(raw);
+      const ExecStatusType st = PQresultStatus(raw);
+      if (st == PGRES_PIPELINE_SYNC) {
+        --syncs_;
+        continue;
+      }
+      if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        int64_t count = 0;
+        const char* changed = PQcmdTuples(raw);
+        if (changed != nullptr && absl::SimpleAtoi(changed, &count)) changes_ = count;
+        if (last != nullptr && index + 1 == sent_.size()) *last = std::move(r);
+      } else if (st != PGRES_PIPELINE_ABORTED && first.ok()) {
+        const Sent* what = index < sent_.size() ? &sent_[index] : nullptr;
+        first = PgStatus(conn_, raw, what != nullptr ? *what->sql : "pipeline");
+        if (what != nullptr && absl::IsAlreadyExists(first) && !what->duplicate.ok()) {
+          first = what->duplicate;
+        }
+        if (last_failed != nullptr) *last_failed = index + 1 == sent_.size();
+      }
+    }
+    if (syncs_ > 0 && first.ok()) first = PgStatus(conn_, nullptr, "pipeline");
+    sent_.clear();
+    syncs_ = 0;
+    unsynced_ = 0;
+    if (PQexitPipelineMode(conn_) != 1 && first.ok()) {
+      first = PgStatus(conn_, nullptr, "pipeline mode");
+    }
+    return first;
+  }
+  // Keeps the first error of the sent statements for Flush.
+  void Note(absl::Status s) {
+    if (deferred_error_.ok()) deferred_error_ = std::move(s);
+  }
+
+  absl::Status ControlLater(const char* sql) override {
+    if (!CanSend()) return Control(sql);
+    auto it = control_texts_.find(sql);
+    if (it == control_texts_.end()) it = control_texts_.emplace(sql, std::string(sql)).first;
+    return Send(&it->second, 0, nullptr, PgStatement::Params{}, absl::OkStatus());
+  }
+  absl::Status Flush() override {
+    Note(Drain());
+    return std::exchange(deferred_error_, absl::OkStatus());
   }
   bool InTransaction() const override {
+    if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) return in_tx_;
     PGTransactionStatusType t = PQtransactionStatus(conn_);
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
   }
 
   absl::Status Simple(const char* sql, std::string_view what) {
+    absl::Status drained = Drain();
+    const bool rollback = absl::StartsWith(sql, "ROLLBACK");
+    if (!drained.ok()) {
+      Note(drained);
+      // The transaction is aborted: only a rollback means anything now (a COMMIT would roll
+      // back and report success).
+      if (!rollback) return drained;
+    }
+    if (std::strcmp(sql, "COMMIT") == 0 || std::strcmp(sql, "ROLLBACK") == 0) in_tx_ = false;
     CountRoundTrip();
     Result r(PQexec(conn_, sql));
     if (!r.ok()) return PgStatus(conn_, r.res, what);
@@ -236,34 +382,83 @@ class PgConnection : public Connection {
         absl::StrCat("storage: connect to ", name_, ": ", FirstLine(PQerrorMessage(conn_))));
   }
 
+  struct Sent {
+    const std::string* sql;
+    absl::Status duplicate;
+  };
+
   PGconn* conn_;
   std::string name_;
   absl::flat_hash_map<const char*, std::unique_ptr<PgSql>> cache_;
+  absl::flat_hash_map<const char*, std::string> control_texts_;
   int64_t changes_ = 0;
   uint64_t cursors_ = 0;
+  bool in_tx_ = false;
+  bool write_ = false;
+  std::vector<Sent> sent_;  // sent, answers not read yet
+  int unsynced_ = 0;        // of those, sent after the last sync
+  int syncs_ = 0;           // syncs sent whose answer is not read yet
+  absl::Status deferred_error_;
 };
+
+PgStatement::Params PgStatement::Parameters() const {
+  const int n = sql_->params;
+  Params p{std::vector<const char*>(n), std::vector<int>(n), std::vector<int>(n, 1)};
+  for (int i = 0; i < n; ++i) {
+    p.values[i] = set_[i] != 0 ? values_[i].data() : nullptr;
+    p.lengths[i] = static_cast<int>(values_[i].size());
+  }
+  return p;
+}
+
+absl::Status PgStatement::RunLater(absl::Status duplicate) {
+  if (sql_->cursor || executed_ || !conn_->CanSend()) return Statement::RunLater(duplicate);
+  RETURN_IF_ERROR(bind_status_);
+  executed_ = true;
+  return conn_->Send(&sql_->text, sql_->params, types_.data(), Parameters(), std::move(duplicate));
+}
 
 absl::Status PgStatement::Execute() {
   const int n = sql_->params;
-  std::vector<const char*> values(n);
-  std::vector<int> lengths(n);
-  std::vector<int> formats(n, 1);
-  for (int i = 0; i < n; ++i) {
-    values[i] = set_[i] != 0 ? values_[i].data() : nullptr;
-    lengths[i] = static_cast<int>(values_[i].size());
+  const Params p = Parameters();
+  // Inside a write transaction the rows come at once: it is short and holds the write lock, and
+  // a cursor costs two round trips more.
+  const bool cursor = sql_->cursor && !conn_->in_write();
+  if (!cursor && conn_->CanSend()) {
+    // Behind whatever was sent before it: one round trip for all.
+    absl::Status sent = conn_->Send(&sql_->text, n, types_.data(), p, absl::OkStatus());
+    Result r;
+    bool mine = false;  // whether the first error is this statement's own (its caller's to handle)
+    absl::Status drained = conn_->Drain(&r, &mine);
+    if (drained.ok() && !sent.ok()) {
+      drained = sent;
+      mine = true;
+    }
+    if (!drained.ok()) {
+      if (!mine) conn_->Note(drained);
+      return drained;
+    }
+    if (r.res == nullptr) return absl::UnavailableError("storage: no answer to " + sql_->text);
+    rows_ = PQntuples(r.res);
+    res_ = std::move(r);
+    return absl::OkStatus();
+  }
+  if (absl::Status drained = conn_->Drain(); !drained.ok()) {
+    conn_->Note(drained);
+    return drained;
   }
   std::string declare;
   const char* text = sql_->text.c_str();
-  if (sql_->cursor) {
+  if (cursor) {
     cursor_ = conn_->NextCursor();
     declare = absl::StrCat("DECLARE ", cursor_, " NO SCROLL CURSOR FOR ", sql_->text);
     text = declare.c_str();
   }
   CountRoundTrip();
-  Result r(PQexecParams(conn_->raw(), text, n, types_.data(), values.data(), lengths.data(),
-                        formats.data(), /*resultFormat=*/0));
+  Result r(PQexecParams(conn_->raw(), text, n, types_.data(), p.values.data(), p.lengths.data(),
+                        p.formats.data(), /*resultFormat=*/0));
   if (!r.ok()) return PgStatus(conn_->raw(), r.res, sql_->text);
-  if (sql_->cursor) return Fetch();
+  if (cursor) return Fetch();
   const char* changed = PQcmdTuples(r.res);
   int64_t count = 0;
   if (changed != nullptr && changed[0] != '\0' && absl::SimpleAtoi(changed, &count)) {

@@ -7,8 +7,9 @@
 
 namespace slipway::storage {
 
-absl::StatusOr<std::optional<LoggedResponse>> RequestLog::Find(
-    Transaction& tx, std::string_view method, std::string_view request_id) const {
+absl::StatusOr<std::optional<LoggedResponse>> RequestLog::Find(Transaction& tx,
+                                                               std::string_view method,
+                                                               std::string_view request_id) const {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT fingerprint, response FROM requests "
                                          "WHERE method = ? AND request_id = ?"));
   stmt->Bind(1, method).Bind(2, request_id);
@@ -17,9 +18,8 @@ absl::StatusOr<std::optional<LoggedResponse>> RequestLog::Find(
   return LoggedResponse{stmt->ColumnBlob(0), stmt->ColumnBlob(1)};
 }
 
-absl::Status RequestLog::Put(Transaction& tx, std::string_view method,
-                             std::string_view request_id, const LoggedResponse& response,
-                             int64_t now_ms) const {
+absl::Status RequestLog::Put(Transaction& tx, std::string_view method, std::string_view request_id,
+                             const LoggedResponse& response, int64_t now_ms) const {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO requests (method, request_id, fingerprint, "
                                          "response, create_time_ms) VALUES (?, ?, ?, ?, ?)"));
   stmt->Bind(1, method)
@@ -36,7 +36,6 @@ absl::StatusOr<int64_t> RequestLog::PruneBefore(Transaction& tx, int64_t before_
   RETURN_IF_ERROR(stmt->Run());
   return tx.Changes();
 }
-
 
 absl::StatusOr<int64_t> PruneRequestLog(Database& db, const Clock& clock) {
   const int64_t before_ms = absl::ToUnixMillis(clock.Now() - kRequestIdRetention);

@@ -40,6 +40,34 @@ absl::StatusOr<int64_t> RunRepository::Insert(Transaction& tx, const v1::Run& ru
   return stmt->ColumnInt(0);
 }
 
+absl::Status RunRepository::Add(Transaction& tx, const v1::Run& run) const {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO runs (id, seq, pipeline, stage, state, "
+                                         "active, spec) VALUES (?, (SELECT COALESCE(MAX(seq), 0) "
+                                         "+ 1 FROM runs), ?, ?, ?, ?, ?)"));
+  stmt->Bind(1, run.id())
+      .Bind(2, run.pipeline())
+      .Bind(3, run.stage())
+      .Bind(4, static_cast<int64_t>(run.state()))
+      .Bind(5, static_cast<int64_t>(RunActive(run.state()) ? 1 : 0))
+      .BindBlob(6, StoredBytes(tx, run));
+  return stmt->RunLater(AlreadyExists("run", run.id()));
+}
+
+absl::Status RunRepository::Put(Transaction& tx, const v1::Run& run) const {
+  ASSIGN_OR_RETURN(auto stmt,
+                   tx.Prepare("INSERT INTO runs (id, seq, pipeline, stage, state, active, spec) "
+                              "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs), ?, ?, ?, "
+                              "?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, "
+                              "active = excluded.active, spec = excluded.spec"));
+  stmt->Bind(1, run.id())
+      .Bind(2, run.pipeline())
+      .Bind(3, run.stage())
+      .Bind(4, static_cast<int64_t>(run.state()))
+      .Bind(5, static_cast<int64_t>(RunActive(run.state()) ? 1 : 0))
+      .BindBlob(6, StoredBytes(tx, run));
+  return stmt->RunLater();
+}
+
 absl::Status RunRepository::Update(Transaction& tx, const v1::Run& run) const {
   ASSIGN_OR_RETURN(auto stmt,
                    tx.Prepare("UPDATE runs SET state = ?, active = ?, spec = ? WHERE id = ?"));
@@ -142,7 +170,7 @@ absl::Status RunRepository::AppendEvents(Transaction& tx,
           .Bind(at + 2, e.sequence())
           .BindBlob(at + 3, e.SerializeAsString());
     }
-    RETURN_IF_ERROR(stmt->Run());
+    RETURN_IF_ERROR(stmt->RunLater());
     events.remove_prefix(n);
   }
   return absl::OkStatus();
@@ -245,7 +273,8 @@ absl::StatusOr<int64_t> ReleaseRepository::Insert(Transaction& tx, v1::Release r
       .Bind(3, release.number())
       .Bind(4, release.run_id())
       .BindBlob(5, StoredBytes(tx, release));
-  RETURN_IF_ERROR(stmt->Run());
+  RETURN_IF_ERROR(stmt->RunLater(AlreadyExists(
+      "release", absl::StrCat(release.pipeline(), "/", release.stage(), " #", release.number()))));
   return release.number();
 }
 
@@ -305,7 +334,7 @@ absl::Status StageResourceRepository::Put(Transaction& tx, std::string_view pipe
                                          "(pipeline, stage, resource) DO UPDATE SET state = "
                                          "excluded.state"));
   stmt->Bind(1, pipeline).Bind(2, stage).Bind(3, state.name()).BindBlob(4, StoredBytes(tx, state));
-  return stmt->Run();
+  return stmt->RunLater();
 }
 
 absl::StatusOr<std::optional<v1::ResourceState>> StageResourceRepository::Get(

@@ -31,8 +31,12 @@ class RunRepository {
  public:
   // Stores a new run and returns its creation sequence number (1, 2, …).
   absl::StatusOr<int64_t> Insert(Transaction& tx, const v1::Run& run) const;
+  // Insert for a caller that needs no sequence number: sent without waiting (RunLater).
+  absl::Status Add(Transaction& tx, const v1::Run& run) const;
   // NOT_FOUND for an unknown id.
   absl::Status Update(Transaction& tx, const v1::Run& run) const;
+  // Stores the run as it is now, new or not; sent without waiting (RunLater).
+  absl::Status Put(Transaction& tx, const v1::Run& run) const;
   absl::StatusOr<v1::Run> Get(Transaction& tx, std::string_view id) const;
   absl::StatusOr<int64_t> SequenceOf(Transaction& tx, std::string_view id) const;
   // Newest first.

@@ -73,7 +73,7 @@ class SqliteConnectionImpl : public SqliteConnection {
 
   absl::StatusOr<std::unique_ptr<Statement>> Prepare(const char* sql) override;
 
-  int64_t Changes() const override { return sqlite3_changes64(db_); }
+  int64_t Changes() override { return sqlite3_changes64(db_); }
   absl::Status BeginWrite() override { return Control("BEGIN IMMEDIATE"); }
   absl::Status BeginRead() override { return Control("BEGIN"); }
   bool InTransaction() const override { return sqlite3_get_autocommit(db_) == 0; }

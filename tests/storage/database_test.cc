@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "storage/fault_injection.h"
 #include "storage/pipeline_repository.h"
 #include "tests/testing/pipelines.h"
@@ -272,6 +274,80 @@ TEST_P(StoreTest, ConcurrentWritesCommitTogetherAndAFailureUndoesOnlyItsOwnChang
   ASSERT_OK((*db)->Read([&](Transaction& tx) {
     EXPECT_THAT(repo.Get(tx, "p0-0"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("p0-0")));
     EXPECT_OK(repo.Get(tx, "p7-49"));
+    return absl::OkStatus();
+  }));
+}
+
+// Statements sent without waiting (RunLater; pipelined on PostgreSQL): a failure comes back
+// from the write that sent it, with the caller's message, undoes that write only, and is seen by
+// the write's next statement that needs an answer.
+TEST_P(StoreTest, AWriteSentWithoutWaitingReportsItsErrorFromItsOwnWrite) {
+  testing::TempDir dir;
+  testing::TestStore store(GetParam(), dir.path());
+  auto db = store.Open();
+  ASSERT_OK(db);
+  auto insert = [](Transaction& tx, int64_t id) -> absl::Status {
+    auto stmt = tx.Prepare("INSERT INTO write_probe (id, time_ms) VALUES (?, 7)");
+    if (!stmt.ok()) return stmt.status();
+    (*stmt)->Bind(1, id);
+    return (*stmt)->RunLater(absl::AlreadyExistsError(absl::StrCat("probe ", id, " is taken")));
+  };
+  auto count = [&]() {
+    int64_t n = -1;
+    EXPECT_OK((*db)->Read([&](Transaction& tx) -> absl::Status {
+      auto stmt = tx.Prepare("SELECT COUNT(*) FROM write_probe WHERE time_ms = 7");
+      if (!stmt.ok()) return stmt.status();
+      auto row = (*stmt)->Step();
+      if (!row.ok()) return row.status();
+      n = (*stmt)->ColumnInt(0);
+      return absl::OkStatus();
+    }));
+    return n;
+  };
+  ASSERT_OK((*db)->Write([&](Transaction& tx) { return insert(tx, 1); }));
+  // The duplicate is only found at the write's end: the write fails with the caller's message.
+  EXPECT_THAT((*db)->Write([&](Transaction& tx) -> absl::Status {
+    absl::Status sent = insert(tx, 1);
+    if (!sent.ok()) return sent;  // SQLite answers at once
+    return insert(tx, 2);
+  }),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("probe 1 is taken")));
+  EXPECT_EQ(count(), 1);  // probe 2 went with it
+  // A statement that needs an answer sees the earlier failure first.
+  EXPECT_THAT((*db)->Write([&](Transaction& tx) -> absl::Status {
+    absl::Status sent = insert(tx, 1);
+    if (!sent.ok()) return sent;
+    auto stmt = tx.Prepare("SELECT COUNT(*) FROM write_probe");
+    if (!stmt.ok()) return stmt.status();
+    return (*stmt)->Step().status();
+  }),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("probe 1 is taken")));
+  // Many writers at once, in shared batches: only the failing writes are undone.
+  std::atomic<int> unexpected{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 8; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        const int64_t id = 100 + t * 1000 + i;
+        absl::Status s = (*db)->Write([&](Transaction& tx) -> absl::Status {
+          absl::Status first = insert(tx, id);
+          if (!first.ok()) return first;
+          // Writer 0 also writes the taken probe 1: its whole write must go.
+          return t == 0 ? insert(tx, 1) : absl::OkStatus();
+        });
+        if ((t == 0) == s.ok()) ++unexpected;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(unexpected, 0);
+  EXPECT_EQ(count(), 1 + 7 * 40);
+  // Changes() waits for what was sent.
+  ASSERT_OK((*db)->Write([&](Transaction& tx) -> absl::Status {
+    auto stmt = tx.Prepare("UPDATE write_probe SET time_ms = 8 WHERE time_ms = 7 AND id >= 1000");
+    if (!stmt.ok()) return stmt.status();
+    if (absl::Status s = (*stmt)->RunLater(); !s.ok()) return s;
+    EXPECT_EQ(tx.Changes(), 7 * 40);
     return absl::OkStatus();
   }));
 }
