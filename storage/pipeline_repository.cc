@@ -51,6 +51,22 @@ absl::StatusOr<std::vector<std::string>> PipelinesBinding(Transaction& tx, int p
   return out;
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<v1::Pipeline>>> PipelinesBoundTo(
+    Transaction& tx, int provider, std::string_view repository) {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT p.name, p.spec FROM source_bindings b JOIN "
+                                         "pipelines p ON p.name = b.pipeline WHERE b.provider = "
+                                         "? AND b.repository = ?"));
+  stmt->Bind(1, static_cast<int64_t>(provider))
+      .Bind(2, absl::AsciiStrToLower(std::string(repository)));
+  std::vector<absl::StatusOr<v1::Pipeline>> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    out.push_back(Decode(tx, stmt->ColumnBlob(1), stmt->ColumnText(0)));
+  }
+  return out;
+}
+
 absl::StatusOr<v1::Pipeline> PipelineRepository::Get(Transaction& tx, std::string_view name) const {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM pipelines WHERE name = ?"));
   stmt->Bind(1, name);

@@ -44,6 +44,9 @@ absl::Status PutSourceBindings(Transaction& tx, const v1::Pipeline& pipeline);
 // Names of the pipelines with a source of `provider` for `repository` (case-insensitive).
 absl::StatusOr<std::vector<std::string>> PipelinesBinding(Transaction& tx, int provider,
                                                           std::string_view repository);
+// Those pipelines themselves, in one statement; one that cannot be read is its error.
+absl::StatusOr<std::vector<absl::StatusOr<v1::Pipeline>>> PipelinesBoundTo(
+    Transaction& tx, int provider, std::string_view repository);
 
 // Tokens of a pipeline's generic webhook triggers (only their SHA-256 is kept).
 class WebhookTokenRepository {

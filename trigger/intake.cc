@@ -173,9 +173,8 @@ IntakeResult WebhookIntake::HandleVerified(v1::Provider provider, const Headers&
   absl::Status read = db_->Read([&](storage::Transaction& tx) -> absl::Status {
     ASSIGN_OR_RETURN(original,
                      storage::DeliveryRepository().FindOriginal(tx, provider, d.delivery_id()));
-    ASSIGN_OR_RETURN(auto names, storage::PipelinesBinding(tx, provider, repository));
-    for (const auto& name : names) {
-      auto p = storage::PipelineRepository().Get(tx, name);
+    ASSIGN_OR_RETURN(auto bound, storage::PipelinesBoundTo(tx, provider, repository));
+    for (auto& p : bound) {
       if (p.ok()) bindings.push_back({*std::move(p), nullptr});
     }
     return absl::OkStatus();

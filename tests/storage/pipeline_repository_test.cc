@@ -99,7 +99,17 @@ TEST_P(PipelineRepositoryTest, SourceBindingsFollowWritesAndAreBackfilledByTheMi
     EXPECT_OK(db_->Read([&](Transaction& tx) -> absl::Status {
       auto n = PipelinesBinding(tx, v1::PROVIDER_GITHUB, repo);
       if (n.ok()) names = *n;
-      return n.status();
+      if (!n.ok()) return n.status();
+      // The pipelines themselves, as the intake reads them: the same ones.
+      auto pipelines = PipelinesBoundTo(tx, v1::PROVIDER_GITHUB, repo);
+      if (!pipelines.ok()) return pipelines.status();
+      std::vector<std::string> read;
+      for (const auto& got : *pipelines) {
+        EXPECT_OK(got);
+        if (got.ok()) read.push_back(got->name());
+      }
+      EXPECT_THAT(read, ::testing::UnorderedElementsAreArray(names));
+      return absl::OkStatus();
     }));
     return names;
   };
@@ -121,8 +131,8 @@ TEST_P(PipelineRepositoryTest, SourceBindingsFollowWritesAndAreBackfilledByTheMi
           "DROP TABLE previews", "DROP TABLE preview_subjects", "DROP TABLE write_probe",
           "DROP TABLE settings", "DROP TABLE pipeline_revisions", "DROP TABLE audit_records",
           "DROP TABLE gitops_bindings", "DROP TABLE leases", "DROP TABLE pipeline_changes",
-          "DROP TABLE run_commands",
-          "DROP INDEX deliveries_by_receive", "ALTER TABLE deliveries DROP COLUMN receive_ms",
+          "DROP TABLE run_commands", "DROP INDEX deliveries_by_receive",
+          "ALTER TABLE deliveries DROP COLUMN receive_ms",
           "ALTER TABLE deliveries DROP COLUMN repository", "PRAGMA user_version = 6"}) {
       auto stmt = tx.Prepare(sql);
       if (!stmt.ok()) return stmt.status();
