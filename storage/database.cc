@@ -544,9 +544,10 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
     };
     // A write's statements sent without waiting (Statement::RunLater) are all answered by the
     // Flush at its end, which reports the first that failed.
+    Connection* writer = writer_.get();  // write_mu_ is held
     auto run_and_flush = [&]() -> absl::Status {
       absl::Status s = run();
-      absl::Status flushed = writer_->Flush();
+      absl::Status flushed = writer->Flush();
       return flushed.ok() ? s : flushed;
     };
     if (batch.size() == 1) {
