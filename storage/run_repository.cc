@@ -19,6 +19,17 @@ absl::StatusOr<T> Decode(const Transaction& tx, const std::string& blob, std::st
   return message;
 }
 
+// The columns of an INSERT INTO runs (id, seq, pipeline, stage, state, active, spec) with the
+// sequence number computed in the statement: parameters 1 to 6.
+void BindRunRow(const Transaction& tx, const v1::Run& run, Statement& stmt) {
+  stmt.Bind(1, run.id())
+      .Bind(2, run.pipeline())
+      .Bind(3, run.stage())
+      .Bind(4, static_cast<int64_t>(run.state()))
+      .Bind(5, static_cast<int64_t>(RunActive(run.state()) ? 1 : 0))
+      .BindBlob(6, StoredBytes(tx, run));
+}
+
 }  // namespace
 
 absl::StatusOr<int64_t> RunRepository::Insert(Transaction& tx, const v1::Run& run) const {
@@ -27,12 +38,7 @@ absl::StatusOr<int64_t> RunRepository::Insert(Transaction& tx, const v1::Run& ru
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO runs (id, seq, pipeline, stage, state, "
                                          "active, spec) VALUES (?, (SELECT COALESCE(MAX(seq), 0) "
                                          "+ 1 FROM runs), ?, ?, ?, ?, ?) RETURNING seq"));
-  stmt->Bind(1, run.id())
-      .Bind(2, run.pipeline())
-      .Bind(3, run.stage())
-      .Bind(4, static_cast<int64_t>(run.state()))
-      .Bind(5, static_cast<int64_t>(RunActive(run.state()) ? 1 : 0))
-      .BindBlob(6, StoredBytes(tx, run));
+  BindRunRow(tx, run, *stmt);
   absl::StatusOr<bool> row = stmt->Step();
   if (absl::IsAlreadyExists(row.status())) return AlreadyExists("run", run.id());
   RETURN_IF_ERROR(row.status());
@@ -44,12 +50,7 @@ absl::Status RunRepository::Add(Transaction& tx, const v1::Run& run) const {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO runs (id, seq, pipeline, stage, state, "
                                          "active, spec) VALUES (?, (SELECT COALESCE(MAX(seq), 0) "
                                          "+ 1 FROM runs), ?, ?, ?, ?, ?)"));
-  stmt->Bind(1, run.id())
-      .Bind(2, run.pipeline())
-      .Bind(3, run.stage())
-      .Bind(4, static_cast<int64_t>(run.state()))
-      .Bind(5, static_cast<int64_t>(RunActive(run.state()) ? 1 : 0))
-      .BindBlob(6, StoredBytes(tx, run));
+  BindRunRow(tx, run, *stmt);
   return stmt->RunLater(AlreadyExists("run", run.id()));
 }
 
@@ -59,12 +60,7 @@ absl::Status RunRepository::Put(Transaction& tx, const v1::Run& run) const {
                               "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs), ?, ?, ?, "
                               "?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, "
                               "active = excluded.active, spec = excluded.spec"));
-  stmt->Bind(1, run.id())
-      .Bind(2, run.pipeline())
-      .Bind(3, run.stage())
-      .Bind(4, static_cast<int64_t>(run.state()))
-      .Bind(5, static_cast<int64_t>(RunActive(run.state()) ? 1 : 0))
-      .BindBlob(6, StoredBytes(tx, run));
+  BindRunRow(tx, run, *stmt);
   return stmt->RunLater();
 }
 
