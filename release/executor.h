@@ -16,6 +16,7 @@
 //   nodes/              one node kind per file (what a step does when an attempt starts)
 //   run_journal.{h,cc}  the changes not yet committed, and how a batch is written
 //   recording.{h,cc}    the release and hold an ended run records
+//   run_commands.cc     cancels and approvals passed on to the replica that executes a run
 #ifndef SLIPWAY_RELEASE_EXECUTOR_H_
 #define SLIPWAY_RELEASE_EXECUTOR_H_
 
