@@ -36,21 +36,6 @@ absl::Status PutSourceBindings(Transaction& tx, const v1::Pipeline& pipeline) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::string>> PipelinesBinding(Transaction& tx, int provider,
-                                                          std::string_view repository) {
-  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT pipeline FROM source_bindings WHERE provider = ? "
-                                         "AND repository = ?"));
-  stmt->Bind(1, static_cast<int64_t>(provider))
-      .Bind(2, absl::AsciiStrToLower(std::string(repository)));
-  std::vector<std::string> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) break;
-    out.push_back(stmt->ColumnText(0));
-  }
-  return out;
-}
-
 absl::StatusOr<std::vector<absl::StatusOr<v1::Pipeline>>> PipelinesBoundTo(
     Transaction& tx, int provider, std::string_view repository) {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT p.name, p.spec FROM source_bindings b JOIN "

@@ -41,10 +41,8 @@ class PipelineRepository {
 // Replaces the source_bindings rows of `pipeline` with its current sources (none if it has
 // none). PipelineRepository calls it on every write.
 absl::Status PutSourceBindings(Transaction& tx, const v1::Pipeline& pipeline);
-// Names of the pipelines with a source of `provider` for `repository` (case-insensitive).
-absl::StatusOr<std::vector<std::string>> PipelinesBinding(Transaction& tx, int provider,
-                                                          std::string_view repository);
-// Those pipelines themselves, in one statement; one that cannot be read is its error.
+// The pipelines with a source of `provider` for `repository` (case-insensitive), in one
+// statement; one that cannot be read is its error.
 absl::StatusOr<std::vector<absl::StatusOr<v1::Pipeline>>> PipelinesBoundTo(
     Transaction& tx, int provider, std::string_view repository);
 
