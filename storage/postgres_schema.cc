@@ -193,6 +193,9 @@ constexpr PostgresMigration kMigrations[] = {
       message TEXT COLLATE "C" NOT NULL
     );
     )sql"},
+    {18, R"sql(
+    CREATE INDEX runs_active_by_seq ON runs (seq) WHERE active = 1;
+    )sql"},
 };
 }  // namespace
 

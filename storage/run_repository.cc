@@ -125,9 +125,16 @@ absl::StatusOr<std::vector<v1::Run>> RunRepository::List(Transaction& tx,
 absl::StatusOr<std::vector<v1::Run>> RunRepository::ListActive(Transaction& tx,
                                                                std::string_view pipeline,
                                                                std::string_view stage) const {
-  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM runs WHERE active = 1 AND (? = '' OR "
-                                         "(pipeline = ? AND stage = ?)) ORDER BY seq"));
-  stmt->Bind(1, pipeline).Bind(2, pipeline).Bind(3, stage);
+  // Two statements, each matching one partial index (runs_active_by_seq, runs_active) exactly,
+  // so that neither planner walks the whole run history to find the few active runs.
+  std::unique_ptr<Statement> stmt;
+  if (pipeline.empty()) {
+    ASSIGN_OR_RETURN(stmt, tx.Prepare("SELECT spec FROM runs WHERE active = 1 ORDER BY seq"));
+  } else {
+    ASSIGN_OR_RETURN(stmt, tx.Prepare("SELECT spec FROM runs WHERE active = 1 AND pipeline = ? "
+                                      "AND stage = ? ORDER BY seq"));
+    stmt->Bind(1, pipeline).Bind(2, stage);
+  }
   std::vector<v1::Run> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
@@ -256,11 +263,14 @@ absl::StatusOr<std::vector<v1::StageHold>> StageHoldRepository::List(Transaction
 
 absl::StatusOr<int64_t> ReleaseRepository::Insert(Transaction& tx, v1::Release release) const {
   {
-    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT COALESCE(MAX(number), 0) + 1 FROM releases "
-                                           "WHERE pipeline = ? AND stage = ?"));
+    // The newest entry of the primary key read backwards: one index probe however long the
+    // history is. (MAX(number) lets PostgreSQL's planner, on a table it has not analyzed yet,
+    // aggregate over every release of the stage.)
+    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT number FROM releases WHERE pipeline = ? AND "
+                                           "stage = ? ORDER BY number DESC LIMIT 1"));
     stmt->Bind(1, release.pipeline()).Bind(2, release.stage());
     ASSIGN_OR_RETURN(bool row, stmt->Step());
-    release.set_number(row ? stmt->ColumnInt(0) : 1);
+    release.set_number(row ? stmt->ColumnInt(0) + 1 : 1);
   }
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO releases (pipeline, stage, number, run_id, "
                                          "spec) VALUES (?, ?, ?, ?, ?)"));

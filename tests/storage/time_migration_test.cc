@@ -115,6 +115,7 @@ TEST(TimeMigrationTest, RowsWrittenAsTextReadBackAsTimestampsAndDurations) {
     ASSERT_OK(Exec(**db, "DROP TABLE leases"));
     ASSERT_OK(Exec(**db, "DROP TABLE pipeline_changes"));
     ASSERT_OK(Exec(**db, "DROP TABLE run_commands"));
+    ASSERT_OK(Exec(**db, "DROP INDEX runs_active_by_seq"));
     ASSERT_OK(Exec(**db, "PRAGMA user_version = 11"));
   }
 
