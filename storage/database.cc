@@ -327,7 +327,7 @@ absl::StatusOr<std::unique_ptr<Statement>> Transaction::Prepare(const char* sql)
 int64_t Transaction::Changes() const { return conn_->Changes(); }
 
 absl::StatusOr<std::unique_ptr<Connection>> Database::NewConnection() {
-  if (backend_ == Backend::kPostgres) return ConnectPostgres(options_.postgres);
+  if (backend_ == Backend::kPostgres) return ConnectPostgres(options_.postgres, pg_sessions_);
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(options_.path.c_str(), &db, flags,
@@ -373,7 +373,8 @@ Database::Database(DatabaseOptions options)
     : options_(std::move(options)),
       backend_(options_.postgres.empty() ? Backend::kSqlite : Backend::kPostgres),
       name_(backend_ == Backend::kSqlite ? options_.path
-                                         : MaskConnectionString(options_.postgres)) {}
+                                         : MaskConnectionString(options_.postgres)),
+      pg_sessions_(std::make_shared<PostgresSessions>()) {}
 
 Database::~Database() {
   {

@@ -56,6 +56,7 @@ struct DatabaseOptions {
 };
 
 class Connection;
+struct PostgresSessions;
 
 // Which database a Database stores in.
 enum class Backend { kSqlite, kPostgres };
@@ -220,6 +221,8 @@ class Database {
   const DatabaseOptions options_;
   const Backend backend_;
   const std::string name_;
+  // PostgreSQL: what the store's connections share (whether statements are prepared).
+  const std::shared_ptr<PostgresSessions> pg_sessions_;
   int schema_version_ = 0;
   absl::Mutex write_mu_;
   std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);

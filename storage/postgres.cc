@@ -1,6 +1,7 @@
 #include "storage/postgres.h"
 
 #include <libpq-fe.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cstdint>
@@ -11,10 +12,13 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "storage/connection.h"
 
@@ -65,6 +69,14 @@ absl::Status PgStatus(PGconn* conn, const PGresult* res, std::string_view what) 
   if (absl::StartsWith(s, "08") || absl::StartsWith(s, "57P") || absl::StartsWith(s, "40") ||
       s == "55P03" || s == "53300") {
     return absl::UnavailableError(msg);
+  }
+  // A prepared statement missing or doubled: sessions shared through a transaction pooler the
+  // store URL does not name. Preparing is off after it (PgConnection::NoteForeignSession); a retry
+  // succeeds.
+  if (s == "26000" || s == "42P05") {
+    return absl::UnavailableError(absl::StrCat(
+        msg, " (a transaction pooler between Slipway and PostgreSQL? add pooler=transaction to "
+             "the store URL)"));
   }
   if (absl::StartsWith(s, "53")) return absl::ResourceExhaustedError(msg);
   if (s == "XX001" || s == "XX002") return absl::DataLossError(msg);
@@ -193,7 +205,8 @@ class PgStatement : public Statement {
 
 class PgConnection : public Connection {
  public:
-  PgConnection(PGconn* conn, std::string name) : conn_(conn), name_(std::move(name)) {}
+  PgConnection(PGconn* conn, std::string name, std::shared_ptr<PostgresSessions> sessions)
+      : conn_(conn), name_(std::move(name)), sessions_(std::move(sessions)) {}
   ~PgConnection() override { PQfinish(conn_); }
   PGconn* raw() { return conn_; }
 
@@ -268,18 +281,45 @@ class PgConnection : public Connection {
     return absl::OkStatus();
   }
 
+  // Sends `sql` with its parameters. `statement`: a repository statement (not BEGIN, COMMIT or
+  // a savepoint), which runs as a named prepared statement where the store allows it.
   absl::Status Send(const std::string* sql, int n, const Oid* types, const PgStatement::Params& p,
-                    absl::Status duplicate) {
+                    absl::Status duplicate, bool statement = false) {
     if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1) {
       return PgStatus(conn_, nullptr, "pipeline mode");
     }
-    if (PQsendQueryParams(conn_, sql->c_str(), n, types, p.values.data(), p.lengths.data(),
-                          p.formats.data(), /*resultFormat=*/0) != 1) {
-      return PgStatus(conn_, nullptr, *sql);
-    }
+    const std::string* name = statement ? PreparedName(sql, n, types) : nullptr;
+    const int sent = name != nullptr
+                         ? PQsendQueryPrepared(conn_, name->c_str(), n, p.values.data(),
+                                               p.lengths.data(), p.formats.data(), 0)
+                         : PQsendQueryParams(conn_, sql->c_str(), n, types, p.values.data(),
+                                             p.lengths.data(), p.formats.data(), 0);
+    if (sent != 1) return PgStatus(conn_, nullptr, *sql);
     sent_.push_back({sql, std::move(duplicate)});
     ++unsynced_;
     return absl::OkStatus();
+  }
+
+  // The name under which `sql` with these parameter types is prepared on this session, sending
+  // its Parse first the first time (it rides in the same round trip). Null: not prepared (the
+  // store is reached through a transaction pooler, or the session holds kMaxPrepared already).
+  // The name is a hash of the store, the text and the types: a session that has a statement of
+  // that name has this statement, whoever prepared it.
+  const std::string* PreparedName(const std::string* sql, int n, const Oid* types) {
+    if (!sessions_->prepare.load(std::memory_order_relaxed)) return nullptr;
+    std::string key(reinterpret_cast<const char*>(&sql), sizeof(sql));
+    if (n > 0) key.append(reinterpret_cast<const char*>(types), sizeof(Oid) * n);
+    auto it = prepared_.find(key);
+    if (it != prepared_.end()) return &it->second;
+    if (prepared_.size() >= kMaxPrepared) return nullptr;
+    const std::string name = absl::StrCat(
+        "slipway_",
+        absl::Hex(absl::HashOf(name_, *sql, std::string_view(key).substr(sizeof(sql)))));
+    if (PQsendPrepare(conn_, name.c_str(), sql->c_str(), n, types) != 1) return nullptr;
+    it = prepared_.emplace(key, name).first;
+    sent_.push_back({sql, absl::OkStatus(), key});
+    ++unsynced_;
+    return &it->second;
   }
   bool CanSend() const { return in_tx_ && PQstatus(conn_) == CONNECTION_OK; }
   bool in_write() const { return in_tx_ && write_; }
@@ -311,12 +351,16 @@ class PgConnection : public Connection {
         --syncs_;
         continue;
       }
+      if (index < sent_.size() && !sent_[index].prepare.empty() && st != PGRES_COMMAND_OK) {
+        prepared_.erase(sent_[index].prepare);  // not prepared: the next use sends it again
+      }
       if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         int64_t count = 0;
         const char* changed = PQcmdTuples(raw);
         if (changed != nullptr && absl::SimpleAtoi(changed, &count)) changes_ = count;
         if (last != nullptr && index + 1 == sent_.size()) *last = std::move(r);
       } else if (st != PGRES_PIPELINE_ABORTED && first.ok()) {
+        NoteForeignSession(raw);
         const Sent* what = index < sent_.size() ? &sent_[index] : nullptr;
         first = PgStatus(conn_, raw, what != nullptr ? *what->sql : "pipeline");
         if (what != nullptr && absl::IsAlreadyExists(first) && !what->duplicate.ok()) {
@@ -333,6 +377,21 @@ class PgConnection : public Connection {
       first = PgStatus(conn_, nullptr, "pipeline mode");
     }
     return first;
+  }
+  // A prepared statement that this session should hold is missing, or one it has not prepared
+  // exists: the session is shared with other clients, so a transaction pooler sits in between
+  // that the store URL does not mention. No session of this store prepares from now on.
+  void NoteForeignSession(const PGresult* res) {
+    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state == nullptr || (std::strcmp(state, "26000") != 0 && std::strcmp(state, "42P05") != 0)) {
+      return;
+    }
+    if (sessions_->prepare.exchange(false)) {
+      spdlog::warn(
+          "storage: {} shares its sessions with other clients (a transaction pooler?): statements "
+          "are no longer prepared; add pooler=transaction to the store URL",
+          name_);
+    }
   }
   // Keeps the first error of the sent statements for Flush.
   void Note(absl::Status s) {
@@ -377,6 +436,7 @@ class PgConnection : public Connection {
   absl::Status EnsureConnected() {
     if (PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
     PQreset(conn_);
+    prepared_.clear();  // a new session has none
     if (PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
     return absl::UnavailableError(
         absl::StrCat("storage: connect to ", name_, ": ", FirstLine(PQerrorMessage(conn_))));
@@ -385,12 +445,19 @@ class PgConnection : public Connection {
   struct Sent {
     const std::string* sql;
     absl::Status duplicate;
+    std::string prepare;  // for a Parse: the prepared_ key it creates
   };
+  // Statements one session keeps prepared; beyond it they run unnamed. Slipway's statements are
+  // a few hundred fixed texts, so this is a bound, not a working limit.
+  static constexpr size_t kMaxPrepared = 2000;
 
   PGconn* conn_;
   std::string name_;
   absl::flat_hash_map<const char*, std::unique_ptr<PgSql>> cache_;
   absl::flat_hash_map<const char*, std::string> control_texts_;
+  // Prepared on this session: key (the statement text's address and the parameter types) → name.
+  absl::flat_hash_map<std::string, std::string> prepared_;
+  std::shared_ptr<PostgresSessions> sessions_;
   int64_t changes_ = 0;
   uint64_t cursors_ = 0;
   bool in_tx_ = false;
@@ -415,7 +482,8 @@ absl::Status PgStatement::RunLater(absl::Status duplicate) {
   if (sql_->cursor || executed_ || !conn_->CanSend()) return Statement::RunLater(duplicate);
   RETURN_IF_ERROR(bind_status_);
   executed_ = true;
-  return conn_->Send(&sql_->text, sql_->params, types_.data(), Parameters(), std::move(duplicate));
+  return conn_->Send(&sql_->text, sql_->params, types_.data(), Parameters(), std::move(duplicate),
+                     /*statement=*/true);
 }
 
 absl::Status PgStatement::Execute() {
@@ -426,7 +494,8 @@ absl::Status PgStatement::Execute() {
   const bool cursor = sql_->cursor && !conn_->in_write();
   if (!cursor && conn_->CanSend()) {
     // Behind whatever was sent before it: one round trip for all.
-    absl::Status sent = conn_->Send(&sql_->text, n, types_.data(), p, absl::OkStatus());
+    absl::Status sent =
+        conn_->Send(&sql_->text, n, types_.data(), p, absl::OkStatus(), /*statement=*/true);
     Result r;
     bool mine = false;  // whether the first error is this statement's own (its caller's to handle)
     absl::Status drained = conn_->Drain(&r, &mine);
@@ -523,12 +592,49 @@ std::string PgStatement::ColumnBlob(int index) const {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(const std::string& conninfo) {
+absl::StatusOr<std::string> WithoutPooler(std::string_view conninfo_std, bool* transaction_pooler) {
+  *transaction_pooler = false;
+  const absl::string_view conninfo(conninfo_std.data(), conninfo_std.size());
+  const bool uri = absl::StartsWith(conninfo, "postgres://") ||
+                   absl::StartsWith(conninfo, "postgresql://");
+  // URI: &-separated parameters after '?'. key=value form: space-separated pairs.
+  const size_t query = uri ? conninfo.find('?') : 0;
+  if (query == absl::string_view::npos) return std::string(conninfo);
+  const char separator = uri ? '&' : ' ';
+  std::string out(conninfo.substr(0, uri ? query : 0));
+  std::vector<absl::string_view> kept;
+  for (absl::string_view part :
+       absl::StrSplit(conninfo.substr(uri ? query + 1 : 0), absl::ByChar(separator))) {
+    if (!absl::StartsWith(part, "pooler=")) {
+      kept.push_back(part);
+      continue;
+    }
+    const absl::string_view value = part.substr(7);
+    if (value == "transaction") {
+      *transaction_pooler = true;
+    } else if (value != "none" && value != "session") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "store URL: pooler=", value, " is not known; want transaction, session or none"));
+    }
+  }
+  while (!kept.empty() && kept.back().empty()) kept.pop_back();
+  if (uri && !kept.empty()) out += '?';
+  absl::StrAppend(&out, absl::StrJoin(kept, std::string(1, separator)));
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(
+    const std::string& conninfo, std::shared_ptr<PostgresSessions> sessions) {
+  if (sessions == nullptr) sessions = std::make_shared<PostgresSessions>();
+  bool pooled = false;
+  ASSIGN_OR_RETURN(const std::string libpq_conninfo, WithoutPooler(conninfo, &pooled));
+  if (pooled) sessions->prepare.store(false);
   // Defaults first: what the connection string says wins (expand_dbname).
   const char* keys[] = {
       "connect_timeout",     "application_name", "client_encoding", "keepalives_idle",
       "keepalives_interval", "keepalives_count", "dbname",          nullptr};
-  const char* values[] = {"5", "slipwayd", "UTF8", "10", "5", "2", conninfo.c_str(), nullptr};
+  const char* values[] = {"5", "slipwayd", "UTF8", "10", "5", "2", libpq_conninfo.c_str(),
+                          nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   std::string name = MaskConnectionString(conninfo);
   if (conn == nullptr) return absl::ResourceExhaustedError("storage: connect: out of memory");
@@ -537,7 +643,7 @@ absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(const std::string& c
     PQfinish(conn);
     return absl::UnavailableError(absl::StrCat("storage: connect to ", name, ": ", why));
   }
-  return std::make_unique<PgConnection>(conn, std::move(name));
+  return std::make_unique<PgConnection>(conn, std::move(name), std::move(sessions));
 }
 
 std::string MaskConnectionString(std::string_view conninfo) {

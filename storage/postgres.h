@@ -3,14 +3,19 @@
 //
 // Every write transaction of every replica first takes one transaction-scoped advisory lock, so
 // writes to the store are serialized as they are on SQLite (each replica still commits its
-// queued writes in groups). Nothing rests on session state: no session advisory locks, no named
-// prepared statements, no LISTEN, no SET outside a transaction; so a connection may be pooled by
-// PgBouncer in transaction mode. A session that stops answering while it holds the lock (a
-// SIGSTOPped or partitioned replica) is cut off by the server after
+// queued writes in groups). Nothing rests on session state: no session advisory locks, no LISTEN,
+// no SET outside a transaction; so a connection may be pooled by PgBouncer in transaction mode.
+// The one session state used is an optimization: statements are prepared on the session once
+// and executed by name (PostgreSQL then parses and plans them once, not at every execution).
+// Behind a transaction pooler the store URL says pooler=transaction and statements run unnamed;
+// a session that reports a prepared statement missing or doubled (a pooler the URL does not
+// mention) turns preparing off for the whole store. A session that stops answering while it
+// holds the lock (a SIGSTOPped or partitioned replica) is cut off by the server after
 // kIdleInTransactionTimeout, which releases the lock.
 #ifndef SLIPWAY_STORAGE_POSTGRES_H_
 #define SLIPWAY_STORAGE_POSTGRES_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,9 +31,24 @@ inline constexpr absl::Duration kIdleInTransactionTimeout = absl::Seconds(5);
 // How long a write waits for the store's write lock before giving UNAVAILABLE.
 inline constexpr absl::Duration kWriteLockTimeout = absl::Seconds(20);
 
+// What the connections of one store share.
+struct PostgresSessions {
+  // Whether statements are prepared on sessions (see above).
+  std::atomic<bool> prepare{true};
+};
+
+// Slipway's own connection-string parameter, taken out before libpq sees the string: with
+// pooler=transaction (a URI query parameter or a key=value pair) a transaction-pooling proxy
+// such as PgBouncer with pool_mode=transaction sits between Slipway and PostgreSQL, and
+// `*transaction_pooler` is set. pooler=none (the default) and pooler=session say sessions are
+// Slipway's own. INVALID_ARGUMENT for any other value.
+absl::StatusOr<std::string> WithoutPooler(std::string_view conninfo, bool* transaction_pooler);
+
 // Connects (at most 5 s unless the string says connect_timeout) and sets nothing on the session.
 // UNAVAILABLE when the server cannot be reached; the message never holds the password.
-absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(const std::string& conninfo);
+// `sessions`: shared by the store's connections (null: this connection's own).
+absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(
+    const std::string& conninfo, std::shared_ptr<PostgresSessions> sessions = nullptr);
 
 // The connection string with its password shown as ***: in a URI
 // (postgres://user:***@host/db, ?password=***) and in key=value form (password=***).

@@ -7,10 +7,10 @@
 #   tests/postgres/cluster.sh stop STATE_FILE
 #
 # start writes STATE_FILE (shell assignments: PG_DIR, PG_PORT, PG_PID, PG_URL, and with
-# --pgbouncer BOUNCER_PORT, BOUNCER_PID, BOUNCER_URL). Without --durable the server runs with
-# fsync=off: a test cluster that is thrown away. stop kills only the processes start started
-# (by their pid) and removes the temp dir. Run as root, the server runs as the postgres user
-# (initdb refuses root).
+# --pgbouncer BOUNCER_PORT, BOUNCER_PID, BOUNCER_URL, which says pooler=transaction). Without
+# --durable the server runs with fsync=off: a test cluster that is thrown away. stop kills only
+# the processes start started (by their pid) and removes the temp dir. Run as root, the server
+# runs as the postgres user (initdb refuses root).
 set -euo pipefail
 cmd=${1:?start|stop}
 state=${2:?state file}
@@ -134,6 +134,6 @@ INI
   {
     echo "BOUNCER_PORT=$bport"
     echo "BOUNCER_PID=$bpid"
-    echo "BOUNCER_URL=postgres://slipway@127.0.0.1:$bport/slipway"
+    echo "BOUNCER_URL=postgres://slipway@127.0.0.1:$bport/slipway?pooler=transaction"
   } >>"$state"
 fi

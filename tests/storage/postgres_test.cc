@@ -28,6 +28,7 @@
 namespace slipway::storage {
 namespace {
 
+using ::slipway::testing::IsOkAndHolds;
 using ::slipway::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -54,6 +55,31 @@ TEST(PostgresSqlTest, ConnectionStringsShowNoPassword) {
   EXPECT_EQ(MaskConnectionString("host=db password = 'a b\\'c' dbname=x"),
             "host=db password = *** dbname=x");
   EXPECT_EQ(MaskConnectionString("postgres://slipway@db/slipway"), "postgres://slipway@db/slipway");
+}
+
+TEST(PostgresSqlTest, ThePoolerParameterIsSlipwaysAndLibpqDoesNotSeeIt) {
+  bool pooled = true;
+  EXPECT_THAT(WithoutPooler("postgres://u@h/d", &pooled), IsOkAndHolds("postgres://u@h/d"));
+  EXPECT_FALSE(pooled);
+  EXPECT_THAT(WithoutPooler("postgres://u@h/d?pooler=transaction", &pooled),
+              IsOkAndHolds("postgres://u@h/d"));
+  EXPECT_TRUE(pooled);
+  EXPECT_THAT(
+      WithoutPooler("postgresql://u@h/d?sslmode=require&pooler=transaction&application_name=x",
+                    &pooled),
+      IsOkAndHolds("postgresql://u@h/d?sslmode=require&application_name=x"));
+  EXPECT_TRUE(pooled);
+  EXPECT_THAT(WithoutPooler("host=h pooler=transaction dbname=d", &pooled),
+              IsOkAndHolds("host=h dbname=d"));
+  EXPECT_TRUE(pooled);
+  EXPECT_THAT(WithoutPooler("postgres://u@h/d?pooler=session", &pooled),
+              IsOkAndHolds("postgres://u@h/d"));
+  EXPECT_FALSE(pooled);
+  EXPECT_THAT(WithoutPooler("postgres://u@h/d?pooler=statement", &pooled),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pooler=statement")));
+  // Opening a store with it fails before any connection is made.
+  EXPECT_THAT(Database::Open({.postgres = "postgres://u@127.0.0.1:1/d?pooler=yes"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pooler=yes")));
 }
 
 TEST(PostgresStoreTest, AnUnreachableServerIsUnavailableAndItsPasswordIsNotShown) {
@@ -223,7 +249,8 @@ TEST(PostgresStoreTest, WorksThroughPgBouncerInTransactionPoolingMode) {
   OwnDatabase own;
   const std::string port = testing::TestPostgres("BOUNCER_PORT");
   ASSERT_FALSE(port.empty());
-  const std::string url = absl::StrCat("postgres://slipway@127.0.0.1:", port, "/", own.name());
+  const std::string url = absl::StrCat("postgres://slipway@127.0.0.1:", port, "/", own.name(),
+                                       "?pooler=transaction");
   WritersShareOneStore({.postgres = url});
   // Reopened through the pooler: migrated already, data there.
   auto db = Database::Open({.postgres = url});
@@ -233,6 +260,56 @@ TEST(PostgresStoreTest, WorksThroughPgBouncerInTransactionPoolingMode) {
     auto runs = RunRepository().List(tx, {.limit = 1000});
     if (!runs.ok()) return runs.status();
     EXPECT_EQ(runs->size(), 120u);
+    return absl::OkStatus();
+  }));
+}
+
+// Through PgBouncer in transaction mode with a URL that does not say so, statements prepared on
+// one session are missing on the next one the pooler hands out (or doubled). Such a failure is
+// UNAVAILABLE and names the cure; the store stops preparing after it, so a retry succeeds, and
+// nothing runs as another statement: every run is stored once.
+TEST(PostgresStoreTest, APoolerTheUrlDoesNotNameCostsAtMostAFewRetries) {
+  OwnDatabase own;
+  const std::string port = testing::TestPostgres("BOUNCER_PORT");
+  ASSERT_FALSE(port.empty());
+  const std::string url = absl::StrCat("postgres://slipway@127.0.0.1:", port, "/", own.name());
+  auto db = Database::Open({.postgres = url, .max_readers = 4});
+  ASSERT_OK(db);
+  constexpr int kThreads = 4;
+  constexpr int kRunsEach = 30;
+  std::atomic<int> retries{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRunsEach; ++i) {
+        const std::string id = absl::StrCat("run-", t, "-", i);
+        for (int attempt = 0;; ++attempt) {
+          absl::Status s = (*db)->Write(
+              [&](Transaction& tx) { return RunRepository().Insert(tx, MakeRun(id)).status(); });
+          if (s.ok()) break;
+          EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("pooler=transaction")));
+          ++retries;
+          ASSERT_LT(attempt, 3) << s;
+        }
+        absl::Status read = (*db)->Read([&](Transaction& tx) -> absl::Status {
+          auto run = RunRepository().Get(tx, id);
+          return run.status();
+        });
+        if (!read.ok()) {
+          EXPECT_THAT(read,
+                      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("pooler=transaction")));
+          ++retries;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  // Each connection can fail once before the store stops preparing: the writer and the readers.
+  EXPECT_LE(retries.load(), 1 + 4 + kThreads);
+  ASSERT_OK((*db)->Read([&](Transaction& tx) -> absl::Status {
+    auto runs = RunRepository().List(tx, {.limit = 1000});
+    if (!runs.ok()) return runs.status();
+    EXPECT_EQ(runs->size(), static_cast<size_t>(kThreads * kRunsEach));
     return absl::OkStatus();
   }));
 }
