@@ -4,7 +4,7 @@
 // connections, replica lease and executor) with the no-op driver; the load generator spreads
 // signed GitHub pushes over them as a load balancer would. Run by bench/ha_bench.sh, which
 // starts a durable PostgreSQL and then measures failover with real processes.
-//   ha_bench --postgres URL --fixture push.json [--seconds 5] [--connections 16]
+//   ha_bench --postgres URL --fixture push.json [--seconds 5] [--connections 16] [--replicas 3]
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
@@ -147,10 +147,13 @@ int main(int argc, char** argv) {
   std::string postgres, fixture;
   double seconds = 5;
   int connections = 16;
+  int max_replicas = 3;
   app.add_option("--postgres", postgres, "postgres://… of an empty, durable database")->required();
   app.add_option("--fixture", fixture, "A GitHub push payload")->required();
   app.add_option("--seconds", seconds, "Load per phase");
   app.add_option("--connections", connections, "Concurrent webhook senders");
+  app.add_option("--replicas", max_replicas, "Measure 1 to this many PostgreSQL replicas")
+      ->check(CLI::Range(1, 3));
   CLI11_PARSE(app, argc, argv);
   const std::string body = slipway::bench::ReadAll(fixture);
   std::string dir = std::filesystem::temp_directory_path() / "slipway-ha-bench-XXXXXX";
@@ -165,7 +168,7 @@ int main(int argc, char** argv) {
   std::string sqlite_token, pg_token;
   phases.push_back(
       Measure("sqlite-1", "", 1, dir, key_file, body, connections, seconds, sqlite_token));
-  for (int n = 1; n <= 3; ++n) {
+  for (int n = 1; n <= max_replicas; ++n) {
     phases.push_back(Measure(absl::StrCat("postgres-", n), postgres, n, dir, key_file, body,
                              connections, seconds, pg_token));
   }
