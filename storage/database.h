@@ -85,6 +85,11 @@ class Statement {
   // Transaction::Changes(), or from Database::Write itself. `duplicate`, when not OK, is the
   // error given for a unique-constraint violation (ALREADY_EXISTS) instead of the store's.
   virtual absl::Status RunLater(absl::Status duplicate = absl::OkStatus());
+  // For a read whose rows are wanted later in the transaction: on PostgreSQL the statement is
+  // sent now and its rows come back in the round trip of the next statement that waits for an
+  // answer (Step reads them then), so independent reads share one round trip. Elsewhere, and for
+  // a read that pages through a cursor, nothing happens until Step.
+  virtual absl::Status Prefetch() { return absl::OkStatus(); }
 
   virtual std::string ColumnText(int index) const = 0;
   virtual std::string ColumnBlob(int index) const = 0;

@@ -63,9 +63,17 @@ absl::StatusOr<v1::Delivery> DeliveryRepository::Get(Transaction& tx, std::strin
 
 absl::StatusOr<std::optional<v1::Delivery>> DeliveryRepository::FindOriginal(
     Transaction& tx, v1::Provider provider, std::string_view delivery_id) const {
+  return FindOriginal(tx, provider, delivery_id, [] { return absl::OkStatus(); });
+}
+
+absl::StatusOr<std::optional<v1::Delivery>> DeliveryRepository::FindOriginal(
+    Transaction& tx, v1::Provider provider, std::string_view delivery_id,
+    absl::FunctionRef<absl::Status()> alongside) const {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT spec FROM deliveries WHERE provider = ? AND "
                                          "delivery_id = ? AND duplicate = 0"));
   stmt->Bind(1, static_cast<int64_t>(provider)).Bind(2, delivery_id);
+  RETURN_IF_ERROR(stmt->Prefetch());
+  RETURN_IF_ERROR(alongside());
   ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return std::nullopt;
   ASSIGN_OR_RETURN(v1::Delivery d, Decode(stmt->ColumnBlob(0)));

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "slipway/v1/delivery.pb.h"
@@ -44,6 +45,11 @@ class DeliveryRepository {
   // The delivery that claimed this provider delivery id, if any.
   absl::StatusOr<std::optional<v1::Delivery>> FindOriginal(Transaction& tx, v1::Provider provider,
                                                            std::string_view delivery_id) const;
+  // The same, running `alongside` (other reads of the transaction) while the lookup is on its
+  // way: they share one round trip (Statement::Prefetch).
+  absl::StatusOr<std::optional<v1::Delivery>> FindOriginal(
+      Transaction& tx, v1::Provider provider, std::string_view delivery_id,
+      absl::FunctionRef<absl::Status()> alongside) const;
   // Newest first. With `pipeline`, those that matched it or came for one of `repositories`
   // (DeliveryRepositoryKey); empty: all. Records that cannot be decoded are skipped and named.
   absl::StatusOr<DeliveryPage> List(Transaction& tx, std::string_view pipeline,

@@ -104,6 +104,14 @@ struct Result {
   }
 };
 
+// The answer of a statement sent ahead of its Step (Statement::Prefetch), filled in when the
+// round trip it rides in is read.
+struct Prefetched {
+  bool done = false;
+  absl::Status status;
+  Result res;
+};
+
 // A repository statement in PostgreSQL's words, translated once per connection.
 struct PgSql {
   std::string text;
@@ -145,6 +153,7 @@ class PgStatement : public Statement {
 
   absl::StatusOr<bool> Step() override;
   absl::Status RunLater(absl::Status duplicate) override;
+  absl::Status Prefetch() override;
 
   // The parameters in libpq's form; they point into the statement's values.
   struct Params {
@@ -196,6 +205,7 @@ class PgStatement : public Statement {
   std::vector<char> set_;
   absl::Status bind_status_;
   bool executed_ = false;
+  std::shared_ptr<Prefetched> prefetched_;  // sent ahead, not stepped yet
   Result res_;
   int row_ = -1;
   int rows_ = 0;
@@ -284,7 +294,8 @@ class PgConnection : public Connection {
   // Sends `sql` with its parameters. `statement`: a repository statement (not BEGIN, COMMIT or
   // a savepoint), which runs as a named prepared statement where the store allows it.
   absl::Status Send(const std::string* sql, int n, const Oid* types, const PgStatement::Params& p,
-                    absl::Status duplicate, bool statement = false) {
+                    absl::Status duplicate, bool statement = false,
+                    std::shared_ptr<Prefetched> answer = nullptr) {
     if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1) {
       return PgStatus(conn_, nullptr, "pipeline mode");
     }
@@ -295,7 +306,7 @@ class PgConnection : public Connection {
                          : PQsendQueryParams(conn_, sql->c_str(), n, types, p.values.data(),
                                              p.lengths.data(), p.formats.data(), 0);
     if (sent != 1) return PgStatus(conn_, nullptr, *sql);
-    sent_.push_back({sql, std::move(duplicate)});
+    sent_.push_back({sql, std::move(duplicate), {}, std::move(answer)});
     ++unsynced_;
     return absl::OkStatus();
   }
@@ -354,11 +365,17 @@ class PgConnection : public Connection {
       if (index < sent_.size() && !sent_[index].prepare.empty() && st != PGRES_COMMAND_OK) {
         prepared_.erase(sent_[index].prepare);  // not prepared: the next use sends it again
       }
+      Prefetched* answer = index < sent_.size() ? sent_[index].answer.get() : nullptr;
       if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         int64_t count = 0;
         const char* changed = PQcmdTuples(raw);
         if (changed != nullptr && absl::SimpleAtoi(changed, &count)) changes_ = count;
-        if (last != nullptr && index + 1 == sent_.size()) *last = std::move(r);
+        if (answer != nullptr) {
+          answer->res = std::move(r);
+          answer->done = true;
+        } else if (last != nullptr && index + 1 == sent_.size()) {
+          *last = std::move(r);
+        }
       } else if (st != PGRES_PIPELINE_ABORTED && first.ok()) {
         NoteForeignSession(raw);
         const Sent* what = index < sent_.size() ? &sent_[index] : nullptr;
@@ -370,6 +387,13 @@ class PgConnection : public Connection {
       }
     }
     if (syncs_ > 0 && first.ok()) first = PgStatus(conn_, nullptr, "pipeline");
+    // A statement sent ahead that has no rows now failed, or did not run after another failed.
+    for (Sent& s : sent_) {
+      if (s.answer == nullptr || s.answer->done) continue;
+      s.answer->done = true;
+      s.answer->status =
+          first.ok() ? absl::UnavailableError("storage: no answer to " + *s.sql) : first;
+    }
     sent_.clear();
     syncs_ = 0;
     unsynced_ = 0;
@@ -446,6 +470,7 @@ class PgConnection : public Connection {
     const std::string* sql;
     absl::Status duplicate;
     std::string prepare;  // for a Parse: the prepared_ key it creates
+    std::shared_ptr<Prefetched> answer;  // for a statement sent ahead of its Step
   };
   // Statements one session keeps prepared; beyond it they run unnamed. Slipway's statements are
   // a few hundred fixed texts, so this is a bound, not a working limit.
@@ -484,6 +509,16 @@ absl::Status PgStatement::RunLater(absl::Status duplicate) {
   executed_ = true;
   return conn_->Send(&sql_->text, sql_->params, types_.data(), Parameters(), std::move(duplicate),
                      /*statement=*/true);
+}
+
+absl::Status PgStatement::Prefetch() {
+  const bool cursor = sql_->cursor && !conn_->in_write();
+  if (cursor || executed_ || !conn_->CanSend()) return absl::OkStatus();
+  RETURN_IF_ERROR(bind_status_);
+  executed_ = true;
+  prefetched_ = std::make_shared<Prefetched>();
+  return conn_->Send(&sql_->text, sql_->params, types_.data(), Parameters(), absl::OkStatus(),
+                     /*statement=*/true, prefetched_);
 }
 
 absl::Status PgStatement::Execute() {
@@ -550,6 +585,18 @@ absl::Status PgStatement::Fetch() {
 }
 
 absl::StatusOr<bool> PgStatement::Step() {
+  if (prefetched_ != nullptr) {
+    const std::shared_ptr<Prefetched> answer = std::move(prefetched_);
+    if (!answer->done) {
+      // Its round trip has not been read yet: read it now (one for everything sent).
+      if (absl::Status drained = conn_->Drain(); !drained.ok()) conn_->Note(drained);
+    }
+    RETURN_IF_ERROR(answer->status);
+    if (answer->res.res == nullptr) return absl::UnavailableError("storage: no answer to " + sql_->text);
+    res_ = std::move(answer->res);
+    rows_ = PQntuples(res_.res);
+    row_ = -1;
+  }
   if (!executed_) {
     RETURN_IF_ERROR(bind_status_);
     executed_ = true;

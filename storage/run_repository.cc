@@ -262,6 +262,12 @@ absl::StatusOr<std::vector<v1::StageHold>> StageHoldRepository::List(Transaction
 }
 
 absl::StatusOr<int64_t> ReleaseRepository::Insert(Transaction& tx, v1::Release release) const {
+  return Insert(tx, std::move(release), [](v1::Release&) { return absl::OkStatus(); });
+}
+
+absl::StatusOr<int64_t> ReleaseRepository::Insert(
+    Transaction& tx, v1::Release release,
+    absl::FunctionRef<absl::Status(v1::Release&)> complete) const {
   {
     // The newest entry of the primary key read backwards: one index probe however long the
     // history is. (MAX(number) lets PostgreSQL's planner, on a table it has not analyzed yet,
@@ -269,6 +275,8 @@ absl::StatusOr<int64_t> ReleaseRepository::Insert(Transaction& tx, v1::Release r
     ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT number FROM releases WHERE pipeline = ? AND "
                                            "stage = ? ORDER BY number DESC LIMIT 1"));
     stmt->Bind(1, release.pipeline()).Bind(2, release.stage());
+    RETURN_IF_ERROR(stmt->Prefetch());
+    RETURN_IF_ERROR(complete(release));
     ASSIGN_OR_RETURN(bool row, stmt->Step());
     release.set_number(row ? stmt->ColumnInt(0) + 1 : 1);
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "slipway/v1/release.pb.h"
@@ -59,6 +60,11 @@ class ReleaseRepository {
  public:
   // Stores `release` under the next number of its stage and returns that number.
   absl::StatusOr<int64_t> Insert(Transaction& tx, v1::Release release) const;
+  // The same, with `complete` filling in the rest of the release before it is stored (given
+  // the release without its number): its reads share a round trip with the read of the next
+  // number (Statement::Prefetch).
+  absl::StatusOr<int64_t> Insert(Transaction& tx, v1::Release release,
+                                 absl::FunctionRef<absl::Status(v1::Release&)> complete) const;
   absl::StatusOr<v1::Release> Get(Transaction& tx, std::string_view pipeline,
                                   std::string_view stage, int64_t number) const;
   // The highest-numbered release of the stage, if any.

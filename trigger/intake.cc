@@ -171,12 +171,16 @@ IntakeResult WebhookIntake::HandleVerified(v1::Provider provider, const Headers&
   std::vector<Binding> bindings;
   std::optional<v1::Delivery> original;
   absl::Status read = db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(original,
-                     storage::DeliveryRepository().FindOriginal(tx, provider, d.delivery_id()));
-    ASSIGN_OR_RETURN(auto bound, storage::PipelinesBoundTo(tx, provider, repository));
-    for (auto& p : bound) {
-      if (p.ok()) bindings.push_back({*std::move(p), nullptr});
-    }
+    // Both reads in one round trip.
+    ASSIGN_OR_RETURN(original, storage::DeliveryRepository().FindOriginal(
+                                   tx, provider, d.delivery_id(), [&]() -> absl::Status {
+                                     ASSIGN_OR_RETURN(auto bound, storage::PipelinesBoundTo(
+                                                                      tx, provider, repository));
+                                     for (auto& p : bound) {
+                                       if (p.ok()) bindings.push_back({*std::move(p), nullptr});
+                                     }
+                                     return absl::OkStatus();
+                                   }));
     return absl::OkStatus();
   });
   if (!read.ok()) return StoreFailed(std::move(d), read);

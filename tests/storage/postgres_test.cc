@@ -220,6 +220,91 @@ TEST(PostgresStoreTest, TheNextReleaseNumberAndTheActiveRunsReadFewRowsHoweverLo
   }
 }
 
+// Reads sent ahead (Statement::Prefetch) come back in the round trip of the next statement
+// that waits, with their own rows; one that fails reports its own error. What the webhook intake
+// (the delivery lookup beside the bound pipelines) and the release record (the next number beside
+// the stage's resources) save a round trip with.
+TEST(PostgresStoreTest, ReadsSentAheadShareTheNextRoundTrip) {
+  testing::TempDir dir;
+  testing::TestStore store(testing::StoreKind::kPostgres, dir.path());
+  auto db = Database::Open(store.Options());
+  ASSERT_OK(db);
+  ASSERT_OK((*db)->Write([&](Transaction& tx) -> absl::Status {
+    for (const char* id : {"run-a", "run-b", "run-c"}) {
+      RETURN_IF_ERROR(RunRepository().Insert(tx, MakeRun(id)).status());
+    }
+    return absl::OkStatus();
+  }));
+  auto count_and_one = [&](bool prefetch, uint64_t* trips) {
+    return (*db)->Read([&](Transaction& tx) -> absl::Status {
+      const uint64_t before = PostgresRoundTrips();
+      ASSIGN_OR_RETURN(auto count, tx.Prepare("SELECT COUNT(*) FROM runs"));
+      if (prefetch) RETURN_IF_ERROR(count->Prefetch());
+      ASSIGN_OR_RETURN(auto one, tx.Prepare("SELECT id FROM runs WHERE id = ?"));
+      one->Bind(1, "run-b");
+      EXPECT_THAT(one->Step(), IsOkAndHolds(true));
+      EXPECT_EQ(one->ColumnText(0), "run-b");
+      EXPECT_THAT(count->Step(), IsOkAndHolds(true));
+      EXPECT_EQ(count->ColumnInt(0), 3);
+      EXPECT_THAT(count->Step(), IsOkAndHolds(false));
+      *trips = PostgresRoundTrips() - before;
+      return absl::OkStatus();
+    });
+  };
+  uint64_t apart = 0, together = 0;
+  ASSERT_OK(count_and_one(false, &apart));
+  ASSERT_OK(count_and_one(true, &together));
+  EXPECT_EQ(apart, 2u);
+  EXPECT_EQ(together, 1u);
+
+  // Sent ahead and stepped before anything else waited: its own round trip, the same rows.
+  ASSERT_OK((*db)->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto count, tx.Prepare("SELECT COUNT(*) FROM runs"));
+    RETURN_IF_ERROR(count->Prefetch());
+    EXPECT_THAT(count->Step(), IsOkAndHolds(true));
+    EXPECT_EQ(count->ColumnInt(0), 3);
+    return absl::OkStatus();
+  }));
+
+  // A read sent ahead that fails: its Step gives its error, and so does the read that waited.
+  absl::Status read = (*db)->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto bad, tx.Prepare("SELECT 10 / ? FROM runs"));
+    bad->Bind(1, int64_t{0});
+    RETURN_IF_ERROR(bad->Prefetch());
+    ASSIGN_OR_RETURN(auto one, tx.Prepare("SELECT id FROM runs WHERE id = ?"));
+    one->Bind(1, "run-b");
+    EXPECT_THAT(one->Step(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("division")));
+    return bad->Step().status();
+  });
+  EXPECT_THAT(read, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("division")));
+
+  // In a write: the next release number and the stage's resources in one round trip.
+  ASSERT_OK((*db)->Write([&](Transaction& tx) -> absl::Status {
+    v1::ResourceState web;
+    web.set_name("web");
+    RETURN_IF_ERROR(StageResourceRepository().Put(tx, "shop", "dev", web));
+    v1::Release release;
+    release.set_pipeline("shop");
+    release.set_stage("dev");
+    release.set_run_id("run-a");
+    RETURN_IF_ERROR(ReleaseRepository().Insert(tx, release).status());
+    release.set_run_id("run-b");
+    const uint64_t before = PostgresRoundTrips();
+    ASSIGN_OR_RETURN(int64_t number,
+                     ReleaseRepository().Insert(tx, release, [&](v1::Release& r) -> absl::Status {
+                       EXPECT_EQ(r.number(), 0);
+                       ASSIGN_OR_RETURN(auto now, StageResourceRepository().List(tx, "shop", "dev"));
+                       for (auto& c : now) *r.add_resources() = std::move(c);
+                       return absl::OkStatus();
+                     }));
+    EXPECT_EQ(PostgresRoundTrips() - before, 1u);
+    EXPECT_EQ(number, 2);
+    ASSIGN_OR_RETURN(v1::Release stored, ReleaseRepository().Get(tx, "shop", "dev", 2));
+    EXPECT_EQ(stored.resources_size(), 1);
+    return absl::OkStatus();
+  }));
+}
+
 // A database of its own for a test that connects through PgBouncer (which passes no session
 // options, so no schema of its own).
 class OwnDatabase {
