@@ -93,6 +93,9 @@ struct StartRequest {
   v1::RunKind kind = v1::RUN_KIND_RELEASE;
   // Start although the stage is held; lifts the hold in the same transaction.
   bool override_hold = false;
+  // The stage's hold (or none) as the caller just read it from the store, which spares the
+  // start a read of its own. Unset: the start reads it.
+  std::optional<std::optional<v1::StageHold>> hold;
   // For rollbacks: the stage to run (resources from the snapshot, a flow of deploys) instead
   // of the pipeline's, and the release it re-applies. A rollback that succeeds holds the stage
   // with trigger.reason as the hold's reason.

@@ -387,7 +387,12 @@ absl::StatusOr<Executor::PendingStart> Executor::Prepare(const StartRequest& req
   }
   bool lift_hold = false;
   if (request.kind == v1::RUN_KIND_RELEASE) {
-    ASSIGN_OR_RETURN(auto hold, HoldOf(request.pipeline.name(), request.stage));
+    std::optional<v1::StageHold> hold;
+    if (request.hold.has_value()) {
+      hold = *request.hold;
+    } else {
+      ASSIGN_OR_RETURN(hold, HoldOf(request.pipeline.name(), request.stage));
+    }
     if (hold.has_value()) {
       if (!request.override_hold) {
         return WithReason(

@@ -250,7 +250,14 @@ absl::StatusOr<std::optional<v1::StageHold>> StageHoldRepository::Delete(
 }
 
 absl::StatusOr<std::vector<v1::StageHold>> StageHoldRepository::List(Transaction& tx) const {
+  return List(tx, [] { return absl::OkStatus(); });
+}
+
+absl::StatusOr<std::vector<v1::StageHold>> StageHoldRepository::List(
+    Transaction& tx, absl::FunctionRef<absl::Status()> alongside) const {
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT hold FROM stage_holds"));
+  RETURN_IF_ERROR(stmt->Prefetch());
+  RETURN_IF_ERROR(alongside());
   std::vector<v1::StageHold> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, stmt->Step());

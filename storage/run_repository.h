@@ -89,8 +89,13 @@ class StageHoldRepository {
   // Returns the hold that was removed, if any.
   absl::StatusOr<std::optional<v1::StageHold>> Delete(Transaction& tx, std::string_view pipeline,
                                                       std::string_view stage) const;
-  // Every hold, for retention.
+  // Every hold (for retention, and for the webhook intake, which reads them once for all the
+  // stages a delivery may start).
   absl::StatusOr<std::vector<v1::StageHold>> List(Transaction& tx) const;
+  // The same, running `alongside` (other reads of the transaction) while the holds are on their
+  // way: they share one round trip (Statement::Prefetch).
+  absl::StatusOr<std::vector<v1::StageHold>> List(Transaction& tx,
+                                                  absl::FunctionRef<absl::Status()> alongside) const;
 };
 
 class StageResourceRepository {

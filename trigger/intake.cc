@@ -170,17 +170,22 @@ IntakeResult WebhookIntake::HandleVerified(v1::Provider provider, const Headers&
   // Every pipeline source that binds this repository, found by index.
   std::vector<Binding> bindings;
   std::optional<v1::Delivery> original;
+  std::vector<v1::StageHold> holds;  // for the stages it may start (Dispatch)
   absl::Status read = db_->Read([&](storage::Transaction& tx) -> absl::Status {
-    // Both reads in one round trip.
+    // The three reads in one round trip (each sent ahead of the next).
+    auto bound = [&]() -> absl::Status {
+      ASSIGN_OR_RETURN(auto found, storage::PipelinesBoundTo(tx, provider, repository));
+      for (auto& p : found) {
+        if (p.ok()) bindings.push_back({*std::move(p), nullptr});
+      }
+      return absl::OkStatus();
+    };
+    auto holds_and_bound = [&]() -> absl::Status {
+      ASSIGN_OR_RETURN(holds, storage::StageHoldRepository().List(tx, bound));
+      return absl::OkStatus();
+    };
     ASSIGN_OR_RETURN(original, storage::DeliveryRepository().FindOriginal(
-                                   tx, provider, d.delivery_id(), [&]() -> absl::Status {
-                                     ASSIGN_OR_RETURN(auto bound, storage::PipelinesBoundTo(
-                                                                      tx, provider, repository));
-                                     for (auto& p : bound) {
-                                       if (p.ok()) bindings.push_back({*std::move(p), nullptr});
-                                     }
-                                     return absl::OkStatus();
-                                   }));
+                                   tx, provider, d.delivery_id(), holds_and_bound));
     return absl::OkStatus();
   });
   if (!read.ok()) return StoreFailed(std::move(d), read);
@@ -238,10 +243,11 @@ IntakeResult WebhookIntake::HandleVerified(v1::Provider provider, const Headers&
   std::vector<v1::Pipeline> pipelines;
   pipelines.reserve(trusted.size());
   for (Binding* b : trusted) pipelines.push_back(b->pipeline);
-  return Dispatch(std::move(d), pipelines);
+  return Dispatch(std::move(d), pipelines, &holds);
 }
 
-IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& trusted) {
+IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& trusted,
+                                     const std::vector<v1::StageHold>* holds) {
   const v1::Provider provider = d.provider();
   // The delivery's event and any further ref changes it carries, each matched on its own.
   // Adding matches to `d` leaves its event where it is.
@@ -278,6 +284,8 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
     }
   }
   const int synced = static_cast<int>(synced_specs.size());
+  // A pipeline file applied from Git took its time (a fetch): the holds are read again then.
+  if (synced > 0) holds = nullptr;
   std::vector<std::pair<release::StartRequest, std::string>> starts;
   std::vector<int> start_matches;  // the match each start belongs to
   int previews_acted = 0;
@@ -306,6 +314,12 @@ IntakeResult WebhookIntake::Dispatch(v1::Delivery d, const std::vector<v1::Pipel
           release::StartRequest start;
           start.pipeline = pipeline;
           start.stage = stage.name();
+          if (holds != nullptr) {
+            start.hold.emplace();
+            for (const v1::StageHold& h : *holds) {
+              if (h.pipeline() == pipeline.name() && h.stage() == stage.name()) start.hold = h;
+            }
+          }
           start.args.insert(trig.git().args().begin(), trig.git().args().end());
           v1::TriggerInfo& info = start.trigger;
           info.set_event(EventName(event->kind()));

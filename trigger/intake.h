@@ -100,7 +100,9 @@ class WebhookIntake {
 
  private:
   // Starts what the event's trusted pipelines trigger and finishes the delivery record.
-  IntakeResult Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& pipelines);
+  // `holds`: every stage hold, read with the pipelines (null: each start reads its stage's).
+  IntakeResult Dispatch(v1::Delivery d, const std::vector<v1::Pipeline>& pipelines,
+                        const std::vector<v1::StageHold>* holds = nullptr);
   IntakeResult Finish(v1::Delivery delivery, int status, std::string message);
   IntakeResult StoreFailed(v1::Delivery delivery, const absl::Status& why);
   IntakeResult HandleVerified(v1::Provider provider, const Headers& headers, std::string_view body,

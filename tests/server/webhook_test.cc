@@ -334,7 +334,19 @@ TEST_F(WebhookTest, AHeldStageRecordsTheTriggerAsSkipped) {
   auto res = Post(push, body, SignedHeaders(push, body, "held"));
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 202);
+  EXPECT_NE(res->body.find("matched, nothing started"), std::string::npos) << res->body;
   EXPECT_EQ(Runs(), 0);
+  // The hold lifted, the next delivery starts the stage (the intake reads the holds afresh).
+  v1::ReleaseHoldRequest lift;
+  lift.set_pipeline("hooks");
+  lift.set_stage("ci");
+  v1::ReleaseHoldResponse lifted;
+  ASSERT_TRUE(
+      stub->ReleaseHold(TestServer::Context(server_.admin_token()).get(), lift, &lifted).ok());
+  auto again = Post(push, body, SignedHeaders(push, body, "after-hold"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(Runs(), 1);
 }
 
 // Every provider's pull-request fixtures, signed, drive a preview through its whole life:
