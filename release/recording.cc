@@ -43,12 +43,11 @@ absl::Status RecordReleases(storage::Transaction& tx, const std::vector<v1::Rele
   storage::ReleaseRepository repo;
   for (const v1::Release& release : releases) {
     // The stage's resources as they are now, read in the round trip of the release number.
-    ASSIGN_OR_RETURN(int64_t number,
-                     repo.Insert(tx, release, [&](v1::Release& r) -> absl::Status {
-                       ASSIGN_OR_RETURN(auto current, resources.List(tx, r.pipeline(), r.stage()));
-                       for (auto& c : current) *r.add_resources() = std::move(c);
-                       return absl::OkStatus();
-                     }));
+    ASSIGN_OR_RETURN(int64_t number, repo.Insert(tx, release, [&](v1::Release& r) -> absl::Status {
+      ASSIGN_OR_RETURN(auto current, resources.List(tx, r.pipeline(), r.stage()));
+      for (auto& c : current) *r.add_resources() = std::move(c);
+      return absl::OkStatus();
+    }));
     release_numbers[release.run_id()] = number;
     if (auto hold = holds.find(release.run_id()); hold != holds.end()) {
       v1::StageHold h = hold->second;

@@ -372,8 +372,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& 
 Database::Database(DatabaseOptions options)
     : options_(std::move(options)),
       backend_(options_.postgres.empty() ? Backend::kSqlite : Backend::kPostgres),
-      name_(backend_ == Backend::kSqlite ? options_.path
-                                         : MaskConnectionString(options_.postgres)),
+      name_(backend_ == Backend::kSqlite ? options_.path : MaskConnectionString(options_.postgres)),
       pg_sessions_(std::make_shared<PostgresSessions>()) {}
 
 Database::~Database() {

@@ -75,8 +75,9 @@ absl::Status PgStatus(PGconn* conn, const PGresult* res, std::string_view what) 
   // succeeds.
   if (s == "26000" || s == "42P05") {
     return absl::UnavailableError(absl::StrCat(
-        msg, " (a transaction pooler between Slipway and PostgreSQL? add pooler=transaction to "
-             "the store URL)"));
+        msg,
+        " (a transaction pooler between Slipway and PostgreSQL? add pooler=transaction to "
+        "the store URL)"));
   }
   if (absl::StartsWith(s, "53")) return absl::ResourceExhaustedError(msg);
   if (s == "XX001" || s == "XX002") return absl::DataLossError(msg);
@@ -318,14 +319,15 @@ class PgConnection : public Connection {
   // that name has this statement, whoever prepared it.
   const std::string* PreparedName(const std::string* sql, int n, const Oid* types) {
     if (!sessions_->prepare.load(std::memory_order_relaxed)) return nullptr;
-    std::string key(reinterpret_cast<const char*>(&sql), sizeof(sql));
+    const auto address = reinterpret_cast<uintptr_t>(sql);
+    std::string key(reinterpret_cast<const char*>(&address), sizeof(address));
     if (n > 0) key.append(reinterpret_cast<const char*>(types), sizeof(Oid) * n);
     auto it = prepared_.find(key);
     if (it != prepared_.end()) return &it->second;
     if (prepared_.size() >= kMaxPrepared) return nullptr;
     const std::string name = absl::StrCat(
         "slipway_",
-        absl::Hex(absl::HashOf(name_, *sql, std::string_view(key).substr(sizeof(sql)))));
+        absl::Hex(absl::HashOf(name_, *sql, std::string_view(key).substr(sizeof(address)))));
     if (PQsendPrepare(conn_, name.c_str(), sql->c_str(), n, types) != 1) return nullptr;
     it = prepared_.emplace(key, name).first;
     sent_.push_back({sql, absl::OkStatus(), key});
@@ -407,7 +409,8 @@ class PgConnection : public Connection {
   // that the store URL does not mention. No session of this store prepares from now on.
   void NoteForeignSession(const PGresult* res) {
     const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (state == nullptr || (std::strcmp(state, "26000") != 0 && std::strcmp(state, "42P05") != 0)) {
+    if (state == nullptr ||
+        (std::strcmp(state, "26000") != 0 && std::strcmp(state, "42P05") != 0)) {
       return;
     }
     if (sessions_->prepare.exchange(false)) {
@@ -469,7 +472,7 @@ class PgConnection : public Connection {
   struct Sent {
     const std::string* sql;
     absl::Status duplicate;
-    std::string prepare;  // for a Parse: the prepared_ key it creates
+    std::string prepare;                 // for a Parse: the prepared_ key it creates
     std::shared_ptr<Prefetched> answer;  // for a statement sent ahead of its Step
   };
   // Statements one session keeps prepared; beyond it they run unnamed. Slipway's statements are
@@ -592,7 +595,8 @@ absl::StatusOr<bool> PgStatement::Step() {
       if (absl::Status drained = conn_->Drain(); !drained.ok()) conn_->Note(drained);
     }
     RETURN_IF_ERROR(answer->status);
-    if (answer->res.res == nullptr) return absl::UnavailableError("storage: no answer to " + sql_->text);
+    if (answer->res.res == nullptr)
+      return absl::UnavailableError("storage: no answer to " + sql_->text);
     res_ = std::move(answer->res);
     rows_ = PQntuples(res_.res);
     row_ = -1;
@@ -642,8 +646,8 @@ std::string PgStatement::ColumnBlob(int index) const {
 absl::StatusOr<std::string> WithoutPooler(std::string_view conninfo_std, bool* transaction_pooler) {
   *transaction_pooler = false;
   const absl::string_view conninfo(conninfo_std.data(), conninfo_std.size());
-  const bool uri = absl::StartsWith(conninfo, "postgres://") ||
-                   absl::StartsWith(conninfo, "postgresql://");
+  const bool uri =
+      absl::StartsWith(conninfo, "postgres://") || absl::StartsWith(conninfo, "postgresql://");
   // URI: &-separated parameters after '?'. key=value form: space-separated pairs.
   const size_t query = uri ? conninfo.find('?') : 0;
   if (query == absl::string_view::npos) return std::string(conninfo);
@@ -680,8 +684,7 @@ absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(
   const char* keys[] = {
       "connect_timeout",     "application_name", "client_encoding", "keepalives_idle",
       "keepalives_interval", "keepalives_count", "dbname",          nullptr};
-  const char* values[] = {"5", "slipwayd", "UTF8", "10", "5", "2", libpq_conninfo.c_str(),
-                          nullptr};
+  const char* values[] = {"5", "slipwayd", "UTF8", "10", "5", "2", libpq_conninfo.c_str(), nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   std::string name = MaskConnectionString(conninfo);
   if (conn == nullptr) return absl::ResourceExhaustedError("storage: connect: out of memory");

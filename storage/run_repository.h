@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/status/status.h"
 #include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "slipway/v1/release.pb.h"
@@ -94,8 +94,8 @@ class StageHoldRepository {
   absl::StatusOr<std::vector<v1::StageHold>> List(Transaction& tx) const;
   // The same, running `alongside` (other reads of the transaction) while the holds are on their
   // way: they share one round trip (Statement::Prefetch).
-  absl::StatusOr<std::vector<v1::StageHold>> List(Transaction& tx,
-                                                  absl::FunctionRef<absl::Status()> alongside) const;
+  absl::StatusOr<std::vector<v1::StageHold>> List(
+      Transaction& tx, absl::FunctionRef<absl::Status()> alongside) const;
 };
 
 class StageResourceRepository {

@@ -1,18 +1,17 @@
 // Webhook intake over real HTTP to a running server: every shared fixture, signed the way its
 // host signs, produces the expected status and run; wrong, missing and replayed deliveries,
 // truncated and oversize bodies, unknown repositories and held stages do not start anything.
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <fstream>
 #include <atomic>
-#include <set>
-#include <thread>
-#include <sstream>
-
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
 
 #include "common/proto_yaml.h"
 #include "common/random.h"
@@ -127,9 +126,10 @@ class WebhookTest : public ::testing::Test {
       yaml += "  - {name: " + name + ", provider: " + c.provider + ", repository: \"" + repo +
               "\", webhook_secret: {value: " + kSecret + "}}\n";
     }
-    yaml += "stages:\n  - name: ci\n    concurrency: allow\n"
-            "    resources: [{name: web, driver: process, process: {command: [web]}}]\n"
-            "    triggers:\n";
+    yaml +=
+        "stages:\n  - name: ci\n    concurrency: allow\n"
+        "    resources: [{name: web, driver: process, process: {command: [web]}}]\n"
+        "    triggers:\n";
     for (const auto& [key, name] : seen) {
       yaml += "      - git: {source: " + name +
               ", events: [push, tag, pull_request, branch_deleted]}\n";
@@ -264,8 +264,10 @@ TEST_F(WebhookTest, ABurstOfNewConnectionsIsServedWithoutDrops) {
       while (ready.load() < kBurst) std::this_thread::yield();
       auto res = http.Post("/hooks/github", SignedHeaders(push, body, "burst-" + std::to_string(i)),
                            body, "application/json");
-      if (res) statuses[i] = res->status;
-      else errors[i] = httplib::to_string(res.error());
+      if (res)
+        statuses[i] = res->status;
+      else
+        errors[i] = httplib::to_string(res.error());
     });
   }
   for (auto& t : threads) t.join();
@@ -291,7 +293,8 @@ TEST_F(WebhookTest, ABitbucketPushToSeveralRefsActsOnEachRef) {
   v1::GetDeliveryRequest get;
   get.set_id(answer["delivery"].get<std::string>());
   v1::Delivery d;
-  ASSERT_TRUE(deliveries->GetDelivery(TestServer::Context(server_.admin_token()).get(), get, &d).ok());
+  ASSERT_TRUE(
+      deliveries->GetDelivery(TestServer::Context(server_.admin_token()).get(), get, &d).ok());
   std::map<std::string, std::string> by_ref;  // ref -> run id or why skipped
   for (const auto& m : d.matches()) by_ref[m.ref()] = m.run_id().empty() ? m.skipped() : "run";
   EXPECT_EQ(by_ref["branch master"], "run");
@@ -304,8 +307,9 @@ TEST_F(WebhookTest, ABitbucketPushToSeveralRefsActsOnEachRef) {
   v1::RedeliverRequest again;
   again.set_id(d.id());
   v1::Delivery redelivered;
-  ASSERT_TRUE(deliveries->Redeliver(TestServer::Context(server_.admin_token()).get(), again,
-                                    &redelivered).ok());
+  ASSERT_TRUE(
+      deliveries->Redeliver(TestServer::Context(server_.admin_token()).get(), again, &redelivered)
+          .ok());
   EXPECT_EQ(redelivered.matches_size(), 4);
   EXPECT_EQ(Runs(), 6);
 }
@@ -379,14 +383,16 @@ class PreviewWebhookTest : public ::testing::Test {
       yaml += "  - {name: " + name + ", provider: " + c.provider + ", repository: \"" + repo +
               "\", webhook_secret: {value: " + kSecret + "}}\n";
     }
-    yaml += "stages:\n  - name: ci\n    resources: [{name: web, driver: process, process: "
-            "{command: [web]}}]\n    flow: {sequential: [{ref: web, deploy: {resource: web}}]}\n"
-            "preview_blueprints:\n  - name: pr\n    triggers:\n";
+    yaml +=
+        "stages:\n  - name: ci\n    resources: [{name: web, driver: process, process: "
+        "{command: [web]}}]\n    flow: {sequential: [{ref: web, deploy: {resource: web}}]}\n"
+        "preview_blueprints:\n  - name: pr\n    triggers:\n";
     for (const auto& [key, name] : sources) {
       yaml += "      - pull_request: {source: " + name + "}\n";
     }
-    yaml += "    resources: [{name: web, driver: process, process: {command: [web, "
-            "\"${trigger.sha}\"]}}]\n";
+    yaml +=
+        "    resources: [{name: web, driver: process, process: {command: [web, "
+        "\"${trigger.sha}\"]}}]\n";
     v1::ApplyPipelineRequest req;
     ASSERT_TRUE(ParseYaml(yaml, req.mutable_pipeline()).ok()) << yaml;
     v1::ApplyPipelineResponse resp;
@@ -447,8 +453,8 @@ class PreviewWebhookTest : public ::testing::Test {
       return stub->GetPreview(TestServer::Context(server_.admin_token()).get(), req, &p).ok() &&
              p.state() == state;
     });
-    EXPECT_TRUE(reached) << name << " never reached " << v1::PreviewState_Name(state)
-                         << "; it is " << v1::PreviewState_Name(p.state()) << ": " << p.message();
+    EXPECT_TRUE(reached) << name << " never reached " << v1::PreviewState_Name(state) << "; it is "
+                         << v1::PreviewState_Name(p.state()) << ": " << p.message();
     return p;
   }
 
@@ -589,9 +595,8 @@ TEST_F(PreviewWebhookTest, APreviewMadeThroughTheApiGoesWhenItsBranchIsDeleted) 
 }
 
 TEST_F(WebhookTest, AnEventSlipwayDoesNotHandleSaysSoAndIsListedForThePipeline) {
-  std::string issue = nlohmann::json::parse(Fixture("github/push-branch.json"))
-                          .at("repository")
-                          .dump();
+  std::string issue =
+      nlohmann::json::parse(Fixture("github/push-branch.json")).at("repository").dump();
   std::string body = "{\"action\": \"opened\", \"repository\": " + issue + "}";
   const Case issues{"", "github", "issues", 202, false};
   auto res = Post(issues, body, SignedHeaders(issues, body, "an-issue"));

@@ -126,8 +126,7 @@ TEST_P(PipelineRepositoryTest, SourceBindingsFollowWritesAndAreBackfilledByTheMi
           "DROP TABLE settings", "DROP TABLE pipeline_revisions", "DROP TABLE audit_records",
           "DROP TABLE gitops_bindings", "DROP TABLE leases", "DROP TABLE pipeline_changes",
           "DROP TABLE run_commands", "DROP INDEX runs_active_by_seq",
-          "DROP INDEX deliveries_by_receive",
-          "ALTER TABLE deliveries DROP COLUMN receive_ms",
+          "DROP INDEX deliveries_by_receive", "ALTER TABLE deliveries DROP COLUMN receive_ms",
           "ALTER TABLE deliveries DROP COLUMN repository", "PRAGMA user_version = 6"}) {
       auto stmt = tx.Prepare(sql);
       if (!stmt.ok()) return stmt.status();

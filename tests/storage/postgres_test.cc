@@ -293,7 +293,8 @@ TEST(PostgresStoreTest, ReadsSentAheadShareTheNextRoundTrip) {
     ASSIGN_OR_RETURN(int64_t number,
                      ReleaseRepository().Insert(tx, release, [&](v1::Release& r) -> absl::Status {
                        EXPECT_EQ(r.number(), 0);
-                       ASSIGN_OR_RETURN(auto now, StageResourceRepository().List(tx, "shop", "dev"));
+                       ASSIGN_OR_RETURN(auto now,
+                                        StageResourceRepository().List(tx, "shop", "dev"));
                        for (auto& c : now) *r.add_resources() = std::move(c);
                        return absl::OkStatus();
                      }));
@@ -334,8 +335,8 @@ TEST(PostgresStoreTest, WorksThroughPgBouncerInTransactionPoolingMode) {
   OwnDatabase own;
   const std::string port = testing::TestPostgres("BOUNCER_PORT");
   ASSERT_FALSE(port.empty());
-  const std::string url = absl::StrCat("postgres://slipway@127.0.0.1:", port, "/", own.name(),
-                                       "?pooler=transaction");
+  const std::string url =
+      absl::StrCat("postgres://slipway@127.0.0.1:", port, "/", own.name(), "?pooler=transaction");
   WritersShareOneStore({.postgres = url});
   // Reopened through the pooler: migrated already, data there.
   auto db = Database::Open({.postgres = url});
