@@ -17,10 +17,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "storage/connection.h"
+#include "storage/store_url.h"
 
 namespace slipway::storage {
 namespace {
@@ -53,6 +52,12 @@ std::string FirstLine(absl::string_view text) {
   return std::string(absl::StripAsciiWhitespace(line));
 }
 
+// A prepared statement missing (26000) or doubled (42P05): the session is shared with other
+// clients, through a transaction pooler the store URL does not name.
+bool IsForeignSessionState(absl::string_view sqlstate) {
+  return sqlstate == "26000" || sqlstate == "42P05";
+}
+
 // The status of a failed command. SQLSTATE classes: 23 integrity (ALREADY_EXISTS, as SQLite's
 // constraint errors), 08 connection, 57P admin shutdown, 40 rollback (serialization, deadlock),
 // 55P03 lock timeout, 53300 too many connections (UNAVAILABLE), 53100 disk full
@@ -73,7 +78,7 @@ absl::Status PgStatus(PGconn* conn, const PGresult* res, std::string_view what) 
   // A prepared statement missing or doubled: sessions shared through a transaction pooler the
   // store URL does not name. Preparing is off after it (PgConnection::NoteForeignSession); a retry
   // succeeds.
-  if (s == "26000" || s == "42P05") {
+  if (IsForeignSessionState(s)) {
     return absl::UnavailableError(absl::StrCat(
         msg,
         " (a transaction pooler between Slipway and PostgreSQL? add pooler=transaction to "
@@ -198,6 +203,7 @@ class PgStatement : public Statement {
   }
   absl::Status Execute();
   absl::Status Fetch();
+  bool PagesThroughCursor() const;
 
   PgConnection* conn_;
   const PgSql* sql_;
@@ -409,10 +415,7 @@ class PgConnection : public Connection {
   // that the store URL does not mention. No session of this store prepares from now on.
   void NoteForeignSession(const PGresult* res) {
     const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (state == nullptr ||
-        (std::strcmp(state, "26000") != 0 && std::strcmp(state, "42P05") != 0)) {
-      return;
-    }
+    if (state == nullptr || !IsForeignSessionState(state)) return;
     if (sessions_->prepare.exchange(false)) {
       spdlog::warn(
           "storage: {} shares its sessions with other clients (a transaction pooler?): statements "
@@ -506,6 +509,11 @@ PgStatement::Params PgStatement::Parameters() const {
   return p;
 }
 
+// An ordered read without LIMIT in a read transaction pages through a cursor. Inside a write
+// transaction the rows come at once: it is short and holds the write lock, and a cursor costs
+// two round trips more.
+bool PgStatement::PagesThroughCursor() const { return sql_->cursor && !conn_->in_write(); }
+
 absl::Status PgStatement::RunLater(absl::Status duplicate) {
   if (sql_->cursor || executed_ || !conn_->CanSend()) return Statement::RunLater(duplicate);
   RETURN_IF_ERROR(bind_status_);
@@ -515,8 +523,7 @@ absl::Status PgStatement::RunLater(absl::Status duplicate) {
 }
 
 absl::Status PgStatement::Prefetch() {
-  const bool cursor = sql_->cursor && !conn_->in_write();
-  if (cursor || executed_ || !conn_->CanSend()) return absl::OkStatus();
+  if (PagesThroughCursor() || executed_ || !conn_->CanSend()) return absl::OkStatus();
   RETURN_IF_ERROR(bind_status_);
   executed_ = true;
   prefetched_ = std::make_shared<Prefetched>();
@@ -527,9 +534,7 @@ absl::Status PgStatement::Prefetch() {
 absl::Status PgStatement::Execute() {
   const int n = sql_->params;
   const Params p = Parameters();
-  // Inside a write transaction the rows come at once: it is short and holds the write lock, and
-  // a cursor costs two round trips more.
-  const bool cursor = sql_->cursor && !conn_->in_write();
+  const bool cursor = PagesThroughCursor();
   if (!cursor && conn_->CanSend()) {
     // Behind whatever was sent before it: one round trip for all.
     absl::Status sent =
@@ -643,37 +648,6 @@ std::string PgStatement::ColumnBlob(int index) const {
 
 }  // namespace
 
-absl::StatusOr<std::string> WithoutPooler(std::string_view conninfo_std, bool* transaction_pooler) {
-  *transaction_pooler = false;
-  const absl::string_view conninfo(conninfo_std.data(), conninfo_std.size());
-  const bool uri =
-      absl::StartsWith(conninfo, "postgres://") || absl::StartsWith(conninfo, "postgresql://");
-  // URI: &-separated parameters after '?'. key=value form: space-separated pairs.
-  const size_t query = uri ? conninfo.find('?') : 0;
-  if (query == absl::string_view::npos) return std::string(conninfo);
-  const char separator = uri ? '&' : ' ';
-  std::string out(conninfo.substr(0, uri ? query : 0));
-  std::vector<absl::string_view> kept;
-  for (absl::string_view part :
-       absl::StrSplit(conninfo.substr(uri ? query + 1 : 0), absl::ByChar(separator))) {
-    if (!absl::StartsWith(part, "pooler=")) {
-      kept.push_back(part);
-      continue;
-    }
-    const absl::string_view value = part.substr(7);
-    if (value == "transaction") {
-      *transaction_pooler = true;
-    } else if (value != "none" && value != "session") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "store URL: pooler=", value, " is not known; want transaction, session or none"));
-    }
-  }
-  while (!kept.empty() && kept.back().empty()) kept.pop_back();
-  if (uri && !kept.empty()) out += '?';
-  absl::StrAppend(&out, absl::StrJoin(kept, std::string(1, separator)));
-  return out;
-}
-
 absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(
     const std::string& conninfo, std::shared_ptr<PostgresSessions> sessions) {
   if (sessions == nullptr) sessions = std::make_shared<PostgresSessions>();
@@ -694,80 +668,6 @@ absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(
     return absl::UnavailableError(absl::StrCat("storage: connect to ", name, ": ", why));
   }
   return std::make_unique<PgConnection>(conn, std::move(name), std::move(sessions));
-}
-
-std::string MaskConnectionString(std::string_view conninfo) {
-  std::string out(conninfo);
-  const size_t scheme = out.find("://");
-  if (scheme != std::string::npos) {
-    const size_t start = scheme + 3;
-    const size_t path = out.find_first_of("/?", start);
-    const size_t at = out.rfind('@', path == std::string::npos ? out.size() : path);
-    if (at != std::string::npos && at >= start) {
-      const size_t colon = out.find(':', start);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-    }
-  }
-  // password=… as a key=value pair or a URI query parameter.
-  size_t pos = 0;
-  while ((pos = out.find("password", pos)) != std::string::npos) {
-    size_t eq = pos + 8;
-    while (eq < out.size() && out[eq] == ' ') ++eq;
-    if (eq >= out.size() || out[eq] != '=') {
-      pos = eq;
-      continue;
-    }
-    size_t begin = eq + 1;
-    while (begin < out.size() && out[begin] == ' ') ++begin;
-    size_t end = begin;
-    if (end < out.size() && out[end] == '\'') {
-      ++end;
-      while (end < out.size() && out[end] != '\'') end += out[end] == '\\' ? 2 : 1;
-      end = std::min(end + 1, out.size());
-    } else {
-      while (end < out.size() && out[end] != ' ' && out[end] != '&') ++end;
-    }
-    out.replace(begin, end - begin, "***");
-    pos = begin + 3;
-  }
-  return out;
-}
-
-std::string TranslateParameters(std::string_view sql, int* count) {
-  std::string out;
-  out.reserve(sql.size() + 16);
-  int next = 0;
-  int highest = 0;
-  char quote = 0;
-  for (size_t i = 0; i < sql.size(); ++i) {
-    const char c = sql[i];
-    if (quote != 0) {
-      out += c;
-      if (c == quote) quote = 0;
-      continue;
-    }
-    if (c == '\'' || c == '"') {
-      quote = c;
-      out += c;
-      continue;
-    }
-    if (c != '?') {
-      out += c;
-      continue;
-    }
-    size_t j = i + 1;
-    int n = 0;
-    while (j < sql.size() && sql[j] >= '0' && sql[j] <= '9') n = n * 10 + (sql[j++] - '0');
-    if (j == i + 1)
-      n = ++next;  // a bare ? is the next after the highest so far, as in SQLite
-    else
-      next = std::max(next, n);
-    highest = std::max(highest, n);
-    absl::StrAppend(&out, "$", n);
-    i = j - 1;
-  }
-  *count = highest;
-  return out;
 }
 
 uint64_t PostgresRoundTrips() { return round_trips.load(std::memory_order_relaxed); }

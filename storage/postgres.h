@@ -37,22 +37,12 @@ struct PostgresSessions {
   std::atomic<bool> prepare{true};
 };
 
-// Slipway's own connection-string parameter, taken out before libpq sees the string: with
-// pooler=transaction (a URI query parameter or a key=value pair) a transaction-pooling proxy
-// such as PgBouncer with pool_mode=transaction sits between Slipway and PostgreSQL, and
-// `*transaction_pooler` is set. pooler=none (the default) and pooler=session say sessions are
-// Slipway's own. INVALID_ARGUMENT for any other value.
-absl::StatusOr<std::string> WithoutPooler(std::string_view conninfo, bool* transaction_pooler);
-
 // Connects (at most 5 s unless the string says connect_timeout) and sets nothing on the session.
+// `conninfo` may carry Slipway's pooler parameter (WithoutPooler, storage/store_url.h).
 // UNAVAILABLE when the server cannot be reached; the message never holds the password.
 // `sessions`: shared by the store's connections (null: this connection's own).
 absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(
     const std::string& conninfo, std::shared_ptr<PostgresSessions> sessions = nullptr);
-
-// The connection string with its password shown as ***: in a URI
-// (postgres://user:***@host/db, ?password=***) and in key=value form (password=***).
-std::string MaskConnectionString(std::string_view conninfo);
 
 // Statements sent to PostgreSQL servers by this process so far (each one round trip), for
 // benchmarks that count a request's round trips.

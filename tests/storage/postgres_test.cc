@@ -21,6 +21,7 @@
 #include "common/status_macros.h"
 #include "storage/database.h"
 #include "storage/run_repository.h"
+#include "storage/store_url.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_store.h"
@@ -28,6 +29,7 @@
 namespace slipway::storage {
 namespace {
 
+using ::slipway::testing::IsOk;
 using ::slipway::testing::IsOkAndHolds;
 using ::slipway::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -77,7 +79,11 @@ TEST(PostgresSqlTest, ThePoolerParameterIsSlipwaysAndLibpqDoesNotSeeIt) {
   EXPECT_FALSE(pooled);
   EXPECT_THAT(WithoutPooler("postgres://u@h/d?pooler=statement", &pooled),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pooler=statement")));
-  // Opening a store with it fails before any connection is made.
+  // --store refuses it, and opening a store with it fails before any connection is made.
+  EXPECT_THAT(
+      StoreOptions("postgres://u@h/d?pooler=yes", "/unused"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--store: store URL: pooler=yes")));
+  EXPECT_THAT(StoreOptions("postgres://u@h/d?pooler=transaction", "/unused"), IsOk());
   EXPECT_THAT(Database::Open({.postgres = "postgres://u@127.0.0.1:1/d?pooler=yes"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pooler=yes")));
 }
