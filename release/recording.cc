@@ -39,17 +39,13 @@ absl::Status RecordReleases(storage::Transaction& tx, const std::vector<v1::Rele
                             const std::map<std::string, v1::StageHold>& holds,
                             const google::protobuf::Timestamp& now,
                             std::map<std::string, int64_t>& release_numbers) {
-  storage::StageResourceRepository resources;
-  storage::ReleaseRepository repo;
-  for (const v1::Release& release : releases) {
-    // The stage's resources as they are now, read in the round trip of the release number.
-    ASSIGN_OR_RETURN(int64_t number, repo.Insert(tx, release, [&](v1::Release& r) -> absl::Status {
-      ASSIGN_OR_RETURN(auto current, resources.List(tx, r.pipeline(), r.stage()));
-      for (auto& c : current) *r.add_resources() = std::move(c);
-      return absl::OkStatus();
-    }));
-    release_numbers[release.run_id()] = number;
-    if (auto hold = holds.find(release.run_id()); hold != holds.end()) {
+  // Every stage's next number and resources are read in one round trip.
+  ASSIGN_OR_RETURN(std::vector<int64_t> numbers,
+                   storage::ReleaseRepository().InsertWithResources(tx, releases));
+  for (size_t i = 0; i < releases.size(); ++i) {
+    const int64_t number = numbers[i];
+    release_numbers[releases[i].run_id()] = number;
+    if (auto hold = holds.find(releases[i].run_id()); hold != holds.end()) {
       v1::StageHold h = hold->second;
       h.set_pinned_release(number);
       *h.mutable_hold_time() = now;

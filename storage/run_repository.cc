@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/run_state.h"
@@ -17,6 +21,52 @@ absl::StatusOr<T> Decode(const Transaction& tx, const std::string& blob, std::st
   T message;
   RETURN_IF_ERROR(ParseStored(tx, blob, &message, what));
   return message;
+}
+
+// The newest release of a stage: the primary key read backwards, one index probe however long
+// the history is. (MAX(number) lets PostgreSQL's planner, on a table it has not analyzed yet,
+// aggregate over every release of the stage.)
+absl::StatusOr<std::unique_ptr<Statement>> NewestRelease(Transaction& tx, std::string_view pipeline,
+                                                         std::string_view stage) {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT number FROM releases WHERE pipeline = ? AND "
+                                         "stage = ? ORDER BY number DESC LIMIT 1"));
+  stmt->Bind(1, pipeline).Bind(2, stage);
+  return stmt;
+}
+
+absl::Status InsertNumbered(Transaction& tx, const v1::Release& release) {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO releases (pipeline, stage, number, run_id, "
+                                         "spec) VALUES (?, ?, ?, ?, ?)"));
+  stmt->Bind(1, release.pipeline())
+      .Bind(2, release.stage())
+      .Bind(3, release.number())
+      .Bind(4, release.run_id())
+      .BindBlob(5, StoredBytes(tx, release));
+  return stmt->RunLater(AlreadyExists(
+      "release", absl::StrCat(release.pipeline(), "/", release.stage(), " #", release.number())));
+}
+
+// A stage's resources in name order.
+absl::StatusOr<std::unique_ptr<Statement>> StageResourcesOf(Transaction& tx,
+                                                            std::string_view pipeline,
+                                                            std::string_view stage) {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT state FROM stage_resources WHERE pipeline = ? "
+                                         "AND stage = ? ORDER BY resource"));
+  stmt->Bind(1, pipeline).Bind(2, stage);
+  return stmt;
+}
+
+absl::StatusOr<std::vector<v1::ResourceState>> ReadResourceStates(const Transaction& tx,
+                                                                  Statement& stmt) {
+  std::vector<v1::ResourceState> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::ResourceState s,
+                     Decode<v1::ResourceState>(tx, stmt.ColumnBlob(0), "resource state"));
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 // The columns of an INSERT INTO runs (id, seq, pipeline, stage, state, active, spec) with the
@@ -269,34 +319,49 @@ absl::StatusOr<std::vector<v1::StageHold>> StageHoldRepository::List(
 }
 
 absl::StatusOr<int64_t> ReleaseRepository::Insert(Transaction& tx, v1::Release release) const {
-  return Insert(tx, std::move(release), [](v1::Release&) { return absl::OkStatus(); });
+  ASSIGN_OR_RETURN(auto newest, NewestRelease(tx, release.pipeline(), release.stage()));
+  ASSIGN_OR_RETURN(bool row, newest->Step());
+  release.set_number(row ? newest->ColumnInt(0) + 1 : 1);
+  RETURN_IF_ERROR(InsertNumbered(tx, release));
+  return release.number();
 }
 
-absl::StatusOr<int64_t> ReleaseRepository::Insert(
-    Transaction& tx, v1::Release release,
-    absl::FunctionRef<absl::Status(v1::Release&)> complete) const {
-  {
-    // The newest entry of the primary key read backwards: one index probe however long the
-    // history is. (MAX(number) lets PostgreSQL's planner, on a table it has not analyzed yet,
-    // aggregate over every release of the stage.)
-    ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT number FROM releases WHERE pipeline = ? AND "
-                                           "stage = ? ORDER BY number DESC LIMIT 1"));
-    stmt->Bind(1, release.pipeline()).Bind(2, release.stage());
-    RETURN_IF_ERROR(stmt->Prefetch());
-    RETURN_IF_ERROR(complete(release));
-    ASSIGN_OR_RETURN(bool row, stmt->Step());
-    release.set_number(row ? stmt->ColumnInt(0) + 1 : 1);
+absl::StatusOr<std::vector<int64_t>> ReleaseRepository::InsertWithResources(
+    Transaction& tx, std::vector<v1::Release> releases) const {
+  // Per stage: the newest release number and the resources, sent ahead together.
+  struct StageReads {
+    std::unique_ptr<Statement> newest;
+    std::unique_ptr<Statement> resources;
+    int64_t next = 0;  // 0: not read yet
+    std::vector<v1::ResourceState> current;
+  };
+  std::map<std::pair<std::string, std::string>, StageReads> stages;
+  for (const v1::Release& r : releases) {
+    StageReads& reads = stages[{r.pipeline(), r.stage()}];
+    if (reads.newest != nullptr) continue;
+    ASSIGN_OR_RETURN(reads.newest, NewestRelease(tx, r.pipeline(), r.stage()));
+    RETURN_IF_ERROR(reads.newest->Prefetch());
+    ASSIGN_OR_RETURN(reads.resources, StageResourcesOf(tx, r.pipeline(), r.stage()));
+    RETURN_IF_ERROR(reads.resources->Prefetch());
   }
-  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO releases (pipeline, stage, number, run_id, "
-                                         "spec) VALUES (?, ?, ?, ?, ?)"));
-  stmt->Bind(1, release.pipeline())
-      .Bind(2, release.stage())
-      .Bind(3, release.number())
-      .Bind(4, release.run_id())
-      .BindBlob(5, StoredBytes(tx, release));
-  RETURN_IF_ERROR(stmt->RunLater(AlreadyExists(
-      "release", absl::StrCat(release.pipeline(), "/", release.stage(), " #", release.number()))));
-  return release.number();
+  std::vector<int64_t> numbers;
+  numbers.reserve(releases.size());
+  for (v1::Release& release : releases) {
+    StageReads& reads = stages[{release.pipeline(), release.stage()}];
+    if (reads.next == 0) {
+      ASSIGN_OR_RETURN(bool row, reads.newest->Step());
+      reads.next = row ? reads.newest->ColumnInt(0) + 1 : 1;
+      ASSIGN_OR_RETURN(reads.current, ReadResourceStates(tx, *reads.resources));
+      reads.newest.reset();
+      reads.resources.reset();
+    }
+    release.set_number(reads.next++);
+    release.clear_resources();
+    for (const v1::ResourceState& c : reads.current) *release.add_resources() = c;
+    RETURN_IF_ERROR(InsertNumbered(tx, release));
+    numbers.push_back(release.number());
+  }
+  return numbers;
 }
 
 absl::StatusOr<v1::Release> ReleaseRepository::Get(Transaction& tx, std::string_view pipeline,
@@ -373,18 +438,8 @@ absl::StatusOr<std::optional<v1::ResourceState>> StageResourceRepository::Get(
 
 absl::StatusOr<std::vector<v1::ResourceState>> StageResourceRepository::List(
     Transaction& tx, std::string_view pipeline, std::string_view stage) const {
-  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT state FROM stage_resources WHERE pipeline = ? "
-                                         "AND stage = ? ORDER BY resource"));
-  stmt->Bind(1, pipeline).Bind(2, stage);
-  std::vector<v1::ResourceState> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) break;
-    ASSIGN_OR_RETURN(v1::ResourceState s,
-                     Decode<v1::ResourceState>(tx, stmt->ColumnBlob(0), "resource state"));
-    out.push_back(std::move(s));
-  }
-  return out;
+  ASSIGN_OR_RETURN(auto stmt, StageResourcesOf(tx, pipeline, stage));
+  return ReadResourceStates(tx, *stmt);
 }
 
 absl::Status StageResourceRepository::Delete(Transaction& tx, std::string_view pipeline,

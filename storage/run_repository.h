@@ -60,11 +60,11 @@ class ReleaseRepository {
  public:
   // Stores `release` under the next number of its stage and returns that number.
   absl::StatusOr<int64_t> Insert(Transaction& tx, v1::Release release) const;
-  // The same, with `complete` filling in the rest of the release before it is stored (given
-  // the release without its number): its reads share a round trip with the read of the next
-  // number (Statement::Prefetch).
-  absl::StatusOr<int64_t> Insert(Transaction& tx, v1::Release release,
-                                 absl::FunctionRef<absl::Status(v1::Release&)> complete) const;
+  // Stores `releases` in order, each under the next number of its stage and with the stage's
+  // resources as they stand (StageResourceRepository::List), and returns their numbers in that
+  // order. The reads for every stage named share one round trip (Statement::Prefetch).
+  absl::StatusOr<std::vector<int64_t>> InsertWithResources(Transaction& tx,
+                                                           std::vector<v1::Release> releases) const;
   absl::StatusOr<v1::Release> Get(Transaction& tx, std::string_view pipeline,
                                   std::string_view stage, int64_t number) const;
   // The highest-numbered release of the stage, if any.

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "storage/connection.h"
@@ -46,7 +46,7 @@ class SqliteConnectionImpl : public SqliteConnection {
  public:
   explicit SqliteConnectionImpl(sqlite3* db) : db_(db) {}
   ~SqliteConnectionImpl() override {
-    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    for (auto& [sql, cached] : cache_) sqlite3_finalize(cached.stmt);
     sqlite3_close_v2(db_);
   }
   sqlite3* db() override { return db_; }
@@ -79,26 +79,45 @@ class SqliteConnectionImpl : public SqliteConnection {
   bool InTransaction() const override { return sqlite3_get_autocommit(db_) == 0; }
 
   absl::StatusOr<sqlite3_stmt*> Cached(const char* sql) {
-    auto it = cache_.find(sql);
-    if (it != cache_.end()) return it->second;
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (rc != SQLITE_OK) return SqliteStatus(rc, db_, "prepare");
-    cache_.emplace(sql, stmt);
-    return stmt;
+    ASSIGN_OR_RETURN(CachedStatement * cached, Entry(sql));
+    return cached->stmt;
   }
 
  private:
+  // A statement prepared once per connection. `busy` while a Statement uses it: another
+  // Statement of the same text alive at the same time (reads sent ahead, a read inside another's
+  // loop) gets a statement of its own.
+  struct CachedStatement {
+    sqlite3_stmt* stmt = nullptr;
+    bool busy = false;
+  };
+  absl::StatusOr<CachedStatement*> Entry(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it != cache_.end()) return &it->second;
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return SqliteStatus(rc, db_, "prepare");
+    return &cache_.emplace(sql, CachedStatement{stmt, false}).first->second;
+  }
+
   sqlite3* db_;
-  absl::flat_hash_map<const char*, sqlite3_stmt*> cache_;
+  absl::node_hash_map<const char*, CachedStatement> cache_;  // node: entries keep their address
 };
 
 class SqliteStatement : public Statement {
  public:
-  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  // `busy`: the cache's flag for `stmt`, cleared when this statement is done with it; null for a
+  // statement of its own, finalized then.
+  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, bool* busy)
+      : db_(db), stmt_(stmt), busy_(busy) {}
   ~SqliteStatement() override {
+    if (busy_ == nullptr) {
+      sqlite3_finalize(stmt_);
+      return;
+    }
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
+    *busy_ = false;
   }
 
   Statement& Bind(int index, std::string_view text) override {
@@ -144,12 +163,20 @@ class SqliteStatement : public Statement {
   }
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  bool* busy_;
   absl::Status bind_status_;
 };
 
 absl::StatusOr<std::unique_ptr<Statement>> SqliteConnectionImpl::Prepare(const char* sql) {
-  ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Cached(sql));
-  return std::make_unique<SqliteStatement>(db_, stmt);
+  ASSIGN_OR_RETURN(CachedStatement * cached, Entry(sql));
+  if (!cached->busy) {
+    cached->busy = true;
+    return std::make_unique<SqliteStatement>(db_, cached->stmt, &cached->busy);
+  }
+  sqlite3_stmt* own = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql, -1, 0, &own, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(rc, db_, "prepare");
+  return std::make_unique<SqliteStatement>(db_, own, nullptr);
 }
 
 }  // namespace

@@ -32,6 +32,7 @@ namespace {
 using ::slipway::testing::IsOk;
 using ::slipway::testing::IsOkAndHolds;
 using ::slipway::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -284,30 +285,41 @@ TEST(PostgresStoreTest, ReadsSentAheadShareTheNextRoundTrip) {
   });
   EXPECT_THAT(read, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("division")));
 
-  // In a write: the next release number and the stage's resources in one round trip.
+  // In a write: every stage's next release number and resources in one round trip, however
+  // many releases and stages.
   ASSERT_OK((*db)->Write([&](Transaction& tx) -> absl::Status {
     v1::ResourceState web;
     web.set_name("web");
     RETURN_IF_ERROR(StageResourceRepository().Put(tx, "shop", "dev", web));
+    v1::ResourceState api;
+    api.set_name("api");
+    RETURN_IF_ERROR(StageResourceRepository().Put(tx, "shop", "prod", api));
+    RETURN_IF_ERROR(StageResourceRepository().Put(tx, "shop", "prod", web));
     v1::Release release;
     release.set_pipeline("shop");
     release.set_stage("dev");
     release.set_run_id("run-a");
     RETURN_IF_ERROR(ReleaseRepository().Insert(tx, release).status());
-    release.set_run_id("run-b");
+    std::vector<v1::Release> releases;
+    for (const auto& [stage, run] : std::vector<std::pair<std::string, std::string>>{
+             {"dev", "run-b"}, {"prod", "run-c"}, {"dev", "run-d"}, {"qa", "run-e"}}) {
+      release.set_stage(stage);
+      release.set_run_id(run);
+      releases.push_back(release);
+    }
     const uint64_t before = PostgresRoundTrips();
-    ASSIGN_OR_RETURN(int64_t number,
-                     ReleaseRepository().Insert(tx, release, [&](v1::Release& r) -> absl::Status {
-                       EXPECT_EQ(r.number(), 0);
-                       ASSIGN_OR_RETURN(auto now,
-                                        StageResourceRepository().List(tx, "shop", "dev"));
-                       for (auto& c : now) *r.add_resources() = std::move(c);
-                       return absl::OkStatus();
-                     }));
+    ASSIGN_OR_RETURN(std::vector<int64_t> numbers,
+                     ReleaseRepository().InsertWithResources(tx, releases));
     EXPECT_EQ(PostgresRoundTrips() - before, 1u);
-    EXPECT_EQ(number, 2);
-    ASSIGN_OR_RETURN(v1::Release stored, ReleaseRepository().Get(tx, "shop", "dev", 2));
-    EXPECT_EQ(stored.resources_size(), 1);
+    EXPECT_THAT(numbers, ElementsAre(2, 1, 3, 1));
+    ASSIGN_OR_RETURN(v1::Release dev, ReleaseRepository().Get(tx, "shop", "dev", 3));
+    EXPECT_EQ(dev.run_id(), "run-d");
+    EXPECT_EQ(dev.resources_size(), 1);
+    ASSIGN_OR_RETURN(v1::Release prod, ReleaseRepository().Get(tx, "shop", "prod", 1));
+    EXPECT_EQ(prod.resources_size(), 2);
+    EXPECT_EQ(prod.resources(0).name(), "api");  // in name order
+    ASSIGN_OR_RETURN(v1::Release qa, ReleaseRepository().Get(tx, "shop", "qa", 1));
+    EXPECT_EQ(qa.resources_size(), 0);
     return absl::OkStatus();
   }));
 }

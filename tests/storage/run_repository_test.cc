@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/status_macros.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_store.h"
@@ -122,6 +123,49 @@ TEST_P(RunRepositoryTest, ReleasesAreNumberedPerStage) {
     EXPECT_EQ(list->size(), 2u);
     EXPECT_EQ((*list)[0].number(), 2);
     EXPECT_EQ(releases_.List(tx, "shop", "dev", 2, 10)->size(), 1u);
+    return absl::OkStatus();
+  }));
+}
+
+TEST_P(RunRepositoryTest, ReleasesWrittenTogetherAreNumberedInOrderWithTheirStagesResources) {
+  v1::ResourceState web;
+  web.set_name("web");
+  v1::ResourceState api;
+  api.set_name("api");
+  ASSERT_OK(W([&](Transaction& tx) -> absl::Status {
+    RETURN_IF_ERROR(resources_.Put(tx, "shop", "dev", web));
+    RETURN_IF_ERROR(resources_.Put(tx, "shop", "prod", web));
+    RETURN_IF_ERROR(resources_.Put(tx, "shop", "prod", api));
+    v1::Release r;
+    r.set_pipeline("shop");
+    r.set_stage("dev");
+    return releases_.Insert(tx, r).status();
+  }));
+  std::vector<v1::Release> batch;
+  for (const auto& [stage, run] : std::vector<std::pair<std::string, std::string>>{
+           {"dev", "b"}, {"prod", "c"}, {"dev", "d"}, {"qa", "e"}, {"prod", "f"}}) {
+    v1::Release r;
+    r.set_pipeline("shop");
+    r.set_stage(stage);
+    r.set_run_id(run);
+    batch.push_back(r);
+  }
+  ASSERT_OK(W([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto numbers, releases_.InsertWithResources(tx, batch));
+    EXPECT_THAT(numbers, ElementsAre(2, 1, 3, 1, 2));
+    return absl::OkStatus();
+  }));
+  ASSERT_OK(db_->Read([&](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(v1::Release dev, releases_.Get(tx, "shop", "dev", 3));
+    EXPECT_EQ(dev.run_id(), "d");
+    EXPECT_EQ(dev.resources_size(), 1);
+    ASSIGN_OR_RETURN(v1::Release prod, releases_.Get(tx, "shop", "prod", 2));
+    EXPECT_EQ(prod.run_id(), "f");
+    std::vector<std::string> names;
+    for (const v1::ResourceState& s : prod.resources()) names.push_back(s.name());
+    EXPECT_THAT(names, ElementsAre("api", "web"));  // in name order
+    ASSIGN_OR_RETURN(v1::Release qa, releases_.Get(tx, "shop", "qa", 1));
+    EXPECT_EQ(qa.resources_size(), 0);
     return absl::OkStatus();
   }));
 }
