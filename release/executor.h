@@ -176,6 +176,8 @@ class Executor {
 
   // Starts several runs (each with its request id) and writes them, with whatever `also`
   // writes, in one transaction; `also` sees each run or the error that kept it from starting.
+  // The write is repeatable (storage::Database::WriteOptions): `also` may run more than once,
+  // and must only write through the transaction and set what it hands back.
   // A run that could not start does not stop the others. If the transaction fails, nothing is
   // stored and every run that was to start fails with `committed`.
   struct StartAllResult {

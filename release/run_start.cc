@@ -232,57 +232,60 @@ Executor::StartAllResult Executor::StartAll(
     }
   }
   // The new runs' first states are written by this call alone, outside the executor's lock, so
-  // concurrent starts (webhook deliveries, API calls) share one group commit.
-  out.committed = deps_.db->Write([&](storage::Transaction& tx) -> absl::Status {
-    for (auto& p : pending) {
-      if (!p.ok() || p->existing.has_value()) continue;
-      p->raced_run_id.reset();
-      p->reused = absl::OkStatus();
-      if (!p->request_id.empty()) {
-        // Looked up again inside the write: a concurrent start with the same id may have
-        // committed since Prepare, and then its run is the answer.
-        ASSIGN_OR_RETURN(auto logged,
-                         storage::RequestLog().Find(tx, p->request_method, p->request_id));
-        if (logged.has_value()) {
-          std::string run_id;
-          if (!SameRequest(logged->fingerprint, p->request_fingerprint)) {
-            p->reused = ReusedRequestId(p->request_id);
-          } else if (DecodeLogged(logged->response, &run_id, &p->raced_extra)) {
-            p->raced_run_id = run_id;
-          } else {
-            p->reused = absl::DataLossError("request log: an entry cannot be decoded");
+  // concurrent starts (webhook deliveries, API calls) share one group commit. Repeatable: each
+  // attempt starts from the pending starts' own fields, which it sets afresh.
+  out.committed = deps_.db->Write(
+      [&](storage::Transaction& tx) -> absl::Status {
+        for (auto& p : pending) {
+          if (!p.ok() || p->existing.has_value()) continue;
+          p->raced_run_id.reset();
+          p->reused = absl::OkStatus();
+          if (!p->request_id.empty()) {
+            // Looked up again inside the write: a concurrent start with the same id may have
+            // committed since Prepare, and then its run is the answer.
+            ASSIGN_OR_RETURN(auto logged,
+                             storage::RequestLog().Find(tx, p->request_method, p->request_id));
+            if (logged.has_value()) {
+              std::string run_id;
+              if (!SameRequest(logged->fingerprint, p->request_fingerprint)) {
+                p->reused = ReusedRequestId(p->request_id);
+              } else if (DecodeLogged(logged->response, &run_id, &p->raced_extra)) {
+                p->raced_run_id = run_id;
+              } else {
+                p->reused = absl::DataLossError("request log: an entry cannot be decoded");
+              }
+              continue;
+            }
           }
-          continue;
+          p->handed_over.reset();
+          RETURN_IF_ERROR(HandOver(tx, *p));
+          if (!p->reused.ok()) continue;
+          if (p->handed_over.has_value()) {
+            v1::RunEvent queued = p->events.front();
+            queued.set_state(p->handed_over->state());
+            queued.set_log(p->handed_over->waiting_reason());
+            RETURN_IF_ERROR(runs_repo_.Add(tx, *p->handed_over));
+            RETURN_IF_ERROR(runs_repo_.AppendEvent(tx, queued));
+          } else {
+            RETURN_IF_ERROR(runs_repo_.Add(tx, p->first));
+            RETURN_IF_ERROR(runs_repo_.AppendEvents(tx, p->events));
+          }
+          if (p->lift_hold) {
+            RETURN_IF_ERROR(storage::StageHoldRepository()
+                                .Delete(tx, p->first.pipeline(), p->first.stage())
+                                .status());
+          }
+          if (!p->request_id.empty()) {
+            // The request id is recorded in the same transaction as the run.
+            RETURN_IF_ERROR(storage::RequestLog().Put(
+                tx, p->request_method, p->request_id,
+                {p->request_fingerprint, EncodeLogged(p->first.id(), p->request_extra)},
+                absl::ToUnixMillis(deps_.clock->Now())));
+          }
         }
-      }
-      p->handed_over.reset();
-      RETURN_IF_ERROR(HandOver(tx, *p));
-      if (!p->reused.ok()) continue;
-      if (p->handed_over.has_value()) {
-        v1::RunEvent queued = p->events.front();
-        queued.set_state(p->handed_over->state());
-        queued.set_log(p->handed_over->waiting_reason());
-        RETURN_IF_ERROR(runs_repo_.Add(tx, *p->handed_over));
-        RETURN_IF_ERROR(runs_repo_.AppendEvent(tx, queued));
-      } else {
-        RETURN_IF_ERROR(runs_repo_.Add(tx, p->first));
-        RETURN_IF_ERROR(runs_repo_.AppendEvents(tx, p->events));
-      }
-      if (p->lift_hold) {
-        RETURN_IF_ERROR(storage::StageHoldRepository()
-                            .Delete(tx, p->first.pipeline(), p->first.stage())
-                            .status());
-      }
-      if (!p->request_id.empty()) {
-        // The request id is recorded in the same transaction as the run.
-        RETURN_IF_ERROR(storage::RequestLog().Put(
-            tx, p->request_method, p->request_id,
-            {p->request_fingerprint, EncodeLogged(p->first.id(), p->request_extra)},
-            absl::ToUnixMillis(deps_.clock->Now())));
-      }
-    }
-    return also == nullptr ? absl::OkStatus() : also(tx, out.runs);
-  });
+        return also == nullptr ? absl::OkStatus() : also(tx, out.runs);
+      },
+      {.repeatable = true});
   std::vector<size_t> raced;
   {
     absl::MutexLock lock(&mu_);

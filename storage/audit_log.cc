@@ -84,9 +84,10 @@ absl::Status AuditLog::Record(v1::AuditRecord record) {
 
 absl::Status AuditLog::Append(Transaction& tx, v1::AuditRecord record) {
   Normalize(record);
-  ASSIGN_OR_RETURN(int64_t sequence, repo_.Append(tx, record));
-  record.set_sequence(sequence);
-  Ship(record);
+  auto appended = std::make_shared<v1::AuditRecord>(std::move(record));
+  RETURN_IF_ERROR(
+      repo_.AppendThen(tx, *appended, [appended](int64_t seq) { appended->set_sequence(seq); }));
+  tx.AfterCommit([this, appended] { Ship(*appended); });
   return absl::OkStatus();
 }
 
@@ -94,9 +95,7 @@ WriteRider AuditLog::Rider(const std::shared_ptr<v1::AuditRecord>& record) {
   Normalize(*record);
   WriteRider rider;
   rider.append = [this, record](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(int64_t sequence, repo_.Append(tx, *record));
-    record->set_sequence(sequence);
-    return absl::OkStatus();
+    return repo_.AppendThen(tx, *record, [record](int64_t seq) { record->set_sequence(seq); });
   };
   return rider;
 }

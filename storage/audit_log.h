@@ -37,8 +37,9 @@ class AuditLog {
   // appends it in its own write transaction. The trail is part of what a write acknowledges:
   // an error here is returned (and logged) but does not undo the action.
   absl::Status Record(v1::AuditRecord record);
-  // The same inside the caller's transaction, for actions that write their own (the file line
-  // is written at once, before the caller commits).
+  // The same inside the caller's transaction, for actions that write their own; the file line
+  // is written once the caller's write has committed (never if it is rolled back). Repeatable
+  // (Database::WriteOptions).
   absl::Status Append(Transaction& tx, v1::AuditRecord record);
 
   // For a call being served: a rider (storage/database.h) that appends `*record` (normalized

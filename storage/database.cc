@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/private_files.h"
 #include "common/status_macros.h"
@@ -204,10 +205,11 @@ absl::Status Database::MigratePostgres() {
 
 struct Database::PendingWrite {
   absl::FunctionRef<absl::Status(Transaction&)>* fn;
+  bool repeatable = false;
   WriteRider* rider = nullptr;
   absl::Status status;
   bool done = false;
-  std::vector<std::string> changed_pipelines;
+  Transaction::WriteHooks hooks;
 };
 
 namespace {
@@ -221,16 +223,40 @@ ScopedWriteRider::ScopedWriteRider(WriteRider* rider) : previous_(current_rider)
 ScopedWriteRider::~ScopedWriteRider() { current_rider = previous_; }
 
 void Transaction::NotePipelineChanged(std::string_view name) {
-  if (changed_pipelines_ != nullptr) changed_pipelines_->emplace_back(name);
+  if (hooks_ != nullptr) hooks_->changed_pipelines.emplace_back(name);
+}
+
+absl::Status Transaction::AfterAnswers(std::function<absl::Status()> then) {
+  if (hooks_ == nullptr) return then();
+  hooks_->after_answers.push_back(std::move(then));
+  return absl::OkStatus();
+}
+
+void Transaction::AfterCommit(std::function<void()> then) {
+  if (hooks_ == nullptr) {
+    then();
+    return;
+  }
+  hooks_->after_commit.push_back(std::move(then));
 }
 
 absl::Status Database::Write(absl::FunctionRef<absl::Status(Transaction&)> fn) {
-  PendingWrite me{&fn};
+  return Write(fn, WriteOptions{});
+}
+
+absl::Status Database::Write(absl::FunctionRef<absl::Status(Transaction&)> fn,
+                             WriteOptions options) {
+  PendingWrite me{&fn, options.repeatable};
   if (current_rider != nullptr && !current_rider->committed) me.rider = current_rider;
   absl::MutexLock lock(&queue_mu_);
   queue_.push_back(&me);
   queue_mu_.Await(absl::Condition(&me.done));
   return me.status;
+}
+
+size_t Database::queued_writes() {
+  absl::MutexLock lock(&queue_mu_);
+  return queue_.size();
 }
 
 void Database::CommitLoop() {
@@ -257,6 +283,14 @@ void Database::CommitLoop() {
 
 void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
   absl::MutexLock lock(&write_mu_);
+  // What the writes left to run later holds statements of this connection: released here, on
+  // this thread, before the writers are woken.
+  absl::Cleanup release_hooks = [&batch] {
+    for (PendingWrite* w : batch) {
+      w->hooks.after_answers.clear();
+      w->hooks.after_commit.clear();
+    }
+  };
   absl::Status begin = writer_->BeginWrite();
   if (!begin.ok()) {
     writes_failing_ = true;
@@ -284,42 +318,27 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
     }
   }
   bool any_ok = false;
-  for (PendingWrite* w : batch) {
-    tx.changed_pipelines_ = &w->changed_pipelines;
-    auto run = [&]() -> absl::Status {
-      absl::Status s = (*w->fn)(tx);
-      if (s.ok() && w->rider != nullptr) s = w->rider->append(tx);
-      return s;
-    };
-    // A write's statements sent without waiting (Statement::RunLater) are all answered by the
-    // Flush at its end, which reports the first that failed.
-    Connection* writer = writer_.get();  // write_mu_ is held
-    auto run_and_flush = [&]() -> absl::Status {
-      absl::Status s = run();
-      absl::Status flushed = writer->Flush();
-      return flushed.ok() ? s : flushed;
-    };
-    if (batch.size() == 1) {
-      w->status = run_and_flush();
-    } else {
-      absl::Status sp = writer_->ControlLater("SAVEPOINT slipway_write");
-      w->status = sp.ok() ? run_and_flush() : sp;
-      if (!w->status.ok() && sp.ok()) writer_->Control("ROLLBACK TO slipway_write").IgnoreError();
-      // PostgreSQL keeps a savepoint until the transaction ends and rolls back to the newest
-      // of a name, so the next write's SAVEPOINT stands in for RELEASE: a round trip less.
-      if (sp.ok() && backend_ != Backend::kPostgres) {
-        writer_->Control("RELEASE slipway_write").IgnoreError();
-      }
+  for (size_t i = 0; i < batch.size();) {
+    // Consecutive repeatable writes on PostgreSQL go together: one round trip for all of them.
+    size_t end = i;
+    while (backend_ == Backend::kPostgres && end < batch.size() && batch[end]->repeatable) ++end;
+    if (end - i >= 2 && RunTogether(tx, batch, i, end)) {
+      any_ok = true;
+      i = end;
+      continue;
     }
-    any_ok = any_ok || w->status.ok();
+    for (end = std::max(end, i + 1); i < end; ++i) {
+      RunAlone(tx, batch[i], /*savepoint=*/batch.size() > 1);
+      any_ok = any_ok || batch[i]->status.ok();
+    }
   }
-  tx.changed_pipelines_ = nullptr;
   if (any_ok && backend_ == Backend::kPostgres) {
     // Other replicas learn of this batch's pipeline changes from the change log.
     std::vector<std::string> changed;
     for (PendingWrite* w : batch) {
       if (!w->status.ok()) continue;
-      changed.insert(changed.end(), w->changed_pipelines.begin(), w->changed_pipelines.end());
+      changed.insert(changed.end(), w->hooks.changed_pipelines.begin(),
+                     w->hooks.changed_pipelines.end());
     }
     absl::Status logged = LogPipelineChanges(tx, changed);
     if (!logged.ok()) {
@@ -341,9 +360,10 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
   if (any_ok && end.ok()) {
     for (PendingWrite* w : batch) {
       if (!w->status.ok()) continue;
-      pipeline_changes_.Publish(w->changed_pipelines);
+      pipeline_changes_.Publish(w->hooks.changed_pipelines);
       // Read by the writing thread only after `done`, which is published under queue_mu_.
       if (w->rider != nullptr) w->rider->committed = true;
+      for (const auto& then : w->hooks.after_commit) then();
     }
   }
   if (!end.ok()) {
@@ -353,6 +373,58 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
       if (w->status.ok()) w->status = end;
     }
   }
+}
+
+absl::Status Database::Attempt(Transaction& tx, PendingWrite* w) {
+  w->hooks = Transaction::WriteHooks{};  // what an earlier attempt collected went with it
+  tx.hooks_ = &w->hooks;
+  absl::Status s = (*w->fn)(tx);
+  if (s.ok() && w->rider != nullptr) s = w->rider->append(tx);
+  tx.hooks_ = nullptr;
+  return s;
+}
+
+absl::Status Database::RunAfterAnswers(Transaction::WriteHooks& hooks) {
+  // Released when run: what they hold (statements) must not outlive the transaction.
+  const auto after_answers = std::exchange(hooks.after_answers, {});
+  for (const auto& then : after_answers) RETURN_IF_ERROR(then());
+  return absl::OkStatus();
+}
+
+void Database::RunAlone(Transaction& tx, PendingWrite* w, bool savepoint) {
+  absl::Status sp = savepoint ? writer_->ControlLater("SAVEPOINT slipway_write") : absl::OkStatus();
+  if (!sp.ok()) {
+    w->status = sp;
+    return;
+  }
+  // A write's statements sent without waiting (Statement::RunLater) are all answered by the
+  // Flush at its end, which reports the first that failed.
+  absl::Status s = Attempt(tx, w);
+  absl::Status flushed = writer_->Flush();
+  if (!flushed.ok()) s = flushed;
+  if (s.ok()) s = RunAfterAnswers(w->hooks);
+  w->status = s;
+  if (!savepoint) return;
+  if (!s.ok()) writer_->Control("ROLLBACK TO slipway_write").IgnoreError();
+  // PostgreSQL keeps a savepoint until the transaction ends and rolls back to the newest of a
+  // name, so the next write's SAVEPOINT stands in for RELEASE: a round trip less.
+  if (backend_ != Backend::kPostgres) writer_->Control("RELEASE slipway_write").IgnoreError();
+}
+
+bool Database::RunTogether(Transaction& tx, const std::vector<PendingWrite*>& batch, size_t begin,
+                           size_t end) {
+  if (!writer_->ControlLater("SAVEPOINT slipway_write").ok()) return false;
+  bool failed = false;
+  for (size_t i = begin; i < end && !failed; ++i) failed = !Attempt(tx, batch[i]).ok();
+  // One round trip answers them all. Which failed is not known from it: each runs again alone.
+  failed = !writer_->Flush().ok() || failed;
+  for (size_t i = begin; i < end && !failed; ++i) failed = !RunAfterAnswers(batch[i]->hooks).ok();
+  if (failed) {
+    writer_->Control("ROLLBACK TO slipway_write").IgnoreError();
+    return false;
+  }
+  for (size_t i = begin; i < end; ++i) batch[i]->status = absl::OkStatus();
+  return true;
 }
 
 // An idle reader, or null when the caller is to open one (counted as open already). SQLite

@@ -111,15 +111,30 @@ class Transaction {
   // Records that this write changed the pipeline `name`: published on the database's
   // pipeline_changes() feed once the write has committed (never if it is rolled back).
   void NotePipelineChanged(std::string_view name);
+  // In a write: runs `then` once every statement the write sent has been answered (on
+  // PostgreSQL in the round trip that ends the write, which writes batched with it may share),
+  // still inside the transaction; its error fails the write. So a write can read what it wrote
+  // (a sequence assigned by the store, through Statement::Prefetch) without a round trip of its
+  // own. Elsewhere (a read), `then` runs at once.
+  absl::Status AfterAnswers(std::function<absl::Status()> then);
+  // In a write: runs `then` once the write has committed; never if it is rolled back, and once
+  // however often the write ran (WriteOptions::repeatable). Elsewhere, `then` runs at once.
+  void AfterCommit(std::function<void()> then);
 
  private:
   friend class Database;
   Transaction(Connection* conn, bool writable, const SecretBox* secrets)
       : conn_(conn), writable_(writable), secrets_(secrets) {}
+  // What the write being run collects (Database::PendingWrite); null outside one.
+  struct WriteHooks {
+    std::vector<std::string> changed_pipelines;
+    std::vector<std::function<absl::Status()>> after_answers;
+    std::vector<std::function<void()>> after_commit;
+  };
   Connection* conn_;
   bool writable_;
   const SecretBox* secrets_;
-  std::vector<std::string>* changed_pipelines_ = nullptr;
+  WriteHooks* hooks_ = nullptr;
 };
 
 // A step that rides along with the first successful write of the thread that set it (the audit
@@ -170,6 +185,17 @@ class Database {
   // changes) with one fsync; writes that arrive meanwhile go into the next. `fn` runs on that
   // thread and must not call Write.
   absl::Status Write(absl::FunctionRef<absl::Status(Transaction&)> fn);
+  struct WriteOptions {
+    // `fn` may run more than once: all it does outside `tx` is set what it hands back (and what
+    // it leaves to Transaction::AfterCommit), so running it again loses and doubles nothing. On
+    // PostgreSQL, repeatable writes of one batch are sent together and answered in one round
+    // trip instead of one each; if one of them fails, they are undone and run again one by one
+    // (each in its own savepoint), so a failure still undoes only its own write.
+    bool repeatable = false;
+  };
+  absl::Status Write(absl::FunctionRef<absl::Status(Transaction&)> fn, WriteOptions options);
+  // Writes queued for the committer and not yet taken into a batch.
+  size_t queued_writes();
   // While set, every write transaction first checks that the fence's lease is still held under
   // its token; when it is not (another process took it over), the transaction's writes fail
   // with UNAVAILABLE ("fenced: …"), so that callers retry elsewhere, and nothing is written. Writes
@@ -218,6 +244,17 @@ class Database {
   struct PendingWrite;
   void CommitLoop();
   void RunBatch(const std::vector<PendingWrite*>& batch);
+  // One write of a batch; in its own savepoint when `savepoint`.
+  void RunAlone(Transaction& tx, PendingWrite* w, bool savepoint)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Writes [begin, end) of `batch` (repeatable ones) sent together, answered by one flush. False,
+  // with nothing of them left in the transaction, if any of them failed.
+  bool RunTogether(Transaction& tx, const std::vector<PendingWrite*>& batch, size_t begin,
+                   size_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // A write's `fn` and rider, from a clean start; not flushed.
+  absl::Status Attempt(Transaction& tx, PendingWrite* w);
+  // What the write waits for once its statements are answered (Transaction::AfterAnswers).
+  static absl::Status RunAfterAnswers(Transaction::WriteHooks& hooks);
   // Appends `names` to the change log (storage/change_log.cc).
   absl::Status LogPipelineChanges(Transaction& tx, const std::vector<std::string>& names);
   std::unique_ptr<Connection> TakeReader();

@@ -92,8 +92,10 @@ absl::StatusOr<int64_t> PipelineRevisionRepository::Latest(Transaction& tx,
   return row ? stmt->ColumnInt(0) : 0;
 }
 
-absl::StatusOr<int64_t> AuditRepository::Append(Transaction& tx,
-                                                const v1::AuditRecord& record) const {
+namespace {
+
+absl::StatusOr<std::unique_ptr<Statement>> AuditInsert(Transaction& tx,
+                                                       const v1::AuditRecord& record) {
   v1::AuditRecord stored = record;
   stored.clear_sequence();
   ASSIGN_OR_RETURN(auto stmt, tx.Prepare("INSERT INTO audit_records (time_ms, actor, action, "
@@ -103,9 +105,32 @@ absl::StatusOr<int64_t> AuditRepository::Append(Transaction& tx,
       .Bind(3, record.action())
       .Bind(4, record.target())
       .BindBlob(5, stored.SerializeAsString());
-  ASSIGN_OR_RETURN(bool row, stmt->Step());
+  return stmt;
+}
+
+absl::StatusOr<int64_t> AuditSequence(Statement& inserted) {
+  ASSIGN_OR_RETURN(bool row, inserted.Step());
   if (!row) return absl::InternalError("audit_records: insert returned no sequence");
-  return stmt->ColumnInt(0);
+  return inserted.ColumnInt(0);
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> AuditRepository::Append(Transaction& tx,
+                                                const v1::AuditRecord& record) const {
+  ASSIGN_OR_RETURN(auto stmt, AuditInsert(tx, record));
+  return AuditSequence(*stmt);
+}
+
+absl::Status AuditRepository::AppendThen(Transaction& tx, const v1::AuditRecord& record,
+                                         std::function<void(int64_t)> sequence) const {
+  ASSIGN_OR_RETURN(std::shared_ptr<Statement> stmt, AuditInsert(tx, record));
+  RETURN_IF_ERROR(stmt->Prefetch());
+  return tx.AfterAnswers([stmt, sequence = std::move(sequence)]() -> absl::Status {
+    ASSIGN_OR_RETURN(int64_t seq, AuditSequence(*stmt));
+    sequence(seq);
+    return absl::OkStatus();
+  });
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #define SLIPWAY_STORAGE_HISTORY_REPOSITORY_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,11 @@ class AuditRepository {
  public:
   // Appends `record` (its sequence is assigned here) and returns the sequence.
   absl::StatusOr<int64_t> Append(Transaction& tx, const v1::AuditRecord& record) const;
+  // The same, for a write that needs the sequence only before it commits: `sequence` is called
+  // with it once the write's statements are answered (Transaction::AfterAnswers), so the append
+  // costs no round trip of its own.
+  absl::Status AppendThen(Transaction& tx, const v1::AuditRecord& record,
+                          std::function<void(int64_t)> sequence) const;
   // Newest first.
   absl::StatusOr<std::vector<v1::AuditRecord>> List(Transaction& tx, const AuditQuery& query) const;
   // Deletes records older than `before_ms`; returns how many.

@@ -19,6 +19,7 @@ namespace {
 
 using ::slipway::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class AuditLogTest : public ::testing::TestWithParam<testing::StoreKind> {
  protected:
@@ -135,6 +136,22 @@ TEST_P(AuditLogTest, ShipsEachRecordAsAJsonLineToAPrivateFile) {
   EXPECT_THAT(lines, HasSubstr("\"action\":\"PipelineService/ApplyPipeline\""));
   EXPECT_THAT(lines, HasSubstr("\"actor\":\"webhook:github:d1\""));
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 2);
+  EXPECT_THAT(lines, HasSubstr("\"sequence\":\"2\""));  // the one it was stored under
+  // A record appended by a write that is then rolled back is neither stored nor shipped.
+  EXPECT_THAT(db_->Write([&](Transaction& tx) -> absl::Status {
+    v1::AuditRecord r;
+    r.set_actor("webhook:github:d2");
+    r.set_action("webhook/StartRun");
+    r.set_target("shop/dev");
+    if (absl::Status s = log_->Append(tx, r); !s.ok()) return s;
+    return absl::AbortedError("the action failed after its record");
+  }),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("after its record")));
+  std::ifstream again(path);
+  std::stringstream after;
+  after << again.rdbuf();
+  EXPECT_THAT(after.str(), Not(HasSubstr("webhook:github:d2")));
+  EXPECT_THAT(Targets({}), ::testing::SizeIs(2));
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);

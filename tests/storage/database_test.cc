@@ -5,12 +5,15 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "storage/fault_injection.h"
 #include "storage/pipeline_repository.h"
+#include "storage/postgres.h"
 #include "tests/testing/pipelines.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -19,6 +22,7 @@
 namespace slipway::storage {
 namespace {
 
+using ::slipway::testing::IsOkAndHolds;
 using ::slipway::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -348,6 +352,104 @@ TEST_P(StoreTest, AWriteSentWithoutWaitingReportsItsErrorFromItsOwnWrite) {
     if (!stmt.ok()) return stmt.status();
     if (absl::Status s = (*stmt)->RunLater(); !s.ok()) return s;
     EXPECT_EQ(tx.Changes(), 7 * 40);
+    return absl::OkStatus();
+  }));
+}
+
+// Runs `n` repeatable writes as one batch: a first write holds the committer until all of them
+// are queued behind it. Returns their results, in order.
+std::vector<absl::Status> OneBatchOf(Database& db, int n,
+                                     const std::function<absl::Status(Transaction&, int)>& fn) {
+  std::atomic<bool> holding{false};
+  std::thread holder([&] {
+    EXPECT_OK(db.Write([&](Transaction&) {
+      holding = true;
+      while (db.queued_writes() < static_cast<size_t>(n)) std::this_thread::yield();
+      return absl::OkStatus();
+    }));
+  });
+  while (!holding) std::this_thread::yield();
+  std::vector<absl::Status> results(n);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < n; ++i) {
+    writers.emplace_back([&, i] {
+      results[i] = db.Write([&](Transaction& tx) { return fn(tx, i); },
+                            Database::WriteOptions{.repeatable = true});
+    });
+  }
+  for (auto& w : writers) w.join();
+  holder.join();
+  return results;
+}
+
+// Repeatable writes of one batch (on PostgreSQL sent together and answered in one round trip):
+// one that fails is undone alone and the others commit; what each leaves for after its commit
+// runs once, for those that committed; what each reads after its answers comes back.
+TEST_P(StoreTest, RepeatableWritesOfOneBatchShareARoundTripAndAFailureUndoesOnlyItsOwn) {
+  testing::TempDir dir;
+  testing::TestStore store(GetParam(), dir.path());
+  auto db = store.Open();
+  ASSERT_OK(db);
+  constexpr int kWriters = 6;
+  std::vector<std::atomic<int>> attempts(kWriters);
+  std::vector<std::atomic<int>> committed(kWriters);
+  std::vector<int64_t> seen(kWriters, 0);
+  auto write = [&](Transaction& tx, int i, int64_t id) -> absl::Status {
+    ++attempts[i];
+    auto stmt = tx.Prepare("INSERT INTO write_probe (id, time_ms) VALUES (?, 9) RETURNING id");
+    if (!stmt.ok()) return stmt.status();
+    (*stmt)->Bind(1, id);
+    std::shared_ptr<Statement> inserted = *std::move(stmt);
+    if (absl::Status s = inserted->Prefetch(); !s.ok()) return s;
+    if (absl::Status s = tx.AfterAnswers([&, i, inserted]() -> absl::Status {
+          auto row = inserted->Step();
+          if (!row.ok()) return row.status();
+          seen[i] = inserted->ColumnInt(0);
+          return absl::OkStatus();
+        });
+        !s.ok()) {
+      return s;
+    }
+    tx.AfterCommit([&, i] { ++committed[i]; });
+    return absl::OkStatus();
+  };
+  const uint64_t trips_before = PostgresRoundTrips();
+  for (const absl::Status& s :
+       OneBatchOf(**db, kWriters, [&](Transaction&tx, int i) { return write(tx, i, 10 + i); })) {
+    EXPECT_OK(s);
+  }
+  if (GetParam() == testing::StoreKind::kPostgres) {
+    // The holder's batch (its start and commit), then one round trip for all six writes and
+    // the commit; one each would be seven.
+    EXPECT_LE(PostgresRoundTrips() - trips_before, 4u);
+  }
+  for (int i = 0; i < kWriters; ++i) {
+    EXPECT_EQ(seen[i], 10 + i);
+    EXPECT_EQ(attempts[i], 1);
+    EXPECT_EQ(committed[i], 1);
+  }
+
+  // Writer 3 takes an id that is taken: only it fails.
+  for (int i = 0; i < kWriters; ++i) attempts[i] = committed[i] = 0;
+  std::vector<absl::Status> results = OneBatchOf(
+      **db, kWriters, [&](Transaction& tx, int i) { return write(tx, i, i == 3 ? 10 : 20 + i); });
+  for (int i = 0; i < kWriters; ++i) {
+    if (i == 3) {
+      EXPECT_THAT(results[i], StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("write_probe")));
+      EXPECT_EQ(committed[i], 0);
+    } else {
+      EXPECT_OK(results[i]);
+      EXPECT_EQ(seen[i], 20 + i);
+      EXPECT_EQ(committed[i], 1);  // once, however often its write ran
+    }
+    // On PostgreSQL each ran twice: together, then alone once the batch was found to fail.
+    EXPECT_EQ(attempts[i], GetParam() == testing::StoreKind::kPostgres ? 2 : 1);
+  }
+  ASSERT_OK((*db)->Read([&](Transaction& tx) -> absl::Status {
+    auto stmt = tx.Prepare("SELECT COUNT(*) FROM write_probe WHERE time_ms = 9");
+    if (!stmt.ok()) return stmt.status();
+    EXPECT_THAT((*stmt)->Step(), IsOkAndHolds(true));
+    EXPECT_EQ((*stmt)->ColumnInt(0), 2 * kWriters - 1);
     return absl::OkStatus();
   }));
 }
