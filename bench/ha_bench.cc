@@ -44,7 +44,8 @@ struct Phase {
   double deliveries_per_s = 0;
   double runs_per_s = 0;
   double drain_s = 0;
-  double round_trips = 0;  // per delivery, PostgreSQL only
+  double round_trips = 0;        // per delivery, PostgreSQL only
+  double write_round_trips = 0;  // of those, in write transactions (made one after another)
   long acked = 0;
   long refused = 0;
 };
@@ -121,6 +122,7 @@ Phase Measure(const std::string& name, const std::string& store, int n, const st
   while (applies() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const long before = applies();
   const uint64_t trips_before = slipway::storage::PostgresRoundTrips();
+  const uint64_t write_trips_before = slipway::storage::PostgresWriterRoundTrips();
   const auto start = Clock::now();
   auto [ok, bad] = Load(ports, body, name, connections, seconds);
   const auto loaded = Clock::now();
@@ -130,12 +132,14 @@ Phase Measure(const std::string& name, const std::string& store, int n, const st
   }
   const auto drained = Clock::now();
   const uint64_t trips = slipway::storage::PostgresRoundTrips() - trips_before;
+  const uint64_t write_trips = slipway::storage::PostgresWriterRoundTrips() - write_trips_before;
   p.acked = ok;
   p.refused = bad;
   p.deliveries_per_s = ok / seconds;
   p.drain_s = std::chrono::duration<double>(drained - loaded).count();
   p.runs_per_s = (applies() - before) / std::chrono::duration<double>(drained - start).count();
   p.round_trips = ok > 0 ? static_cast<double>(trips) / ok : 0;
+  p.write_round_trips = ok > 0 ? static_cast<double>(write_trips) / ok : 0;
   for (auto& r : replicas) r->server->Shutdown(absl::Seconds(5));
   return p;
 }
@@ -172,11 +176,12 @@ int main(int argc, char** argv) {
     phases.push_back(Measure(absl::StrCat("postgres-", n), postgres, n, dir, key_file, body,
                              connections, seconds, pg_token));
   }
-  std::printf("%-12s %14s %10s %9s %10s %22s\n", "STORE", "DELIVERIES/S", "RUNS/S", "DRAIN S",
-              "REFUSED", "DB ROUND TRIPS/DELIV.");
+  std::printf("%-12s %14s %10s %9s %10s %22s %16s\n", "STORE", "DELIVERIES/S", "RUNS/S", "DRAIN S",
+              "REFUSED", "DB ROUND TRIPS/DELIV.", "OF THEM WRITING");
   for (const Phase& p : phases) {
-    std::printf("%-12s %14.0f %10.0f %9.2f %10ld %22.1f\n", p.name.c_str(), p.deliveries_per_s,
-                p.runs_per_s, p.drain_s, p.refused, p.round_trips);
+    std::printf("%-12s %14.0f %10.0f %9.2f %10ld %22.1f %16.2f\n", p.name.c_str(),
+                p.deliveries_per_s, p.runs_per_s, p.drain_s, p.refused, p.round_trips,
+                p.write_round_trips);
   }
   std::printf("postgres-1 / sqlite-1 deliveries/s: %.2f\n",
               phases[1].deliveries_per_s / phases[0].deliveries_per_s);

@@ -25,7 +25,12 @@ namespace slipway::storage {
 namespace {
 
 std::atomic<uint64_t> round_trips{0};
-void CountRoundTrip() { round_trips.fetch_add(1, std::memory_order_relaxed); }
+std::atomic<uint64_t> writer_round_trips{0};
+// `writing`: in a write transaction (its end included).
+void CountRoundTrip(bool writing = false) {
+  round_trips.fetch_add(1, std::memory_order_relaxed);
+  if (writing) writer_round_trips.fetch_add(1, std::memory_order_relaxed);
+}
 
 // Type oids of the parameters Slipway binds (pg_type.h; stable since PostgreSQL 7).
 constexpr Oid kByteaOid = 17;
@@ -353,7 +358,7 @@ class PgConnection : public Connection {
       ++syncs_;
       unsynced_ = 0;
     }
-    if (!sent_.empty()) CountRoundTrip();
+    if (!sent_.empty()) CountRoundTrip(in_write());
     size_t index = 0;  // the statement whose answer comes next; each ends with a null
     int nulls = 0;
     while (syncs_ > 0) {
@@ -453,8 +458,8 @@ class PgConnection : public Connection {
       // back and report success).
       if (!rollback) return drained;
     }
+    CountRoundTrip(in_write());
     if (std::strcmp(sql, "COMMIT") == 0 || std::strcmp(sql, "ROLLBACK") == 0) in_tx_ = false;
-    CountRoundTrip();
     Result r(PQexec(conn_, sql));
     if (!r.ok()) return PgStatus(conn_, r.res, what);
     return absl::OkStatus();
@@ -671,5 +676,6 @@ absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(
 }
 
 uint64_t PostgresRoundTrips() { return round_trips.load(std::memory_order_relaxed); }
+uint64_t PostgresWriterRoundTrips() { return writer_round_trips.load(std::memory_order_relaxed); }
 
 }  // namespace slipway::storage

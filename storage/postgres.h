@@ -47,6 +47,9 @@ absl::StatusOr<std::unique_ptr<Connection>> ConnectPostgres(
 // Statements sent to PostgreSQL servers by this process so far (each one round trip), for
 // benchmarks that count a request's round trips.
 uint64_t PostgresRoundTrips();
+// Of those, the round trips of write transactions: one connection makes them one after another,
+// so they bound a store's write rate.
+uint64_t PostgresWriterRoundTrips();
 
 // SQLite-style parameters (`?`, `?N`) become PostgreSQL's ($1, $N); quoted text is left as it is.
 // The number of parameters is stored in `*count`.
