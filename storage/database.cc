@@ -303,19 +303,16 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
     absl::MutexLock fence_lock(&fence_mu_);
     fence = fence_;
   }
+  // The fence's lease is read with the batch's first round trip and checked before the commit
+  // (writes are serialized, so what it reads stays true until then).
+  std::function<absl::Status()> fence_held;
   if (fence.has_value()) {
-    absl::Status held = LeaseRepository().Check(tx, fence->lease, fence->owner, fence->token);
-    if (!held.ok()) {
-      // Not fenced but failing: the transaction's start (sent without waiting) or the lease
-      // read could not reach the database.
-      if (!absl::IsFailedPrecondition(held)) writes_failing_ = true;
-      writer_->Control("ROLLBACK").IgnoreError();
-      fenced_writes_.fetch_add(batch.size(), std::memory_order_relaxed);
-      // UNAVAILABLE: the caller (a CI job, a Git host) retries, and reaches a live replica.
-      if (absl::IsFailedPrecondition(held)) held = absl::UnavailableError(held.message());
-      for (PendingWrite* w : batch) w->status = held;
+    auto check = LeaseRepository().CheckLater(tx, fence->lease, fence->owner, fence->token);
+    if (!check.ok()) {
+      RefuseBatch(batch, check.status());
       return;
     }
+    fence_held = *std::move(check);
   }
   bool any_ok = false;
   for (size_t i = 0; i < batch.size();) {
@@ -330,6 +327,14 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
     for (end = std::max(end, i + 1); i < end; ++i) {
       RunAlone(tx, batch[i], /*savepoint=*/batch.size() > 1);
       any_ok = any_ok || batch[i]->status.ok();
+    }
+  }
+  if (fence_held != nullptr) {
+    absl::Status held = fence_held();
+    fence_held = nullptr;  // its statement ends with it, before the commit
+    if (!held.ok()) {
+      RefuseBatch(batch, held);
+      return;
     }
   }
   if (any_ok && backend_ == Backend::kPostgres) {
@@ -373,6 +378,17 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
       if (w->status.ok()) w->status = end;
     }
   }
+}
+
+void Database::RefuseBatch(const std::vector<PendingWrite*>& batch, absl::Status held) {
+  // Not fenced but failing: the transaction's start (sent without waiting) or the lease read
+  // could not reach the database.
+  if (!absl::IsFailedPrecondition(held)) writes_failing_ = true;
+  writer_->Control("ROLLBACK").IgnoreError();
+  fenced_writes_.fetch_add(batch.size(), std::memory_order_relaxed);
+  // UNAVAILABLE: the caller (a CI job, a Git host) retries, and reaches a live replica.
+  if (absl::IsFailedPrecondition(held)) held = absl::UnavailableError(held.message());
+  for (PendingWrite* w : batch) w->status = held;
 }
 
 absl::Status Database::Attempt(Transaction& tx, PendingWrite* w) {

@@ -244,6 +244,10 @@ class Database {
   struct PendingWrite;
   void CommitLoop();
   void RunBatch(const std::vector<PendingWrite*>& batch);
+  // Ends the batch's transaction without writing anything: the fence's lease is not held
+  // (`held`: why), or could not be read.
+  void RefuseBatch(const std::vector<PendingWrite*>& batch, absl::Status held)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // One write of a batch; in its own savepoint when `savepoint`.
   void RunAlone(Transaction& tx, PendingWrite* w, bool savepoint)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);

@@ -1,5 +1,8 @@
 #include "storage/lease_repository.h"
 
+#include <memory>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -16,17 +19,34 @@ absl::Status Fenced(std::string_view name, std::string_view owner, int64_t token
                                                     "'s under token ", token, " (", held, ")"));
 }
 
+absl::StatusOr<std::unique_ptr<Statement>> LeaseRow(Transaction& tx, std::string_view name) {
+  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT owner, token, expire_ms, info FROM leases "
+                                         "WHERE name = ?"));
+  stmt->Bind(1, name);
+  return stmt;
+}
+
+absl::StatusOr<std::optional<Lease>> ReadLease(std::string_view name, Statement& stmt) {
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::nullopt;
+  return Lease{std::string(name), stmt.ColumnText(0), stmt.ColumnInt(1), stmt.ColumnInt(2),
+               stmt.ColumnBlob(3)};
+}
+
+absl::Status HeldBy(std::string_view name, std::string_view owner, int64_t token,
+                    const std::optional<Lease>& current) {
+  if (current.has_value() && current->owner == owner && current->token == token) {
+    return absl::OkStatus();
+  }
+  return Fenced(name, owner, token, current);
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<Lease>> LeaseRepository::Get(Transaction& tx,
                                                           std::string_view name) const {
-  ASSIGN_OR_RETURN(auto stmt, tx.Prepare("SELECT owner, token, expire_ms, info FROM leases "
-                                         "WHERE name = ?"));
-  stmt->Bind(1, name);
-  ASSIGN_OR_RETURN(bool row, stmt->Step());
-  if (!row) return std::nullopt;
-  return Lease{std::string(name), stmt->ColumnText(0), stmt->ColumnInt(1), stmt->ColumnInt(2),
-               stmt->ColumnBlob(3)};
+  ASSIGN_OR_RETURN(auto stmt, LeaseRow(tx, name));
+  return ReadLease(name, *stmt);
 }
 
 absl::StatusOr<std::optional<Lease>> LeaseRepository::Acquire(Transaction& tx,
@@ -85,10 +105,19 @@ absl::Status LeaseRepository::Delete(Transaction& tx, std::string_view name, std
 absl::Status LeaseRepository::Check(Transaction& tx, std::string_view name, std::string_view owner,
                                     int64_t token) const {
   ASSIGN_OR_RETURN(std::optional<Lease> current, Get(tx, name));
-  if (current.has_value() && current->owner == owner && current->token == token) {
-    return absl::OkStatus();
-  }
-  return Fenced(name, owner, token, current);
+  return HeldBy(name, owner, token, current);
+}
+
+absl::StatusOr<std::function<absl::Status()>> LeaseRepository::CheckLater(Transaction& tx,
+                                                                          std::string name,
+                                                                          std::string owner,
+                                                                          int64_t token) const {
+  ASSIGN_OR_RETURN(std::shared_ptr<Statement> stmt, LeaseRow(tx, name));
+  RETURN_IF_ERROR(stmt->Prefetch());
+  return [stmt, name = std::move(name), owner = std::move(owner), token]() -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<Lease> current, ReadLease(name, *stmt));
+    return HeldBy(name, owner, token, current);
+  };
 }
 
 absl::StatusOr<std::vector<Lease>> LeaseRepository::List(Transaction& tx,

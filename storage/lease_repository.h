@@ -7,6 +7,7 @@
 #define SLIPWAY_STORAGE_LEASE_REPOSITORY_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +52,11 @@ class LeaseRepository {
   // OK while `name` is held under `token` by `owner`; FAILED_PRECONDITION (fenced) otherwise.
   absl::Status Check(Transaction& tx, std::string_view name, std::string_view owner,
                      int64_t token) const;
+  // Check with its read sent ahead (Statement::Prefetch): the function returned gives Check's
+  // answer when called later in the same transaction, its read having ridden with the
+  // transaction's next round trip. Call it before the transaction ends.
+  absl::StatusOr<std::function<absl::Status()>> CheckLater(Transaction& tx, std::string name,
+                                                           std::string owner, int64_t token) const;
   absl::StatusOr<std::optional<Lease>> Get(Transaction& tx, std::string_view name) const;
   // Leases whose name starts with `prefix`, in name order.
   absl::StatusOr<std::vector<Lease>> List(Transaction& tx, std::string_view prefix) const;

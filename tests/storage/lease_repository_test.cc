@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/pipeline_repository.h"
+#include "storage/postgres.h"
 #include "tests/testing/pipelines.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -104,8 +105,15 @@ TEST_P(LeaseTest, OneHolderAtATimeAndEveryAcquisitionRaisesTheToken) {
 TEST_P(LeaseTest, AFencedProcessWritesNothingOnceItsLeaseIsTakenOver) {
   std::optional<Lease> mine = Acquire(*a_, "replica-a", 1000);
   ASSERT_TRUE(mine.has_value());
+  // Unfenced and fenced writes alike: the fence's lease read rides with the write's first round
+  // trip (on PostgreSQL; SQLite has none).
+  const uint64_t unfenced_before = PostgresRoundTrips();
+  ASSERT_OK(InsertPipeline(*a_, "unfenced"));
+  const uint64_t unfenced = PostgresRoundTrips() - unfenced_before;
   a_->SetWriteFence(WriteFence{"controller", "replica-a", mine->token});
+  const uint64_t fenced_before = PostgresRoundTrips();
   ASSERT_OK(InsertPipeline(*a_, "before"));
+  EXPECT_EQ(PostgresRoundTrips() - fenced_before, unfenced);
   // Replica a is paused past its lease; b takes it over.
   ASSERT_TRUE(Acquire(*b_, "replica-b", 12000).has_value());
   // a wakes up: every write it makes is refused, and none lands.
