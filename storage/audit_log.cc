@@ -67,23 +67,20 @@ void AuditLog::Ship(const v1::AuditRecord& record) {
 
 absl::Status AuditLog::Record(v1::AuditRecord record) {
   Normalize(record);
-  int64_t sequence = 0;
-  absl::Status s = db_->Write([&](Transaction& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(sequence, repo_.Append(tx, record));
-    return absl::OkStatus();
-  });
+  absl::Status s = db_->Write([&](Transaction& tx) { return AppendNormalized(tx, record); });
   if (!s.ok()) {
     spdlog::error("audit: the record of {} on {} was not stored: {}", record.action(),
                   record.target(), std::string(s.message()));
-    return s;
   }
-  record.set_sequence(sequence);
-  Ship(record);
-  return absl::OkStatus();
+  return s;
 }
 
 absl::Status AuditLog::Append(Transaction& tx, v1::AuditRecord record) {
   Normalize(record);
+  return AppendNormalized(tx, std::move(record));
+}
+
+absl::Status AuditLog::AppendNormalized(Transaction& tx, v1::AuditRecord record) {
   auto appended = std::make_shared<v1::AuditRecord>(std::move(record));
   RETURN_IF_ERROR(
       repo_.AppendThen(tx, *appended, [appended](int64_t seq) { appended->set_sequence(seq); }));

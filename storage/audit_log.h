@@ -58,6 +58,8 @@ class AuditLog {
 
  private:
   void Normalize(v1::AuditRecord& record) const;
+  // Appends a normalized record in `tx`; its line is shipped once `tx` has committed.
+  absl::Status AppendNormalized(Transaction& tx, v1::AuditRecord record);
   void Ship(const v1::AuditRecord& record);
 
   Database* db_;

@@ -276,6 +276,14 @@ void Database::CommitLoop() {
       queue_.erase(queue_.begin(), queue_.begin() + n);
     }
     RunBatch(batch);
+    // What committed writes left for after their commit (shipping audit lines) runs here,
+    // outside the write lock, before their writers are woken. A write is OK only if committed.
+    for (PendingWrite* w : batch) {
+      if (w->status.ok()) {
+        for (const auto& then : w->hooks.after_commit) then();
+      }
+      w->hooks.after_commit.clear();
+    }
     absl::MutexLock lock(&queue_mu_);
     for (PendingWrite* w : batch) w->done = true;
   }
@@ -283,13 +291,10 @@ void Database::CommitLoop() {
 
 void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
   absl::MutexLock lock(&write_mu_);
-  // What the writes left to run later holds statements of this connection: released here, on
-  // this thread, before the writers are woken.
-  absl::Cleanup release_hooks = [&batch] {
-    for (PendingWrite* w : batch) {
-      w->hooks.after_answers.clear();
-      w->hooks.after_commit.clear();
-    }
+  // What the writes left to read after their answers holds statements of this connection:
+  // released here, under the lock, whatever became of them.
+  absl::Cleanup release_statements = [&batch] {
+    for (PendingWrite* w : batch) w->hooks.after_answers.clear();
   };
   absl::Status begin = writer_->BeginWrite();
   if (!begin.ok()) {
@@ -368,7 +373,6 @@ void Database::RunBatch(const std::vector<PendingWrite*>& batch) {
       pipeline_changes_.Publish(w->hooks.changed_pipelines);
       // Read by the writing thread only after `done`, which is published under queue_mu_.
       if (w->rider != nullptr) w->rider->committed = true;
-      for (const auto& then : w->hooks.after_commit) then();
     }
   }
   if (!end.ok()) {
@@ -432,8 +436,10 @@ bool Database::RunTogether(Transaction& tx, const std::vector<PendingWrite*>& ba
   if (!writer_->ControlLater("SAVEPOINT slipway_write").ok()) return false;
   bool failed = false;
   for (size_t i = begin; i < end && !failed; ++i) failed = !Attempt(tx, batch[i]).ok();
-  // One round trip answers them all. Which failed is not known from it: each runs again alone.
-  failed = !writer_->Flush().ok() || failed;
+  // One round trip answers them all (drained even after a failure). Which failed is not known
+  // from it: then each runs again alone.
+  const bool flushed = writer_->Flush().ok();
+  failed = failed || !flushed;
   for (size_t i = begin; i < end && !failed; ++i) failed = !RunAfterAnswers(batch[i]->hooks).ok();
   if (failed) {
     writer_->Control("ROLLBACK TO slipway_write").IgnoreError();

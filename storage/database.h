@@ -117,8 +117,9 @@ class Transaction {
   // (a sequence assigned by the store, through Statement::Prefetch) without a round trip of its
   // own. Elsewhere (a read), `then` runs at once.
   absl::Status AfterAnswers(std::function<absl::Status()> then);
-  // In a write: runs `then` once the write has committed; never if it is rolled back, and once
-  // however often the write ran (WriteOptions::repeatable). Elsewhere, `then` runs at once.
+  // In a write: runs `then` once the write has committed (on the committing thread, before the
+  // writer is woken, outside the write lock); never if it is rolled back, and once however often
+  // the write ran (WriteOptions::repeatable). Elsewhere, `then` runs at once.
   void AfterCommit(std::function<void()> then);
 
  private:

@@ -102,12 +102,6 @@ absl::Status LeaseRepository::Delete(Transaction& tx, std::string_view name, std
   return stmt->Run();
 }
 
-absl::Status LeaseRepository::Check(Transaction& tx, std::string_view name, std::string_view owner,
-                                    int64_t token) const {
-  ASSIGN_OR_RETURN(std::optional<Lease> current, Get(tx, name));
-  return HeldBy(name, owner, token, current);
-}
-
 absl::StatusOr<std::function<absl::Status()>> LeaseRepository::CheckLater(Transaction& tx,
                                                                           std::string name,
                                                                           std::string owner,

@@ -49,12 +49,10 @@ class LeaseRepository {
   // replica's runs adopted). A holder paused meanwhile finds it gone, which fences it too.
   absl::Status Delete(Transaction& tx, std::string_view name, std::string_view owner,
                       int64_t token) const;
-  // OK while `name` is held under `token` by `owner`; FAILED_PRECONDITION (fenced) otherwise.
-  absl::Status Check(Transaction& tx, std::string_view name, std::string_view owner,
-                     int64_t token) const;
-  // Check with its read sent ahead (Statement::Prefetch): the function returned gives Check's
-  // answer when called later in the same transaction, its read having ridden with the
-  // transaction's next round trip. Call it before the transaction ends.
+  // Whether `name` is held under `token` by `owner`, with the read sent ahead
+  // (Statement::Prefetch): the function returned answers, when called later in the same
+  // transaction (before it ends), OK while it is held and FAILED_PRECONDITION (fenced)
+  // otherwise; the read rides with the transaction's next round trip.
   absl::StatusOr<std::function<absl::Status()>> CheckLater(Transaction& tx, std::string name,
                                                            std::string owner, int64_t token) const;
   absl::StatusOr<std::optional<Lease>> Get(Transaction& tx, std::string_view name) const;
